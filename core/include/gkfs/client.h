@@ -1,0 +1,114 @@
+// Client: one process's view of a gkfs file system. Owns the UCX transport state and the
+// endpoints to every daemon (created lazily). All methods are thread-safe: concurrent calls
+// are serialised on the transport. Paths are file-system-internal absolute paths ("/",
+// "/a/b"): normalised, no trailing slash, no "." or ".." components (see gkfs::NormalizePath).
+//
+// Errors are Status values whose code is the errno a local file system would give
+// (ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, ENAMETOOLONG, ...); an unreachable daemon
+// gives EHOSTDOWN after the configured timeout, a transport failure EIO.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gkfs/metadata.h"
+#include "gkfs/status.h"
+
+namespace gkfs {
+
+struct ClientOptions {
+  std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
+  int timeout_ms = 10000;      // per-RPC deadline; past it the call fails with EHOSTDOWN
+};
+
+// What a daemon tells a client at connect time (GekkoFS's fs_config).
+struct FsConfig {
+  uint64_t chunk_size = 0;
+  std::string mountdir;
+  std::string rootdir;
+  uint32_t protocol_version = 0;
+  uint32_t num_daemons = 0;    // daemons listed in the hosts file
+};
+
+struct DirEntry {
+  std::string name;            // one path component, never "." or ".."
+  uint8_t type = 0;            // DT_REG, DT_DIR, DT_LNK
+};
+
+struct FsStats {               // statfs(2) of the whole file system: sums over daemons
+  uint64_t block_size = 4096;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  uint64_t files = 0;
+};
+
+struct DaemonInfo {
+  std::string host;
+  std::string uri;
+  bool up = false;
+  std::string error;           // why it is down, when it is
+  std::string version;
+  uint64_t files = 0;          // metadata records held
+  uint64_t chunk_bytes = 0;    // bytes in chunk files
+  uint64_t total_bytes = 0;    // capacity of the rootdir's file system
+  uint64_t free_bytes = 0;
+};
+
+class Client {
+ public:
+  // Reads the hosts file and fetches FsConfig from the first daemon.
+  // Errors: EINVAL/ENOENT for a missing, empty or malformed hosts file (message names the
+  // file and line); EHOSTDOWN when no daemon answers within timeout_ms.
+  static Status Connect(const ClientOptions& options, std::unique_ptr<Client>* out);
+  virtual ~Client() = default;
+
+  virtual const FsConfig& config() const = 0;
+
+  // Creates a regular file (S_IFREG is added to mode). exclusive: EEXIST if it exists;
+  // otherwise an existing file is left as it is and its metadata returned.
+  virtual Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) = 0;
+  virtual Status Stat(const std::string& path, Metadata* md) = 0;
+  // Removes a regular file or symlink and its chunks. EISDIR for a directory.
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Status Mkdir(const std::string& path, uint32_t mode) = 0;
+  // ENOTEMPTY if any daemon holds a child; ENOTDIR if not a directory.
+  virtual Status Rmdir(const std::string& path) = 0;
+  // All entries of a directory, merged from every daemon, sorted by name. Paged internally.
+  virtual Status ReadDir(const std::string& path, std::vector<DirEntry>* entries) = 0;
+  // One page: up to max_entries names > start_after (sorted); *end set when none remain.
+  virtual Status ReadDirPage(const std::string& path, const std::string& start_after,
+                             size_t max_entries, std::vector<DirEntry>* entries, bool* end) = 0;
+
+  // Writes len bytes at offset into the file (file_id from its Metadata) and grows its size.
+  // All chunk pieces and the size update are in flight at once.
+  virtual Status Write(const std::string& path, uint64_t file_id, uint64_t offset,
+                       const void* buf, size_t len) = 0;
+  // O_APPEND: reserves [offset, offset+len) atomically on the metadata owner, then writes.
+  virtual Status Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
+                        uint64_t* offset) = 0;
+  // Reads up to len bytes at offset; holes read as zeros, *nread < len only at end of file.
+  virtual Status Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf,
+                      size_t len, size_t* nread) = 0;
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  // Renames a regular file; an existing regular file at new_path is replaced.
+  virtual Status Rename(const std::string& old_path, const std::string& new_path) = 0;
+  // Sets mode permission bits / times (UTIME_OMIT-style: negative = leave as is).
+  virtual Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns,
+                         int64_t mtime_ns) = 0;
+  virtual Status StatFs(FsStats* stats) = 0;
+  // Health of every daemon in the hosts file; never fails as a whole for a down daemon.
+  virtual Status Daemons(std::vector<DaemonInfo>* infos) = 0;
+};
+
+// Normalises an absolute path: collapses "//", resolves "." and ".." lexically, strips a
+// trailing "/". Errors: EINVAL if not absolute, ENAMETOOLONG past PATH_MAX or a component
+// past NAME_MAX.
+Status NormalizePath(const std::string& path, std::string* out);
+
+// Version string of this build ("0.1.0").
+const char* Version();
+
+}  // namespace gkfs

@@ -1,0 +1,43 @@
+// Daemon: one gkfs server process's providers (metadata, data, management) and its UCX
+// engine. Owns RocksDB, the chunk store and the progress thread. Run() blocks the calling
+// thread until Shutdown() is called from any thread (or a signal handler via RequestStop).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gkfs/status.h"
+
+namespace gkfs {
+
+struct DaemonOptions {
+  std::string mountdir = "/tmp/gkfs_mountdir";  // advertised to clients in fs_config
+  std::string rootdir;           // chunks under <rootdir>/chunks
+  std::string metadir;           // RocksDB; default <rootdir>/metadata
+  std::string listen = "127.0.0.1";  // address (or interface name) to listen on
+  uint16_t port = 0;             // 0: pick a free port
+  std::string hosts_file;        // appended "host uri" once ready; empty: do not write
+  std::string protocol = "ucx+tcp";
+  uint64_t chunk_size = 512 * 1024;  // REQUIRES: power of two, >= 4096
+  bool clean_rootdir = false;    // wipe rootdir/metadir before start
+  bool clean_rootdir_finish = false;  // wipe them after shutdown
+  bool use_memory_backend = false;    // metadata in memory instead of RocksDB (tests)
+};
+
+class Daemon {
+ public:
+  // Validates options, opens the backends, starts listening. Does not write the hosts file.
+  static Status Create(const DaemonOptions& options, std::unique_ptr<Daemon>* out);
+  virtual ~Daemon() = default;
+
+  // The URI clients use ("ucx+tcp://127.0.0.1:40001").
+  virtual std::string uri() const = 0;
+  // Appends "host uri" to the hosts file (if configured), logs readiness, serves until
+  // Shutdown(); then closes backends (and cleans rootdir if asked).
+  virtual Status Run() = 0;
+  // Thread- and signal-safe: asks Run() to return.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace gkfs
