@@ -1,0 +1,376 @@
+// Connect and the metadata operations of ClientImpl.
+#include "client/client_impl.h"
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/metadata_codec.h"
+#include "common/path_util.h"
+
+namespace gkfs {
+
+using transport::Call;
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* out) {
+  std::vector<HostEntry> hosts;
+  Status s = ReadHostsFile(options.hosts_file, &hosts);
+  if (!s.ok()) return s;
+  std::vector<std::string> uris;
+  for (const auto& h : hosts) uris.push_back(h.uri);
+  std::unique_ptr<transport::ClientTransport> transport;
+  s = transport::ClientTransport::Create(uris, options.timeout_ms, &transport);
+  if (!s.ok()) return s;
+  auto client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
+  s = client->FetchConfig();
+  if (!s.ok()) return s;
+  *out = std::move(client);
+  return Status::OK();
+}
+
+ClientImpl::ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport)
+    : hosts_(std::move(hosts)), placement_(static_cast<uint32_t>(hosts_.size())), transport_(std::move(transport)) {}
+
+Status ClientImpl::FetchConfig() {
+  std::lock_guard<std::mutex> l(mu_);
+  Status last;
+  for (uint32_t i = 0; i < hosts_.size(); ++i) {
+    Call call;
+    call.daemon = i;
+    call.verb = rpc::Verb::kFsConfig;
+    last = CallOne(&call);
+    if (!last.ok()) continue;
+    rpc::FsConfigReply r;
+    Status s = rpc::DecodeBody(call.reply_body, &r, "fs_config reply");
+    if (!s.ok()) return s;
+    if (r.protocol_version != rpc::kProtocolVersion) {
+      return Status::Error(EPROTO, "daemon " + hosts_[i].uri + " speaks protocol " +
+                                       std::to_string(r.protocol_version) + ", this client " +
+                                       std::to_string(rpc::kProtocolVersion));
+    }
+    config_.chunk_size = r.chunk_size;
+    config_.mountdir = r.mountdir;
+    config_.rootdir = r.rootdir;
+    config_.protocol_version = r.protocol_version;
+    config_.num_daemons = static_cast<uint32_t>(hosts_.size());
+    return Status::OK();
+  }
+  return Status::Error(EHOSTDOWN, "no daemon of the file system answered: " + last.message());
+}
+
+Status ClientImpl::CallOne(Call* call) {
+  transport_->Run({call});
+  return call->status;
+}
+
+Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string body) const {
+  Call call;
+  call.daemon = placement_.MetadataOwner(path);
+  call.verb = verb;
+  call.body = std::move(body);
+  return call;
+}
+
+namespace {
+Status DecodeRecord(const Call& call, Metadata* md) {
+  rpc::RecordReply r;
+  Status s = rpc::DecodeBody(call.reply_body, &r, "record reply");
+  return s.ok() ? DecodeMetadata(r.record, md) : s;
+}
+rpc::PathRequest PathBody(const std::string& path) {
+  rpc::PathRequest r;
+  r.path = path;
+  return r;
+}
+}  // namespace
+
+Status ClientImpl::StatLocked(const std::string& path, Metadata* md) {
+  Call call = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
+  Status s = CallOne(&call);
+  return s.ok() ? DecodeRecord(call, md) : s;
+}
+
+Status ClientImpl::Stat(const std::string& path, Metadata* md) {
+  std::lock_guard<std::mutex> l(mu_);
+  return StatLocked(path, md);
+}
+
+Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
+                                const std::string& link_target, Metadata* md) {
+  if (path == "/") return Status::Error(EEXIST, "the root directory exists");
+  rpc::CreateRequest req;
+  req.path = path;
+  req.mode = mode;
+  req.uid = geteuid();
+  req.gid = getegid();
+  req.exclusive = exclusive;
+  req.link_target = link_target;
+  Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
+  const std::string parent = ParentPath(path);
+  if (parent == "/") {
+    Status s = CallOne(&create);
+    return s.ok() ? DecodeRecord(create, md) : s;
+  }
+  // The parent check travels beside the create; a create under a missing parent is undone.
+  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(PathBody(parent)));
+  transport_->Run({&create, &parent_stat});
+  Metadata parent_md;
+  Status ps = parent_stat.status.ok() ? DecodeRecord(parent_stat, &parent_md) : parent_stat.status;
+  if (ps.ok() && !parent_md.is_dir()) ps = Status::Error(ENOTDIR, "a parent is not a directory");
+  if (!ps.ok()) {
+    if (create.status.ok() && ps.code() != EHOSTDOWN) {
+      rpc::RemoveRequest undo;
+      undo.path = path;
+      Call remove = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(undo));
+      CallOne(&remove);
+    }
+    return ps;
+  }
+  return create.status.ok() ? DecodeRecord(create, md) : create.status;
+}
+
+Status ClientImpl::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) {
+  std::lock_guard<std::mutex> l(mu_);
+  return CreateLocked(path, S_IFREG | (mode & 07777), exclusive, "", md);
+}
+
+Status ClientImpl::Mkdir(const std::string& path, uint32_t mode) {
+  std::lock_guard<std::mutex> l(mu_);
+  Metadata md;
+  return CreateLocked(path, S_IFDIR | (mode & 07777), true, "", &md);
+}
+
+std::vector<uint32_t> ClientImpl::ChunkOwners(uint64_t file_id, uint64_t size) const {
+  uint64_t chunks = (size + config_.chunk_size - 1) / config_.chunk_size;
+  if (chunks >= placement_.num_daemons() * 4ull) return {};  // all of them
+  std::vector<uint32_t> owners;
+  for (uint64_t i = 0; i < chunks; ++i) owners.push_back(placement_.ChunkOwner(file_id, i));
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+  if (owners.empty()) owners.push_back(placement_.ChunkOwner(file_id, 0));
+  return owners;
+}
+
+Status ClientImpl::Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets) {
+  std::vector<Call> calls(targets.empty() ? placement_.num_daemons() : targets.size());
+  std::vector<Call*> ptrs;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i].daemon = targets.empty() ? static_cast<uint32_t>(i) : targets[i];
+    calls[i].verb = verb;
+    calls[i].body = body;
+    ptrs.push_back(&calls[i]);
+  }
+  transport_->Run(ptrs);
+  for (const auto& c : calls) {
+    if (!c.status.ok()) return c.status;
+  }
+  return Status::OK();
+}
+
+Status ClientImpl::Remove(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (path == "/") return Status::Error(EISDIR, "cannot remove the root directory");
+  rpc::RemoveRequest req;
+  req.path = path;
+  req.kind = 1;
+  Call call = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
+  Status s = CallOne(&call);
+  Metadata md;
+  if (s.ok()) s = DecodeRecord(call, &md);
+  if (!s.ok() || md.file_id == 0) return s;
+  rpc::FileSizeRequest chunks;
+  chunks.file_id = md.file_id;
+  return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+}
+
+Status ClientImpl::Rmdir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (path == "/") return Status::Error(EBUSY, "cannot remove the root directory");
+  std::vector<DirEntry> entries;
+  bool end = true;
+  Status s = ReadDirLocked(path, "", 1, true, &entries, &end);
+  if (!s.ok()) return s;
+  if (!entries.empty()) return Status::Error(ENOTEMPTY, "directory not empty");
+  rpc::RemoveRequest req;
+  req.path = path;
+  req.kind = 2;
+  Call call = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
+  return CallOne(&call);
+}
+
+Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& start_after,
+                                 size_t max_entries, bool check_dir, std::vector<DirEntry>* entries,
+                                 bool* end) {
+  rpc::ReadDirRequest req;
+  req.path = path;
+  req.start_after = start_after;
+  req.max_entries = static_cast<uint32_t>(std::min<size_t>(std::max<size_t>(max_entries, 1), rpc::kMaxReadDirPage));
+  std::vector<Call> calls(placement_.num_daemons());
+  std::vector<Call*> ptrs;
+  for (uint32_t i = 0; i < calls.size(); ++i) {
+    calls[i].daemon = i;
+    calls[i].verb = rpc::Verb::kReadDir;
+    calls[i].body = rpc::EncodeBody(req);
+    ptrs.push_back(&calls[i]);
+  }
+  Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
+  if (check_dir) ptrs.push_back(&stat);
+  transport_->Run(ptrs);
+  if (check_dir) {
+    Metadata md;
+    Status s = stat.status.ok() ? DecodeRecord(stat, &md) : stat.status;
+    if (!s.ok()) return s;
+    if (!md.is_dir()) return Status::Error(ENOTDIR, "not a directory");
+  }
+  std::vector<DirEntry> merged;
+  *end = true;
+  for (auto& c : calls) {
+    if (!c.status.ok()) return c.status;
+    rpc::ReadDirReply r;
+    std::vector<rpc::DirEntryWire> wire;
+    Status s = rpc::DecodeBody(c.reply_body, &r, "readdir reply");
+    if (!s.ok() || !rpc::DecodeDirEntries(c.payload_in, &wire)) {
+      return Status::Error(EBADMSG, "malformed readdir reply");
+    }
+    if (!r.end) *end = false;
+    for (auto& w : wire) merged.push_back({std::move(w.name), w.type});
+  }
+  std::sort(merged.begin(), merged.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  if (merged.size() > req.max_entries) {
+    merged.resize(req.max_entries);
+    *end = false;
+  }
+  *entries = std::move(merged);
+  return Status::OK();
+}
+
+Status ClientImpl::ReadDirPage(const std::string& path, const std::string& start_after,
+                               size_t max_entries, std::vector<DirEntry>* entries, bool* end) {
+  std::lock_guard<std::mutex> l(mu_);
+  return ReadDirLocked(path, start_after, max_entries, start_after.empty(), entries, end);
+}
+
+Status ClientImpl::ReadDir(const std::string& path, std::vector<DirEntry>* entries) {
+  std::lock_guard<std::mutex> l(mu_);
+  entries->clear();
+  std::string after;
+  bool end = false;
+  bool first = true;
+  while (!end) {
+    std::vector<DirEntry> page;
+    Status s = ReadDirLocked(path, after, rpc::kMaxReadDirPage, first, &page, &end);
+    if (!s.ok()) return s;
+    first = false;
+    if (page.empty()) break;
+    after = page.back().name;
+    for (auto& e : page) entries->push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+Status ClientImpl::Rename(const std::string& old_path, const std::string& new_path) {
+  std::lock_guard<std::mutex> l(mu_);
+  Metadata md;
+  Status s = StatLocked(old_path, &md);
+  if (!s.ok()) return s;
+  if (old_path == new_path) return Status::OK();
+  if (md.is_dir()) {
+    // Directory rename moves every descendant's key; not done yet: EXDEV makes mv copy.
+    return Status::Error(EXDEV, "renaming directories is not supported yet");
+  }
+  const std::string parent = ParentPath(new_path);
+  if (parent != "/") {
+    Metadata parent_md;
+    s = StatLocked(parent, &parent_md);
+    if (!s.ok()) return s;
+    if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
+  }
+  rpc::PutRecordRequest put;
+  put.path = new_path;
+  put.record = EncodeMetadata(md);
+  Call call = MetaCall(new_path, rpc::Verb::kPutRecord, rpc::EncodeBody(put));
+  s = CallOne(&call);
+  if (!s.ok()) return s;
+  rpc::PutRecordReply reply;
+  s = rpc::DecodeBody(call.reply_body, &reply, "put record reply");
+  if (!s.ok()) return s;
+  rpc::RemoveRequest rm;
+  rm.path = old_path;
+  Call remove = MetaCall(old_path, rpc::Verb::kRemove, rpc::EncodeBody(rm));
+  s = CallOne(&remove);
+  if (!s.ok()) return s;
+  Metadata old_target;
+  if (reply.replaced && DecodeMetadata(reply.old_record, &old_target).ok() && old_target.file_id != 0 &&
+      old_target.file_id != md.file_id) {
+    rpc::FileSizeRequest chunks;
+    chunks.file_id = old_target.file_id;
+    return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks),
+                     ChunkOwners(old_target.file_id, old_target.size));
+  }
+  return Status::OK();
+}
+
+Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::SetAttrRequest req;
+  req.path = path;
+  req.mode = mode;
+  req.atime_ns = atime_ns;
+  req.mtime_ns = mtime_ns;
+  Call call = MetaCall(path, rpc::Verb::kSetAttr, rpc::EncodeBody(req));
+  return CallOne(&call);
+}
+
+Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Call> calls(hosts_.size());
+  std::vector<Call*> ptrs;
+  for (uint32_t i = 0; i < calls.size(); ++i) {
+    calls[i].daemon = i;
+    calls[i].verb = rpc::Verb::kHealth;
+    ptrs.push_back(&calls[i]);
+  }
+  transport_->Run(ptrs);
+  infos->clear();
+  for (uint32_t i = 0; i < calls.size(); ++i) {
+    DaemonInfo info;
+    info.host = hosts_[i].host;
+    info.uri = hosts_[i].uri;
+    rpc::HealthReply r;
+    Status s = calls[i].status;
+    if (s.ok()) s = rpc::DecodeBody(calls[i].reply_body, &r, "health reply");
+    info.up = s.ok();
+    info.error = s.ok() ? "" : s.ToString();
+    info.version = r.version;
+    info.files = r.files;
+    info.chunk_bytes = r.chunk_bytes;
+    info.total_bytes = r.total_bytes;
+    info.free_bytes = r.free_bytes;
+    infos->push_back(std::move(info));
+  }
+  return Status::OK();
+}
+
+Status ClientImpl::StatFs(FsStats* stats) {
+  std::vector<DaemonInfo> infos;
+  Status s = Daemons(&infos);
+  if (!s.ok()) return s;
+  *stats = FsStats();
+  for (const auto& info : infos) {
+    if (!info.up) return Status::Error(EHOSTDOWN, "daemon " + info.uri + " is down: " + info.error);
+    stats->total_bytes += info.total_bytes;
+    stats->free_bytes += info.free_bytes;
+    stats->files += info.files;
+  }
+  return Status::OK();
+}
+
+}  // namespace gkfs

@@ -1,0 +1,183 @@
+// Data operations of ClientImpl: write, append, read, truncate.
+#include <cstring>
+#include <map>
+
+#include "client/client_impl.h"
+#include "common/metadata_codec.h"
+
+namespace gkfs {
+
+using transport::Call;
+
+namespace {
+
+// One chunk RPC: the pieces of a range that one daemon owns, at most kMaxPiecesPerRpc.
+struct Batch {
+  uint32_t daemon = 0;
+  rpc::ChunksRequest request;
+  std::vector<size_t> buffer_offsets;  // where each piece starts in the caller's buffer
+};
+
+std::vector<Batch> MakeBatches(const Placement& placement, uint64_t file_id, uint64_t offset,
+                               size_t len, uint64_t chunk_size) {
+  std::map<uint32_t, std::vector<size_t>> open;  // daemon -> index into batches (last one open)
+  std::vector<Batch> batches;
+  for (const ChunkPiece& piece : SplitIntoChunks(offset, len, chunk_size)) {
+    uint32_t daemon = placement.ChunkOwner(file_id, piece.chunk_index);
+    auto& list = open[daemon];
+    if (list.empty() || batches[list.back()].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
+      list.push_back(batches.size());
+      Batch b;
+      b.daemon = daemon;
+      b.request.file_id = file_id;
+      batches.push_back(std::move(b));
+    }
+    Batch& b = batches[list.back()];
+    b.request.pieces.push_back({piece.chunk_index, piece.offset, piece.length});
+    b.buffer_offsets.push_back(piece.buffer_offset);
+  }
+  return batches;
+}
+
+Status FirstError(const std::vector<Call>& calls) {
+  for (const auto& c : calls) {
+    if (!c.status.ok()) return c.status;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len,
+                                     Call* extra) {
+  std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
+  std::vector<Call> calls(batches.size());
+  std::vector<Call*> ptrs;
+  auto* base = static_cast<char*>(const_cast<void*>(buf));
+  for (size_t i = 0; i < batches.size(); ++i) {
+    calls[i].daemon = batches[i].daemon;
+    calls[i].verb = rpc::Verb::kWriteChunks;
+    calls[i].body = rpc::EncodeBody(batches[i].request);
+    const auto& pieces = batches[i].request.pieces;
+    for (size_t p = 0; p < pieces.size(); ++p) {
+      calls[i].payload.push_back({base + batches[i].buffer_offsets[p], pieces[p].length});
+    }
+    ptrs.push_back(&calls[i]);
+  }
+  if (extra != nullptr) ptrs.push_back(extra);
+  transport_->Run(ptrs);
+  Status s = FirstError(calls);
+  if (s.ok() && extra != nullptr) s = extra->status;
+  return s;
+}
+
+Status ClientImpl::Write(const std::string& path, uint64_t file_id, uint64_t offset, const void* buf,
+                         size_t len) {
+  if (len == 0) return Status::OK();
+  if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::SizeRequest grow;
+  grow.path = path;
+  grow.size = offset + len;
+  grow.mtime_ns = NowNs();
+  Call size_update = MetaCall(path, rpc::Verb::kGrowSize, rpc::EncodeBody(grow));
+  return WriteChunksLocked(file_id, offset, buf, len, &size_update);
+}
+
+Status ClientImpl::Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
+                          uint64_t* offset) {
+  if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::ReserveAppendRequest req;
+  req.path = path;
+  req.length = len;
+  req.mtime_ns = NowNs();
+  Call reserve = MetaCall(path, rpc::Verb::kReserveAppend, rpc::EncodeBody(req));
+  Status s = CallOne(&reserve);
+  rpc::OffsetReply reply;
+  if (s.ok()) s = rpc::DecodeBody(reserve.reply_body, &reply, "append reply");
+  if (!s.ok()) return s;
+  *offset = reply.offset;
+  if (len == 0) return Status::OK();
+  return WriteChunksLocked(file_id, reply.offset, buf, len, nullptr);
+}
+
+Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf,
+                        size_t len, size_t* nread) {
+  *nread = 0;
+  if (len == 0) return Status::OK();
+  if (file_id == 0) return Status::Error(EISDIR, "is a directory");
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
+  std::vector<Call> calls(batches.size());
+  std::vector<Call*> ptrs;
+  auto* base = static_cast<char*>(buf);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    calls[i].daemon = batches[i].daemon;
+    calls[i].verb = rpc::Verb::kReadChunks;
+    calls[i].body = rpc::EncodeBody(batches[i].request);
+    // The reply says how many bytes each piece has; they arrive back to back.
+    const Batch* batch = &batches[i];
+    calls[i].prepare_sink = [batch, base](Call& call) {
+      rpc::ReadChunksReply r;
+      if (!rpc::DecodeBody(call.reply_body, &r, "read reply").ok() ||
+          r.lengths.size() != batch->request.pieces.size()) {
+        return;  // sink stays empty: the payload lands in payload_in and is rejected below
+      }
+      for (size_t p = 0; p < r.lengths.size(); ++p) {
+        uint32_t n = std::min(r.lengths[p], batch->request.pieces[p].length);
+        if (n > 0) call.sink.push_back({base + batch->buffer_offsets[p], n});
+      }
+    };
+    ptrs.push_back(&calls[i]);
+  }
+  // The size travels beside the data: holes inside it read as zeros, bytes past it do not count.
+  Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{path}));
+  ptrs.push_back(&stat);
+  transport_->Run(ptrs);
+  Status s = FirstError(calls);
+  if (!s.ok()) return s;
+  if (!stat.status.ok()) return stat.status;
+  rpc::RecordReply record;
+  Metadata md;
+  s = rpc::DecodeBody(stat.reply_body, &record, "stat reply");
+  if (s.ok()) s = DecodeMetadata(record.record, &md);
+  if (!s.ok()) return s;
+  if (offset >= md.size) return Status::OK();
+  size_t valid = static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
+  for (size_t i = 0; i < batches.size(); ++i) {
+    rpc::ReadChunksReply r;
+    if (!rpc::DecodeBody(calls[i].reply_body, &r, "read reply").ok() ||
+        r.lengths.size() != batches[i].request.pieces.size() || !calls[i].payload_in.empty()) {
+      return Status::Error(EIO, "malformed read reply from daemon " + hosts_[calls[i].daemon].uri);
+    }
+    for (size_t p = 0; p < r.lengths.size(); ++p) {
+      size_t start = batches[i].buffer_offsets[p] + r.lengths[p];
+      size_t stop = batches[i].buffer_offsets[p] + batches[i].request.pieces[p].length;
+      if (start < valid) memset(base + start, 0, std::min(stop, valid) - start);
+    }
+  }
+  *nread = valid;
+  return Status::OK();
+}
+
+Status ClientImpl::Truncate(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  Metadata md;
+  Status s = StatLocked(path, &md);
+  if (!s.ok()) return s;
+  if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
+  rpc::SizeRequest req;
+  req.path = path;
+  req.size = size;
+  req.mtime_ns = NowNs();
+  Call call = MetaCall(path, rpc::Verb::kSetSize, rpc::EncodeBody(req));
+  s = CallOne(&call);
+  if (!s.ok() || size >= md.size) return s;
+  rpc::FileSizeRequest chunks;
+  chunks.file_id = md.file_id;
+  chunks.size = size;
+  return Broadcast(rpc::Verb::kTruncateChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+}
+
+}  // namespace gkfs

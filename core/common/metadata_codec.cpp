@@ -1,0 +1,103 @@
+#include "common/metadata_codec.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "rpc/wire.h"
+
+namespace gkfs {
+
+std::string EncodeMetadata(const Metadata& md) {
+  Encoder e;
+  e.U8(kRecordVersion);
+  e.U32(md.mode);
+  e.U32(md.uid);
+  e.U32(md.gid);
+  e.U64(md.size);
+  e.U64(md.file_id);
+  e.I64(md.atime_ns);
+  e.I64(md.mtime_ns);
+  e.I64(md.ctime_ns);
+  e.Str(md.link_target);
+  return e.Take();
+}
+
+Status DecodeMetadata(std::string_view bytes, Metadata* md) {
+  Decoder d(bytes);
+  uint8_t version = d.U8();
+  if (!d.bad() && version == kTombstoneVersion && d.remaining() == 0) {
+    return Status::Error(ENOENT, "no such file or directory");
+  }
+  if (version != kRecordVersion) return Status::Error(EBADMSG, "unknown metadata record version");
+  Metadata m;
+  m.mode = d.U32();
+  m.uid = d.U32();
+  m.gid = d.U32();
+  m.size = d.U64();
+  m.file_id = d.U64();
+  m.atime_ns = d.I64();
+  m.mtime_ns = d.I64();
+  m.ctime_ns = d.I64();
+  m.link_target = d.Str(PATH_MAX);
+  Status s = d.Finish("metadata record");
+  if (s.ok()) *md = std::move(m);
+  return s;
+}
+
+namespace {
+std::string SizeOperand(char tag, uint64_t size, int64_t mtime_ns) {
+  Encoder e;
+  e.U8(static_cast<uint8_t>(tag));
+  e.U64(size);
+  e.I64(mtime_ns);
+  return e.Take();
+}
+}  // namespace
+
+std::string EncodeGrowOperand(uint64_t size, int64_t mtime_ns) { return SizeOperand('M', size, mtime_ns); }
+std::string EncodeSetSizeOperand(uint64_t size, int64_t mtime_ns) { return SizeOperand('S', size, mtime_ns); }
+
+std::string EncodeSetAttrOperand(int64_t mode, int64_t atime_ns, int64_t mtime_ns, int64_t ctime_ns) {
+  Encoder e;
+  e.U8('A');
+  e.I64(mode);
+  e.I64(atime_ns);
+  e.I64(mtime_ns);
+  e.I64(ctime_ns);
+  return e.Take();
+}
+
+Status ApplyOperand(std::string_view operand, Metadata* md) {
+  Decoder d(operand);
+  uint8_t tag = d.U8();
+  if (tag == 'M' || tag == 'S') {
+    uint64_t size = d.U64();
+    int64_t mtime = d.I64();
+    Status s = d.Finish("size operand");
+    if (!s.ok()) return s;
+    if (tag == 'M') {
+      md->size = std::max(md->size, size);
+      md->mtime_ns = std::max(md->mtime_ns, mtime);
+    } else {
+      md->size = size;
+      md->mtime_ns = mtime;
+    }
+    md->ctime_ns = std::max(md->ctime_ns, mtime);
+    return Status::OK();
+  }
+  if (tag == 'A') {
+    int64_t mode = d.I64(), atime = d.I64(), mtime = d.I64(), ctime = d.I64();
+    Status s = d.Finish("attribute operand");
+    if (!s.ok()) return s;
+    if (mode >= 0) md->mode = (md->mode & S_IFMT) | (static_cast<uint32_t>(mode) & 07777);
+    if (atime >= 0) md->atime_ns = atime;
+    if (mtime >= 0) md->mtime_ns = mtime;
+    if (ctime >= 0) md->ctime_ns = ctime;
+    return Status::OK();
+  }
+  return Status::Error(EBADMSG, "unknown merge operand");
+}
+
+}  // namespace gkfs

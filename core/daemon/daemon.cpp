@@ -1,0 +1,132 @@
+// DaemonImpl: wires the providers, the handler table and the transport Server together.
+#include "gkfs/daemon.h"
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/chunk.h"
+#include "common/hosts_file.h"
+#include "common/log.h"
+#include "daemon/handlers.h"
+#include "transport/worker.h"
+
+namespace gkfs {
+
+// listen_address.cpp: "127.0.0.1" stays; an interface name ("lo") becomes its IPv4 address.
+Status ResolveListen(const std::string& listen, std::string* address);
+
+namespace {
+
+Status MakeDirs(const std::string& path) {
+  std::string partial;
+  for (size_t pos = 0; pos != std::string::npos;) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::Error(errno, "cannot create directory '" + partial + "': " + strerror(errno));
+    }
+  }
+  return Status::OK();
+}
+
+Status RemoveTree(const std::string& path) {
+  if (path.empty() || path == "/") return Status::Error(EINVAL, "refusing to remove '" + path + "'");
+  auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) { return remove(p); };
+  if (nftw(path.c_str(), remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
+    return Status::Error(errno, "cannot remove '" + path + "': " + strerror(errno));
+  }
+  return Status::OK();
+}
+
+class DaemonImpl : public Daemon {
+ public:
+  explicit DaemonImpl(DaemonOptions options) : options_(std::move(options)) {}
+
+  Status Init() {
+    if (options_.rootdir.empty()) return Status::Error(EINVAL, "--rootdir is required");
+    if (!IsValidChunkSize(options_.chunk_size)) {
+      return Status::Error(EINVAL, "--chunk-size " + std::to_string(options_.chunk_size) +
+                                       " is not a power of two between 4096 and 2^31");
+    }
+    if (options_.metadir.empty()) options_.metadir = options_.rootdir + "/metadata";
+    std::string address;
+    Status s = ResolveListen(options_.listen, &address);
+    if (!s.ok()) return s;
+    if (options_.clean_rootdir) {
+      if (!(s = RemoveTree(options_.rootdir)).ok()) return s;
+      if (!(s = RemoveTree(options_.metadir)).ok()) return s;
+    }
+    if (!(s = MakeDirs(options_.rootdir)).ok() || !(s = MakeDirs(options_.metadir)).ok()) return s;
+
+    std::unique_ptr<KvStore> store;
+    if (options_.use_memory_backend) {
+      store = NewMemoryStore();
+    } else if (!(s = OpenRocksDbStore(options_.metadir, &store)).ok()) {
+      return s;
+    }
+    metadata_ = std::make_unique<MetadataProvider>(std::move(store));
+    data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size);
+    if (!(s = data_->Init()).ok()) return s;
+    providers_ = Providers{metadata_.get(), data_.get(), options_.chunk_size, options_.mountdir, options_.rootdir};
+    auto handler = [this](const Request& req, Response* out) { HandleRequest(providers_, req, out); };
+    s = transport::Server::Create(options_.protocol, address, options_.port, handler, &server_);
+    if (!s.ok()) return s;
+    uri_ = options_.protocol + "://" + address + ":" + std::to_string(server_->port());
+    return Status::OK();
+  }
+
+  std::string uri() const override { return uri_; }
+
+  Status Run() override {
+    if (!options_.hosts_file.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      Status s = AppendHostsFile(options_.hosts_file, HostEntry{host, uri_});
+      if (!s.ok()) return s;
+    }
+    fprintf(stderr, "gkfs daemon %s serving %s (rootdir %s, chunk size %llu)\n", GKFS_VERSION,
+            uri_.c_str(), options_.rootdir.c_str(), static_cast<unsigned long long>(options_.chunk_size));
+    fprintf(stderr, "Startup successful. Daemon is ready.\n");
+    fflush(stderr);
+    server_->Run();
+    server_.reset();
+    metadata_.reset();  // closes RocksDB (flushes the WAL)
+    if (options_.clean_rootdir_finish) {
+      Status s = RemoveTree(options_.rootdir);
+      if (s.ok()) s = RemoveTree(options_.metadir);
+      if (!s.ok()) return s;
+    }
+    fprintf(stderr, "gkfs daemon %s stopped\n", uri_.c_str());
+    return Status::OK();
+  }
+
+  void Shutdown() override {
+    if (server_) server_->Stop();
+  }
+
+ private:
+  DaemonOptions options_;
+  std::unique_ptr<MetadataProvider> metadata_;
+  std::unique_ptr<DataProvider> data_;
+  Providers providers_{};
+  std::unique_ptr<transport::Server> server_;
+  std::string uri_;
+};
+
+}  // namespace
+
+Status Daemon::Create(const DaemonOptions& options, std::unique_ptr<Daemon>* out) {
+  LogInit("GKFS_LOG", "GKFS_LOG_OUTPUT");
+  auto daemon = std::make_unique<DaemonImpl>(options);
+  Status s = daemon->Init();
+  if (!s.ok()) return s;
+  *out = std::move(daemon);
+  return Status::OK();
+}
+
+}  // namespace gkfs

@@ -1,0 +1,174 @@
+#include "daemon/data_provider.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace gkfs {
+namespace {
+
+Status Errno(int err, const std::string& what) { return Status::Error(err, what + ": " + strerror(err)); }
+
+// Full pwrite/pread that retry on short counts and EINTR.
+bool WriteAll(int fd, const char* p, size_t n, off_t off) {
+  while (n > 0) {
+    ssize_t w = pwrite(fd, p, n, off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= w;
+    off += w;
+  }
+  return true;
+}
+
+ssize_t ReadUpTo(int fd, char* p, size_t n, off_t off) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = pread(fd, p + done, n - done, off + done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    done += r;
+  }
+  return static_cast<ssize_t>(done);
+}
+
+}  // namespace
+
+DataProvider::DataProvider(std::string rootdir, uint64_t chunk_size)
+    : chunk_dir_(std::move(rootdir) + "/chunks"), chunk_size_(chunk_size) {}
+
+Status DataProvider::Init() {
+  if (mkdir(chunk_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Errno(errno, "cannot create chunk directory '" + chunk_dir_ + "'");
+  }
+  return Status::OK();
+}
+
+std::string DataProvider::FileDir(uint64_t file_id) const {
+  char name[24];
+  snprintf(name, sizeof(name), "/%016" PRIx64, file_id);
+  return chunk_dir_ + name;
+}
+
+Status DataProvider::CheckPieces(const std::vector<rpc::Piece>& pieces) const {
+  for (const auto& p : pieces) {
+    if (static_cast<uint64_t>(p.offset) + p.length > chunk_size_) {
+      return Status::Error(EINVAL, "chunk piece crosses the chunk boundary");
+    }
+  }
+  return Status::OK();
+}
+
+Status DataProvider::Write(uint64_t file_id, const std::vector<rpc::Piece>& pieces, std::string_view payload) {
+  Status s = CheckPieces(pieces);
+  if (!s.ok()) return s;
+  uint64_t total = 0;
+  for (const auto& p : pieces) total += p.length;
+  if (total != payload.size()) return Status::Error(EINVAL, "write payload size does not match its pieces");
+  const std::string dir = FileDir(file_id);
+  const char* src = payload.data();
+  for (const auto& p : pieces) {
+    std::string path = dir + "/" + std::to_string(p.chunk_index);
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+      if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno(errno, "mkdir " + dir);
+      fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) return Errno(errno, "open chunk " + path);
+    bool ok = WriteAll(fd, src, p.length, p.offset);
+    int err = errno;
+    close(fd);
+    if (!ok) return Errno(err == 0 ? EIO : err, "write chunk " + path);
+    src += p.length;
+  }
+  return Status::OK();
+}
+
+Status DataProvider::Read(uint64_t file_id, const std::vector<rpc::Piece>& pieces,
+                          std::vector<uint32_t>* lengths, Buffer* out, size_t* out_size) {
+  Status s = CheckPieces(pieces);
+  if (!s.ok()) return s;
+  uint64_t total = 0;
+  for (const auto& p : pieces) total += p.length;
+  *out = Buffer(total);
+  lengths->assign(pieces.size(), 0);
+  const std::string dir = FileDir(file_id);
+  size_t pos = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const auto& p = pieces[i];
+    std::string path = dir + "/" + std::to_string(p.chunk_index);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // a hole
+      return Errno(errno, "open chunk " + path);
+    }
+    ssize_t n = ReadUpTo(fd, out->data() + pos, p.length, p.offset);
+    int err = errno;
+    close(fd);
+    if (n < 0) return Errno(err, "read chunk " + path);
+    (*lengths)[i] = static_cast<uint32_t>(n);
+    pos += n;
+  }
+  *out_size = pos;
+  return Status::OK();
+}
+
+Status DataProvider::Truncate(uint64_t file_id, uint64_t size) {
+  const std::string dir = FileDir(file_id);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return errno == ENOENT ? Status::OK() : Errno(errno, "opendir " + dir);
+  Status result;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    uint64_t index = strtoull(e->d_name, nullptr, 10);
+    std::string path = dir + "/" + e->d_name;
+    uint64_t start = index * chunk_size_;
+    if (start >= size) {
+      if (unlink(path.c_str()) != 0 && errno != ENOENT) result = Errno(errno, "unlink " + path);
+    } else if (size - start < chunk_size_) {
+      if (truncate(path.c_str(), static_cast<off_t>(size - start)) != 0) result = Errno(errno, "truncate " + path);
+    }
+  }
+  closedir(d);
+  return result;
+}
+
+Status DataProvider::Remove(uint64_t file_id) {
+  Status s = Truncate(file_id, 0);
+  if (!s.ok()) return s;
+  const std::string dir = FileDir(file_id);
+  if (rmdir(dir.c_str()) != 0 && errno != ENOENT) return Errno(errno, "rmdir " + dir);
+  return Status::OK();
+}
+
+uint64_t DataProvider::BytesUsed() const {
+  uint64_t total = 0;
+  DIR* top = opendir(chunk_dir_.c_str());
+  if (top == nullptr) return 0;
+  while (struct dirent* f = readdir(top)) {
+    if (f->d_name[0] == '.') continue;
+    std::string dir = chunk_dir_ + "/" + f->d_name;
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (struct dirent* c = readdir(d)) {
+      struct stat st;
+      if (c->d_name[0] != '.' && stat((dir + "/" + c->d_name).c_str(), &st) == 0) {
+        total += static_cast<uint64_t>(st.st_blocks) * 512;
+      }
+    }
+    closedir(d);
+  }
+  closedir(top);
+  return total;
+}
+
+}  // namespace gkfs

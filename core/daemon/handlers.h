@@ -1,0 +1,34 @@
+// RPC handlers of the daemon: one function per verb, each a straight line (decode,
+// validate, call the provider, fill the response). The table in handlers.cpp maps every
+// verb of rpc/schema.h to its handler; a verb without one fails to compile.
+#pragma once
+
+#include <string>
+
+#include "daemon/data_provider.h"
+#include "daemon/metadata_provider.h"
+#include "transport/server.h"
+
+namespace gkfs {
+
+// What handlers may use. Owned by the daemon; shared by reference.
+struct Providers {
+  MetadataProvider* metadata;
+  DataProvider* data;
+  uint64_t chunk_size;
+  std::string mountdir;
+  std::string rootdir;
+};
+
+using transport::Request;
+using transport::Response;
+
+#define GKFS_DECLARE_HANDLER(name) \
+  void Handle##name(Providers& p, const Request& req, Response* out);
+GKFS_RPC_VERBS(GKFS_DECLARE_HANDLER)
+#undef GKFS_DECLARE_HANDLER
+
+// Routes a request to its handler.
+void HandleRequest(Providers& p, const Request& req, Response* out);
+
+}  // namespace gkfs

@@ -1,0 +1,54 @@
+// Handlers of the chunk verbs.
+#include "daemon/handlers.h"
+
+namespace gkfs {
+namespace {
+
+bool DecodeChunks(const Request& req, rpc::ChunksRequest* in, Response* out) {
+  Status s = rpc::DecodeBody(req.body, in, rpc::VerbName(req.verb));
+  if (!s.ok()) {
+    out->status = s.code();
+    out->message = s.message();
+  }
+  return s.ok();
+}
+
+void Fail(const Status& s, Response* out) {
+  out->status = s.code();
+  out->message = s.message();
+}
+
+}  // namespace
+
+void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
+  rpc::ChunksRequest in;
+  if (!DecodeChunks(req, &in, out)) return;
+  Status s = p.data->Write(in.file_id, in.pieces, req.payload);
+  if (!s.ok()) Fail(s, out);
+}
+
+void HandleReadChunks(Providers& p, const Request& req, Response* out) {
+  rpc::ChunksRequest in;
+  if (!DecodeChunks(req, &in, out)) return;
+  if (!req.payload.empty()) return Fail(Status::Error(EBADMSG, "read request carries a payload"), out);
+  rpc::ReadChunksReply r;
+  Status s = p.data->Read(in.file_id, in.pieces, &r.lengths, &out->payload, &out->payload_size);
+  if (!s.ok()) return Fail(s, out);
+  out->body = rpc::EncodeBody(r);
+}
+
+void HandleTruncateChunks(Providers& p, const Request& req, Response* out) {
+  rpc::FileSizeRequest in;
+  Status s = rpc::DecodeBody(req.body, &in, "TruncateChunks");
+  if (s.ok()) s = p.data->Truncate(in.file_id, in.size);
+  if (!s.ok()) Fail(s, out);
+}
+
+void HandleRemoveChunks(Providers& p, const Request& req, Response* out) {
+  rpc::FileSizeRequest in;
+  Status s = rpc::DecodeBody(req.body, &in, "RemoveChunks");
+  if (s.ok()) s = p.data->Remove(in.file_id);
+  if (!s.ok()) Fail(s, out);
+}
+
+}  // namespace gkfs

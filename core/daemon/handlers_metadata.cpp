@@ -1,0 +1,137 @@
+// Handlers of the metadata verbs (and fs_config, health).
+#include <sys/statvfs.h>
+
+#include "common/metadata_codec.h"
+#include "daemon/handlers.h"
+
+namespace gkfs {
+namespace {
+
+// Decodes the body into T; on failure fills out with EBADMSG and returns false.
+template <class T>
+bool Decode(const Request& req, T* value, Response* out) {
+  Status s = rpc::DecodeBody(req.body, value, rpc::VerbName(req.verb));
+  if (!s.ok()) {
+    out->status = s.code();
+    out->message = s.message();
+  }
+  return s.ok();
+}
+
+void Fail(const Status& s, Response* out) {
+  out->status = s.code();
+  out->message = s.message();
+}
+
+template <class T>
+void Reply(const Status& s, const T& body, Response* out) {
+  if (!s.ok()) return Fail(s, out);
+  out->body = rpc::EncodeBody(body);
+}
+
+void ReplyRecord(const Status& s, const Metadata& md, Response* out) {
+  rpc::RecordReply r;
+  if (s.ok()) r.record = EncodeMetadata(md);
+  Reply(s, r, out);
+}
+
+}  // namespace
+
+void HandleFsConfig(Providers& p, const Request& req, Response* out) {
+  rpc::FsConfigReply r;
+  r.chunk_size = p.chunk_size;
+  r.mountdir = p.mountdir;
+  r.rootdir = p.rootdir;
+  r.protocol_version = rpc::kProtocolVersion;
+  out->body = rpc::EncodeBody(r);
+}
+
+void HandleHealth(Providers& p, const Request& req, Response* out) {
+  rpc::HealthReply r;
+  r.version = GKFS_VERSION;
+  r.files = p.metadata->CountRecords();
+  r.chunk_bytes = p.data->BytesUsed();
+  struct statvfs vfs;
+  if (statvfs(p.rootdir.c_str(), &vfs) == 0) {
+    r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+    r.free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  }
+  out->body = rpc::EncodeBody(r);
+}
+
+void HandleCreate(Providers& p, const Request& req, Response* out) {
+  rpc::CreateRequest in;
+  if (!Decode(req, &in, out)) return;
+  Metadata md;
+  ReplyRecord(p.metadata->Create(in, &md), md, out);
+}
+
+void HandleStat(Providers& p, const Request& req, Response* out) {
+  rpc::PathRequest in;
+  if (!Decode(req, &in, out)) return;
+  Metadata md;
+  ReplyRecord(p.metadata->Stat(in.path, &md), md, out);
+}
+
+void HandleRemove(Providers& p, const Request& req, Response* out) {
+  rpc::RemoveRequest in;
+  if (!Decode(req, &in, out)) return;
+  Metadata md;
+  ReplyRecord(p.metadata->Remove(in.path, in.kind, &md), md, out);
+}
+
+void HandleGrowSize(Providers& p, const Request& req, Response* out) {
+  rpc::SizeRequest in;
+  if (!Decode(req, &in, out)) return;
+  Status s = p.metadata->GrowSize(in.path, in.size, in.mtime_ns);
+  if (!s.ok()) Fail(s, out);
+}
+
+void HandleReserveAppend(Providers& p, const Request& req, Response* out) {
+  rpc::ReserveAppendRequest in;
+  if (!Decode(req, &in, out)) return;
+  rpc::OffsetReply r;
+  Reply(p.metadata->ReserveAppend(in.path, in.length, in.mtime_ns, &r.offset), r, out);
+}
+
+void HandleSetSize(Providers& p, const Request& req, Response* out) {
+  rpc::SizeRequest in;
+  if (!Decode(req, &in, out)) return;
+  Status s = p.metadata->SetSize(in.path, in.size, in.mtime_ns);
+  if (!s.ok()) Fail(s, out);
+}
+
+void HandleSetAttr(Providers& p, const Request& req, Response* out) {
+  rpc::SetAttrRequest in;
+  if (!Decode(req, &in, out)) return;
+  Status s = p.metadata->SetAttr(in);
+  if (!s.ok()) Fail(s, out);
+}
+
+void HandlePutRecord(Providers& p, const Request& req, Response* out) {
+  rpc::PutRecordRequest in;
+  if (!Decode(req, &in, out)) return;
+  rpc::PutRecordReply r;
+  bool replaced = false;
+  Status s = p.metadata->PutRecord(in.path, in.record, &replaced, &r.old_record);
+  r.replaced = replaced;
+  Reply(s, r, out);
+}
+
+void HandleReadDir(Providers& p, const Request& req, Response* out) {
+  rpc::ReadDirRequest in;
+  if (!Decode(req, &in, out)) return;
+  std::vector<rpc::DirEntryWire> entries;
+  bool end = true;
+  Status s = p.metadata->ReadDir(in.path, in.start_after, in.max_entries, &entries, &end);
+  if (!s.ok()) return Fail(s, out);
+  rpc::ReadDirReply r;
+  r.end = end;
+  out->body = rpc::EncodeBody(r);
+  std::string payload = rpc::EncodeDirEntries(entries);
+  out->payload = Buffer(payload.size());
+  std::copy(payload.begin(), payload.end(), out->payload.data());
+  out->payload_size = payload.size();
+}
+
+}  // namespace gkfs

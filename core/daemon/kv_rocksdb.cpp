@@ -1,0 +1,72 @@
+// RocksDB implementation of KvStore, with the metadata merge operator.
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+
+#include "common/metadata_codec.h"
+#include "daemon/kv_store.h"
+#include "daemon/merge_operator.h"
+
+namespace gkfs {
+namespace {
+
+class RocksIterator : public KvIterator {
+ public:
+  explicit RocksIterator(rocksdb::Iterator* it) : it_(it) {}
+  void Seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+  bool Valid() const override { return it_->Valid(); }
+  void Next() override { it_->Next(); }
+  std::string_view key() const override { return it_->key().ToStringView(); }
+  std::string_view value() const override { return it_->value().ToStringView(); }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::Error(ENOENT, "no such file or directory");
+  return Status::Error(EIO, std::string(what) + ": " + s.ToString());
+}
+
+class RocksStore : public KvStore {
+ public:
+  explicit RocksStore(rocksdb::DB* db) : db_(db) {}
+  Status Get(std::string_view key, std::string* value) override {
+    return FromRocks(db_->Get(rocksdb::ReadOptions(), Slice(key), value), "rocksdb get");
+  }
+  Status Put(std::string_view key, std::string_view value) override {
+    return FromRocks(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
+  }
+  Status Delete(std::string_view key) override {
+    return FromRocks(db_->Delete(write_options_, Slice(key)), "rocksdb delete");
+  }
+  Status Merge(std::string_view key, std::string_view operand) override {
+    return FromRocks(db_->Merge(write_options_, Slice(key), Slice(operand)), "rocksdb merge");
+  }
+  std::unique_ptr<KvIterator> NewIterator() override {
+    return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions()));
+  }
+
+ private:
+  static rocksdb::Slice Slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions write_options_;  // WAL on (disableWAL = false); no fsync per write
+};
+
+}  // namespace
+
+Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.merge_operator = NewMetadataMergeOperator();
+  options.IncreaseParallelism(2);
+  options.max_open_files = 256;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!s.ok()) return Status::Error(EIO, "cannot open RocksDB in '" + dir + "': " + s.ToString());
+  *out = std::make_unique<RocksStore>(db);
+  return Status::OK();
+}
+
+}  // namespace gkfs

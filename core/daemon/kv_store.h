@@ -1,0 +1,41 @@
+// KvStore: the metadata backend seam. Keys are normalised paths, values metadata records
+// (common/metadata_codec.h); Merge applies a merge operand (size growth, truncate, attrs).
+// Two implementations: RocksDB (production; WAL on) and in-memory (tests, --memory-backend).
+// All methods are thread-safe. An iterator sees keys in byte order.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gkfs/status.h"
+
+namespace gkfs {
+
+class KvIterator {
+ public:
+  virtual ~KvIterator() = default;
+  virtual void Seek(std::string_view key) = 0;  // first key >= key
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+};
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+  // ENOENT if absent.
+  virtual Status Get(std::string_view key, std::string* value) = 0;
+  virtual Status Put(std::string_view key, std::string_view value) = 0;
+  virtual Status Delete(std::string_view key) = 0;
+  virtual Status Merge(std::string_view key, std::string_view operand) = 0;
+  // REQUIRES: the iterator is destroyed before the store.
+  virtual std::unique_ptr<KvIterator> NewIterator() = 0;
+};
+
+// Opens (creating if needed) a RocksDB database in dir with the gkfs merge operator.
+Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out);
+std::unique_ptr<KvStore> NewMemoryStore();
+
+}  // namespace gkfs

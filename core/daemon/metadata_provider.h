@@ -1,0 +1,49 @@
+// MetadataProvider: the metadata of the paths this daemon owns (H(path) mod N), over a
+// KvStore. Owns the store. Thread-safe: read-modify-write operations (exclusive create,
+// append reservation, rename's put) serialise on a striped lock by path; size growth is a
+// merge and takes no lock.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gkfs/metadata.h"
+#include "daemon/kv_store.h"
+#include "rpc/schema.h"
+
+namespace gkfs {
+
+class MetadataProvider {
+ public:
+  explicit MetadataProvider(std::unique_ptr<KvStore> store);
+
+  // Creates path; exclusive: EEXIST if present, else the present record is returned.
+  Status Create(const rpc::CreateRequest& req, Metadata* md);
+  Status Stat(const std::string& path, Metadata* md);
+  // kind: 0 any, 1 must not be a directory (EISDIR), 2 must be one (ENOTDIR).
+  Status Remove(const std::string& path, uint8_t kind, Metadata* removed);
+  Status GrowSize(const std::string& path, uint64_t size, int64_t mtime_ns);
+  // Returns the offset reserved for an append of length bytes.
+  Status ReserveAppend(const std::string& path, uint64_t length, int64_t mtime_ns, uint64_t* offset);
+  Status SetSize(const std::string& path, uint64_t size, int64_t mtime_ns);
+  Status SetAttr(const rpc::SetAttrRequest& req);
+  // Stores record under path (rename target); *replaced and *old describe what was there.
+  Status PutRecord(const std::string& path, const std::string& record, bool* replaced, std::string* old);
+  // Children of dir held here with names > start_after, sorted, at most max.
+  Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
+                 std::vector<rpc::DirEntryWire>* entries, bool* end);
+  uint64_t CountRecords();
+
+ private:
+  std::mutex& LockFor(const std::string& path);
+  Status Load(const std::string& path, Metadata* md);
+
+  std::unique_ptr<KvStore> store_;
+  std::array<std::mutex, 64> stripes_;
+};
+
+}  // namespace gkfs

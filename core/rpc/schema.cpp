@@ -1,0 +1,214 @@
+#include "rpc/schema.h"
+
+namespace gkfs::rpc {
+
+const char* VerbName(Verb verb) {
+  static const char* const kNames[] = {
+#define GKFS_VERB_NAME(name) #name,
+      GKFS_RPC_VERBS(GKFS_VERB_NAME)
+#undef GKFS_VERB_NAME
+  };
+  auto i = static_cast<size_t>(verb);
+  return i < static_cast<size_t>(Verb::kCount) ? kNames[i] : "unknown";
+}
+
+void FsConfigReply::Encode(Encoder& e) const {
+  e.U64(chunk_size);
+  e.Str(mountdir);
+  e.Str(rootdir);
+  e.U32(protocol_version);
+}
+void FsConfigReply::Decode(Decoder& d) {
+  chunk_size = d.U64();
+  mountdir = d.Str(PATH_MAX);
+  rootdir = d.Str(PATH_MAX);
+  protocol_version = d.U32();
+}
+
+void HealthReply::Encode(Encoder& e) const {
+  e.Str(version);
+  e.U64(files);
+  e.U64(chunk_bytes);
+  e.U64(total_bytes);
+  e.U64(free_bytes);
+}
+void HealthReply::Decode(Decoder& d) {
+  version = d.Str(256);
+  files = d.U64();
+  chunk_bytes = d.U64();
+  total_bytes = d.U64();
+  free_bytes = d.U64();
+}
+
+void CreateRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U32(mode);
+  e.U32(uid);
+  e.U32(gid);
+  e.U8(exclusive);
+  e.Str(link_target);
+}
+void CreateRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  mode = d.U32();
+  uid = d.U32();
+  gid = d.U32();
+  exclusive = d.U8();
+  link_target = d.Str(PATH_MAX);
+}
+
+void PathRequest::Encode(Encoder& e) const { e.Str(path); }
+void PathRequest::Decode(Decoder& d) { path = d.Str(PATH_MAX); }
+
+void RecordReply::Encode(Encoder& e) const { e.Str(record); }
+void RecordReply::Decode(Decoder& d) { record = d.Str(2 * PATH_MAX); }
+
+void RemoveRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U8(kind);
+}
+void RemoveRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  kind = d.U8();
+}
+
+void SizeRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U64(size);
+  e.I64(mtime_ns);
+}
+void SizeRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  size = d.U64();
+  mtime_ns = d.I64();
+}
+
+void ReserveAppendRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U64(length);
+  e.I64(mtime_ns);
+}
+void ReserveAppendRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  length = d.U64();
+  mtime_ns = d.I64();
+}
+
+void OffsetReply::Encode(Encoder& e) const { e.U64(offset); }
+void OffsetReply::Decode(Decoder& d) { offset = d.U64(); }
+
+void SetAttrRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.I64(mode);
+  e.I64(atime_ns);
+  e.I64(mtime_ns);
+}
+void SetAttrRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  mode = d.I64();
+  atime_ns = d.I64();
+  mtime_ns = d.I64();
+}
+
+void PutRecordRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.Str(record);
+}
+void PutRecordRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  record = d.Str(2 * PATH_MAX);
+}
+
+void PutRecordReply::Encode(Encoder& e) const {
+  e.U8(replaced);
+  e.Str(old_record);
+}
+void PutRecordReply::Decode(Decoder& d) {
+  replaced = d.U8();
+  old_record = d.Str(2 * PATH_MAX);
+}
+
+void ReadDirRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.Str(start_after);
+  e.U32(max_entries);
+}
+void ReadDirRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  start_after = d.Str(NAME_MAX);
+  max_entries = d.U32();
+  if (max_entries == 0 || max_entries > kMaxReadDirPage) d.MarkBad();
+}
+
+void ReadDirReply::Encode(Encoder& e) const { e.U8(end); }
+void ReadDirReply::Decode(Decoder& d) { end = d.U8(); }
+
+std::string EncodeDirEntries(const std::vector<DirEntryWire>& entries) {
+  Encoder e;
+  e.U32(static_cast<uint32_t>(entries.size()));
+  for (const auto& entry : entries) {
+    e.Str(entry.name);
+    e.U8(entry.type);
+  }
+  return e.Take();
+}
+
+bool DecodeDirEntries(std::string_view payload, std::vector<DirEntryWire>* entries) {
+  Decoder d(payload);
+  uint32_t n = d.Count(5, kMaxReadDirPage);
+  entries->clear();
+  entries->reserve(n);
+  for (uint32_t i = 0; i < n && !d.bad(); ++i) {
+    DirEntryWire entry;
+    entry.name = d.Str(NAME_MAX);
+    entry.type = d.U8();
+    entries->push_back(std::move(entry));
+  }
+  return d.Finish("directory entries").ok();
+}
+
+uint64_t ChunksRequest::TotalBytes() const {
+  uint64_t total = 0;
+  for (const auto& p : pieces) total += p.length;
+  return total;
+}
+void ChunksRequest::Encode(Encoder& e) const {
+  e.U64(file_id);
+  e.U32(static_cast<uint32_t>(pieces.size()));
+  for (const auto& p : pieces) {
+    e.U64(p.chunk_index);
+    e.U32(p.offset);
+    e.U32(p.length);
+  }
+}
+void ChunksRequest::Decode(Decoder& d) {
+  file_id = d.U64();
+  uint32_t n = d.Count(16, kMaxPiecesPerRpc);
+  pieces.resize(n);
+  for (auto& p : pieces) {
+    p.chunk_index = d.U64();
+    p.offset = d.U32();
+    p.length = d.U32();
+  }
+}
+
+void ReadChunksReply::Encode(Encoder& e) const {
+  e.U32(static_cast<uint32_t>(lengths.size()));
+  for (uint32_t n : lengths) e.U32(n);
+}
+void ReadChunksReply::Decode(Decoder& d) {
+  uint32_t n = d.Count(4, kMaxPiecesPerRpc);
+  lengths.resize(n);
+  for (auto& len : lengths) len = d.U32();
+}
+
+void FileSizeRequest::Encode(Encoder& e) const {
+  e.U64(file_id);
+  e.U64(size);
+}
+void FileSizeRequest::Decode(Decoder& d) {
+  file_id = d.U64();
+  size = d.U64();
+}
+
+}  // namespace gkfs::rpc

@@ -1,0 +1,232 @@
+// The RPC schema: every verb of the gkfs protocol, with its request and reply structs and
+// their byte grammar. One place defines each verb once; numeric ids are the position in
+// GKFS_RPC_VERBS and travel only between binaries of the same build (checked through
+// kProtocolVersion in fs_config).
+//
+// Message framing (UCP active messages, docs/formats.md):
+//   request AM (id kRequestAmId): header := RequestHeader
+//                                 data   := request body ‖ bulk payload
+//   reply AM   (id kReplyAmId):   header := ReplyHeader ‖ reply body
+//                                 data   := bulk payload (read data, directory entries)
+#pragma once
+
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rpc/wire.h"
+
+namespace gkfs::rpc {
+
+constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
+constexpr unsigned kRequestAmId = 17;
+constexpr unsigned kReplyAmId = 18;
+// Pieces per chunk RPC; keeps a read reply's body (4 bytes a piece) inside the AM header.
+constexpr uint32_t kMaxPiecesPerRpc = 1024;
+constexpr uint32_t kMaxReadDirPage = 4096;
+
+#define GKFS_RPC_VERBS(X) \
+  X(FsConfig)             \
+  X(Health)               \
+  X(Create)               \
+  X(Stat)                 \
+  X(Remove)               \
+  X(GrowSize)             \
+  X(ReserveAppend)        \
+  X(SetSize)              \
+  X(SetAttr)              \
+  X(PutRecord)            \
+  X(ReadDir)              \
+  X(WriteChunks)          \
+  X(ReadChunks)           \
+  X(TruncateChunks)       \
+  X(RemoveChunks)
+
+enum class Verb : uint16_t {
+#define GKFS_VERB_ENUM(name) k##name,
+  GKFS_RPC_VERBS(GKFS_VERB_ENUM)
+#undef GKFS_VERB_ENUM
+  kCount
+};
+const char* VerbName(Verb verb);
+
+// Fixed part of a request; in the AM header. All fields little-endian on the wire.
+struct RequestHeader {
+  uint32_t magic = kMagic;
+  uint16_t verb = 0;
+  uint16_t flags = 0;
+  uint64_t request_id = 0;
+  uint32_t body_length = 0;   // request body bytes at the start of the AM data
+  uint32_t reserved = 0;
+};
+struct ReplyHeader {
+  uint32_t magic = kMagic;
+  int32_t status = 0;         // 0 or an errno value
+  uint64_t request_id = 0;
+  uint32_t body_length = 0;   // reply body bytes following this header in the AM header
+  uint32_t reserved = 0;
+};
+static_assert(sizeof(RequestHeader) == 24 && sizeof(ReplyHeader) == 24, "wire headers");
+
+// A piece of a chunk. piece := chunk_index:u64 offset:u32 length:u32
+struct Piece {
+  uint64_t chunk_index = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+};
+
+// ---- requests and replies. Each Encode/Decode pair follows the grammar above it. ----
+
+// (empty) -> chunk_size:u64 mountdir:str rootdir:str protocol_version:u32
+struct FsConfigReply {
+  uint64_t chunk_size = 0;
+  std::string mountdir, rootdir;
+  uint32_t protocol_version = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// (empty) -> version:str files:u64 chunk_bytes:u64 total_bytes:u64 free_bytes:u64
+struct HealthReply {
+  std::string version;
+  uint64_t files = 0, chunk_bytes = 0, total_bytes = 0, free_bytes = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str mode:u32 uid:u32 gid:u32 exclusive:u8 link_target:str -> record:str
+struct CreateRequest {
+  std::string path;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  uint8_t exclusive = 0;
+  std::string link_target;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str -> record:str            (Stat; also the reply of Create)
+struct PathRequest {
+  std::string path;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct RecordReply {
+  std::string record;  // metadata_codec record
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str kind:u8 (0 any, 1 not a directory, 2 directory) -> record:str (what was removed)
+struct RemoveRequest {
+  std::string path;
+  uint8_t kind = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str size:u64 mtime_ns:i64 -> (empty)     (GrowSize: max; SetSize: set)
+struct SizeRequest {
+  std::string path;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str length:u64 mtime_ns:i64 -> offset:u64
+struct ReserveAppendRequest {
+  std::string path;
+  uint64_t length = 0;
+  int64_t mtime_ns = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct OffsetReply {
+  uint64_t offset = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str mode:i64 atime_ns:i64 mtime_ns:i64 -> (empty)   (< 0: unchanged)
+struct SetAttrRequest {
+  std::string path;
+  int64_t mode = -1, atime_ns = -1, mtime_ns = -1;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str record:str -> replaced:u8 old_record:str     (rename: store under a new name)
+struct PutRecordRequest {
+  std::string path;
+  std::string record;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct PutRecordReply {
+  uint8_t replaced = 0;
+  std::string old_record;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str start_after:str max_entries:u32 -> end:u8 ; payload := count:u32 (name:str type:u8)*
+struct ReadDirRequest {
+  std::string path;
+  std::string start_after;
+  uint32_t max_entries = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct ReadDirReply {
+  uint8_t end = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct DirEntryWire {
+  std::string name;
+  uint8_t type = 0;
+};
+std::string EncodeDirEntries(const std::vector<DirEntryWire>& entries);
+// EBADMSG for a malformed list.
+bool DecodeDirEntries(std::string_view payload, std::vector<DirEntryWire>* entries);
+
+// file_id:u64 count:u32 piece* ; payload := the pieces' bytes in order -> (empty)
+// ReadChunks: same request, no payload -> count:u32 (bytes:u32)* ; payload := bytes read
+struct ChunksRequest {
+  uint64_t file_id = 0;
+  std::vector<Piece> pieces;
+  uint64_t TotalBytes() const;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct ReadChunksReply {
+  std::vector<uint32_t> lengths;  // bytes read per piece (short: end of chunk file)
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// file_id:u64 size:u64 -> (empty)           (TruncateChunks; RemoveChunks ignores size)
+struct FileSizeRequest {
+  uint64_t file_id = 0;
+  uint64_t size = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// Decodes a whole body into T; EBADMSG if malformed or with trailing bytes.
+template <class T>
+Status DecodeBody(std::string_view body, T* out, const char* what) {
+  Decoder d(body);
+  out->Decode(d);
+  return d.Finish(what);
+}
+template <class T>
+std::string EncodeBody(const T& value) {
+  Encoder e;
+  value.Encode(e);
+  return e.Take();
+}
+
+}  // namespace gkfs::rpc

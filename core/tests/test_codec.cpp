@@ -1,0 +1,146 @@
+// Metadata record codec, merge operands, the merge operator and the bounds-checked decoder.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "common/metadata_codec.h"
+#include "daemon/merge_operator.h"
+#include "gkfs/client.h"
+#include "rpc/schema.h"
+
+using namespace gkfs;
+
+namespace {
+Metadata Sample() {
+  Metadata md;
+  md.mode = S_IFREG | 0644;
+  md.uid = 1000;
+  md.gid = 100;
+  md.size = 12345;
+  md.file_id = 0xdeadbeefcafef00dull;
+  md.atime_ns = 1;
+  md.mtime_ns = 2;
+  md.ctime_ns = 3;
+  return md;
+}
+}  // namespace
+
+TEST_CASE("metadata record round-trips") {
+  Metadata md = Sample();
+  md.link_target = "/target";
+  Metadata back;
+  REQUIRE(DecodeMetadata(EncodeMetadata(md), &back).ok());
+  CHECK(back.mode == md.mode);
+  CHECK(back.size == md.size);
+  CHECK(back.file_id == md.file_id);
+  CHECK(back.link_target == "/target");
+}
+
+TEST_CASE("metadata record decoding rejects truncation, garbage and versions") {
+  std::string bytes = EncodeMetadata(Sample());
+  Metadata out;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CHECK_FALSE(DecodeMetadata(std::string_view(bytes).substr(0, n), &out).ok());
+  }
+  CHECK(DecodeMetadata(bytes + "x", &out).code() == EBADMSG);
+  std::string v2 = bytes;
+  v2[0] = 2;
+  CHECK(DecodeMetadata(v2, &out).code() == EBADMSG);
+  CHECK(DecodeMetadata(std::string(1, '\0'), &out).code() == ENOENT);
+}
+
+TEST_CASE("merge operator: max for growth, set for truncate, attrs") {
+  std::string base = EncodeMetadata(Sample());
+  std::string_view b = base;
+  std::string grow_small = EncodeGrowOperand(100, 10);
+  std::string grow_big = EncodeGrowOperand(99999, 20);
+  std::string merged = MergeRecord(&b, {grow_big, grow_small});
+  Metadata md;
+  REQUIRE(DecodeMetadata(merged, &md).ok());
+  CHECK(md.size == 99999);
+  CHECK(md.mtime_ns == 20);
+
+  std::string set = EncodeSetSizeOperand(5, 30);
+  REQUIRE(DecodeMetadata(MergeRecord(&b, {grow_big, set, grow_small}), &md).ok());
+  CHECK(md.size == 100);  // set to 5, then grown to 100
+
+  std::string attr = EncodeSetAttrOperand(0600, -1, 777, 888);
+  REQUIRE(DecodeMetadata(MergeRecord(&b, {attr}), &md).ok());
+  CHECK(md.mode == (S_IFREG | 0600));
+  CHECK(md.mtime_ns == 777);
+  CHECK(md.atime_ns == 1);
+}
+
+TEST_CASE("merge onto a deleted key yields a tombstone, never a record") {
+  std::string grow = EncodeGrowOperand(4096, 1);
+  std::string merged = MergeRecord(nullptr, {grow});
+  Metadata md;
+  CHECK(DecodeMetadata(merged, &md).code() == ENOENT);
+}
+
+TEST_CASE("NormalizePath") {
+  std::string out;
+  REQUIRE(NormalizePath("//a/./b/../c/", &out).ok());
+  CHECK(out == "/a/c");
+  REQUIRE(NormalizePath("/..", &out).ok());
+  CHECK(out == "/");
+  CHECK(NormalizePath("rel", &out).code() == EINVAL);
+  CHECK(NormalizePath("/" + std::string(256, 'x'), &out).code() == ENAMETOOLONG);
+  CHECK(NormalizePath("/" + std::string(5000, 'x'), &out).code() == ENAMETOOLONG);
+}
+
+TEST_CASE("RPC bodies round-trip") {
+  rpc::ChunksRequest req;
+  req.file_id = 7;
+  req.pieces = {{0, 10, 20}, {3, 0, 4096}};
+  rpc::ChunksRequest back;
+  REQUIRE(rpc::DecodeBody(rpc::EncodeBody(req), &back, "chunks").ok());
+  CHECK(back.pieces.size() == 2);
+  CHECK(back.pieces[1].chunk_index == 3);
+  CHECK(back.TotalBytes() == 4116);
+
+  std::vector<rpc::DirEntryWire> entries = {{"a", 4}, {"bb", 8}};
+  std::vector<rpc::DirEntryWire> decoded;
+  REQUIRE(rpc::DecodeDirEntries(rpc::EncodeDirEntries(entries), &decoded));
+  CHECK(decoded[1].name == "bb");
+}
+
+TEST_CASE("RPC decoders reject truncated, oversized and garbage bodies") {
+  rpc::CreateRequest create;
+  create.path = "/some/file";
+  create.mode = 0100644;
+  std::string bytes = rpc::EncodeBody(create);
+  rpc::CreateRequest out;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CHECK(rpc::DecodeBody(std::string_view(bytes).substr(0, n), &out, "create").code() == EBADMSG);
+  }
+  CHECK(rpc::DecodeBody(bytes + "zz", &out, "create").code() == EBADMSG);
+
+  // A length prefix far beyond the message.
+  Encoder e;
+  e.U32(0x7fffffff);
+  rpc::PathRequest path;
+  CHECK(rpc::DecodeBody(e.Take(), &path, "path").code() == EBADMSG);
+
+  // A piece count that cannot fit, and one above the per-RPC limit.
+  Encoder c;
+  c.U64(1);
+  c.U32(rpc::kMaxPiecesPerRpc + 1);
+  rpc::ChunksRequest chunks;
+  CHECK(rpc::DecodeBody(c.Take(), &chunks, "chunks").code() == EBADMSG);
+
+  // Random garbage never crashes and is (almost always) rejected.
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 2000; ++i) {
+    std::string junk(rng() % 64, '\0');
+    for (auto& ch : junk) ch = static_cast<char>(rng());
+    rpc::ChunksRequest a;
+    rpc::ReadDirRequest b;
+    rpc::FsConfigReply c2;
+    std::vector<rpc::DirEntryWire> d;
+    (void)rpc::DecodeBody(junk, &a, "a");
+    (void)rpc::DecodeBody(junk, &b, "b");
+    (void)rpc::DecodeBody(junk, &c2, "c");
+    (void)rpc::DecodeDirEntries(junk, &d);
+  }
+}

@@ -1,0 +1,48 @@
+// Placement test vectors: the same values are listed in docs/formats.md and checked by
+// tests/test_placement.py against the PyPI xxhash package.
+#include <catch2/catch.hpp>
+
+#include "common/chunk.h"
+#include "common/placement.h"
+
+using namespace gkfs;
+
+TEST_CASE("HashPath matches the documented XXH3-64 vectors") {
+  CHECK(HashPath("/") == 0x474292953285562eull);
+  CHECK(HashPath("/a") == 0xe292ab48a6b06805ull);
+  CHECK(HashPath("/a/b") == 0xaf7e9f583a08b569ull);
+  CHECK(HashPath("/dir/file.txt") == 0x5754741f3c046eb1ull);
+  CHECK(HashPath("/\xc3\xbcn\xc3\xaf" "code") == 0x1eacd03b3fa36e53ull);
+}
+
+TEST_CASE("HashChunk hashes file id and index as little-endian u64") {
+  CHECK(HashChunk(1, 0) == 0x26f2a1148cf52011ull);
+  CHECK(HashChunk(1, 1) == 0x6ca7f978e15828a6ull);
+  CHECK(HashChunk(0x0123456789abcdefull, 7) == 0x6cebe513db1dbf73ull);
+  CHECK(HashChunk(~0ull, 1ull << 32) == 0xc28a881cfce06c23ull);
+}
+
+TEST_CASE("Placement spreads chunks over every daemon") {
+  Placement p(4);
+  int seen[4] = {0, 0, 0, 0};
+  for (uint64_t i = 0; i < 400; ++i) seen[p.ChunkOwner(42, i)]++;
+  for (int n : seen) CHECK(n > 50);
+  CHECK(p.MetadataOwner("/a") == HashPath("/a") % 4);
+}
+
+TEST_CASE("SplitIntoChunks cuts a range at chunk boundaries") {
+  auto pieces = SplitIntoChunks(4000, 10000, 4096);
+  REQUIRE(pieces.size() == 4);
+  CHECK(pieces[0].chunk_index == 0);
+  CHECK(pieces[0].offset == 4000);
+  CHECK(pieces[0].length == 96);
+  CHECK(pieces[1].chunk_index == 1);
+  CHECK(pieces[1].length == 4096);
+  CHECK(pieces[1].buffer_offset == 96);
+  CHECK(pieces[3].chunk_index == 3);
+  CHECK(pieces[3].length == 14000 - 3 * 4096);
+  CHECK(SplitIntoChunks(0, 0, 4096).empty());
+  CHECK(IsValidChunkSize(524288));
+  CHECK_FALSE(IsValidChunkSize(3000));
+  CHECK_FALSE(IsValidChunkSize(1000000));
+}

@@ -1,0 +1,205 @@
+// A real daemon (RocksDB or in-memory backend) and a real client in one process, talking
+// over UCX on loopback: the operations of gkfs::Client end to end.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "gkfs/client.h"
+#include "gkfs/daemon.h"
+
+using namespace gkfs;
+
+namespace {
+
+class TestFs {
+ public:
+  explicit TestFs(int daemons, uint64_t chunk_size = 4096, bool memory = true) {
+    char tmpl[] = "/tmp/gkfs-unit-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    hosts_ = dir_ + "/hosts";
+    for (int i = 0; i < daemons; ++i) {
+      DaemonOptions o;
+      o.rootdir = dir_ + "/d" + std::to_string(i);
+      o.hosts_file = hosts_;
+      o.chunk_size = chunk_size;
+      o.use_memory_backend = memory;
+      std::unique_ptr<Daemon> d;
+      Status s = Daemon::Create(o, &d);
+      REQUIRE(s.ok());
+      daemons_.push_back(std::move(d));
+    }
+    for (auto& d : daemons_) {
+      Daemon* raw = d.get();
+      threads_.emplace_back([raw] { raw->Run(); });
+    }
+    for (int i = 0; i < 500; ++i) {  // wait for every hosts line
+      std::vector<DaemonInfo> unused;
+      FILE* f = fopen(hosts_.c_str(), "r");
+      int lines = 0;
+      if (f) {
+        for (int c; (c = fgetc(f)) != EOF;) lines += c == '\n';
+        fclose(f);
+      }
+      if (lines == daemons) break;
+      usleep(10000);
+    }
+    ClientOptions co;
+    co.hosts_file = hosts_;
+    co.timeout_ms = 5000;
+    Status s = Client::Connect(co, &client_);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+  }
+  ~TestFs() {
+    client_.reset();
+    for (auto& d : daemons_) d->Shutdown();
+    for (auto& t : threads_) t.join();
+    daemons_.clear();
+    std::string cmd = "rm -rf " + dir_;
+    (void)system(cmd.c_str());
+  }
+  Client& client() { return *client_; }
+
+ private:
+  std::string dir_, hosts_;
+  std::vector<std::unique_ptr<Daemon>> daemons_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<Client> client_;
+};
+
+}  // namespace
+
+TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
+  auto memory = GENERATE(true, false);
+  TestFs fs(3, 4096, memory);
+  Client& c = fs.client();
+  CHECK(c.config().chunk_size == 4096);
+
+  Metadata md;
+  REQUIRE(c.Mkdir("/dir", 0755).ok());
+  CHECK(c.Mkdir("/dir", 0755).code() == EEXIST);
+  CHECK(c.Mkdir("/missing/sub", 0755).code() == ENOENT);
+  REQUIRE(c.Create("/dir/f", 0644, true, &md).ok());
+  CHECK(c.Create("/dir/f", 0644, true, &md).code() == EEXIST);
+  CHECK(c.Create("/dir/f/x", 0644, true, &md).code() == ENOTDIR);
+  CHECK(md.file_id != 0);
+
+  // Many chunks over all daemons, then a read across them.
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + 3);
+  REQUIRE(c.Write("/dir/f", md.file_id, 1000, data.data(), data.size()).ok());
+  Metadata after;
+  REQUIRE(c.Stat("/dir/f", &after).ok());
+  CHECK(after.size == 101000);
+  std::string back(101000, 'x');
+  size_t n = 0;
+  REQUIRE(c.Read("/dir/f", md.file_id, 0, back.data(), back.size(), &n).ok());
+  CHECK(n == 101000);
+  CHECK(back.substr(0, 1000) == std::string(1000, '\0'));  // a hole reads as zeros
+  CHECK(back.substr(1000) == data);
+  REQUIRE(c.Read("/dir/f", md.file_id, 100000, back.data(), 5000, &n).ok());
+  CHECK(n == 1000);  // short only at end of file
+
+  uint64_t off = 0;
+  REQUIRE(c.Append("/dir/f", md.file_id, "tail", 4, &off).ok());
+  CHECK(off == 101000);
+  REQUIRE(c.Truncate("/dir/f", 10).ok());
+  REQUIRE(c.Stat("/dir/f", &after).ok());
+  CHECK(after.size == 10);
+  REQUIRE(c.Truncate("/dir/f", 9000).ok());
+  REQUIRE(c.Read("/dir/f", md.file_id, 0, back.data(), 9000, &n).ok());
+  CHECK(n == 9000);
+  CHECK(back.substr(10, 8990) == std::string(8990, '\0'));  // truncated data is gone
+
+  // Directory listing merged from every daemon, over several pages.
+  for (int i = 0; i < 5000; ++i) {
+    Metadata m;
+    REQUIRE(c.Create("/dir/e" + std::to_string(i), 0644, false, &m).ok());
+  }
+  REQUIRE(c.Mkdir("/dir/sub", 0755).ok());
+  REQUIRE(c.Create("/dir/sub/deep", 0644, false, &md).ok());
+  std::vector<DirEntry> entries;
+  REQUIRE(c.ReadDir("/dir", &entries).ok());
+  CHECK(entries.size() == 5002);
+  CHECK(std::is_sorted(entries.begin(), entries.end(),
+                       [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; }));
+  CHECK(std::none_of(entries.begin(), entries.end(), [](const DirEntry& e) { return e.name == "deep"; }));
+  CHECK(c.ReadDir("/dir/f", &entries).code() == ENOTDIR);
+  CHECK(c.ReadDir("/nope", &entries).code() == ENOENT);
+
+  CHECK(c.Rmdir("/dir/sub").code() == ENOTEMPTY);
+  CHECK(c.Rmdir("/dir/f").code() == ENOTDIR);
+  CHECK(c.Remove("/dir/sub").code() == EISDIR);
+  REQUIRE(c.Remove("/dir/sub/deep").ok());
+  REQUIRE(c.Rmdir("/dir/sub").ok());
+  CHECK(c.Stat("/dir/sub", &md).code() == ENOENT);
+
+  // Rename replaces an existing target.
+  Metadata a, b;
+  REQUIRE(c.Create("/a", 0644, true, &a).ok());
+  REQUIRE(c.Write("/a", a.file_id, 0, "AAAA", 4).ok());
+  REQUIRE(c.Create("/b", 0644, true, &b).ok());
+  REQUIRE(c.Write("/b", b.file_id, 0, "BBBBBBBB", 8).ok());
+  REQUIRE(c.Rename("/a", "/b").ok());
+  CHECK(c.Stat("/a", &md).code() == ENOENT);
+  REQUIRE(c.Stat("/b", &md).ok());
+  CHECK(md.size == 4);
+  char buf[8];
+  REQUIRE(c.Read("/b", md.file_id, 0, buf, 8, &n).ok());
+  CHECK(std::string(buf, n) == "AAAA");
+
+  REQUIRE(c.SetAttr("/b", 0600, -1, 12345).ok());
+  REQUIRE(c.Stat("/b", &md).ok());
+  CHECK((md.mode & 07777) == 0600);
+  CHECK(md.mtime_ns == 12345);
+
+  FsStats st;
+  REQUIRE(c.StatFs(&st).ok());
+  CHECK(st.total_bytes > 0);
+  std::vector<DaemonInfo> infos;
+  REQUIRE(c.Daemons(&infos).ok());
+  CHECK(infos.size() == 3);
+  for (const auto& i : infos) CHECK(i.up);
+}
+
+TEST_CASE("a large write goes through rendezvous into the caller's buffer", "[roundtrip]") {
+  TestFs fs(2, 524288);
+  Client& c = fs.client();
+  Metadata md;
+  REQUIRE(c.Create("/big", 0644, true, &md).ok());
+  std::string data(8 << 20, '\0');
+  for (size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(i >> 12);
+  REQUIRE(c.Write("/big", md.file_id, 0, data.data(), data.size()).ok());
+  std::string back(data.size(), 'x');
+  size_t n = 0;
+  REQUIRE(c.Read("/big", md.file_id, 0, back.data(), back.size(), &n).ok());
+  CHECK(n == data.size());
+  CHECK(back == data);
+}
+
+TEST_CASE("an unreachable daemon gives EHOSTDOWN, not a hang", "[roundtrip]") {
+  char tmpl[] = "/tmp/gkfs-unit-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string hosts = dir + "/hosts";
+  FILE* f = fopen(hosts.c_str(), "w");
+  fputs("nohost ucx+tcp://127.0.0.1:9\n", f);
+  fclose(f);
+  ClientOptions co;
+  co.hosts_file = hosts;
+  co.timeout_ms = 2000;
+  std::unique_ptr<Client> client;
+  Status s = Client::Connect(co, &client);
+  CHECK(s.code() == EHOSTDOWN);
+  co.hosts_file = dir + "/missing";
+  CHECK(Client::Connect(co, &client).code() == ENOENT);
+  f = fopen(hosts.c_str(), "w");
+  fclose(f);
+  co.hosts_file = hosts;
+  CHECK(Client::Connect(co, &client).code() == EINVAL);
+  std::string cmd = "rm -rf " + dir;
+  (void)system(cmd.c_str());
+}

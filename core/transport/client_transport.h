@@ -1,0 +1,91 @@
+// ClientTransport: the client side of the transport. Holds one endpoint per daemon (made
+// lazily on first use, re-made after a failure), sends requests and matches replies by
+// request id. A Call is owned by the caller and must outlive Wait(); reply payloads are
+// received straight into the caller's buffers (scatter list) or into Call::payload.
+// Not thread-safe: the owner serialises all use (gkfs::Client holds a mutex).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rpc/schema.h"
+#include "transport/worker.h"
+
+namespace gkfs::transport {
+
+struct Segment {  // where reply payload bytes go, in order
+  void* data;
+  size_t length;
+};
+
+struct Call {
+  // Inputs.
+  uint32_t daemon = 0;
+  rpc::Verb verb = rpc::Verb::kCount;
+  std::string body;                       // encoded request struct
+  std::vector<Segment> payload;           // bulk bytes sent after the body, in order
+  std::vector<Segment> sink;              // reply payload destinations; empty: into payload_in
+  // Called with the reply body before the payload is received; may set `sink` from it.
+  std::function<void(Call&)> prepare_sink;
+  // Outputs.
+  bool done = false;
+  Status status;                          // transport or daemon error
+  std::string reply_body;
+  std::string payload_in;
+  size_t payload_received = 0;
+
+  // Internal state of the transport.
+  uint64_t id = 0;
+  void* send_request = nullptr;
+  void* recv_request = nullptr;
+  std::vector<ucp_dt_iov_t> iov;
+  char header[sizeof(rpc::RequestHeader)];
+};
+
+class ClientTransport {
+ public:
+  // uris: one per daemon, in placement order. timeout_ms: deadline of a Wait().
+  static Status Create(const std::vector<std::string>& uris, int timeout_ms,
+                       std::unique_ptr<ClientTransport>* out);
+  ~ClientTransport();
+
+  size_t num_daemons() const { return daemons_.size(); }
+  // Sends every call, then progresses until all are done or the deadline passes. Each
+  // call's status says how it ended (EHOSTDOWN: daemon unreachable or timed out).
+  void Run(const std::vector<Call*>& calls);
+  // Process-fork hook: forget every UCX object without touching it.
+  void Leak();
+
+ private:
+  struct Daemon {
+    std::string uri;
+    Uri parsed;
+    ucp_ep_h ep = nullptr;
+    bool failed = false;     // set by the error callback; the ep is re-made on next use
+    ClientTransport* owner = nullptr;
+  };
+  ClientTransport() = default;
+  Status Connect(Daemon& d);
+  void Send(Call* call);
+  void Finish(Call* call, Status status);
+  void FailDaemon(uint32_t daemon, const Status& status);
+  void CloseEndpoint(Daemon& d);
+  static void OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status);
+  static void OnSent(void* request, ucs_status_t status, void* user_data);
+  static ucs_status_t OnReply(void* arg, const void* header, size_t header_length, void* data,
+                              size_t length, const ucp_am_recv_param_t* param);
+  static void OnReplyData(void* request, ucs_status_t status, size_t length, void* user_data);
+
+  std::unique_ptr<Worker> worker_;
+  std::vector<Daemon> daemons_;
+  std::unordered_map<uint64_t, Call*> pending_;
+  uint64_t next_id_ = 1;
+  int timeout_ms_ = 10000;
+};
+
+}  // namespace gkfs::transport

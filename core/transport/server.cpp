@@ -1,0 +1,244 @@
+#include "transport/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "common/log.h"
+
+namespace gkfs::transport {
+namespace {
+
+struct OutgoingReply {
+  std::string header;
+  Buffer payload;
+};
+
+void OnReplySent(void* request, ucs_status_t status, void* user_data) {
+  delete static_cast<OutgoingReply*>(user_data);
+  ucp_request_free(request);
+}
+
+struct PendingReceive {
+  class Server* server;
+  void* incoming;
+};
+
+}  // namespace
+
+Status Server::Create(const std::string& protocol, const std::string& address, uint16_t port,
+                      Handler handler, std::unique_ptr<Server>* out) {
+  struct sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  if (inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    return Status::Error(EINVAL, "listen address '" + address + "' is not an IPv4 address");
+  }
+  std::unique_ptr<Server> server(new Server());
+  server->handler_ = std::move(handler);
+  std::string devices = address == "0.0.0.0" ? "" : InterfaceForAddress(address);
+  Status s = Worker::Create(protocol, devices, &server->worker_);
+  if (!s.ok()) return s;
+
+  ucp_worker_attr_t attr{};
+  attr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
+  ucp_worker_query(server->worker_->handle(), &attr);
+  server->max_header_ = attr.max_am_header;
+
+  ucp_am_handler_param_t am{};
+  am.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                  UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
+  am.id = rpc::kRequestAmId;
+  am.cb = &Server::OnRequest;
+  am.arg = server.get();
+  am.flags = UCP_AM_FLAG_WHOLE_MSG;
+  ucs_status_t st = ucp_worker_set_am_recv_handler(server->worker_->handle(), &am);
+  if (st != UCS_OK) return Status::Error(EIO, std::string("set am handler: ") + ucs_status_string(st));
+
+  ucp_listener_params_t lp{};
+  lp.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER;
+  lp.sockaddr.addr = reinterpret_cast<const struct sockaddr*>(&sa);
+  lp.sockaddr.addrlen = sizeof(sa);
+  lp.conn_handler.cb = &Server::OnConnection;
+  lp.conn_handler.arg = server.get();
+  st = ucp_listener_create(server->worker_->handle(), &lp, &server->listener_);
+  if (st != UCS_OK) {
+    return Status::Error(EADDRINUSE, "cannot listen on " + address + ":" + std::to_string(port) +
+                                         ": " + ucs_status_string(st));
+  }
+  ucp_listener_attr_t la{};
+  la.field_mask = UCP_LISTENER_ATTR_FIELD_SOCKADDR;
+  ucp_listener_query(server->listener_, &la);
+  server->port_ = ntohs(reinterpret_cast<struct sockaddr_in*>(&la.sockaddr)->sin_port);
+  *out = std::move(server);
+  return Status::OK();
+}
+
+Server::~Server() {
+  for (ucp_ep_h ep : endpoints_) {
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = UCP_EP_CLOSE_FLAG_FORCE;
+    void* req = ucp_ep_close_nbx(ep, &p);
+    if (UCS_PTR_IS_PTR(req)) {
+      while (ucp_request_check_status(req) == UCS_INPROGRESS) ucp_worker_progress(worker_->handle());
+      ucp_request_free(req);
+    }
+  }
+  if (listener_ != nullptr) ucp_listener_destroy(listener_);
+}
+
+void Server::OnConnection(ucp_conn_request_h request, void* arg) {
+  auto* self = static_cast<Server*>(arg);
+  ucp_ep_params_t ep{};
+  ep.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLER |
+                  UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
+  ep.conn_request = request;
+  ep.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+  ep.err_handler.cb = &Server::OnEndpointError;
+  ep.err_handler.arg = self;
+  ucp_ep_h handle = nullptr;
+  ucs_status_t st = ucp_ep_create(self->worker_->handle(), &ep, &handle);
+  if (st != UCS_OK) {
+    GKFS_LOG(kError, std::string("accepting a client failed: ") + ucs_status_string(st));
+    return;
+  }
+  self->endpoints_.insert(handle);
+}
+
+void Server::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
+  auto* self = static_cast<Server*>(arg);
+  GKFS_LOG(kDebug, std::string("client endpoint closed: ") + ucs_status_string(status));
+  if (self->endpoints_.erase(ep) > 0) self->dead_.push_back(ep);
+}
+
+ucs_status_t Server::OnRequest(void* arg, const void* header, size_t header_length, void* data,
+                               size_t length, const ucp_am_recv_param_t* param) {
+  auto* self = static_cast<Server*>(arg);
+  if (header_length != sizeof(rpc::RequestHeader) ||
+      !(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)) {
+    GKFS_LOG(kError, "dropping a request with a malformed header");
+    return UCS_OK;
+  }
+  auto in = std::make_unique<Incoming>();
+  in->ep = param->reply_ep;
+  std::memcpy(&in->header, header, sizeof(in->header));
+  in->data = Buffer(length);
+  if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    p.cb.recv_am = &Server::OnRendezvousDone;
+    Incoming* raw = in.release();
+    p.user_data = new PendingReceive{self, raw};
+    void* req = ucp_am_recv_data_nbx(self->worker_->handle(), data, raw->data.data(), length, &p);
+    if (req == nullptr) {
+      OnRendezvousDone(nullptr, UCS_OK, length, p.user_data);
+    } else if (UCS_PTR_IS_ERR(req)) {
+      GKFS_LOG(kError, "receiving a request payload failed");
+      delete static_cast<PendingReceive*>(p.user_data);
+      delete raw;
+    }
+    return UCS_OK;
+  }
+  if (length > 0) std::memcpy(in->data.data(), data, length);
+  self->ready_.push_back(std::move(in));
+  return UCS_OK;
+}
+
+void Server::OnRendezvousDone(void* request, ucs_status_t status, size_t length, void* user_data) {
+  auto* pending = static_cast<PendingReceive*>(user_data);
+  std::unique_ptr<Incoming> in(static_cast<Incoming*>(pending->incoming));
+  if (status == UCS_OK) pending->server->ready_.push_back(std::move(in));
+  delete pending;
+  if (request != nullptr) ucp_request_free(request);
+}
+
+void Server::Dispatch(Incoming& in) {
+  Response response;
+  const rpc::RequestHeader& h = in.header;
+  if (h.magic != rpc::kMagic || h.verb >= static_cast<uint16_t>(rpc::Verb::kCount) ||
+      h.body_length > in.data.size()) {
+    response.status = EBADMSG;
+    response.message = "malformed request header";
+  } else {
+    Request req;
+    req.verb = static_cast<rpc::Verb>(h.verb);
+    req.body = std::string_view(in.data.data(), h.body_length);
+    req.payload = std::string_view(in.data.data() + h.body_length, in.data.size() - h.body_length);
+    handler_(req, &response);
+  }
+  if (response.status != 0 && !response.message.empty()) {
+    GKFS_LOG(kDebug, std::string(rpc::VerbName(static_cast<rpc::Verb>(h.verb))) + ": " + response.message);
+  }
+  SendReply(in.ep, h.request_id, response);
+}
+
+void Server::SendReply(ucp_ep_h ep, uint64_t request_id, Response& response) {
+  if (endpoints_.count(ep) == 0) return;  // the client went away meanwhile
+  auto* out = new OutgoingReply();
+  rpc::ReplyHeader h;
+  h.status = response.status;
+  h.request_id = request_id;
+  if (response.status != 0) {
+    response.body.clear();
+    response.payload_size = 0;
+  }
+  if (sizeof(h) + response.body.size() > max_header_) {
+    h.status = EOVERFLOW;
+    response.body.clear();
+    response.payload_size = 0;
+  }
+  h.body_length = static_cast<uint32_t>(response.body.size());
+  out->header.assign(reinterpret_cast<const char*>(&h), sizeof(h));
+  out->header += response.body;
+  out->payload = std::move(response.payload);
+  size_t payload_size = h.status == 0 ? response.payload_size : 0;
+
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.send = &OnReplySent;
+  p.user_data = out;
+  void* req = ucp_am_send_nbx(ep, rpc::kReplyAmId, out->header.data(), out->header.size(),
+                              out->payload.data(), payload_size, &p);
+  if (req == nullptr) {
+    delete out;
+  } else if (UCS_PTR_IS_ERR(req)) {
+    GKFS_LOG(kError, std::string("sending a reply failed: ") + ucs_status_string(UCS_PTR_STATUS(req)));
+    delete out;
+  }
+}
+
+void Server::CloseDeadEndpoints() {
+  while (!dead_.empty()) {
+    ucp_ep_h ep = dead_.front();
+    dead_.pop_front();
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = UCP_EP_CLOSE_FLAG_FORCE;
+    void* req = ucp_ep_close_nbx(ep, &p);
+    if (UCS_PTR_IS_PTR(req)) ucp_request_free(req);
+  }
+}
+
+void Server::Run() {
+  while (!stop_.load(std::memory_order_acquire)) {
+    worker_->Progress();
+    while (!ready_.empty()) {
+      std::unique_ptr<Incoming> in = std::move(ready_.front());
+      ready_.pop_front();
+      Dispatch(*in);
+      worker_->Progress();
+    }
+    CloseDeadEndpoints();
+    if (ready_.empty()) worker_->WaitForEvents(200);
+  }
+  worker_->Progress();
+}
+
+void Server::Stop() {
+  stop_.store(true, std::memory_order_release);
+  worker_->Signal();
+}
+
+}  // namespace gkfs::transport

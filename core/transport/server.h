@@ -1,0 +1,77 @@
+// Server: the daemon side of the transport. Listens on ADDR:PORT (UCP sockaddr listener),
+// accepts endpoints, receives request active messages (eager or rendezvous) and hands each
+// complete request to the handler on the progress thread, then sends the reply.
+// Owns its Worker, listener and endpoints. Run() is the progress thread's body; Stop() may
+// be called from any thread (and is async-signal-safe enough: it sets a flag and signals).
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/buffer.h"
+#include "rpc/schema.h"
+#include "transport/worker.h"
+
+namespace gkfs::transport {
+
+struct Request {
+  rpc::Verb verb;
+  std::string_view body;     // the encoded request struct
+  std::string_view payload;  // bulk bytes following the body (writes)
+};
+
+struct Response {
+  int status = 0;            // errno value, 0 = success
+  std::string message;       // logged for errors, not sent
+  std::string body;          // encoded reply struct; must fit the AM header
+  Buffer payload;            // bulk bytes (reads, directory pages)
+  size_t payload_size = 0;   // bytes of payload to send (<= payload.size())
+};
+
+class Server {
+ public:
+  using Handler = std::function<void(const Request&, Response*)>;
+
+  static Status Create(const std::string& protocol, const std::string& address, uint16_t port,
+                       Handler handler, std::unique_ptr<Server>* out);
+  ~Server();
+
+  uint16_t port() const { return port_; }
+  // Serves until Stop(). Blocks in epoll when idle.
+  void Run();
+  void Stop();
+
+ private:
+  struct Incoming {
+    ucp_ep_h ep;
+    rpc::RequestHeader header;
+    Buffer data;
+  };
+  Server() = default;
+  static void OnConnection(ucp_conn_request_h request, void* arg);
+  static void OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status);
+  static ucs_status_t OnRequest(void* arg, const void* header, size_t header_length, void* data,
+                                size_t length, const ucp_am_recv_param_t* param);
+  static void OnRendezvousDone(void* request, ucs_status_t status, size_t length, void* user_data);
+  void Dispatch(Incoming& in);
+  void SendReply(ucp_ep_h ep, uint64_t request_id, Response& response);
+  void CloseDeadEndpoints();
+
+  std::unique_ptr<Worker> worker_;
+  ucp_listener_h listener_ = nullptr;
+  Handler handler_;
+  uint16_t port_ = 0;
+  size_t max_header_ = 0;
+  std::atomic<bool> stop_{false};
+  // All below: progress thread only.
+  std::set<ucp_ep_h> endpoints_;
+  std::deque<ucp_ep_h> dead_;
+  std::deque<std::unique_ptr<Incoming>> ready_;
+};
+
+}  // namespace gkfs::transport

@@ -1,0 +1,138 @@
+#include "transport/worker.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace gkfs::transport {
+
+Status ProtocolToTls(const std::string& protocol, std::string* tls) {
+  static const struct {
+    const char* name;
+    const char* tls;
+  } kProtocols[] = {
+      {"ucx+tcp", "tcp"},          {"ucx+shm", "sm,tcp"},         {"ucx+all", "all"},
+      {"ucx+rc", "rc,sm,tcp"},     {"ucx+ud", "ud,sm,tcp"},       {"ucx+dc", "dc,sm,tcp"},
+  };
+  for (const auto& p : kProtocols) {
+    if (protocol == p.name) {
+      *tls = p.tls;
+      return Status::OK();
+    }
+  }
+  return Status::Error(EINVAL, "unknown rpc protocol '" + protocol +
+                                   "' (valid: ucx+tcp, ucx+shm, ucx+all, ucx+rc, ucx+ud, ucx+dc)");
+}
+
+std::string InterfaceForAddress(const std::string& address) {
+  struct in_addr want;
+  if (inet_pton(AF_INET, address.c_str(), &want) != 1) return "";
+  struct ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string name;
+  for (auto* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
+    if (ifa->ifa_addr == nullptr || ifa->ifa_addr->sa_family != AF_INET) continue;
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(ifa->ifa_addr);
+    if (sin->sin_addr.s_addr == want.s_addr) {
+      name = ifa->ifa_name;
+      break;
+    }
+  }
+  freeifaddrs(list);
+  return name;
+}
+
+Status ParseUri(const std::string& text, Uri* uri) {
+  size_t scheme_end = text.find("://");
+  size_t colon = text.rfind(':');
+  if (scheme_end == std::string::npos || colon == std::string::npos || colon <= scheme_end + 3) {
+    return Status::Error(EINVAL, "malformed daemon uri '" + text + "' (expected ucx+tcp://ADDR:PORT)");
+  }
+  Uri u;
+  u.protocol = text.substr(0, scheme_end);
+  u.address = text.substr(scheme_end + 3, colon - scheme_end - 3);
+  char* end = nullptr;
+  long port = strtol(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port <= 0 || port > 65535) {
+    return Status::Error(EINVAL, "malformed port in daemon uri '" + text + "'");
+  }
+  u.port = static_cast<uint16_t>(port);
+  *uri = u;
+  return Status::OK();
+}
+
+namespace {
+Status UcsError(ucs_status_t status, const char* what) {
+  return Status::Error(EIO, std::string(what) + ": " + ucs_status_string(status));
+}
+}  // namespace
+
+Status Worker::Create(const std::string& protocol, const std::string& net_devices,
+                      std::unique_ptr<Worker>* out) {
+  std::string tls;
+  Status s = ProtocolToTls(protocol, &tls);
+  if (!s.ok()) return s;
+
+  ucp_config_t* config = nullptr;
+  ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
+  if (st != UCS_OK) return UcsError(st, "ucp_config_read");
+  if (getenv("UCX_TLS") == nullptr) ucp_config_modify(config, "TLS", tls.c_str());
+  if (getenv("UCX_NET_DEVICES") == nullptr && !net_devices.empty()) {
+    ucp_config_modify(config, "NET_DEVICES", net_devices.c_str());
+  }
+
+  std::unique_ptr<Worker> w(new Worker());
+  ucp_params_t params{};
+  params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED;
+  params.features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP;
+  params.mt_workers_shared = 0;
+  st = ucp_init(&params, config, &w->context_);
+  ucp_config_release(config);
+  if (st != UCS_OK) return UcsError(st, "ucp_init");
+
+  ucp_worker_params_t wparams{};
+  wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
+  wparams.thread_mode = UCS_THREAD_MODE_SERIALIZED;
+  st = ucp_worker_create(w->context_, &wparams, &w->worker_);
+  if (st != UCS_OK) return UcsError(st, "ucp_worker_create");
+  st = ucp_worker_get_efd(w->worker_, &w->event_fd_);
+  if (st != UCS_OK) return UcsError(st, "ucp_worker_get_efd");
+  w->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (w->epoll_fd_ < 0 || epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, w->event_fd_, &ev) != 0) {
+    return Status::Error(errno, "epoll setup for the UCX worker failed");
+  }
+  *out = std::move(w);
+  return Status::OK();
+}
+
+Worker::~Worker() {
+  if (epoll_fd_ >= 0 && worker_ != nullptr) close(epoll_fd_);
+  if (worker_ != nullptr) ucp_worker_destroy(worker_);
+  if (context_ != nullptr) ucp_cleanup(context_);
+}
+
+bool Worker::Progress() {
+  bool any = false;
+  while (ucp_worker_progress(worker_) != 0) any = true;
+  return any;
+}
+
+void Worker::WaitForEvents(int timeout_ms) {
+  ucs_status_t st = ucp_worker_arm(worker_);
+  if (st == UCS_ERR_BUSY) return;  // events already pending
+  struct epoll_event ev;
+  int n = epoll_wait(epoll_fd_, &ev, 1, timeout_ms);
+  (void)n;
+}
+
+void Worker::Signal() { ucp_worker_signal(worker_); }
+
+}  // namespace gkfs::transport

@@ -1,0 +1,59 @@
+// Worker: one UCP context and one UCP worker with wake-up support, plus the mapping from
+// gkfs protocol names (-P ucx+tcp, ...) to UCX transport settings. Owns both handles and
+// destroys them in the creating process only (UCX is not fork-safe: a forked child must
+// leak its parent's Worker). Thread model: serialized - one thread at a time may call
+// Progress()/WaitForEvents(); Signal() may be called from any thread.
+#pragma once
+
+#include <ucp/api/ucp.h>
+
+#include <memory>
+#include <string>
+
+#include "gkfs/status.h"
+
+namespace gkfs::transport {
+
+// UCX_TLS value for a protocol name: ucx+tcp, ucx+shm, ucx+all, ucx+rc, ucx+ud, ucx+dc.
+// EINVAL for anything else (the message lists the valid names).
+Status ProtocolToTls(const std::string& protocol, std::string* tls);
+
+// The network interface that holds a local IPv4 address ("127.0.0.1" -> "lo"), or "".
+std::string InterfaceForAddress(const std::string& address);
+
+// A URI "ucx+tcp://10.0.0.1:4000" split into its parts. EINVAL if malformed.
+struct Uri {
+  std::string protocol;  // "ucx+tcp"
+  std::string address;   // "10.0.0.1"
+  uint16_t port = 0;
+};
+Status ParseUri(const std::string& text, Uri* uri);
+
+class Worker {
+ public:
+  // net_devices: UCX_NET_DEVICES to use ("lo"), empty for UCX's default. Settings the user
+  // put in the environment (UCX_TLS, UCX_NET_DEVICES) win over ours.
+  static Status Create(const std::string& protocol, const std::string& net_devices,
+                       std::unique_ptr<Worker>* out);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  ucp_worker_h handle() const { return worker_; }
+  // Runs ucp_worker_progress until it reports no more work. True if anything happened.
+  bool Progress();
+  // Blocks until a network event, Signal(), or timeout_ms (>= 0) passes.
+  void WaitForEvents(int timeout_ms);
+  void Signal();
+  // Leaves the UCX handles alive and unreferenced (after fork, in the child).
+  void Leak() { context_ = nullptr; worker_ = nullptr; }
+
+ private:
+  Worker() = default;
+  ucp_context_h context_ = nullptr;
+  ucp_worker_h worker_ = nullptr;
+  int event_fd_ = -1;
+  int epoll_fd_ = -1;
+};
+
+}  // namespace gkfs::transport
