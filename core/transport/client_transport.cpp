@@ -9,6 +9,8 @@
 
 namespace gkfs::transport {
 
+constexpr int kSpinMicros = 50;
+
 Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout_ms,
                                std::unique_ptr<ClientTransport>* out) {
   std::unique_ptr<ClientTransport> t(new ClientTransport());
@@ -263,9 +265,14 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
     }
     return true;
   };
+  // Spin briefly before blocking: a reply on loopback or shared memory usually arrives
+  // within microseconds, and arming plus epoll costs more than that. Bounded, so a slow
+  // daemon does not cost the 2-core machines a spinning core.
+  auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
   while (!all_done()) {
     if (worker_->Progress()) continue;
     auto now = std::chrono::steady_clock::now();
+    if (now < spin_until) continue;
     if (now >= deadline) break;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
     worker_->WaitForEvents(static_cast<int>(std::min<long>(left + 1, 100)));
