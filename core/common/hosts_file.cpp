@@ -37,6 +37,10 @@ Status ReadHostsFile(const std::string& path, std::vector<HostEntry>* hosts) {
   }
   std::sort(hosts->begin(), hosts->end(),
             [](const HostEntry& a, const HostEntry& b) { return a.uri < b.uri; });
+  // A daemon restarted on its address appends its line again: one entry per uri.
+  hosts->erase(std::unique(hosts->begin(), hosts->end(),
+                           [](const HostEntry& a, const HostEntry& b) { return a.uri == b.uri; }),
+               hosts->end());
   return Status::OK();
 }
 

@@ -1,7 +1,8 @@
 // The hosts file (GekkoFS format): one daemon per line, "hostname uri". Blank lines and
 // lines starting with '#' are ignored. Order of lines is the daemon order used by
 // placement, so it is sorted by uri on read: every client sees the same order no matter
-// in which order the daemons appended themselves.
+// in which order the daemons appended themselves. A uri listed twice (a daemon restarted
+// on its address) counts once.
 #pragma once
 
 #include <string>

@@ -46,3 +46,27 @@ TEST_CASE("SplitIntoChunks cuts a range at chunk boundaries") {
   CHECK_FALSE(IsValidChunkSize(3000));
   CHECK_FALSE(IsValidChunkSize(1000000));
 }
+
+#include <cstdio>
+#include <unistd.h>
+
+#include "common/hosts_file.h"
+
+TEST_CASE("hosts file: sorted by uri, duplicates once, errors name file and line") {
+  char path[] = "/tmp/gkfs-hosts-XXXXXX";
+  int fd = mkstemp(path);
+  const char text[] = "# comment\n\nb ucx+tcp://127.0.0.1:2\na ucx+tcp://127.0.0.1:1\nb ucx+tcp://127.0.0.1:2\n";
+  REQUIRE(write(fd, text, sizeof(text) - 1) == sizeof(text) - 1);
+  close(fd);
+  std::vector<HostEntry> hosts;
+  REQUIRE(ReadHostsFile(path, &hosts).ok());
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0].host == "a");
+  FILE* f = fopen(path, "a");
+  fputs("broken-line-without-uri\n", f);
+  fclose(f);
+  Status s = ReadHostsFile(path, &hosts);
+  CHECK(s.code() == EINVAL);
+  CHECK(s.message().find("line 6") != std::string::npos);
+  unlink(path);
+}
