@@ -1,0 +1,305 @@
+// gkfs._core.Client: one process's connection to a gkfs file system. Every call releases the
+// GIL while the C++ client works, so Python threads issue RPCs concurrently (the C++ Client
+// is thread-safe). The C++ object is held by shared_ptr: close() while another thread is
+// inside a call only drops this wrapper's reference.
+#include <pybind11/stl.h>
+
+#include <dirent.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings.h"
+#include "gkfs/client.h"
+
+namespace gkfs::bindings {
+
+namespace {
+
+class PyClient {
+ public:
+  PyClient(const std::string& hosts_file, int timeout_ms) {
+    ClientOptions options;
+    options.hosts_file = hosts_file;
+    options.timeout_ms = timeout_ms;
+    std::unique_ptr<Client> client;
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = Client::Connect(options, &client);
+    }
+    ThrowIfError(s, hosts_file);
+    client_ = std::move(client);
+  }
+
+  // REQUIRES: the GIL is held. Raises ValueError after close().
+  std::shared_ptr<Client> get() const {
+    if (!client_) throw py::value_error("gkfs client is closed");
+    return client_;
+  }
+
+  void close() {
+    std::shared_ptr<Client> last = std::move(client_);
+    py::gil_scoped_release release;
+    last.reset();  // tears down UCX state outside the GIL when this was the last reference
+  }
+
+  bool closed() const { return !client_; }
+
+ private:
+  std::shared_ptr<Client> client_;
+};
+
+// Runs fn(client) with the GIL released and raises OSError(path) on failure.
+template <typename Fn>
+void Call(const PyClient& self, const std::string& path, Fn&& fn) {
+  std::shared_ptr<Client> client = self.get();
+  Status s;
+  {
+    py::gil_scoped_release release;
+    s = fn(*client);
+  }
+  ThrowIfError(s, path);
+}
+
+// A contiguous byte view of any buffer-protocol object (bytes, bytearray, memoryview, numpy).
+// The exporter keeps the memory pinned (a bytearray cannot resize) while the view lives.
+// Non-contiguous exporters raise BufferError instead of being copied silently.
+// REQUIRES: the GIL is held when the view is created and destroyed.
+class ByteView {
+ public:
+  ByteView(const py::buffer& buffer, bool writable) {
+    if (PyObject_GetBuffer(buffer.ptr(), &view_, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) != 0) {
+      throw py::error_already_set();
+    }
+  }
+  ~ByteView() { PyBuffer_Release(&view_); }
+  ByteView(const ByteView&) = delete;
+  ByteView& operator=(const ByteView&) = delete;
+
+  char* data() const { return static_cast<char*>(view_.buf); }
+  size_t size() const { return static_cast<size_t>(view_.len); }
+
+ private:
+  Py_buffer view_;
+};
+
+py::bytes ReadBytes(const PyClient& self, const std::string& path, uint64_t file_id,
+                    uint64_t offset, size_t size) {
+  std::shared_ptr<Client> client = self.get();
+  PyObject* raw = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+  if (raw == nullptr) throw py::error_already_set();
+  size_t nread = 0;
+  Status s;
+  {
+    // The new bytes object is not shared yet, so filling it without the GIL is safe.
+    py::gil_scoped_release release;
+    s = client->Read(path, file_id, offset, PyBytes_AS_STRING(raw), size, &nread);
+  }
+  if (!s.ok()) {
+    Py_DECREF(raw);
+    ThrowIfError(s, path);
+  }
+  if (nread < size && _PyBytes_Resize(&raw, static_cast<Py_ssize_t>(nread)) != 0) {
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::bytes>(raw);
+}
+
+size_t ReadInto(const PyClient& self, const std::string& path, uint64_t file_id,
+                uint64_t offset, const py::buffer& buffer) {
+  ByteView view(buffer, /*writable=*/true);
+  char* dst = view.data();
+  size_t nread = 0;
+  Call(self, path, [&](Client& c) { return c.Read(path, file_id, offset, dst, view.size(), &nread); });
+  return nread;
+}
+
+size_t Write(const PyClient& self, const std::string& path, uint64_t file_id, uint64_t offset,
+             const py::buffer& data) {
+  ByteView view(data, /*writable=*/false);
+  Call(self, path,
+       [&](Client& c) { return c.Write(path, file_id, offset, view.data(), view.size()); });
+  return view.size();
+}
+
+uint64_t Append(const PyClient& self, const std::string& path, uint64_t file_id,
+                const py::buffer& data) {
+  ByteView view(data, /*writable=*/false);
+  uint64_t offset = 0;
+  Call(self, path,
+       [&](Client& c) { return c.Append(path, file_id, view.data(), view.size(), &offset); });
+  return offset;
+}
+
+py::list EntriesToList(const std::vector<DirEntry>& entries) {
+  py::list out;
+  for (const DirEntry& e : entries) out.append(py::make_tuple(e.name, e.type));
+  return out;
+}
+
+void RegisterValueTypes(py::module_& m) {
+  py::class_<Metadata>(m, "Metadata", "Attributes of one path (a stat reply).")
+      .def_readonly("mode", &Metadata::mode)
+      .def_readonly("uid", &Metadata::uid)
+      .def_readonly("gid", &Metadata::gid)
+      .def_readonly("size", &Metadata::size)
+      .def_readonly("file_id", &Metadata::file_id)
+      .def_readonly("atime_ns", &Metadata::atime_ns)
+      .def_readonly("mtime_ns", &Metadata::mtime_ns)
+      .def_readonly("ctime_ns", &Metadata::ctime_ns)
+      .def_readonly("link_target", &Metadata::link_target)
+      .def("is_dir", &Metadata::is_dir)
+      .def("is_regular", &Metadata::is_regular)
+      .def("__repr__", [](const Metadata& md) {
+        return py::str("Metadata(mode={:#o}, size={}, file_id={})")
+            .format(md.mode, md.size, md.file_id);
+      });
+
+  py::class_<FsConfig>(m, "FsConfig", "File-system configuration a daemon reports to clients.")
+      .def_readonly("chunk_size", &FsConfig::chunk_size)
+      .def_readonly("mountdir", &FsConfig::mountdir)
+      .def_readonly("rootdir", &FsConfig::rootdir)
+      .def_readonly("protocol_version", &FsConfig::protocol_version)
+      .def_readonly("num_daemons", &FsConfig::num_daemons);
+
+  py::class_<FsStats>(m, "FsStats", "statfs(2) of the whole file system (sums over daemons).")
+      .def_readonly("block_size", &FsStats::block_size)
+      .def_readonly("total_bytes", &FsStats::total_bytes)
+      .def_readonly("free_bytes", &FsStats::free_bytes)
+      .def_readonly("files", &FsStats::files);
+
+  py::class_<DaemonInfo>(m, "DaemonInfo", "Health and usage of one daemon.")
+      .def_readonly("host", &DaemonInfo::host)
+      .def_readonly("uri", &DaemonInfo::uri)
+      .def_readonly("up", &DaemonInfo::up)
+      .def_readonly("error", &DaemonInfo::error)
+      .def_readonly("version", &DaemonInfo::version)
+      .def_readonly("files", &DaemonInfo::files)
+      .def_readonly("chunk_bytes", &DaemonInfo::chunk_bytes)
+      .def_readonly("total_bytes", &DaemonInfo::total_bytes)
+      .def_readonly("free_bytes", &DaemonInfo::free_bytes)
+      .def("__repr__", [](const DaemonInfo& d) {
+        return py::str("DaemonInfo(uri={!r}, up={})").format(d.uri, d.up);
+      });
+
+  m.attr("DT_REG") = static_cast<int>(DT_REG);
+  m.attr("DT_DIR") = static_cast<int>(DT_DIR);
+  m.attr("DT_LNK") = static_cast<int>(DT_LNK);
+}
+
+}  // namespace
+
+void RegisterClient(py::module_& m) {
+  RegisterValueTypes(m);
+
+  using S = const std::string&;
+  py::class_<PyClient>(m, "Client", "Connection to the daemons listed in a hosts file.")
+      .def(py::init<const std::string&, int>(), py::arg("hosts_file"),
+           py::arg("timeout_ms") = 10000)
+      .def_property_readonly("config", [](const PyClient& self) { return self.get()->config(); })
+      .def_property_readonly("closed", &PyClient::closed)
+      .def("close", &PyClient::close)
+      .def(
+          "create",
+          [](const PyClient& self, S path, uint32_t mode, bool exclusive) {
+            Metadata md;
+            Call(self, path, [&](Client& c) { return c.Create(path, mode, exclusive, &md); });
+            return md;
+          },
+          py::arg("path"), py::arg("mode") = 0644, py::arg("exclusive") = false)
+      .def(
+          "stat",
+          [](const PyClient& self, S path) {
+            Metadata md;
+            Call(self, path, [&](Client& c) { return c.Stat(path, &md); });
+            return md;
+          },
+          py::arg("path"))
+      .def(
+          "remove",
+          [](const PyClient& self, S path) {
+            Call(self, path, [&](Client& c) { return c.Remove(path); });
+          },
+          py::arg("path"))
+      .def(
+          "mkdir",
+          [](const PyClient& self, S path, uint32_t mode) {
+            Call(self, path, [&](Client& c) { return c.Mkdir(path, mode); });
+          },
+          py::arg("path"), py::arg("mode") = 0755)
+      .def(
+          "rmdir",
+          [](const PyClient& self, S path) {
+            Call(self, path, [&](Client& c) { return c.Rmdir(path); });
+          },
+          py::arg("path"))
+      .def(
+          "readdir",
+          [](const PyClient& self, S path) {
+            std::vector<DirEntry> entries;
+            Call(self, path, [&](Client& c) { return c.ReadDir(path, &entries); });
+            return EntriesToList(entries);
+          },
+          py::arg("path"), "All entries as a sorted list of (name, DT_* type).")
+      .def(
+          "readdir_page",
+          [](const PyClient& self, S path, S start_after, size_t max_entries) {
+            std::vector<DirEntry> entries;
+            bool end = false;
+            Call(self, path, [&](Client& c) {
+              return c.ReadDirPage(path, start_after, max_entries, &entries, &end);
+            });
+            return py::make_tuple(EntriesToList(entries), end);
+          },
+          py::arg("path"), py::arg("start_after") = "", py::arg("max_entries") = 1024,
+          "One page of entries with names > start_after: (entries, end).")
+      .def("write", &Write, py::arg("path"), py::arg("file_id"), py::arg("offset"),
+           py::arg("data"), "Writes data at offset; returns len(data).")
+      .def("append", &Append, py::arg("path"), py::arg("file_id"), py::arg("data"),
+           "Appends data atomically; returns the offset it was written at.")
+      .def("read", &ReadBytes, py::arg("path"), py::arg("file_id"), py::arg("offset"),
+           py::arg("size"), "Reads up to size bytes (short only at end of file).")
+      .def("readinto", &ReadInto, py::arg("path"), py::arg("file_id"), py::arg("offset"),
+           py::arg("buffer"), "Reads into a writable buffer; returns the byte count.")
+      .def(
+          "truncate",
+          [](const PyClient& self, S path, uint64_t size) {
+            Call(self, path, [&](Client& c) { return c.Truncate(path, size); });
+          },
+          py::arg("path"), py::arg("size"))
+      .def(
+          "rename",
+          [](const PyClient& self, S old_path, S new_path) {
+            std::shared_ptr<Client> client = self.get();
+            Status s;
+            {
+              py::gil_scoped_release release;
+              s = client->Rename(old_path, new_path);
+            }
+            ThrowIfError(s, old_path, new_path);
+          },
+          py::arg("old_path"), py::arg("new_path"))
+      .def(
+          "set_attr",
+          [](const PyClient& self, S path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {
+            Call(self, path, [&](Client& c) { return c.SetAttr(path, mode, atime_ns, mtime_ns); });
+          },
+          py::arg("path"), py::arg("mode") = -1, py::arg("atime_ns") = -1,
+          py::arg("mtime_ns") = -1, "Sets permission bits / times; -1 leaves a value as is.")
+      .def("statfs",
+           [](const PyClient& self) {
+             FsStats stats;
+             Call(self, std::string(), [&](Client& c) { return c.StatFs(&stats); });
+             return stats;
+           })
+      .def("daemons", [](const PyClient& self) {
+        std::vector<DaemonInfo> infos;
+        Call(self, std::string(), [&](Client& c) { return c.Daemons(&infos); });
+        return infos;
+      });
+}
+
+}  // namespace gkfs::bindings
