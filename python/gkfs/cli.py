@@ -1,0 +1,158 @@
+"""``gkfs-ctl``: start, inspect and stop a gkfs file system, and run programs on it.
+
+Each subcommand parses its flags into the settings model (gkfs.settings) and calls
+:class:`gkfs.cluster.Cluster`, which holds the behaviour. Exit status: 0 on success, 1 when
+the request failed (message on stderr), 2 on bad flags; ``status`` exits 1 if a daemon is
+down; ``run`` exits with the command's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Optional, Sequence
+
+from gkfs import settings as _settings
+from gkfs.cluster import Cluster, ClusterError
+from gkfs.settings import ClusterSettings, DaemonSettings
+
+__all__ = ["main", "build_parser", "preload_library"]
+
+PROG = "gkfs-ctl"
+PRELOAD_NAME = "libgkfs_intercept.so"
+
+
+def preload_library() -> str:
+    """Path of the preload library shipped in the package directory. Editable installs keep
+    compiled files beside gkfs._core, so that directory is tried second."""
+    import gkfs
+
+    candidate = os.path.join(os.path.dirname(os.path.abspath(gkfs.__file__)), PRELOAD_NAME)
+    if os.path.exists(candidate):
+        return candidate
+    try:
+        from gkfs import _core
+    except ImportError:
+        return candidate
+    beside_core = os.path.join(os.path.dirname(os.path.abspath(_core.__file__)), PRELOAD_NAME)
+    return beside_core if os.path.exists(beside_core) else candidate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Control a gkfs file system (local launcher: N daemons on this "
+                               "host). Settings: flags > GKFS_* variables > defaults.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    start = sub.add_parser("start", help="start daemons and wait until all answer")
+    _settings.add_arguments(start, ClusterSettings)
+    _settings.add_arguments(start, DaemonSettings)
+
+    stop = sub.add_parser("stop", help="stop the daemons recorded by start")
+    _settings.add_arguments(stop, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(stop, ClusterSettings, only=["stop_grace"])
+
+    status = sub.add_parser("status", help="one line per daemon: address, up/down, usage")
+    _settings.add_arguments(status, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(status, ClusterSettings, only=["timeout_ms"])
+
+    env = sub.add_parser("env", help="print 'export' lines that put a shell on the file system")
+    _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
+
+    run = sub.add_parser("run", help="run a command with the preload library: run -- CMD ...")
+    _settings.add_arguments(run, DaemonSettings, only=["hosts_file"])
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
+                     help="the command and its arguments")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _settings.load(ClusterSettings, args)
+    except _settings.SettingsError as e:
+        parser.error(str(e))
+    cluster = Cluster(config)
+    try:
+        return _COMMANDS[args.command](cluster, args, parser)
+    except ClusterError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+
+
+def _start(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    cluster.start()
+    return 0
+
+
+def _stop(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    return 0 if cluster.stop() else 1
+
+
+def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    infos = cluster.status()
+    for i, d in enumerate(infos):
+        if d.up:
+            print(f"d{i} {d.host} {d.uri} up files={d.files} used={_size(d.chunk_bytes)} "
+                  f"free={_size(d.free_bytes)}")
+        else:
+            print(f"d{i} {d.host} {d.uri} down ({d.error or 'no answer'})")
+    up = sum(1 for d in infos if d.up)
+    print(f"{up} of {len(infos)} daemons up")
+    return 0 if infos and up == len(infos) else 1
+
+
+def _client_env(cluster: Cluster) -> dict[str, str]:
+    env = cluster.client_environment(preload_library())
+    if os.environ.get("LD_PRELOAD"):
+        env["LD_PRELOAD"] = f"{env['LD_PRELOAD']}:{os.environ['LD_PRELOAD']}"
+    return env
+
+
+def _env(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    env = _client_env(cluster)
+    if not os.path.exists(preload_library()):
+        print(f"{PROG}: warning: preload library {preload_library()} does not exist",
+              file=sys.stderr)
+    for key, value in env.items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    command = list(args.argv)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        parser.error("run: no command given (usage: gkfs-ctl run -- CMD [ARG ...])")
+    if not os.path.exists(preload_library()):
+        raise ClusterError(f"preload library {preload_library()} does not exist "
+                           f"(is gkfs installed with its C++ part?)")
+    env = dict(os.environ)
+    env.update(_client_env(cluster))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, env)
+    except OSError as e:
+        raise ClusterError(f"cannot run {command[0]}: {e.strerror}") from None
+    return 127  # not reached
+
+
+_COMMANDS = {"start": _start, "stop": _stop, "status": _status, "env": _env, "run": _run}
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{n}B"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""gkfs.Client: use a gkfs file system from Python without the preload library.
+
+Paths are absolute inside the file system ("/a/b"), independent of the mount directory.
+Errors are OSError subclasses with the errno a local file system would give
+(FileNotFoundError, FileExistsError, IsADirectoryError, ...); an unreachable daemon raises
+OSError(EHOSTDOWN) or OSError(EIO) after the client's timeout.
+
+A Client may be shared by threads (calls release the GIL); a file object returned by
+:meth:`Client.open` belongs to one thread at a time, like io's file objects.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat as _stat
+from typing import Any, Iterator, Optional, Union
+
+from gkfs import _core
+
+__all__ = ["Client", "GkfsFile", "default_hosts_file"]
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+_MODES = {
+    # mode: (readable, writable, create, truncate, exclusive, append, must_exist)
+    "r": (True, False, False, False, False, False, True),
+    "r+": (True, True, False, False, False, False, True),
+    "w": (False, True, True, True, False, False, False),
+    "w+": (True, True, True, True, False, False, False),
+    "x": (False, True, True, False, True, False, False),
+    "x+": (True, True, True, False, True, False, False),
+    "a": (False, True, True, False, False, True, False),
+    "a+": (True, True, True, False, False, True, False),
+}
+
+
+def default_hosts_file() -> str:
+    """LIBGKFS_HOSTS_FILE, else GKFS_HOSTS_FILE, else ./gkfs_hosts.txt (GekkoFS default)."""
+    return (os.environ.get("LIBGKFS_HOSTS_FILE") or os.environ.get("GKFS_HOSTS_FILE")
+            or "./gkfs_hosts.txt")
+
+
+def _split_mode(mode: str) -> tuple[str, bool]:
+    """'rb' -> ('r', True); 'w+' -> ('w+', False). Raises ValueError like open()."""
+    binary = "b" in mode
+    text = "t" in mode
+    base = mode.replace("b", "").replace("t", "")
+    if (binary and text) or mode.count("b") > 1 or mode.count("t") > 1:
+        raise ValueError(f"invalid mode: {mode!r}")
+    if base not in _MODES and base[::-1] in _MODES:  # '+r' style
+        base = base[::-1]
+    if base not in _MODES:
+        raise ValueError(f"invalid mode: {mode!r}")
+    return base, binary
+
+
+class GkfsFile(io.RawIOBase):
+    """An open gkfs file: unbuffered binary I/O with its own offset.
+
+    read/write go straight to the daemons (no client cache, as in GekkoFS). In append mode
+    every write lands atomically at the current end of file."""
+
+    def __init__(self, core: Any, path: str, mode: str, md: Any, readable: bool,
+                 writable: bool, append: bool) -> None:
+        super().__init__()
+        self._core = core
+        self._path = path
+        self._file_id = md.file_id
+        self._readable = readable
+        self._writable = writable
+        self._append = append
+        self._pos = 0
+        self.mode = mode
+        self.name = path
+
+    def __repr__(self) -> str:
+        return f"<gkfs.GkfsFile name={self._path!r} mode={self.mode!r} closed={self.closed}>"
+
+    def readable(self) -> bool:
+        self._check_closed()
+        return self._readable
+
+    def writable(self) -> bool:
+        self._check_closed()
+        return self._writable
+
+    def seekable(self) -> bool:
+        self._check_closed()
+        return True
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("gkfs files have no kernel file descriptor")
+
+    def readinto(self, buffer: Any) -> int:
+        self._check_closed()
+        if not self._readable:
+            raise io.UnsupportedOperation("file not open for reading")
+        view = memoryview(buffer).cast("B")
+        if not len(view):
+            return 0
+        n = self._core.readinto(self._path, self._file_id, self._pos, view)
+        self._pos += n
+        return n
+
+    def readall(self) -> bytes:
+        self._check_closed()
+        if not self._readable:
+            raise io.UnsupportedOperation("file not open for reading")
+        size = self._core.stat(self._path).size
+        data = self._core.read(self._path, self._file_id, self._pos,
+                               max(size - self._pos, 0))
+        self._pos += len(data)
+        # Another client may have grown the file since the stat: keep reading to EOF.
+        chunks = [data]
+        while True:
+            more = self._core.read(self._path, self._file_id, self._pos, 1 << 20)
+            if not more:
+                break
+            chunks.append(more)
+            self._pos += len(more)
+        return b"".join(chunks)
+
+    def write(self, data: Any) -> int:
+        self._check_closed()
+        if not self._writable:
+            raise io.UnsupportedOperation("file not open for writing")
+        view = memoryview(data).cast("B")
+        if not len(view):
+            return 0
+        if self._append:
+            offset = self._core.append(self._path, self._file_id, view)
+            self._pos = offset + len(view)
+        else:
+            self._core.write(self._path, self._file_id, self._pos, view)
+            self._pos += len(view)
+        return len(view)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_closed()
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._core.stat(self._path).size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if target < 0:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), self._path)
+        self._pos = target
+        return self._pos
+
+    def tell(self) -> int:
+        self._check_closed()
+        return self._pos
+
+    def truncate(self, size: Optional[int] = None) -> int:
+        self._check_closed()
+        if not self._writable:
+            raise io.UnsupportedOperation("file not open for writing")
+        size = self._pos if size is None else size
+        self._core.truncate(self._path, size)
+        return size
+
+    def _check_closed(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+
+class Client:
+    """A connection to the daemons of one gkfs file system.
+
+    ``Client(hosts_file)`` reads the hosts file and fetches the file system's configuration
+    from a daemon; a missing or empty hosts file raises OSError naming it. Use as a context
+    manager or call :meth:`close` to release the transport early."""
+
+    def __init__(self, hosts_file: Optional[str] = None, timeout_ms: int = 10000) -> None:
+        self.hosts_file = os.path.abspath(hosts_file or default_hosts_file())
+        self._core = _core.Client(self.hosts_file, timeout_ms)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<gkfs.Client hosts_file={self.hosts_file!r}>"
+
+    def close(self) -> None:
+        self._core.close()
+
+    @property
+    def config(self) -> Any:
+        """FsConfig: chunk_size, mountdir, rootdir, protocol_version, num_daemons."""
+        return self._core.config
+
+    # --- files ---------------------------------------------------------------------------
+
+    def open(self, path: str, mode: str = "r", encoding: Optional[str] = None,
+             errors: Optional[str] = None, newline: Optional[str] = None,
+             perm: int = 0o644) -> Any:
+        """Opens a file like built-in open(): modes r, w, x, a with optional + and b.
+        Binary modes return a :class:`GkfsFile`; text modes wrap it in io.TextIOWrapper."""
+        base, binary = _split_mode(mode)
+        readable, writable, create, truncate, exclusive, append, must_exist = _MODES[base]
+        path = _core.normalize_path(path)
+        if must_exist:
+            md = self._core.stat(path)
+        else:
+            md = self._core.create(path, perm, exclusive)
+        if md.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if truncate and md.size:
+            self._core.truncate(path, 0)
+        raw = GkfsFile(self._core, path, mode, md, readable, writable, append)
+        if append:
+            raw.seek(0, io.SEEK_END)  # like open(): 'a+' reads start at the end
+        if binary:
+            return raw
+        buffered: io.BufferedIOBase
+        if readable and writable:
+            buffered = io.BufferedRandom(raw)
+        elif readable:
+            buffered = io.BufferedReader(raw)
+        else:
+            buffered = io.BufferedWriter(raw)
+        return io.TextIOWrapper(buffered, encoding=encoding or "utf-8", errors=errors,
+                                newline=newline)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path, "rb") as f:
+            return f.readall()
+
+    def write_bytes(self, path: str, data: Buffer) -> int:
+        """Replaces the file's contents with data (creating it); returns len(data)."""
+        with self.open(path, "wb") as f:
+            return f.write(data)
+
+    def truncate(self, path: str, size: int) -> None:
+        self._core.truncate(_core.normalize_path(path), size)
+
+    def remove(self, path: str) -> None:
+        self._core.remove(_core.normalize_path(path))
+
+    unlink = remove
+
+    def rename(self, src: str, dst: str) -> None:
+        self._core.rename(_core.normalize_path(src), _core.normalize_path(dst))
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._core.set_attr(_core.normalize_path(path), mode=_stat.S_IMODE(mode))
+
+    def utime(self, path: str, ns: tuple[int, int]) -> None:
+        """Sets (atime_ns, mtime_ns)."""
+        self._core.set_attr(_core.normalize_path(path), atime_ns=ns[0], mtime_ns=ns[1])
+
+    # --- metadata and directories ----------------------------------------------------------
+
+    def stat(self, path: str) -> os.stat_result:
+        """os.stat_result of the path: st_ino is the file id, st_dev 0, st_nlink 1."""
+        md = self._core.stat(_core.normalize_path(path))
+        return _stat_result(md, self._core.config.chunk_size)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self._core.stat(_core.normalize_path(path))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def isdir(self, path: str) -> bool:
+        try:
+            return self._core.stat(_core.normalize_path(path)).is_dir()
+        except FileNotFoundError:
+            return False
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        self._core.mkdir(_core.normalize_path(path), mode)
+
+    def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = False) -> None:
+        """Creates path and any missing parents, like os.makedirs."""
+        path = _core.normalize_path(path)
+        parts = [p for p in path.split("/") if p]
+        for i in range(1, len(parts) + 1):
+            current = "/" + "/".join(parts[:i])
+            try:
+                self._core.mkdir(current, mode)
+            except FileExistsError:
+                if not self._core.stat(current).is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                             current) from None
+                if i == len(parts) and not exist_ok:
+                    raise
+
+    def rmdir(self, path: str) -> None:
+        self._core.rmdir(_core.normalize_path(path))
+
+    def listdir(self, path: str = "/") -> list[str]:
+        """Names in the directory (merged from every daemon, sorted)."""
+        return [name for name, _ in self._core.readdir(_core.normalize_path(path))]
+
+    def scandir(self, path: str = "/", page_size: int = 1024) -> Iterator[tuple[str, int]]:
+        """Yields (name, DT_* type) page by page: suits directories of millions of entries."""
+        path = _core.normalize_path(path)
+        start_after = ""
+        while True:
+            entries, end = self._core.readdir_page(path, start_after, page_size)
+            yield from entries
+            if end or not entries:
+                return
+            start_after = entries[-1][0]
+
+    # --- file system -----------------------------------------------------------------------
+
+    def statfs(self) -> Any:
+        """FsStats summed over daemons: block_size, total_bytes, free_bytes, files."""
+        return self._core.statfs()
+
+    def daemons(self) -> list[Any]:
+        """DaemonInfo per daemon in the hosts file (up, error, files, chunk_bytes, ...)."""
+        return self._core.daemons()
+
+
+def _stat_result(md: Any, block_size: int) -> os.stat_result:
+    seconds = (md.atime_ns // 10**9, md.mtime_ns // 10**9, md.ctime_ns // 10**9)
+    fields = (md.mode, md.file_id, 0, 1, md.uid, md.gid, md.size) + seconds
+    extra = {
+        "st_atime": md.atime_ns / 1e9, "st_mtime": md.mtime_ns / 1e9,
+        "st_ctime": md.ctime_ns / 1e9, "st_atime_ns": md.atime_ns,
+        "st_mtime_ns": md.mtime_ns, "st_ctime_ns": md.ctime_ns,
+        "st_blksize": block_size, "st_blocks": (md.size + 511) // 512,
+    }
+    return os.stat_result(fields, extra)

@@ -1,0 +1,100 @@
+"""``gkfs-daemon``: runs one gkfs daemon in this process.
+
+Accepts GekkoFS's daemon flags (``-m -r -i -l -H -P --auto-sm --clean-rootdir -c``) so
+GekkoFS job scripts keep working, plus gkfs's own (see ``gkfs-daemon --help`` and
+docs/configuration.md). The C++ daemon serves in a background thread with the GIL released;
+the main thread only waits, so SIGTERM/SIGINT handlers run promptly and ask the daemon to
+shut down. Exit status: 0 after a clean stop, 1 on a start-up or run error, 2 on bad flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any, Optional, Sequence
+
+from gkfs import settings as _settings
+
+__all__ = ["main", "build_parser"]
+
+PROG = "gkfs-daemon"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run one gkfs daemon. It appends 'host uri' to the hosts file once it "
+                    "is ready and serves until SIGTERM or SIGINT.")
+    parser.add_argument("--version", action="version", version=_version())
+    _settings.add_arguments(parser, _settings.DaemonSettings)
+    return parser
+
+
+def _version() -> str:
+    from gkfs import __version__
+    return f"{PROG} {__version__}"
+
+
+class _Runner:
+    """Owns the C++ daemon and the thread inside Daemon.run(); stop() is signal-safe."""
+
+    def __init__(self) -> None:
+        self.daemon: Any = None
+        self.stop_requested = False
+        self.error: Optional[BaseException] = None
+
+    def stop(self, signum: int = 0, frame: Any = None) -> None:
+        self.stop_requested = True
+        if self.daemon is not None:
+            self.daemon.shutdown()
+
+    def serve(self) -> None:
+        try:
+            self.daemon.run()
+        except BaseException as e:  # reported by the main thread
+            self.error = e
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _settings.load(_settings.DaemonSettings, args)
+    except _settings.SettingsError as e:
+        parser.error(str(e))
+
+    from gkfs import _core
+
+    os.environ.update(_settings.daemon_log_environment(config))
+
+    runner = _Runner()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, runner.stop)
+    try:
+        runner.daemon = _core.Daemon.create(_settings.to_core_options(config))
+    except OSError as e:
+        print(f"{PROG}: error: cannot start: {e}", file=sys.stderr)
+        return 1
+    if runner.stop_requested:  # a signal arrived while the daemon was being created
+        print(f"{PROG}: stopped before serving", file=sys.stderr)
+        return 0
+    print(f"{PROG}: listening on {runner.daemon.uri} (rootdir {config.rootdir}, "
+          f"hosts file {config.hosts_file})", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=runner.serve, name="gkfs-daemon-run")
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)  # wake up regularly so signal handlers run in the main thread
+    runner.daemon = None
+    if runner.error is not None:
+        print(f"{PROG}: error: {runner.error}", file=sys.stderr)
+        return 1
+    print(f"{PROG}: stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,474 @@
+"""The one typed model of gkfs's configuration.
+
+Every field of the dataclasses below carries its help text, command-line flags and
+environment variable. From that single source come the ``gkfs-daemon`` and ``gkfs-ctl``
+flags (:func:`add_arguments`), the environment lookup (:func:`load`), the C++
+``DaemonOptions`` (:func:`to_core_options`), the argv of a daemon that ``gkfs-ctl start``
+spawns (:func:`to_daemon_argv`) and the tables in ``docs/configuration.md`` (:func:`markdown`;
+``python -m gkfs.settings --check docs/configuration.md`` verifies they are in sync).
+
+Precedence: built-in default < environment variable < command-line flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import sys
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+
+__all__ = [
+    "ClientEnvironment",
+    "ClusterSettings",
+    "DaemonSettings",
+    "SettingsError",
+    "PROTOCOLS",
+    "add_arguments",
+    "load",
+    "markdown",
+    "parse_size",
+    "to_core_options",
+    "to_daemon_argv",
+]
+
+#: The -P/--rpc-protocol values (GekkoFS names); each maps to UCX transports in the core.
+PROTOCOLS = ("ucx+tcp", "ucx+shm", "ucx+all", "ucx+rc", "ucx+ud", "ucx+dc")
+
+#: Log levels of daemon and preload library (GKFS_LOG, LIBGKFS_LOG).
+LOG_LEVELS = ("none", "errors", "info", "debug")
+
+MIN_CHUNK_SIZE = 4096
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the flag and environment variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """How one setting is spelled outside Python."""
+
+    help: str
+    flags: tuple[str, ...] = ()          # long flag last; empty: environment only
+    env: Optional[str] = None
+    parse: Callable[[str], Any] = str    # text (flag or environment) -> value
+    check: Optional[Callable[[Any], Optional[str]]] = None  # value -> problem or None
+    choices: Optional[tuple[str, ...]] = None
+    metavar: Optional[str] = None
+
+
+def _setting(default: Any, help: str, *flags: str, env: Optional[str] = None,
+             parse: Callable[[str], Any] = str,
+             check: Optional[Callable[[Any], Optional[str]]] = None,
+             choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None) -> Any:
+    spec = Spec(help=help, flags=flags, env=env, parse=parse, check=check, choices=choices,
+                metavar=metavar)
+    return dataclasses.field(default=default, metadata={"gkfs": spec})
+
+
+# --- value parsers and checks --------------------------------------------------------------
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'4096', '512K', '512KiB', '1M', '2g' -> bytes (binary units)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (use bytes or a K/M/G suffix, e.g. 512K)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r} (use 1/0, true/false, yes/no, on/off)")
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise ValueError(f"not an integer: {text!r}") from None
+
+
+def parse_seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {text!r}") from None
+
+
+def _check_chunk_size(value: int) -> Optional[str]:
+    if value < MIN_CHUNK_SIZE or value & (value - 1):
+        return f"must be a power of two >= {MIN_CHUNK_SIZE} (got {value})"
+    return None
+
+
+def _check_port(value: int) -> Optional[str]:
+    return None if 0 <= value <= 65535 else f"must be in 0..65535 (got {value})"
+
+
+def _check_positive(value: float) -> Optional[str]:
+    return None if value > 0 else f"must be > 0 (got {value})"
+
+
+def _check_path(value: str) -> Optional[str]:
+    return "must not be empty" if not value else None
+
+
+def _check_dir(value: str) -> Optional[str]:
+    if not value:
+        return "must not be empty"
+    if os.path.exists(value) and not os.path.isdir(value):
+        return f"{value!r} exists and is not a directory"
+    return None
+
+
+def _check_optional_dir(value: str) -> Optional[str]:
+    return _check_dir(value) if value else None
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DaemonSettings:
+    """Options of one gkfs daemon: the flags of ``gkfs-daemon`` (GekkoFS-compatible) and of
+    ``gkfs-ctl start``, which passes them on to each daemon it spawns."""
+
+    mountdir: str = _setting(
+        "/tmp/gkfs_mountdir",
+        "Mount directory: applications see the file system under this path (the preload "
+        "library routes paths below it to gkfs). Daemons advertise it to clients.",
+        "-m", "--mountdir", env="GKFS_MOUNTDIR", check=_check_path, metavar="DIR")
+    rootdir: str = _setting(
+        "/tmp/gkfs_rootdir",
+        "Node-local directory holding the daemon's chunk files (and its metadata unless "
+        "--metadir is given). gkfs-ctl start gives daemon i the directory <rootdir>/d<i>.",
+        "-r", "--rootdir", env="GKFS_ROOTDIR", check=_check_dir, metavar="DIR")
+    metadir: str = _setting(
+        "",
+        "Directory of the metadata database (RocksDB); empty: <rootdir>/metadata. "
+        "gkfs-ctl start gives daemon i the directory <metadir>/d<i>.",
+        "-i", "--metadir", env="GKFS_METADIR", check=_check_optional_dir, metavar="DIR")
+    listen: str = _setting(
+        "127.0.0.1",
+        "Address or network interface name (e.g. ib0) the daemon listens on.",
+        "-l", "--listen", env="GKFS_LISTEN", check=_check_path, metavar="ADDR|IFACE")
+    port: int = _setting(
+        0,
+        "Port to listen on; 0 picks a free port. gkfs-ctl start gives daemon i port+i.",
+        "--port", env="GKFS_PORT", parse=parse_int, check=_check_port, metavar="PORT")
+    hosts_file: str = _setting(
+        "./gkfs_hosts.txt",
+        "Shared hosts file (GekkoFS format, one 'host uri' line per daemon). A daemon "
+        "appends its line once it is ready; clients read it to find the daemons.",
+        "-H", "--hosts-file", env="GKFS_HOSTS_FILE", check=_check_path, metavar="FILE")
+    rpc_protocol: str = _setting(
+        "ucx+tcp",
+        "Transport: ucx+tcp, ucx+shm (same node only), ucx+all (UCX picks), ucx+rc / "
+        "ucx+ud / ucx+dc (InfiniBand and Omni-Path verbs).",
+        "-P", "--rpc-protocol", env="GKFS_RPC_PROTOCOL", choices=PROTOCOLS, metavar="PROTO")
+    auto_sm: bool = _setting(
+        False,
+        "Accepted for GekkoFS job scripts. Same-node shared memory is chosen through the "
+        "protocol (ucx+shm or ucx+all); with ucx+tcp this flag changes nothing yet.",
+        "--auto-sm", env="GKFS_AUTO_SM", parse=parse_bool)
+    chunk_size: int = _setting(
+        512 * 1024,
+        "Chunk size in bytes (K/M suffixes allowed); a power of two >= 4096. Fixed for the "
+        "lifetime of the file system: every daemon must use the same value.",
+        "--chunk-size", env="GKFS_CHUNK_SIZE", parse=parse_size, check=_check_chunk_size,
+        metavar="BYTES")
+    clean_rootdir: bool = _setting(
+        False, "Wipe the root directory (and metadata directory) before starting.",
+        "--clean-rootdir", env="GKFS_CLEAN_ROOTDIR", parse=parse_bool)
+    clean_rootdir_finish: bool = _setting(
+        False, "Wipe the root directory (and metadata directory) after a clean shutdown.",
+        "-c", "--clean-rootdir-finish", env="GKFS_CLEAN_ROOTDIR_FINISH", parse=parse_bool)
+    memory_backend: bool = _setting(
+        False,
+        "Keep metadata in memory instead of RocksDB (tests; lost when the daemon stops).",
+        "--memory-backend", env="GKFS_MEMORY_BACKEND", parse=parse_bool)
+    log_level: str = _setting(
+        "errors", "What the daemon logs to stderr (or --log-output).",
+        "--log-level", env="GKFS_LOG", choices=LOG_LEVELS, metavar="LEVEL")
+    log_output: str = _setting(
+        "", "File the daemon log goes to; empty: stderr.",
+        "--log-output", env="GKFS_LOG_OUTPUT", metavar="FILE")
+
+
+@dataclasses.dataclass
+class ClusterSettings:
+    """Options of ``gkfs-ctl``: how many daemons to start and how long to wait for them.
+    The daemon options ride along in ``daemon``."""
+
+    daemons: int = _setting(
+        1, "Number of daemons gkfs-ctl start runs on this host (local launcher).",
+        "-n", "--daemons", env="GKFS_DAEMONS", parse=parse_int, check=_check_positive,
+        metavar="N")
+    start_timeout: float = _setting(
+        60.0,
+        "Seconds gkfs-ctl start waits for every daemon to be listed and to answer a health "
+        "RPC before it stops them and fails.",
+        "--start-timeout", env="GKFS_START_TIMEOUT", parse=parse_seconds,
+        check=_check_positive, metavar="SECONDS")
+    stop_grace: float = _setting(
+        10.0, "Seconds gkfs-ctl stop waits after SIGTERM before it sends SIGKILL.",
+        "--stop-grace", env="GKFS_STOP_GRACE", parse=parse_seconds, check=_check_positive,
+        metavar="SECONDS")
+    timeout_ms: int = _setting(
+        10000,
+        "Per-RPC deadline in milliseconds of gkfs-ctl's health checks and of gkfs.Client; an "
+        "unreachable daemon fails with EHOSTDOWN after it.",
+        "--timeout-ms", env="GKFS_TIMEOUT_MS", parse=parse_int, check=_check_positive,
+        metavar="MS")
+    daemon: DaemonSettings = dataclasses.field(default_factory=DaemonSettings)
+
+
+@dataclasses.dataclass
+class ClientEnvironment:
+    """Environment of an application under the preload library (``libgkfs_intercept.so``);
+    GekkoFS's names. ``gkfs-ctl run`` and ``gkfs-ctl env`` set the first two."""
+
+    hosts_file: str = _setting(
+        "./gkfs_hosts.txt", "Hosts file of the file system to use.",
+        env="LIBGKFS_HOSTS_FILE")
+    mountdir: str = _setting(
+        "/tmp/gkfs_mountdir",
+        "Mount directory whose paths go to gkfs (default: the one the daemons advertise).",
+        env="LIBGKFS_MOUNTDIR")
+    timeout_ms: int = _setting(
+        10000, "Per-RPC deadline in milliseconds; an unreachable daemon gives EIO/EHOSTDOWN "
+        "after it.", env="LIBGKFS_TIMEOUT_MS")
+    log_level: str = _setting(
+        "errors", "What the preload library logs: none, errors, info or debug.",
+        env="LIBGKFS_LOG")
+    log_output: str = _setting(
+        "", "File the client log goes to; empty: stderr.", env="LIBGKFS_LOG_OUTPUT")
+
+
+# --- generic machinery over the model --------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def specs(cls: type) -> list[tuple[dataclasses.Field, Spec]]:
+    """The (field, spec) pairs of a settings class, in declaration order."""
+    return [(f, f.metadata["gkfs"]) for f in dataclasses.fields(cls) if "gkfs" in f.metadata]
+
+
+def _name(spec: Spec, field: dataclasses.Field) -> str:
+    """How error messages name a setting: '--chunk-size (GKFS_CHUNK_SIZE)'."""
+    parts = [spec.flags[-1]] if spec.flags else []
+    if spec.env:
+        parts.append(f"({spec.env})" if parts else spec.env)
+    return " ".join(parts) or field.name
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type,
+                  only: Optional[Sequence[str]] = None) -> None:
+    """Adds one flag per setting of cls (or only the named ones). Unset flags leave no
+    attribute (SUPPRESS), so :func:`load` can tell them from values given on the command line."""
+    group = parser.add_argument_group(cls.__name__.replace("Settings", "").lower() + " options")
+    for field, spec in specs(cls):
+        if not spec.flags or (only is not None and field.name not in only):
+            continue
+        kwargs: dict[str, Any] = dict(dest=field.name, default=argparse.SUPPRESS,
+                                      help=_help_with_default(field, spec))
+        if spec.parse is parse_bool:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["type"] = _argparse_type(spec)
+            kwargs["metavar"] = spec.metavar
+            if spec.choices:
+                kwargs["choices"] = spec.choices
+        group.add_argument(*spec.flags, **kwargs)
+
+
+def _help_with_default(field: dataclasses.Field, spec: Spec) -> str:
+    env = f" [env {spec.env}]" if spec.env else ""
+    if spec.parse is parse_bool:
+        text = spec.help + env
+    else:
+        default = field.default if field.default != "" else "(empty)"
+        text = f"{spec.help} Default: {default}.{env}"
+    return text.replace("%", "%%")
+
+
+def _argparse_type(spec: Spec) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return spec.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = spec.metavar or "value"
+    return convert
+
+
+def load(cls: type[T], args: Optional[argparse.Namespace] = None,
+         environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> T:
+    """Builds a validated cls from defaults, environment, flags (args) and keyword overrides,
+    in increasing precedence. Nested settings (ClusterSettings.daemon) load the same way.
+    Directory and file paths come back absolute. Raises SettingsError."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if "gkfs" not in field.metadata:  # a nested settings object
+            nested = overrides.pop(field.name, None)
+            values[field.name] = nested or load(field.default_factory, args, environ)
+            continue
+        spec: Spec = field.metadata["gkfs"]
+        value = field.default
+        if spec.env and spec.env in environ:
+            try:
+                value = spec.parse(environ[spec.env])
+            except ValueError as e:
+                raise SettingsError(f"{spec.env}={environ[spec.env]!r}: {e}") from None
+        if args is not None and hasattr(args, field.name):
+            value = getattr(args, field.name)
+        if field.name in overrides:
+            value = overrides.pop(field.name)
+        values[field.name] = value
+    if overrides:
+        raise TypeError(f"unknown settings for {cls.__name__}: {sorted(overrides)}")
+    settings = cls(**values)
+    validate(settings)
+    return _absolute_paths(settings)
+
+
+def validate(settings: Any) -> None:
+    """Raises SettingsError naming the flag and variable of the first bad value."""
+    for field, spec in specs(type(settings)):
+        value = getattr(settings, field.name)
+        problem = spec.check(value) if spec.check else None
+        if problem is None and spec.choices and value not in spec.choices:
+            problem = f"must be one of {', '.join(spec.choices)} (got {value!r})"
+        if problem:
+            raise SettingsError(f"{_name(spec, field)} {problem}")
+
+
+def _absolute_paths(settings: T) -> T:
+    if not isinstance(settings, DaemonSettings):
+        return settings
+    changes = {name: os.path.abspath(getattr(settings, name))
+               for name in ("mountdir", "rootdir", "metadir", "hosts_file", "log_output")
+               if getattr(settings, name)}
+    return dataclasses.replace(settings, **changes)
+
+
+def to_core_options(settings: DaemonSettings) -> Any:
+    """The C++ gkfs::DaemonOptions for these settings. Logging and auto_sm are not options
+    of the C++ daemon: see :func:`daemon_log_environment`."""
+    from gkfs import _core
+
+    options = _core.DaemonOptions()
+    options.mountdir = settings.mountdir
+    options.rootdir = settings.rootdir
+    options.metadir = settings.metadir
+    options.listen = settings.listen
+    options.port = settings.port
+    options.hosts_file = settings.hosts_file
+    options.protocol = settings.rpc_protocol
+    options.chunk_size = settings.chunk_size
+    options.clean_rootdir = settings.clean_rootdir
+    options.clean_rootdir_finish = settings.clean_rootdir_finish
+    options.use_memory_backend = settings.memory_backend
+    return options
+
+
+def daemon_log_environment(settings: DaemonSettings) -> dict[str, str]:
+    """The variables the C++ daemon reads its logging from (at Daemon.create)."""
+    env = {"GKFS_LOG": settings.log_level}
+    if settings.log_output:
+        env["GKFS_LOG_OUTPUT"] = settings.log_output
+    return env
+
+
+def to_daemon_argv(settings: DaemonSettings) -> list[str]:
+    """gkfs-daemon flags that reproduce settings exactly (whatever the environment says)."""
+    argv: list[str] = []
+    for field, spec in specs(DaemonSettings):
+        value = getattr(settings, field.name)
+        if spec.parse is parse_bool:
+            if value:
+                argv.append(spec.flags[-1])
+        else:
+            argv.append(f"{spec.flags[-1]}={value}")
+    return argv
+
+
+def settings_environment_names() -> list[str]:
+    """Every GKFS_* variable the model reads (a spawned daemon gets them only as flags)."""
+    return [spec.env for cls in (DaemonSettings, ClusterSettings)
+            for _, spec in specs(cls) if spec.env]
+
+
+# --- documentation ---------------------------------------------------------------------------
+
+DOC_BEGIN = "<!-- BEGIN GENERATED by `python -m gkfs.settings --write` -->"
+DOC_END = "<!-- END GENERATED -->"
+
+_DOC_SECTIONS = (
+    ("Daemon (`gkfs-daemon`, `gkfs-ctl start`)", DaemonSettings),
+    ("Cluster (`gkfs-ctl`)", ClusterSettings),
+    ("Client (preload library)", ClientEnvironment),
+)
+
+
+def markdown() -> str:
+    """The generated tables of docs/configuration.md."""
+    lines: list[str] = []
+    for title, cls in _DOC_SECTIONS:
+        lines += [f"### {title}", "", "| Flags | Environment | Default | Meaning |",
+                  "|---|---|---|---|"]
+        for field, spec in specs(cls):
+            flags = ", ".join(f"`{f}`" for f in spec.flags) or "—"
+            env = f"`{spec.env}`" if spec.env else "—"
+            default = f"`{field.default}`" if field.default not in ("", None) else "(empty)"
+            lines.append(f"| {flags} | {env} | {default} | {spec.help} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _render_doc(current: str) -> str:
+    begin, end = current.find(DOC_BEGIN), current.find(DOC_END)
+    if begin < 0 or end < begin:
+        raise SettingsError(f"markers {DOC_BEGIN!r} ... {DOC_END!r} not found")
+    return current[: begin + len(DOC_BEGIN)] + "\n\n" + markdown() + "\n" + current[end:]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gkfs.settings",
+        description="Print, write or check the generated settings tables.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", metavar="FILE", help="rewrite the tables inside FILE")
+    group.add_argument("--check", metavar="FILE", help="exit 1 if FILE's tables are stale")
+    args = parser.parse_args(argv)
+    if not (args.write or args.check):
+        print(markdown())
+        return 0
+    path = args.write or args.check
+    with open(path, encoding="utf-8") as f:
+        current = f.read()
+    rendered = _render_doc(current)
+    if args.check:
+        if rendered != current:
+            print(f"{path} is out of date: run python -m gkfs.settings --write {path}",
+                  file=sys.stderr)
+            return 1
+        return 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(rendered)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
