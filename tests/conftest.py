@@ -1,0 +1,166 @@
+"""Shared fixtures: real gkfs file systems started through the real ``gkfs-ctl`` entry point.
+
+``make_fs(daemons=N, args=[...])`` starts a file system of N local daemons in a subprocess
+(``gkfs-ctl start``), with its hosts file and root directory under the test's tmp dir and a
+short mount directory under /tmp, and always stops it (``gkfs-ctl stop``) afterwards, even
+when the test fails. ``fs`` is a module-scoped file system parametrised over 2 and 4
+daemons; ``fs_small_chunks`` uses 4 KiB chunks so small writes cross many chunks.
+
+Daemons and clients get UCX_TLS=tcp and UCX_NET_DEVICES=lo unless the caller set them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import pytest
+
+# UCX reads its environment once per process: set the loopback defaults before any test
+# creates a gkfs client in this process.
+os.environ.setdefault("UCX_TLS", "tcp")
+os.environ.setdefault("UCX_NET_DEVICES", "lo")
+
+# A bound on every subprocess a test runs: a hang fails the test instead of the whole run.
+HANG_GUARD_S = 180
+
+
+def entry_point(name: str, module: str) -> list[str]:
+    """The installed console script beside this interpreter, else `python -m module`."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", module]
+
+
+def gkfs_ctl(*args: str, env: Optional[dict[str, str]] = None,
+             timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+    return subprocess.run(entry_point("gkfs-ctl", "gkfs.cli") + list(args), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def gkfs_daemon_argv() -> list[str]:
+    return entry_point("gkfs-daemon", "gkfs.daemon")
+
+
+def preload_library() -> str:
+    from gkfs.cli import preload_library as locate
+
+    return locate()
+
+
+@dataclasses.dataclass
+class FileSystem:
+    """A running test file system. run() executes a command under the preload library."""
+
+    hosts_file: str
+    mountdir: str
+    rootdir: str
+    daemons: int
+    chunk_size: Optional[int]
+    env: dict[str, str]
+
+    def run(self, cmd: Sequence[str] | str, **kwargs: Any) -> subprocess.CompletedProcess:
+        kwargs.setdefault("env", self.env)
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        kwargs.setdefault("timeout", HANG_GUARD_S)
+        kwargs.setdefault("shell", isinstance(cmd, str))
+        return subprocess.run(cmd, **kwargs)
+
+    def ctl(self, command: str, *args: str) -> subprocess.CompletedProcess:
+        return gkfs_ctl(command, "--hosts-file", self.hosts_file, *args)
+
+    def client(self, timeout_ms: int = 10000) -> Any:
+        import gkfs
+
+        return gkfs.Client(self.hosts_file, timeout_ms=timeout_ms)
+
+    def stop(self) -> subprocess.CompletedProcess:
+        return self.ctl("stop")
+
+
+def start_fs(base: Path, daemons: int = 2, args: Sequence[str] = (),
+             chunk_size: Optional[int] = None) -> FileSystem:
+    """Starts a file system under base; raises AssertionError with gkfs-ctl's output."""
+    base.mkdir(parents=True, exist_ok=True)
+    mountdir = tempfile.mkdtemp(prefix="gkfs", dir="/tmp")
+    hosts_file = str(base / "hosts.txt")
+    rootdir = str(base / "root")
+    argv = ["start", "--daemons", str(daemons), "--hosts-file", hosts_file,
+            "--rootdir", rootdir, "--mountdir", mountdir, *args]
+    if chunk_size:
+        argv += ["--chunk-size", str(chunk_size)]
+    result = gkfs_ctl(*argv)
+    if result.returncode != 0:
+        shutil.rmtree(mountdir, ignore_errors=True)
+        raise AssertionError(f"gkfs-ctl start failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    env = dict(os.environ)
+    env.update(LD_PRELOAD=preload_library(), LIBGKFS_HOSTS_FILE=hosts_file,
+               LIBGKFS_MOUNTDIR=mountdir)
+    return FileSystem(hosts_file=hosts_file, mountdir=mountdir, rootdir=rootdir,
+                      daemons=daemons, chunk_size=chunk_size, env=env)
+
+
+def stop_fs(fs: FileSystem) -> None:
+    """Stops fs unless the test already did (its state file is gone)."""
+    if not os.path.exists(fs.hosts_file + ".pids.json"):
+        shutil.rmtree(fs.mountdir, ignore_errors=True)
+        return
+    result = fs.stop()
+    shutil.rmtree(fs.mountdir, ignore_errors=True)
+    if result.returncode != 0:
+        raise AssertionError(f"gkfs-ctl stop failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture
+def make_fs(tmp_path: Path) -> Iterator[Callable[..., FileSystem]]:
+    """Factory of function-scoped file systems: make_fs(daemons=N, args=[...])."""
+    started: list[FileSystem] = []
+
+    def make(daemons: int = 2, args: Sequence[str] = (),
+             chunk_size: Optional[int] = None) -> FileSystem:
+        fs = start_fs(tmp_path / f"fs{len(started)}", daemons, args, chunk_size)
+        started.append(fs)
+        return fs
+
+    yield make
+    errors = []
+    for fs in started:
+        try:
+            stop_fs(fs)
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n}daemons")
+def fs(request: pytest.FixtureRequest,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileSystem]:
+    """A file system shared by the tests of one module, with 2 and then 4 daemons."""
+    started = start_fs(tmp_path_factory.mktemp(f"fs{request.param}"), request.param)
+    yield started
+    stop_fs(started)
+
+
+@pytest.fixture(scope="module")
+def fs_small_chunks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileSystem]:
+    """4 daemons with 4 KiB chunks: a few KiB of data already spans every daemon."""
+    started = start_fs(tmp_path_factory.mktemp("fs_small"), 4, chunk_size=4096)
+    yield started
+    stop_fs(started)
+
+
+@pytest.fixture
+def unique_dir() -> str:
+    """A fresh directory name for one test inside a shared file system ("/t-<hex>")."""
+    return f"/t-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,276 @@
+"""gkfs-ctl and gkfs-daemon as users run them: real entry points in subprocesses."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HANG_GUARD_S, gkfs_ctl, gkfs_daemon_argv, preload_library
+
+READY_LINE = "Startup successful. Daemon is ready."
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("daemons", [1, 2, 4])
+def test_start_status_stop(make_fs, daemons):
+    fs = make_fs(daemons=daemons)
+    state_file = fs.hosts_file + ".pids.json"
+    with open(fs.hosts_file) as f:
+        lines = [line.split() for line in f if line.strip()]
+    assert len(lines) == daemons
+    assert all(len(fields) == 2 and fields[1].startswith("ucx+tcp://127.0.0.1:")
+               for fields in lines)
+    state = json.loads(Path(state_file).read_text())
+    assert [d["index"] for d in state["daemons"]] == list(range(daemons))
+    for d in state["daemons"]:
+        assert d["rootdir"] == os.path.join(fs.rootdir, f"d{d['index']}")
+        assert READY_LINE in Path(d["log"]).read_text()
+
+    status = fs.ctl("status")
+    assert status.returncode == 0, status.stderr
+    up_lines = [line for line in status.stdout.splitlines() if " up files=" in line]
+    assert len(up_lines) == daemons
+    assert f"{daemons} of {daemons} daemons up" in status.stdout
+
+    stop = fs.ctl("stop")
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert len(re.findall(r"daemon \d+ pid \d+ on \S+: stopped \(SIGTERM\)", stop.stdout)) \
+        == daemons
+    assert not os.path.exists(fs.hosts_file)
+    assert not os.path.exists(state_file)
+    for d in state["daemons"]:
+        assert not os.path.exists(f"/proc/{d['pid']}") or \
+            Path(f"/proc/{d['pid']}/stat").read_text().split(")")[1].split()[0] == "Z"
+
+    again = fs.ctl("stop")  # the fixture's own stop finds nothing: clear error, exit 1
+    assert again.returncode == 1
+    assert "no state file" in again.stderr
+
+
+def test_start_refuses_while_running(make_fs):
+    fs = make_fs(daemons=1)
+    result = gkfs_ctl("start", "--hosts-file", fs.hosts_file, "--rootdir", fs.rootdir)
+    assert result.returncode == 1
+    assert "already running" in result.stderr
+    assert fs.ctl("status").returncode == 0
+
+
+def test_env_prints_client_variables(make_fs):
+    fs = make_fs(daemons=2)
+    result = fs.ctl("env")
+    assert result.returncode == 0, result.stderr
+    exports = dict(re.findall(r"^export (\w+)=(.*)$", result.stdout, re.MULTILINE))
+    assert exports["LIBGKFS_HOSTS_FILE"] == fs.hosts_file
+    assert exports["LIBGKFS_MOUNTDIR"] == fs.mountdir
+    assert exports["LD_PRELOAD"].split(":")[0] == preload_library()
+    assert exports["LD_PRELOAD"].split(":")[0].endswith("/libgkfs_intercept.so")
+
+
+def test_run_executes_command_with_client_environment(make_fs):
+    fs = make_fs(daemons=2)
+    show = [sys.executable, "-c",
+            "import os; print(os.environ['LIBGKFS_HOSTS_FILE']); "
+            "print(os.environ['LIBGKFS_MOUNTDIR']); print(os.environ['LD_PRELOAD'])"]
+    result = fs.ctl("run", "--", *show)
+    if not os.path.exists(preload_library()):
+        assert result.returncode == 1
+        assert "preload library" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    hosts, mountdir, preload = result.stdout.splitlines()[:3]
+    assert (hosts, mountdir) == (fs.hosts_file, fs.mountdir)
+    assert preload.split(":")[0] == preload_library()
+
+
+def test_run_passes_the_exit_status(make_fs):
+    if not os.path.exists(preload_library()):
+        pytest.skip("preload library not built")
+    fs = make_fs(daemons=1)
+    assert fs.ctl("run", "--", "sh", "-c", "exit 7").returncode == 7
+
+
+def test_run_without_command_is_a_usage_error():
+    result = gkfs_ctl("run", "--")
+    assert result.returncode == 2
+    assert "no command" in result.stderr
+
+
+@pytest.mark.parametrize("tool", ["gkfs-ctl start", "gkfs-daemon"])
+def test_unknown_flag_exits_2_naming_it(tool):
+    if tool == "gkfs-daemon":
+        result = subprocess.run(gkfs_daemon_argv() + ["--no-such-flag"], capture_output=True,
+                                text=True, timeout=HANG_GUARD_S)
+    else:
+        result = gkfs_ctl("start", "--no-such-flag")
+    assert result.returncode == 2
+    assert "--no-such-flag" in result.stderr
+
+
+@pytest.mark.parametrize("tool", ["gkfs-ctl start", "gkfs-daemon"])
+@pytest.mark.parametrize("value", ["5000", "2048", "3M"])
+def test_chunk_size_must_be_power_of_two(tool, value, tmp_path):
+    args = ["--chunk-size", value, "--rootdir", str(tmp_path / "r"),
+            "--hosts-file", str(tmp_path / "h")]
+    if tool == "gkfs-daemon":
+        result = subprocess.run(gkfs_daemon_argv() + args, capture_output=True, text=True,
+                                timeout=HANG_GUARD_S)
+    else:
+        result = gkfs_ctl("start", *args)
+    assert result.returncode == 2
+    assert "--chunk-size" in result.stderr
+    assert "power of two" in result.stderr
+    assert not (tmp_path / "h").exists()
+
+
+def test_chunk_size_from_environment_names_the_variable(tmp_path):
+    env = dict(os.environ, GKFS_CHUNK_SIZE="12345")
+    result = gkfs_ctl("start", "--rootdir", str(tmp_path / "r"), env=env)
+    assert result.returncode == 2
+    assert "GKFS_CHUNK_SIZE" in result.stderr
+
+
+def test_not_a_size_is_rejected_by_the_parser():
+    result = gkfs_ctl("start", "--chunk-size", "lots")
+    assert result.returncode == 2
+    assert "--chunk-size" in result.stderr and "not a size" in result.stderr
+
+
+@pytest.mark.parametrize("content", [None, "", "\n\n# only a comment\n"])
+def test_status_without_usable_hosts_file_is_a_clear_error(tmp_path, content):
+    hosts = tmp_path / "hosts.txt"
+    if content is not None:
+        hosts.write_text(content)
+    result = gkfs_ctl("status", "--hosts-file", str(hosts))
+    assert result.returncode == 1
+    assert str(hosts) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content", [None, ""])
+def test_client_without_usable_hosts_file_raises_oserror(tmp_path, content):
+    import gkfs
+
+    hosts = tmp_path / "hosts.txt"
+    if content is not None:
+        hosts.write_text(content)
+    with pytest.raises(OSError) as info:
+        gkfs.Client(str(hosts))
+    assert info.value.errno in (errno.ENOENT, errno.EINVAL)
+    assert str(hosts) in str(info.value)
+
+
+def test_unreachable_daemon_fails_within_timeout(tmp_path):
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text(f"nohost ucx+tcp://127.0.0.1:{closed_port()}\n")
+    # In a subprocess, so a hang is caught by the guard instead of blocking the run.
+    probe = ("import gkfs._core as c, sys\n"
+             "try:\n"
+             f"    c.Client({str(hosts)!r}, 2000).stat('/')\n"
+             "except OSError as e:\n"
+             "    print(e.errno); sys.exit(0)\n"
+             "print('no error'); sys.exit(1)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=HANG_GUARD_S)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert int(result.stdout.split()[0]) in (errno.EHOSTDOWN, errno.EIO)
+
+    status = gkfs_ctl("status", "--hosts-file", str(hosts), "--timeout-ms", "2000")
+    assert status.returncode == 1
+    assert "Traceback" not in status.stderr
+    assert " down " in status.stdout or "cannot reach" in status.stderr
+
+
+def test_stop_without_state_file_is_a_clear_error(tmp_path):
+    result = gkfs_ctl("stop", "--hosts-file", str(tmp_path / "hosts.txt"))
+    assert result.returncode == 1
+    assert "no state file" in result.stderr
+
+
+def test_failed_start_reports_the_daemon_log_and_cleans_up(tmp_path):
+    hosts = tmp_path / "hosts.txt"
+    result = gkfs_ctl("start", "--daemons", "2", "--hosts-file", str(hosts),
+                      "--rootdir", str(tmp_path / "root"), "--listen", "no-such-interface0",
+                      "--start-timeout", "60")
+    assert result.returncode == 1
+    assert "exited during start-up" in result.stderr
+    assert "no-such-interface0" in result.stderr  # from the daemon's log tail
+    assert not hosts.exists()
+    assert not Path(str(hosts) + ".pids.json").exists()
+
+
+class TestDaemonProcess:
+    """gkfs-daemon started directly, as a GekkoFS job script would."""
+
+    def start(self, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+        hosts = tmp_path / "hosts.txt"
+        argv = gkfs_daemon_argv() + ["-r", str(tmp_path / "root"), "-m", str(tmp_path / "mnt"),
+                                     "-H", str(hosts), "-l", "127.0.0.1", *extra]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        return proc, hosts
+
+    def wait_for_line(self, proc: subprocess.Popen, hosts: Path) -> str:
+        deadline = time.monotonic() + HANG_GUARD_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            if hosts.exists() and hosts.read_text().endswith("\n"):
+                return hosts.read_text()
+            time.sleep(0.05)
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"daemon never listed itself (rc {proc.returncode}):\n{err}")
+
+    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+    def test_writes_hosts_line_logs_ready_and_stops_on_signal(self, tmp_path, sig):
+        proc, hosts = self.start(tmp_path, "--clean-rootdir", "-P", "ucx+tcp", "--auto-sm")
+        try:
+            text = self.wait_for_line(proc, hosts)
+            host, uri = text.split()
+            assert host == socket.gethostname()
+            assert re.fullmatch(r"ucx\+tcp://127\.0\.0\.1:\d+", uri)
+        finally:
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=HANG_GUARD_S)
+        assert READY_LINE in err
+        assert proc.returncode == 0, err
+
+    def test_clean_rootdir_finish_removes_rootdir(self, tmp_path):
+        proc, hosts = self.start(tmp_path, "-c")
+        try:
+            self.wait_for_line(proc, hosts)
+            assert (tmp_path / "root").is_dir()
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=HANG_GUARD_S)
+        assert proc.returncode == 0, err
+        assert not (tmp_path / "root").exists()
+
+    def test_startup_error_exits_nonzero_with_message(self, tmp_path):
+        proc, hosts = self.start(tmp_path, "--listen", "no-such-interface0")
+        _, err = proc.communicate(timeout=HANG_GUARD_S)
+        assert proc.returncode == 1
+        assert "cannot start" in err and "no-such-interface0" in err
+        assert "Traceback" not in err
+        assert not hosts.exists()
+
+    def test_rootdir_that_is_a_file_is_rejected(self, tmp_path):
+        (tmp_path / "root").write_text("not a directory")
+        proc, _ = self.start(tmp_path)
+        _, err = proc.communicate(timeout=HANG_GUARD_S)
+        assert proc.returncode == 2
+        assert "--rootdir" in err and "not a directory" in err

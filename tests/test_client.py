@@ -1,0 +1,334 @@
+"""gkfs.Client (no preload library) against real daemons."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import threading
+
+import pytest
+
+import gkfs
+
+
+@pytest.fixture(scope="module")
+def client(fs):
+    with fs.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def small(fs_small_chunks):
+    with fs_small_chunks.client() as c:
+        yield c
+
+
+@pytest.fixture
+def d(client, unique_dir):
+    client.mkdir(unique_dir)
+    return unique_dir
+
+
+def pattern(n: int, seed: int = 1) -> bytes:
+    """Deterministic bytes in which every 4 KiB chunk differs."""
+    return bytes((i * 31 + seed + i // 4096) % 251 for i in range(n))
+
+
+def test_client_sees_all_daemons(fs, client):
+    infos = client.daemons()
+    assert len(infos) == fs.daemons
+    assert all(d.up for d in infos), [d.error for d in infos]
+    assert client.config.num_daemons == fs.daemons
+    assert client.config.chunk_size == 512 * 1024
+    assert client.config.mountdir == fs.mountdir
+
+
+def test_write_and_read_back(client, d):
+    data = pattern(3 * 512 * 1024 + 777)
+    assert client.write_bytes(f"{d}/f", data) == len(data)
+    assert client.read_bytes(f"{d}/f") == data
+    assert client.stat(f"{d}/f").st_size == len(data)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4095, 4096, 10_000])
+def test_many_chunks_unaligned(small, unique_dir, offset):
+    small.makedirs(unique_dir, exist_ok=True)
+    path = f"{unique_dir}/f{offset}"
+    data = pattern(64 * 4096 + 123, seed=offset)
+    with small.open(path, "wb") as f:
+        f.seek(offset)
+        assert f.write(data) == len(data)
+    with small.open(path, "rb") as f:
+        assert f.read(offset) == b"\0" * offset
+        assert f.read() == data
+    with small.open(path, "rb") as f:  # a read that starts and ends inside chunks
+        f.seek(offset + 4000)
+        assert f.read(9000) == data[4000:13000]
+
+
+def test_chunks_spread_over_daemons(small, unique_dir):
+    before = [d.chunk_bytes for d in small.daemons()]
+    small.makedirs(unique_dir, exist_ok=True)
+    small.write_bytes(f"{unique_dir}/spread", pattern(256 * 4096))
+    after = [d.chunk_bytes for d in small.daemons()]
+    assert all(a > b for a, b in zip(after, before)), (before, after)
+
+
+def test_holes_read_as_zeros(client, d):
+    path = f"{d}/sparse"
+    with client.open(path, "wb") as f:
+        f.seek(2 * 512 * 1024 + 100)
+        f.write(b"tail")
+    data = client.read_bytes(path)
+    assert len(data) == 2 * 512 * 1024 + 104
+    assert data[:-4] == b"\0" * (len(data) - 4)
+    assert data[-4:] == b"tail"
+
+
+def test_read_past_end_is_short(client, d):
+    client.write_bytes(f"{d}/short", b"0123456789")
+    with client.open(f"{d}/short", "rb") as f:
+        f.seek(6)
+        assert f.read(100) == b"6789"
+        assert f.read(100) == b""
+        f.seek(1000)
+        assert f.read(10) == b""
+
+
+def test_append(client, d):
+    path = f"{d}/log"
+    with client.open(path, "ab") as f:
+        f.write(b"one\n")
+    with client.open(path, "ab") as f:
+        f.write(b"two\n")
+        assert f.tell() == 8
+    with client.open(path, "a+b") as f:
+        f.write(b"three\n")
+        f.seek(0)
+        assert f.read() == b"one\ntwo\nthree\n"
+
+
+def test_concurrent_appends_do_not_overlap(client, d):
+    path = f"{d}/shared-log"
+    client.write_bytes(path, b"")
+    records = [bytes([65 + t]) * 100 for t in range(4)]
+
+    def writer(record: bytes) -> None:
+        with client.open(path, "ab") as f:
+            for _ in range(25):
+                f.write(record)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in records]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    data = client.read_bytes(path)
+    assert len(data) == 4 * 25 * 100
+    blocks = {data[i:i + 100] for i in range(0, len(data), 100)}
+    assert blocks == set(records)
+
+
+def test_truncate(client, d):
+    path = f"{d}/trunc"
+    data = pattern(2 * 512 * 1024 + 5)
+    client.write_bytes(path, data)
+    client.truncate(path, 512 * 1024 + 3)
+    assert client.read_bytes(path) == data[:512 * 1024 + 3]
+    client.truncate(path, 600 * 1024)  # growing exposes zeros, not the old bytes
+    grown = client.read_bytes(path)
+    assert len(grown) == 600 * 1024
+    assert grown[512 * 1024 + 3:] == b"\0" * (600 * 1024 - 512 * 1024 - 3)
+    with client.open(path, "r+b") as f:
+        f.seek(10)
+        f.truncate()
+    assert client.read_bytes(path) == data[:10]
+
+
+def test_open_modes(client, d):
+    path = f"{d}/modes"
+    with pytest.raises(FileNotFoundError):
+        client.open(path, "rb")
+    with client.open(path, "xb") as f:
+        f.write(b"hello world")
+    with pytest.raises(FileExistsError):
+        client.open(path, "xb")
+    with client.open(path, "r+b") as f:
+        f.seek(6)
+        f.write(b"gkfs!")
+        f.seek(0)
+        assert f.read() == b"hello gkfs!"
+    with client.open(path, "w+b") as f:  # truncates
+        assert f.read() == b""
+        f.write(b"new")
+        assert f.seek(0, io.SEEK_END) == 3
+    with client.open(path, "rb") as f:
+        with pytest.raises(io.UnsupportedOperation):
+            f.write(b"x")
+    with client.open(path, "wb") as f:
+        with pytest.raises(io.UnsupportedOperation):
+            f.read()
+    with pytest.raises(ValueError):
+        client.open(path, "rw")
+
+
+def test_text_mode(client, d):
+    path = f"{d}/text.txt"
+    with client.open(path, "w") as f:
+        f.write("zeile 1 — ü\nline 2\n")
+    with client.open(path) as f:
+        assert f.readlines() == ["zeile 1 — ü\n", "line 2\n"]
+
+
+def test_stat(client, d):
+    path = f"{d}/st"
+    client.write_bytes(path, b"x" * 1234)
+    st = client.stat(path)
+    assert stat.S_ISREG(st.st_mode)
+    assert st.st_size == 1234
+    assert st.st_ino != 0
+    assert st.st_mtime_ns > 0
+    assert stat.S_ISDIR(client.stat(d).st_mode)
+    with pytest.raises(FileNotFoundError):
+        client.stat(f"{d}/missing")
+    assert client.exists(path) and not client.exists(f"{d}/missing")
+
+
+def test_listdir_merges_all_daemons(client, d):
+    names = [f"file{i:03d}" for i in range(60)] + ["sub"]
+    for name in names[:-1]:
+        client.write_bytes(f"{d}/{name}", b"")
+    client.mkdir(f"{d}/sub")
+    assert client.listdir(d) == sorted(names)
+    types = dict(client.scandir(d))
+    assert types["sub"] == gkfs._core.DT_DIR
+    assert types["file000"] == gkfs._core.DT_REG
+
+
+def test_listdir_larger_than_a_page(client, d):
+    names = {f"n{i:05d}" for i in range(3000)}
+    for name in names:
+        client.open(f"{d}/{name}", "wb").close()
+    assert client.listdir(d) == sorted(names)
+    assert [n for n, _ in client.scandir(d, page_size=256)] == sorted(names)
+
+
+def test_mkdir_rmdir(client, d):
+    client.makedirs(f"{d}/a/b/c")
+    with pytest.raises(FileExistsError):
+        client.mkdir(f"{d}/a")
+    client.makedirs(f"{d}/a/b", exist_ok=True)
+    with pytest.raises(OSError) as info:
+        client.rmdir(f"{d}/a")
+    assert info.value.errno == errno.ENOTEMPTY
+    client.rmdir(f"{d}/a/b/c")
+    client.rmdir(f"{d}/a/b")
+    client.rmdir(f"{d}/a")
+    assert not client.exists(f"{d}/a")
+    with pytest.raises(FileNotFoundError):
+        client.rmdir(f"{d}/a")
+    client.write_bytes(f"{d}/plain", b"")
+    with pytest.raises(NotADirectoryError):
+        client.rmdir(f"{d}/plain")
+
+
+def test_remove(client, d):
+    path = f"{d}/gone"
+    client.write_bytes(path, pattern(700 * 1024))
+    client.remove(path)
+    with pytest.raises(FileNotFoundError):
+        client.stat(path)
+    with pytest.raises(FileNotFoundError):
+        client.remove(path)
+    with pytest.raises(IsADirectoryError):
+        client.remove(d)
+    client.write_bytes(path, b"again")  # a new file of the same name has no old chunks
+    assert client.read_bytes(path) == b"again"
+
+
+def test_rename(client, d):
+    data = pattern(600 * 1024)
+    client.write_bytes(f"{d}/old", data)
+    client.rename(f"{d}/old", f"{d}/new")
+    assert not client.exists(f"{d}/old")
+    assert client.read_bytes(f"{d}/new") == data
+    client.write_bytes(f"{d}/other", b"replaced soon")
+    client.rename(f"{d}/new", f"{d}/other")
+    assert client.read_bytes(f"{d}/other") == data
+    with pytest.raises(FileNotFoundError):
+        client.rename(f"{d}/old", f"{d}/x")
+
+
+def test_statfs(client, d):
+    client.write_bytes(f"{d}/counted", b"1")
+    stats = client.statfs()
+    assert stats.block_size > 0
+    assert stats.total_bytes >= stats.free_bytes > 0
+    assert stats.files >= 2
+
+
+def test_name_too_long(client, d):
+    with pytest.raises(OSError) as info:
+        client.open(f"{d}/{'n' * 256}", "wb")
+    assert info.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(OSError) as info:
+        client.mkdir(f"{d}/{'n' * 256}")
+    assert info.value.errno == errno.ENAMETOOLONG
+    deep = d + ("/" + "p" * 200) * 21  # > PATH_MAX (4096) with every name <= NAME_MAX
+    with pytest.raises(OSError) as info:
+        client.stat(deep)
+    assert info.value.errno == errno.ENAMETOOLONG
+    client.write_bytes(f"{d}/{'n' * 255}", b"ok")  # NAME_MAX itself is fine
+
+
+def test_errors_carry_the_path(client, d):
+    with pytest.raises(FileNotFoundError) as info:
+        client.stat(f"{d}/nope")
+    assert info.value.filename == f"{d}/nope"
+    assert info.value.errno == errno.ENOENT
+
+
+def test_relative_path_is_rejected(client):
+    with pytest.raises(OSError) as info:
+        client.stat("relative/path")
+    assert info.value.errno == errno.EINVAL
+
+
+def test_threads_share_a_client(client, d):
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            data = pattern(200 * 1024, seed=t)
+            client.write_bytes(f"{d}/thread{t}", data)
+            assert client.read_bytes(f"{d}/thread{t}") == data
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_closed_client_refuses_calls(fs):
+    c = fs.client()
+    c.close()
+    with pytest.raises(ValueError):
+        c.stat("/")
+
+
+def test_buffers_of_any_kind(client, d):
+    path = f"{d}/buffers"
+    with client.open(path, "wb") as f:
+        f.write(bytearray(b"ab"))
+        f.write(memoryview(b"xxcdxx")[2:4])
+    buf = bytearray(4)
+    with client.open(path, "rb") as f:
+        assert f.readinto(buf) == 4
+    assert bytes(buf) == b"abcd"
+    assert os.fsencode("abcd") == client.read_bytes(path)
