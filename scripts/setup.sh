@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prepares a development environment for gkfs: Debian packages, a virtualenv in .venv and an
+# incremental build + install of the package into it. Idempotent: a second run installs
+# nothing new and rebuilds only what changed (persistent build dir build/<wheel_tag>).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+apt_packages=(librocksdb-dev libucx-dev ucx-utils libxxhash-dev catch2 pkg-config g++ cmake
+              ninja-build iproute2 python3-venv)
+pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y "${missing[@]}"
+fi
+
+python="${GKFS_PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  "$python" -m venv .venv
+fi
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+# Install the build/test tools only when one is missing, so re-runs stay offline and fast.
+if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash" \
+     2>/dev/null; then
+  echo "setup: installing Python build and test tools"
+  python -m pip install --upgrade pip
+  python -m pip install "${pip_packages[@]}"
+fi
+
+echo "setup: building and installing gkfs into .venv (build dir build/<wheel_tag>)"
+log="$(mktemp /tmp/gkfs-setup.XXXXXX.log)"
+if ! python -m pip install --no-build-isolation --no-deps -v . >"$log" 2>&1; then
+  tail -n 60 "$log" >&2
+  echo "setup: build failed; full log: $log" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "setup: done. Activate with: source $repo/.venv/bin/activate"

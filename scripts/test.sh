@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every gkfs test: setup (incremental build + install into .venv), the C++ unit tests
+# (Catch2), then pytest. Extra arguments go to pytest (e.g. scripts/test.sh -k client).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+scripts/setup.sh
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+# The loopback defaults the tests expect (kept if the caller set them).
+export UCX_TLS="${UCX_TLS:-tcp}"
+export UCX_NET_DEVICES="${UCX_NET_DEVICES:-lo}"
+
+# The unit-test binary just installed with the package; the build tree's copy otherwise.
+unit_tests="$(python -c 'import gkfs, os; print(os.path.join(os.path.dirname(gkfs.__file__), "bin", "gkfs_unit_tests"))')"
+if [[ ! -x "$unit_tests" ]]; then
+  unit_tests="$(find build -path '*/core/gkfs_unit_tests' -type f -perm -u+x -printf '%T@ %p\n' 2>/dev/null \
+                | sort -rn | head -n 1 | cut -d' ' -f2-)"
+fi
+if [[ -z "$unit_tests" || ! -x "$unit_tests" ]]; then
+  echo "test: gkfs_unit_tests not found (neither installed nor under build/)" >&2
+  exit 1
+fi
+echo "test: C++ unit tests ($unit_tests)"
+"$unit_tests"
+
+echo "test: pytest"
+status=0
+python -m pytest -q tests "$@" || status=$?
+if ((status == 5)); then
+  echo "test: pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$status"
