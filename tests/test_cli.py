@@ -274,3 +274,52 @@ class TestDaemonProcess:
         _, err = proc.communicate(timeout=HANG_GUARD_S)
         assert proc.returncode == 2
         assert "--rootdir" in err and "not a directory" in err
+
+
+def _proc_start_time(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2:].split()[19])
+
+
+def _write_state(hosts: Path, procs: list[tuple[int, int]]) -> None:
+    hosts.write_text("")
+    daemons = [{"index": i, "pid": pid, "start_time": start, "host": socket.gethostname(),
+                "rootdir": str(hosts.parent / f"d{i}"), "log": str(hosts.parent / f"d{i}.log")}
+               for i, (pid, start) in enumerate(procs)]
+    Path(str(hosts) + ".pids.json").write_text(json.dumps(
+        {"version": 1, "launcher": "local", "hosts_file": str(hosts), "mountdir": "/tmp/m",
+         "rpc_protocol": "ucx+tcp", "listen": "127.0.0.1", "daemons": daemons}))
+
+
+def test_stop_kills_a_daemon_that_ignores_sigterm(tmp_path):
+    stubborn = subprocess.Popen(
+        ["sh", "-c", "trap '' TERM; echo trapped; while :; do sleep 0.1; done"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert stubborn.stdout.readline() == "trapped\n"  # SIGTERM is ignored from here on
+        hosts = tmp_path / "hosts.txt"
+        _write_state(hosts, [(stubborn.pid, _proc_start_time(stubborn.pid))])
+        result = gkfs_ctl("stop", "--hosts-file", str(hosts), "--stop-grace", "0.5")
+        assert result.returncode == 0, result.stderr
+        assert "killed (SIGKILL after 0.5s grace)" in result.stdout
+        assert stubborn.wait(timeout=HANG_GUARD_S) == -signal.SIGKILL
+        assert not hosts.exists() and not Path(str(hosts) + ".pids.json").exists()
+    finally:
+        stubborn.kill()
+        stubborn.wait()
+        stubborn.stdout.close()
+
+
+def test_stop_leaves_a_reused_pid_alone(tmp_path):
+    """A recorded PID whose start time differs belongs to another process now."""
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        hosts = tmp_path / "hosts.txt"
+        _write_state(hosts, [(bystander.pid, _proc_start_time(bystander.pid) + 1)])
+        result = gkfs_ctl("stop", "--hosts-file", str(hosts))
+        assert result.returncode == 0, result.stderr
+        assert "was not running" in result.stdout
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
