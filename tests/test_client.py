@@ -172,6 +172,9 @@ def test_open_modes(client, d):
             f.read()
     with pytest.raises(ValueError):
         client.open(path, "rw")
+    for mode in ("rb", "wb", "ab"):
+        with pytest.raises(IsADirectoryError):
+            client.open(d, mode)
 
 
 def test_text_mode(client, d):

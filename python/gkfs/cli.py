@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cluster = Cluster(config)
     try:
         return _COMMANDS[args.command](cluster, args, parser)
-    except ClusterError as e:
+    except (ClusterError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
 
