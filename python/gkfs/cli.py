@@ -81,6 +81,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ClusterError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _start(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, Optional, TextIO
 
 from gkfs import settings as _settings
-from gkfs.settings import ClusterSettings, DaemonSettings
+from gkfs.settings import ClusterSettings
 
 __all__ = [
     "Cluster",
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 STATE_VERSION = 1
-READY_LINE = "Startup successful. Daemon is ready."
 _POLL_S = 0.1
 _LOG_TAIL_LINES = 20
 
@@ -264,6 +263,8 @@ class Cluster:
             if isinstance(e, OSError):
                 raise ClusterError(f"cannot start daemons: {e}") from e
             raise
+        for r in records:
+            self._say(f"daemon {r.index} pid {r.pid}: {_logged_uri(r.log)} (log {r.log})")
         self._say(f"gkfs: {len(records)} daemon(s) ready; hosts file {self.hosts_file}, "
                   f"mountdir {daemon.mountdir}")
 
