@@ -98,6 +98,18 @@ def test_run_executes_command_with_client_environment(make_fs):
     assert preload.split(":")[0] == preload_library()
 
 
+def test_run_puts_an_unmodified_program_on_the_file_system(make_fs, tmp_path):
+    if not os.path.exists(preload_library()):
+        pytest.skip("preload library not built")
+    fs = make_fs(daemons=2)
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(300_000))
+    result = fs.ctl("run", "--", "cp", str(source), f"{fs.mountdir}/copied.bin")
+    assert result.returncode == 0, result.stderr
+    with fs.client() as client:
+        assert client.read_bytes("/copied.bin") == source.read_bytes()
+
+
 def test_run_passes_the_exit_status(make_fs):
     if not os.path.exists(preload_library()):
         pytest.skip("preload library not built")
