@@ -1,0 +1,92 @@
+// Descriptors of open gkfs files and directories.
+//
+// Every open gkfs file or directory is backed by a memfd. Its content holds the open-file
+// state (the header below) and its kernel file offset is the gkfs file position, so the kernel
+// numbers, duplicates (dup, dup2, F_DUPFD), inherits (fork, exec) and shares them across
+// processes exactly like a kernel file. This table only remembers which descriptor numbers are
+// ours and caches their headers; it is rebuilt from /proc/self/fd after exec.
+//
+// Header grammar (host byte order, at kHeaderOffset inside the memfd):
+//   header := magic:u32 (0x73666b67, "gkfs") version:u16 (1) kind:u16 (1 file, 2 directory)
+//             flags:u32 path_len:u32 file_id:u64 path:byte[path_len]
+// flags are the open(2) access mode and status flags (O_APPEND, O_NONBLOCK, ...); F_SETFL
+// rewrites them in place, which every descriptor sharing the description then sees.
+// The header sits far beyond any real file position so that a write which bypasses the hooks
+// (glibc-internal stdio on a redirected descriptor) cannot overwrite it.
+//
+// Thread-safe. Membership tests are lock-free; everything else takes one mutex.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gkfs/client.h"
+
+namespace gkfs::preload {
+
+enum class FileKind : uint16_t { kFile = 1, kDirectory = 2 };
+
+// The process-local view of one open file description.
+struct OpenFile {
+  FileKind kind = FileKind::kFile;
+  int access_mode = 0;      // O_RDONLY, O_WRONLY or O_RDWR (fixed at open)
+  uint64_t file_id = 0;
+  std::string path;         // file-system-internal path at open time
+  uint64_t memfd_ino = 0;   // identity of the backing memfd
+
+  bool is_dir() const { return kind == FileKind::kDirectory; }
+
+  // getdents64 snapshot, fetched when a read starts at position 0.
+  std::mutex listing_mu;
+  std::vector<DirEntry> listing;  // GUARDED_BY(listing_mu)
+};
+using OpenFileRef = std::shared_ptr<OpenFile>;
+
+namespace fds {
+
+constexpr int kMaxFds = 1 << 20;
+constexpr int64_t kHeaderOffset = int64_t{1} << 62;
+
+// True if fd is (as far as this process knows) a gkfs descriptor. Lock-free.
+inline bool MaybeOurs(int fd);
+
+// The open file behind fd, or nullptr if fd is not ours. Drops entries whose number the
+// kernel has since given to another file (closed behind our back, e.g. by close_range).
+OpenFileRef Lookup(int fd);
+
+// Creates the memfd for a newly opened gkfs file. Returns the descriptor, or -1 with errno.
+int Create(FileKind kind, int flags, uint64_t file_id, const std::string& path);
+// Records that `to` now refers to the same description as `from` (after dup/dup2/F_DUPFD).
+void Duplicate(int from, int to);
+// Records that fd no longer refers to a gkfs file (after close or dup2 over it).
+void Forget(int fd);
+
+// The open flags stored in the header (shared by all descriptors of the description).
+int ReadFlags(int fd);
+int WriteFlags(int fd, int flags);
+// The gkfs file position (the memfd's kernel offset).
+int64_t Position(int fd);
+int SetPosition(int fd, int64_t position);
+
+// After exec: finds inherited gkfs descriptors in /proc/self/fd. `on_other_memfd` is called
+// for every other memfd whose name starts with "gkfs" (e.g. the inherited cwd record).
+void ScanInherited(void (*on_other_memfd)(int fd, const char* name));
+
+void LockForFork();
+void UnlockAfterFork();
+
+// --- implementation of the lock-free membership test ---
+namespace internal {
+extern std::atomic<uint64_t> g_bits[kMaxFds / 64];
+}
+inline bool MaybeOurs(int fd) {
+  if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxFds)) return false;
+  return (internal::g_bits[fd >> 6].load(std::memory_order_acquire) >> (fd & 63)) & 1;
+}
+
+}  // namespace fds
+}  // namespace gkfs::preload

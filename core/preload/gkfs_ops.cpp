@@ -1,0 +1,253 @@
+// open/read/write/lseek/stat semantics for gkfs descriptors and paths.
+#include "preload/gkfs_ops.h"
+
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "preload/libc.h"
+
+namespace gkfs::preload {
+
+// Workaround: the daemons keep no record for "/" on a fresh file system, so the client's
+// Stat("/") and ReadDir("/") fail with ENOENT. The root always exists: synthesise it, and list
+// it page by page (ReadDirPage checks the directory only on a first page, start_after "").
+// Remove once the root record exists.
+namespace {
+
+Metadata RootMetadata() {
+  Metadata md;
+  md.mode = S_IFDIR | 0777;  // gkfs enforces no permissions: anyone may create in the root
+  md.uid = geteuid();
+  md.gid = getegid();
+  return md;
+}
+
+Status ListRootByPages(Client& c, std::vector<DirEntry>* entries) {
+  std::string after = "\x01";  // past "" so no directory check; no real name sorts before
+  for (bool end = false; !end;) {
+    std::vector<DirEntry> page;
+    Status s = c.ReadDirPage("/", after, 4096, &page, &end);
+    if (!s.ok()) return s;
+    if (page.empty()) break;
+    after = page.back().name;
+    for (auto& e : page) entries->push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+// Metadata for open(): creates the file when O_CREAT says so.
+Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t mode,
+                    Metadata* md) {
+  if (!(flags & O_CREAT)) {
+    Status s = client.Stat(target.internal, md);
+    if (s.code() == ENOENT && target.internal == "/") {
+      *md = RootMetadata();
+      return Status::OK();
+    }
+    return s;
+  }
+  if (target.internal == "/" || target.names_directory) {
+    return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
+  }
+  uint32_t perms = mode & ~CurrentUmask() & 07777;
+  Status s = client.Create(target.internal, perms, (flags & O_EXCL) != 0, md);
+  if (s.code() == EEXIST && !(flags & O_EXCL)) return client.Stat(target.internal, md);
+  return s;
+}
+
+}  // namespace
+
+mode_t CurrentUmask() {
+  mode_t mask = sys::Umask(0);
+  sys::Umask(mask);
+  return mask;
+}
+
+uint64_t InodeOf(const std::string& internal) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: d_ino and st_ino only need to agree
+  for (unsigned char c : internal) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h == 0 ? 1 : h;
+}
+
+dev_t DeviceId() {
+  static const dev_t dev = makedev(0x6b66, static_cast<unsigned>(InodeOf(config().mountdir)));
+  return dev;
+}
+
+int OpenPath(const PathTarget& target, int flags, mode_t mode) {
+  if ((flags & O_TMPFILE) == O_TMPFILE) return FailWith(EOPNOTSUPP);
+  int access = flags & O_ACCMODE;
+  if (access == O_ACCMODE) return FailWith(EINVAL);
+  Metadata md;
+  Status s = WithClient([&](Client& c) { return CreateOrStat(c, target, flags, mode, &md); });
+  if (!s.ok()) return FailWith(s);
+  FileKind kind = FileKind::kFile;
+  if (md.is_dir()) {
+    if ((flags & O_CREAT) || access != O_RDONLY) return FailWith(EISDIR);
+    kind = FileKind::kDirectory;
+  } else {
+    if ((flags & O_DIRECTORY) || target.names_directory) return FailWith(ENOTDIR);
+    if ((flags & O_TRUNC) && access != O_RDONLY && md.size > 0) {
+      s = WithClient([&](Client& c) { return c.Truncate(target.internal, 0); });
+      if (!s.ok()) return FailWith(s);
+    }
+  }
+  int fd = fds::Create(kind, flags, md.file_id, target.internal);
+  Log(LogLevel::kDebug, "open %s flags 0x%x -> fd %d", target.internal.c_str(), flags, fd);
+  return fd;
+}
+
+ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offset) {
+  if (file.is_dir()) return FailWith(EISDIR);
+  if (file.access_mode == O_WRONLY) return FailWith(EBADF);
+  len = std::min(len, kMaxTransfer);
+  if (len == 0) return 0;
+  if (!sys::IsMapped(buf, len)) return FailWith(EFAULT);
+  bool at_position = offset < 0;
+  if (at_position && (offset = fds::Position(fd)) < 0) return -1;
+  size_t got = 0;
+  Status s = WithClient([&](Client& c) {
+    return c.Read(file.path, file.file_id, static_cast<uint64_t>(offset), buf, len, &got);
+  });
+  if (!s.ok()) return FailWith(s);
+  if (at_position && got > 0) fds::SetPosition(fd, offset + static_cast<int64_t>(got));
+  return static_cast<ssize_t>(got);
+}
+
+ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64_t offset) {
+  if (file.is_dir() || file.access_mode == O_RDONLY) return FailWith(EBADF);
+  len = std::min(len, kMaxTransfer);
+  if (len == 0) return 0;
+  if (!sys::IsMapped(buf, len)) return FailWith(EFAULT);
+  int flags = fds::ReadFlags(fd);
+  if (flags < 0) return -1;
+  bool at_position = offset < 0;
+  Status s;
+  if (flags & O_APPEND) {  // as Linux: appends even for pwrite
+    uint64_t at = 0;
+    s = WithClient([&](Client& c) { return c.Append(file.path, file.file_id, buf, len, &at); });
+    offset = static_cast<int64_t>(at);
+  } else {
+    if (at_position && (offset = fds::Position(fd)) < 0) return -1;
+    s = WithClient([&](Client& c) {
+      return c.Write(file.path, file.file_id, static_cast<uint64_t>(offset), buf, len);
+    });
+  }
+  if (!s.ok()) return FailWith(s);
+  if (at_position) fds::SetPosition(fd, offset + static_cast<int64_t>(len));
+  return static_cast<ssize_t>(len);
+}
+
+int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence) {
+  int64_t base = 0;
+  switch (whence) {
+    case SEEK_SET:
+      break;
+    case SEEK_CUR:
+      if ((base = fds::Position(fd)) < 0) return -1;
+      break;
+    case SEEK_END:
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+      if (file.is_dir()) return FailWith(EINVAL);
+      Metadata md;
+      if (StatInternal(file.path, &md) != 0) return -1;
+      int64_t size = static_cast<int64_t>(md.size);
+      if (whence == SEEK_END) {
+        base = size;
+        break;
+      }
+      // No holes are reported: data runs from 0 to the size.
+      if (offset < 0 || offset >= size) return FailWith(ENXIO);
+      int64_t result = whence == SEEK_DATA ? offset : size;
+      return fds::SetPosition(fd, result) == 0 ? result : -1;
+    }
+    default:
+      return FailWith(EINVAL);
+  }
+  int64_t result;
+  if (__builtin_add_overflow(base, offset, &result)) return FailWith(EOVERFLOW);
+  if (result < 0) return FailWith(EINVAL);
+  return fds::SetPosition(fd, result) == 0 ? result : -1;
+}
+
+int RemoveDirectory(const PathTarget& target) {
+  if (target.internal == "/") return FailWith(EBUSY);
+  Status s = WithClient([&](Client& c) { return c.Rmdir(target.internal); });
+  return s.ok() ? 0 : FailWith(s);
+}
+
+
+int StatInternal(const std::string& internal, Metadata* md) {
+  Status s = WithClient([&](Client& c) { return c.Stat(internal, md); });
+  if (s.code() == ENOENT && internal == "/") {
+    *md = RootMetadata();
+    return 0;
+  }
+  return s.ok() ? 0 : FailWith(s);
+}
+
+int ListDirectory(const std::string& internal, std::vector<DirEntry>* entries) {
+  entries->clear();
+  Status s = WithClient([&](Client& c) {
+    Status r = c.ReadDir(internal, entries);
+    if (r.code() == ENOENT && internal == "/") {
+      entries->clear();
+      r = ListRootByPages(c, entries);
+    }
+    return r;
+  });
+  return s.ok() ? 0 : FailWith(s);
+}
+
+void FillStat(const Metadata& md, const std::string& internal, struct stat* st) {
+  std::memset(st, 0, sizeof(*st));
+  st->st_dev = DeviceId();
+  st->st_ino = InodeOf(internal);
+  st->st_mode = md.mode;
+  st->st_nlink = 1;  // unknown subdirectory count, as btrfs and GekkoFS report
+  st->st_uid = md.uid;
+  st->st_gid = md.gid;
+  st->st_size = static_cast<off_t>(md.size);
+  uint64_t chunk = 0;
+  WithClient([&](Client& c) {
+    chunk = c.config().chunk_size;
+    return Status::OK();
+  });
+  st->st_blksize = chunk > 0 ? static_cast<blksize_t>(chunk) : 4096;
+  st->st_blocks = static_cast<blkcnt_t>((md.size + 511) / 512);
+  auto to_ts = [](int64_t ns) {
+    struct timespec ts;
+    ts.tv_sec = ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+  };
+  st->st_atim = to_ts(md.atime_ns);
+  st->st_mtim = to_ts(md.mtime_ns);
+  st->st_ctim = to_ts(md.ctime_ns);
+}
+
+int StatPath(const PathTarget& target, struct stat* st) {
+  if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
+  Metadata md;
+  if (StatInternal(target.internal, &md) != 0) return -1;
+  if (target.names_directory && !md.is_dir()) return FailWith(ENOTDIR);
+  FillStat(md, target.internal, st);
+  return 0;
+}
+
+int StatFd(const OpenFile& file, struct stat* st) {
+  if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
+  Metadata md;
+  if (StatInternal(file.path, &md) != 0) return -1;
+  FillStat(md, file.path, st);
+  return 0;
+}
+
+}  // namespace gkfs::preload

@@ -1,0 +1,60 @@
+// The gkfs side of the hooks: POSIX semantics (flags, positions, errno) on top of the Client.
+// Every function returns like the libc call it backs (-1 and errno on failure) and may only be
+// called for targets already known to be in gkfs.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gkfs/client.h"
+#include "preload/fd_table.h"
+#include "preload/path_resolver.h"
+#include "preload/preload.h"
+
+namespace gkfs::preload {
+
+// Runs fn(Client&) -> Status with the re-entrancy guard held, connecting on first use.
+template <typename Fn>
+Status WithClient(Fn&& fn) {
+  ReentryGuard guard;
+  ClientUse use;
+  Status status;
+  Client* client = AcquireClient(&status);
+  if (client == nullptr) return status;
+  return fn(*client);
+}
+
+// Largest transfer of one read/write call, as Linux (MAX_RW_COUNT).
+constexpr size_t kMaxTransfer = 0x7ffff000;
+
+// open(2) on a gkfs path: creates/truncates as flags say and returns a new descriptor.
+int OpenPath(const PathTarget& target, int flags, mode_t mode);
+
+// read/write at `offset`, or at (and advancing) the file position when offset < 0.
+ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offset);
+ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64_t offset);
+int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence);
+
+// rmdir(2) and unlinkat(AT_REMOVEDIR).
+int RemoveDirectory(const PathTarget& target);
+
+// Metadata of a gkfs path; `target.names_directory` makes a non-directory ENOTDIR.
+int StatPath(const PathTarget& target, struct stat* st);
+int StatFd(const OpenFile& file, struct stat* st);
+int StatInternal(const std::string& internal, Metadata* md);
+// The children of a gkfs directory, sorted by name.
+int ListDirectory(const std::string& internal, std::vector<DirEntry>* entries);
+void FillStat(const Metadata& md, const std::string& internal, struct stat* st);
+
+// st_ino and d_ino of a path (stable, never 0).
+uint64_t InodeOf(const std::string& internal);
+// st_dev of this mount.
+dev_t DeviceId();
+// The caller's umask, read at each call.
+mode_t CurrentUmask();
+
+}  // namespace gkfs::preload

@@ -1,0 +1,154 @@
+// Attributes: chmod and the times (Client::SetAttr), and chown.
+//
+// gkfs stores no ownership changes: a chown that keeps the owner and group (or passes -1)
+// succeeds, root's is accepted without effect, anyone else's fails with EPERM, as a
+// non-root chown to another user would.
+#include "preload/hooks.h"
+
+#include <sys/time.h>
+#include <utime.h>
+
+#include <ctime>
+
+using namespace gkfs;
+using namespace gkfs::preload;
+
+namespace {
+
+int SetMode(const std::string& internal, mode_t mode) {
+  return Result(WithClient(
+      [&](Client& c) { return c.SetAttr(internal, static_cast<int64_t>(mode & 07777), -1, -1); }));
+}
+
+int Chown(const std::string& internal, uid_t uid, gid_t gid) {
+  Metadata md;
+  if (StatInternal(internal, &md) != 0) return -1;
+  bool same_uid = uid == static_cast<uid_t>(-1) || uid == md.uid;
+  bool same_gid = gid == static_cast<gid_t>(-1) || gid == md.gid;
+  if ((same_uid && same_gid) || geteuid() == 0) return 0;
+  return FailWith(EPERM);
+}
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// utimensat semantics: NULL = now for both; UTIME_NOW / UTIME_OMIT per field.
+int SetTimes(const std::string& internal, const struct timespec* times) {
+  times = Launder(times);
+  int64_t ns[2];
+  for (int i = 0; i < 2; ++i) {
+    if (times == nullptr || times[i].tv_nsec == UTIME_NOW) {
+      ns[i] = NowNs();
+    } else if (times[i].tv_nsec == UTIME_OMIT) {
+      ns[i] = -1;
+    } else if (times[i].tv_nsec < 0 || times[i].tv_nsec >= 1000000000) {
+      return FailWith(EINVAL);
+    } else {
+      ns[i] = static_cast<int64_t>(times[i].tv_sec) * 1000000000 + times[i].tv_nsec;
+    }
+  }
+  if (ns[0] < 0 && ns[1] < 0) return 0;
+  return Result(WithClient([&](Client& c) { return c.SetAttr(internal, -1, ns[0], ns[1]); }));
+}
+
+// timeval pairs (utimes, futimes, lutimes) as timespec pairs.
+const struct timespec* FromTimevals(const struct timeval* tv, struct timespec out[2]) {
+  tv = Launder(tv);
+  if (tv == nullptr) return nullptr;
+  for (int i = 0; i < 2; ++i) {
+    out[i].tv_sec = tv[i].tv_sec;
+    out[i].tv_nsec = tv[i].tv_usec * 1000;
+  }
+  return out;
+}
+
+int ChmodAt(int dirfd, const char* path, mode_t mode, int flags) {
+  static const auto real = NextSymbol<decltype(&::fchmodat)>("fchmodat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, mode, flags);
+  return t.gkfs() ? SetMode(t.internal, mode) : FailWith(t.error);
+}
+
+int ChownAt(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
+  static const auto real = NextSymbol<decltype(&::fchownat)>("fchownat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, uid, gid, flags);
+  return t.gkfs() ? Chown(t.internal, uid, gid) : FailWith(t.error);
+}
+
+int UtimensAt(int dirfd, const char* path, const struct timespec* times, int flags) {
+  static const auto real = NextSymbol<decltype(&::utimensat)>("utimensat");
+  path = Launder(path);
+  if (path == nullptr) {  // Linux: the times of dirfd itself
+    if (OpenFileRef f = OurFile(dirfd)) return SetTimes(f->path, times);
+    return real(dirfd, path, times, flags);
+  }
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, times, flags);
+  if (!t.gkfs()) return FailWith(t.error);
+  Metadata md;  // the file must exist even when no time changes
+  if (StatInternal(t.internal, &md) != 0) return -1;
+  return SetTimes(t.internal, times);
+}
+
+}  // namespace
+
+extern "C" {
+
+int chmod(const char* path, mode_t mode) { return ChmodAt(AT_FDCWD, path, mode, 0); }
+int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
+  return ChmodAt(dirfd, path, mode, flags);
+}
+int fchmod(int fd, mode_t mode) {
+  static const auto real = NextSymbol<decltype(&::fchmod)>("fchmod");
+  if (OpenFileRef f = OurFile(fd)) return SetMode(f->path, mode);
+  return real(fd, mode);
+}
+
+int chown(const char* path, uid_t uid, gid_t gid) { return ChownAt(AT_FDCWD, path, uid, gid, 0); }
+int lchown(const char* path, uid_t uid, gid_t gid) {
+  return ChownAt(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+int fchownat(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
+  return ChownAt(dirfd, path, uid, gid, flags);
+}
+int fchown(int fd, uid_t uid, gid_t gid) {
+  static const auto real = NextSymbol<decltype(&::fchown)>("fchown");
+  if (OpenFileRef f = OurFile(fd)) return Chown(f->path, uid, gid);
+  return real(fd, uid, gid);
+}
+
+int utimensat(int dirfd, const char* path, const struct timespec times[2], int flags) {
+  return UtimensAt(dirfd, path, times, flags);
+}
+int futimens(int fd, const struct timespec times[2]) {
+  static const auto real = NextSymbol<decltype(&::futimens)>("futimens");
+  if (OpenFileRef f = OurFile(fd)) return SetTimes(f->path, times);
+  return real(fd, times);
+}
+int utimes(const char* path, const struct timeval tv[2]) {
+  struct timespec ts[2];
+  return UtimensAt(AT_FDCWD, path, FromTimevals(tv, ts), 0);
+}
+int lutimes(const char* path, const struct timeval tv[2]) {
+  struct timespec ts[2];
+  return UtimensAt(AT_FDCWD, path, FromTimevals(tv, ts), AT_SYMLINK_NOFOLLOW);
+}
+int futimes(int fd, const struct timeval tv[2]) {
+  struct timespec ts[2];
+  return futimens(fd, FromTimevals(tv, ts));
+}
+int utime(const char* path, const struct utimbuf* times) {
+  times = Launder(times);
+  if (times == nullptr) return UtimensAt(AT_FDCWD, path, nullptr, 0);
+  struct timespec ts[2] = {{times->actime, 0}, {times->modtime, 0}};
+  return UtimensAt(AT_FDCWD, path, ts, 0);
+}
+
+}  // extern "C"

@@ -1,0 +1,241 @@
+// Directories: mkdir/rmdir, the DIR stream functions and getdents64.
+//
+// A gkfs directory stream (GkfsDir) is told apart from glibc's DIR by its first member: both
+// start with the descriptor, and only ours hold a gkfs descriptor. Listings are snapshots
+// fetched with Client::ReadDir when the stream is opened or rewound, "." and ".." first.
+#include "preload/hooks.h"
+
+#include <dirent.h>
+
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+using namespace gkfs;
+using namespace gkfs::preload;
+
+namespace {
+
+struct GkfsDir {
+  int fd;  // first, as in glibc's struct __dirstream
+  size_t position = 0;
+  std::string path;
+  std::vector<DirEntry> entries;
+  struct dirent64 entry;
+};
+
+GkfsDir* OurDir(DIR* dir) {
+  dir = Launder(dir);
+  if (dir == nullptr || !fds::MaybeOurs(*reinterpret_cast<int*>(dir))) return nullptr;
+  return reinterpret_cast<GkfsDir*>(dir);
+}
+
+std::string Parent(const std::string& internal) {
+  size_t slash = internal.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : internal.substr(0, slash);
+}
+
+std::string Child(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+uint64_t EntryInode(const std::string& dir, const DirEntry& e) {
+  if (e.name == ".") return InodeOf(dir);
+  if (e.name == "..") return InodeOf(Parent(dir));
+  return InodeOf(Child(dir, e.name));
+}
+
+// The listing with "." and ".." first.
+int List(const std::string& internal, std::vector<DirEntry>* entries) {
+  std::vector<DirEntry> children;
+  if (ListDirectory(internal, &children) != 0) return -1;
+  entries->clear();
+  entries->reserve(children.size() + 2);
+  entries->push_back(DirEntry{".", DT_DIR});
+  entries->push_back(DirEntry{"..", DT_DIR});
+  for (auto& child : children) entries->push_back(std::move(child));
+  return 0;
+}
+
+// Wraps an open gkfs directory descriptor (taking it over) in a stream.
+DIR* NewDir(int fd, const OpenFile& file) {
+  if (!file.is_dir()) return errno = ENOTDIR, nullptr;
+  auto* dir = new GkfsDir();
+  dir->fd = fd;
+  dir->path = file.path;
+  if (List(dir->path, &dir->entries) != 0) {
+    delete dir;
+    return nullptr;
+  }
+  return reinterpret_cast<DIR*>(dir);
+}
+
+// Fills one linux_dirent64 record; returns its length, or 0 if it does not fit.
+size_t PutDirent(const std::string& dir, const DirEntry& e, int64_t next, char* out,
+                 size_t space) {
+  size_t len = offsetof(struct dirent64, d_name) + e.name.size() + 1;
+  len = (len + 7) & ~size_t{7};
+  if (len > space) return 0;
+  auto* d = reinterpret_cast<struct dirent64*>(out);
+  std::memset(d, 0, len);
+  d->d_ino = EntryInode(dir, e);
+  d->d_off = next;
+  d->d_reclen = static_cast<unsigned short>(len);
+  d->d_type = e.type;
+  std::memcpy(d->d_name, e.name.c_str(), e.name.size() + 1);
+  return len;
+}
+
+int MkdirAt(int dirfd, const char* path, mode_t mode) {
+  static const auto real = NextSymbol<decltype(&::mkdirat)>("mkdirat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, mode);
+  if (!t.gkfs()) return FailWith(t.error);
+  if (t.internal == "/") return FailWith(EEXIST);
+  uint32_t perms = mode & ~CurrentUmask() & 07777;
+  return Result(WithClient([&](Client& c) { return c.Mkdir(t.internal, perms); }));
+}
+
+}  // namespace
+
+extern "C" {
+
+int mkdir(const char* path, mode_t mode) { return MkdirAt(AT_FDCWD, path, mode); }
+int mkdirat(int dirfd, const char* path, mode_t mode) { return MkdirAt(dirfd, path, mode); }
+
+int rmdir(const char* path) {
+  static const auto real = NextSymbol<decltype(&::rmdir)>("rmdir");
+  PathTarget t;
+  ResolveArg(path, &t);
+  if (t.kernel()) return real(t.kernel_path);
+  if (!t.gkfs()) return FailWith(t.error);
+  return RemoveDirectory(t);
+}
+
+DIR* opendir(const char* path) {
+  static const auto real = NextSymbol<decltype(&::opendir)>("opendir");
+  PathTarget t;
+  ResolveArg(path, &t);
+  if (t.kernel()) return real(t.kernel_path);
+  if (!t.gkfs()) return errno = t.error, nullptr;
+  int fd = OpenPath(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  OpenFileRef file = fds::Lookup(fd);
+  DIR* dir = file ? NewDir(fd, *file) : nullptr;
+  if (dir == nullptr) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+  }
+  return dir;
+}
+
+DIR* fdopendir(int fd) {
+  static const auto real = NextSymbol<decltype(&::fdopendir)>("fdopendir");
+  OpenFileRef file = OurFile(fd);
+  if (!file) return real(fd);
+  return NewDir(fd, *file);
+}
+
+struct dirent64* readdir64(DIR* stream) {
+  static const auto real = NextSymbol<decltype(&::readdir64)>("readdir64");
+  GkfsDir* dir = OurDir(stream);
+  if (dir == nullptr) return real(stream);
+  if (dir->position >= dir->entries.size()) return nullptr;  // end: errno unchanged
+  const DirEntry& e = dir->entries[dir->position++];
+  PutDirent(dir->path, e, static_cast<int64_t>(dir->position),
+            reinterpret_cast<char*>(&dir->entry), sizeof(dir->entry));
+  return &dir->entry;
+}
+
+// On 64-bit Linux struct dirent and struct dirent64 are the same.
+struct dirent* readdir(DIR* stream) {
+  static_assert(sizeof(struct dirent) == sizeof(struct dirent64), "same layout");
+  static const auto real = NextSymbol<decltype(&::readdir)>("readdir");
+  if (OurDir(stream) == nullptr) return real(stream);
+  return reinterpret_cast<struct dirent*>(readdir64(stream));
+}
+
+int readdir64_r(DIR* stream, struct dirent64* entry, struct dirent64** result) {
+  using Fn = int (*)(DIR*, struct dirent64*, struct dirent64**);  // deprecated in glibc
+  static const auto real = NextSymbol<Fn>("readdir64_r");
+  if (OurDir(stream) == nullptr) return real(stream, entry, result);
+  struct dirent64* next = readdir64(stream);
+  if (next != nullptr) std::memcpy(entry, next, next->d_reclen);
+  *result = next != nullptr ? entry : nullptr;
+  return 0;
+}
+
+int readdir_r(DIR* stream, struct dirent* entry, struct dirent** result) {
+  using Fn = int (*)(DIR*, struct dirent*, struct dirent**);
+  static const auto real = NextSymbol<Fn>("readdir_r");
+  if (OurDir(stream) == nullptr) return real(stream, entry, result);
+  struct dirent64* next = readdir64(stream);
+  if (next != nullptr) std::memcpy(entry, next, next->d_reclen);
+  *result = next != nullptr ? entry : nullptr;
+  return 0;
+}
+
+int closedir(DIR* stream) {
+  static const auto real = NextSymbol<decltype(&::closedir)>("closedir");
+  GkfsDir* dir = OurDir(stream);
+  if (dir == nullptr) return real(stream);
+  int r = ::close(dir->fd);
+  delete dir;
+  return r;
+}
+
+int dirfd(DIR* stream) {
+  static const auto real = NextSymbol<decltype(&::dirfd)>("dirfd");
+  GkfsDir* dir = OurDir(stream);
+  return dir != nullptr ? dir->fd : real(stream);
+}
+
+void rewinddir(DIR* stream) {
+  static const auto real = NextSymbol<decltype(&::rewinddir)>("rewinddir");
+  GkfsDir* dir = OurDir(stream);
+  if (dir == nullptr) return real(stream);
+  dir->position = 0;
+  List(dir->path, &dir->entries);  // a rewound stream sees the current directory
+}
+
+long telldir(DIR* stream) {
+  static const auto real = NextSymbol<decltype(&::telldir)>("telldir");
+  GkfsDir* dir = OurDir(stream);
+  return dir != nullptr ? static_cast<long>(dir->position) : real(stream);
+}
+
+void seekdir(DIR* stream, long position) {
+  static const auto real = NextSymbol<decltype(&::seekdir)>("seekdir");
+  GkfsDir* dir = OurDir(stream);
+  if (dir == nullptr) return real(stream, position);
+  dir->position = position < 0 ? 0 : static_cast<size_t>(position);
+}
+
+// The position of a gkfs directory descriptor is the index of the next entry.
+ssize_t getdents64(int fd, void* buf, size_t len) {
+  static const auto real = NextSymbol<decltype(&::getdents64)>("getdents64");
+  OpenFileRef file = OurFile(fd);
+  if (!file) return real(fd, buf, len);
+  if (!file->is_dir()) return FailWith(ENOTDIR);
+  buf = Launder(buf);
+  if (!sys::IsMapped(buf, len)) return FailWith(EFAULT);
+  int64_t position = fds::Position(fd);
+  if (position < 0) return -1;
+  std::lock_guard<std::mutex> lock(file->listing_mu);
+  if (position == 0 && List(file->path, &file->listing) != 0) return -1;
+  size_t used = 0;
+  auto index = static_cast<size_t>(position);
+  for (; index < file->listing.size(); ++index) {
+    size_t n = PutDirent(file->path, file->listing[index], static_cast<int64_t>(index + 1),
+                         static_cast<char*>(buf) + used, len - used);
+    if (n == 0) break;
+    used += n;
+  }
+  if (used == 0 && index < file->listing.size()) return FailWith(EINVAL);  // buffer too small
+  fds::SetPosition(fd, static_cast<int64_t>(index));
+  return static_cast<ssize_t>(used);
+}
+
+}  // extern "C"

@@ -1,0 +1,308 @@
+// read/write families, lseek, sync, truncate, advice and allocation, mmap.
+#include "preload/hooks.h"
+
+#include <limits.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <cstring>
+#include <memory>
+
+using namespace gkfs;
+using namespace gkfs::preload;
+
+namespace {
+
+// Sum of the iovec lengths, capped like Linux; -1 with errno for a bad vector.
+ssize_t VectorLength(const struct iovec* iov, int count) {
+  if (count < 0 || count > IOV_MAX) return FailWith(EINVAL);
+  if (!sys::IsMapped(iov, sizeof(*iov) * static_cast<size_t>(count))) return FailWith(EFAULT);
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    if (__builtin_add_overflow(total, iov[i].iov_len, &total) || total > SSIZE_MAX) {
+      return FailWith(EINVAL);
+    }
+  }
+  return static_cast<ssize_t>(std::min(total, kMaxTransfer));
+}
+
+// One read into a bounce buffer, scattered afterwards (one RPC round instead of one per iovec).
+ssize_t ReadVector(int fd, const OpenFile& file, const struct iovec* iov, int count,
+                   int64_t offset) {
+  ssize_t total = VectorLength(iov, count);
+  if (total < 0) return -1;
+  if (count == 1) return ReadFd(fd, file, iov[0].iov_base, static_cast<size_t>(total), offset);
+  std::unique_ptr<char[]> buf(new char[total]);
+  ssize_t got = ReadFd(fd, file, buf.get(), static_cast<size_t>(total), offset);
+  size_t done = 0;
+  for (int i = 0; i < count && got > 0 && done < static_cast<size_t>(got); ++i) {
+    size_t n = std::min(iov[i].iov_len, static_cast<size_t>(got) - done);
+    std::memcpy(iov[i].iov_base, buf.get() + done, n);
+    done += n;
+  }
+  return got;
+}
+
+ssize_t WriteVector(int fd, const OpenFile& file, const struct iovec* iov, int count,
+                    int64_t offset) {
+  ssize_t total = VectorLength(iov, count);
+  if (total < 0) return -1;
+  if (count == 1) return WriteFd(fd, file, iov[0].iov_base, static_cast<size_t>(total), offset);
+  std::unique_ptr<char[]> buf(new char[total]);
+  size_t done = 0;
+  for (int i = 0; i < count && done < static_cast<size_t>(total); ++i) {
+    size_t n = std::min(iov[i].iov_len, static_cast<size_t>(total) - done);
+    std::memcpy(buf.get() + done, iov[i].iov_base, n);
+    done += n;
+  }
+  return WriteFd(fd, file, buf.get(), static_cast<size_t>(total), offset);
+}
+
+int Truncate(const OpenFile& file, int64_t length) {
+  if (length < 0) return FailWith(EINVAL);
+  return Result(WithClient([&](Client& c) { return c.Truncate(file.path, length); }));
+}
+
+// fallocate without flags and posix_fallocate: grow the size if the range ends past it.
+int Allocate(const OpenFile& file, int64_t offset, int64_t length) {
+  if (offset < 0 || length <= 0) return FailWith(EINVAL);
+  if (file.is_dir()) return FailWith(ENODEV);
+  if (file.access_mode == O_RDONLY) return FailWith(EBADF);
+  int64_t end;
+  if (__builtin_add_overflow(offset, length, &end)) return FailWith(EFBIG);
+  Metadata md;
+  if (StatInternal(file.path, &md) != 0) return -1;
+  if (static_cast<uint64_t>(end) <= md.size) return 0;
+  return Truncate(file, end);
+}
+
+}  // namespace
+
+extern "C" {
+
+ssize_t read(int fd, void* buf, size_t len) {
+  static const auto real = NextSymbol<decltype(&::read)>("read");
+  if (OpenFileRef f = OurFile(fd)) return ReadFd(fd, *f, buf, len, -1);
+  return real(fd, buf, len);
+}
+
+ssize_t write(int fd, const void* buf, size_t len) {
+  static const auto real = NextSymbol<decltype(&::write)>("write");
+  if (OpenFileRef f = OurFile(fd)) return WriteFd(fd, *f, buf, len, -1);
+  return real(fd, buf, len);
+}
+
+ssize_t pread(int fd, void* buf, size_t len, off_t offset) {
+  static const auto real = NextSymbol<decltype(&::pread)>("pread");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : ReadFd(fd, *f, buf, len, offset);
+  }
+  return real(fd, buf, len, offset);
+}
+
+ssize_t pread64(int fd, void* buf, size_t len, off64_t offset) {
+  static const auto real = NextSymbol<decltype(&::pread64)>("pread64");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : ReadFd(fd, *f, buf, len, offset);
+  }
+  return real(fd, buf, len, offset);
+}
+
+ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset) {
+  static const auto real = NextSymbol<decltype(&::pwrite)>("pwrite");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : WriteFd(fd, *f, buf, len, offset);
+  }
+  return real(fd, buf, len, offset);
+}
+
+ssize_t pwrite64(int fd, const void* buf, size_t len, off64_t offset) {
+  static const auto real = NextSymbol<decltype(&::pwrite64)>("pwrite64");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : WriteFd(fd, *f, buf, len, offset);
+  }
+  return real(fd, buf, len, offset);
+}
+
+ssize_t readv(int fd, const struct iovec* iov, int count) {
+  static const auto real = NextSymbol<decltype(&::readv)>("readv");
+  if (OpenFileRef f = OurFile(fd)) return ReadVector(fd, *f, iov, count, -1);
+  return real(fd, iov, count);
+}
+
+ssize_t writev(int fd, const struct iovec* iov, int count) {
+  static const auto real = NextSymbol<decltype(&::writev)>("writev");
+  if (OpenFileRef f = OurFile(fd)) return WriteVector(fd, *f, iov, count, -1);
+  return real(fd, iov, count);
+}
+
+ssize_t preadv(int fd, const struct iovec* iov, int count, off_t offset) {
+  static const auto real = NextSymbol<decltype(&::preadv)>("preadv");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : ReadVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset);
+}
+
+ssize_t preadv64(int fd, const struct iovec* iov, int count, off64_t offset) {
+  static const auto real = NextSymbol<decltype(&::preadv64)>("preadv64");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : ReadVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset);
+}
+
+ssize_t pwritev(int fd, const struct iovec* iov, int count, off_t offset) {
+  static const auto real = NextSymbol<decltype(&::pwritev)>("pwritev");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : WriteVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset);
+}
+
+ssize_t pwritev64(int fd, const struct iovec* iov, int count, off64_t offset) {
+  static const auto real = NextSymbol<decltype(&::pwritev64)>("pwritev64");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < 0 ? FailWith(EINVAL) : WriteVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset);
+}
+
+// The v2 calls: offset -1 means the file position; RWF_* hints are ignored.
+ssize_t preadv2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
+  static const auto real = NextSymbol<decltype(&::preadv2)>("preadv2");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < -1 ? FailWith(EINVAL) : ReadVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset, flags);
+}
+
+ssize_t preadv64v2(int fd, const struct iovec* iov, int count, off64_t offset, int flags) {
+  static const auto real = NextSymbol<decltype(&::preadv64v2)>("preadv64v2");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < -1 ? FailWith(EINVAL) : ReadVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset, flags);
+}
+
+ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
+  static const auto real = NextSymbol<decltype(&::pwritev2)>("pwritev2");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < -1 ? FailWith(EINVAL) : WriteVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset, flags);
+}
+
+ssize_t pwritev64v2(int fd, const struct iovec* iov, int count, off64_t offset, int flags) {
+  static const auto real = NextSymbol<decltype(&::pwritev64v2)>("pwritev64v2");
+  if (OpenFileRef f = OurFile(fd)) {
+    return offset < -1 ? FailWith(EINVAL) : WriteVector(fd, *f, iov, count, offset);
+  }
+  return real(fd, iov, count, offset, flags);
+}
+
+off_t lseek(int fd, off_t offset, int whence) {
+  static const auto real = NextSymbol<decltype(&::lseek)>("lseek");
+  if (OpenFileRef f = OurFile(fd)) return SeekFd(fd, *f, offset, whence);
+  return real(fd, offset, whence);
+}
+
+off64_t lseek64(int fd, off64_t offset, int whence) {
+  static const auto real = NextSymbol<decltype(&::lseek64)>("lseek64");
+  if (OpenFileRef f = OurFile(fd)) return SeekFd(fd, *f, offset, whence);
+  return real(fd, offset, whence);
+}
+
+// Data is durable when a write returns: nothing to sync.
+int fsync(int fd) {
+  static const auto real = NextSymbol<decltype(&::fsync)>("fsync");
+  if (OurFile(fd)) return 0;
+  return real(fd);
+}
+
+int fdatasync(int fd) {
+  static const auto real = NextSymbol<decltype(&::fdatasync)>("fdatasync");
+  if (OurFile(fd)) return 0;
+  return real(fd);
+}
+
+int ftruncate(int fd, off_t length) {
+  static const auto real = NextSymbol<decltype(&::ftruncate)>("ftruncate");
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, length);
+  if (f->is_dir() || f->access_mode == O_RDONLY) return FailWith(EINVAL);
+  return Truncate(*f, length);
+}
+
+int ftruncate64(int fd, off64_t length) {
+  static const auto real = NextSymbol<decltype(&::ftruncate64)>("ftruncate64");
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, length);
+  if (f->is_dir() || f->access_mode == O_RDONLY) return FailWith(EINVAL);
+  return Truncate(*f, length);
+}
+
+int truncate(const char* path, off_t length) {
+  static const auto real = NextSymbol<decltype(&::truncate)>("truncate");
+  PathTarget t;
+  ResolveArg(path, &t);
+  if (t.kernel()) return real(t.kernel_path, length);
+  if (!t.gkfs()) return FailWith(t.error);
+  if (length < 0) return FailWith(EINVAL);
+  return Result(WithClient([&](Client& c) { return c.Truncate(t.internal, length); }));
+}
+
+int truncate64(const char* path, off64_t length) { return truncate(path, length); }
+
+int posix_fadvise(int fd, off_t offset, off_t length, int advice) {
+  static const auto real = NextSymbol<decltype(&::posix_fadvise)>("posix_fadvise");
+  if (OurFile(fd)) return 0;
+  return real(fd, offset, length, advice);
+}
+
+int posix_fadvise64(int fd, off64_t offset, off64_t length, int advice) {
+  static const auto real = NextSymbol<decltype(&::posix_fadvise64)>("posix_fadvise64");
+  if (OurFile(fd)) return 0;
+  return real(fd, offset, length, advice);
+}
+
+int fallocate(int fd, int mode, off_t offset, off_t length) {
+  static const auto real = NextSymbol<decltype(&::fallocate)>("fallocate");
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, mode, offset, length);
+  if (mode == FALLOC_FL_KEEP_SIZE) return offset < 0 || length <= 0 ? FailWith(EINVAL) : 0;
+  if (mode != 0) return FailWith(EOPNOTSUPP);  // no hole punching or range zeroing
+  return Allocate(*f, offset, length);
+}
+
+int fallocate64(int fd, int mode, off64_t offset, off64_t length) {
+  return fallocate(fd, mode, offset, length);
+}
+
+// posix_fallocate returns the error number instead of setting errno.
+int posix_fallocate(int fd, off_t offset, off_t length) {
+  static const auto real = NextSymbol<decltype(&::posix_fallocate)>("posix_fallocate");
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, offset, length);
+  return Allocate(*f, offset, length) == 0 ? 0 : errno;
+}
+
+int posix_fallocate64(int fd, off64_t offset, off64_t length) {
+  return posix_fallocate(fd, offset, length);
+}
+
+// Mapping a gkfs file would map the memfd: refuse, as file systems without mmap do.
+void* mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  static const auto real = NextSymbol<decltype(&::mmap)>("mmap");
+  if (fd >= 0 && !(flags & MAP_ANONYMOUS) && OurFile(fd)) {
+    errno = ENODEV;
+    return MAP_FAILED;
+  }
+  return real(addr, length, prot, flags, fd, offset);
+}
+
+void* mmap64(void* addr, size_t length, int prot, int flags, int fd, off64_t offset) {
+  return mmap(addr, length, prot, flags, fd, offset);
+}
+
+}  // extern "C"

@@ -1,0 +1,166 @@
+// stat family (including glibc's old __xstat entry points and statx) and access checks.
+#include "preload/hooks.h"
+
+#include <grp.h>
+#include <sys/sysmacros.h>
+
+#include <cstring>
+#include <vector>
+
+using namespace gkfs;
+using namespace gkfs::preload;
+
+static_assert(sizeof(struct stat) == sizeof(struct stat64), "one layout serves both");
+
+namespace {
+
+using FstatatFn = int (*)(int, const char*, struct stat*, int);
+
+int Fstat(int fd, struct stat* st) {
+  static const auto real = NextSymbol<int (*)(int, struct stat*)>("fstat");
+  if (OpenFileRef f = OurFile(fd)) return StatFd(*f, Launder(st));
+  return real(fd, st);
+}
+
+// Every path-based stat ends here. No symlinks exist in gkfs, so AT_SYMLINK_NOFOLLOW is moot.
+int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
+  static const auto real = NextSymbol<FstatatFn>("fstatat");
+  path = Launder(path);
+  if ((flags & AT_EMPTY_PATH) && path != nullptr && path[0] == '\0' && dirfd != AT_FDCWD) {
+    return Fstat(dirfd, st);
+  }
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, st, flags);
+  if (!t.gkfs()) return FailWith(t.error);
+  return StatPath(t, Launder(st));
+}
+
+void FillStatx(const struct stat& st, struct statx* out) {
+  std::memset(out, 0, sizeof(*out));
+  out->stx_mask = STATX_BASIC_STATS;
+  out->stx_blksize = static_cast<uint32_t>(st.st_blksize);
+  out->stx_nlink = static_cast<uint32_t>(st.st_nlink);
+  out->stx_uid = st.st_uid;
+  out->stx_gid = st.st_gid;
+  out->stx_mode = static_cast<uint16_t>(st.st_mode);
+  out->stx_ino = st.st_ino;
+  out->stx_size = static_cast<uint64_t>(st.st_size);
+  out->stx_blocks = static_cast<uint64_t>(st.st_blocks);
+  auto ts = [](const struct timespec& t) {
+    struct statx_timestamp s = {};
+    s.tv_sec = t.tv_sec;
+    s.tv_nsec = static_cast<uint32_t>(t.tv_nsec);
+    return s;
+  };
+  out->stx_atime = ts(st.st_atim);
+  out->stx_mtime = ts(st.st_mtim);
+  out->stx_ctime = ts(st.st_ctim);
+  out->stx_dev_major = major(st.st_dev);
+  out->stx_dev_minor = minor(st.st_dev);
+}
+
+bool InGroup(gid_t gid, bool effective) {
+  if ((effective ? getegid() : getgid()) == gid) return true;
+  int n = getgroups(0, nullptr);
+  if (n <= 0) return false;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  n = getgroups(n, groups.data());
+  for (int i = 0; i < n; ++i) {
+    if (groups[static_cast<size_t>(i)] == gid) return true;
+  }
+  return false;
+}
+
+// access(2) on gkfs metadata, with the caller's identity read at each call.
+int CheckAccess(const Metadata& md, int mode, bool effective) {
+  if (mode == F_OK) return 0;
+  uid_t uid = effective ? geteuid() : getuid();
+  if (uid == 0) {  // root: anything but executing a file nobody may execute
+    bool exec_ok = !(mode & X_OK) || md.is_dir() || (md.mode & 0111);
+    return exec_ok ? 0 : FailWith(EACCES);
+  }
+  unsigned shift = uid == md.uid ? 6 : InGroup(md.gid, effective) ? 3 : 0;
+  unsigned granted = (md.mode >> shift) & 7;
+  unsigned wanted = static_cast<unsigned>(mode) & 7;  // R_OK=4 W_OK=2 X_OK=1
+  return (granted & wanted) == wanted ? 0 : FailWith(EACCES);
+}
+
+int AccessAt(int dirfd, const char* path, int mode, int flags) {
+  static const auto real = NextSymbol<int (*)(int, const char*, int, int)>("faccessat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, mode, flags);
+  if (!t.gkfs()) return FailWith(t.error);
+  if (mode & ~(R_OK | W_OK | X_OK)) return FailWith(EINVAL);
+  Metadata md;
+  if (StatInternal(t.internal, &md) != 0) return -1;
+  if (t.names_directory && !md.is_dir()) return FailWith(ENOTDIR);
+  return CheckAccess(md, mode, (flags & AT_EACCESS) != 0);
+}
+
+}  // namespace
+
+extern "C" {
+
+int stat(const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
+int stat64(const char* path, struct stat64* st) {
+  return StatAt(AT_FDCWD, path, reinterpret_cast<struct stat*>(st), 0);
+}
+int lstat(const char* path, struct stat* st) {
+  return StatAt(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+int lstat64(const char* path, struct stat64* st) {
+  return StatAt(AT_FDCWD, path, reinterpret_cast<struct stat*>(st), AT_SYMLINK_NOFOLLOW);
+}
+int fstat(int fd, struct stat* st) { return Fstat(fd, st); }
+int fstat64(int fd, struct stat64* st) { return Fstat(fd, reinterpret_cast<struct stat*>(st)); }
+int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  return StatAt(dirfd, path, st, flags);
+}
+int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) {
+  return StatAt(dirfd, path, reinterpret_cast<struct stat*>(st), flags);
+}
+
+// glibc < 2.33 compiled binaries call these; on x86_64 every version uses the kernel layout.
+int __xstat(int, const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
+int __xstat64(int, const char* path, struct stat64* st) { return stat64(path, st); }
+int __lxstat(int, const char* path, struct stat* st) { return lstat(path, st); }
+int __lxstat64(int, const char* path, struct stat64* st) { return lstat64(path, st); }
+int __fxstat(int, int fd, struct stat* st) { return Fstat(fd, st); }
+int __fxstat64(int, int fd, struct stat64* st) { return fstat64(fd, st); }
+int __fxstatat(int, int dirfd, const char* path, struct stat* st, int flags) {
+  return StatAt(dirfd, path, st, flags);
+}
+int __fxstatat64(int, int dirfd, const char* path, struct stat64* st, int flags) {
+  return fstatat64(dirfd, path, st, flags);
+}
+
+int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* out) {
+  static const auto real = NextSymbol<decltype(&::statx)>("statx");
+  path = Launder(path);
+  PathTarget t;
+  OpenFileRef f;
+  if ((flags & AT_EMPTY_PATH) && path != nullptr && path[0] == '\0') {
+    if (!(f = OurFile(dirfd))) return real(dirfd, path, flags, mask, out);
+  } else {
+    ResolveArg(dirfd, path, &t);
+    if (t.kernel()) return real(dirfd, t.kernel_path, flags, mask, out);
+    if (!t.gkfs()) return FailWith(t.error);
+  }
+  out = Launder(out);
+  if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
+  struct stat st;
+  if ((f ? StatFd(*f, &st) : StatPath(t, &st)) != 0) return -1;
+  FillStatx(st, out);
+  return 0;
+}
+
+int access(const char* path, int mode) { return AccessAt(AT_FDCWD, path, mode, 0); }
+int faccessat(int dirfd, const char* path, int mode, int flags) {
+  return AccessAt(dirfd, path, mode, flags);
+}
+int euidaccess(const char* path, int mode) { return AccessAt(AT_FDCWD, path, mode, AT_EACCESS); }
+int eaccess(const char* path, int mode) { return AccessAt(AT_FDCWD, path, mode, AT_EACCESS); }
+
+}  // extern "C"

@@ -1,0 +1,126 @@
+// Path resolution against the mount directory, the virtual cwd and gkfs directory fds.
+#include "preload/path_resolver.h"
+
+#include <linux/limits.h>
+
+#include <cstring>
+
+#include "gkfs/client.h"
+#include "preload/fd_table.h"
+#include "preload/preload.h"
+
+namespace gkfs::preload {
+
+namespace {
+
+// True if `path` is the mount dir or below it (whole components).
+bool UnderMount(const char* path, const std::string& mount) {
+  return std::strncmp(path, mount.data(), mount.size()) == 0 &&
+         (path[mount.size()] == '/' || path[mount.size()] == '\0');
+}
+
+// True if lexical normalisation could change which directory the path starts in.
+bool NeedsNormalising(const char* path) {
+  for (const char* p = path; *p; ++p) {
+    if (p[0] == '/' && (p[1] == '/' || p[1] == '.')) return true;
+  }
+  return false;
+}
+
+bool NamesDirectory(const char* path) {
+  size_t n = std::strlen(path);
+  if (n == 0) return false;
+  if (path[n - 1] == '/') return true;
+  const char* last = std::strrchr(path, '/');
+  last = last ? last + 1 : path;
+  return std::strcmp(last, ".") == 0 || std::strcmp(last, "..") == 0;
+}
+
+void SetError(PathTarget* out, int error) {
+  out->kind = PathTarget::Kind::kError;
+  out->error = error;
+}
+
+void SetKernel(PathTarget* out, const char* path) {
+  out->kind = PathTarget::Kind::kKernel;
+  out->kernel_path = path;
+}
+
+// Classifies an absolute path. `original` is what the application passed; `composed` is set
+// when `abs` was built from a gkfs base (then the kernel must get the absolute form).
+void Classify(const char* abs, const char* original, bool composed, PathTarget* out) {
+  const std::string& mount = config().mountdir;
+  bool under = UnderMount(abs, mount);
+  if (strnlen(abs, PATH_MAX) >= PATH_MAX) {
+    if (under) return SetError(out, ENAMETOOLONG);
+    out->storage = abs;
+    return SetKernel(out, composed ? out->storage.c_str() : original);
+  }
+  std::string norm;
+  Status s = NormalizePath(abs, &norm);
+  if (!s.ok()) {
+    if (under) return SetError(out, s.code());
+    out->storage = abs;
+    return SetKernel(out, composed ? out->storage.c_str() : original);
+  }
+  if (!UnderMount(norm.c_str(), mount)) {
+    // Lexically outside; hand the kernel the normalised form if we changed the meaning.
+    if (composed || under) {
+      out->storage = std::move(norm);
+      return SetKernel(out, out->storage.c_str());
+    }
+    return SetKernel(out, original);
+  }
+  out->kind = PathTarget::Kind::kGkfs;
+  out->internal = norm.size() == mount.size() ? "/" : norm.substr(mount.size());
+  out->names_directory = NamesDirectory(original);
+}
+
+// A relative path against the kernel's cwd: usually nowhere near the mount dir.
+void ResolveFromKernelCwd(const char* path, PathTarget* out) {
+  std::string abs;
+  if (!cwd::KernelCwdMayReach(path) || !cwd::KernelCwd(&abs) || path[0] == '\0') {
+    return SetKernel(out, path);
+  }
+  if (strnlen(path, PATH_MAX) >= PATH_MAX) return SetKernel(out, path);
+  abs += '/';
+  abs += path;
+  Classify(abs.c_str(), path, false, out);
+}
+
+}  // namespace
+
+std::string ExternalPath(const std::string& internal) {
+  const std::string& mount = config().mountdir;
+  if (internal == "/") return mount.empty() ? "/" : mount;
+  return mount + internal;
+}
+
+void Resolve(int dirfd, const char* path, PathTarget* out) {
+  path = Launder(path);
+  if (reinterpret_cast<uintptr_t>(path) < 4096) return SetError(out, EFAULT);
+  if (path[0] == '/') {
+    if (!UnderMount(path, config().mountdir) && !NeedsNormalising(path)) {
+      return SetKernel(out, path);
+    }
+    return Classify(path, path, false, out);
+  }
+  std::string base;
+  if (dirfd == AT_FDCWD) {
+    if (!cwd::Get(&base)) return ResolveFromKernelCwd(path, out);
+  } else {
+    if (!fds::MaybeOurs(dirfd)) return SetKernel(out, path);
+    OpenFileRef dir = fds::Lookup(dirfd);
+    if (!dir) return SetKernel(out, path);
+    if (!dir->is_dir()) return SetError(out, ENOTDIR);
+    base = dir->path;
+  }
+  if (path[0] == '\0') return SetError(out, ENOENT);
+  if (strnlen(path, PATH_MAX) >= PATH_MAX) return SetError(out, ENAMETOOLONG);
+  std::string abs = ExternalPath(base);
+  abs += '/';
+  abs += path;
+  Classify(abs.c_str(), path, true, out);
+}
+
+}  // namespace gkfs::preload

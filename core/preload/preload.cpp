@@ -1,0 +1,194 @@
+// Library start-up (configuration, inherited descriptors), logging, the lazily connected
+// Client and fork handling.
+//
+// Start-up work is kept tiny because every process under LD_PRELOAD pays it: read the
+// environment, scan /proc/self/fd for inherited gkfs descriptors. UCX starts on the first
+// access under the mount directory.
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "preload/fd_table.h"
+#include "preload/libc.h"
+#include "preload/path_resolver.h"
+#include "preload/preload.h"
+#include "preload/std_streams.h"
+
+namespace gkfs::preload {
+
+thread_local int ReentryGuard::depth_ = 0;
+
+namespace {
+
+int g_log_fd = 2;
+
+LogLevel ParseLogLevel(const char* value) {
+  if (value == nullptr) return LogLevel::kErrors;
+  if (std::strcmp(value, "none") == 0) return LogLevel::kNone;
+  if (std::strcmp(value, "info") == 0) return LogLevel::kInfo;
+  if (std::strcmp(value, "debug") == 0 || std::strcmp(value, "all") == 0) return LogLevel::kDebug;
+  return LogLevel::kErrors;
+}
+
+// Absolute form of a path relative to the start-up working directory.
+std::string Absolute(const char* path) {
+  if (path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (sys::Getcwd(cwd, sizeof(cwd)) < 0) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+const Config* LoadConfig() {
+  auto* cfg = new Config();  // never freed: hooks may run during exit
+  const char* mount = std::getenv("LIBGKFS_MOUNTDIR");
+  std::string normalised;
+  if (mount == nullptr || !NormalizePath(Absolute(mount), &normalised).ok()) {
+    normalised = "/tmp/gkfs_mountdir";
+  }
+  cfg->mountdir = normalised == "/" ? "" : normalised;
+  const char* hosts = std::getenv("LIBGKFS_HOSTS_FILE");
+  cfg->hosts_file = Absolute(hosts != nullptr && *hosts ? hosts : "./gkfs_hosts.txt");
+  if (const char* t = std::getenv("LIBGKFS_TIMEOUT_MS")) cfg->timeout_ms = std::atoi(t);
+  cfg->log_level = ParseLogLevel(std::getenv("LIBGKFS_LOG"));
+  const char* output = std::getenv("LIBGKFS_LOG_OUTPUT");
+  if (output != nullptr && *output && cfg->log_level != LogLevel::kNone) {
+    int fd = sys::Open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) g_log_fd = fd;
+  }
+  return cfg;
+}
+
+// --- the Client ---
+pthread_rwlock_t g_use_lock = PTHREAD_RWLOCK_INITIALIZER;  // see ClientUse
+std::mutex g_client_mu;  // constant-initialised: hooks may run before static initialisers
+std::atomic<Client*> g_client{nullptr};
+Status* g_connect_error = nullptr;  // GUARDED_BY(g_client_mu): first failure, kept
+std::atomic<bool> g_exiting{false};
+
+// UCX is not fork-safe: close the Client (in the process that created it) before forking,
+// once no operation is in flight; both sides connect again when they next need it.
+void AtForkPrepare() {
+  pthread_rwlock_wrlock(&g_use_lock);
+  if (Client* client = g_client.exchange(nullptr)) {
+    ReentryGuard guard;
+    delete client;
+  }
+  fds::LockForFork();
+  streams::LockForFork();
+}
+
+void AtForkParent() {
+  streams::UnlockAfterFork();
+  fds::UnlockAfterFork();
+  pthread_rwlock_unlock(&g_use_lock);
+}
+
+void AtForkChild() {
+  streams::UnlockAfterFork();
+  fds::UnlockAfterFork();
+  // The child's only thread holds it, under the parent thread's id: start from scratch.
+  g_use_lock = PTHREAD_RWLOCK_INITIALIZER;
+  g_connect_error = nullptr;           // the child tries on its own
+}
+
+void OnInheritedMemfd(int fd, const char* name) {
+  if (std::strcmp(name, "gkfs-cwd (deleted)") == 0) cwd::AdoptRecord(fd);
+}
+
+__attribute__((constructor)) void OnLoad() {
+  config();
+  pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
+  fds::ScanInherited(OnInheritedMemfd);
+  cwd::InitFromKernelCwd();
+  streams::AttachInherited();
+}
+
+// Streams the application left unflushed are flushed here, while UCX is still alive.
+__attribute__((destructor)) void OnUnload() {
+  streams::FlushAll();
+  g_exiting.store(true);
+}
+
+}  // namespace
+
+ClientUse::ClientUse() { pthread_rwlock_rdlock(&g_use_lock); }
+ClientUse::~ClientUse() { pthread_rwlock_unlock(&g_use_lock); }
+
+const Config& config() {
+  static const Config* cfg = LoadConfig();
+  return *cfg;
+}
+
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) <= static_cast<int>(config().log_level);
+}
+
+void Log(LogLevel level, const char* fmt, ...) {
+  if (!LogEnabled(level)) return;
+  if (g_log_fd == 2 && fds::MaybeOurs(2)) return;  // stderr is a gkfs file: do not recurse
+  static const char* const kNames[] = {"", "error", "info", "debug"};
+  char buf[1024];
+  int n = std::snprintf(buf, sizeof(buf), "[gkfs %d] %s: ", static_cast<int>(getpid()),
+                        kNames[static_cast<int>(level)]);
+  va_list ap;
+  va_start(ap, fmt);
+  n += std::vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+  va_end(ap);
+  n = std::min(n, static_cast<int>(sizeof(buf)) - 2);
+  buf[n++] = '\n';
+  sys::Write(g_log_fd, buf, n);
+}
+
+Client* AcquireClient(Status* status) {
+  Client* client = g_client.load(std::memory_order_acquire);
+  if (client != nullptr) return client;
+  if (g_exiting.load()) {
+    *status = Status::Error(EIO, "gkfs client used after library shutdown");
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(g_client_mu);
+  if ((client = g_client.load()) != nullptr) return client;
+  if (g_connect_error != nullptr) {
+    *status = *g_connect_error;
+    return nullptr;
+  }
+  const Config& cfg = config();
+  ClientOptions options;
+  options.hosts_file = cfg.hosts_file;
+  if (cfg.timeout_ms > 0) options.timeout_ms = cfg.timeout_ms;
+  std::unique_ptr<Client> connected;
+  Status s = Client::Connect(options, &connected);
+  if (!s.ok()) {
+    Log(LogLevel::kErrors, "cannot connect to gkfs (hosts file %s): %s", cfg.hosts_file.c_str(),
+        s.ToString().c_str());
+    g_connect_error = new Status(Status::Error(s.code() == EHOSTDOWN ? EHOSTDOWN : EIO,
+                                               s.message()));
+    *status = *g_connect_error;
+    return nullptr;
+  }
+  if (connected->config().mountdir != cfg.mountdir) {
+    Log(LogLevel::kInfo, "daemons advertise mount dir %s, using LIBGKFS_MOUNTDIR %s",
+        connected->config().mountdir.c_str(), cfg.mountdir.c_str());
+  }
+  Log(LogLevel::kInfo, "connected to %u daemons", connected->config().num_daemons);
+  client = connected.release();  // never destroyed: UCX threads may outlive exit handlers
+  g_client.store(client, std::memory_order_release);
+  return client;
+}
+
+int FailWith(const Status& status) {
+  int code = status.code();
+  if (code <= 0 || code >= 4096) code = EIO;
+  Log(LogLevel::kDebug, "-> %s", status.ToString().c_str());
+  errno = code;
+  return -1;
+}
+
+}  // namespace gkfs::preload
