@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/path_util.h"
 #include "preload/libc.h"
 
 namespace gkfs::preload {
@@ -38,23 +39,39 @@ Status ListRootByPages(Client& c, std::vector<DirEntry>* entries) {
   return Status::OK();
 }
 
+// The client reports ENOENT for "/file/x" where the kernel says ENOTDIR: find the nearest
+// existing ancestor and say ENOTDIR if it is not a directory. Costs RPCs only on failure.
+Status RefineNotFound(Client& client, const std::string& path, Status status) {
+  if (status.code() != ENOENT) return status;
+  for (std::string ancestor = ParentPath(path);; ancestor = ParentPath(ancestor)) {
+    Metadata md;
+    Status s = client.Stat(ancestor, &md);
+    if (s.ok() && !md.is_dir()) return Status::Error(ENOTDIR, "a path component is a file");
+    if (s.code() != ENOENT || ancestor == "/") break;
+  }
+  return status;
+}
+
+// Client::Stat with the two workarounds above.
+Status StatOrRoot(Client& client, const std::string& path, Metadata* md) {
+  Status s = client.Stat(path, md);
+  if (s.code() == ENOENT && path == "/") {
+    *md = RootMetadata();
+    return Status::OK();
+  }
+  return RefineNotFound(client, path, s);
+}
+
 // Metadata for open(): creates the file when O_CREAT says so.
 Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t mode,
                     Metadata* md) {
-  if (!(flags & O_CREAT)) {
-    Status s = client.Stat(target.internal, md);
-    if (s.code() == ENOENT && target.internal == "/") {
-      *md = RootMetadata();
-      return Status::OK();
-    }
-    return s;
-  }
+  if (!(flags & O_CREAT)) return StatOrRoot(client, target.internal, md);
   if (target.internal == "/" || target.names_directory) {
     return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
   }
   uint32_t perms = mode & ~CurrentUmask() & 07777;
   Status s = client.Create(target.internal, perms, (flags & O_EXCL) != 0, md);
-  if (s.code() == EEXIST && !(flags & O_EXCL)) return client.Stat(target.internal, md);
+  if (s.code() == EEXIST && !(flags & O_EXCL)) return StatOrRoot(client, target.internal, md);
   return s;
 }
 
@@ -76,7 +93,7 @@ uint64_t InodeOf(const std::string& internal) {
 }
 
 dev_t DeviceId() {
-  static const dev_t dev = makedev(0x6b66, static_cast<unsigned>(InodeOf(config().mountdir)));
+  static const dev_t dev = makedev(0x6b66, static_cast<unsigned>(InodeOf(config().mountdir) & 0xfffff));
   return dev;
 }
 
@@ -185,11 +202,7 @@ int RemoveDirectory(const PathTarget& target) {
 
 
 int StatInternal(const std::string& internal, Metadata* md) {
-  Status s = WithClient([&](Client& c) { return c.Stat(internal, md); });
-  if (s.code() == ENOENT && internal == "/") {
-    *md = RootMetadata();
-    return 0;
-  }
+  Status s = WithClient([&](Client& c) { return StatOrRoot(c, internal, md); });
   return s.ok() ? 0 : FailWith(s);
 }
 

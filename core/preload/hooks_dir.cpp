@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/path_util.h"
+
 using namespace gkfs;
 using namespace gkfs::preload;
 
@@ -30,19 +32,11 @@ GkfsDir* OurDir(DIR* dir) {
   return reinterpret_cast<GkfsDir*>(dir);
 }
 
-std::string Parent(const std::string& internal) {
-  size_t slash = internal.rfind('/');
-  return slash == 0 || slash == std::string::npos ? "/" : internal.substr(0, slash);
-}
-
-std::string Child(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
-}
 
 uint64_t EntryInode(const std::string& dir, const DirEntry& e) {
   if (e.name == ".") return InodeOf(dir);
-  if (e.name == "..") return InodeOf(Parent(dir));
-  return InodeOf(Child(dir, e.name));
+  if (e.name == "..") return InodeOf(ParentPath(dir));
+  return InodeOf(ChildPrefix(dir) + e.name);
 }
 
 // The listing with "." and ".." first.
