@@ -169,7 +169,7 @@ int SetPosition(int fd, int64_t position) {
   return sys::Lseek(fd, position, SEEK_SET) < 0 ? -1 : 0;
 }
 
-void ScanInherited(void (*on_other_memfd)(int fd, const char* name)) {
+void ScanInherited() {
   int dir = sys::Open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return;
   alignas(8) char buf[4096];
@@ -189,13 +189,7 @@ void ScanInherited(void (*on_other_memfd)(int fd, const char* name)) {
       ssize_t len = sys::Readlink(link_path, target, sizeof(target) - 1);
       if (len <= 0) continue;
       target[len] = '\0';
-      static constexpr char kPrefix[] = "/memfd:gkfs";
-      if (std::strncmp(target, kPrefix, sizeof(kPrefix) - 1) != 0) continue;
-      const char* name = target + std::strlen("/memfd:");
-      if (std::strcmp(target, "/memfd:gkfs (deleted)") != 0) {
-        on_other_memfd(fd, name);
-        continue;
-      }
+      if (std::strcmp(target, "/memfd:gkfs (deleted)") != 0) continue;
       uint64_t ino = InodeOf(fd);
       OpenFileRef& file = by_inode[ino];
       if (!file) file = ReadHeader(fd);

@@ -72,9 +72,8 @@ int WriteFlags(int fd, int flags);
 int64_t Position(int fd);
 int SetPosition(int fd, int64_t position);
 
-// After exec: finds inherited gkfs descriptors in /proc/self/fd. `on_other_memfd` is called
-// for every other memfd whose name starts with "gkfs" (e.g. the inherited cwd record).
-void ScanInherited(void (*on_other_memfd)(int fd, const char* name));
+// After exec: finds inherited gkfs descriptors in /proc/self/fd.
+void ScanInherited();
 
 void LockForFork();
 void UnlockAfterFork();

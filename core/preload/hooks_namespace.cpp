@@ -138,29 +138,31 @@ int chdir(const char* path) {
   static const auto real = NextSymbol<decltype(&::chdir)>("chdir");
   PathTarget t;
   ResolveArg(path, &t);
+  bool vfork_child = !ReentryGuard::active() && InVforkChild();
   if (t.kernel()) {
     int r = real(t.kernel_path);
-    if (r == 0) cwd::ChangedToKernel();
+    if (r == 0 && !ReentryGuard::active()) vfork_child ? cwd::LeaveForExec() : cwd::ChangedToKernel();
     return r;
   }
   if (!t.gkfs()) return FailWith(t.error);
   Metadata md;
   if (StatInternal(t.internal, &md) != 0) return -1;
   if (!md.is_dir()) return FailWith(ENOTDIR);
-  cwd::Set(t.internal);
+  vfork_child ? cwd::SetForExec(t.internal) : cwd::Set(t.internal);
   return 0;
 }
 
 int fchdir(int fd) {
   static const auto real = NextSymbol<decltype(&::fchdir)>("fchdir");
   OpenFileRef file = OurFile(fd);
+  bool vfork_child = !ReentryGuard::active() && InVforkChild();
   if (!file) {
     int r = real(fd);
-    if (r == 0 && !ReentryGuard::active()) cwd::ChangedToKernel();
+    if (r == 0 && !ReentryGuard::active()) vfork_child ? cwd::LeaveForExec() : cwd::ChangedToKernel();
     return r;
   }
   if (!file->is_dir()) return FailWith(ENOTDIR);
-  cwd::Set(file->path);
+  vfork_child ? cwd::SetForExec(file->path) : cwd::Set(file->path);
   return 0;
 }
 

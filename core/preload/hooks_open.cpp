@@ -28,15 +28,20 @@ mode_t ModeArg(int flags, va_list ap) {
 
 // After the kernel gave `to` the description of `from`.
 void Duplicated(int from, int to) {
-  if (to < 0 || !fds::MaybeOurs(from)) return;
+  if (to < 0 || !fds::MaybeOurs(from) || InVforkChild()) return;
   fds::Duplicate(from, to);
   streams::AfterStdFdChange(to);
+}
+
+// True if making `to` a copy of `from` concerns this library's state.
+bool DupConcernsUs(int from, int to) {
+  return !ReentryGuard::active() &&
+         (fds::MaybeOurs(from) || fds::MaybeOurs(to)) && !InVforkChild();
 }
 
 // dup2/dup3: `to` stops naming what it named and names `from`'s description.
 template <typename Fn>
 int DupOnto(int from, int to, Fn&& real_dup) {
-  cwd::MoveRecordAwayFrom(to);
   streams::BeforeStdFdChange(to);
   int r = real_dup();
   if (r >= 0) {
@@ -139,8 +144,7 @@ int creat64(const char* path, mode_t mode) {
 int close(int fd) {
   static const auto real = NextSymbol<int (*)(int)>("close");
   if (ReentryGuard::active()) return real(fd);
-  if (cwd::IsRecordFd(fd)) return FailWith(EBADF);  // not the application's descriptor
-  if (!fds::MaybeOurs(fd)) return real(fd);
+  if (!fds::MaybeOurs(fd) || InVforkChild()) return real(fd);
   streams::BeforeStdFdChange(fd);
   int r = real(fd);  // Linux releases the number even when close fails
   fds::Forget(fd);
@@ -157,13 +161,13 @@ int dup(int fd) {
 
 int dup2(int from, int to) {
   static const auto real = NextSymbol<int (*)(int, int)>("dup2");
-  if (from == to || ReentryGuard::active()) return real(from, to);
+  if (from == to || !DupConcernsUs(from, to)) return real(from, to);
   return DupOnto(from, to, [&] { return real(from, to); });
 }
 
 int dup3(int from, int to, int flags) {
   static const auto real = NextSymbol<int (*)(int, int, int)>("dup3");
-  if (from == to || ReentryGuard::active()) return real(from, to, flags);
+  if (from == to || !DupConcernsUs(from, to)) return real(from, to, flags);
   return DupOnto(from, to, [&] { return real(from, to, flags); });
 }
 

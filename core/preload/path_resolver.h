@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 
+#include <cstddef>
 #include <string>
 
 namespace gkfs::preload {
@@ -53,16 +54,23 @@ void ChangedToKernel();
 bool KernelCwd(std::string* absolute);
 bool KernelCwdMayReach(const char* relative_path);
 
-// The virtual cwd travels across exec in an inherited memfd ("gkfs-cwd") that records the
-// kernel cwd it was set over; a child whose kernel cwd differs ignores it.
-bool IsRecordFd(int fd);
-// Called before the application makes `fd` name something else (dup2 onto it).
-void MoveRecordAwayFrom(int fd);
-// Start-up: adopts an inherited record (from the /proc/self/fd scan).
-void AdoptRecord(int fd);
-// Start-up, after the scan: reads the kernel cwd; a process started inside the mount dir
-// (it exists on disk) gets it as virtual cwd.
-void InitFromKernelCwd();
+// The virtual cwd travels to exec'd programs in the environment variable LIBGKFS_CWD,
+// "<dev>:<ino>:<internal path>", where dev/ino identify the kernel cwd it was set over (a
+// program whose kernel cwd differs ignores it). Set() keeps `environ` up to date (for
+// system() and posix_spawn(), which exec inside glibc); the exec hooks rewrite the
+// environment they pass on.
+constexpr char kEnvName[] = "LIBGKFS_CWD";
+
+// The "LIBGKFS_CWD=..." entry a program exec'd now should get, written into buf; nullptr if
+// the cwd is a kernel directory (the entry must then be dropped). Safe in a vfork child.
+const char* EnvEntryForExec(char* buf, size_t size);
+// chdir in a vfork child, which shares our memory: changes what EnvEntryForExec gives in
+// this child only, never the parent's cwd.
+void SetForExec(const std::string& internal);
+void LeaveForExec();
+// Start-up: LIBGKFS_CWD from the environment, else the kernel cwd if it is inside the mount
+// dir (which exists on disk).
+void Init();
 
 }  // namespace cwd
 }  // namespace gkfs::preload

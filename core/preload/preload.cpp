@@ -71,6 +71,7 @@ std::mutex g_client_mu;  // constant-initialised: hooks may run before static in
 std::atomic<Client*> g_client{nullptr};
 Status* g_connect_error = nullptr;  // GUARDED_BY(g_client_mu): first failure, kept
 std::atomic<bool> g_exiting{false};
+std::atomic<pid_t> g_pid{0};  // this process; a vfork child sees another getpid()
 
 // UCX is not fork-safe: close the Client (in the process that created it) before forking,
 // once no operation is in flight; both sides connect again when they next need it.
@@ -91,6 +92,7 @@ void AtForkParent() {
 }
 
 void AtForkChild() {
+  g_pid.store(static_cast<pid_t>(syscall(SYS_getpid)));
   streams::UnlockAfterFork();
   fds::UnlockAfterFork();
   // The child's only thread holds it, under the parent thread's id: start from scratch.
@@ -98,15 +100,12 @@ void AtForkChild() {
   g_connect_error = nullptr;           // the child tries on its own
 }
 
-void OnInheritedMemfd(int fd, const char* name) {
-  if (std::strcmp(name, "gkfs-cwd (deleted)") == 0) cwd::AdoptRecord(fd);
-}
-
 __attribute__((constructor)) void OnLoad() {
+  g_pid.store(static_cast<pid_t>(syscall(SYS_getpid)));
   config();
   pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
-  fds::ScanInherited(OnInheritedMemfd);
-  cwd::InitFromKernelCwd();
+  fds::ScanInherited();
+  cwd::Init();
   streams::AttachInherited();
 }
 
@@ -117,6 +116,11 @@ __attribute__((destructor)) void OnUnload() {
 }
 
 }  // namespace
+
+bool InVforkChild() {
+  pid_t pid = g_pid.load(std::memory_order_relaxed);
+  return pid != 0 && pid != static_cast<pid_t>(syscall(SYS_getpid));
+}
 
 ClientUse::ClientUse() { pthread_rwlock_rdlock(&g_use_lock); }
 ClientUse::~ClientUse() { pthread_rwlock_unlock(&g_use_lock); }

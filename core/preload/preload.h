@@ -58,6 +58,11 @@ class ClientUse {
 // (EHOSTDOWN or EIO; the cause is logged). REQUIRES: a ReentryGuard and a ClientUse are alive.
 Client* AcquireClient(Status* status);
 
+// True in the child of a vfork() (e.g. Python's subprocess) before it execs: it shares our
+// memory but not our descriptor table, so hooks there must change the kernel's state only,
+// never this library's. Costs a getpid() system call.
+bool InVforkChild();
+
 // Sets errno from a failed Status and returns -1. Codes that are not errno values become EIO.
 int FailWith(const Status& status);
 inline int FailWith(int error) {

@@ -1,17 +1,11 @@
-// The virtual working directory and its record for exec'd children.
-//
-// Record grammar (memfd "gkfs-cwd", content at offset 0, host byte order):
-//   record := magic:u32 (0x64776367, "gcwd") path_len:u32 kernel_dev:u64 kernel_ino:u64
-//             path:byte[path_len]
-// kernel_dev/kernel_ino identify the kernel cwd the virtual one was set over. The record is
-// written once and never changed: a new chdir makes a new memfd, so a forked child's chdir
-// never changes its parent's record.
-#include <fcntl.h>
+// The virtual working directory, the kernel's as last seen, and LIBGKFS_CWD for exec.
 #include <linux/limits.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -23,42 +17,28 @@ namespace gkfs::preload::cwd {
 
 namespace {
 
-constexpr uint32_t kMagic = 0x64776367;
-constexpr int kRecordFdFloor = 512;  // keep clear of the numbers shells use for redirections
-
-struct RecordFixed {
-  uint32_t magic;
-  uint32_t path_len;
-  uint64_t dev;
-  uint64_t ino;
-};
-
 std::mutex g_mu;
 std::atomic<bool> g_virtual{false};
-std::string& CwdPath() {  // GUARDED_BY(g_mu); leaked like every preload global
+std::atomic<bool> g_kernel_above_mount{false};
+
+std::string& VirtualPath() {  // GUARDED_BY(g_mu); leaked like every preload global
   static auto* path = new std::string();
   return *path;
 }
-std::atomic<int> g_record_fd{-1};
-std::atomic<bool> g_kernel_above_mount{false};
 
 std::string& KernelPath() {  // GUARDED_BY(g_mu)
   static auto* path = new std::string();
   return *path;
 }
 
-// REQUIRES: g_mu held.
-void RefreshKernelLocked() {
-  char buf[PATH_MAX];
-  if (sys::Getcwd(buf, sizeof(buf)) < 0) buf[0] = '\0';
-  KernelPath() = buf;
-  const std::string& mount = config().mountdir;
-  size_t n = KernelPath().size();
-  bool above = n > 0 && (KernelPath() == "/" ||
-                         (mount.compare(0, n, KernelPath()) == 0 && mount.size() > n &&
-                          mount[n] == '/'));
-  g_kernel_above_mount.store(above, std::memory_order_release);
-}
+// What a vfork child chdir'd to, for its exec only. Written by the child in memory it shares
+// with its (suspended) parent, which never reads it: the pid tells whose it is.
+struct ForExec {
+  pid_t pid;
+  bool is_virtual;
+  char path[PATH_MAX];
+};
+ForExec g_for_exec;
 
 bool KernelCwdIdentity(uint64_t* dev, uint64_t* ino) {
   struct stat st;
@@ -68,31 +48,42 @@ bool KernelCwdIdentity(uint64_t* dev, uint64_t* ino) {
   return true;
 }
 
-// Moves fd to a number >= kRecordFdFloor when the limit allows it.
-int MoveHigh(int fd) {
-  int high = sys::Fcntl(fd, F_DUPFD, kRecordFdFloor);
-  if (high < 0) return fd;
-  sys::Close(fd);
-  return high;
+// "LIBGKFS_CWD=<dev>:<ino>:<path>" into buf; nullptr if it does not fit.
+const char* FormatEntry(const char* internal, char* buf, size_t size) {
+  uint64_t dev, ino;
+  if (!KernelCwdIdentity(&dev, &ino)) return nullptr;
+  int n = std::snprintf(buf, size, "%s=%" PRIu64 ":%" PRIu64 ":%s", kEnvName, dev, ino, internal);
+  return n > 0 && static_cast<size_t>(n) < size ? buf : nullptr;
 }
 
-int WriteRecord(const std::string& internal) {
-  RecordFixed r{kMagic, static_cast<uint32_t>(internal.size()), 0, 0};
-  if (!KernelCwdIdentity(&r.dev, &r.ino)) return -1;
-  int fd = sys::MemfdCreate("gkfs-cwd", 0);  // inherited across exec on purpose
-  if (fd < 0) return -1;
-  std::string bytes(reinterpret_cast<const char*>(&r), sizeof(r));
-  bytes += internal;
-  if (sys::Pwrite(fd, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
-    sys::Close(fd);
-    return -1;
+// REQUIRES: g_mu held.
+void RefreshKernelLocked() {
+  char buf[PATH_MAX];
+  if (sys::Getcwd(buf, sizeof(buf)) < 0) buf[0] = '\0';
+  std::string& kernel = KernelPath();
+  kernel = buf;
+  const std::string& mount = config().mountdir;
+  size_t n = kernel.size();
+  bool above = n > 0 && (kernel == "/" || (mount.compare(0, n, kernel) == 0 &&
+                                           mount.size() > n && mount[n] == '/'));
+  g_kernel_above_mount.store(above, std::memory_order_release);
+}
+
+// LIBGKFS_CWD inherited from the program that exec'd us, if it still describes our cwd.
+bool AdoptFromEnvironment() {
+  const char* value = std::getenv(kEnvName);
+  if (value == nullptr) return false;
+  uint64_t dev, ino, my_dev, my_ino;
+  int consumed = 0;
+  if (std::sscanf(value, "%" SCNu64 ":%" SCNu64 ":%n", &dev, &ino, &consumed) != 2 ||
+      consumed == 0 || value[consumed] != '/' || !KernelCwdIdentity(&my_dev, &my_ino) ||
+      dev != my_dev || ino != my_ino) {
+    return false;
   }
-  return MoveHigh(fd);
-}
-
-void ReplaceRecord(int fd) {
-  int old = g_record_fd.exchange(fd);
-  if (old >= 0) sys::Close(old);
+  std::lock_guard<std::mutex> lock(g_mu);
+  VirtualPath() = value + consumed;
+  g_virtual.store(true, std::memory_order_release);
+  return true;
 }
 
 }  // namespace
@@ -103,21 +94,23 @@ bool Get(std::string* internal) {
   if (!IsVirtual()) return false;
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_virtual.load(std::memory_order_relaxed)) return false;
-  *internal = CwdPath();
+  *internal = VirtualPath();
   return true;
 }
 
 void Set(const std::string& internal) {
+  char entry[PATH_MAX + 64];
   std::lock_guard<std::mutex> lock(g_mu);
-  CwdPath() = internal;
+  VirtualPath() = internal;
   g_virtual.store(true, std::memory_order_release);
-  ReplaceRecord(WriteRecord(internal));
+  if (FormatEntry(internal.c_str(), entry, sizeof(entry))) {
+    setenv(kEnvName, std::strchr(entry, '=') + 1, 1);
+  }
 }
 
 void ChangedToKernel() {
   std::lock_guard<std::mutex> lock(g_mu);
-  g_virtual.store(false, std::memory_order_release);
-  ReplaceRecord(-1);
+  if (g_virtual.exchange(false)) unsetenv(kEnvName);
   RefreshKernelLocked();
 }
 
@@ -132,43 +125,37 @@ bool KernelCwdMayReach(const char* relative_path) {
          std::strstr(relative_path, "..") != nullptr;
 }
 
-bool IsRecordFd(int fd) { return fd >= 0 && fd == g_record_fd.load(std::memory_order_relaxed); }
-
-void MoveRecordAwayFrom(int fd) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!IsRecordFd(fd)) return;
-  int moved = sys::Fcntl(fd, F_DUPFD, kRecordFdFloor);
-  if (moved < 0) moved = sys::Fcntl(fd, F_DUPFD, 3);
-  g_record_fd.store(moved);  // the application's dup2 closes fd itself
+void SetForExec(const std::string& internal) {
+  g_for_exec.pid = static_cast<pid_t>(syscall(SYS_getpid));
+  g_for_exec.is_virtual = internal.size() < sizeof(g_for_exec.path);
+  if (g_for_exec.is_virtual) std::memcpy(g_for_exec.path, internal.c_str(), internal.size() + 1);
 }
 
-void AdoptRecord(int fd) {
-  char buf[sizeof(RecordFixed) + PATH_MAX];
-  ssize_t n = sys::Pread(fd, buf, sizeof(buf), 0);
-  RecordFixed r;
-  uint64_t dev = 0, ino = 0;
-  if (n >= static_cast<ssize_t>(sizeof(r))) std::memcpy(&r, buf, sizeof(r));
-  bool valid = n >= static_cast<ssize_t>(sizeof(r)) && r.magic == kMagic &&
-               sizeof(r) + r.path_len <= static_cast<size_t>(n) && r.path_len > 0 &&
-               KernelCwdIdentity(&dev, &ino) && dev == r.dev && ino == r.ino;
-  if (!valid) {  // stale: someone changed the kernel cwd without us
-    sys::Close(fd);
-    return;
+void LeaveForExec() {
+  g_for_exec.pid = static_cast<pid_t>(syscall(SYS_getpid));
+  g_for_exec.is_virtual = false;
+}
+
+// No locks and no allocation: a vfork child may run this while its parent holds g_mu.
+const char* EnvEntryForExec(char* buf, size_t size) {
+  if (g_for_exec.pid != 0 && g_for_exec.pid == static_cast<pid_t>(syscall(SYS_getpid))) {
+    return g_for_exec.is_virtual ? FormatEntry(g_for_exec.path, buf, size) : nullptr;
   }
-  std::lock_guard<std::mutex> lock(g_mu);
-  CwdPath().assign(buf + sizeof(r), r.path_len);
-  g_virtual.store(true, std::memory_order_release);
-  ReplaceRecord(fd);
+  if (!IsVirtual()) return nullptr;
+  const char* value = std::getenv(kEnvName);  // Set() keeps it current
+  if (value == nullptr || std::strlen(kEnvName) + 1 + std::strlen(value) >= size) return nullptr;
+  std::snprintf(buf, size, "%s=%s", kEnvName, value);
+  return buf;
 }
 
-void InitFromKernelCwd() {
-  std::string kernel;
+void Init() {
   {
     std::lock_guard<std::mutex> lock(g_mu);
     RefreshKernelLocked();
-    kernel = KernelPath();
   }
-  if (IsVirtual() || kernel.empty()) return;
+  if (AdoptFromEnvironment()) return;
+  std::string kernel;
+  if (!KernelCwd(&kernel)) return;
   PathTarget target;
   Resolve(kernel.c_str(), &target);
   if (target.gkfs()) Set(target.internal);
