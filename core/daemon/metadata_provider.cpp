@@ -64,6 +64,16 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md) {
   return s;
 }
 
+Status MetadataProvider::EnsureRoot(uint32_t uid, uint32_t gid) {
+  rpc::CreateRequest root;
+  root.path = "/";
+  root.mode = S_IFDIR | 0755;
+  root.uid = uid;
+  root.gid = gid;
+  Metadata md;
+  return Create(root, &md);
+}
+
 Status MetadataProvider::Stat(const std::string& path, Metadata* md) { return Load(path, md); }
 
 Status MetadataProvider::Remove(const std::string& path, uint8_t kind, Metadata* removed) {
@@ -161,7 +171,7 @@ uint64_t MetadataProvider::CountRecords() {
   auto it = store_->NewIterator();
   for (it->Seek(""); it->Valid(); it->Next()) {
     Metadata md;
-    if (DecodeMetadata(it->value(), &md).ok()) ++n;
+    if (it->key() != "/" && DecodeMetadata(it->value(), &md).ok()) ++n;
   }
   return n;
 }

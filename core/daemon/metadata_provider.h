@@ -20,6 +20,9 @@ namespace gkfs {
 class MetadataProvider {
  public:
   explicit MetadataProvider(std::unique_ptr<KvStore> store);
+  // Makes sure the root directory's record exists. Every daemon keeps one, so whichever
+  // daemon H("/") picks in a file system of any size can answer for "/".
+  Status EnsureRoot(uint32_t uid, uint32_t gid);
 
   // Creates path; exclusive: EEXIST if present, else the present record is returned.
   Status Create(const rpc::CreateRequest& req, Metadata* md);
@@ -36,6 +39,7 @@ class MetadataProvider {
   // Children of dir held here with names > start_after, sorted, at most max.
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
+  // Records held, not counting the root's.
   uint64_t CountRecords();
 
  private:

@@ -80,6 +80,11 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
   CHECK(c.config().chunk_size == 4096);
 
   Metadata md;
+  REQUIRE(c.Stat("/", &md).ok());
+  CHECK(md.is_dir());
+  std::vector<DirEntry> root_entries;
+  REQUIRE(c.ReadDir("/", &root_entries).ok());
+  CHECK(root_entries.empty());
   REQUIRE(c.Mkdir("/dir", 0755).ok());
   CHECK(c.Mkdir("/dir", 0755).code() == EEXIST);
   CHECK(c.Mkdir("/missing/sub", 0755).code() == ENOENT);
