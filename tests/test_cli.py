@@ -71,6 +71,27 @@ def test_start_refuses_while_running(make_fs):
     assert fs.ctl("status").returncode == 0
 
 
+def test_preload_library_ships_with_the_package():
+    assert os.path.isfile(preload_library()), preload_library()
+
+
+def test_run_without_preload_library_is_a_clear_error(make_fs, tmp_path):
+    fs = make_fs(daemons=1)
+    # A copy of the package whose directory lacks the library (and has no _core beside it).
+    import gkfs
+
+    package = tmp_path / "pkg" / "gkfs"
+    package.mkdir(parents=True)
+    for name in ("__init__.py", "cli.py", "cluster.py", "settings.py"):
+        (package / name).write_bytes((Path(gkfs.__file__).parent / name).read_bytes())
+    env = dict(os.environ, PYTHONPATH=str(package.parent))
+    result = subprocess.run([sys.executable, "-m", "gkfs.cli", "run", "--hosts-file",
+                             fs.hosts_file, "--", "true"], capture_output=True, text=True,
+                            env=env, timeout=HANG_GUARD_S, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "preload library" in result.stderr and "does not exist" in result.stderr
+
+
 def test_env_prints_client_variables(make_fs):
     fs = make_fs(daemons=2)
     result = fs.ctl("env")
@@ -88,10 +109,6 @@ def test_run_executes_command_with_client_environment(make_fs):
             "import os; print(os.environ['LIBGKFS_HOSTS_FILE']); "
             "print(os.environ['LIBGKFS_MOUNTDIR']); print(os.environ['LD_PRELOAD'])"]
     result = fs.ctl("run", "--", *show)
-    if not os.path.exists(preload_library()):
-        assert result.returncode == 1
-        assert "preload library" in result.stderr
-        return
     assert result.returncode == 0, result.stderr
     hosts, mountdir, preload = result.stdout.splitlines()[:3]
     assert (hosts, mountdir) == (fs.hosts_file, fs.mountdir)
@@ -99,8 +116,6 @@ def test_run_executes_command_with_client_environment(make_fs):
 
 
 def test_run_puts_an_unmodified_program_on_the_file_system(make_fs, tmp_path):
-    if not os.path.exists(preload_library()):
-        pytest.skip("preload library not built")
     fs = make_fs(daemons=2)
     source = tmp_path / "source.bin"
     source.write_bytes(os.urandom(300_000))
@@ -111,8 +126,6 @@ def test_run_puts_an_unmodified_program_on_the_file_system(make_fs, tmp_path):
 
 
 def test_run_passes_the_exit_status(make_fs):
-    if not os.path.exists(preload_library()):
-        pytest.skip("preload library not built")
     fs = make_fs(daemons=1)
     assert fs.ctl("run", "--", "sh", "-c", "exit 7").returncode == 7
 
