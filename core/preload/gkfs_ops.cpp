@@ -12,32 +12,7 @@
 
 namespace gkfs::preload {
 
-// Workaround: the daemons keep no record for "/" on a fresh file system, so the client's
-// Stat("/") and ReadDir("/") fail with ENOENT. The root always exists: synthesise it, and list
-// it page by page (ReadDirPage checks the directory only on a first page, start_after "").
-// Remove once the root record exists.
 namespace {
-
-Metadata RootMetadata() {
-  Metadata md;
-  md.mode = S_IFDIR | 0777;  // gkfs enforces no permissions: anyone may create in the root
-  md.uid = geteuid();
-  md.gid = getegid();
-  return md;
-}
-
-Status ListRootByPages(Client& c, std::vector<DirEntry>* entries) {
-  std::string after = "\x01";  // past "" so no directory check; no real name sorts before
-  for (bool end = false; !end;) {
-    std::vector<DirEntry> page;
-    Status s = c.ReadDirPage("/", after, 4096, &page, &end);
-    if (!s.ok()) return s;
-    if (page.empty()) break;
-    after = page.back().name;
-    for (auto& e : page) entries->push_back(std::move(e));
-  }
-  return Status::OK();
-}
 
 // The client reports ENOENT for "/file/x" where the kernel says ENOTDIR: find the nearest
 // existing ancestor and say ENOTDIR if it is not a directory. Costs RPCs only on failure.
@@ -52,26 +27,20 @@ Status RefineNotFound(Client& client, const std::string& path, Status status) {
   return status;
 }
 
-// Client::Stat with the two workarounds above.
-Status StatOrRoot(Client& client, const std::string& path, Metadata* md) {
-  Status s = client.Stat(path, md);
-  if (s.code() == ENOENT && path == "/") {
-    *md = RootMetadata();
-    return Status::OK();
-  }
-  return RefineNotFound(client, path, s);
+Status StatRefined(Client& client, const std::string& path, Metadata* md) {
+  return RefineNotFound(client, path, client.Stat(path, md));
 }
 
 // Metadata for open(): creates the file when O_CREAT says so.
 Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t mode,
                     Metadata* md) {
-  if (!(flags & O_CREAT)) return StatOrRoot(client, target.internal, md);
+  if (!(flags & O_CREAT)) return StatRefined(client, target.internal, md);
   if (target.internal == "/" || target.names_directory) {
     return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
   }
   uint32_t perms = mode & ~CurrentUmask() & 07777;
   Status s = client.Create(target.internal, perms, (flags & O_EXCL) != 0, md);
-  if (s.code() == EEXIST && !(flags & O_EXCL)) return StatOrRoot(client, target.internal, md);
+  if (s.code() == EEXIST && !(flags & O_EXCL)) return StatRefined(client, target.internal, md);
   return s;
 }
 
@@ -202,20 +171,7 @@ int RemoveDirectory(const PathTarget& target) {
 
 
 int StatInternal(const std::string& internal, Metadata* md) {
-  Status s = WithClient([&](Client& c) { return StatOrRoot(c, internal, md); });
-  return s.ok() ? 0 : FailWith(s);
-}
-
-int ListDirectory(const std::string& internal, std::vector<DirEntry>* entries) {
-  entries->clear();
-  Status s = WithClient([&](Client& c) {
-    Status r = c.ReadDir(internal, entries);
-    if (r.code() == ENOENT && internal == "/") {
-      entries->clear();
-      r = ListRootByPages(c, entries);
-    }
-    return r;
-  });
+  Status s = WithClient([&](Client& c) { return StatRefined(c, internal, md); });
   return s.ok() ? 0 : FailWith(s);
 }
 

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "gkfs/client.h"
 #include "preload/fd_table.h"
@@ -18,8 +17,10 @@
 namespace gkfs::preload {
 
 // Runs fn(Client&) -> Status with the re-entrancy guard held, connecting on first use.
+// Never in a vfork child: it would drive the parent's UCX state from another process.
 template <typename Fn>
 Status WithClient(Fn&& fn) {
+  if (InVforkChild()) return Status::Error(EIO, "gkfs is not usable in a vfork child");
   ReentryGuard guard;
   ClientUse use;
   Status status;
@@ -46,8 +47,6 @@ int RemoveDirectory(const PathTarget& target);
 int StatPath(const PathTarget& target, struct stat* st);
 int StatFd(const OpenFile& file, struct stat* st);
 int StatInternal(const std::string& internal, Metadata* md);
-// The children of a gkfs directory, sorted by name.
-int ListDirectory(const std::string& internal, std::vector<DirEntry>* entries);
 void FillStat(const Metadata& md, const std::string& internal, struct stat* st);
 
 // st_ino and d_ino of a path (stable, never 0).

@@ -42,7 +42,8 @@ uint64_t EntryInode(const std::string& dir, const DirEntry& e) {
 // The listing with "." and ".." first.
 int List(const std::string& internal, std::vector<DirEntry>* entries) {
   std::vector<DirEntry> children;
-  if (ListDirectory(internal, &children) != 0) return -1;
+  Status s = WithClient([&](Client& c) { return c.ReadDir(internal, &children); });
+  if (!s.ok()) return FailWith(s);
   entries->clear();
   entries->reserve(children.size() + 2);
   entries->push_back(DirEntry{".", DT_DIR});

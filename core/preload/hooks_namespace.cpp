@@ -145,10 +145,14 @@ int chdir(const char* path) {
     return r;
   }
   if (!t.gkfs()) return FailWith(t.error);
+  if (vfork_child) {  // no RPCs here: the program about to be exec'd finds out
+    cwd::SetForExec(t.internal);
+    return 0;
+  }
   Metadata md;
   if (StatInternal(t.internal, &md) != 0) return -1;
   if (!md.is_dir()) return FailWith(ENOTDIR);
-  vfork_child ? cwd::SetForExec(t.internal) : cwd::Set(t.internal);
+  cwd::Set(t.internal);
   return 0;
 }
 
