@@ -1,9 +1,10 @@
 """Shared fixtures: real gkfs file systems started through the real ``gkfs-ctl`` entry point.
 
 ``make_fs(daemons=N, args=[...])`` starts a file system of N local daemons in a subprocess
-(``gkfs-ctl start``), with its hosts file and root directory under the test's tmp dir and a
-short mount directory under /tmp, and always stops it (``gkfs-ctl stop``) afterwards, even
-when the test fails. ``fs`` is a module-scoped file system parametrised over 2 and 4
+(``gkfs-ctl start``), with its hosts file, root directory and a short mount directory in a
+fresh directory under /tmp, and always stops it (``gkfs-ctl stop``) afterwards, even when
+the test fails. (Not under pytest's tmp_path: a concurrent pytest session prunes old
+basetemp directories, which would delete the state file of running daemons.) ``fs`` is a module-scoped file system parametrised over 2 and 4
 daemons; ``fs_small_chunks`` uses 4 KiB chunks so small writes cross many chunks.
 
 Daemons and clients get UCX_TLS=tcp and UCX_NET_DEVICES=lo unless the caller set them.
@@ -66,6 +67,7 @@ class FileSystem:
     daemons: int
     chunk_size: Optional[int]
     env: dict[str, str]
+    state: str  # the state file gkfs-ctl start wrote
 
     def run(self, cmd: Sequence[str] | str, **kwargs: Any) -> subprocess.CompletedProcess:
         kwargs.setdefault("env", self.env)
@@ -87,11 +89,12 @@ class FileSystem:
         return self.ctl("stop")
 
 
-def start_fs(base: Path, daemons: int = 2, args: Sequence[str] = (),
+def start_fs(daemons: int = 2, args: Sequence[str] = (),
              chunk_size: Optional[int] = None) -> FileSystem:
-    """Starts a file system under base; raises AssertionError with gkfs-ctl's output."""
-    base.mkdir(parents=True, exist_ok=True)
-    mountdir = tempfile.mkdtemp(prefix="gkfs", dir="/tmp")
+    """Starts a file system in a fresh /tmp directory; raises AssertionError with gkfs-ctl's
+    output."""
+    base = Path(tempfile.mkdtemp(prefix="gkfs-test-", dir="/tmp"))
+    mountdir = str(base / "mnt")
     hosts_file = str(base / "hosts.txt")
     rootdir = str(base / "root")
     argv = ["start", "--daemons", str(daemons), "--hosts-file", hosts_file,
@@ -100,36 +103,39 @@ def start_fs(base: Path, daemons: int = 2, args: Sequence[str] = (),
         argv += ["--chunk-size", str(chunk_size)]
     result = gkfs_ctl(*argv)
     if result.returncode != 0:
-        shutil.rmtree(mountdir, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
         raise AssertionError(f"gkfs-ctl start failed ({result.returncode}):\n"
                              f"{result.stdout}\n{result.stderr}")
     env = dict(os.environ)
     env.update(LD_PRELOAD=preload_library(), LIBGKFS_HOSTS_FILE=hosts_file,
                LIBGKFS_MOUNTDIR=mountdir)
     return FileSystem(hosts_file=hosts_file, mountdir=mountdir, rootdir=rootdir,
-                      daemons=daemons, chunk_size=chunk_size, env=env)
+                      daemons=daemons, chunk_size=chunk_size, env=env,
+                      state=Path(hosts_file + ".pids.json").read_text())
 
 
 def stop_fs(fs: FileSystem) -> None:
-    """Stops fs unless the test already did (its state file is gone)."""
-    if not os.path.exists(fs.hosts_file + ".pids.json"):
-        shutil.rmtree(fs.mountdir, ignore_errors=True)
-        return
+    """Stops fs (a no-op for daemons the test already stopped) and removes its directory.
+    If the test removed the state file, the copy taken at start still names the daemons."""
+    state_file = Path(fs.hosts_file + ".pids.json")
+    if not state_file.exists():
+        state_file.write_text(fs.state)
     result = fs.stop()
-    shutil.rmtree(fs.mountdir, ignore_errors=True)
-    if result.returncode != 0:
+    if result.returncode == 0:
+        shutil.rmtree(Path(fs.hosts_file).parent, ignore_errors=True)
+    else:
         raise AssertionError(f"gkfs-ctl stop failed ({result.returncode}):\n"
                              f"{result.stdout}\n{result.stderr}")
 
 
 @pytest.fixture
-def make_fs(tmp_path: Path) -> Iterator[Callable[..., FileSystem]]:
+def make_fs() -> Iterator[Callable[..., FileSystem]]:
     """Factory of function-scoped file systems: make_fs(daemons=N, args=[...])."""
     started: list[FileSystem] = []
 
     def make(daemons: int = 2, args: Sequence[str] = (),
              chunk_size: Optional[int] = None) -> FileSystem:
-        fs = start_fs(tmp_path / f"fs{len(started)}", daemons, args, chunk_size)
+        fs = start_fs(daemons, args, chunk_size)
         started.append(fs)
         return fs
 
@@ -144,18 +150,17 @@ def make_fs(tmp_path: Path) -> Iterator[Callable[..., FileSystem]]:
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n}daemons")
-def fs(request: pytest.FixtureRequest,
-       tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileSystem]:
+def fs(request: pytest.FixtureRequest) -> Iterator[FileSystem]:
     """A file system shared by the tests of one module, with 2 and then 4 daemons."""
-    started = start_fs(tmp_path_factory.mktemp(f"fs{request.param}"), request.param)
+    started = start_fs(request.param)
     yield started
     stop_fs(started)
 
 
 @pytest.fixture(scope="module")
-def fs_small_chunks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileSystem]:
+def fs_small_chunks() -> Iterator[FileSystem]:
     """4 daemons with 4 KiB chunks: a few KiB of data already spans every daemon."""
-    started = start_fs(tmp_path_factory.mktemp("fs_small"), 4, chunk_size=4096)
+    started = start_fs(4, chunk_size=4096)
     yield started
     stop_fs(started)
 
