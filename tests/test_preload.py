@@ -116,6 +116,30 @@ def test_mv_rm_and_rm_r(fs, d):
     assert out == ["one", "x", "0"]
 
 
+def test_text_tools_tar_and_temp_files(fs, d, tmp_path):
+    """sed -i and mktemp create temporary files in the target directory (mkstemp), sort and
+    awk write through stdio, tar reads and writes whole trees."""
+    out = sh(fs, f"""
+        cd {d}
+        printf 'c\\nb\\na\\n' > in.txt
+        sort in.txt > sorted.txt
+        sed -i 's/b/B/' sorted.txt
+        awk '{{print $1 "!"}}' sorted.txt
+        mktemp {d}/tmp.XXXXXX > /dev/null
+        mktemp -d {d}/dir.XXXXXX > /dev/null
+        tar cf {tmp_path}/t.tar -C {d} in.txt sorted.txt
+        mkdir x && tar xf {tmp_path}/t.tar -C x
+        tar cf {d}/t2.tar -C x . && tar tf {d}/t2.tar | sort | tr '\\n' ' '
+        echo
+        ls | sort | tr '\\n' ' '
+    """).stdout.splitlines()
+    assert out[:3] == ["a!", "B!", "c!"]
+    assert out[3].split() == ["./", "./in.txt", "./sorted.txt"]
+    assert sorted(n.split(".")[0] for n in out[4].split()) == \
+        ["dir", "in", "sorted", "t2", "tmp", "x"]
+    assert list(Path(fs.mountdir).iterdir()) == []  # nothing landed on the local disk
+
+
 def test_dd_256mib_round_trip(fs, d, tmp_path):
     src = tmp_path / "random"
     with open(src, "wb") as f:

@@ -169,14 +169,16 @@ def test_links_and_cross_mount_rename(fs, d, tmp_path):
             "symlink": err(os.symlink, "a", f"{d}/s"),
             "link": err(os.link, f"{d}/a", f"{d}/l"),
             "rename_out": err(os.rename, f"{d}/a", local),
+            "rename_onto_dir": err(os.rename, f"{d}/a", d),
             "replace": err(os.replace, f"{d}/b", f"{d}/a"),
             "replaced": open(f"{d}/a").read(),
             "readlink": err(os.readlink, f"{d}/a"),
+            "mkfifo": err(os.mkfifo, f"{d}/fifo"),
             "realpath": os.path.realpath(f"{d}/./a") == f"{d}/a",
         }))
     """, d, str(tmp_path / "x"))
-    assert got == {"symlink": "EPERM", "link": "EPERM", "rename_out": "EXDEV", "replace": "ok",
-                   "replaced": "bee", "readlink": "EINVAL", "realpath": True}
+    assert got == {"symlink": "EPERM", "link": "EPERM", "rename_out": "EXDEV", "rename_onto_dir": "EISDIR", "replace": "ok",
+                   "replaced": "bee", "readlink": "EINVAL", "mkfifo": "EPERM", "realpath": True}
 
 
 def test_subprocesses_keep_cwd_and_redirected_stdout(fs, d):

@@ -184,12 +184,7 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st) 
   st->st_uid = md.uid;
   st->st_gid = md.gid;
   st->st_size = static_cast<off_t>(md.size);
-  uint64_t chunk = 0;
-  WithClient([&](Client& c) {
-    chunk = c.config().chunk_size;
-    return Status::OK();
-  });
-  st->st_blksize = chunk > 0 ? static_cast<blksize_t>(chunk) : 4096;
+  st->st_blksize = static_cast<blksize_t>(ChunkSize());
   st->st_blocks = static_cast<blkcnt_t>((md.size + 511) / 512);
   auto to_ts = [](int64_t ns) {
     struct timespec ts;

@@ -7,7 +7,9 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -79,6 +81,35 @@ size_t PutDirent(const std::string& dir, const DirEntry& e, int64_t next, char* 
   d->d_type = e.type;
   std::memcpy(d->d_name, e.name.c_str(), e.name.size() + 1);
   return len;
+}
+
+// scandir over our own stream functions (glibc's calls its internal opendir).
+template <typename Entry>
+int ScanDir(DIR* dir, Entry*** list, int (*filter)(const Entry*),
+            int (*compare)(const Entry**, const Entry**)) {
+  std::vector<Entry*> kept;
+  while (struct dirent64* e = readdir64(dir)) {
+    auto* entry = reinterpret_cast<Entry*>(e);
+    if (filter != nullptr && filter(entry) == 0) continue;
+    auto* copy = static_cast<Entry*>(malloc(e->d_reclen));
+    if (copy == nullptr) break;
+    std::memcpy(copy, e, e->d_reclen);
+    kept.push_back(copy);
+  }
+  closedir(dir);
+  auto** out = static_cast<Entry**>(malloc((kept.size() + 1) * sizeof(Entry*)));
+  if (out == nullptr) {
+    for (Entry* e : kept) free(e);
+    return FailWith(ENOMEM);
+  }
+  std::copy(kept.begin(), kept.end(), out);
+  if (compare != nullptr) {
+    std::sort(out, out + kept.size(), [&](const Entry* a, const Entry* b) {
+      return compare(&a, &b) < 0;
+    });
+  }
+  *list = out;
+  return static_cast<int>(kept.size());
 }
 
 int MkdirAt(int dirfd, const char* path, mode_t mode) {
@@ -206,6 +237,28 @@ void seekdir(DIR* stream, long position) {
   GkfsDir* dir = OurDir(stream);
   if (dir == nullptr) return real(stream, position);
   dir->position = position < 0 ? 0 : static_cast<size_t>(position);
+}
+
+int scandir(const char* path, struct dirent*** list, int (*filter)(const struct dirent*),
+            int (*compare)(const struct dirent**, const struct dirent**)) {
+  static const auto real = NextSymbol<decltype(&::scandir)>("scandir");
+  PathTarget t;
+  ResolveArg(path, &t);
+  if (t.kernel()) return real(t.kernel_path, list, filter, compare);
+  if (!t.gkfs()) return FailWith(t.error);
+  DIR* dir = opendir(path);
+  return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
+}
+
+int scandir64(const char* path, struct dirent64*** list, int (*filter)(const struct dirent64*),
+              int (*compare)(const struct dirent64**, const struct dirent64**)) {
+  static const auto real = NextSymbol<decltype(&::scandir64)>("scandir64");
+  PathTarget t;
+  ResolveArg(path, &t);
+  if (t.kernel()) return real(t.kernel_path, list, filter, compare);
+  if (!t.gkfs()) return FailWith(t.error);
+  DIR* dir = opendir(path);
+  return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
 }
 
 // The position of a gkfs directory descriptor is the index of the next entry.

@@ -41,10 +41,12 @@ int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
   // EXDEV makes mv fall back to copying, as between file systems.
   if (md.is_dir()) return FailWith(EXDEV);
   if (from.internal == to.internal) return 0;
-  if (flags & RENAME_NOREPLACE) {
-    Metadata existing;
-    if (StatInternal(to.internal, &existing) == 0) return FailWith(EEXIST);
-    if (errno != ENOENT) return -1;
+  Metadata existing;  // the client would replace whatever record is there
+  if (StatInternal(to.internal, &existing) == 0) {
+    if (flags & RENAME_NOREPLACE) return FailWith(EEXIST);
+    if (existing.is_dir()) return FailWith(EISDIR);
+  } else if (errno != ENOENT) {
+    return -1;
   }
   return Result(WithClient([&](Client& c) { return c.Rename(from.internal, to.internal); }));
 }
@@ -70,6 +72,19 @@ ssize_t ReadlinkGkfs(const PathTarget& t) {
   Metadata md;
   if (StatInternal(t.internal, &md) != 0) return -1;
   return FailWith(EINVAL);
+}
+
+// mknod of a regular file creates one; gkfs has no other node types.
+int MknodAt(int dirfd, const char* path, mode_t mode, dev_t dev) {
+  static const auto real = NextSymbol<decltype(&::mknodat)>("mknodat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, mode, dev);
+  if (!t.gkfs()) return FailWith(t.error);
+  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return FailWith(EPERM);
+  Metadata md;
+  uint32_t perms = mode & ~CurrentUmask() & 07777;
+  return Result(WithClient([&](Client& c) { return c.Create(t.internal, perms, true, &md); }));
 }
 
 char* CopyPath(const std::string& path, char* buf, size_t size) {
@@ -132,6 +147,15 @@ int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags
   if (!f.gkfs() && !f.kernel()) return FailWith(f.error);
   if (!t.gkfs() && !t.kernel()) return FailWith(t.error);
   return FailWith(f.gkfs() != t.gkfs() ? EXDEV : EPERM);
+}
+
+int mknod(const char* path, mode_t mode, dev_t dev) { return MknodAt(AT_FDCWD, path, mode, dev); }
+int mknodat(int dirfd, const char* path, mode_t mode, dev_t dev) {
+  return MknodAt(dirfd, path, mode, dev);
+}
+int mkfifo(const char* path, mode_t mode) { return MknodAt(AT_FDCWD, path, mode | S_IFIFO, 0); }
+int mkfifoat(int dirfd, const char* path, mode_t mode) {
+  return MknodAt(dirfd, path, mode | S_IFIFO, 0);
 }
 
 int chdir(const char* path) {

@@ -71,7 +71,8 @@ std::mutex g_client_mu;  // constant-initialised: hooks may run before static in
 std::atomic<Client*> g_client{nullptr};
 Status* g_connect_error = nullptr;  // GUARDED_BY(g_client_mu): first failure, kept
 std::atomic<bool> g_exiting{false};
-std::atomic<pid_t> g_pid{0};  // this process; a vfork child sees another getpid()
+std::atomic<pid_t> g_pid{0};
+std::atomic<uint64_t> g_chunk_size{0};  // this process; a vfork child sees another getpid()
 
 // UCX is not fork-safe: close the Client (in the process that created it) before forking,
 // once no operation is in flight; both sides connect again when they next need it.
@@ -116,6 +117,11 @@ __attribute__((destructor)) void OnUnload() {
 }
 
 }  // namespace
+
+uint64_t ChunkSize() {
+  uint64_t size = g_chunk_size.load(std::memory_order_relaxed);
+  return size > 0 ? size : 4096;
+}
 
 bool InVforkChild() {
   pid_t pid = g_pid.load(std::memory_order_relaxed);
@@ -182,7 +188,8 @@ Client* AcquireClient(Status* status) {
         connected->config().mountdir.c_str(), cfg.mountdir.c_str());
   }
   Log(LogLevel::kInfo, "connected to %u daemons", connected->config().num_daemons);
-  client = connected.release();  // never destroyed: UCX threads may outlive exit handlers
+  g_chunk_size.store(connected->config().chunk_size);
+  client = connected.release();  // not destroyed at exit: UCX threads may outlive exit handlers
   g_client.store(client, std::memory_order_release);
   return client;
 }

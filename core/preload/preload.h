@@ -63,6 +63,9 @@ Client* AcquireClient(Status* status);
 // never this library's. Costs a getpid() system call.
 bool InVforkChild();
 
+// The file system's chunk size (st_blksize), known once a Client has connected; else 4096.
+uint64_t ChunkSize();
+
 // Sets errno from a failed Status and returns -1. Codes that are not errno values become EIO.
 int FailWith(const Status& status);
 inline int FailWith(int error) {
