@@ -329,6 +329,24 @@ Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_
   return CallOne(&call);
 }
 
+Status ClientImpl::Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
+                        size_t reply_bytes) {
+  if (daemon >= hosts_.size()) return Status::Error(EINVAL, "no daemon with index " + std::to_string(daemon));
+  if (reply_bytes > rpc::kMaxPingReply) return Status::Error(EINVAL, "ping reply larger than 64 MiB");
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::PingRequest req;
+  req.reply_bytes = static_cast<uint32_t>(reply_bytes);
+  Call call;
+  call.daemon = daemon;
+  call.verb = rpc::Verb::kPing;
+  call.body = rpc::EncodeBody(req);
+  if (send_bytes > 0) call.payload.push_back({const_cast<void*>(payload), send_bytes});
+  if (reply_bytes > 0) call.sink.push_back({reply, reply_bytes});
+  Status s = CallOne(&call);
+  if (s.ok() && call.payload_received != reply_bytes) s = Status::Error(EIO, "short ping reply");
+  return s;
+}
+
 Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<Call> calls(hosts_.size());

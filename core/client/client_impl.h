@@ -41,10 +41,9 @@ class ClientImpl : public Client {
   Status Rename(const std::string& old_path, const std::string& new_path) override;
   Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) override;
   Status StatFs(FsStats* stats) override;
+  Status Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
+              size_t reply_bytes) override;
   Status Daemons(std::vector<DaemonInfo>* infos) override;
-
-  // Forget the transport without touching UCX (the child after fork).
-  void LeakTransport() { transport_->Leak(); transport_.release(); }
 
  private:
   // Unlocked helpers. REQUIRES: mu_ held.

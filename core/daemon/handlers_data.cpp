@@ -51,4 +51,12 @@ void HandleRemoveChunks(Providers& p, const Request& req, Response* out) {
   if (!s.ok()) Fail(s, out);
 }
 
+void HandlePing(Providers& p, const Request& req, Response* out) {
+  rpc::PingRequest in;
+  Status s = rpc::DecodeBody(req.body, &in, "Ping");
+  if (!s.ok()) return Fail(s, out);
+  out->payload = Buffer(in.reply_bytes);
+  out->payload_size = in.reply_bytes;
+}
+
 }  // namespace gkfs

@@ -40,6 +40,12 @@ void HealthReply::Decode(Decoder& d) {
   free_bytes = d.U64();
 }
 
+void PingRequest::Encode(Encoder& e) const { e.U32(reply_bytes); }
+void PingRequest::Decode(Decoder& d) {
+  reply_bytes = d.U32();
+  if (reply_bytes > kMaxPingReply) d.MarkBad();
+}
+
 void CreateRequest::Encode(Encoder& e) const {
   e.Str(path);
   e.U32(mode);

@@ -30,6 +30,7 @@ constexpr uint32_t kMaxReadDirPage = 4096;
 #define GKFS_RPC_VERBS(X) \
   X(FsConfig)             \
   X(Health)               \
+  X(Ping)                 \
   X(Create)               \
   X(Stat)                 \
   X(Remove)               \
@@ -95,6 +96,15 @@ struct HealthReply {
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
+
+// reply_bytes:u32 ; payload := any bytes (discarded) -> (empty) ; payload := reply_bytes bytes
+// The transport's own cost, for benchmarks and liveness checks.
+struct PingRequest {
+  uint32_t reply_bytes = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+constexpr uint32_t kMaxPingReply = 64u << 20;
 
 // path:str mode:u32 uid:u32 gid:u32 exclusive:u8 link_target:str -> record:str
 struct CreateRequest {

@@ -186,6 +186,14 @@ TEST_CASE("a large write goes through rendezvous into the caller's buffer", "[ro
   CHECK(back == data);
 }
 
+TEST_CASE("ping carries payload both ways", "[roundtrip]") {
+  TestFs fs(1);
+  std::string out(1 << 20, 'p'), back(2 << 20, 'x');
+  REQUIRE(fs.client().Ping(0, out.data(), out.size(), back.data(), back.size()).ok());
+  REQUIRE(fs.client().Ping(0, nullptr, 0, nullptr, 0).ok());
+  CHECK(fs.client().Ping(7, nullptr, 0, nullptr, 0).code() == EINVAL);
+}
+
 TEST_CASE("an unreachable daemon gives EHOSTDOWN, not a hang", "[roundtrip]") {
   char tmpl[] = "/tmp/gkfs-unit-XXXXXX";
   std::string dir = mkdtemp(tmpl);

@@ -43,15 +43,7 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout
 }
 
 ClientTransport::~ClientTransport() {
-  if (worker_ == nullptr) return;
   for (auto& d : daemons_) CloseEndpoint(d);
-}
-
-void ClientTransport::Leak() {
-  if (worker_) worker_->Leak();
-  worker_.release();
-  for (auto& d : daemons_) d.ep = nullptr;
-  pending_.clear();
 }
 
 Status ClientTransport::Connect(Daemon& d) {

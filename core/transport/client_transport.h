@@ -58,8 +58,6 @@ class ClientTransport {
   // Sends every call, then progresses until all are done or the deadline passes. Each
   // call's status says how it ended (EHOSTDOWN: daemon unreachable or timed out).
   void Run(const std::vector<Call*>& calls);
-  // Process-fork hook: forget every UCX object without touching it.
-  void Leak();
 
  private:
   struct Daemon {

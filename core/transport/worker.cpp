@@ -114,7 +114,7 @@ Status Worker::Create(const std::string& protocol, const std::string& net_device
 }
 
 Worker::~Worker() {
-  if (epoll_fd_ >= 0 && worker_ != nullptr) close(epoll_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
   if (worker_ != nullptr) ucp_worker_destroy(worker_);
   if (context_ != nullptr) ucp_cleanup(context_);
 }

@@ -1,7 +1,7 @@
 // Worker: one UCP context and one UCP worker with wake-up support, plus the mapping from
 // gkfs protocol names (-P ucx+tcp, ...) to UCX transport settings. Owns both handles and
-// destroys them in the creating process only (UCX is not fork-safe: a forked child must
-// leak its parent's Worker). Thread model: serialized - one thread at a time may call
+// destroys them. UCX is not fork-safe: its global async thread does not survive fork, so a
+// process must destroy every Worker before it forks if the child is to use UCX. Thread model: serialized - one thread at a time may call
 // Progress()/WaitForEvents(); Signal() may be called from any thread.
 #pragma once
 
@@ -45,8 +45,6 @@ class Worker {
   // Blocks until a network event, Signal(), or timeout_ms (>= 0) passes.
   void WaitForEvents(int timeout_ms);
   void Signal();
-  // Leaves the UCX handles alive and unreferenced (after fork, in the child).
-  void Leak() { context_ = nullptr; worker_ = nullptr; }
 
  private:
   Worker() = default;

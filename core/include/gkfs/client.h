@@ -99,6 +99,11 @@ class Client {
   virtual Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns,
                          int64_t mtime_ns) = 0;
   virtual Status StatFs(FsStats* stats) = 0;
+  // One round trip to daemon `daemon` carrying `send_bytes` bytes of `payload` and
+  // returning `reply_bytes` bytes into `reply` (may be null when reply_bytes is 0).
+  // Measures the transport alone (benchmarks); EINVAL for a bad daemon index.
+  virtual Status Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
+                      size_t reply_bytes) = 0;
   // Health of every daemon in the hosts file; never fails as a whole for a down daemon.
   virtual Status Daemons(std::vector<DaemonInfo>* infos) = 0;
 };
