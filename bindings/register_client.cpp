@@ -20,10 +20,11 @@ namespace {
 
 class PyClient {
  public:
-  PyClient(const std::string& hosts_file, int timeout_ms) {
+  PyClient(const std::string& hosts_file, int timeout_ms, const std::string& secret_file) {
     ClientOptions options;
     options.hosts_file = hosts_file;
     options.timeout_ms = timeout_ms;
+    options.secret_file = secret_file;
     std::unique_ptr<Client> client;
     Status s;
     {
@@ -197,8 +198,8 @@ void RegisterClient(py::module_& m) {
 
   using S = const std::string&;
   py::class_<PyClient>(m, "Client", "Connection to the daemons listed in a hosts file.")
-      .def(py::init<const std::string&, int>(), py::arg("hosts_file"),
-           py::arg("timeout_ms") = 10000)
+      .def(py::init<const std::string&, int, const std::string&>(), py::arg("hosts_file"),
+           py::arg("timeout_ms") = 10000, py::arg("secret_file") = "")
       .def_property_readonly("config", [](const PyClient& self) { return self.get()->config(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)

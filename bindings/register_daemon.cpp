@@ -50,6 +50,7 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("clean_rootdir", &DaemonOptions::clean_rootdir)
       .def_readwrite("clean_rootdir_finish", &DaemonOptions::clean_rootdir_finish)
       .def_readwrite("use_memory_backend", &DaemonOptions::use_memory_backend)
+      .def_readwrite("secret_file", &DaemonOptions::secret_file)
       .def("__repr__", &ReprOptions);
 
   py::class_<Daemon, std::shared_ptr<Daemon>>(m, "Daemon", "One gkfs server in this process.")

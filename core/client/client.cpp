@@ -9,6 +9,7 @@
 
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
+#include "common/secret.h"
 
 namespace gkfs {
 
@@ -26,8 +27,15 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   if (!s.ok()) return s;
   std::vector<std::string> uris;
   for (const auto& h : hosts) uris.push_back(h.uri);
+  // The instance secret: named explicitly, or beside the hosts file when gkfs-ctl made one.
+  Secret secret{};
+  std::string secret_file = options.secret_file;
+  if (secret_file.empty() && access((options.hosts_file + ".secret").c_str(), F_OK) == 0) {
+    secret_file = options.hosts_file + ".secret";
+  }
+  if (!secret_file.empty() && !(s = ReadSecretFile(secret_file, &secret)).ok()) return s;
   std::unique_ptr<transport::ClientTransport> transport;
-  s = transport::ClientTransport::Create(uris, options.timeout_ms, &transport);
+  s = transport::ClientTransport::Create(uris, options.timeout_ms, secret, &transport);
   if (!s.ok()) return s;
   auto client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
   s = client->FetchConfig();
@@ -47,6 +55,10 @@ Status ClientImpl::FetchConfig() {
     call.daemon = i;
     call.verb = rpc::Verb::kFsConfig;
     last = CallOne(&call);
+    if (last.code() == EACCES) {
+      return Status::Error(EACCES, "daemon " + hosts_[i].uri + " refused this client: it lacks the file "
+                                   "system's secret (<hosts file>.secret or LIBGKFS_SECRET_FILE)");
+    }
     if (!last.ok()) continue;
     rpc::FsConfigReply r;
     Status s = rpc::DecodeBody(call.reply_body, &r, "fs_config reply");

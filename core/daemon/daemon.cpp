@@ -11,6 +11,7 @@
 #include "common/chunk.h"
 #include "common/hosts_file.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "daemon/handlers.h"
 #include "transport/worker.h"
 
@@ -77,6 +78,11 @@ class DaemonImpl : public Daemon {
     auto handler = [this](const Request& req, Response* out) { HandleRequest(providers_, req, out); };
     s = transport::Server::Create(options_.protocol, address, options_.port, handler, &server_);
     if (!s.ok()) return s;
+    if (!options_.secret_file.empty()) {
+      Secret secret;
+      if (!(s = ReadSecretFile(options_.secret_file, &secret)).ok()) return s;
+      server_->RequireSecret(secret);
+    }
     uri_ = options_.protocol + "://" + address + ":" + std::to_string(server_->port());
     return Status::OK();
   }

@@ -19,7 +19,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -61,6 +61,7 @@ struct RequestHeader {
   uint64_t request_id = 0;
   uint32_t body_length = 0;   // request body bytes at the start of the AM data
   uint32_t reserved = 0;
+  uint8_t secret[16] = {};    // the instance secret (common/secret.h); zeros when none
 };
 struct ReplyHeader {
   uint32_t magic = kMagic;
@@ -69,7 +70,7 @@ struct ReplyHeader {
   uint32_t body_length = 0;   // reply body bytes following this header in the AM header
   uint32_t reserved = 0;
 };
-static_assert(sizeof(RequestHeader) == 24 && sizeof(ReplyHeader) == 24, "wire headers");
+static_assert(sizeof(RequestHeader) == 40 && sizeof(ReplyHeader) == 24, "wire headers");
 
 // A piece of a chunk. piece := chunk_index:u64 offset:u32 length:u32
 struct Piece {

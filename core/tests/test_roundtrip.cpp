@@ -17,16 +17,23 @@ namespace {
 
 class TestFs {
  public:
-  explicit TestFs(int daemons, uint64_t chunk_size = 4096, bool memory = true) {
+  explicit TestFs(int daemons, uint64_t chunk_size = 4096, bool memory = true,
+                  const std::string& secret_hex = "") {
     char tmpl[] = "/tmp/gkfs-unit-XXXXXX";
     dir_ = mkdtemp(tmpl);
     hosts_ = dir_ + "/hosts";
+    if (!secret_hex.empty()) {
+      FILE* f = fopen(secret_file().c_str(), "w");
+      fputs(secret_hex.c_str(), f);
+      fclose(f);
+    }
     for (int i = 0; i < daemons; ++i) {
       DaemonOptions o;
       o.rootdir = dir_ + "/d" + std::to_string(i);
       o.hosts_file = hosts_;
       o.chunk_size = chunk_size;
       o.use_memory_backend = memory;
+      if (!secret_hex.empty()) o.secret_file = secret_file();
       std::unique_ptr<Daemon> d;
       Status s = Daemon::Create(o, &d);
       REQUIRE(s.ok());
@@ -50,10 +57,13 @@ class TestFs {
     ClientOptions co;
     co.hosts_file = hosts_;
     co.timeout_ms = 5000;
+    co.secret_file = secret_hex.empty() ? "" : secret_file();
     Status s = Client::Connect(co, &client_);
     INFO(s.ToString());
     REQUIRE(s.ok());
   }
+  std::string secret_file() const { return dir_ + "/instance.secret"; }
+  const std::string& hosts() const { return hosts_; }
   ~TestFs() {
     client_.reset();
     for (auto& d : daemons_) d->Shutdown();
@@ -192,6 +202,24 @@ TEST_CASE("ping carries payload both ways", "[roundtrip]") {
   REQUIRE(fs.client().Ping(0, out.data(), out.size(), back.data(), back.size()).ok());
   REQUIRE(fs.client().Ping(0, nullptr, 0, nullptr, 0).ok());
   CHECK(fs.client().Ping(7, nullptr, 0, nullptr, 0).code() == EINVAL);
+}
+
+TEST_CASE("daemons with a secret refuse clients without it", "[roundtrip]") {
+  TestFs fs(2, 4096, true, "00112233445566778899aabbccddeeff");
+  Metadata md;
+  REQUIRE(fs.client().Stat("/", &md).ok());  // the fixture's client presents it
+  ClientOptions co;
+  co.hosts_file = fs.hosts();
+  co.timeout_ms = 3000;
+  std::unique_ptr<Client> stranger;
+  Status s = Client::Connect(co, &stranger);
+  CHECK(s.code() == EACCES);
+  CHECK(s.message().find("secret") != std::string::npos);
+  FILE* f = fopen((fs.hosts() + ".bad").c_str(), "w");
+  fputs("not-hex", f);
+  fclose(f);
+  co.secret_file = fs.hosts() + ".bad";
+  CHECK(Client::Connect(co, &stranger).code() == EINVAL);
 }
 
 TEST_CASE("an unreachable daemon gives EHOSTDOWN, not a hang", "[roundtrip]") {

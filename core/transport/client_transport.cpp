@@ -11,10 +11,11 @@ namespace gkfs::transport {
 
 constexpr int kSpinMicros = 50;
 
-Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout_ms,
+Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout_ms, const Secret& secret,
                                std::unique_ptr<ClientTransport>* out) {
   std::unique_ptr<ClientTransport> t(new ClientTransport());
   t->timeout_ms_ = timeout_ms;
+  t->secret_ = secret;
   t->daemons_.resize(uris.size());
   bool all_loopback = true;
   std::string protocol;
@@ -139,6 +140,7 @@ void ClientTransport::Send(Call* call) {
   h.verb = static_cast<uint16_t>(call->verb);
   h.request_id = call->id;
   h.body_length = static_cast<uint32_t>(call->body.size());
+  std::memcpy(h.secret, secret_.data(), secret_.size());
   std::memcpy(call->header, &h, sizeof(h));
   call->iov.clear();
   call->iov.push_back({call->body.data(), call->body.size()});
@@ -261,8 +263,13 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   // within microseconds, and arming plus epoll costs more than that. Bounded, so a slow
   // daemon does not cost the 2-core machines a spinning core.
   auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  // The deadline is an idle timeout: it moves on whenever the network makes progress, so
+  // a long transfer on a slow link lives while a silent peer is detected in timeout_ms.
   while (!all_done()) {
-    if (worker_->Progress()) continue;
+    if (worker_->Progress()) {
+      deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+      continue;
+    }
     auto now = std::chrono::steady_clock::now();
     if (now < spin_until) continue;
     if (now >= deadline) break;
@@ -270,7 +277,7 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
     worker_->WaitForEvents(static_cast<int>(std::min<long>(left + 1, 100)));
   }
   if (all_done()) return;
-  // Deadline passed: fail what is left and tear down those endpoints, so no UCX request
+  // Idle past the deadline: fail what is left and tear down those endpoints, so no UCX request
   // still points into the callers' buffers when we return.
   for (Call* c : calls) {
     if (c->done && c->send_request == nullptr && c->recv_request == nullptr) continue;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/secret.h"
 #include "rpc/schema.h"
 #include "transport/worker.h"
 
@@ -49,13 +50,14 @@ struct Call {
 
 class ClientTransport {
  public:
-  // uris: one per daemon, in placement order. timeout_ms: deadline of a Wait().
-  static Status Create(const std::vector<std::string>& uris, int timeout_ms,
+  // uris: one per daemon, in placement order. timeout_ms: how long Run() waits with no
+  // network progress before it gives up on the calls still open.
+  static Status Create(const std::vector<std::string>& uris, int timeout_ms, const Secret& secret,
                        std::unique_ptr<ClientTransport>* out);
   ~ClientTransport();
 
   size_t num_daemons() const { return daemons_.size(); }
-  // Sends every call, then progresses until all are done or the deadline passes. Each
+  // Sends every call, then progresses until all are done or it idles for timeout_ms. Each
   // call's status says how it ended (EHOSTDOWN: daemon unreachable or timed out).
   void Run(const std::vector<Call*>& calls);
 
@@ -84,6 +86,7 @@ class ClientTransport {
   std::unordered_map<uint64_t, Call*> pending_;
   uint64_t next_id_ = 1;
   int timeout_ms_ = 10000;
+  Secret secret_{};
 };
 
 }  // namespace gkfs::transport

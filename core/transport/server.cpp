@@ -158,10 +158,15 @@ void Server::OnRendezvousDone(void* request, ucs_status_t status, size_t length,
 void Server::Dispatch(Incoming& in) {
   Response response;
   const rpc::RequestHeader& h = in.header;
+  Secret presented;
+  std::memcpy(presented.data(), h.secret, presented.size());
   if (h.magic != rpc::kMagic || h.verb >= static_cast<uint16_t>(rpc::Verb::kCount) ||
       h.body_length > in.data.size()) {
     response.status = EBADMSG;
     response.message = "malformed request header";
+  } else if (require_secret_ && !SecretsEqual(presented, secret_)) {
+    response.status = EACCES;
+    response.message = "request without this file system's secret";
   } else {
     Request req;
     req.verb = static_cast<rpc::Verb>(h.verb);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/buffer.h"
+#include "common/secret.h"
 #include "rpc/schema.h"
 #include "transport/worker.h"
 
@@ -42,6 +43,11 @@ class Server {
   ~Server();
 
   uint16_t port() const { return port_; }
+  // From now on requests must carry this secret; others get EACCES.
+  void RequireSecret(const Secret& secret) {
+    secret_ = secret;
+    require_secret_ = true;
+  }
   // Serves until Stop(). Blocks in epoll when idle.
   void Run();
   void Stop();
@@ -68,6 +74,8 @@ class Server {
   uint16_t port_ = 0;
   size_t max_header_ = 0;
   std::atomic<bool> stop_{false};
+  bool require_secret_ = false;
+  Secret secret_{};
   // All below: progress thread only.
   std::set<ucp_ep_h> endpoints_;
   std::deque<ucp_ep_h> dead_;

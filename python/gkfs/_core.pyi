@@ -85,7 +85,7 @@ class DaemonInfo:
     def free_bytes(self) -> int: ...
 
 class Client:
-    def __init__(self, hosts_file: str, timeout_ms: int = 10000) -> None: ...
+    def __init__(self, hosts_file: str, timeout_ms: int = 10000, secret_file: str = "") -> None: ...
     @property
     def config(self) -> FsConfig: ...
     @property
@@ -124,6 +124,7 @@ class DaemonOptions:
     clean_rootdir: bool
     clean_rootdir_finish: bool
     use_memory_backend: bool
+    secret_file: str
     def __init__(self) -> None: ...
 
 class Daemon:

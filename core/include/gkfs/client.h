@@ -21,7 +21,8 @@ namespace gkfs {
 
 struct ClientOptions {
   std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
-  int timeout_ms = 10000;      // per-RPC deadline; past it the call fails with EHOSTDOWN
+  int timeout_ms = 10000;      // a call idle (no network progress) this long fails, EHOSTDOWN
+  std::string secret_file;     // the instance secret; empty: <hosts_file>.secret if it exists
 };
 
 // What a daemon tells a client at connect time (GekkoFS's fs_config).
