@@ -34,8 +34,13 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
     secret_file = options.hosts_file + ".secret";
   }
   if (!secret_file.empty() && !(s = ReadSecretFile(secret_file, &secret)).ok()) return s;
+  // Shared memory is possible only with a daemon on this host (its --auto-sm decides).
+  char me[256] = {0};
+  gethostname(me, sizeof(me) - 1);
+  bool local_daemon = false;
+  for (const auto& h : hosts) local_daemon |= h.host == me;
   std::unique_ptr<transport::ClientTransport> transport;
-  s = transport::ClientTransport::Create(uris, options.timeout_ms, secret, &transport);
+  s = transport::ClientTransport::Create(uris, options.timeout_ms, secret, local_daemon, &transport);
   if (!s.ok()) return s;
   auto client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
   s = client->FetchConfig();
@@ -73,14 +78,46 @@ Status ClientImpl::FetchConfig() {
     config_.rootdir = r.rootdir;
     config_.protocol_version = r.protocol_version;
     config_.num_daemons = static_cast<uint32_t>(hosts_.size());
+    config_.auto_sm = r.auto_sm;
+    if (r.auto_sm) ApplyIntroduction(i, call);
     return Status::OK();
   }
   return Status::Error(EHOSTDOWN, "no daemon of the file system answered: " + last.message());
 }
 
 Status ClientImpl::CallOne(Call* call) {
-  transport_->Run({call});
+  RunCalls({call});
   return call->status;
+}
+
+void ClientImpl::ApplyIntroduction(uint32_t daemon, const Call& fs_config) {
+  rpc::FsConfigReply r;
+  bool same_host = fs_config.status.ok() && rpc::DecodeBody(fs_config.reply_body, &r, "fs_config").ok() &&
+                   r.auto_sm && r.host_id == transport::HostIdentity();
+  transport_->AttachSharedMemory(daemon, same_host ? r.worker_address : "");
+}
+
+void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
+  if (config_.auto_sm) {
+    std::vector<Call> intro;
+    intro.reserve(calls.size());
+    std::vector<Call*> ptrs;
+    for (Call* c : calls) {
+      if (!transport_->NeedsIntroduction(c->daemon)) continue;
+      bool listed = false;
+      for (const Call& i : intro) listed |= i.daemon == c->daemon;
+      if (listed) continue;
+      intro.emplace_back();
+      intro.back().daemon = c->daemon;
+      intro.back().verb = rpc::Verb::kFsConfig;
+      ptrs.push_back(&intro.back());
+    }
+    if (!ptrs.empty()) {
+      transport_->Run(ptrs);
+      for (const Call& i : intro) ApplyIntroduction(i.daemon, i);
+    }
+  }
+  transport_->Run(calls);
 }
 
 Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string body) const {
@@ -133,7 +170,7 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
   }
   // The parent check travels beside the create; a create under a missing parent is undone.
   Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(PathBody(parent)));
-  transport_->Run({&create, &parent_stat});
+  RunCalls({&create, &parent_stat});
   Metadata parent_md;
   Status ps = parent_stat.status.ok() ? DecodeRecord(parent_stat, &parent_md) : parent_stat.status;
   if (ps.ok() && !parent_md.is_dir()) ps = Status::Error(ENOTDIR, "a parent is not a directory");
@@ -180,7 +217,7 @@ Status ClientImpl::Broadcast(rpc::Verb verb, const std::string& body, const std:
     calls[i].body = body;
     ptrs.push_back(&calls[i]);
   }
-  transport_->Run(ptrs);
+  RunCalls(ptrs);
   for (const auto& c : calls) {
     if (!c.status.ok()) return c.status;
   }
@@ -235,7 +272,7 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
   }
   Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
   if (check_dir) ptrs.push_back(&stat);
-  transport_->Run(ptrs);
+  RunCalls(ptrs);
   if (check_dir) {
     Metadata md;
     Status s = stat.status.ok() ? DecodeRecord(stat, &md) : stat.status;
@@ -368,7 +405,7 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
     calls[i].verb = rpc::Verb::kHealth;
     ptrs.push_back(&calls[i]);
   }
-  transport_->Run(ptrs);
+  RunCalls(ptrs);
   infos->clear();
   for (uint32_t i = 0; i < calls.size(); ++i) {
     DaemonInfo info;

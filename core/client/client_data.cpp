@@ -65,7 +65,7 @@ Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const vo
     ptrs.push_back(&calls[i]);
   }
   if (extra != nullptr) ptrs.push_back(extra);
-  transport_->Run(ptrs);
+  RunCalls(ptrs);
   Status s = FirstError(calls);
   if (s.ok() && extra != nullptr) s = extra->status;
   return s;
@@ -134,7 +134,7 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   // The size travels beside the data: holes inside it read as zeros, bytes past it do not count.
   Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{path}));
   ptrs.push_back(&stat);
-  transport_->Run(ptrs);
+  RunCalls(ptrs);
   Status s = FirstError(calls);
   if (!s.ok()) return s;
   if (!stat.status.ok()) return stat.status;

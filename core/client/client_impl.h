@@ -48,6 +48,10 @@ class ClientImpl : public Client {
  private:
   // Unlocked helpers. REQUIRES: mu_ held.
   Status CallOne(transport::Call* call);
+  // Every RPC goes through here: asks daemons not yet asked for their shared-memory offer
+  // (--auto-sm), then runs the calls.
+  void RunCalls(const std::vector<transport::Call*>& calls);
+  void ApplyIntroduction(uint32_t daemon, const transport::Call& fs_config);
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body) const;
   Status StatLocked(const std::string& path, Metadata* md);
   Status CreateLocked(const std::string& path, uint32_t mode, bool exclusive,

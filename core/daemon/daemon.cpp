@@ -74,10 +74,12 @@ class DaemonImpl : public Daemon {
     if (!(s = metadata_->EnsureRoot(geteuid(), getegid())).ok()) return s;
     data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size);
     if (!(s = data_->Init()).ok()) return s;
-    providers_ = Providers{metadata_.get(), data_.get(), options_.chunk_size, options_.mountdir, options_.rootdir};
+    providers_ = Providers{metadata_.get(),     data_.get(), options_.chunk_size, options_.mountdir,
+                           options_.rootdir,    options_.auto_sm, transport::HostIdentity(), ""};
     auto handler = [this](const Request& req, Response* out) { HandleRequest(providers_, req, out); };
-    s = transport::Server::Create(options_.protocol, address, options_.port, handler, &server_);
+    s = transport::Server::Create(options_.protocol, address, options_.port, options_.auto_sm, handler, &server_);
     if (!s.ok()) return s;
+    providers_.worker_address = server_->worker_address();
     if (!options_.secret_file.empty()) {
       Secret secret;
       if (!(s = ReadSecretFile(options_.secret_file, &secret)).ok()) return s;

@@ -18,6 +18,9 @@ struct Providers {
   uint64_t chunk_size;
   std::string mountdir;
   std::string rootdir;
+  bool auto_sm;
+  std::string host_id;
+  std::string worker_address;    // set once the server exists
 };
 
 using transport::Request;

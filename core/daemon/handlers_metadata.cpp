@@ -43,6 +43,9 @@ void HandleFsConfig(Providers& p, const Request& req, Response* out) {
   r.mountdir = p.mountdir;
   r.rootdir = p.rootdir;
   r.protocol_version = rpc::kProtocolVersion;
+  r.auto_sm = p.auto_sm;
+  r.host_id = p.host_id;
+  if (p.auto_sm) r.worker_address = p.worker_address;
   out->body = rpc::EncodeBody(r);
 }
 

@@ -17,12 +17,18 @@ void FsConfigReply::Encode(Encoder& e) const {
   e.Str(mountdir);
   e.Str(rootdir);
   e.U32(protocol_version);
+  e.U8(auto_sm);
+  e.Str(host_id);
+  e.Str(worker_address);
 }
 void FsConfigReply::Decode(Decoder& d) {
   chunk_size = d.U64();
   mountdir = d.Str(PATH_MAX);
   rootdir = d.Str(PATH_MAX);
   protocol_version = d.U32();
+  auto_sm = d.U8();
+  host_id = d.Str(512);
+  worker_address = d.Str(6000);
 }
 
 void HealthReply::Encode(Encoder& e) const {

@@ -82,10 +82,14 @@ struct Piece {
 // ---- requests and replies. Each Encode/Decode pair follows the grammar above it. ----
 
 // (empty) -> chunk_size:u64 mountdir:str rootdir:str protocol_version:u32
+//             auto_sm:u8 host_id:str worker_address:str
 struct FsConfigReply {
   uint64_t chunk_size = 0;
   std::string mountdir, rootdir;
   uint32_t protocol_version = 0;
+  uint8_t auto_sm = 0;          // the daemon accepts shared-memory clients on its host
+  std::string host_id;          // transport::HostIdentity() of the daemon
+  std::string worker_address;   // packed UCX worker address (auto_sm only)
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

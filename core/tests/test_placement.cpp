@@ -70,3 +70,35 @@ TEST_CASE("hosts file: sorted by uri, duplicates once, errors name file and line
   CHECK(s.message().find("line 6") != std::string::npos);
   unlink(path);
 }
+
+#include "transport/worker.h"
+
+TEST_CASE("-P protocol names map to UCX transports") {
+  std::string tls;
+  REQUIRE(transport::ProtocolToTls("ucx+tcp", &tls).ok());
+  CHECK(tls == "tcp");
+  REQUIRE(transport::ProtocolToTls("ucx+shm", &tls).ok());
+  CHECK(tls.find("sm") != std::string::npos);
+  REQUIRE(transport::ProtocolToTls("ucx+rc", &tls).ok());
+  CHECK(tls.rfind("rc", 0) == 0);
+  REQUIRE(transport::ProtocolToTls("ucx+ud", &tls).ok());
+  CHECK(tls.rfind("ud", 0) == 0);
+  REQUIRE(transport::ProtocolToTls("ucx+dc", &tls).ok());
+  CHECK(tls.rfind("dc", 0) == 0);
+  REQUIRE(transport::ProtocolToTls("ucx+all", &tls).ok());
+  CHECK(tls == "all");
+  Status s = transport::ProtocolToTls("ofi+sockets", &tls);
+  CHECK(s.code() == EINVAL);
+  CHECK(s.message().find("ucx+tcp") != std::string::npos);
+}
+
+TEST_CASE("daemon uris parse; malformed ones name the uri") {
+  transport::Uri uri;
+  REQUIRE(transport::ParseUri("ucx+tcp://10.1.2.3:4000", &uri).ok());
+  CHECK(uri.protocol == "ucx+tcp");
+  CHECK(uri.address == "10.1.2.3");
+  CHECK(uri.port == 4000);
+  CHECK(transport::ParseUri("10.1.2.3:4000", &uri).code() == EINVAL);
+  CHECK(transport::ParseUri("ucx+tcp://10.1.2.3:99999", &uri).code() == EINVAL);
+  CHECK(transport::ParseUri("ucx+tcp://10.1.2.3:x", &uri).code() == EINVAL);
+}

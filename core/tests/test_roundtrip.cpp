@@ -18,7 +18,7 @@ namespace {
 class TestFs {
  public:
   explicit TestFs(int daemons, uint64_t chunk_size = 4096, bool memory = true,
-                  const std::string& secret_hex = "") {
+                  const std::string& secret_hex = "", bool auto_sm = false) {
     char tmpl[] = "/tmp/gkfs-unit-XXXXXX";
     dir_ = mkdtemp(tmpl);
     hosts_ = dir_ + "/hosts";
@@ -33,6 +33,7 @@ class TestFs {
       o.hosts_file = hosts_;
       o.chunk_size = chunk_size;
       o.use_memory_backend = memory;
+      o.auto_sm = auto_sm;
       if (!secret_hex.empty()) o.secret_file = secret_file();
       std::unique_ptr<Daemon> d;
       Status s = Daemon::Create(o, &d);
@@ -194,6 +195,24 @@ TEST_CASE("a large write goes through rendezvous into the caller's buffer", "[ro
   REQUIRE(c.Read("/big", md.file_id, 0, back.data(), back.size(), &n).ok());
   CHECK(n == data.size());
   CHECK(back == data);
+}
+
+TEST_CASE("--auto-sm: same-host clients use shared memory and see the same file system", "[roundtrip]") {
+  TestFs fs(2, 524288, true, "", true);
+  Client& c = fs.client();
+  CHECK(c.config().auto_sm);
+  Metadata md;
+  REQUIRE(c.Create("/shm", 0644, true, &md).ok());
+  std::string data(3 << 20, 's');
+  REQUIRE(c.Write("/shm", md.file_id, 0, data.data(), data.size()).ok());
+  std::string back(data.size(), 'x');
+  size_t n = 0;
+  REQUIRE(c.Read("/shm", md.file_id, 0, back.data(), back.size(), &n).ok());
+  CHECK(n == data.size());
+  CHECK(back == data);
+  std::vector<DirEntry> entries;
+  REQUIRE(c.ReadDir("/", &entries).ok());
+  CHECK(entries.size() == 1);
 }
 
 TEST_CASE("ping carries payload both ways", "[roundtrip]") {

@@ -12,9 +12,10 @@ namespace gkfs::transport {
 constexpr int kSpinMicros = 50;
 
 Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout_ms, const Secret& secret,
-                               std::unique_ptr<ClientTransport>* out) {
+                               bool with_shm, std::unique_ptr<ClientTransport>* out) {
   std::unique_ptr<ClientTransport> t(new ClientTransport());
   t->timeout_ms_ = timeout_ms;
+  t->with_shm_ = with_shm;
   t->secret_ = secret;
   t->daemons_.resize(uris.size());
   bool all_loopback = true;
@@ -28,7 +29,7 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout
     if (d.parsed.address.rfind("127.", 0) != 0) all_loopback = false;
     protocol = d.parsed.protocol;
   }
-  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", &t->worker_);
+  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", with_shm, &t->worker_);
   if (!s.ok()) return s;
   ucp_am_handler_param_t am{};
   am.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
@@ -72,19 +73,41 @@ Status ClientTransport::Connect(Daemon& d) {
   return Status::OK();
 }
 
-void ClientTransport::CloseEndpoint(Daemon& d) {
-  if (d.ep == nullptr) return;
-  ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-  p.flags = UCP_EP_CLOSE_FLAG_FORCE;
-  void* req = ucp_ep_close_nbx(d.ep, &p);
-  d.ep = nullptr;
-  if (UCS_PTR_IS_PTR(req)) {
-    for (int i = 0; i < 100000 && ucp_request_check_status(req) == UCS_INPROGRESS; ++i) {
-      ucp_worker_progress(worker_->handle());
-    }
-    ucp_request_free(req);
+bool ClientTransport::NeedsIntroduction(uint32_t daemon) const {
+  const Daemon& d = daemons_[daemon];
+  return with_shm_ && (!d.introduced || d.failed);
+}
+
+void ClientTransport::AttachSharedMemory(uint32_t daemon, const std::string& worker_address) {
+  Daemon& d = daemons_[daemon];
+  d.introduced = true;
+  if (worker_address.empty() || d.shm_ep != nullptr) return;
+  ucp_ep_params_t ep{};
+  ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
+  ep.address = reinterpret_cast<const ucp_address_t*>(worker_address.data());
+  ep.err_mode = UCP_ERR_HANDLING_MODE_NONE;
+  if (ucp_ep_create(worker_->handle(), &ep, &d.shm_ep) != UCS_OK) {
+    d.shm_ep = nullptr;  // stay on tcp
+    GKFS_LOG(kInfo, "shared memory to daemon " + d.uri + " unavailable; using tcp");
   }
+}
+
+void ClientTransport::CloseEndpoint(Daemon& d) {
+  for (ucp_ep_h* ep : {&d.shm_ep, &d.ep}) {
+    if (*ep == nullptr) continue;
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = UCP_EP_CLOSE_FLAG_FORCE;
+    void* req = ucp_ep_close_nbx(*ep, &p);
+    *ep = nullptr;
+    if (UCS_PTR_IS_PTR(req)) {
+      for (int i = 0; i < 100000 && ucp_request_check_status(req) == UCS_INPROGRESS; ++i) {
+        ucp_worker_progress(worker_->handle());
+      }
+      ucp_request_free(req);
+    }
+  }
+  d.introduced = false;
 }
 
 void ClientTransport::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
@@ -126,7 +149,7 @@ void ClientTransport::Send(Call* call) {
     return;
   }
   Daemon& d = daemons_[call->daemon];
-  if (d.ep != nullptr && d.failed) CloseEndpoint(d);
+  if (d.failed) CloseEndpoint(d);
   if (d.ep == nullptr) {
     Status s = Connect(d);
     if (!s.ok()) {
@@ -156,7 +179,7 @@ void ClientTransport::Send(Call* call) {
   p.user_data = call;
   p.datatype = ucp_dt_make_iov();
   p.flags = UCP_AM_SEND_FLAG_REPLY;
-  void* req = ucp_am_send_nbx(d.ep, rpc::kRequestAmId, call->header, sizeof(call->header),
+  void* req = ucp_am_send_nbx(d.shm_ep != nullptr ? d.shm_ep : d.ep, rpc::kRequestAmId, call->header, sizeof(call->header),
                               call->iov.data(), call->iov.size(), &p);
   if (UCS_PTR_IS_ERR(req)) {
     Finish(call, Status::Error(EHOSTDOWN, "sending to daemon " + d.uri + " failed: " +

@@ -52,11 +52,20 @@ class ClientTransport {
  public:
   // uris: one per daemon, in placement order. timeout_ms: how long Run() waits with no
   // network progress before it gives up on the calls still open.
+  // with_shm: the worker also opens the shared-memory transports (some daemon may be on
+  // this host and offer them; see AttachSharedMemory).
   static Status Create(const std::vector<std::string>& uris, int timeout_ms, const Secret& secret,
-                       std::unique_ptr<ClientTransport>* out);
+                       bool with_shm, std::unique_ptr<ClientTransport>* out);
   ~ClientTransport();
 
   size_t num_daemons() const { return daemons_.size(); }
+  // Shared memory (--auto-sm): whether daemon's offer is still to be asked for, and the
+  // answer. With an address, calls go over a worker-address endpoint (UCX picks shared
+  // memory on one host); the tcp endpoint stays open as the liveness check, because
+  // shared-memory endpoints have no peer-failure detection.
+  bool NeedsIntroduction(uint32_t daemon) const;
+  void AttachSharedMemory(uint32_t daemon, const std::string& worker_address);
+  bool UsesSharedMemory(uint32_t daemon) const { return daemons_[daemon].shm_ep != nullptr; }
   // Sends every call, then progresses until all are done or it idles for timeout_ms. Each
   // call's status says how it ended (EHOSTDOWN: daemon unreachable or timed out).
   void Run(const std::vector<Call*>& calls);
@@ -65,8 +74,10 @@ class ClientTransport {
   struct Daemon {
     std::string uri;
     Uri parsed;
-    ucp_ep_h ep = nullptr;
-    bool failed = false;     // set by the error callback; the ep is re-made on next use
+    ucp_ep_h ep = nullptr;   // sockaddr (tcp) endpoint, error mode PEER
+    ucp_ep_h shm_ep = nullptr;  // worker-address endpoint, error mode NONE
+    bool introduced = false; // the shared-memory offer was asked for
+    bool failed = false;     // set by the error callback; the eps are re-made on next use
     ClientTransport* owner = nullptr;
   };
   ClientTransport() = default;
@@ -86,6 +97,7 @@ class ClientTransport {
   std::unordered_map<uint64_t, Call*> pending_;
   uint64_t next_id_ = 1;
   int timeout_ms_ = 10000;
+  bool with_shm_ = false;
   Secret secret_{};
 };
 

@@ -29,7 +29,7 @@ struct PendingReceive {
 }  // namespace
 
 Status Server::Create(const std::string& protocol, const std::string& address, uint16_t port,
-                      Handler handler, std::unique_ptr<Server>* out) {
+                      bool with_shm, Handler handler, std::unique_ptr<Server>* out) {
   struct sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
@@ -39,7 +39,7 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   std::unique_ptr<Server> server(new Server());
   server->handler_ = std::move(handler);
   std::string devices = address == "0.0.0.0" ? "" : InterfaceForAddress(address);
-  Status s = Worker::Create(protocol, devices, &server->worker_);
+  Status s = Worker::Create(protocol, devices, with_shm, &server->worker_);
   if (!s.ok()) return s;
 
   ucp_worker_attr_t attr{};
@@ -181,7 +181,8 @@ void Server::Dispatch(Incoming& in) {
 }
 
 void Server::SendReply(ucp_ep_h ep, uint64_t request_id, Response& response) {
-  if (endpoints_.count(ep) == 0) return;  // the client went away meanwhile
+  // ep is one we accepted, or one UCX made for a client that connected by worker address
+  // (shared memory). A failed one is closed only after ready_ is drained, so it is valid.
   auto* out = new OutgoingReply();
   rpc::ReplyHeader h;
   h.status = response.status;

@@ -38,11 +38,13 @@ class Server {
  public:
   using Handler = std::function<void(const Request&, Response*)>;
 
+  // with_shm: also offer shared memory to clients that connect by worker address.
   static Status Create(const std::string& protocol, const std::string& address, uint16_t port,
-                       Handler handler, std::unique_ptr<Server>* out);
+                       bool with_shm, Handler handler, std::unique_ptr<Server>* out);
   ~Server();
 
   uint16_t port() const { return port_; }
+  std::string worker_address() const { return worker_->Address(); }
   // From now on requests must carry this secret; others get EACCES.
   void RequireSecret(const Secret& secret) {
     secret_ = secret;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -73,11 +74,12 @@ Status UcsError(ucs_status_t status, const char* what) {
 }
 }  // namespace
 
-Status Worker::Create(const std::string& protocol, const std::string& net_devices,
+Status Worker::Create(const std::string& protocol, const std::string& net_devices, bool with_shm,
                       std::unique_ptr<Worker>* out) {
   std::string tls;
   Status s = ProtocolToTls(protocol, &tls);
   if (!s.ok()) return s;
+  if (with_shm && tls.find("sm") == std::string::npos && tls != "all") tls = "sm," + tls;
 
   ucp_config_t* config = nullptr;
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
@@ -117,6 +119,27 @@ Worker::~Worker() {
   if (epoll_fd_ >= 0) close(epoll_fd_);
   if (worker_ != nullptr) ucp_worker_destroy(worker_);
   if (context_ != nullptr) ucp_cleanup(context_);
+}
+
+std::string Worker::Address() const {
+  ucp_address_t* address = nullptr;
+  size_t length = 0;
+  if (ucp_worker_get_address(worker_, &address, &length) != UCS_OK) return "";
+  std::string bytes(reinterpret_cast<const char*>(address), length);
+  ucp_worker_release_address(worker_, address);
+  return bytes;
+}
+
+std::string HostIdentity() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  std::string id = host;
+  if (FILE* f = fopen("/proc/sys/kernel/random/boot_id", "r")) {
+    char boot[64] = {0};
+    if (fgets(boot, sizeof(boot), f) != nullptr) id += std::string("/") + boot;
+    fclose(f);
+  }
+  return id;
 }
 
 bool Worker::Progress() {

@@ -18,6 +18,10 @@ namespace gkfs::transport {
 // EINVAL for anything else (the message lists the valid names).
 Status ProtocolToTls(const std::string& protocol, std::string* tls);
 
+// Identifies this machine (hostname and kernel boot id): equal on both sides means a
+// worker-address connection can use shared memory.
+std::string HostIdentity();
+
 // The network interface that holds a local IPv4 address ("127.0.0.1" -> "lo"), or "".
 std::string InterfaceForAddress(const std::string& address);
 
@@ -31,15 +35,18 @@ Status ParseUri(const std::string& text, Uri* uri);
 
 class Worker {
  public:
-  // net_devices: UCX_NET_DEVICES to use ("lo"), empty for UCX's default. Settings the user
-  // put in the environment (UCX_TLS, UCX_NET_DEVICES) win over ours.
-  static Status Create(const std::string& protocol, const std::string& net_devices,
+  // net_devices: UCX_NET_DEVICES to use ("lo"), empty for UCX's default. with_shm adds
+  // the shared-memory transports (for --auto-sm). Settings the user put in the
+  // environment (UCX_TLS, UCX_NET_DEVICES) win over ours.
+  static Status Create(const std::string& protocol, const std::string& net_devices, bool with_shm,
                        std::unique_ptr<Worker>* out);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   ucp_worker_h handle() const { return worker_; }
+  // The packed worker address (opaque bytes) peers on this host can connect to.
+  std::string Address() const;
   // Runs ucp_worker_progress until it reports no more work. True if anything happened.
   bool Progress();
   // Blocks until a network event, Signal(), or timeout_ms (>= 0) passes.

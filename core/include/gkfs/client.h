@@ -32,6 +32,7 @@ struct FsConfig {
   std::string rootdir;
   uint32_t protocol_version = 0;
   uint32_t num_daemons = 0;    // daemons listed in the hosts file
+  bool auto_sm = false;        // daemons offer shared memory to clients on their host
 };
 
 struct DirEntry {

@@ -24,6 +24,7 @@ struct DaemonOptions {
   bool clean_rootdir_finish = false;  // wipe them after shutdown
   bool use_memory_backend = false;    // metadata in memory instead of RocksDB (tests)
   std::string secret_file;       // requests must carry this instance secret; empty: none
+  bool auto_sm = false;          // clients on this host may also use shared memory
 };
 
 class Daemon {
