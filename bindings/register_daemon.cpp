@@ -51,6 +51,7 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("clean_rootdir_finish", &DaemonOptions::clean_rootdir_finish)
       .def_readwrite("use_memory_backend", &DaemonOptions::use_memory_backend)
       .def_readwrite("secret_file", &DaemonOptions::secret_file)
+      .def_readwrite("auto_sm", &DaemonOptions::auto_sm)
       .def("__repr__", &ReprOptions);
 
   py::class_<Daemon, std::shared_ptr<Daemon>>(m, "Daemon", "One gkfs server in this process.")

@@ -125,6 +125,7 @@ class DaemonOptions:
     clean_rootdir_finish: bool
     use_memory_backend: bool
     secret_file: str
+    auto_sm: bool
     def __init__(self) -> None: ...
 
 class Daemon:

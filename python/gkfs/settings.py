@@ -177,8 +177,9 @@ class DaemonSettings:
         "-P", "--rpc-protocol", env="GKFS_RPC_PROTOCOL", choices=PROTOCOLS, metavar="PROTO")
     auto_sm: bool = _setting(
         False,
-        "Accepted for GekkoFS job scripts. Same-node shared memory is chosen through the "
-        "protocol (ucx+shm or ucx+all); with ucx+tcp this flag changes nothing yet.",
+        "Offer shared memory to clients on this daemon's host: they connect by the "
+        "daemon's UCX worker address (shared memory) and keep the network endpoint as "
+        "their liveness check. Clients on other hosts are unaffected.",
         "--auto-sm", env="GKFS_AUTO_SM", parse=parse_bool)
     chunk_size: int = _setting(
         512 * 1024,
@@ -364,8 +365,8 @@ def _absolute_paths(settings: T) -> T:
 
 
 def to_core_options(settings: DaemonSettings) -> Any:
-    """The C++ gkfs::DaemonOptions for these settings. Logging and auto_sm are not options
-    of the C++ daemon: see :func:`daemon_log_environment`."""
+    """The C++ gkfs::DaemonOptions for these settings. Logging is not an option of the C++
+    daemon: see :func:`daemon_log_environment`."""
     from gkfs import _core
 
     options = _core.DaemonOptions()
@@ -380,6 +381,7 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.clean_rootdir = settings.clean_rootdir
     options.clean_rootdir_finish = settings.clean_rootdir_finish
     options.use_memory_backend = settings.memory_backend
+    options.auto_sm = settings.auto_sm
     return options
 
 
