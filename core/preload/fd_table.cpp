@@ -57,6 +57,7 @@ void SetBit(int fd, bool on) {
 }
 
 void InsertLocked(int fd, OpenFileRef file) {
+  if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxFds)) return;
   Files()[fd] = std::move(file);
   SetBit(fd, true);
 }
@@ -137,7 +138,6 @@ int Create(FileKind kind, int flags, uint64_t file_id, const std::string& path) 
 }
 
 void Duplicate(int from, int to) {
-  if (static_cast<unsigned>(to) >= static_cast<unsigned>(kMaxFds)) return;
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = Files().find(from);
   if (it == Files().end()) return;

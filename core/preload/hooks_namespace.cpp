@@ -35,18 +35,15 @@ int UnlinkAt(int dirfd, const char* path, int flags) {
 int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return FailWith(EINVAL);  // no RENAME_EXCHANGE/WHITEOUT
   if (from.internal == "/" || to.internal == "/") return FailWith(EBUSY);
-  Metadata md;
-  if (StatInternal(from.internal, &md) != 0) return -1;
-  // Directories cannot be renamed in gkfs (paths key the metadata of every descendant);
-  // EXDEV makes mv fall back to copying, as between file systems.
-  if (md.is_dir()) return FailWith(EXDEV);
-  if (from.internal == to.internal) return 0;
-  Metadata existing;  // the client would replace whatever record is there
-  if (StatInternal(to.internal, &existing) == 0) {
-    if (flags & RENAME_NOREPLACE) return FailWith(EEXIST);
-    if (existing.is_dir()) return FailWith(EISDIR);
-  } else if (errno != ENOENT) {
-    return -1;
+  // The client renames regular files only: a directory gives EXDEV, so mv copies it.
+  if (from.internal != to.internal) {
+    Metadata existing;  // the client would replace whatever record is at the target
+    if (StatInternal(to.internal, &existing) == 0) {
+      if (flags & RENAME_NOREPLACE) return FailWith(EEXIST);
+      if (existing.is_dir()) return FailWith(EISDIR);
+    } else if (errno != ENOENT) {
+      return -1;
+    }
   }
   return Result(WithClient([&](Client& c) { return c.Rename(from.internal, to.internal); }));
 }

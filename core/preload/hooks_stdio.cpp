@@ -88,9 +88,9 @@ FILE* Freopen(const char* path, const char* mode, FILE* stream,
   PathTarget t;
   Resolve(path, &t);
   if (!t.gkfs() && !t.kernel()) return errno = t.error, nullptr;
+  if (t.kernel() && !ours) return real(t.kernel_path, mode, stream);  // gkfs not involved
   int std_fd = StdDescriptorOf(stream);
   if (std_fd >= 0) return ReopenStd(std_fd, t, mode, stream);
-  if (t.kernel() && !ours) return real(t.kernel_path, mode, stream);
   fclose(stream);
   return t.gkfs() ? OpenStream(t, mode) : fopen(t.kernel_path, mode);
 }

@@ -71,8 +71,8 @@ std::mutex g_client_mu;  // constant-initialised: hooks may run before static in
 std::atomic<Client*> g_client{nullptr};
 Status* g_connect_error = nullptr;  // GUARDED_BY(g_client_mu): first failure, kept
 std::atomic<bool> g_exiting{false};
-std::atomic<pid_t> g_pid{0};
-std::atomic<uint64_t> g_chunk_size{0};  // this process; a vfork child sees another getpid()
+std::atomic<pid_t> g_pid{0};  // this process; a vfork child sees another getpid()
+std::atomic<uint64_t> g_chunk_size{0};
 
 // UCX is not fork-safe: close the Client (in the process that created it) before forking,
 // once no operation is in flight; both sides connect again when they next need it.
@@ -98,7 +98,7 @@ void AtForkChild() {
   fds::UnlockAfterFork();
   // The child's only thread holds it, under the parent thread's id: start from scratch.
   g_use_lock = PTHREAD_RWLOCK_INITIALIZER;
-  g_connect_error = nullptr;           // the child tries on its own
+  g_connect_error = nullptr;  // the child tries on its own
 }
 
 __attribute__((constructor)) void OnLoad() {
