@@ -246,6 +246,28 @@ def test_shell_redirections_share_the_file(fs, d):
                    "first\nhi\nthere\nexternal\nlast\n")
 
 
+def test_shell_descriptors_chosen_by_hand(fs, d):
+    """`exec 3>` dup2()s onto fd 3 after the library connected: its own descriptors must not
+    be there. Also stderr, here-documents and `exec >` redirecting the rest of a script."""
+    out = sh(fs, f"""
+        cat {d}/missing 2> {d}/err || true
+        exec 3> {d}/three
+        echo to3 >&3
+        {{ echo out; echo err >&2; }} > {d}/both 2>&1
+        cat > {d}/here <<END
+heredoc line
+END
+        exec 4>&1
+        exec > {d}/rest
+        echo line1
+        /bin/echo line2
+        exec >&4 3>&-
+        cat {d}/err {d}/three {d}/both {d}/here {d}/rest
+    """).stdout.splitlines()
+    assert out[0].startswith("cat: ") and "No such file or directory" in out[0]
+    assert out[1:] == ["to3", "out", "err", "heredoc line", "line1", "line2"]
+
+
 def test_fork_shares_the_file_offset(fs, d):
     got = py(fs, """
         import json, os, sys

@@ -15,7 +15,10 @@ int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
   static const auto real = NextSymbol<int (*)(int, const char*, int, ...)>("openat");
   PathTarget target;
   ResolveArg(dirfd, path, &target);
-  if (target.kernel()) return real(dirfd, target.kernel_path, flags, mode);
+  if (target.kernel()) {
+    int fd = real(dirfd, target.kernel_path, flags, mode);
+    return ReentryGuard::active() ? RelocateInternalFd(fd) : fd;
+  }
   if (!target.gkfs()) return FailWith(target.error);
   int fd = OpenPath(target, flags, mode);
   if (fd >= 0) streams::AfterStdFdChange(fd);

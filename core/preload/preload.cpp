@@ -60,7 +60,7 @@ const Config* LoadConfig() {
   const char* output = std::getenv("LIBGKFS_LOG_OUTPUT");
   if (output != nullptr && *output && cfg->log_level != LogLevel::kNone) {
     int fd = sys::Open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) g_log_fd = fd;
+    if (fd >= 0) g_log_fd = RelocateInternalFd(fd);
   }
   return cfg;
 }

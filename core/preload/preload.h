@@ -63,6 +63,12 @@ Client* AcquireClient(Status* status);
 // never this library's. Costs a getpid() system call.
 bool InVforkChild();
 
+// Descriptors the library creates for itself live at or above this number, away from the
+// ones programs choose by hand (hooks_internal.cpp). RelocateInternalFd moves fd there and
+// returns the new number (or fd, if it cannot).
+int InternalFdFloor();
+int RelocateInternalFd(int fd);
+
 // The file system's chunk size (st_blksize), known once a Client has connected; else 4096.
 uint64_t ChunkSize();
 
