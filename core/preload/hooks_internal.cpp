@@ -2,7 +2,8 @@
 // its async thread). The application does not know about them: a shell's `exec 3>file`
 // dup2()s over whatever fd 3 is. So every descriptor created while the library is working
 // (a ReentryGuard is alive on the thread, or the thread is one the library started) is moved
-// to a number >= InternalFdFloor(), out of the range programs pick by hand.
+// to a number >= InternalFdFloor(), out of the range programs pick by hand, and marked
+// close-on-exec.
 #include "preload/hooks.h"
 
 #include <pthread.h>
@@ -51,11 +52,14 @@ int InternalFdFloor() {
   return floor;
 }
 
+// Also close-on-exec: an exec'd program has no use for our connections.
 int RelocateInternalFd(int fd) {
-  if (fd < 0 || fd >= InternalFdFloor()) return fd;
-  int flags = sys::Fcntl(fd, F_GETFD, 0);
-  int cmd = (flags >= 0 && (flags & FD_CLOEXEC)) ? F_DUPFD_CLOEXEC : F_DUPFD;
-  int high = sys::Fcntl(fd, cmd, InternalFdFloor());
+  if (fd < 0) return fd;
+  if (fd >= InternalFdFloor()) {
+    sys::Fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+  }
+  int high = sys::Fcntl(fd, F_DUPFD_CLOEXEC, InternalFdFloor());
   if (high < 0) return fd;  // e.g. a lowered limit: keep the low number
   sys::Close(fd);
   return high;
