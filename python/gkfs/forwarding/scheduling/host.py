@@ -1,0 +1,122 @@
+"""SchedulerHost: the one object the I/O node's C++ dispatcher talks to.
+
+It turns C++'s plain tuples into Requests, calls the scheduler, checks what comes back
+against the contract and hands C++ plain lists. A scheduler that raises or breaks the
+contract is logged (logger ``gkfs.forwarding``) and that call falls back to time order, so a
+broken plug-in never stalls I/O; ``strict=True`` (tests, the simulator) raises instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Mapping, Optional, Sequence, Union
+
+from gkfs.forwarding.scheduling import registry
+from gkfs.forwarding.scheduling.config import SchedulerConfig, load_config
+from gkfs.forwarding.scheduling.contract import (Batch, Completion, ContractError, Queues,
+                                                 Request, Scheduler)
+
+__all__ = ["SchedulerHost", "check_batch"]
+
+log = logging.getLogger("gkfs.forwarding")
+
+
+class SchedulerHost:
+    """One scheduler of one I/O node. Not thread-safe: C++ calls it from one thread."""
+
+    def __init__(self, config: Union[SchedulerConfig, str, None] = None,
+                 scheduler: Optional[Scheduler] = None, strict: bool = False,
+                 validate: bool = True) -> None:
+        """config: a SchedulerConfig, a path, or None ($GKFS_SCHED_CONFIG, else defaults).
+        scheduler: an instance to use instead of config.default_algorithm (init is called).
+        Raises ConfigError or LookupError: a bad configuration fails the daemon at start."""
+        if not isinstance(config, SchedulerConfig):
+            config = load_config(config)
+        self.config = config
+        if scheduler is None:
+            scheduler = registry.create(config)
+        else:
+            scheduler.init(config)
+        self.scheduler = scheduler
+        self.strict, self.validate = strict, validate
+        self.errors = 0  # calls that fell back to time order
+
+    @property
+    def work_conserving(self) -> bool:
+        return bool(self.scheduler.work_conserving)
+
+    @property
+    def needs_queue_ids(self) -> bool:
+        return bool(self.scheduler.needs_queue_ids)
+
+    @property
+    def needs_targets(self) -> bool:
+        return bool(getattr(self.scheduler, "needs_targets", False))
+
+    def schedule(self, now: float, queues: Mapping[int, Sequence[tuple]],
+                 limit: Optional[int] = None) -> tuple[list[list[int]], Optional[float]]:
+        """queues: queue id -> requests in arrival order, as Requests or plain tuples in
+        Request's field order. limit: free dispatch slots (None: unlimited). Returns the batch
+        (units of request ids) and the sleep in seconds (or None)."""
+        view = Queues({q: [r if type(r) is Request else Request._make(r) for r in rs]
+                       for q, rs in queues.items()}, limit)
+        try:
+            batch, sleep = self.scheduler.schedule(now, view)
+            batch = [list(u) for u in batch]
+            if sleep is not None:
+                sleep = float(sleep)
+            if self.validate:
+                check_batch(batch, sleep, view, self.config.max_aggregation,
+                            self.scheduler.work_conserving)
+            return batch, sleep
+        except Exception as e:  # a plug-in may raise anything; I/O must go on
+            if self.strict:
+                raise
+            self.errors += 1
+            log.error("scheduler %s failed (%s); this call falls back to time order",
+                      self.scheduler.name or type(self.scheduler).__name__, e,
+                      exc_info=not isinstance(e, ContractError))
+            ordered = sorted(view.requests(), key=lambda r: (r.arrival, r.id))
+            return [[r.id] for r in ordered[:limit]], None
+
+    def on_complete(self, stats: Sequence[tuple]) -> None:
+        """stats: Completions or plain tuples in Completion's field order."""
+        completions = [s if type(s) is Completion else Completion._make(s) for s in stats]
+        try:
+            self.scheduler.on_complete(completions)
+        except Exception:
+            if self.strict:
+                raise
+            self.errors += 1
+            log.exception("scheduler %s failed in on_complete", self.scheduler.name)
+
+
+def check_batch(batch: Batch, sleep: Optional[float], queues: Queues, cap: int,
+                work_conserving: bool) -> None:
+    """Raises ContractError unless (batch, sleep) is a valid answer to `queues`."""
+    if queues.limit is not None and len(batch) > queues.limit:
+        raise ContractError(f"{len(batch)} units returned, limit is {queues.limit}")
+    if sleep is not None and not (math.isfinite(sleep) and sleep >= 0):
+        raise ContractError(f"sleep must be None or a finite number >= 0, not {sleep!r}")
+    pending = {r.id: r for r in queues.requests()}
+    seen: set[int] = set()
+    for unit in batch:
+        if not 1 <= len(unit) <= cap:
+            raise ContractError(f"unit {unit} must hold 1..{cap} requests")
+        previous = None
+        for request_id in unit:
+            request = pending.get(request_id)
+            if request is None:
+                raise ContractError(f"request {request_id} is not pending")
+            if request_id in seen:
+                raise ContractError(f"request {request_id} dispatched twice")
+            seen.add(request_id)
+            if previous is not None and not (
+                    request.queue_id == previous.queue_id and request.kind == previous.kind
+                    and request.offset == previous.end):
+                raise ContractError(f"unit {unit}: request {request_id} does not continue "
+                                    f"request {previous.id} (same file, kind, contiguous)")
+            previous = request
+    if work_conserving and not batch and pending and queues.limit != 0:
+        raise ContractError("a work-conserving scheduler returned nothing while requests wait")

@@ -1,0 +1,177 @@
+"""The scheduler plug-in contract: SchedulerHost's checks and fallback, plug-in loading, and
+the reference dispatcher's rules (simulate.py)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gkfs.forwarding.scheduling import (READ, WRITE, Completion, ContractError, Request,
+                                        Scheduler, SchedulerConfig, SchedulerHost)
+from gkfs.forwarding.scheduling.simulate import SimulationError, make_request as req, simulate
+
+
+class Scripted(Scheduler):
+    """Returns whatever the test put in `answer`; records what it was given."""
+
+    name = "scripted"
+
+    def init(self, config) -> None:
+        super().init(config)
+        self.answer = ([], None)
+        self.seen = []
+        self.completed = []
+
+    def schedule(self, now, queues):
+        self.seen.append((now, {q: list(rs) for q, rs in queues.items()}, queues.limit))
+        return self.answer
+
+    def on_complete(self, stats):
+        self.completed.extend(stats)
+
+
+class LargestFirst(Scheduler):
+    """The plug-in example of docs/forwarding.md."""
+
+    name = "largest-first"
+
+    def schedule(self, now, queues):
+        ordered = sorted(queues.requests(), key=lambda r: -r.length)
+        return [[r.id] for r in ordered[:queues.limit]], None
+
+
+def scripted_host(**kwargs) -> SchedulerHost:
+    return SchedulerHost(SchedulerConfig(max_aggregation=4), scheduler=Scripted(), **kwargs)
+
+
+def four_writes() -> dict[int, list[tuple]]:
+    """Plain tuples as C++ hands them over: file 7, 4 KiB writes at 0, 4K, 8K; a read."""
+    return {7: [(1, 0, 7, 0, WRITE, 0, 4096, 0.0), (2, 0, 7, 0, WRITE, 4096, 4096, 0.1),
+                (3, 0, 7, 0, WRITE, 8192, 4096, 0.2), (4, 0, 7, 0, READ, 12288, 4096, 0.3)]}
+
+
+def test_plain_tuples_become_requests_and_batches_come_back_as_lists():
+    host = scripted_host(strict=True)
+    host.scheduler.answer = ([(1, 2, 3)], 0.5)
+    batch, sleep = host.schedule(10.0, four_writes(), 4)
+    assert batch == [[1, 2, 3]] and sleep == 0.5
+    now, seen, limit = host.scheduler.seen[0]
+    assert (now, limit) == (10.0, 4)
+    assert seen[7][1] == Request(2, 0, 7, 0, WRITE, 4096, 4096, 0.1)
+    assert seen[7][1].end == 8192
+
+
+@pytest.mark.parametrize("answer,message", [
+    (([[9]], None), "request 9 is not pending"),
+    (([[1], [1]], None), "dispatched twice"),
+    (([[1, 3]], None), "does not continue"),          # a gap
+    (([[2, 1]], None), "does not continue"),          # not in offset order
+    (([[3, 4]], None), "does not continue"),          # a write and a read
+    (([[]], None), "must hold 1..4"),
+    (([[1], [2], [3]], None), "limit is 2"),
+    (([[1]], -1.0), "sleep must be"),
+    (([[1]], float("nan")), "sleep must be"),
+    (([], None), "work-conserving"),
+])
+def test_contract_violations_are_named(answer, message):
+    host = scripted_host(strict=True)
+    host.scheduler.answer = answer
+    with pytest.raises(ContractError, match=message):
+        host.schedule(1.0, four_writes(), 2)
+
+
+def test_merging_is_capped_by_max_aggregation():
+    host = scripted_host(strict=True)
+    queue = {1: [req(i, file=1, offset=4096 * i) for i in range(5)]}
+    host.scheduler.answer = ([[0, 1, 2, 3, 4]], None)
+    with pytest.raises(ContractError, match="1..4 requests"):
+        host.schedule(0.0, queue)
+
+
+def test_a_broken_plugin_falls_back_to_time_order_and_is_logged(caplog):
+    host = scripted_host()
+    host.scheduler.answer = ([[1, 3]], None)
+    with caplog.at_level(logging.ERROR, logger="gkfs.forwarding"):
+        batch, sleep = host.schedule(1.0, four_writes(), 3)
+    assert batch == [[1], [2], [3]] and sleep is None
+    assert host.errors == 1
+    assert "falls back to time order" in caplog.text
+
+    def explode(now, queues):
+        raise RuntimeError("boom")
+    host.scheduler.schedule = explode
+    assert host.schedule(1.0, four_writes())[0] == [[1], [2], [3], [4]]
+    assert host.errors == 2
+
+
+def test_flags_are_read_from_the_instance():
+    assert SchedulerHost(SchedulerConfig(default_algorithm="TO")).work_conserving
+    aioli = SchedulerHost(SchedulerConfig(default_algorithm="aIOLi"))
+    assert not aioli.work_conserving and aioli.needs_queue_ids and not aioli.needs_targets
+    no_wait = SchedulerHost(SchedulerConfig(default_algorithm="aIOLi", waiting_time=0))
+    assert no_wait.work_conserving
+    assert SchedulerHost(SchedulerConfig(default_algorithm="TWINS")).needs_targets
+
+
+def test_plugin_by_module_and_class_name():
+    host = SchedulerHost(SchedulerConfig(default_algorithm="test_fwd_contract:LargestFirst"),
+                         strict=True)
+    queue = {0: [req(1, length=10), req(2, length=30), req(3, length=20)]}
+    assert host.schedule(0.0, queue)[0] == [[2], [3], [1]]
+
+
+@pytest.mark.parametrize("name", ["NoSuch", "no_such_module:X", "test_fwd_contract:Scripted2",
+                                  "logging:Logger"])
+def test_unknown_or_unsuitable_scheduler_is_refused(name):
+    with pytest.raises(LookupError):
+        SchedulerHost(SchedulerConfig(default_algorithm=name))
+
+
+def test_simulator_calls_with_free_slots_and_reports_completions():
+    host = scripted_host(strict=True)
+    sched = host.scheduler
+    trace = [req(i, file=i, at=0.0) for i in range(3)]
+    answers = iter([([[0], [1]], None), ([[2]], None)])
+
+    def schedule(now, queues):
+        Scripted.schedule(sched, now, queues)
+        return next(answers)
+    sched.schedule = schedule
+    result = simulate(host, trace, slots=2, service=lambda unit: 1.0)
+    assert [(d.time, d.ids) for d in result.dispatches] == [(0.0, [0]), (0.0, [1]), (1.0, [2])]
+    assert [s[2] for s in sched.seen] == [2, 2]            # limit = free slots
+    assert [[r.id for rs in s[1].values() for r in rs] for s in sched.seen] == [[0, 1, 2], [2]]
+    assert sorted(c.ids for c in sched.completed) == [(0,), (1,), (2,)]
+    done = {c.ids: c for c in sched.completed}
+    assert done[(2,)] == Completion((2,), 4096, 1.0, 1.0, 0)
+
+
+def test_simulator_detects_a_stall():
+    host = SchedulerHost(SchedulerConfig(), scheduler=Scripted())
+    host.scheduler.work_conserving = False
+    with pytest.raises(SimulationError, match="left pending"):
+        simulate(host, [req(1)])
+
+
+def test_simulator_detects_a_spin():
+    host = SchedulerHost(SchedulerConfig(), scheduler=Scripted())
+    host.scheduler.work_conserving = False
+    host.scheduler.answer = ([], 0.0)
+    with pytest.raises(SimulationError, match="called"):
+        simulate(host, [req(1)])
+
+
+def test_simulator_wakes_the_scheduler_after_sleep():
+    host = SchedulerHost(SchedulerConfig(), scheduler=Scripted(), strict=True)
+    sched = host.scheduler
+    sched.work_conserving = False
+    answers = iter([([], 0.25), ([[1]], None)])
+
+    def schedule(now, queues):
+        Scripted.schedule(sched, now, queues)
+        return next(answers)
+    sched.schedule = schedule
+    result = simulate(host, [req(1, at=1.0)])
+    assert [d.time for d in result.dispatches] == [1.25]
+    assert [s[0] for s in sched.seen] == [1.0, 1.25]
