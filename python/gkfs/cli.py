@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from gkfs import settings as _settings
 from gkfs.cluster import Cluster, ClusterError
-from gkfs.settings import ClusterSettings, DaemonSettings
+from gkfs.settings import ClusterSettings, DaemonSettings, ForwardingMapSettings
 
 __all__ = ["main", "build_parser", "preload_library"]
 
@@ -65,12 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_arguments(run, DaemonSettings, only=["hosts_file"])
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
+
+    fwd_map = sub.add_parser("fwd-map", help="write the forwarding map file (compute host -> "
+                                             "I/O node) with an allocation policy")
+    _settings.add_arguments(fwd_map, ForwardingMapSettings)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "fwd-map":
+        return _fwd_map(args, parser)
     try:
         config = _settings.load(ClusterSettings, args)
     except _settings.SettingsError as e:
@@ -143,6 +149,22 @@ def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentPa
     except OSError as e:
         raise ClusterError(f"cannot run {command[0]}: {e.strerror}") from None
     return 127  # not reached
+
+
+def _fwd_map(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from gkfs.forwarding import fwdmap
+
+    try:
+        config = _settings.load(ForwardingMapSettings, args)
+    except _settings.SettingsError as e:
+        parser.error(str(e))
+    try:
+        summary = fwdmap.write(config)
+    except (fwdmap.FwdMapError, OSError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
 
 
 _COMMANDS = {"start": _start, "stop": _stop, "status": _status, "env": _env, "run": _run}

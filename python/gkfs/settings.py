@@ -23,6 +23,7 @@ __all__ = [
     "ClientEnvironment",
     "ClusterSettings",
     "DaemonSettings",
+    "ForwardingMapSettings",
     "SettingsError",
     "PROTOCOLS",
     "add_arguments",
@@ -134,6 +135,18 @@ def _check_optional_dir(value: str) -> Optional[str]:
     return _check_dir(value) if value else None
 
 
+def _check_sched_config(value: str) -> Optional[str]:
+    if not value:
+        return None
+    from gkfs.forwarding.scheduling.config import ConfigError, load_config
+
+    try:
+        load_config(value)
+    except ConfigError as e:
+        return f"is not usable: {e}"
+    return None
+
+
 # --- the model ------------------------------------------------------------------------------
 
 
@@ -203,6 +216,11 @@ class DaemonSettings:
     log_output: str = _setting(
         "", "File the daemon log goes to; empty: stderr.",
         "--log-output", env="GKFS_LOG_OUTPUT", metavar="FILE")
+    sched_config: str = _setting(
+        "",
+        "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
+        "and syntax, see docs/forwarding.md); empty: the defaults (SJF). Checked at start.",
+        "--sched-config", env="GKFS_SCHED_CONFIG", check=_check_sched_config, metavar="FILE")
 
 
 @dataclasses.dataclass
@@ -253,6 +271,34 @@ class ClientEnvironment:
         env="LIBGKFS_LOG")
     log_output: str = _setting(
         "", "File the client log goes to; empty: stderr.", env="LIBGKFS_LOG_OUTPUT")
+
+
+@dataclasses.dataclass
+class ForwardingMapSettings:
+    """Options of ``gkfs-ctl fwd-map``, which writes the forwarding map file (which compute
+    host sends its I/O to which I/O node)."""
+
+    policy: str = _setting(
+        "static",
+        "Allocation policy: static (contiguous blocks), round-robin, arbitration (needs "
+        "--jobs), a plug-in module:Class, or an entry point of group "
+        "gkfs.forwarding.policies.",
+        "--policy", env="GKFS_FWD_POLICY", check=_check_path, metavar="NAME")
+    hosts: str = _setting(
+        "",
+        "Compute hosts: names separated by commas, Slurm ranges (cn[01-08]) or @FILE; "
+        "empty: the hosts of the jobs file.",
+        "--hosts", env="GKFS_FWD_HOSTS", metavar="HOSTS")
+    io_nodes: int = _setting(
+        0, "Number of I/O nodes; the map uses indices 0..N-1 into the sorted daemon list.",
+        "--io-nodes", env="GKFS_FWD_IO_NODES", parse=parse_int, check=_check_positive,
+        metavar="N")
+    out: str = _setting(
+        "", "Map file to write; replaced atomically, so running clients never see half a map.",
+        "-o", "--out", env="GKFS_FWD_MAP_FILE", check=_check_path, metavar="FILE")
+    jobs: str = _setting(
+        "", "Jobs file (TOML): each job's hosts and bandwidth curve (arbitration policy).",
+        "--jobs", env="GKFS_FWD_JOBS", metavar="FILE")
 
 
 # --- generic machinery over the model --------------------------------------------------------
@@ -359,7 +405,8 @@ def _absolute_paths(settings: T) -> T:
     if not isinstance(settings, DaemonSettings):
         return settings
     changes = {name: os.path.abspath(getattr(settings, name))
-               for name in ("mountdir", "rootdir", "metadir", "hosts_file", "log_output")
+               for name in ("mountdir", "rootdir", "metadir", "hosts_file", "log_output",
+                            "sched_config")
                if getattr(settings, name)}
     return dataclasses.replace(settings, **changes)
 
@@ -421,6 +468,7 @@ _DOC_SECTIONS = (
     ("Daemon (`gkfs-daemon`, `gkfs-ctl start`)", DaemonSettings),
     ("Cluster (`gkfs-ctl`)", ClusterSettings),
     ("Client (preload library)", ClientEnvironment),
+    ("Forwarding map (`gkfs-ctl fwd-map`)", ForwardingMapSettings),
 )
 
 
