@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -78,8 +80,6 @@ def test_cp_cat_ls_l_stat(fs, d, tmp_path):
 @pytest.fixture(scope="module")
 def source_tree(tmp_path_factory) -> Path:
     """A snapshot of this repository's core/ (others may edit the live tree meanwhile)."""
-    import shutil
-
     snapshot = tmp_path_factory.mktemp("src") / "core"
     shutil.copytree(REPO / "core", snapshot)
     return snapshot
@@ -139,6 +139,21 @@ def test_text_tools_tar_and_temp_files(fs, d, tmp_path):
         ["dir", "in", "sorted", "t2", "tmp", "x"]
     local = Path(fs.mountdir)  # the mount directory may exist on the local disk: it stays empty
     assert not local.exists() or list(local.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_clone_into_the_mount(fs, d):
+    """git: lock files (O_EXCL), renames, mmap'd pack files, symlink and mode probes."""
+    out = sh(fs, f"""
+        git clone -q --no-hardlinks {REPO}/.git {d}/repo
+        cd {d}/repo
+        git status --porcelain | wc -l
+        git fsck --no-progress --no-dangling
+        git rev-parse HEAD
+    """).stdout.split()
+    assert out[0] == "0"
+    # The source repository may have moved on meanwhile: the clone's HEAD is one of its commits.
+    subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", out[-1] + "^{commit}"], check=True)
 
 
 def test_dd_256mib_round_trip(fs, d, tmp_path):

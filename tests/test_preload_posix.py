@@ -91,6 +91,29 @@ def test_copy_calls_across_the_mount_boundary(fs, d, tmp_path):
     assert got == {"sent": 3 << 20, "copied": 3 << 20, "same": True}
 
 
+def test_mmap_maps_a_copy(fs, d):
+    got = py(fs, """
+        import errno, json, mmap, sys
+        path = sys.argv[1] + "/m"
+        open(path, "wb").write(b"x" * 5000 + b"END")
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            shared = [len(m), m[:2].decode(), m[-3:].decode()]
+        with open(path, "r+b") as f:
+            with mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE) as m:
+                m[0:1] = b"Y"
+                private = m[:2].decode()
+            try:
+                mmap.mmap(f.fileno(), 0)  # shared and writable
+                writable_shared = "ok"
+            except OSError as e:
+                writable_shared = errno.errorcode[e.errno]
+        print(json.dumps({"shared": shared, "private": private, "unchanged": open(path).read(2),
+                          "writable_shared": writable_shared}))
+    """, d)
+    assert got == {"shared": [5003, "xx", "END"], "private": "Yx", "unchanged": "xx",
+                   "writable_shared": "ENODEV"}
+
+
 def test_attributes(fs, d):
     got = py(fs, """
         import json, os, sys

@@ -76,6 +76,37 @@ int Allocate(const OpenFile& file, int64_t offset, int64_t length) {
   return Truncate(file, end);
 }
 
+// A gkfs file is mapped as a private copy of its contents (anonymous memory filled by one
+// read): exact for MAP_PRIVATE, and for read-only MAP_SHARED until someone writes the file.
+// Writable shared mappings cannot be kept coherent: ENODEV, as without mmap support.
+// (Called directly by both entry points: UCX's memory hooks may redirect calls made through
+// the `mmap` symbol, even our own.)
+void* Mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  static const auto real = NextSymbol<decltype(&::mmap)>("mmap");
+  OpenFileRef f = (fd >= 0 && !(flags & MAP_ANONYMOUS)) ? OurFile(fd) : nullptr;
+  if (!f) return real(addr, length, prot, flags, fd, offset);
+  bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+  if (shared && (prot & PROT_WRITE)) return errno = ENODEV, MAP_FAILED;
+  if (f->is_dir()) return errno = ENODEV, MAP_FAILED;
+  if (f->access_mode == O_WRONLY) return errno = EACCES, MAP_FAILED;
+  if (offset < 0 || offset % sysconf(_SC_PAGESIZE) != 0) return errno = EINVAL, MAP_FAILED;
+  int anon_flags = (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
+  void* map = real(addr, length, prot | PROT_WRITE, anon_flags, -1, 0);
+  if (map == MAP_FAILED) return map;
+  for (size_t done = 0; done < length;) {  // bytes past the end of the file stay zero
+    ssize_t n = ReadFd(fd, *f, static_cast<char*>(map) + done, length - done, offset + done);
+    if (n <= 0) {
+      if (n == 0) break;
+      int saved = errno;
+      munmap(map, length);
+      return errno = saved, MAP_FAILED;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (!(prot & PROT_WRITE)) mprotect(map, length, prot);
+  return map;
+}
+
 }  // namespace
 
 extern "C" {
@@ -291,18 +322,12 @@ int posix_fallocate64(int fd, off64_t offset, off64_t length) {
   return posix_fallocate(fd, offset, length);
 }
 
-// Mapping a gkfs file would map the memfd: refuse, as file systems without mmap do.
 void* mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
-  static const auto real = NextSymbol<decltype(&::mmap)>("mmap");
-  if (fd >= 0 && !(flags & MAP_ANONYMOUS) && OurFile(fd)) {
-    errno = ENODEV;
-    return MAP_FAILED;
-  }
-  return real(addr, length, prot, flags, fd, offset);
+  return Mmap(addr, length, prot, flags, fd, offset);
 }
 
 void* mmap64(void* addr, size_t length, int prot, int flags, int fd, off64_t offset) {
-  return mmap(addr, length, prot, flags, fd, offset);
+  return Mmap(addr, length, prot, flags, fd, offset);
 }
 
 }  // extern "C"
