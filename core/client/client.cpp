@@ -27,8 +27,11 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   if (!s.ok()) return s;
   std::vector<std::string> uris;
   for (const auto& h : hosts) uris.push_back(h.uri);
+  transport::ClientTransport::Options topts;
+  topts.timeout_ms = options.timeout_ms;
+  topts.app_id = options.app_id;
   // The instance secret: named explicitly, or beside the hosts file when gkfs-ctl made one.
-  Secret secret{};
+  Secret& secret = topts.secret;
   std::string secret_file = options.secret_file;
   if (secret_file.empty() && access((options.hosts_file + ".secret").c_str(), F_OK) == 0) {
     secret_file = options.hosts_file + ".secret";
@@ -37,10 +40,9 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   // Shared memory is possible only with a daemon on this host (its --auto-sm decides).
   char me[256] = {0};
   gethostname(me, sizeof(me) - 1);
-  bool local_daemon = false;
-  for (const auto& h : hosts) local_daemon |= h.host == me;
+  for (const auto& h : hosts) topts.with_shm |= h.host == me;
   std::unique_ptr<transport::ClientTransport> transport;
-  s = transport::ClientTransport::Create(uris, options.timeout_ms, secret, local_daemon, &transport);
+  s = transport::ClientTransport::Create(uris, topts, &transport);
   if (!s.ok()) return s;
   auto client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
   s = client->FetchConfig();

@@ -60,7 +60,7 @@ struct RequestHeader {
   uint16_t flags = 0;
   uint64_t request_id = 0;
   uint32_t body_length = 0;   // request body bytes at the start of the AM data
-  uint32_t reserved = 0;
+  uint32_t app_id = 0;        // the client's application id (scheduling, metrics)
   uint8_t secret[16] = {};    // the instance secret (common/secret.h); zeros when none
 };
 struct ReplyHeader {

@@ -11,12 +11,10 @@ namespace gkfs::transport {
 
 constexpr int kSpinMicros = 50;
 
-Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout_ms, const Secret& secret,
-                               bool with_shm, std::unique_ptr<ClientTransport>* out) {
+Status ClientTransport::Create(const std::vector<std::string>& uris, const Options& options,
+                               std::unique_ptr<ClientTransport>* out) {
   std::unique_ptr<ClientTransport> t(new ClientTransport());
-  t->timeout_ms_ = timeout_ms;
-  t->with_shm_ = with_shm;
-  t->secret_ = secret;
+  t->options_ = options;
   t->daemons_.resize(uris.size());
   bool all_loopback = true;
   std::string protocol;
@@ -29,7 +27,7 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, int timeout
     if (d.parsed.address.rfind("127.", 0) != 0) all_loopback = false;
     protocol = d.parsed.protocol;
   }
-  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", with_shm, &t->worker_);
+  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", options.with_shm, &t->worker_);
   if (!s.ok()) return s;
   ucp_am_handler_param_t am{};
   am.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
@@ -75,7 +73,7 @@ Status ClientTransport::Connect(Daemon& d) {
 
 bool ClientTransport::NeedsIntroduction(uint32_t daemon) const {
   const Daemon& d = daemons_[daemon];
-  return with_shm_ && (!d.introduced || d.failed);
+  return options_.with_shm && (!d.introduced || d.failed);
 }
 
 void ClientTransport::AttachSharedMemory(uint32_t daemon, const std::string& worker_address) {
@@ -163,7 +161,8 @@ void ClientTransport::Send(Call* call) {
   h.verb = static_cast<uint16_t>(call->verb);
   h.request_id = call->id;
   h.body_length = static_cast<uint32_t>(call->body.size());
-  std::memcpy(h.secret, secret_.data(), secret_.size());
+  h.app_id = options_.app_id;
+  std::memcpy(h.secret, options_.secret.data(), options_.secret.size());
   std::memcpy(call->header, &h, sizeof(h));
   call->iov.clear();
   call->iov.push_back({call->body.data(), call->body.size()});
@@ -275,7 +274,7 @@ void ClientTransport::OnReplyData(void* request, ucs_status_t status, size_t len
 
 void ClientTransport::Run(const std::vector<Call*>& calls) {
   for (Call* call : calls) Send(call);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   auto all_done = [&] {
     for (Call* c : calls) {
       if (!c->done || c->send_request != nullptr || c->recv_request != nullptr) return false;
@@ -290,7 +289,7 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   // a long transfer on a slow link lives while a silent peer is detected in timeout_ms.
   while (!all_done()) {
     if (worker_->Progress()) {
-      deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+      deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
       continue;
     }
     auto now = std::chrono::steady_clock::now();
@@ -306,7 +305,7 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
     if (c->done && c->send_request == nullptr && c->recv_request == nullptr) continue;
     Daemon& d = daemons_[c->daemon];
     Finish(c, Status::Error(EHOSTDOWN, "daemon " + d.uri + " did not answer within " +
-                                           std::to_string(timeout_ms_) + " ms"));
+                                           std::to_string(options_.timeout_ms) + " ms"));
     if (c->recv_request != nullptr) ucp_request_cancel(worker_->handle(), c->recv_request);
     CloseEndpoint(d);
   }

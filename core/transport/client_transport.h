@@ -50,12 +50,15 @@ struct Call {
 
 class ClientTransport {
  public:
-  // uris: one per daemon, in placement order. timeout_ms: how long Run() waits with no
-  // network progress before it gives up on the calls still open.
-  // with_shm: the worker also opens the shared-memory transports (some daemon may be on
-  // this host and offer them; see AttachSharedMemory).
-  static Status Create(const std::vector<std::string>& uris, int timeout_ms, const Secret& secret,
-                       bool with_shm, std::unique_ptr<ClientTransport>* out);
+  struct Options {
+    int timeout_ms = 10000;  // how long Run() waits with no network progress
+    Secret secret{};         // put in every request header
+    uint32_t app_id = 0;     // put in every request header
+    bool with_shm = false;   // also open the shared-memory transports (AttachSharedMemory)
+  };
+  // uris: one per daemon, in placement order.
+  static Status Create(const std::vector<std::string>& uris, const Options& options,
+                       std::unique_ptr<ClientTransport>* out);
   ~ClientTransport();
 
   size_t num_daemons() const { return daemons_.size(); }
@@ -96,9 +99,7 @@ class ClientTransport {
   std::vector<Daemon> daemons_;
   std::unordered_map<uint64_t, Call*> pending_;
   uint64_t next_id_ = 1;
-  int timeout_ms_ = 10000;
-  bool with_shm_ = false;
-  Secret secret_{};
+  Options options_;
 };
 
 }  // namespace gkfs::transport

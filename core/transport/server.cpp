@@ -77,7 +77,7 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
 }
 
 Server::~Server() {
-  for (ucp_ep_h ep : endpoints_) {
+  for (auto& [ep, id] : endpoints_) {
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     p.flags = UCP_EP_CLOSE_FLAG_FORCE;
@@ -105,13 +105,19 @@ void Server::OnConnection(ucp_conn_request_h request, void* arg) {
     GKFS_LOG(kError, std::string("accepting a client failed: ") + ucs_status_string(st));
     return;
   }
-  self->endpoints_.insert(handle);
+  uint64_t id = self->next_connection_++;
+  self->endpoints_[handle] = id;
+  self->connections_[id] = handle;
 }
 
 void Server::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
   auto* self = static_cast<Server*>(arg);
   GKFS_LOG(kDebug, std::string("client endpoint closed: ") + ucs_status_string(status));
-  if (self->endpoints_.erase(ep) > 0) self->dead_.push_back(ep);
+  auto it = self->endpoints_.find(ep);
+  if (it == self->endpoints_.end()) return;
+  self->connections_.erase(it->second);
+  self->endpoints_.erase(it);
+  self->dead_.push_back(ep);
 }
 
 ucs_status_t Server::OnRequest(void* arg, const void* header, size_t header_length, void* data,
@@ -158,6 +164,11 @@ void Server::OnRendezvousDone(void* request, ucs_status_t status, size_t length,
 void Server::Dispatch(Incoming& in) {
   Response response;
   const rpc::RequestHeader& h = in.header;
+  ReplyToken token;
+  token.ep = in.ep;
+  token.request_id = h.request_id;
+  auto conn = endpoints_.find(in.ep);
+  if (conn != endpoints_.end()) token.connection = conn->second;
   Secret presented;
   std::memcpy(presented.data(), h.secret, presented.size());
   if (h.magic != rpc::kMagic || h.verb >= static_cast<uint16_t>(rpc::Verb::kCount) ||
@@ -170,23 +181,51 @@ void Server::Dispatch(Incoming& in) {
   } else {
     Request req;
     req.verb = static_cast<rpc::Verb>(h.verb);
+    req.app_id = h.app_id;
     req.body = std::string_view(in.data.data(), h.body_length);
     req.payload = std::string_view(in.data.data() + h.body_length, in.data.size() - h.body_length);
+    req.data = &in.data;
+    req.token = token;
     handler_(req, &response);
+    if (response.deferred) return;
   }
-  if (response.status != 0 && !response.message.empty()) {
-    GKFS_LOG(kDebug, std::string(rpc::VerbName(static_cast<rpc::Verb>(h.verb))) + ": " + response.message);
-  }
-  SendReply(in.ep, h.request_id, response);
+  SendReply(token, response);
 }
 
-void Server::SendReply(ucp_ep_h ep, uint64_t request_id, Response& response) {
-  // ep is one we accepted, or one UCX made for a client that connected by worker address
-  // (shared memory). A failed one is closed only after ready_ is drained, so it is valid.
+void Server::Complete(const ReplyToken& token, Response response) {
+  {
+    std::lock_guard<std::mutex> l(completed_mu_);
+    completed_.emplace_back(token, std::move(response));
+  }
+  worker_->Signal();
+}
+
+bool Server::SendCompleted() {
+  std::deque<std::pair<ReplyToken, Response>> done;
+  {
+    std::lock_guard<std::mutex> l(completed_mu_);
+    done.swap(completed_);
+  }
+  bool any = !done.empty();
+  for (auto& [token, response] : done) {
+    // A connection that failed since has no endpoint any more: drop its replies.
+    if (token.connection != 0 && connections_.count(token.connection) == 0) continue;
+    SendReply(token, response);
+  }
+  return any;
+}
+
+void Server::SendReply(const ReplyToken& token, Response& response) {
+  if (response.status != 0 && !response.message.empty()) {
+    GKFS_LOG(kDebug, "request " + std::to_string(token.request_id) + ": " + response.message);
+  }
+  // token.ep is one we accepted, or one UCX made for a client that connected by worker
+  // address (shared memory). A failed one is closed only after ready_ and completed_ are
+  // drained, so it is valid here.
   auto* out = new OutgoingReply();
   rpc::ReplyHeader h;
   h.status = response.status;
-  h.request_id = request_id;
+  h.request_id = token.request_id;
   if (response.status != 0) {
     response.body.clear();
     response.payload_size = 0;
@@ -206,7 +245,7 @@ void Server::SendReply(ucp_ep_h ep, uint64_t request_id, Response& response) {
   p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
   p.cb.send = &OnReplySent;
   p.user_data = out;
-  void* req = ucp_am_send_nbx(ep, rpc::kReplyAmId, out->header.data(), out->header.size(),
+  void* req = ucp_am_send_nbx(token.ep, rpc::kReplyAmId, out->header.data(), out->header.size(),
                               out->payload.data(), payload_size, &p);
   if (req == nullptr) {
     delete out;
@@ -242,6 +281,7 @@ void Server::Run() {
       worker_->Progress();
       active = true;
     }
+    active |= SendCompleted();
     CloseDeadEndpoints();
     auto now = std::chrono::steady_clock::now();
     if (active) spin_until = now + kSpin;

@@ -9,7 +9,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <set>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -20,13 +21,25 @@
 
 namespace gkfs::transport {
 
+// Where a deferred reply goes. Copyable; valid in any thread. If the client has gone
+// meanwhile, Server::Complete drops the reply.
+struct ReplyToken {
+  uint64_t connection = 0;   // 0: an endpoint UCX made (worker-address client), never closed
+  ucp_ep_h ep = nullptr;
+  uint64_t request_id = 0;
+};
+
 struct Request {
   rpc::Verb verb;
+  uint32_t app_id = 0;       // the client's application id (LIBGKFS_APP_ID / Slurm job id)
   std::string_view body;     // the encoded request struct
   std::string_view payload;  // bulk bytes following the body (writes)
+  Buffer* data = nullptr;    // owns body and payload; a deferring handler may move it away
+  ReplyToken token;          // for a deferred reply
 };
 
 struct Response {
+  bool deferred = false;     // the handler replies later through Server::Complete
   int status = 0;            // errno value, 0 = success
   std::string message;       // logged for errors, not sent
   std::string body;          // encoded reply struct; must fit the AM header
@@ -53,6 +66,8 @@ class Server {
   // Serves until Stop(). Blocks in epoll when idle.
   void Run();
   void Stop();
+  // A deferred reply, from any thread: sent by the progress thread soon after.
+  void Complete(const ReplyToken& token, Response response);
 
  private:
   struct Incoming {
@@ -67,7 +82,8 @@ class Server {
                                 size_t length, const ucp_am_recv_param_t* param);
   static void OnRendezvousDone(void* request, ucs_status_t status, size_t length, void* user_data);
   void Dispatch(Incoming& in);
-  void SendReply(ucp_ep_h ep, uint64_t request_id, Response& response);
+  void SendReply(const ReplyToken& token, Response& response);
+  bool SendCompleted();  // true if it sent any
   void CloseDeadEndpoints();
 
   std::unique_ptr<Worker> worker_;
@@ -78,8 +94,12 @@ class Server {
   std::atomic<bool> stop_{false};
   bool require_secret_ = false;
   Secret secret_{};
+  std::mutex completed_mu_;
+  std::deque<std::pair<ReplyToken, Response>> completed_;  // GUARDED_BY(completed_mu_)
   // All below: progress thread only.
-  std::set<ucp_ep_h> endpoints_;
+  std::unordered_map<ucp_ep_h, uint64_t> endpoints_;         // accepted ep -> connection id
+  std::unordered_map<uint64_t, ucp_ep_h> connections_;       // live connection ids
+  uint64_t next_connection_ = 1;
   std::deque<ucp_ep_h> dead_;
   std::deque<std::unique_ptr<Incoming>> ready_;
 };

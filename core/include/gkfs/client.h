@@ -23,6 +23,7 @@ struct ClientOptions {
   std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
   int timeout_ms = 10000;      // a call idle (no network progress) this long fails, EHOSTDOWN
   std::string secret_file;     // the instance secret; empty: <hosts_file>.secret if it exists
+  uint32_t app_id = 0;         // application id sent with every request (scheduling, metrics)
 };
 
 // What a daemon tells a client at connect time (GekkoFS's fs_config).
