@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,6 +85,7 @@ def test_run_without_preload_library_is_a_clear_error(make_fs, tmp_path):
     package.mkdir(parents=True)
     for name in ("__init__.py", "cli.py", "cluster.py", "settings.py"):
         (package / name).write_bytes((Path(gkfs.__file__).parent / name).read_bytes())
+    shutil.copytree(Path(gkfs.__file__).parent / "launchers", package / "launchers")
     env = dict(os.environ, PYTHONPATH=str(package.parent))
     result = subprocess.run([sys.executable, "-m", "gkfs.cli", "run", "--hosts-file",
                              fs.hosts_file, "--", "true"], capture_output=True, text=True,

@@ -1,9 +1,9 @@
 """``gkfs-ctl``: start, inspect and stop a gkfs file system, and run programs on it.
 
-Each subcommand parses its flags into the settings model (gkfs.settings) and calls
-:class:`gkfs.cluster.Cluster`, which holds the behaviour. Exit status: 0 on success, 1 when
-the request failed (message on stderr), 2 on bad flags; ``status`` exits 1 if a daemon is
-down; ``run`` exits with the command's status.
+Each subcommand parses its flags (and ``--config gkfs.toml``) into the settings model
+(gkfs.settings) and calls :class:`gkfs.cluster.Cluster`, which holds the behaviour. Exit
+status: 0 on success, 1 when the request failed (message on stderr), 2 on bad flags;
+``status`` exits 1 if a daemon is down; ``run`` exits with the command's status.
 """
 
 from __future__ import annotations
@@ -42,27 +42,48 @@ def preload_library() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Control a gkfs file system (local launcher: N daemons on this "
-                               "host). Settings: flags > GKFS_* variables > defaults.")
+        prog=PROG, description="Control a gkfs file system (launchers: local, ssh, srun, "
+                               "mpirun). Settings: flags > GKFS_* variables > gkfs.toml "
+                               "(--config) > defaults.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     start = sub.add_parser("start", help="start daemons and wait until all answer")
+    _settings.add_config_argument(start)
     _settings.add_arguments(start, ClusterSettings)
     _settings.add_arguments(start, DaemonSettings)
 
     stop = sub.add_parser("stop", help="stop the daemons recorded by start")
+    _settings.add_config_argument(stop)
     _settings.add_arguments(stop, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(stop, ClusterSettings, only=["stop_grace"])
+    stop.add_argument("--daemon", type=int, action="append", metavar="I",
+                      help="stop only daemon I (repeatable); the hosts file stays for the "
+                           "others (local and ssh launchers)")
 
-    status = sub.add_parser("status", help="one line per daemon: address, up/down, usage")
+    restart = sub.add_parser("restart-daemon",
+                             help="start a stopped or crashed daemon again on its host, root "
+                                  "directory and address")
+    _settings.add_config_argument(restart)
+    _settings.add_arguments(restart, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(restart, ClusterSettings, only=["start_timeout", "timeout_ms"])
+    restart.add_argument("--daemon", type=int, required=True, metavar="I",
+                         help="index of the daemon, as gkfs-ctl start printed it")
+
+    status = sub.add_parser("status", help="one line per daemon: health, address, version, "
+                                           "files, capacity used and free")
+    _settings.add_config_argument(status)
     _settings.add_arguments(status, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(status, ClusterSettings, only=["timeout_ms"])
 
     env = sub.add_parser("env", help="print 'export' lines that put a shell on the file system")
+    _settings.add_config_argument(env)
     _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(env, ClusterSettings, only=["timeout_ms"])
 
     run = sub.add_parser("run", help="run a command with the preload library: run -- CMD ...")
+    _settings.add_config_argument(run)
     _settings.add_arguments(run, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(run, ClusterSettings, only=["timeout_ms"])
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
 
@@ -98,15 +119,23 @@ def _start(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argument
 
 
 def _stop(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    return 0 if cluster.stop() else 1
+    return 0 if cluster.stop(only=args.daemon) else 1
+
+
+def _restart(cluster: Cluster, args: argparse.Namespace,
+             parser: argparse.ArgumentParser) -> int:
+    cluster.restart_daemon(args.daemon)
+    return 0
 
 
 def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     infos = cluster.status()
-    for i, d in enumerate(infos):
+    indices = cluster.recorded_indices()  # the numbers gkfs-ctl start printed, where known
+    for position, d in enumerate(infos):
+        i = indices.get(d.uri, position)
         if d.up:
             print(f"d{i} {d.host} {d.uri} up files={d.files} used={_size(d.chunk_bytes)} "
-                  f"free={_size(d.free_bytes)}")
+                  f"free={_size(d.free_bytes)} version={d.version}")
         else:
             print(f"d{i} {d.host} {d.uri} down ({d.error or 'no answer'})")
     up = sum(1 for d in infos if d.up)
@@ -167,7 +196,8 @@ def _fwd_map(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-_COMMANDS = {"start": _start, "stop": _stop, "status": _status, "env": _env, "run": _run}
+_COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
+             "env": _env, "run": _run}
 
 
 def _size(n: int) -> str:

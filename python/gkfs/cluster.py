@@ -1,12 +1,13 @@
 """Starting, checking and stopping a gkfs file system (all behaviour behind ``gkfs-ctl``).
 
-A :class:`Cluster` is named by its hosts file. ``start`` spawns the daemons through a
-launcher, records them in a state file beside the hosts file (``<hosts_file>.pids.json``) and
-returns only when every daemon is listed in the hosts file and answers a health RPC.
-``stop`` acts on the recorded processes only (SIGTERM to all, a grace period, then SIGKILL),
-never on process names. Only the local launcher (N daemons on this host) exists today; a
-launcher is a small object with spawn/is_running/send_signal, so ssh, srun and mpirun
-launchers can be added beside it.
+A :class:`Cluster` is named by its hosts file. ``start`` creates the instance secret
+(``<hosts_file>.secret``, mode 0600), has a launcher (gkfs.launchers: local, ssh, srun,
+mpirun) spawn the daemons, records them in a state file beside the hosts file
+(``<hosts_file>.pids.json``) and returns only when every daemon is listed in the hosts file
+and answers a health RPC. ``stop`` acts on the recorded processes only (SIGTERM, a grace
+period, then SIGKILL), never on process names, and removes the hosts file, state file and
+secret only once every daemon is down. ``restart_daemon`` starts one recorded daemon again
+on its host, root directory and address.
 """
 
 from __future__ import annotations
@@ -15,51 +16,62 @@ import dataclasses
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
+import secrets
 import sys
 import time
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Optional, Sequence, TextIO
 
 from gkfs import settings as _settings
+from gkfs.launchers import launcher_for, launcher_from_state
+from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
+                                 Launcher, LaunchPlan, log_tail)
 from gkfs.settings import ClusterSettings
 
 __all__ = [
     "Cluster",
     "ClusterError",
     "DaemonRecord",
-    "LocalLauncher",
+    "create_secret_file",
     "read_hosts_file",
+    "secret_file_for",
     "state_file_for",
     "ucx_defaults",
 ]
 
 STATE_VERSION = 1
-_POLL_S = 0.1
-_LOG_TAIL_LINES = 20
-
-
-class ClusterError(RuntimeError):
-    """A start, stop or status request failed; the message says what to fix."""
 
 
 def state_file_for(hosts_file: str) -> str:
     return os.path.abspath(hosts_file) + ".pids.json"
 
 
+def secret_file_for(hosts_file: str) -> str:
+    """Where gkfs-ctl start puts the instance secret; clients look there by default."""
+    return os.path.abspath(hosts_file) + ".secret"
+
+
+def create_secret_file(path: str) -> None:
+    """Writes 16 random bytes as 32 hex digits to a new file that only its owner can read,
+    from the first byte on (O_EXCL, mode 0600 at creation). Raises FileExistsError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(16) + "\n")
+
+
 def read_hosts_file(path: str, complete_only: bool = False) -> list[tuple[str, str]]:
-    """(host, uri) per line of a GekkoFS hosts file. complete_only skips a last line that has
-    no newline yet (a daemon may be writing it). Raises OSError if the file is unreadable."""
+    """(host, uri) per daemon of a GekkoFS hosts file, in file order, one entry per uri (a
+    restarted daemon appends its line again). complete_only skips a last line that has no
+    newline yet (a daemon may be writing it). Raises OSError if the file is unreadable."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     lines = text.split("\n")
     if complete_only or not lines[-1].strip():
         lines = lines[:-1]
-    entries = []
+    entries, seen = [], set()
     for line in lines:
         fields = line.split()
-        if len(fields) >= 2 and not fields[0].startswith("#"):
+        if len(fields) >= 2 and not fields[0].startswith("#") and fields[1] not in seen:
+            seen.add(fields[1])
             entries.append((fields[0], fields[1]))
     return entries
 
@@ -87,98 +99,22 @@ def ucx_defaults(listen_addresses: list[str], protocol: str,
 
 
 @dataclasses.dataclass
-class DaemonRecord:
-    """One daemon a launcher started, as kept in the state file."""
-
-    index: int
-    pid: int
-    start_time: int        # /proc/<pid>/stat starttime: tells our process from a reused PID
-    host: str
-    rootdir: str
-    log: str
-
-
-def _proc_start_time(pid: int) -> Optional[int]:
-    """Start time of a live (non-zombie) process, None if there is none with this PID."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    if fields[0] in ("Z", "X"):  # exited, not yet reaped by its parent
-        return None
-    return int(fields[19])
-
-
-class LocalLauncher:
-    """Runs daemons as processes on this host, each in its own session with its output in
-    a log file. Only processes recorded with a matching start time are ever signalled."""
-
-    name = "local"
-
-    def __init__(self) -> None:
-        self._children: dict[int, subprocess.Popen] = {}
-
-    def spawn(self, index: int, argv: list[str], env: dict[str, str], log: str,
-              rootdir: str) -> DaemonRecord:
-        with open(log, "ab") as out:
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True, close_fds=True)
-        self._children[child.pid] = child
-        start_time = _proc_start_time(child.pid) or 0
-        return DaemonRecord(index=index, pid=child.pid, start_time=start_time,
-                            host=socket.gethostname(), rootdir=rootdir, log=log)
-
-    def is_running(self, record: DaemonRecord) -> bool:
-        child = self._children.get(record.pid)
-        if child is not None and child.poll() is not None:
-            return False
-        start_time = _proc_start_time(record.pid)
-        return start_time is not None and (record.start_time in (0, start_time))
-
-    def send_signal(self, record: DaemonRecord, signum: int) -> bool:
-        """Signals the recorded process; False if it is no longer running."""
-        if not self.is_running(record):
-            return False
-        try:
-            os.kill(record.pid, signum)
-        except ProcessLookupError:
-            return False
-        return True
-
-
-LAUNCHERS: dict[str, Callable[[], Any]] = {"local": LocalLauncher}
-
-
-def daemon_command() -> list[str]:
-    """How to run gkfs-daemon with this interpreter: the console script beside it, or -m."""
-    script = os.path.join(os.path.dirname(sys.executable), "gkfs-daemon")
-    if os.access(script, os.X_OK):
-        return [script]
-    return [sys.executable, "-m", "gkfs.daemon"]
-
-
-def _log_tail(path: str, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            tail = f.read().splitlines()[-lines:]
-    except OSError as e:
-        return f"    (no log: {e})"
-    return "\n".join("    " + line for line in tail) or "    (log is empty)"
+class _Down:
+    uri: str
+    error: str
+    up: bool = False
 
 
 class Cluster:
     """The daemons of one file system, named by its hosts file.
 
     Not thread-safe: one Cluster object per controlling thread. Messages for the user go to
-    ``out`` (stdout by default)."""
+    ``out`` (stdout by default). ``launcher`` overrides the one config names (tests)."""
 
-    def __init__(self, config: Optional[ClusterSettings] = None, launcher: Any = None,
-                 out: Optional[TextIO] = None) -> None:
+    def __init__(self, config: Optional[ClusterSettings] = None,
+                 launcher: Optional[Launcher] = None, out: Optional[TextIO] = None) -> None:
         self.config = config or _settings.load(ClusterSettings)
-        self.launcher = launcher or LocalLauncher()
+        self.launcher = launcher
         self.out = out or sys.stdout
 
     # --- names ---------------------------------------------------------------------------
@@ -209,16 +145,31 @@ class Cluster:
             raise ClusterError(f"state file {self.state_file} has an unknown version")
         return state
 
-    def _write_state(self, records: list[DaemonRecord]) -> None:
+    def _require_state(self) -> dict[str, Any]:
+        state = self.read_state()
+        if state is None:
+            raise ClusterError(
+                f"no state file {self.state_file}: no file system was started with hosts "
+                f"file {self.hosts_file} (pass the --hosts-file given to gkfs-ctl start)")
+        return state
+
+    def _write_state(self, launcher: Launcher, plan: LaunchPlan, launch: Launch,
+                     secret_file: str, created_secret: bool) -> None:
         daemon = self.config.daemon
         state = {
             "version": STATE_VERSION,
-            "launcher": self.launcher.name,
+            "launcher": launcher.name,
+            "launcher_state": launcher.to_state(),
             "hosts_file": self.hosts_file,
             "mountdir": daemon.mountdir,
             "rpc_protocol": daemon.rpc_protocol,
             "listen": daemon.listen,
-            "daemons": [dataclasses.asdict(r) for r in records],
+            "timeout_ms": self.config.timeout_ms,
+            "secret_file": secret_file,
+            "created_secret": created_secret,
+            "plan": plan.to_state(),
+            "daemons": [dataclasses.asdict(r) for r in launch.daemons],
+            "job": dataclasses.asdict(launch.job) if launch.job else None,
         }
         tmp = self.state_file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -226,86 +177,111 @@ class Cluster:
             f.write("\n")
         os.replace(tmp, self.state_file)
 
+    def _rewrite_state(self, state: dict[str, Any], launch: Launch) -> None:
+        state = dict(state, daemons=[dataclasses.asdict(r) for r in launch.daemons])
+        tmp = self.state_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, self.state_file)
+
     @staticmethod
-    def _records(state: dict[str, Any]) -> list[DaemonRecord]:
-        return [DaemonRecord(**d) for d in state.get("daemons", [])]
+    def _launch(state: dict[str, Any]) -> Launch:
+        job = state.get("job")
+        return Launch(daemons=[DaemonRecord(**d) for d in state.get("daemons", [])],
+                      job=JobRecord(**job) if job else None)
+
+    def _recorded_launcher(self, state: dict[str, Any]) -> Launcher:
+        name = state.get("launcher", "local")
+        if self.launcher is not None and self.launcher.name == name:
+            return self.launcher
+        return launcher_from_state(name, state.get("launcher_state", {}))
+
+    def _remove_files(self, paths: Sequence[str]) -> None:
+        for path in paths:
+            if path and os.path.exists(path):
+                os.remove(path)
 
     # --- start ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Spawns config.daemons daemons and waits until all answer a health RPC.
-        On failure stops what it started and raises ClusterError with the failing
+        """Spawns the daemons and waits until all answer a health RPC. On failure stops
+        what it started, removes the files it made and raises ClusterError with the failing
         daemon's log tail."""
+        launcher = self.launcher or launcher_for(self.config)
         self._refuse_if_running()
         daemon = self.config.daemon
         os.makedirs(daemon.rootdir, exist_ok=True)
-        os.makedirs(daemon.mountdir, exist_ok=True)
+        if launcher.name == "local":
+            os.makedirs(daemon.mountdir, exist_ok=True)
         os.makedirs(os.path.dirname(self.hosts_file), exist_ok=True)
-        for stale in (self.hosts_file, self.state_file):
-            if os.path.exists(stale):
-                os.remove(stale)
-
-        env = self._daemon_environment()
-        records: list[DaemonRecord] = []
+        secret_file = daemon.secret_file or secret_file_for(self.hosts_file)
+        created_secret = not daemon.secret_file
+        self._remove_files([self.hosts_file, self.state_file]
+                           + ([secret_file] if created_secret else []))
+        if created_secret:
+            create_secret_file(secret_file)
+        if launcher.name != "local" and _is_loopback(daemon.listen):
+            self._say(f"gkfs-ctl: warning: daemons listen on {daemon.listen}: clients on other "
+                      f"hosts cannot reach them (pass -l/--listen with an interface, e.g. ib0)")
+        plan = LaunchPlan(base=dataclasses.replace(daemon, secret_file=secret_file),
+                          per_host=self.config.daemons, env=self._daemon_environment(),
+                          start_timeout=self.config.start_timeout)
+        launch = Launch()
         try:
-            for i in range(self.config.daemons):
-                records.append(self._spawn(i, env))
-                self._write_state(records)
-            self._wait_until_ready(records)
+            launcher.spawn(plan, launch)
+            self._write_state(launcher, plan, launch, secret_file, created_secret)
+            self._wait_until_ready(launcher, launch)
+            launcher.complete(launch)
+            self._write_state(launcher, plan, launch, secret_file, created_secret)
         except BaseException as e:
-            self._say(f"gkfs-ctl: start failed, stopping the {len(records)} daemon(s) started")
-            self._stop_records(records, quiet=True)
-            for path in (self.hosts_file, self.state_file):
-                if os.path.exists(path):
-                    os.remove(path)
+            self._say(f"gkfs-ctl: start failed, stopping the daemons started "
+                      f"({len(launch.daemons)} recorded)")
+            try:
+                launcher.stop(launch, self.config.stop_grace)
+            except ClusterError as stop_error:
+                self._say(f"gkfs-ctl: {stop_error}")
+            self._remove_files([self.hosts_file, self.state_file]
+                               + ([secret_file] if created_secret else []))
             if isinstance(e, ClusterError):
                 raise
             if isinstance(e, OSError):
                 raise ClusterError(f"cannot start daemons: {e}") from e
             raise
-        for r in records:
-            self._say(f"daemon {r.index} pid {r.pid}: {_logged_uri(r.log)} (log {r.log})")
-        self._say(f"gkfs: {len(records)} daemon(s) ready; hosts file {self.hosts_file}, "
-                  f"mountdir {daemon.mountdir}")
+        for r in launch.daemons:
+            self._say(f"daemon {r.index} pid {r.pid} on {r.host}: {r.uri} (log {r.log})")
+        self._say(f"gkfs: {len(launch.daemons)} daemon(s) ready ({launcher.name} launcher); "
+                  f"hosts file {self.hosts_file}, mountdir {daemon.mountdir}")
 
     def _refuse_if_running(self) -> None:
         state = self.read_state()
         if state is None:
             return
-        launcher = self._launcher_for(state)
-        running = [r for r in self._records(state) if launcher.is_running(r)]
+        running = self._recorded_launcher(state).running(self._launch(state))
         if running:
-            pids = ", ".join(str(r.pid) for r in running)
             raise ClusterError(
                 f"a file system with hosts file {self.hosts_file} is already running "
-                f"(pids {pids}); stop it first: gkfs-ctl stop --hosts-file {self.hosts_file}")
+                f"({', '.join(running)}); stop it first: gkfs-ctl stop --hosts-file "
+                f"{self.hosts_file}")
 
     def _daemon_environment(self) -> dict[str, str]:
-        # The argv carries every setting, so GKFS_* variables must not change a daemon's mind.
-        names = set(_settings.settings_environment_names())
-        env = {k: v for k, v in os.environ.items() if k not in names}
-        return ucx_defaults([self.config.daemon.listen], self.config.daemon.rpc_protocol, env)
+        """Variables the daemons get on top of their host's environment: this process's
+        UCX_* settings and the loopback defaults."""
+        daemon = self.config.daemon
+        env = {k: v for k, v in os.environ.items() if k.startswith("UCX_")}
+        for key, value in ucx_defaults([daemon.listen], daemon.rpc_protocol, env).items():
+            env.setdefault(key, value)
+        return env
 
-    def _spawn(self, index: int, env: dict[str, str]) -> DaemonRecord:
-        base = self.config.daemon
-        rootdir = os.path.join(base.rootdir, f"d{index}")
-        per_daemon = dataclasses.replace(
-            base, rootdir=rootdir,
-            metadir=os.path.join(base.metadir, f"d{index}") if base.metadir else "",
-            port=base.port + index if base.port else 0)
-        log = os.path.join(base.rootdir, f"d{index}.log")
-        argv = daemon_command() + _settings.to_daemon_argv(per_daemon)
-        return self.launcher.spawn(index, argv, env, log, rootdir)
-
-    def _wait_until_ready(self, records: list[DaemonRecord]) -> None:
+    def _wait_until_ready(self, launcher: Launcher, launch: Launch) -> None:
         deadline = time.monotonic() + self.config.start_timeout
-        want = len(records)
+        want = len(launch.daemons)
         listed: list[tuple[str, str]] = []
         down: list[Any] = []
         while time.monotonic() < deadline:
-            for r in records:
-                if not self.launcher.is_running(r):
-                    raise ClusterError(self._failure(r, "exited during start-up"))
+            failure = launcher.startup_failure(launch)
+            if failure:
+                raise ClusterError(failure)
             try:
                 listed = read_hosts_file(self.hosts_file, complete_only=True)
             except FileNotFoundError:
@@ -314,15 +290,16 @@ class Cluster:
                 down = self._unhealthy(deadline)
                 if not down:
                     return
-            time.sleep(_POLL_S)
+            time.sleep(POLL_S)
         if len(listed) < want:
-            missing = self._not_listed(records, listed)
+            uris = {uri for _, uri in listed}
+            missing = [r for r in launch.daemons if not r.uri or r.uri not in uris]
             raise ClusterError(self._failure(
-                missing[0] if missing else records[0],
+                missing[0] if missing else launch.daemons[0],
                 f"not listed in {self.hosts_file} after {self.config.start_timeout:g}s "
                 f"({len(listed)} of {want} daemons listed)"))
         uris = {d.uri for d in down}
-        culprit = next((r for r in records if _logged_uri(r.log) in uris), records[0])
+        culprit = next((r for r in launch.daemons if r.uri in uris), launch.daemons[0])
         reasons = "; ".join(f"{d.uri}: {d.error or 'down'}" for d in down)
         raise ClusterError(self._failure(
             culprit, f"did not answer a health RPC within {self.config.start_timeout:g}s "
@@ -330,7 +307,7 @@ class Cluster:
 
     def _unhealthy(self, deadline: float) -> list[Any]:
         """Daemons that do not answer yet (all of them if none does)."""
-        remaining_ms = int(max(deadline - time.monotonic(), _POLL_S) * 1000)
+        remaining_ms = int(max(deadline - time.monotonic(), POLL_S) * 1000)
         timeout_ms = min(self.config.timeout_ms, remaining_ms)
         try:
             client = self._connect(timeout_ms)
@@ -342,74 +319,83 @@ class Cluster:
             client.close()
 
     @staticmethod
-    def _not_listed(records: list[DaemonRecord],
-                    listed: list[tuple[str, str]]) -> list[DaemonRecord]:
-        uris = {uri for _, uri in listed}
-        return [r for r in records if _logged_uri(r.log) not in uris]
-
-    @staticmethod
     def _failure(record: DaemonRecord, what: str) -> str:
-        return (f"daemon {record.index} (pid {record.pid}) {what}. Last lines of "
-                f"{record.log}:\n{_log_tail(record.log)}")
+        where = f" on {record.host or record.target}" if record.target else ""
+        return (f"daemon {record.index} (pid {record.pid}{where}) {what}. Last lines of "
+                f"{record.log}:\n{log_tail(record.log)}")
 
-    # --- stop ----------------------------------------------------------------------------
+    # --- stop and restart -----------------------------------------------------------------
 
-    def stop(self) -> bool:
-        """Stops the recorded daemons; prints one line per daemon. Removes the hosts and
-        state files only if all stopped. Returns whether all stopped."""
-        state = self.read_state()
-        if state is None:
-            raise ClusterError(
-                f"no state file {self.state_file}: no file system was started with hosts "
-                f"file {self.hosts_file} (pass the --hosts-file given to gkfs-ctl start)")
-        self.launcher = self._launcher_for(state)
-        all_stopped = self._stop_records(self._records(state), quiet=False)
-        if all_stopped:
-            for path in (self.hosts_file, self.state_file):
-                if os.path.exists(path):
-                    os.remove(path)
+    def stop(self, only: Optional[Sequence[int]] = None) -> bool:
+        """Stops the recorded daemons (or only the given indices); prints one line per
+        daemon. Removes the hosts file, state file and secret only when all daemons were
+        asked to stop and all did; stopping some never removes the hosts file from under the
+        others. Returns whether the daemons asked to stop are down."""
+        state = self._require_state()
+        launcher = self._recorded_launcher(state)
+        launch = self._launch(state)
+        if only is not None:
+            known = {r.index for r in launch.daemons}
+            unknown = sorted(set(only) - known)
+            if unknown:
+                raise ClusterError(f"no daemon {unknown[0]} in {self.state_file} (daemons "
+                                   f"{min(known)}..{max(known)})")
+        lines, stopped = launcher.stop(launch, self.config.stop_grace,
+                                       set(only) if only is not None else None)
+        for line in lines:
+            self._say(line)
+        if only is not None:
+            self._say(f"gkfs-ctl: kept {self.hosts_file}: the other daemons still serve")
+        elif stopped:
+            self._remove_files([self.hosts_file, self.state_file]
+                               + ([state.get("secret_file", "")]
+                                  if state.get("created_secret") else []))
         else:
             self._say(f"gkfs-ctl: some daemons are still running; kept {self.state_file}")
-        return all_stopped
+        return stopped
 
-    def _stop_records(self, records: list[DaemonRecord], quiet: bool) -> bool:
-        """SIGTERM to every daemon (in start order), one shared grace period, then SIGKILL
-        to the rest."""
-        grace = self.config.stop_grace
-        outcome = {}
-        for r in records:
-            outcome[r.index] = "stopped (SIGTERM)" if self.launcher.send_signal(
-                r, signal.SIGTERM) else "was not running"
-        pending = [r for r in records if outcome[r.index] != "was not running"]
-        pending = self._wait_exit(pending, grace)
-        for r in pending:
-            if self.launcher.send_signal(r, signal.SIGKILL):
-                outcome[r.index] = f"killed (SIGKILL after {grace:g}s grace)"
-        pending = self._wait_exit(pending, 5.0)
-        for r in pending:
-            outcome[r.index] = "STILL RUNNING after SIGKILL"
-        if not quiet:
-            for r in records:
-                self._say(f"daemon {r.index} pid {r.pid} on {r.host}: {outcome[r.index]}")
-        return not pending
+    def restart_daemon(self, index: int) -> DaemonRecord:
+        """Starts recorded daemon `index` again on the same host, root directory, address
+        and port (it appends its hosts line again; readers keep one entry per uri), and
+        waits until it answers. It must be down (killed, crashed or stopped with
+        stop(only=[index]))."""
+        state = self._require_state()
+        launcher = self._recorded_launcher(state)
+        launch = self._launch(state)
+        record = next((r for r in launch.daemons if r.index == index), None)
+        if record is None:
+            raise ClusterError(f"no daemon {index} in {self.state_file}")
+        if launcher.running(Launch(daemons=[record])):
+            raise ClusterError(f"daemon {index} (pid {record.pid} on {record.host}) is still "
+                               f"running; stop it first: gkfs-ctl stop --hosts-file "
+                               f"{self.hosts_file} --daemon {index}")
+        plan = LaunchPlan.from_state(state["plan"])
+        new = launcher.restart(record, plan)
+        launch.daemons = [new if r.index == index else r for r in launch.daemons]
+        self._rewrite_state(state, launch)
+        self._wait_until_answers(new)
+        self._say(f"daemon {new.index} pid {new.pid} on {new.host}: {new.uri} restarted "
+                  f"(log {new.log})")
+        return new
 
-    def _wait_exit(self, records: list[DaemonRecord], seconds: float) -> list[DaemonRecord]:
-        deadline = time.monotonic() + seconds
-        pending = list(records)
-        while pending:
-            pending = [r for r in pending if self.launcher.is_running(r)]
-            if not pending or time.monotonic() >= deadline:
-                break
-            time.sleep(_POLL_S)
-        return pending
-
-    def _launcher_for(self, state: dict[str, Any]) -> Any:
-        name = state.get("launcher", "local")
-        if name == getattr(self.launcher, "name", None):
-            return self.launcher
-        if name not in LAUNCHERS:
-            raise ClusterError(f"state file {self.state_file} names unknown launcher {name!r}")
-        return LAUNCHERS[name]()
+    def _wait_until_answers(self, record: DaemonRecord) -> None:
+        deadline = time.monotonic() + self.config.start_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                client = self._connect(self.config.timeout_ms)
+            except OSError as e:
+                last = str(e)
+            else:
+                try:
+                    info = [d for d in client.daemons() if d.uri == record.uri]
+                finally:
+                    client.close()
+                if info and info[0].up:
+                    return
+                last = info[0].error if info else f"{record.uri} not in {self.hosts_file}"
+            time.sleep(POLL_S)
+        raise ClusterError(self._failure(record, f"did not answer after restart ({last})"))
 
     # --- status and clients ---------------------------------------------------------------
 
@@ -425,6 +411,20 @@ class Cluster:
         finally:
             client.close()
 
+    def recorded_indices(self) -> dict[str, int]:
+        """{uri: daemon index} of the recorded daemons whose uri is known."""
+        try:
+            state = self.read_state() or {}
+        except ClusterError:
+            return {}
+        return {d["uri"]: d["index"] for d in state.get("daemons", []) if d.get("uri")}
+
+    def _secret_file(self) -> str:
+        """The secret this file system's daemons require ('' = the client's default,
+        <hosts_file>.secret if it exists)."""
+        state = self.read_state() or {}
+        return state.get("secret_file", "") or self.config.daemon.secret_file
+
     def _connect(self, timeout_ms: int) -> Any:
         """A gkfs._core.Client for this process, with the UCX defaults of a loopback file
         system applied to this process's environment first (UCX reads it once)."""
@@ -437,7 +437,7 @@ class Cluster:
             addresses = []
         for key, value in ucx_defaults(addresses, protocol).items():
             os.environ.setdefault(key, value)
-        return _core.Client(self.hosts_file, timeout_ms)
+        return _core.Client(self.hosts_file, timeout_ms, self._secret_file())
 
     def client_environment(self, preload: str) -> dict[str, str]:
         """Variables that make a program use this file system through the preload library
@@ -453,26 +453,13 @@ class Cluster:
             "LD_PRELOAD": preload,
             "LIBGKFS_HOSTS_FILE": self.hosts_file,
             "LIBGKFS_MOUNTDIR": mountdir,
+            "LIBGKFS_TIMEOUT_MS": str(self.config.timeout_ms),
         }
+        secret = self._secret_file()
+        if secret:
+            env["LIBGKFS_SECRET_FILE"] = secret
         current = dict(os.environ)
         for key, value in ucx_defaults(addresses, protocol, current).items():
             if current.get(key) != value:
                 env[key] = value
         return env
-
-
-@dataclasses.dataclass
-class _Down:
-    uri: str
-    error: str
-    up: bool = False
-
-
-def _logged_uri(log: str) -> Optional[str]:
-    """The URI a daemon printed at start ('gkfs-daemon: listening on URI ...')."""
-    try:
-        with open(log, encoding="utf-8", errors="replace") as f:
-            match = re.search(r"listening on (\S+)", f.read())
-    except OSError:
-        return None
-    return match.group(1) if match else None

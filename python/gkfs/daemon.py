@@ -2,9 +2,11 @@
 
 Accepts GekkoFS's daemon flags (``-m -r -i -l -H -P --auto-sm --clean-rootdir -c``) so
 GekkoFS job scripts keep working, plus gkfs's own (see ``gkfs-daemon --help`` and
-docs/configuration.md). The C++ daemon serves in a background thread with the GIL released;
-the main thread only waits, so SIGTERM/SIGINT handlers run promptly and ask the daemon to
-shut down. Exit status: 0 after a clean stop, 1 on a start-up or run error, 2 on bad flags.
+docs/configuration.md), among them ``--secret-file`` (the instance secret every request must
+carry) and ``--config gkfs.toml``. The C++ daemon serves in a background thread with the GIL
+released; the main thread only waits, so SIGTERM/SIGINT handlers run promptly and ask the
+daemon to shut down. Exit status: 0 after a clean stop, 1 on a start-up or run error, 2 on
+bad flags.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one gkfs daemon. It appends 'host uri' to the hosts file once it "
                     "is ready and serves until SIGTERM or SIGINT.")
     parser.add_argument("--version", action="version", version=_version())
+    _settings.add_config_argument(parser)
     _settings.add_arguments(parser, _settings.DaemonSettings)
     return parser
 
@@ -69,6 +72,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from gkfs import _core
 
     os.environ.update(_settings.daemon_log_environment(config))
+    # A daemon restarted on its port must be able to listen again while connections of its
+    # previous run linger in TIME_WAIT (UCX's listener does not set SO_REUSEADDR by default).
+    os.environ.setdefault("UCX_TCP_CM_REUSEADDR", "y")
 
     runner = _Runner()
     for signum in (signal.SIGTERM, signal.SIGINT):

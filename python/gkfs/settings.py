@@ -7,7 +7,8 @@ flags (:func:`add_arguments`), the environment lookup (:func:`load`), the C++
 spawns (:func:`to_daemon_argv`) and the tables in ``docs/configuration.md`` (:func:`markdown`;
 ``python -m gkfs.settings --check docs/configuration.md`` verifies they are in sync).
 
-Precedence: built-in default < environment variable < command-line flag.
+Precedence: built-in default < ``gkfs.toml`` (``--config`` or ``GKFS_CONFIG``) < environment
+variable < command-line flag.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ __all__ = [
     "ClientEnvironment",
     "ClusterSettings",
     "DaemonSettings",
+    "LAUNCHERS",
     "ForwardingMapSettings",
     "SettingsError",
     "PROTOCOLS",
     "add_arguments",
+    "add_config_argument",
     "load",
+    "read_config",
     "markdown",
     "parse_size",
     "to_core_options",
@@ -39,6 +43,12 @@ PROTOCOLS = ("ucx+tcp", "ucx+shm", "ucx+all", "ucx+rc", "ucx+ud", "ucx+dc")
 
 #: Log levels of daemon and preload library (GKFS_LOG, LIBGKFS_LOG).
 LOG_LEVELS = ("none", "errors", "info", "debug")
+
+#: How gkfs-ctl start runs the daemons (gkfs.launchers).
+LAUNCHERS = ("local", "ssh", "srun", "mpirun")
+
+#: The variable naming the gkfs.toml file (the --config flag wins over it).
+CONFIG_ENV = "GKFS_CONFIG"
 
 MIN_CHUNK_SIZE = 4096
 
@@ -172,11 +182,13 @@ class DaemonSettings:
         "-i", "--metadir", env="GKFS_METADIR", check=_check_optional_dir, metavar="DIR")
     listen: str = _setting(
         "127.0.0.1",
-        "Address or network interface name (e.g. ib0) the daemon listens on.",
+        "Address or network interface name (e.g. ib0) the daemon listens on, and only "
+        "there: UCX uses that interface alone.",
         "-l", "--listen", env="GKFS_LISTEN", check=_check_path, metavar="ADDR|IFACE")
     port: int = _setting(
         0,
-        "Port to listen on; 0 picks a free port. gkfs-ctl start gives daemon i port+i.",
+        "Port to listen on; 0 picks a free port. gkfs-ctl start gives the k-th daemon of "
+        "a host port+k.",
         "--port", env="GKFS_PORT", parse=parse_int, check=_check_port, metavar="PORT")
     hosts_file: str = _setting(
         "./gkfs_hosts.txt",
@@ -216,6 +228,13 @@ class DaemonSettings:
     log_output: str = _setting(
         "", "File the daemon log goes to; empty: stderr.",
         "--log-output", env="GKFS_LOG_OUTPUT", metavar="FILE")
+    secret_file: str = _setting(
+        "",
+        "File holding the instance secret (32 hex digits); the daemon refuses requests that "
+        "do not carry it (EACCES). gkfs-ctl start creates <hosts_file>.secret (mode 0600) "
+        "and passes it to every daemon; empty: no secret, anyone who reaches the daemon may "
+        "use it.",
+        "--secret-file", env="GKFS_SECRET_FILE", metavar="FILE")
     sched_config: str = _setting(
         "",
         "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
@@ -229,9 +248,31 @@ class ClusterSettings:
     The daemon options ride along in ``daemon``."""
 
     daemons: int = _setting(
-        1, "Number of daemons gkfs-ctl start runs on this host (local launcher).",
+        1, "Daemons per host: the local launcher runs N on this host, ssh, srun and mpirun "
+        "N on every host. Daemon i keeps its data in <rootdir>/d<i>.",
         "-n", "--daemons", env="GKFS_DAEMONS", parse=parse_int, check=_check_positive,
         metavar="N")
+    launcher: str = _setting(
+        "local",
+        "How gkfs-ctl start runs the daemons: local (on this host), ssh (on every host of "
+        "--host-list), srun (on every node of the Slurm allocation or --nodelist, as one job "
+        "step) or mpirun (on every host of --host-list, as one MPI job).",
+        "--launcher", env="GKFS_LAUNCHER", choices=LAUNCHERS, metavar="NAME")
+    host_list: str = _setting(
+        "",
+        "Host list file of the ssh and mpirun launchers: one host name or address per line "
+        "('#' starts a comment; MPI hostfile fields such as slots=4 are ignored).",
+        "--host-list", env="GKFS_HOST_LIST", metavar="FILE")
+    nodelist: str = _setting(
+        "",
+        "Nodes of the srun launcher, a Slurm host list such as node[01-04]; empty: every "
+        "node of the allocation (SLURM_JOB_NODELIST).",
+        "--nodelist", env="GKFS_NODELIST", metavar="NODES")
+    launcher_args: str = _setting(
+        "",
+        "Extra arguments for ssh, srun or mpirun: one string, split like a shell line (write "
+        "--launcher-args='-i KEY' when it starts with a dash).",
+        "--launcher-args", env="GKFS_LAUNCHER_ARGS", metavar="ARGS")
     start_timeout: float = _setting(
         60.0,
         "Seconds gkfs-ctl start waits for every daemon to be listed and to answer a health "
@@ -243,9 +284,11 @@ class ClusterSettings:
         "--stop-grace", env="GKFS_STOP_GRACE", parse=parse_seconds, check=_check_positive,
         metavar="SECONDS")
     timeout_ms: int = _setting(
-        10000,
-        "Per-RPC deadline in milliseconds of gkfs-ctl's health checks and of gkfs.Client; an "
-        "unreachable daemon fails with EHOSTDOWN after it.",
+        5000,
+        "Client timeout in milliseconds: a request that makes no network progress this long "
+        "fails with EHOSTDOWN (a silent host: link down, frozen node); a daemon whose process "
+        "died fails at once (connection reset). Used by gkfs-ctl's health checks and passed "
+        "to programs by gkfs-ctl run and env (LIBGKFS_TIMEOUT_MS).",
         "--timeout-ms", env="GKFS_TIMEOUT_MS", parse=parse_int, check=_check_positive,
         metavar="MS")
     daemon: DaemonSettings = dataclasses.field(default_factory=DaemonSettings)
@@ -264,8 +307,14 @@ class ClientEnvironment:
         "Mount directory whose paths go to gkfs (default: the one the daemons advertise).",
         env="LIBGKFS_MOUNTDIR")
     timeout_ms: int = _setting(
-        10000, "Per-RPC deadline in milliseconds; an unreachable daemon gives EIO/EHOSTDOWN "
-        "after it.", env="LIBGKFS_TIMEOUT_MS")
+        10000,
+        "Client timeout in milliseconds: a request without network progress this long fails "
+        "with EIO/EHOSTDOWN. gkfs-ctl run and env set it to gkfs-ctl's --timeout-ms (5000).",
+        env="LIBGKFS_TIMEOUT_MS")
+    secret_file: str = _setting(
+        "",
+        "Instance secret presented to the daemons; empty: <hosts file>.secret if it exists "
+        "(gkfs-ctl start creates it).", env="LIBGKFS_SECRET_FILE")
     log_level: str = _setting(
         "errors", "What the preload library logs: none, errors, info or debug.",
         env="LIBGKFS_LOG")
@@ -360,19 +409,25 @@ def _argparse_type(spec: Spec) -> Callable[[str], Any]:
 
 
 def load(cls: type[T], args: Optional[argparse.Namespace] = None,
-         environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> T:
-    """Builds a validated cls from defaults, environment, flags (args) and keyword overrides,
-    in increasing precedence. Nested settings (ClusterSettings.daemon) load the same way.
-    Directory and file paths come back absolute. Raises SettingsError."""
+         environ: Optional[Mapping[str, str]] = None,
+         config: Optional[Mapping[str, Mapping[str, Any]]] = None, **overrides: Any) -> T:
+    """Builds a validated cls from defaults, the config file (config, else the file named by
+    args.config or GKFS_CONFIG, see read_config), environment, flags (args) and keyword
+    overrides, in increasing precedence. Nested settings (ClusterSettings.daemon) load the
+    same way. Directory and file paths come back absolute. Raises SettingsError."""
     environ = os.environ if environ is None else environ
+    if config is None:
+        path = getattr(args, "config", None) or environ.get(CONFIG_ENV, "")
+        config = read_config(path) if path else {}
+    section = config.get(_CONFIG_SECTIONS.get(cls, ""), {})
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         if "gkfs" not in field.metadata:  # a nested settings object
             nested = overrides.pop(field.name, None)
-            values[field.name] = nested or load(field.default_factory, args, environ)
+            values[field.name] = nested or load(field.default_factory, args, environ, config)
             continue
         spec: Spec = field.metadata["gkfs"]
-        value = field.default
+        value = section.get(field.name, field.default)
         if spec.env and spec.env in environ:
             try:
                 value = spec.parse(environ[spec.env])
@@ -406,6 +461,7 @@ def _absolute_paths(settings: T) -> T:
         return settings
     changes = {name: os.path.abspath(getattr(settings, name))
                for name in ("mountdir", "rootdir", "metadir", "hosts_file", "log_output",
+                            "secret_file",
                             "sched_config")
                if getattr(settings, name)}
     return dataclasses.replace(settings, **changes)
@@ -428,6 +484,7 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.clean_rootdir = settings.clean_rootdir
     options.clean_rootdir_finish = settings.clean_rootdir_finish
     options.use_memory_backend = settings.memory_backend
+    options.secret_file = settings.secret_file
     options.auto_sm = settings.auto_sm
     return options
 
@@ -456,7 +513,84 @@ def to_daemon_argv(settings: DaemonSettings) -> list[str]:
 def settings_environment_names() -> list[str]:
     """Every GKFS_* variable the model reads (a spawned daemon gets them only as flags)."""
     return [spec.env for cls in (DaemonSettings, ClusterSettings)
-            for _, spec in specs(cls) if spec.env]
+            for _, spec in specs(cls) if spec.env] + [CONFIG_ENV]
+
+
+# --- the config file (gkfs.toml) -------------------------------------------------------------
+
+#: gkfs.toml tables and the settings each holds.
+_CONFIG_SECTIONS: dict[type, str] = {DaemonSettings: "daemon", ClusterSettings: "cluster"}
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """The --config FILE flag (a gkfs.toml file; see read_config)."""
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS,
+        help=f"gkfs.toml file with settings in [daemon] and [cluster] tables; environment "
+             f"variables and flags override it. [env {CONFIG_ENV}]")
+
+
+def _config_line(text: str, key: str) -> str:
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*(\w+\.)?{re.escape(key)}\s*=", line) or \
+                re.match(rf"\s*\[{re.escape(key)}\]", line):
+            return f" line {number}"
+    return ""
+
+
+def read_config(path: str) -> dict[str, dict[str, Any]]:
+    """Reads a gkfs.toml file into {table: {field name: value}}. Tables are [daemon] and
+    [cluster]; keys are the long flags without their dashes ('chunk-size' or
+    'chunk_size'); values are TOML strings, integers, floats or booleans and go through the
+    same parsers as flags ('512K' works). Raises SettingsError naming the file and line."""
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise SettingsError(f"{path}: reading gkfs.toml needs Python >= 3.11 or the "
+                                f"tomli package") from None
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except OSError as e:
+        raise SettingsError(f"cannot read config file {path}: {e.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SettingsError(f"{path}: {e}") from None
+    text = raw.decode("utf-8")
+    tables = {name: cls for cls, name in _CONFIG_SECTIONS.items()}
+    config: dict[str, dict[str, Any]] = {}
+    for table, entries in data.items():
+        if table not in tables or not isinstance(entries, dict):
+            raise SettingsError(f"{path}{_config_line(text, table)}: unknown table {table!r} "
+                                f"(known: {', '.join('[' + t + ']' for t in tables)})")
+        fields = {f.name: (f, spec) for f, spec in specs(tables[table])}
+        values: dict[str, Any] = {}
+        for key, value in entries.items():
+            name = key.replace("-", "_")
+            where = f"{path}{_config_line(text, key)}"
+            if name not in fields:
+                raise SettingsError(f"{where}: unknown key {key!r} in [{table}] (known: "
+                                    f"{', '.join(n.replace('_', '-') for n in fields)})")
+            field, spec = fields[name]
+            values[name] = _config_value(where, key, value, field, spec)
+        config[table] = values
+    return config
+
+
+def _config_value(where: str, key: str, value: Any, field: dataclasses.Field,
+                  spec: Spec) -> Any:
+    if spec.parse is parse_bool and isinstance(value, bool):
+        return value
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            return spec.parse(str(value))
+        except ValueError as e:
+            raise SettingsError(f"{where}: {key}: {e}") from None
+    raise SettingsError(f"{where}: {key}: expected a {type(field.default).__name__}, got "
+                        f"{value!r}")
 
 
 # --- documentation ---------------------------------------------------------------------------
@@ -476,13 +610,17 @@ def markdown() -> str:
     """The generated tables of docs/configuration.md."""
     lines: list[str] = []
     for title, cls in _DOC_SECTIONS:
-        lines += [f"### {title}", "", "| Flags | Environment | Default | Meaning |",
-                  "|---|---|---|---|"]
+        table = _CONFIG_SECTIONS.get(cls)
+        toml_head, toml_rule = ("`gkfs.toml` | ", "---|") if table else ("", "")
+        lines += [f"### {title}", "",
+                  f"| Flags | Environment | {toml_head}Default | Meaning |",
+                  f"|---|---|{toml_rule}---|---|"]
         for field, spec in specs(cls):
             flags = ", ".join(f"`{f}`" for f in spec.flags) or "—"
             env = f"`{spec.env}`" if spec.env else "—"
+            toml = f"`[{table}]` `{field.name.replace('_', '-')}` | " if table else ""
             default = f"`{field.default}`" if field.default not in ("", None) else "(empty)"
-            lines.append(f"| {flags} | {env} | {default} | {spec.help} |")
+            lines.append(f"| {flags} | {env} | {toml}{default} | {spec.help} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -1,0 +1,95 @@
+"""The srun launcher: N daemons on every node of a Slurm allocation, as one job step.
+
+Runs inside salloc/sbatch. Nodes: --nodelist (a Slurm host list) or the whole allocation
+(SLURM_JOB_NODELIST). The step is started with ``--overlap`` so the application's own job
+steps can use the same CPUs and memory while the daemons run, and ``--kill-on-bad-exit=1``
+so a daemon that fails to start ends the step at once. Stop sends SIGTERM to the step's
+tasks (``scancel --signal=TERM JOB.STEP``), then ends the step (``scancel JOB.STEP``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any, Optional
+
+from gkfs.launchers.base import ClusterError, JobRecord, LaunchPlan
+from gkfs.launchers.job import JobLauncher
+
+__all__ = ["SrunLauncher", "expand_nodelist"]
+
+
+def expand_nodelist(nodelist: str) -> list[str]:
+    """Host names of a Slurm host list ('node[01-03],gpu7'), via `scontrol show hostnames`."""
+    try:
+        result = subprocess.run(["scontrol", "show", "hostnames", nodelist],
+                                capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise ClusterError("scontrol not found: the srun launcher needs Slurm's commands on "
+                           "PATH") from None
+    if result.returncode != 0:
+        raise ClusterError(f"scontrol show hostnames {nodelist!r} failed: "
+                           f"{result.stderr.strip()}")
+    return result.stdout.split()
+
+
+class SrunLauncher(JobLauncher):
+    name = "srun"
+
+    def __init__(self, nodelist: str = "", launcher_args: Any = (),
+                 agent: Optional[list[str]] = None) -> None:
+        super().__init__(launcher_args, agent)
+        self.nodelist = nodelist
+        self._nodes: Optional[list[str]] = None
+
+    def to_state(self) -> dict[str, Any]:
+        return {"nodes": self.nodes(), "launcher_args": self.launcher_args, "agent": self.agent}
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> "SrunLauncher":
+        launcher = cls(",".join(data.get("nodes", [])), data.get("launcher_args", []),
+                       data.get("agent"))
+        launcher._nodes = list(data.get("nodes", []))
+        return launcher
+
+    def nodes(self) -> list[str]:
+        if self._nodes is None:
+            if "SLURM_JOB_ID" not in os.environ:
+                raise ClusterError("the srun launcher runs inside a Slurm allocation (salloc or "
+                                   "sbatch): SLURM_JOB_ID is not set")
+            nodelist = self.nodelist or os.environ.get("SLURM_JOB_NODELIST", "")
+            if not nodelist:
+                raise ClusterError("no nodes: pass --nodelist or run inside an allocation "
+                                   "(SLURM_JOB_NODELIST)")
+            self._nodes = expand_nodelist(nodelist)
+        return self._nodes
+
+    def host_count(self) -> int:
+        return len(self.nodes())
+
+    def command(self, plan: LaunchPlan, task: list[str]) -> list[str]:
+        nodes = self.nodes()
+        return ["srun", f"--nodes={len(nodes)}", f"--ntasks={len(nodes) * plan.per_host}",
+                f"--ntasks-per-node={plan.per_host}", f"--nodelist={','.join(nodes)}",
+                "--overlap", "--kill-on-bad-exit=1", "--job-name=gkfs-daemons",
+                *self.launcher_args, *task]
+
+    def _scancel(self, job: JobRecord, *args: str) -> bool:
+        try:
+            result = subprocess.run(["scancel", *args, job.step], capture_output=True,
+                                    text=True, timeout=60)
+        except FileNotFoundError:
+            return False
+        return result.returncode == 0
+
+    def terminate(self, job: JobRecord) -> bool:
+        if not self.job_alive(job):
+            return False
+        if job.step and self._scancel(job, "--signal=TERM"):
+            return True
+        return super().terminate(job)  # srun ends the step on SIGTERM (SIGKILL to tasks)
+
+    def kill(self, job: JobRecord) -> None:
+        if job.step:
+            self._scancel(job)
+        super().kill(job)
