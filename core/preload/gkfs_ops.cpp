@@ -62,7 +62,8 @@ uint64_t InodeOf(const std::string& internal) {
 }
 
 dev_t DeviceId() {
-  static const dev_t dev = makedev(0x6b66, static_cast<unsigned>(InodeOf(config().mountdir) & 0xfffff));
+  static const dev_t dev =
+      makedev(0x6b66, static_cast<unsigned>(InodeOf(config().mountdir) & 0xfffff));
   return dev;
 }
 

@@ -35,7 +35,8 @@ ssize_t CopyThroughBuffer(int in, int64_t* in_offset, int out, int64_t* out_offs
   size_t total = 0;
   while (total < len) {
     size_t want = std::min(len - total, kCopyBuffer);
-    ssize_t got = in_offset ? ::pread64(in, buf.get(), want, *in_offset) : ::read(in, buf.get(), want);
+    ssize_t got = in_offset ? ::pread64(in, buf.get(), want, *in_offset)
+                            : ::read(in, buf.get(), want);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return total > 0 ? static_cast<ssize_t>(total) : -1;
     if (got == 0) break;

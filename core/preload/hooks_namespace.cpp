@@ -84,6 +84,16 @@ int MknodAt(int dirfd, const char* path, mode_t mode, dev_t dev) {
   return Result(WithClient([&](Client& c) { return c.Create(t.internal, perms, true, &md); }));
 }
 
+// After a successful chdir/fchdir to a kernel directory.
+void EnteredKernelDir(bool vfork_child) {
+  if (ReentryGuard::active()) return;
+  if (vfork_child) {
+    cwd::LeaveForExec();
+  } else {
+    cwd::ChangedToKernel();
+  }
+}
+
 char* CopyPath(const std::string& path, char* buf, size_t size) {
   if (buf == nullptr) return strdup(path.c_str());
   if (path.size() + 1 > size) return errno = ERANGE, nullptr;
@@ -162,7 +172,7 @@ int chdir(const char* path) {
   bool vfork_child = !ReentryGuard::active() && InVforkChild();
   if (t.kernel()) {
     int r = real(t.kernel_path);
-    if (r == 0 && !ReentryGuard::active()) vfork_child ? cwd::LeaveForExec() : cwd::ChangedToKernel();
+    if (r == 0) EnteredKernelDir(vfork_child);
     return r;
   }
   if (!t.gkfs()) return FailWith(t.error);
@@ -183,7 +193,7 @@ int fchdir(int fd) {
   bool vfork_child = !ReentryGuard::active() && InVforkChild();
   if (!file) {
     int r = real(fd);
-    if (r == 0 && !ReentryGuard::active()) vfork_child ? cwd::LeaveForExec() : cwd::ChangedToKernel();
+    if (r == 0) EnteredKernelDir(vfork_child);
     return r;
   }
   if (!file->is_dir()) return FailWith(ENOTDIR);

@@ -25,7 +25,8 @@ void FillName(char* x) {
     bits = static_cast<uint64_t>(ts.tv_nsec) ^ (static_cast<uint64_t>(ts.tv_sec) << 30) ^
            static_cast<uint64_t>(::getpid());
   }
-  for (int i = 0; i < 6; ++i, bits /= sizeof(kChars) - 1) x[i] = kChars[bits % (sizeof(kChars) - 1)];
+  constexpr uint64_t kBase = sizeof(kChars) - 1;
+  for (int i = 0; i < 6; ++i, bits /= kBase) x[i] = kChars[bits % kBase];
 }
 
 // The six X of a template with a suffix of suffix_len, or nullptr (EINVAL).
