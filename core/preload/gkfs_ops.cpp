@@ -176,6 +176,9 @@ int StatInternal(const std::string& internal, Metadata* md) {
   return s.ok() ? 0 : FailWith(s);
 }
 
+
+namespace {
+
 void FillStat(const Metadata& md, const std::string& internal, struct stat* st) {
   std::memset(st, 0, sizeof(*st));
   st->st_dev = DeviceId();
@@ -197,6 +200,8 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st) 
   st->st_mtim = to_ts(md.mtime_ns);
   st->st_ctim = to_ts(md.ctime_ns);
 }
+
+}  // namespace
 
 int StatPath(const PathTarget& target, struct stat* st) {
   if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);

@@ -47,7 +47,6 @@ int RemoveDirectory(const PathTarget& target);
 int StatPath(const PathTarget& target, struct stat* st);
 int StatFd(const OpenFile& file, struct stat* st);
 int StatInternal(const std::string& internal, Metadata* md);
-void FillStat(const Metadata& md, const std::string& internal, struct stat* st);
 
 // st_ino and d_ino of a path (stable, never 0).
 uint64_t InodeOf(const std::string& internal);

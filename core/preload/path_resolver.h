@@ -41,7 +41,6 @@ std::string ExternalPath(const std::string& internal);
 
 namespace cwd {
 
-bool IsVirtual();
 // The virtual working directory (internal path); false if the cwd is a kernel directory.
 bool Get(std::string* internal);
 // REQUIRES: `internal` names an existing gkfs directory.

@@ -136,12 +136,8 @@ const Config& config() {
   return *cfg;
 }
 
-bool LogEnabled(LogLevel level) {
-  return static_cast<int>(level) <= static_cast<int>(config().log_level);
-}
-
 void Log(LogLevel level, const char* fmt, ...) {
-  if (!LogEnabled(level)) return;
+  if (static_cast<int>(level) > static_cast<int>(config().log_level)) return;
   if (g_log_fd == 2 && fds::MaybeOurs(2)) return;  // stderr is a gkfs file: do not recurse
   static const char* const kNames[] = {"", "error", "info", "debug"};
   char buf[1024];

@@ -25,7 +25,6 @@ struct Config {
 // The configuration; initialises it on first use (a hook may run before our constructor).
 const Config& config();
 
-bool LogEnabled(LogLevel level);
 void Log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // Calls made while a guard is alive on this thread (the library's own calls into the client,

@@ -86,9 +86,9 @@ bool AdoptFromEnvironment() {
   return true;
 }
 
-}  // namespace
-
 bool IsVirtual() { return g_virtual.load(std::memory_order_acquire); }
+
+}  // namespace
 
 bool Get(std::string* internal) {
   if (!IsVirtual()) return false;
