@@ -1,5 +1,6 @@
 // Connect and the metadata operations of ClientImpl.
 #include "client/client_impl.h"
+#include "client/forwarding_client.h"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -41,10 +42,24 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   char me[256] = {0};
   gethostname(me, sizeof(me) - 1);
   for (const auto& h : hosts) topts.with_shm |= h.host == me;
+  if (!options.forwarding_map_file.empty() && !GKFS_HAVE_FORWARDING) {
+    return Status::Error(ENOTSUP, "a forwarding map is set ('" + options.forwarding_map_file +
+                                      "'), but this build of gkfs lacks forwarding (ENABLE_FORWARDING=OFF)");
+  }
   std::unique_ptr<transport::ClientTransport> transport;
   s = transport::ClientTransport::Create(uris, topts, &transport);
   if (!s.ok()) return s;
-  auto client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
+  std::unique_ptr<ClientImpl> client;
+  if (options.forwarding_map_file.empty()) {
+    client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
+  } else {
+    // Fail now, naming the file, rather than at the first operation.
+    ForwardingMap map(options.forwarding_map_file, options.hostname.empty() ? me : options.hostname,
+                      static_cast<uint32_t>(hosts.size()));
+    uint32_t first = 0;
+    if (!(s = map.IoNode(&first)).ok()) return s;
+    client = std::make_unique<ForwardingClient>(std::move(hosts), std::move(transport), std::move(map));
+  }
   s = client->FetchConfig();
   if (!s.ok()) return s;
   *out = std::move(client);
@@ -396,6 +411,29 @@ Status ClientImpl::Ping(uint32_t daemon, const void* payload, size_t send_bytes,
   Status s = CallOne(&call);
   if (s.ok() && call.payload_received != reply_bytes) s = Status::Error(EIO, "short ping reply");
   return s;
+}
+
+Status ClientImpl::IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) {
+  if (daemon >= hosts_.size()) return Status::Error(EINVAL, "no daemon with index " + std::to_string(daemon));
+  std::lock_guard<std::mutex> l(mu_);
+  Call call;
+  call.daemon = daemon;
+  call.verb = rpc::Verb::kFwdStats;
+  Status s = CallOne(&call);
+  rpc::FwdStatsReply r;
+  std::vector<rpc::AppStats> apps;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "stats reply");
+  if (s.ok() && !rpc::DecodeAppStats(call.payload_in, &apps)) s = Status::Error(EBADMSG, "malformed stats reply");
+  if (!s.ok()) return s;
+  *stats = IoNodeStats();
+  stats->pending = r.pending;
+  stats->in_service = r.in_service;
+  stats->scheduler_errors = r.scheduler_errors;
+  for (const auto& a : apps) {
+    stats->apps.push_back({a.app_id, a.requests, a.bytes, a.reads, a.writes, a.units,
+                           a.queue_wait_ns / 1e9, a.service_ns / 1e9});
+  }
+  return Status::OK();
 }
 
 Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {

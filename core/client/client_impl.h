@@ -44,8 +44,9 @@ class ClientImpl : public Client {
   Status Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
               size_t reply_bytes) override;
   Status Daemons(std::vector<DaemonInfo>* infos) override;
+  Status IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) override;
 
- private:
+ protected:
   // Unlocked helpers. REQUIRES: mu_ held.
   Status CallOne(transport::Call* call);
   // Every RPC goes through here: asks daemons not yet asked for their shared-memory offer

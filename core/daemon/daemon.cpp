@@ -12,6 +12,7 @@
 #include "common/hosts_file.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "daemon/forwarding/forwarding.h"
 #include "daemon/handlers.h"
 #include "transport/worker.h"
 
@@ -76,10 +77,16 @@ class DaemonImpl : public Daemon {
     if (!(s = data_->Init()).ok()) return s;
     providers_ = Providers{metadata_.get(),     data_.get(), options_.chunk_size, options_.mountdir,
                            options_.rootdir,    options_.auto_sm, transport::HostIdentity(), ""};
-    auto handler = [this](const Request& req, Response* out) { HandleRequest(providers_, req, out); };
+    auto handler = [this](const Request& req, Response* out) {
+      if (forwarding_) return forwarding_->Handle(providers_, req, out);
+      HandleRequest(providers_, req, out);
+    };
     s = transport::Server::Create(options_.protocol, address, options_.port, options_.auto_sm, handler, &server_);
     if (!s.ok()) return s;
     providers_.worker_address = server_->worker_address();
+    if (options_.enable_forwarding && !(s = ForwardingProvider::Create(options_, server_.get(), &forwarding_)).ok()) {
+      return s;
+    }
     if (!options_.secret_file.empty()) {
       Secret secret;
       if (!(s = ReadSecretFile(options_.secret_file, &secret)).ok()) return s;
@@ -98,11 +105,16 @@ class DaemonImpl : public Daemon {
       Status s = AppendHostsFile(options_.hosts_file, HostEntry{host, uri_});
       if (!s.ok()) return s;
     }
-    fprintf(stderr, "gkfs daemon %s serving %s (rootdir %s, chunk size %llu)\n", GKFS_VERSION,
-            uri_.c_str(), options_.rootdir.c_str(), static_cast<unsigned long long>(options_.chunk_size));
+    if (forwarding_) {
+      fprintf(stderr, "gkfs daemon %s forwarding %s to %s\n", GKFS_VERSION, uri_.c_str(), options_.pfs_dir.c_str());
+    } else {
+      fprintf(stderr, "gkfs daemon %s serving %s (rootdir %s, chunk size %llu)\n", GKFS_VERSION, uri_.c_str(),
+              options_.rootdir.c_str(), static_cast<unsigned long long>(options_.chunk_size));
+    }
     fprintf(stderr, "Startup successful. Daemon is ready.\n");
     fflush(stderr);
     server_->Run();
+    forwarding_.reset();  // joins its threads; replies it still completes are dropped
     server_.reset();
     metadata_.reset();  // closes RocksDB (flushes the WAL)
     if (options_.clean_rootdir_finish) {
@@ -124,6 +136,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<DataProvider> data_;
   Providers providers_{};
   std::unique_ptr<transport::Server> server_;
+  std::unique_ptr<ForwardingProvider> forwarding_;  // forwarding mode only
   std::string uri_;
 };
 

@@ -59,4 +59,15 @@ void HandlePing(Providers& p, const Request& req, Response* out) {
   out->payload_size = in.reply_bytes;
 }
 
+// The forwarding verbs reach this table only on a daemon in the normal mode.
+#define GKFS_FORWARDING_ONLY(name)                                                      \
+  void Handle##name(Providers& p, const Request& req, Response* out) {                  \
+    Fail(Status::Error(EOPNOTSUPP, #name " is served only in forwarding mode"), out);  \
+  }
+GKFS_FORWARDING_ONLY(FwdWrite)
+GKFS_FORWARDING_ONLY(FwdRead)
+GKFS_FORWARDING_ONLY(FwdRename)
+GKFS_FORWARDING_ONLY(FwdStats)
+#undef GKFS_FORWARDING_ONLY
+
 }  // namespace gkfs

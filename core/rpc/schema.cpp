@@ -223,4 +223,70 @@ void FileSizeRequest::Decode(Decoder& d) {
   size = d.U64();
 }
 
+void FwdWriteRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U64(offset);
+  e.U8(append);
+}
+void FwdWriteRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  offset = d.U64();
+  append = d.U8();
+}
+
+void FwdReadRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U64(offset);
+  e.U64(length);
+}
+void FwdReadRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  offset = d.U64();
+  length = d.U64();
+  if (length > kMaxFwdRead) d.MarkBad();
+}
+
+void RenameRequest::Encode(Encoder& e) const {
+  e.Str(old_path);
+  e.Str(new_path);
+}
+void RenameRequest::Decode(Decoder& d) {
+  old_path = d.Str(PATH_MAX);
+  new_path = d.Str(PATH_MAX);
+}
+
+void FwdStatsReply::Encode(Encoder& e) const {
+  e.U64(pending);
+  e.U64(in_service);
+  e.U64(scheduler_errors);
+}
+void FwdStatsReply::Decode(Decoder& d) {
+  pending = d.U64();
+  in_service = d.U64();
+  scheduler_errors = d.U64();
+}
+
+std::string EncodeAppStats(const std::vector<AppStats>& apps) {
+  Encoder e;
+  e.U32(static_cast<uint32_t>(apps.size()));
+  for (const auto& a : apps) {
+    e.U32(a.app_id);
+    for (uint64_t v : {a.requests, a.bytes, a.reads, a.writes, a.units, a.queue_wait_ns, a.service_ns}) e.U64(v);
+  }
+  return e.Take();
+}
+
+bool DecodeAppStats(std::string_view payload, std::vector<AppStats>* apps) {
+  Decoder d(payload);
+  uint32_t n = d.Count(60, 1u << 20);
+  apps->assign(n, AppStats());
+  for (auto& a : *apps) {
+    a.app_id = d.U32();
+    for (uint64_t* v : {&a.requests, &a.bytes, &a.reads, &a.writes, &a.units, &a.queue_wait_ns, &a.service_ns}) {
+      *v = d.U64();
+    }
+  }
+  return d.Finish("app stats").ok();
+}
+
 }  // namespace gkfs::rpc

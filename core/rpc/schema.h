@@ -43,7 +43,11 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(WriteChunks)          \
   X(ReadChunks)           \
   X(TruncateChunks)       \
-  X(RemoveChunks)
+  X(RemoveChunks)         \
+  X(FwdWrite)             \
+  X(FwdRead)              \
+  X(FwdRename)            \
+  X(FwdStats)
 
 enum class Verb : uint16_t {
 #define GKFS_VERB_ENUM(name) k##name,
@@ -229,6 +233,51 @@ struct FileSizeRequest {
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
+
+// ---- forwarding mode (I/O node over a PFS directory) ----
+
+// path:str offset:u64 append:u8 ; payload := the bytes -> offset:u64 (where they went)
+struct FwdWriteRequest {
+  std::string path;
+  uint64_t offset = 0;
+  uint8_t append = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str offset:u64 length:u64 -> (empty) ; payload := the bytes (short only at EOF)
+struct FwdReadRequest {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+constexpr uint64_t kMaxFwdRead = 1ull << 30;
+
+// old_path:str new_path:str -> (empty)
+struct RenameRequest {
+  std::string old_path, new_path;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// (empty) -> pending:u64 in_service:u64 scheduler_errors:u64 ;
+// payload := count:u32 app_stats*
+// app_stats := app_id:u32 requests:u64 bytes:u64 reads:u64 writes:u64 units:u64
+//              queue_wait_ns:u64 service_ns:u64
+struct AppStats {
+  uint32_t app_id = 0;
+  uint64_t requests = 0, bytes = 0, reads = 0, writes = 0, units = 0;
+  uint64_t queue_wait_ns = 0, service_ns = 0;
+};
+struct FwdStatsReply {
+  uint64_t pending = 0, in_service = 0, scheduler_errors = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+std::string EncodeAppStats(const std::vector<AppStats>& apps);
+bool DecodeAppStats(std::string_view payload, std::vector<AppStats>* apps);
 
 // Decodes a whole body into T; EBADMSG if malformed or with trailing bytes.
 template <class T>

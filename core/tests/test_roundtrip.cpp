@@ -57,7 +57,7 @@ class TestFs {
     }
     ClientOptions co;
     co.hosts_file = hosts_;
-    co.timeout_ms = 5000;
+    co.timeout_ms = 30000;
     co.secret_file = secret_hex.empty() ? "" : secret_file();
     Status s = Client::Connect(co, &client_);
     INFO(s.ToString());

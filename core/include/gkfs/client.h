@@ -24,6 +24,11 @@ struct ClientOptions {
   int timeout_ms = 10000;      // a call idle (no network progress) this long fails, EHOSTDOWN
   std::string secret_file;     // the instance secret; empty: <hosts_file>.secret if it exists
   uint32_t app_id = 0;         // application id sent with every request (scheduling, metrics)
+  // Forwarding mode: every operation goes to the I/O node this map names for `hostname`
+  // (empty: gethostname). EINVAL naming the file and line for a bad map; ENOTSUP in a
+  // build without forwarding.
+  std::string forwarding_map_file;
+  std::string hostname;
 };
 
 // What a daemon tells a client at connect time (GekkoFS's fs_config).
@@ -58,6 +63,21 @@ struct DaemonInfo {
   uint64_t chunk_bytes = 0;    // bytes in chunk files
   uint64_t total_bytes = 0;    // capacity of the rootdir's file system
   uint64_t free_bytes = 0;
+};
+
+struct AppIoStats {            // one application's traffic through one I/O node
+  uint32_t app_id = 0;
+  uint64_t requests = 0, bytes = 0, reads = 0, writes = 0;
+  uint64_t units = 0;          // PFS operations; requests - units were merged away
+  double queue_wait_s = 0;     // summed over requests
+  double service_s = 0;        // summed over requests
+};
+
+struct IoNodeStats {           // forwarding mode: an I/O node's scheduler queue
+  uint64_t pending = 0;        // queued, not yet in service
+  uint64_t in_service = 0;
+  uint64_t scheduler_errors = 0;  // calls where the scheduler's answer was unusable
+  std::vector<AppIoStats> apps;
 };
 
 class Client {
@@ -107,6 +127,9 @@ class Client {
   // Measures the transport alone (benchmarks); EINVAL for a bad daemon index.
   virtual Status Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
                       size_t reply_bytes) = 0;
+  // Forwarding mode: the queue and per-application metrics of I/O node `daemon`.
+  // EOPNOTSUPP from a daemon not in forwarding mode.
+  virtual Status IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) = 0;
   // Health of every daemon in the hosts file; never fails as a whole for a down daemon.
   virtual Status Daemons(std::vector<DaemonInfo>* infos) = 0;
 };

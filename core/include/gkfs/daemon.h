@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "gkfs/scheduler.h"
 #include "gkfs/status.h"
 
 namespace gkfs {
@@ -25,6 +26,14 @@ struct DaemonOptions {
   bool use_memory_backend = false;    // metadata in memory instead of RocksDB (tests)
   std::string secret_file;       // requests must carry this instance secret; empty: none
   bool auto_sm = false;          // clients on this host may also use shared memory
+
+  // Forwarding mode (GekkoFWD): serve clients' files as ordinary files under pfs_dir,
+  // reads and writes ordered by `scheduler` (NewFifoScheduler when null). Fails at Create
+  // in a build without ENABLE_FORWARDING.
+  bool enable_forwarding = false;
+  std::string pfs_dir;
+  std::shared_ptr<IoScheduler> scheduler;
+  int io_threads = 2;            // PFS operations in flight at once (the scheduler's limit)
 };
 
 class Daemon {

@@ -1,0 +1,215 @@
+#include "client/forwarding_client.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/metadata_codec.h"
+
+namespace gkfs {
+
+using transport::Call;
+
+ForwardingClient::ForwardingClient(std::vector<HostEntry> hosts,
+                                   std::unique_ptr<transport::ClientTransport> transport, ForwardingMap map)
+    : ClientImpl(std::move(hosts), std::move(transport)), map_(std::move(map)) {}
+
+Status ForwardingClient::CurrentIoNode(uint32_t* index) {
+  std::lock_guard<std::mutex> l(mu_);
+  return map_.IoNode(index);
+}
+
+Status ForwardingClient::CallIoNode(rpc::Verb verb, std::string body, Call* call) {
+  Status s = map_.IoNode(&call->daemon);
+  if (!s.ok()) return s;
+  call->verb = verb;
+  call->body = std::move(body);
+  return CallOne(call);
+}
+
+Status ForwardingClient::RecordCall(rpc::Verb verb, std::string body, Metadata* md) {
+  Call call;
+  Status s = CallIoNode(verb, std::move(body), &call);
+  rpc::RecordReply r;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "record reply");
+  return s.ok() ? DecodeMetadata(r.record, md) : s;
+}
+
+namespace {
+rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclusive) {
+  rpc::CreateRequest req;
+  req.path = path;
+  req.mode = mode;
+  req.uid = geteuid();
+  req.gid = getegid();
+  req.exclusive = exclusive;
+  return req;
+}
+}  // namespace
+
+Status ForwardingClient::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) {
+  std::lock_guard<std::mutex> l(mu_);
+  return RecordCall(rpc::Verb::kCreate, rpc::EncodeBody(CreateBody(path, S_IFREG | (mode & 07777), exclusive)), md);
+}
+
+Status ForwardingClient::Mkdir(const std::string& path, uint32_t mode) {
+  std::lock_guard<std::mutex> l(mu_);
+  Metadata md;
+  return RecordCall(rpc::Verb::kCreate, rpc::EncodeBody(CreateBody(path, S_IFDIR | (mode & 07777), true)), &md);
+}
+
+Status ForwardingClient::Stat(const std::string& path, Metadata* md) {
+  std::lock_guard<std::mutex> l(mu_);
+  return RecordCall(rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{path}), md);
+}
+
+Status ForwardingClient::Remove(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::RemoveRequest req;
+  req.path = path;
+  req.kind = 1;
+  Metadata md;
+  return RecordCall(rpc::Verb::kRemove, rpc::EncodeBody(req), &md);
+}
+
+Status ForwardingClient::Rmdir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::RemoveRequest req;
+  req.path = path;
+  req.kind = 2;
+  Metadata md;
+  return RecordCall(rpc::Verb::kRemove, rpc::EncodeBody(req), &md);
+}
+
+Status ForwardingClient::ReadDirOnce(const std::string& path, const std::string& start_after, size_t max,
+                                     std::vector<DirEntry>* entries, bool* end) {
+  rpc::ReadDirRequest req;
+  req.path = path;
+  req.start_after = start_after;
+  req.max_entries = static_cast<uint32_t>(std::clamp<size_t>(max, 1, rpc::kMaxReadDirPage));
+  Call call;
+  Status s = CallIoNode(rpc::Verb::kReadDir, rpc::EncodeBody(req), &call);
+  if (!s.ok()) return s;
+  rpc::ReadDirReply r;
+  std::vector<rpc::DirEntryWire> wire;
+  if (!rpc::DecodeBody(call.reply_body, &r, "readdir reply").ok() || !rpc::DecodeDirEntries(call.payload_in, &wire)) {
+    return Status::Error(EBADMSG, "malformed readdir reply");
+  }
+  *end = r.end;
+  entries->clear();
+  for (auto& w : wire) entries->push_back({std::move(w.name), w.type});
+  return Status::OK();
+}
+
+Status ForwardingClient::ReadDirPage(const std::string& path, const std::string& start_after, size_t max_entries,
+                                     std::vector<DirEntry>* entries, bool* end) {
+  std::lock_guard<std::mutex> l(mu_);
+  return ReadDirOnce(path, start_after, max_entries, entries, end);
+}
+
+Status ForwardingClient::ReadDir(const std::string& path, std::vector<DirEntry>* entries) {
+  std::lock_guard<std::mutex> l(mu_);
+  entries->clear();
+  std::string after;
+  for (bool end = false; !end;) {
+    std::vector<DirEntry> page;
+    Status s = ReadDirOnce(path, after, rpc::kMaxReadDirPage, &page, &end);
+    if (!s.ok()) return s;
+    if (page.empty()) break;
+    after = page.back().name;
+    for (auto& e : page) entries->push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+Status ForwardingClient::Write(const std::string& path, uint64_t file_id, uint64_t offset, const void* buf,
+                               size_t len) {
+  if (len == 0) return Status::OK();
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::FwdWriteRequest req;
+  req.path = path;
+  req.offset = offset;
+  Call call;
+  call.payload.push_back({const_cast<void*>(buf), len});
+  return CallIoNode(rpc::Verb::kFwdWrite, rpc::EncodeBody(req), &call);
+}
+
+Status ForwardingClient::Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
+                                uint64_t* offset) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::FwdWriteRequest req;
+  req.path = path;
+  req.append = 1;
+  Call call;
+  if (len > 0) call.payload.push_back({const_cast<void*>(buf), len});
+  Status s = CallIoNode(rpc::Verb::kFwdWrite, rpc::EncodeBody(req), &call);
+  rpc::OffsetReply r;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "append reply");
+  if (s.ok()) *offset = r.offset;
+  return s;
+}
+
+Status ForwardingClient::Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf, size_t len,
+                              size_t* nread) {
+  std::lock_guard<std::mutex> l(mu_);
+  *nread = 0;
+  while (*nread < len) {
+    size_t part = static_cast<size_t>(std::min<uint64_t>(len - *nread, rpc::kMaxFwdRead));
+    rpc::FwdReadRequest req;
+    req.path = path;
+    req.offset = offset + *nread;
+    req.length = part;
+    Call call;
+    call.sink.push_back({static_cast<char*>(buf) + *nread, part});
+    Status s = CallIoNode(rpc::Verb::kFwdRead, rpc::EncodeBody(req), &call);
+    if (!s.ok()) return s;
+    *nread += call.payload_received;
+    if (call.payload_received < part) break;  // end of file
+  }
+  return Status::OK();
+}
+
+Status ForwardingClient::Truncate(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::SizeRequest req;
+  req.path = path;
+  req.size = size;
+  Call call;
+  return CallIoNode(rpc::Verb::kSetSize, rpc::EncodeBody(req), &call);
+}
+
+Status ForwardingClient::Rename(const std::string& old_path, const std::string& new_path) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::RenameRequest req;
+  req.old_path = old_path;
+  req.new_path = new_path;
+  Call call;
+  return CallIoNode(rpc::Verb::kFwdRename, rpc::EncodeBody(req), &call);
+}
+
+Status ForwardingClient::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::SetAttrRequest req;
+  req.path = path;
+  req.mode = mode;
+  req.atime_ns = atime_ns;
+  req.mtime_ns = mtime_ns;
+  Call call;
+  return CallIoNode(rpc::Verb::kSetAttr, rpc::EncodeBody(req), &call);
+}
+
+Status ForwardingClient::StatFs(FsStats* stats) {
+  std::lock_guard<std::mutex> l(mu_);
+  Call call;
+  Status s = CallIoNode(rpc::Verb::kHealth, "", &call);
+  rpc::HealthReply r;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "health reply");
+  if (!s.ok()) return s;
+  *stats = FsStats();
+  stats->total_bytes = r.total_bytes;
+  stats->free_bytes = r.free_bytes;
+  return Status::OK();
+}
+
+}  // namespace gkfs

@@ -1,0 +1,52 @@
+// ForwardingClient: the client in forwarding mode (GekkoFWD). Every operation of this
+// process goes, whole, to the one I/O node the forwarding map names for this host; the I/O
+// node runs it on the PFS (no chunking, no placement). The map is re-checked while the
+// process runs: an operation already sent finishes on the old I/O node, the next one goes
+// to the new node. Thread-safe like ClientImpl (one mutex).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/client_impl.h"
+#include "common/forwarding_map.h"
+
+namespace gkfs {
+
+class ForwardingClient : public ClientImpl {
+ public:
+  ForwardingClient(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport,
+                   ForwardingMap map);
+  // The I/O node for the next operation (valid map required). For tests and status.
+  Status CurrentIoNode(uint32_t* index);
+
+  Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) override;
+  Status Stat(const std::string& path, Metadata* md) override;
+  Status Remove(const std::string& path) override;
+  Status Mkdir(const std::string& path, uint32_t mode) override;
+  Status Rmdir(const std::string& path) override;
+  Status ReadDir(const std::string& path, std::vector<DirEntry>* entries) override;
+  Status ReadDirPage(const std::string& path, const std::string& start_after, size_t max_entries,
+                     std::vector<DirEntry>* entries, bool* end) override;
+  Status Write(const std::string& path, uint64_t file_id, uint64_t offset, const void* buf,
+               size_t len) override;
+  Status Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
+                uint64_t* offset) override;
+  Status Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf, size_t len,
+              size_t* nread) override;
+  Status Truncate(const std::string& path, uint64_t size) override;
+  Status Rename(const std::string& old_path, const std::string& new_path) override;
+  Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) override;
+  Status StatFs(FsStats* stats) override;
+
+ private:
+  // One RPC to the current I/O node. REQUIRES: mu_ held.
+  Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
+  Status RecordCall(rpc::Verb verb, std::string body, Metadata* md);
+  Status ReadDirOnce(const std::string& path, const std::string& start_after, size_t max,
+                     std::vector<DirEntry>* entries, bool* end);
+
+  ForwardingMap map_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace gkfs

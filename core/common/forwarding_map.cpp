@@ -1,0 +1,81 @@
+#include "common/forwarding_map.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+
+namespace gkfs {
+
+constexpr auto kMapPollInterval = std::chrono::milliseconds(200);
+
+Status ParseForwardingMap(const std::string& path, std::map<std::string, uint32_t>* map) {
+  std::ifstream in(path);
+  if (!in) return Status::Error(ENOENT, "cannot read forwarding map '" + path + "': " + strerror(errno));
+  map->clear();
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    std::istringstream words(line);
+    std::string host, index, extra;
+    if (!(words >> host) || host[0] == '#') continue;
+    char* end = nullptr;
+    unsigned long value = (words >> index) ? strtoul(index.c_str(), &end, 10) : 0;
+    std::string where = "forwarding map '" + path + "' line " + std::to_string(lineno) + ": ";
+    if (index.empty() || *end != '\0' || (words >> extra)) {
+      return Status::Error(EINVAL, where + "expected 'hostname io_node_index', got '" + line + "'");
+    }
+    if (!map->emplace(host, static_cast<uint32_t>(value)).second) {
+      return Status::Error(EINVAL, where + "host '" + host + "' is listed twice");
+    }
+  }
+  return Status::OK();
+}
+
+Status ForwardingMap::Load() {
+  std::map<std::string, uint32_t> map;
+  Status s = ParseForwardingMap(path_, &map);
+  if (!s.ok()) return s;
+  auto it = map.find(host_);
+  if (it == map.end()) {
+    return Status::Error(EINVAL, "forwarding map '" + path_ + "' has no line for host '" + host_ + "'");
+  }
+  if (it->second >= num_daemons_) {
+    return Status::Error(EINVAL, "forwarding map '" + path_ + "' sends host '" + host_ + "' to I/O node " +
+                                     std::to_string(it->second) + ", but the hosts file lists " +
+                                     std::to_string(num_daemons_) + " daemons");
+  }
+  index_ = it->second;
+  loaded_ = true;
+  return Status::OK();
+}
+
+Status ForwardingMap::IoNode(uint32_t* index) {
+  auto now = std::chrono::steady_clock::now();
+  if (!loaded_ || now >= next_check_) {
+    next_check_ = now + kMapPollInterval;
+    struct stat st {};
+    bool changed = stat(path_.c_str(), &st) == 0 &&
+                   (st.st_ino != inode_ || st.st_size != size_ || st.st_mtim.tv_sec != mtime_.tv_sec ||
+                    st.st_mtim.tv_nsec != mtime_.tv_nsec);
+    if (!loaded_ || changed) {
+      Status s = Load();
+      if (s.ok()) {
+        inode_ = st.st_ino;
+        size_ = st.st_size;
+        mtime_ = st.st_mtim;
+      } else if (!loaded_) {
+        return s;
+      } else {
+        GKFS_LOG(kError, "keeping the previous forwarding mapping: " + s.message());
+      }
+    }
+  }
+  *index = index_;
+  return Status::OK();
+}
+
+}  // namespace gkfs

@@ -1,0 +1,42 @@
+// PfsStore: the file operations of a forwarding daemon, executed on ordinary files under
+// the PFS directory it was given (same names as the application used; no chunks: the PFS
+// stripes them). Stateless besides the directory; thread-safe.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <string>
+#include <vector>
+
+#include "gkfs/metadata.h"
+#include "gkfs/status.h"
+#include "rpc/schema.h"
+
+namespace gkfs {
+
+class PfsStore {
+ public:
+  explicit PfsStore(std::string pfs_dir) : root_(std::move(pfs_dir)) {}
+  // REQUIRES for every path argument: a normalised absolute path ("/", "/a/b"); anything
+  // else (".." components, "//") is EINVAL, so no request can leave the PFS directory.
+  Status Create(const rpc::CreateRequest& req, Metadata* md);
+  Status Stat(const std::string& path, Metadata* md);
+  Status Remove(const std::string& path, uint8_t kind, Metadata* removed);
+  Status Truncate(const std::string& path, uint64_t size);
+  Status SetAttr(const rpc::SetAttrRequest& req);
+  Status Rename(const std::string& old_path, const std::string& new_path);
+  Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
+                 std::vector<rpc::DirEntryWire>* entries, bool* end);
+  // One positioned vector write/read of the whole iov at offset (the merged unit).
+  Status WriteV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov);
+  Status ReadV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov, size_t* nread);
+  // O_APPEND write; *offset is where the bytes went.
+  Status Append(const std::string& path, const void* data, size_t len, uint64_t* offset);
+  Status FsStat(uint64_t* total, uint64_t* free) const;
+
+ private:
+  Status Resolve(const std::string& path, std::string* real) const;
+  std::string root_;
+};
+
+}  // namespace gkfs

@@ -1,0 +1,238 @@
+// Forwarding mode end to end: real daemons whose PFS is a directory, a real client with a
+// map file, UCX on loopback. Plus the FIFO scheduler's merging on its own.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "gkfs/client.h"
+#include "gkfs/daemon.h"
+
+using namespace gkfs;
+
+namespace {
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Records every batch it is asked for; dispatches like FIFO.
+class RecordingScheduler : public IoScheduler {
+ public:
+  uint32_t max_aggregation() const override { return 16; }
+  Status Schedule(double now, const IoQueues& queues, int limit, std::vector<std::vector<uint64_t>>* batch,
+                  double* sleep) override {
+    Status s = fifo_->Schedule(now, queues, limit, batch, sleep);
+    std::lock_guard<std::mutex> l(mu);
+    for (const auto& unit : *batch) units.push_back(unit.size());
+    return s;
+  }
+  void OnComplete(const std::vector<IoUnitStats>& stats) override {
+    std::lock_guard<std::mutex> l(mu);
+    completed += stats.size();
+  }
+  std::mutex mu;
+  std::vector<size_t> units;
+  size_t completed = 0;
+
+ private:
+  std::shared_ptr<IoScheduler> fifo_ = NewFifoScheduler(16);
+};
+
+}  // namespace
+
+TEST_CASE("FIFO scheduler merges contiguous requests of one file, in arrival order") {
+  auto fifo = NewFifoScheduler(3);
+  IoQueues queues;
+  auto req = [](uint64_t id, uint64_t q, uint8_t kind, uint64_t off, uint64_t len) {
+    IoRequestInfo r;
+    r.id = id;
+    r.queue_id = q;
+    r.kind = kind;
+    r.offset = off;
+    r.length = len;
+    return r;
+  };
+  queues[7] = {req(1, 7, 1, 0, 10), req(2, 7, 1, 10, 10), req(4, 7, 1, 20, 10), req(5, 7, 1, 30, 10),
+               req(6, 7, 0, 40, 10)};
+  queues[9] = {req(3, 9, 1, 10, 10)};
+  std::vector<std::vector<uint64_t>> batch;
+  double sleep = 0;
+  REQUIRE(fifo->Schedule(0, queues, 10, &batch, &sleep).ok());
+  REQUIRE(batch.size() == 4);
+  CHECK(batch[0] == std::vector<uint64_t>{1, 2, 4});  // capped at 3
+  CHECK(batch[1] == std::vector<uint64_t>{3});
+  CHECK(batch[2] == std::vector<uint64_t>{5});
+  CHECK(batch[3] == std::vector<uint64_t>{6});        // a read never joins writes
+  CHECK(sleep < 0);
+  batch.clear();
+  REQUIRE(fifo->Schedule(0, queues, 1, &batch, &sleep).ok());
+  CHECK(batch.size() == 1);  // the limit
+}
+
+TEST_CASE("a build without forwarding refuses daemon and client at once, saying so", "[forwarding]") {
+  if (GKFS_HAVE_FORWARDING) return;
+  DaemonOptions o;
+  o.rootdir = "/tmp/gkfs-fwd-off-root";
+  o.use_memory_backend = true;
+  o.enable_forwarding = true;
+  o.pfs_dir = "/tmp";
+  std::unique_ptr<Daemon> d;
+  Status s = Daemon::Create(o, &d);
+  CHECK(s.code() == ENOTSUP);
+  CHECK(s.message().find("ENABLE_FORWARDING=OFF") != std::string::npos);
+  (void)system("rm -rf /tmp/gkfs-fwd-off-root");
+  { std::ofstream("/tmp/gkfs-fwd-off-hosts") << "h ucx+tcp://127.0.0.1:9\n"; }
+  ClientOptions co;
+  co.hosts_file = "/tmp/gkfs-fwd-off-hosts";
+  co.forwarding_map_file = "/tmp/gkfs-fwd-off-map";
+  std::unique_ptr<Client> c;
+  s = Client::Connect(co, &c);
+  CHECK(s.code() == ENOTSUP);
+  CHECK(s.message().find("lacks forwarding") != std::string::npos);
+  unlink("/tmp/gkfs-fwd-off-hosts");
+}
+
+TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap moves traffic",
+          "[forwarding]") {
+  if (!GKFS_HAVE_FORWARDING) return;
+  char tmpl[] = "/tmp/gkfs-fwd-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string pfs = dir + "/pfs", hosts = dir + "/hosts", map = dir + "/map";
+  mkdir(pfs.c_str(), 0755);
+  auto recorder = std::make_shared<RecordingScheduler>();
+  std::vector<std::unique_ptr<Daemon>> daemons;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    DaemonOptions o;
+    o.rootdir = dir + "/d" + std::to_string(i);
+    o.hosts_file = hosts;
+    o.use_memory_backend = true;
+    o.enable_forwarding = true;
+    o.pfs_dir = pfs;
+    o.scheduler = recorder;
+    o.io_threads = 1;
+    std::unique_ptr<Daemon> d;
+    Status s = Daemon::Create(o, &d);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    daemons.push_back(std::move(d));
+  }
+  for (auto& d : daemons) threads.emplace_back([raw = d.get()] { raw->Run(); });
+  for (int i = 0; i < 500; ++i) {  // until both daemons listed themselves
+    std::string text = ReadWhole(hosts);
+    if (std::count(text.begin(), text.end(), '\n') == 2) break;
+    usleep(10000);
+  }
+  { std::ofstream(map) << "# test map\nothernode 0\n" << "thishost 1\n"; }
+
+  ClientOptions co;
+  co.hosts_file = hosts;
+  co.forwarding_map_file = map;
+  co.hostname = "thishost";
+  co.app_id = 42;
+  co.timeout_ms = 5000;
+  std::unique_ptr<Client> c;
+  REQUIRE(Client::Connect(co, &c).ok());
+
+  Metadata md;
+  REQUIRE(c->Mkdir("/out", 0755).ok());
+  CHECK(c->Mkdir("/out", 0755).code() == EEXIST);
+  REQUIRE(c->Create("/out/data", 0640, true, &md).ok());
+  std::string expect;
+  for (int i = 0; i < 64; ++i) {
+    std::string piece(4096, static_cast<char>('a' + i % 26));
+    REQUIRE(c->Write("/out/data", md.file_id, expect.size(), piece.data(), piece.size()).ok());
+    expect += piece;
+  }
+  uint64_t off = 0;
+  REQUIRE(c->Append("/out/data", md.file_id, "END", 3, &off).ok());
+  CHECK(off == expect.size());
+  expect += "END";
+  CHECK(ReadWhole(pfs + "/out/data") == expect);  // an ordinary file on the PFS
+  struct stat st;
+  REQUIRE(stat((pfs + "/out/data").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
+
+  std::string back(expect.size() + 100, 'x');
+  size_t n = 0;
+  REQUIRE(c->Read("/out/data", md.file_id, 0, back.data(), back.size(), &n).ok());
+  CHECK(n == expect.size());
+  CHECK(back.substr(0, n) == expect);
+  REQUIRE(c->Stat("/out/data", &md).ok());
+  CHECK(md.size == expect.size());
+  std::vector<DirEntry> entries;
+  REQUIRE(c->ReadDir("/out", &entries).ok());
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].name == "data");
+  CHECK(c->Rmdir("/out").code() == ENOTEMPTY);
+  REQUIRE(c->Rename("/out/data", "/out/renamed").ok());
+  REQUIRE(c->Truncate("/out/renamed", 10).ok());
+  CHECK(ReadWhole(pfs + "/out/renamed") == expect.substr(0, 10));
+  CHECK(c->Stat("/../etc/passwd", &md).code() == EINVAL);  // never outside the PFS directory
+
+  IoNodeStats stats;
+  REQUIRE(c->IoNodeStatistics(1, &stats).ok());
+  REQUIRE(stats.apps.size() == 1);
+  CHECK(stats.apps[0].app_id == 42);
+  CHECK(stats.apps[0].writes == 64);
+  CHECK(stats.apps[0].reads >= 1);
+  REQUIRE(c->IoNodeStatistics(0, &stats).ok());
+  CHECK(stats.apps.empty());  // nothing went to the other I/O node
+
+  // Remap while the client runs: the next operations go to I/O node 0.
+  { std::ofstream(map + ".tmp") << "thishost 0\n"; }
+  REQUIRE(rename((map + ".tmp").c_str(), map.c_str()) == 0);
+  usleep(300000);  // past the client's map poll interval
+  REQUIRE(c->Create("/after", 0644, true, &md).ok());
+  REQUIRE(c->Write("/after", md.file_id, 0, "moved", 5).ok());
+  REQUIRE(c->IoNodeStatistics(0, &stats).ok());
+  REQUIRE(stats.apps.size() == 1);
+  CHECK(stats.apps[0].writes == 1);
+  CHECK(ReadWhole(pfs + "/after") == "moved");
+  {
+    std::lock_guard<std::mutex> l(recorder->mu);
+    CHECK(recorder->completed >= 66);
+  }
+
+  // A broken map names the file and line; the client keeps its last good mapping.
+  { std::ofstream(map + ".tmp") << "thishost zero\n"; }
+  REQUIRE(rename((map + ".tmp").c_str(), map.c_str()) == 0);
+  usleep(300000);
+  CHECK(c->Stat("/after", &md).ok());
+  std::unique_ptr<Client> fresh;
+  Status s = Client::Connect(co, &fresh);
+  CHECK(s.code() == EINVAL);
+  CHECK(s.message().find("line 1") != std::string::npos);
+
+  c.reset();
+  for (auto& d : daemons) d->Shutdown();
+  for (auto& t : threads) t.join();
+  std::string cmd = "rm -rf " + dir;
+  (void)system(cmd.c_str());
+}
+
+TEST_CASE("a bad --pfs-dir is an error naming the flag", "[forwarding]") {
+  if (!GKFS_HAVE_FORWARDING) return;
+  DaemonOptions o;
+  o.rootdir = "/tmp/gkfs-fwd-bad-root";
+  o.use_memory_backend = true;
+  o.enable_forwarding = true;
+  o.pfs_dir = "/nonexistent/pfs";
+  std::unique_ptr<Daemon> d;
+  Status s = Daemon::Create(o, &d);
+  CHECK(s.code() == ENOTDIR);
+  CHECK(s.message().find("--pfs-dir") != std::string::npos);
+  (void)system("rm -rf /tmp/gkfs-fwd-bad-root");
+}
