@@ -142,7 +142,7 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
   co.forwarding_map_file = map;
   co.hostname = "thishost";
   co.app_id = 42;
-  co.timeout_ms = 5000;
+  co.timeout_ms = 30000;
   std::unique_ptr<Client> c;
   REQUIRE(Client::Connect(co, &c).ok());
 
