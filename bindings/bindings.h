@@ -23,5 +23,6 @@ void ThrowIfError(const Status& status, const std::string& filename,
 void RegisterPlacement(py::module_& m);
 void RegisterClient(py::module_& m);
 void RegisterDaemon(py::module_& m);
+void RegisterForwarding(py::module_& m);
 
 }  // namespace gkfs::bindings

@@ -52,5 +52,6 @@ PYBIND11_MODULE(_core, m) {
         "Version string of the C++ core.");
   gb::RegisterPlacement(m);
   gb::RegisterClient(m);
+  gb::RegisterForwarding(m);
   gb::RegisterDaemon(m);
 }

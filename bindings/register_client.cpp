@@ -20,11 +20,15 @@ namespace {
 
 class PyClient {
  public:
-  PyClient(const std::string& hosts_file, int timeout_ms, const std::string& secret_file) {
+  PyClient(const std::string& hosts_file, int timeout_ms, const std::string& secret_file,
+           const std::string& forwarding_map_file, const std::string& hostname, uint32_t app_id) {
     ClientOptions options;
     options.hosts_file = hosts_file;
     options.timeout_ms = timeout_ms;
     options.secret_file = secret_file;
+    options.forwarding_map_file = forwarding_map_file;
+    options.hostname = hostname;
+    options.app_id = app_id;
     std::unique_ptr<Client> client;
     Status s;
     {
@@ -198,8 +202,10 @@ void RegisterClient(py::module_& m) {
 
   using S = const std::string&;
   py::class_<PyClient>(m, "Client", "Connection to the daemons listed in a hosts file.")
-      .def(py::init<const std::string&, int, const std::string&>(), py::arg("hosts_file"),
-           py::arg("timeout_ms") = 10000, py::arg("secret_file") = "")
+      .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
+                    uint32_t>(),
+           py::arg("hosts_file"), py::arg("timeout_ms") = 10000, py::arg("secret_file") = "",
+           py::arg("forwarding_map_file") = "", py::arg("hostname") = "", py::arg("app_id") = 0)
       .def_property_readonly("config", [](const PyClient& self) { return self.get()->config(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)
@@ -300,7 +306,37 @@ void RegisterClient(py::module_& m) {
         std::vector<DaemonInfo> infos;
         Call(self, std::string(), [&](Client& c) { return c.Daemons(&infos); });
         return infos;
-      });
+      })
+      .def(
+          "io_node_statistics",
+          [](const PyClient& self, uint32_t daemon) {
+            IoNodeStats stats;
+            Call(self, std::string(), [&](Client& c) { return c.IoNodeStatistics(daemon, &stats); });
+            py::list apps;
+            for (const auto& a : stats.apps) {
+              py::dict app;
+              app["app_id"] = a.app_id;
+              app["requests"] = a.requests;
+              app["bytes"] = a.bytes;
+              app["reads"] = a.reads;
+              app["writes"] = a.writes;
+              app["units"] = a.units;
+              app["merged"] = a.requests - a.units;
+              app["mean_size"] = a.requests ? static_cast<double>(a.bytes) / a.requests : 0.0;
+              app["queue_wait_s"] = a.queue_wait_s;
+              app["service_s"] = a.service_s;
+              apps.append(app);
+            }
+            py::dict out;
+            out["pending"] = stats.pending;
+            out["in_service"] = stats.in_service;
+            out["scheduler_errors"] = stats.scheduler_errors;
+            out["apps"] = apps;
+            return out;
+          },
+          py::arg("daemon"),
+          "Forwarding mode: I/O node `daemon`'s queue and per-application metrics (requests, "
+          "bytes, mean size, merges, queue wait, service time). EOPNOTSUPP otherwise.");
 }
 
 }  // namespace gkfs::bindings

@@ -52,6 +52,10 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("use_memory_backend", &DaemonOptions::use_memory_backend)
       .def_readwrite("secret_file", &DaemonOptions::secret_file)
       .def_readwrite("auto_sm", &DaemonOptions::auto_sm)
+      .def_readwrite("enable_forwarding", &DaemonOptions::enable_forwarding)
+      .def_readwrite("pfs_dir", &DaemonOptions::pfs_dir)
+      .def_readwrite("io_threads", &DaemonOptions::io_threads)
+      .def_readwrite("scheduler", &DaemonOptions::scheduler)
       .def("__repr__", &ReprOptions);
 
   py::class_<Daemon, std::shared_ptr<Daemon>>(m, "Daemon", "One gkfs server in this process.")

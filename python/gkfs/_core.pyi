@@ -1,6 +1,6 @@
 """Type stubs for the private C++ extension gkfs._core (bindings/*.cpp)."""
 
-from typing import Union
+from typing import Any, Optional, Union
 
 from typing_extensions import Buffer
 
@@ -85,7 +85,9 @@ class DaemonInfo:
     def free_bytes(self) -> int: ...
 
 class Client:
-    def __init__(self, hosts_file: str, timeout_ms: int = 10000, secret_file: str = "") -> None: ...
+    def __init__(self, hosts_file: str, timeout_ms: int = 10000, secret_file: str = "",
+                 forwarding_map_file: str = "", hostname: str = "", app_id: int = 0) -> None: ...
+    def io_node_statistics(self, daemon: int) -> dict[str, Any]: ...
     @property
     def config(self) -> FsConfig: ...
     @property
@@ -126,6 +128,10 @@ class DaemonOptions:
     use_memory_backend: bool
     secret_file: str
     auto_sm: bool
+    enable_forwarding: bool
+    pfs_dir: str
+    io_threads: int
+    scheduler: Optional[IoScheduler]
     def __init__(self) -> None: ...
 
 class Daemon:
@@ -136,3 +142,11 @@ class Daemon:
     def run(self) -> None: ...
     def shutdown(self) -> None: ...
 
+HAVE_FORWARDING: bool
+
+class IoScheduler:
+    @property
+    def max_aggregation(self) -> int: ...
+
+def fifo_scheduler(max_aggregation: int = 16) -> IoScheduler: ...
+def python_scheduler(host: Any, max_aggregation: int) -> IoScheduler: ...
