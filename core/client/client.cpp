@@ -137,9 +137,9 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
   transport_->Run(calls);
 }
 
-Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string body) const {
+Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string body) {
   Call call;
-  call.daemon = placement_.MetadataOwner(path);
+  call.daemon = MetadataOwner(path);
   call.verb = verb;
   call.body = std::move(body);
   return call;

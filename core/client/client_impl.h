@@ -53,7 +53,10 @@ class ClientImpl : public Client {
   // (--auto-sm), then runs the calls.
   void RunCalls(const std::vector<transport::Call*>& calls);
   void ApplyIntroduction(uint32_t daemon, const transport::Call& fs_config);
-  transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body) const;
+  // The daemon that answers for path's metadata: its placement owner here; the I/O node in
+  // forwarding mode.
+  virtual uint32_t MetadataOwner(const std::string& path) { return placement_.MetadataOwner(path); }
+  transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
   Status StatLocked(const std::string& path, Metadata* md);
   Status CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
                       const std::string& link_target, Metadata* md);

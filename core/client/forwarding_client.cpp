@@ -20,6 +20,12 @@ Status ForwardingClient::CurrentIoNode(uint32_t* index) {
   return map_.IoNode(index);
 }
 
+uint32_t ForwardingClient::MetadataOwner(const std::string& path) {
+  uint32_t index = 0;
+  map_.IoNode(&index);  // cannot fail once Connect read a valid map: the last good one stays
+  return index;
+}
+
 Status ForwardingClient::CallIoNode(rpc::Verb verb, std::string body, Call* call) {
   Status s = map_.IoNode(&call->daemon);
   if (!s.ok()) return s;
@@ -57,11 +63,6 @@ Status ForwardingClient::Mkdir(const std::string& path, uint32_t mode) {
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
   return RecordCall(rpc::Verb::kCreate, rpc::EncodeBody(CreateBody(path, S_IFDIR | (mode & 07777), true)), &md);
-}
-
-Status ForwardingClient::Stat(const std::string& path, Metadata* md) {
-  std::lock_guard<std::mutex> l(mu_);
-  return RecordCall(rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{path}), md);
 }
 
 Status ForwardingClient::Remove(const std::string& path) {
@@ -186,17 +187,6 @@ Status ForwardingClient::Rename(const std::string& old_path, const std::string& 
   req.new_path = new_path;
   Call call;
   return CallIoNode(rpc::Verb::kFwdRename, rpc::EncodeBody(req), &call);
-}
-
-Status ForwardingClient::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {
-  std::lock_guard<std::mutex> l(mu_);
-  rpc::SetAttrRequest req;
-  req.path = path;
-  req.mode = mode;
-  req.atime_ns = atime_ns;
-  req.mtime_ns = mtime_ns;
-  Call call;
-  return CallIoNode(rpc::Verb::kSetAttr, rpc::EncodeBody(req), &call);
 }
 
 Status ForwardingClient::StatFs(FsStats* stats) {

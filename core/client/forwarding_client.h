@@ -21,7 +21,6 @@ class ForwardingClient : public ClientImpl {
   Status CurrentIoNode(uint32_t* index);
 
   Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) override;
-  Status Stat(const std::string& path, Metadata* md) override;
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
   Status Rmdir(const std::string& path) override;
@@ -36,10 +35,11 @@ class ForwardingClient : public ClientImpl {
               size_t* nread) override;
   Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
-  Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) override;
   Status StatFs(FsStats* stats) override;
 
  private:
+  // Stat and SetAttr come from ClientImpl through this. REQUIRES: mu_ held.
+  uint32_t MetadataOwner(const std::string& path) override;
   // One RPC to the current I/O node. REQUIRES: mu_ held.
   Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
   Status RecordCall(rpc::Verb verb, std::string body, Metadata* md);

@@ -3,6 +3,7 @@
 // verb of rpc/schema.h to its handler; a verb without one fails to compile.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "daemon/data_provider.h"
@@ -33,5 +34,24 @@ GKFS_RPC_VERBS(GKFS_DECLARE_HANDLER)
 
 // Routes a request to its handler.
 void HandleRequest(Providers& p, const Request& req, Response* out);
+
+// Helpers for handlers.
+inline void Fail(const Status& s, Response* out) {
+  out->status = s.code();
+  out->message = s.message();
+}
+// Decodes the request body into T; on failure fills out with EBADMSG and returns false.
+template <class T>
+bool DecodeRequest(const Request& req, T* value, Response* out) {
+  Status s = rpc::DecodeBody(req.body, value, rpc::VerbName(req.verb));
+  if (!s.ok()) Fail(s, out);
+  return s.ok();
+}
+// Sends bytes as the reply payload.
+inline void SetPayload(const std::string& bytes, Response* out) {
+  out->payload = Buffer(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), out->payload.data());
+  out->payload_size = bytes.size();
+}
 
 }  // namespace gkfs

@@ -2,34 +2,16 @@
 #include "daemon/handlers.h"
 
 namespace gkfs {
-namespace {
-
-bool DecodeChunks(const Request& req, rpc::ChunksRequest* in, Response* out) {
-  Status s = rpc::DecodeBody(req.body, in, rpc::VerbName(req.verb));
-  if (!s.ok()) {
-    out->status = s.code();
-    out->message = s.message();
-  }
-  return s.ok();
-}
-
-void Fail(const Status& s, Response* out) {
-  out->status = s.code();
-  out->message = s.message();
-}
-
-}  // namespace
-
 void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
   rpc::ChunksRequest in;
-  if (!DecodeChunks(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Status s = p.data->Write(in.file_id, in.pieces, req.payload);
   if (!s.ok()) Fail(s, out);
 }
 
 void HandleReadChunks(Providers& p, const Request& req, Response* out) {
   rpc::ChunksRequest in;
-  if (!DecodeChunks(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   if (!req.payload.empty()) return Fail(Status::Error(EBADMSG, "read request carries a payload"), out);
   rpc::ReadChunksReply r;
   Status s = p.data->Read(in.file_id, in.pieces, &r.lengths, &out->payload, &out->payload_size);

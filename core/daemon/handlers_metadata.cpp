@@ -7,22 +7,6 @@
 namespace gkfs {
 namespace {
 
-// Decodes the body into T; on failure fills out with EBADMSG and returns false.
-template <class T>
-bool Decode(const Request& req, T* value, Response* out) {
-  Status s = rpc::DecodeBody(req.body, value, rpc::VerbName(req.verb));
-  if (!s.ok()) {
-    out->status = s.code();
-    out->message = s.message();
-  }
-  return s.ok();
-}
-
-void Fail(const Status& s, Response* out) {
-  out->status = s.code();
-  out->message = s.message();
-}
-
 template <class T>
 void Reply(const Status& s, const T& body, Response* out) {
   if (!s.ok()) return Fail(s, out);
@@ -64,56 +48,56 @@ void HandleHealth(Providers& p, const Request& req, Response* out) {
 
 void HandleCreate(Providers& p, const Request& req, Response* out) {
   rpc::CreateRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Metadata md;
   ReplyRecord(p.metadata->Create(in, &md), md, out);
 }
 
 void HandleStat(Providers& p, const Request& req, Response* out) {
   rpc::PathRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Metadata md;
   ReplyRecord(p.metadata->Stat(in.path, &md), md, out);
 }
 
 void HandleRemove(Providers& p, const Request& req, Response* out) {
   rpc::RemoveRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Metadata md;
   ReplyRecord(p.metadata->Remove(in.path, in.kind, &md), md, out);
 }
 
 void HandleGrowSize(Providers& p, const Request& req, Response* out) {
   rpc::SizeRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Status s = p.metadata->GrowSize(in.path, in.size, in.mtime_ns);
   if (!s.ok()) Fail(s, out);
 }
 
 void HandleReserveAppend(Providers& p, const Request& req, Response* out) {
   rpc::ReserveAppendRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   rpc::OffsetReply r;
   Reply(p.metadata->ReserveAppend(in.path, in.length, in.mtime_ns, &r.offset), r, out);
 }
 
 void HandleSetSize(Providers& p, const Request& req, Response* out) {
   rpc::SizeRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Status s = p.metadata->SetSize(in.path, in.size, in.mtime_ns);
   if (!s.ok()) Fail(s, out);
 }
 
 void HandleSetAttr(Providers& p, const Request& req, Response* out) {
   rpc::SetAttrRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   Status s = p.metadata->SetAttr(in);
   if (!s.ok()) Fail(s, out);
 }
 
 void HandlePutRecord(Providers& p, const Request& req, Response* out) {
   rpc::PutRecordRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   rpc::PutRecordReply r;
   bool replaced = false;
   Status s = p.metadata->PutRecord(in.path, in.record, &replaced, &r.old_record);
@@ -123,7 +107,7 @@ void HandlePutRecord(Providers& p, const Request& req, Response* out) {
 
 void HandleReadDir(Providers& p, const Request& req, Response* out) {
   rpc::ReadDirRequest in;
-  if (!Decode(req, &in, out)) return;
+  if (!DecodeRequest(req, &in, out)) return;
   std::vector<rpc::DirEntryWire> entries;
   bool end = true;
   Status s = p.metadata->ReadDir(in.path, in.start_after, in.max_entries, &entries, &end);
@@ -131,10 +115,7 @@ void HandleReadDir(Providers& p, const Request& req, Response* out) {
   rpc::ReadDirReply r;
   r.end = end;
   out->body = rpc::EncodeBody(r);
-  std::string payload = rpc::EncodeDirEntries(entries);
-  out->payload = Buffer(payload.size());
-  std::copy(payload.begin(), payload.end(), out->payload.data());
-  out->payload_size = payload.size();
+  SetPayload(rpc::EncodeDirEntries(entries), out);
 }
 
 }  // namespace gkfs

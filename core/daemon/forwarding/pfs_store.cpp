@@ -19,6 +19,17 @@ Status Errno(const std::string& what) {
   return Status::Error(err, what + ": " + strerror(err));
 }
 
+// Drops the first n bytes from iov[*index...] (after a partial pwritev/preadv).
+void Advance(std::vector<struct iovec>& iov, size_t* index, size_t n) {
+  while (n > 0 && *index < iov.size()) {
+    size_t take = std::min(n, iov[*index].iov_len);
+    iov[*index].iov_base = static_cast<char*>(iov[*index].iov_base) + take;
+    iov[*index].iov_len -= take;
+    n -= take;
+    if (iov[*index].iov_len == 0) ++*index;
+  }
+}
+
 int64_t Ns(const struct timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
 
 void FromStat(const struct stat& st, Metadata* md) {
@@ -178,13 +189,7 @@ Status PfsStore::WriteV(const std::string& path, uint64_t offset, const std::vec
       break;
     }
     pos += n;
-    while (n > 0 && index < left.size()) {  // drop what was written
-      size_t take = std::min<size_t>(n, left[index].iov_len);
-      left[index].iov_base = static_cast<char*>(left[index].iov_base) + take;
-      left[index].iov_len -= take;
-      n -= take;
-      if (left[index].iov_len == 0) ++index;
-    }
+    Advance(left, &index, static_cast<size_t>(n));
   }
   close(fd);
   return s;
@@ -210,13 +215,7 @@ Status PfsStore::ReadV(const std::string& path, uint64_t offset, const std::vect
     }
     if (n == 0) break;  // end of file
     *nread += n;
-    while (n > 0 && index < left.size()) {
-      size_t take = std::min<size_t>(n, left[index].iov_len);
-      left[index].iov_base = static_cast<char*>(left[index].iov_base) + take;
-      left[index].iov_len -= take;
-      n -= take;
-      if (left[index].iov_len == 0) ++index;
-    }
+    Advance(left, &index, static_cast<size_t>(n));
   }
   close(fd);
   return s;

@@ -9,18 +9,6 @@
 namespace gkfs {
 namespace {
 
-void Fail(const Status& s, Response* out) {
-  out->status = s.code();
-  out->message = s.message();
-}
-
-template <class T>
-bool Decode(const Request& req, T* value, Response* out) {
-  Status s = rpc::DecodeBody(req.body, value, rpc::VerbName(req.verb));
-  if (!s.ok()) Fail(s, out);
-  return s.ok();
-}
-
 void ReplyRecord(const Status& s, const Metadata& md, Response* out) {
   if (!s.ok()) return Fail(s, out);
   rpc::RecordReply r;
@@ -65,43 +53,43 @@ class ForwardingProviderImpl : public ForwardingProvider {
   }
   void Create(const Request& req, Response* out) {
     rpc::CreateRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
     ReplyRecord(store_.Create(in, &md), md, out);
   }
   void Stat(const Request& req, Response* out) {
     rpc::PathRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
     ReplyRecord(store_.Stat(in.path, &md), md, out);
   }
   void Remove(const Request& req, Response* out) {
     rpc::RemoveRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
     ReplyRecord(store_.Remove(in.path, in.kind, &md), md, out);
   }
   void Truncate(const Request& req, Response* out) {
     rpc::SizeRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     Status s = store_.Truncate(in.path, in.size);
     if (!s.ok()) Fail(s, out);
   }
   void SetAttr(const Request& req, Response* out) {
     rpc::SetAttrRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     Status s = store_.SetAttr(in);
     if (!s.ok()) Fail(s, out);
   }
   void Rename(const Request& req, Response* out) {
     rpc::RenameRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     Status s = store_.Rename(in.old_path, in.new_path);
     if (!s.ok()) Fail(s, out);
   }
   void ReadDir(const Request& req, Response* out) {
     rpc::ReadDirRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     std::vector<rpc::DirEntryWire> entries;
     bool end = true;
     Status s = store_.ReadDir(in.path, in.start_after, in.max_entries, &entries, &end);
@@ -109,14 +97,11 @@ class ForwardingProviderImpl : public ForwardingProvider {
     rpc::ReadDirReply r;
     r.end = end;
     out->body = rpc::EncodeBody(r);
-    std::string payload = rpc::EncodeDirEntries(entries);
-    out->payload = Buffer(payload.size());
-    std::copy(payload.begin(), payload.end(), out->payload.data());
-    out->payload_size = payload.size();
+    SetPayload(rpc::EncodeDirEntries(entries), out);
   }
   void Write(const Request& req, Response* out) {
     rpc::FwdWriteRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     if (in.append) {  // the kernel orders appends; they bypass the scheduler
       rpc::OffsetReply r;
       Status s = store_.Append(in.path, req.payload.data(), req.payload.size(), &r.offset);
@@ -132,7 +117,7 @@ class ForwardingProviderImpl : public ForwardingProvider {
   }
   void Read(const Request& req, Response* out) {
     rpc::FwdReadRequest in;
-    if (!Decode(req, &in, out)) return;
+    if (!DecodeRequest(req, &in, out)) return;
     queue_.Submit(Pending(req, in.path, 0, in.offset, in.length));
     out->deferred = true;
   }
@@ -141,10 +126,7 @@ class ForwardingProviderImpl : public ForwardingProvider {
     std::vector<rpc::AppStats> apps;
     queue_.Stats(&r, &apps);
     out->body = rpc::EncodeBody(r);
-    std::string payload = rpc::EncodeAppStats(apps);
-    out->payload = Buffer(payload.size());
-    std::copy(payload.begin(), payload.end(), out->payload.data());
-    out->payload_size = payload.size();
+    SetPayload(rpc::EncodeAppStats(apps), out);
   }
   static PendingIo Pending(const Request& req, const std::string& path, uint8_t kind, uint64_t offset,
                            uint64_t length) {
