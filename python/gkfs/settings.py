@@ -584,13 +584,19 @@ def _config_value(where: str, key: str, value: Any, field: dataclasses.Field,
                   spec: Spec) -> Any:
     if spec.parse is parse_bool and isinstance(value, bool):
         return value
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        try:
-            return spec.parse(str(value))
-        except ValueError as e:
-            raise SettingsError(f"{where}: {key}: {e}") from None
-    raise SettingsError(f"{where}: {key}: expected a {type(field.default).__name__}, got "
-                        f"{value!r}")
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise SettingsError(f"{where}: {key}: expected a {type(field.default).__name__}, got "
+                            f"{value!r}")
+    try:
+        value = spec.parse(str(value))
+    except ValueError as e:
+        raise SettingsError(f"{where}: {key}: {e}") from None
+    problem = spec.check(value) if spec.check else None
+    if problem is None and spec.choices and value not in spec.choices:
+        problem = f"must be one of {', '.join(spec.choices)} (got {value!r})"
+    if problem:
+        raise SettingsError(f"{where}: {key} {problem}")
+    return value
 
 
 # --- documentation ---------------------------------------------------------------------------

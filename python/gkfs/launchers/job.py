@@ -21,8 +21,8 @@ from typing import Any, Optional
 from gkfs import settings as _settings
 from gkfs.launchers.base import (KILL_WAIT_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, agent_command, daemon_layout,
-                                 log_tail, proc_start_time, process_alive, signal_process,
-                                 wait_gone)
+                                 log_tail, logged_uri, proc_start_time, process_alive,
+                                 signal_process, wait_gone)
 
 __all__ = ["JobLauncher"]
 
@@ -129,6 +129,7 @@ class JobLauncher(Launcher):
                 continue
             _, record.host, pid, start, record.log, step = report
             record.pid, record.start_time = int(pid), int(start)
+            record.uri = record.uri or logged_uri(record.log)  # if its host's disk is ours
             launch.job.step = launch.job.step or step
 
     def describe(self, launch: Launch) -> str:

@@ -1,0 +1,290 @@
+"""gkfs-ctl's launchers and what they share: the instance secret, gkfs.toml, host lists, the
+launch agent, side-by-side instances; the mpirun launcher and ssh start-up failures on the
+virtual hosts of tests/netns.py (the ssh launcher's workloads are in test_multihost.py, the
+srun launcher's in test_slurm.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import gkfs_ctl, start_net_fs
+
+import gkfs
+from gkfs import settings
+from gkfs.cluster import create_secret_file
+from gkfs.launchers.agent import rank_from_environment
+from gkfs.launchers.base import ClusterError, daemon_layout, proc_start_time, read_host_list
+from gkfs.settings import ClusterSettings, DaemonSettings, SettingsError
+
+
+# --- the instance secret ------------------------------------------------------------------------
+
+
+def test_start_creates_a_private_secret_and_stop_removes_it(make_fs):
+    fs = make_fs(daemons=2)
+    secret = Path(fs.hosts_file + ".secret")
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert re.fullmatch(r"[0-9a-f]{32}\n", secret.read_text())
+    state = fs.ctl("env").stdout
+    assert f"LIBGKFS_SECRET_FILE={secret}" in state
+    assert fs.ctl("stop").returncode == 0
+    assert not secret.exists()
+
+
+def test_secret_file_is_never_readable_by_others(tmp_path):
+    old = os.umask(0)  # even a permissive umask cannot widen it
+    try:
+        create_secret_file(str(tmp_path / "s"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "s").stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):  # O_EXCL: never reuses or follows an existing file
+        create_secret_file(str(tmp_path / "s"))
+
+
+def test_client_without_the_secret_is_refused(make_fs, tmp_path):
+    from gkfs import _core
+
+    fs = make_fs(daemons=2)
+    copy = tmp_path / "hosts.txt"  # the daemons' addresses, but no secret beside them
+    shutil.copy(fs.hosts_file, copy)
+    with pytest.raises(PermissionError) as info:
+        gkfs.Client(str(copy)).stat("/")
+    assert "secret" in str(info.value)
+    with_secret = _core.Client(str(copy), 2000, fs.hosts_file + ".secret")
+    assert with_secret.stat("/").is_dir()
+    with_secret.close()
+
+
+# --- settings: gkfs.toml, host lists, timeouts ----------------------------------------------------
+
+
+def write_config(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_config_file_sits_below_environment_and_flags(tmp_path):
+    config = write_config(tmp_path / "gkfs.toml", """
+[daemon]
+chunk-size = "64K"
+rootdir = "/scratch/gkfs"
+auto_sm = true
+
+[cluster]
+daemons = 3
+timeout-ms = 1234
+launcher = "ssh"
+""")
+    loaded = settings.load(ClusterSettings, environ={"GKFS_CONFIG": config})
+    assert (loaded.daemons, loaded.timeout_ms, loaded.launcher) == (3, 1234, "ssh")
+    assert (loaded.daemon.chunk_size, loaded.daemon.rootdir, loaded.daemon.auto_sm) == \
+        (65536, "/scratch/gkfs", True)
+    env = {"GKFS_CONFIG": config, "GKFS_TIMEOUT_MS": "999", "GKFS_CHUNK_SIZE": "8K"}
+    assert settings.load(ClusterSettings, environ=env).timeout_ms == 999
+    from gkfs.cli import build_parser
+
+    args = build_parser().parse_args(["start", "--config", config, "--timeout-ms", "77"])
+    loaded = settings.load(ClusterSettings, args, environ=env)
+    assert (loaded.timeout_ms, loaded.daemon.chunk_size, loaded.daemons) == (77, 8192, 3)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[daemon]\nrootdir = '/r'\nchunksize = '64K'\n", r"line 3: unknown key 'chunksize'"),
+    ("[daemon]\n\nchunk-size = '5000'\n", r"line 3: chunk-size must be a power of two"),
+    ("[cluster]\ndaemons = 'many'\n", r"line 2: daemons: not an integer"),
+    ("[deamon]\nport = 1\n", r"line 1: unknown table 'deamon'"),
+    ("[daemon]\nport = \n", r"line 2"),
+    ("[cluster]\nlauncher = 'pbs'\n", r"line 2: launcher must be one of local, ssh"),
+])
+def test_config_errors_name_the_file_and_line(tmp_path, text, message):
+    config = write_config(tmp_path / "gkfs.toml", text)
+    with pytest.raises(SettingsError, match=message) as info:
+        settings.load(ClusterSettings, environ={"GKFS_CONFIG": config})
+    assert config in str(info.value)
+
+
+def test_gkfs_ctl_start_reads_the_config_file(tmp_path):
+    base = tmp_path
+    config = write_config(base / "gkfs.toml", f"""
+[daemon]
+hosts-file = "{base}/hosts.txt"
+rootdir = "{base}/root"
+mountdir = "{base}/mnt"
+chunk-size = "16K"
+
+[cluster]
+daemons = 2
+""")
+    started = gkfs_ctl("start", "--config", config)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "2 daemon(s) ready" in started.stdout
+        with gkfs.Client(str(base / "hosts.txt")) as client:
+            assert client.config.chunk_size == 16384
+    finally:
+        stopped = gkfs_ctl("stop", "--config", config)
+    assert stopped.returncode == 0, stopped.stderr
+    bad = write_config(base / "bad.toml", "[daemon]\nchunk-size = '3M'\n")
+    result = gkfs_ctl("start", "--config", bad)
+    assert result.returncode == 2 and "bad.toml line 2" in result.stderr
+
+
+def test_env_and_run_pass_the_client_timeout(make_fs):
+    fs = make_fs(daemons=1)
+    assert "export LIBGKFS_TIMEOUT_MS=5000" in fs.ctl("env").stdout
+    assert "export LIBGKFS_TIMEOUT_MS=1500" in fs.ctl("env", "--timeout-ms", "1500").stdout
+    shown = fs.ctl("run", "--timeout-ms", "2500", "--", "sh", "-c", "echo $LIBGKFS_TIMEOUT_MS")
+    assert shown.stdout == "2500\n"
+
+
+def test_status_shows_health_address_capacity_and_version(make_fs):
+    fs = make_fs(daemons=2)
+    status = fs.ctl("status")
+    lines = [line for line in status.stdout.splitlines() if " up " in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert re.match(r"d[01] \S+ ucx\+tcp://127\.0\.0\.1:\d+ up files=\d+ used=\S+ "
+                        r"free=\S+ version=" + re.escape(gkfs.__version__) + "$", line), line
+
+
+def test_host_list_files(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# compute nodes\nnode01 slots=4\n\n  node02   # spare\n10.0.0.7\n")
+    assert read_host_list(str(hosts)) == ["node01", "node02", "10.0.0.7"]
+    hosts.write_text("# nothing\n")
+    with pytest.raises(ClusterError, match="names no host"):
+        read_host_list(str(hosts))
+    hosts.write_text("a\nb\na\n")
+    with pytest.raises(ClusterError, match="more than once"):
+        read_host_list(str(hosts))
+
+
+@pytest.mark.parametrize("launcher,message", [
+    ("ssh", "needs a host list: pass --host-list"),
+    ("mpirun", "needs a host list: pass --host-list"),
+    ("srun", "inside a Slurm allocation"),
+])
+def test_launcher_inputs_missing_is_a_clear_error(tmp_path, launcher, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    result = gkfs_ctl("start", "--launcher", launcher, "--hosts-file", str(tmp_path / "h"),
+                      "--rootdir", str(tmp_path / "r"), env=env)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not (tmp_path / "h").exists() and not (tmp_path / "h.secret").exists()
+
+
+# --- the launch agent and the per-daemon layout -----------------------------------------------------
+
+
+@pytest.mark.parametrize("environ,expected", [
+    ({"SLURM_PROCID": "5", "SLURM_LOCALID": "1"}, (5, 1)),
+    ({"OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_LOCAL_RANK": "0"}, (3, 0)),
+    ({"PMI_RANK": "2", "MPI_LOCALRANKID": "2"}, (2, 2)),
+    ({"PMIX_RANK": "7"}, (7, 0)),
+])
+def test_agent_takes_its_rank_from_the_launcher(environ, expected):
+    assert rank_from_environment(environ) == expected
+
+
+def test_agent_outside_a_parallel_job_is_an_error():
+    with pytest.raises(ValueError, match="not started by srun or mpirun"):
+        rank_from_environment({})
+
+
+def test_daemon_layout():
+    base = settings.load(DaemonSettings, environ={}, rootdir="/r", metadir="/m", port=4000)
+    d5, log = daemon_layout(base, 5, 1)
+    assert (d5.rootdir, d5.metadir, d5.port, log) == ("/r/d5", "/m/d5", 4001, "/r/d5.log")
+    free = settings.load(DaemonSettings, environ={}, rootdir="/r")
+    assert daemon_layout(free, 2, 2)[0].port == 0 and daemon_layout(free, 2, 2)[0].metadir == ""
+
+
+# --- side by side ------------------------------------------------------------------------------------
+
+
+def free_port_block(count: int) -> int:
+    """A base port with count free ports above it (probed, then released)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count > 65535:
+            continue
+        try:
+            probes = []
+            for p in range(base, base + count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return base
+    raise RuntimeError("no free port block")
+
+
+def test_two_instances_side_by_side_do_not_interfere(make_fs):
+    a = make_fs(daemons=2, args=["--port", str(free_port_block(2))])
+    b = make_fs(daemons=2, args=["--port", str(free_port_block(2))])
+    with a.client() as ca, b.client() as cb:
+        ca.write_bytes("/only-in-a", b"a")
+        cb.write_bytes("/only-in-b", b"b")
+        assert ca.listdir("/") == ["only-in-a"] and cb.listdir("/") == ["only-in-b"]
+    assert Path(a.hosts_file + ".secret").read_text() != Path(b.hosts_file + ".secret").read_text()
+    assert a.ctl("stop").returncode == 0
+    assert not Path(a.hosts_file).exists()
+    with b.client() as cb:
+        assert cb.read_bytes("/only-in-b") == b"b"
+    assert "2 of 2 daemons up" in b.ctl("status").stdout
+
+
+# --- mpirun and ssh on the virtual hosts --------------------------------------------------------------
+
+
+@pytest.mark.multihost
+def test_mpirun_launcher_two_daemons_per_host(make_net_fs, vcluster, tmp_path):
+    fs = make_net_fs(launcher="mpirun", args=["--daemons", "2"])
+    state = fs.state()
+    assert state["launcher"] == "mpirun" and state["job"]["pid"] > 0
+    assert sorted(d["index"] for d in state["daemons"]) == list(range(8))
+    assert all(d["pid"] > 0 for d in state["daemons"])  # reported by the agents
+    status = fs.ctl("status")
+    assert "8 of 8 daemons up" in status.stdout, status.stdout + status.stderr
+    ports = {}
+    for line in status.stdout.splitlines():
+        match = re.search(r"ucx\+tcp://([\d.]+):\d+ up", line)
+        if match:
+            ports[match.group(1)] = ports.get(match.group(1), 0) + 1
+    assert ports == {h.address: 2 for h in vcluster.hosts}
+
+    blob = tmp_path / "blob"
+    blob.write_bytes(os.urandom(3 << 20))
+    copied = fs.run(["sh", "-c", f"cp {blob} {fs.mountdir}/blob && cmp {blob} {fs.mountdir}/blob"])
+    assert copied.returncode == 0, copied.stderr
+
+    stopped = fs.stop()
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert re.search(r"mpirun pid \d+ on \S+ \(8 daemons\): stopped \(SIGTERM\)", stopped.stdout)
+    assert all(proc_start_time(d["pid"]) is None for d in state["daemons"])
+    assert not Path(fs.hosts_file).exists()
+
+
+@pytest.mark.multihost
+def test_ssh_start_failure_shows_the_remote_log_and_leaves_nothing(vcluster):
+    with pytest.raises(AssertionError) as info:
+        start_net_fs(vcluster, args=["--listen", "no-such-if0"])
+    message = str(info.value)
+    assert "exited during start-up" in message and "no-such-if0" in message
+    leftovers = list(vcluster.workdir.glob("gkfs-net-*/hosts.txt*"))
+    assert not leftovers, leftovers
