@@ -8,6 +8,12 @@ basetemp directories, which would delete the state file of running daemons.) ``f
 daemons; ``fs_small_chunks`` uses 4 KiB chunks so small writes cross many chunks.
 
 Daemons and clients get UCX_TLS=tcp and UCX_NET_DEVICES=lo unless the caller set them.
+
+Several hosts (root only, else skipped): ``vcluster`` is a module-scoped VirtualCluster
+(tests/netns.py: 4 daemon hosts with sshd and 2 client hosts as network namespaces) and
+``make_net_fs(hosts=None, args=[...], launcher="ssh")`` starts a file system on its hosts
+(gkfs-ctl on a client host) and always stops it. ``local_slurm`` is a module-scoped private
+Slurm (tests/slurm.py).
 """
 
 from __future__ import annotations
@@ -169,3 +175,135 @@ def fs_small_chunks() -> Iterator[FileSystem]:
 def unique_dir() -> str:
     """A fresh directory name for one test inside a shared file system ("/t-<hex>")."""
     return f"/t-{uuid.uuid4().hex[:12]}"
+
+
+# --- several hosts: network namespaces (tests/netns.py) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vcluster() -> Iterator[Any]:
+    """4 daemon hosts and 2 client hosts as network namespaces with sshd (root only; the
+    module's tests are skipped otherwise). Always torn down, also when a test fails."""
+    from netns import VirtualCluster, can_make_namespaces
+
+    why_not = can_make_namespaces()
+    if why_not:
+        pytest.skip(why_not)
+    cluster = VirtualCluster(hosts=4, clients=2)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@dataclasses.dataclass
+class NetFileSystem:
+    """A file system whose daemons run on the hosts of a VirtualCluster; gkfs-ctl and the
+    applications run on a client host."""
+
+    vc: Any
+    hosts_file: str
+    mountdir: str
+    rootdir: str
+    launcher: str
+
+    def ctl(self, command: str, *args: str, host: Any = None,
+            timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+        return self.vc.run(host or self.vc.client,
+                           entry_point("gkfs-ctl", "gkfs.cli")
+                           + [command, "--hosts-file", self.hosts_file, *args], timeout=timeout)
+
+    def run(self, argv: Sequence[str], host: Any = None,
+            timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+        """argv on a client host under the preload library (gkfs-ctl run)."""
+        return self.ctl("run", "--", *argv, host=host, timeout=timeout)
+
+    def python(self, code: str, *args: str, host: Any = None,
+               timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+        """Python code (using gkfs.Client) on a client host, without the preload library."""
+        return self.vc.run(host or self.vc.client, [sys.executable, "-c", code, *args],
+                           timeout=timeout)
+
+    def state(self) -> dict[str, Any]:
+        import json
+
+        return json.loads(Path(self.hosts_file + ".pids.json").read_text())
+
+    def stop(self) -> subprocess.CompletedProcess:
+        return self.ctl("stop")
+
+
+def launcher_args(vc: Any, launcher: str) -> str:
+    """--launcher-args for our sshds: ssh options, or for mpirun Open MPI's ssh agent."""
+    import shlex
+
+    ssh = shlex.join(["ssh", *vc.ssh_args()])
+    if launcher == "mpirun":
+        return shlex.join(["--allow-run-as-root", "--mca", "plm_rsh_agent", ssh,
+                           "--mca", "plm_rsh_no_tree_spawn", "1"])
+    return shlex.join(vc.ssh_args())
+
+
+def start_net_fs(vc: Any, hosts: Any = None, args: Sequence[str] = (),
+                 launcher: str = "ssh") -> NetFileSystem:
+    base = Path(tempfile.mkdtemp(prefix="gkfs-net-", dir=str(vc.workdir)))
+    fs = NetFileSystem(vc=vc, hosts_file=str(base / "hosts.txt"), mountdir=str(base / "mnt"),
+                       rootdir=str(base / "root"), launcher=launcher)
+    result = vc.run(vc.client, entry_point("gkfs-ctl", "gkfs.cli") + [
+        "start", "--launcher", launcher, "--host-list", vc.host_list(hosts),
+        f"--launcher-args={launcher_args(vc, launcher)}", "--listen", "gk0",
+        "--hosts-file", fs.hosts_file, "--rootdir", fs.rootdir, "--mountdir", fs.mountdir,
+        *args], timeout=HANG_GUARD_S)
+    if result.returncode != 0:
+        raise AssertionError(f"gkfs-ctl start --launcher {launcher} failed "
+                             f"({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return fs
+
+
+def stop_net_fs(fs: NetFileSystem) -> None:
+    if not Path(fs.hosts_file + ".pids.json").exists():
+        return
+    result = fs.stop()
+    if result.returncode != 0:
+        raise AssertionError(f"gkfs-ctl stop failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture
+def make_net_fs(vcluster: Any) -> Iterator[Callable[..., NetFileSystem]]:
+    """Factory of file systems on the virtual hosts: make_net_fs(hosts=None, args=[...],
+    launcher='ssh'); each is stopped after the test."""
+    started: list[NetFileSystem] = []
+
+    def make(hosts: Any = None, args: Sequence[str] = (), launcher: str = "ssh") -> NetFileSystem:
+        fs = start_net_fs(vcluster, hosts, args, launcher)
+        started.append(fs)
+        return fs
+
+    yield make
+    errors = []
+    for fs in started:
+        try:
+            stop_net_fs(fs)
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+# --- a private Slurm (tests/slurm.py) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_slurm() -> Iterator[Any]:
+    """slurmctld + slurmd + munged of our own on this machine (root only; skipped
+    otherwise). Always torn down, also when a test fails."""
+    from slurm import LocalSlurm, can_run_slurm
+
+    why_not = can_run_slurm()
+    if why_not:
+        pytest.skip(why_not)
+    cluster = LocalSlurm()
+    try:
+        yield cluster
+    finally:
+        cluster.close()

@@ -1,0 +1,92 @@
+"""A long-lived gkfs client for failure tests, run on a (virtual) client host:
+``python fs_probe.py HOSTS_FILE TIMEOUT_MS`` then one JSON request per stdin line, one JSON
+reply per stdout line. The same gkfs.Client serves every request, so a test sees whether a
+client recovers after a daemon or a link comes back.
+
+Requests (``op``):
+  write  path size seed  -> {"ok", "sha"}           random bytes from seed, whole file
+  read   path            -> {"ok", "sha"} or {"ok": false, "errno", "error"}; reads the
+                            file's size exactly (a read past the end asks more daemons)
+  owners path            -> {"meta": uri, "chunks": [uri, ...]}  (placement over the hosts
+                            file's daemons sorted by uri, as the client orders them)
+  writes prefix count    -> one {"ack", "sha"} or {"err", "errno"} line per file, then
+                            {"done": true}; a write workload to kill a daemon in
+Every reply carries "seconds": how long the operation took.
+"""
+
+from __future__ import annotations
+
+import errno as errno_names
+import hashlib
+import json
+import random
+import sys
+import time
+
+import gkfs
+from gkfs import _core
+
+
+def sorted_uris(hosts_file: str) -> list[str]:
+    with open(hosts_file, encoding="utf-8") as f:
+        return sorted({line.split()[1] for line in f if len(line.split()) >= 2})
+
+
+def payload(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def failure(e: OSError) -> dict:
+    return {"ok": False, "errno": errno_names.errorcode.get(e.errno, str(e.errno)),
+            "error": str(e)}
+
+
+def main() -> int:
+    hosts_file, timeout_ms = sys.argv[1], int(sys.argv[2])
+    fs = gkfs.Client(hosts_file, timeout_ms=timeout_ms)
+    uris = sorted_uris(hosts_file)
+    placement = _core.Placement(len(uris))
+    chunk_size = fs.config.chunk_size
+    for line in sys.stdin:
+        request = json.loads(line)
+        op, path = request["op"], request.get("path", "")
+        start = time.monotonic()
+        reply: dict
+        try:
+            if op == "write":
+                data = payload(request["size"], request["seed"])
+                fs.write_bytes(path, data)
+                reply = {"ok": True, "sha": hashlib.sha256(data).hexdigest()}
+            elif op == "read":  # exactly the file's bytes: the chunks of owners[] only
+                md = fs._core.stat(path)
+                data = fs._core.read(path, md.file_id, 0, md.size)
+                reply = {"ok": True, "sha": hashlib.sha256(data).hexdigest()}
+            elif op == "owners":
+                md = fs._core.stat(path)
+                chunks = range((md.size + chunk_size - 1) // chunk_size)
+                reply = {"meta": uris[placement.metadata_owner(path)],
+                         "chunks": sorted({uris[placement.chunk_owner(md.file_id, i)]
+                                           for i in chunks})}
+            elif op == "writes":
+                for i in range(request["count"]):
+                    name = f"{request['prefix']}{i:04d}"
+                    data = payload(4096 + (i * 7919) % (300 * 1024), i)
+                    try:
+                        fs.write_bytes(name, data)
+                        print(json.dumps({"ack": name, "sha": hashlib.sha256(data).hexdigest()}),
+                              flush=True)
+                    except OSError as e:
+                        print(json.dumps({"err": name, **failure(e)}), flush=True)
+                reply = {"done": True}
+            else:
+                reply = {"ok": False, "error": f"unknown op {op!r}"}
+        except OSError as e:
+            reply = failure(e)
+        reply["seconds"] = round(time.monotonic() - start, 4)
+        print(json.dumps(reply), flush=True)
+    fs.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
