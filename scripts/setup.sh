@@ -9,6 +9,11 @@ cd "$repo"
 
 apt_packages=(librocksdb-dev libucx-dev ucx-utils libxxhash-dev catch2 pkg-config g++ cmake
               ninja-build iproute2 python3-venv)
+# The launchers' tests: sshd in network namespaces (ssh, mpirun), Open MPI's mpirun, and a
+# private Slurm (slurmctld, slurmd, munged). The tests start their own instances of these
+# daemons with private configurations and stop them; the system services Debian may start on
+# installation are not used.
+apt_packages+=(openssh-server openssh-client openmpi-bin slurm-wlm munge)
 pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
 
 missing=()
