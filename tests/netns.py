@@ -198,12 +198,6 @@ class VirtualCluster:
                     pass
             time.sleep(0.1)
 
-    def leftover_pids(self) -> list[int]:
-        pids = []
-        for host in self.hosts + self.clients:
-            pids += [int(p) for p in _ip("netns", "pids", host.name, check=False).stdout.split()]
-        return pids
-
     # --- using it ---------------------------------------------------------------------------
 
     @property

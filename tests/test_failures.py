@@ -143,6 +143,23 @@ def test_killed_daemon_fails_fast_others_go_on_restart_serves_all(make_net_fs, v
         assert probe.ask(op="read", path=path)["sha"] == sha, path
 
 
+@pytest.mark.multihost
+@pytest.mark.xfail(strict=True, reason="core: a read that reaches past the end of a file asks "
+                   "the owners of chunks beyond the end, so a dead one fails a complete read")
+def test_reading_to_the_end_needs_only_the_files_own_daemons(make_net_fs, vcluster, probes):
+    fs = make_net_fs(args=["--chunk-size", "64K"])
+    probe = probes(vcluster, fs.hosts_file, 5000)
+    sums = write_files(probe, "/e", 16, 100 * 1024)
+    owners = {path: probe.ask(op="owners", path=path) for path in sums}
+    victim = record_of(fs, 1)
+    served = [p for p, o in owners.items() if victim["uri"] not in [o["meta"], *o["chunks"]]]
+    assert served
+    os.kill(victim["pid"], signal.SIGKILL)
+    for path in served:  # cat reads until read() returns 0, as every program does
+        result = fs.run(["cat", fs.mountdir + path])
+        assert result.returncode == 0, f"{path}: {result.stderr.strip()}"
+
+
 def reply_errnos(probe: Probe, paths: set[str]) -> str:
     return "/".join(sorted({probe.ask(op="read", path=p).get("errno", "ok") for p in paths}))
 
