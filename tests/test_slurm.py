@@ -1,6 +1,7 @@
 """The srun launcher against a real Slurm (tests/slurm.py starts slurmctld, slurmd and
 munged of our own): inside ``salloc``, ``gkfs-ctl start --launcher srun``, an application
-job step on the file system beside the daemons' step, checksums, status, stop."""
+job step on the file system beside the daemons' step, checksums, status, and stop as if from
+another node of the allocation (through Slurm, not srun's PID)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,11 @@ def test_srun_launcher_inside_an_allocation(local_slurm, tmp_path):
     out.mkdir()
     ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
     common = f"--hosts-file {hosts}"
+    # gkfs-ctl stop as if from another node of the allocation: it cannot see srun's PID and
+    # must go through Slurm (squeue, scancel).
+    move_job_elsewhere = shlex.join([
+        sys.executable, "-c", "import json, sys; p = sys.argv[1]; s = json.load(open(p)); "
+        "s['job']['host'] = 'another-node'; json.dump(s, open(p, 'w'))"])
     script = f"""
 set -eu
 {ctl} start --launcher srun {common} --rootdir {base}/root --mountdir {mnt} --chunk-size 64K
@@ -40,6 +47,7 @@ srun --nodes=1 --ntasks=1 {ctl} run {common} -- cp -r {source} {mnt}/src
 {ctl} run {common} -- sh -c 'cd {mnt}/src && find . -type f | LC_ALL=C sort | xargs sha256sum' \
     > {out}/sums
 squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
+{move_job_elsewhere} {hosts}.pids.json
 {ctl} stop {common}
 """
     result = local_slurm.run(["salloc", "--nodes=1", "--time=10", "--job-name=gkfs-test",
@@ -59,8 +67,8 @@ squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
               for line in (out / "sums").read_text().splitlines()}
     assert actual == expected
 
-    assert re.search(r"srun pid \d+ on \S+, job step \d+\.\d+ \(1 daemon\): stopped \(SIGTERM\)",
-                     result.stdout)
+    assert re.search(r"srun pid \d+ on another-node, job step \d+\.\d+ \(1 daemon\): "
+                     r"stopped \(SIGTERM\)", result.stdout)
     assert proc_start_time(state["daemons"][0]["pid"]) is None
     assert not hosts.exists() and not Path(f"{hosts}.secret").exists()
     assert local_slurm.jobs() == []

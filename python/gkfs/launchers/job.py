@@ -95,6 +95,9 @@ class JobLauncher(Launcher):
         return process_alive(job.pid, job.start_time)
 
     def _signal(self, job: JobRecord, signum: int) -> bool:
+        """Signals the launcher process; only ever on the host that recorded it."""
+        if job.host != socket.gethostname():
+            return False
         return self.job_alive(job) and signal_process(job.pid, job.start_time, signum)
 
     def startup_failure(self, launch: Launch) -> Optional[str]:

@@ -4,12 +4,14 @@ Runs inside salloc/sbatch. Nodes: --nodelist (a Slurm host list) or the whole al
 (SLURM_JOB_NODELIST). The step is started with ``--overlap`` so the application's own job
 steps can use the same CPUs and memory while the daemons run, and ``--kill-on-bad-exit=1``
 so a daemon that fails to start ends the step at once. Stop sends SIGTERM to the step's
-tasks (``scancel --signal=TERM JOB.STEP``), then ends the step (``scancel JOB.STEP``).
+tasks (``scancel --signal=TERM JOB.STEP``), then ends the step (``scancel JOB.STEP``); it
+works from any node of the allocation (Slurm is asked whether the step still runs).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from typing import Any, Optional
 
@@ -73,6 +75,19 @@ class SrunLauncher(JobLauncher):
                 f"--ntasks-per-node={plan.per_host}", f"--nodelist={','.join(nodes)}",
                 "--overlap", "--kill-on-bad-exit=1", "--job-name=gkfs-daemons",
                 *self.launcher_args, *task]
+
+    def job_alive(self, job: JobRecord) -> bool:
+        """The srun process on the host that started it; elsewhere (gkfs-ctl stop from
+        another node of the allocation) Slurm's view of the step."""
+        if job.host == socket.gethostname() or not job.step:
+            return super().job_alive(job)
+        try:
+            result = subprocess.run(["squeue", "-h", f"--steps={job.step}", "-o", "%i"],
+                                    capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            raise ClusterError("squeue not found: the srun launcher needs Slurm's commands on "
+                               "PATH") from None
+        return result.returncode == 0 and job.step in result.stdout.split()
 
     def _scancel(self, job: JobRecord, *args: str) -> bool:
         try:
