@@ -310,6 +310,11 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
     for (auto& w : wire) merged.push_back({std::move(w.name), w.type});
   }
   std::sort(merged.begin(), merged.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  // A name is listed once even if two daemons hold a record for it (a stale record left on
+  // the owner of a placement that changed, e.g. daemons restarted on other ports).
+  merged.erase(std::unique(merged.begin(), merged.end(),
+                           [](const DirEntry& a, const DirEntry& b) { return a.name == b.name; }),
+               merged.end());
   if (merged.size() > req.max_entries) {
     merged.resize(req.max_entries);
     *end = false;
