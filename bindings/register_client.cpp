@@ -139,6 +139,21 @@ uint64_t Append(const PyClient& self, const std::string& path, uint64_t file_id,
   return offset;
 }
 
+// One transport round trip (benchmarks): payload_bytes out, reply_bytes back, no file
+// system work on the daemon. The bytes come from per-thread scratch buffers that only grow,
+// so a loop of pings measures the transport, not allocation. Returns reply_bytes.
+size_t Ping(const PyClient& self, uint32_t daemon, size_t payload_bytes, size_t reply_bytes) {
+  thread_local std::vector<char> payload;
+  thread_local std::vector<char> reply;
+  if (payload.size() < payload_bytes) payload.resize(payload_bytes, 'g');
+  if (reply.size() < reply_bytes) reply.resize(reply_bytes);
+  char* out = payload.data();
+  char* in = reply.data();
+  Call(self, std::string(),
+       [&](Client& c) { return c.Ping(daemon, out, payload_bytes, in, reply_bytes); });
+  return reply_bytes;
+}
+
 py::list EntriesToList(const std::vector<DirEntry>& entries) {
   py::list out;
   for (const DirEntry& e : entries) out.append(py::make_tuple(e.name, e.type));
@@ -296,6 +311,10 @@ void RegisterClient(py::module_& m) {
           },
           py::arg("path"), py::arg("mode") = -1, py::arg("atime_ns") = -1,
           py::arg("mtime_ns") = -1, "Sets permission bits / times; -1 leaves a value as is.")
+      .def("ping", &Ping, py::arg("daemon"), py::arg("payload_bytes") = 0,
+           py::arg("reply_bytes") = 0,
+           "One round trip to daemon index `daemon` carrying payload_bytes, with reply_bytes "
+           "back (transport cost alone); returns reply_bytes.")
       .def("statfs",
            [](const PyClient& self) {
              FsStats stats;
