@@ -135,17 +135,18 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{path}));
   ptrs.push_back(&stat);
   RunCalls(ptrs);
-  Status s = FirstError(calls);
-  if (!s.ok()) return s;
   if (!stat.status.ok()) return stat.status;
   rpc::RecordReply record;
   Metadata md;
-  s = rpc::DecodeBody(stat.reply_body, &record, "stat reply");
+  Status s = rpc::DecodeBody(stat.reply_body, &record, "stat reply");
   if (s.ok()) s = DecodeMetadata(record.record, &md);
   if (!s.ok()) return s;
-  if (offset >= md.size) return Status::OK();
-  size_t valid = static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
+  size_t valid = offset >= md.size ? 0 : static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
   for (size_t i = 0; i < batches.size(); ++i) {
+    // Only the file's own bytes count: a batch wholly past its end may fail (its daemon
+    // down) without failing the read, so reading to the end needs only the file's daemons.
+    if (batches[i].buffer_offsets.front() >= valid) continue;
+    if (!calls[i].status.ok()) return calls[i].status;
     rpc::ReadChunksReply r;
     if (!rpc::DecodeBody(calls[i].reply_body, &r, "read reply").ok() ||
         r.lengths.size() != batches[i].request.pieces.size() || !calls[i].payload_in.empty()) {
