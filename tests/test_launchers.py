@@ -288,3 +288,21 @@ def test_ssh_start_failure_shows_the_remote_log_and_leaves_nothing(vcluster):
     assert "exited during start-up" in message and "no-such-if0" in message
     leftovers = list(vcluster.workdir.glob("gkfs-net-*/hosts.txt*"))
     assert not leftovers, leftovers
+
+
+@pytest.mark.multihost
+def test_ssh_stop_one_daemon_restart_it_and_refuse_a_second_start(make_net_fs, vcluster):
+    fs = make_net_fs()
+    again = fs.ctl("start", "--launcher", "ssh", "--host-list", vcluster.host_list(),
+                   "--rootdir", fs.rootdir)
+    assert again.returncode == 1 and "already running" in again.stderr
+
+    stopped = fs.ctl("stop", "--daemon", "3")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert re.search(r"daemon 3 pid \d+ on \S+ \([\d.]+\): stopped \(SIGTERM\)", stopped.stdout)
+    assert Path(fs.hosts_file).exists() and Path(fs.hosts_file + ".secret").exists()
+    assert "3 of 4 daemons up" in fs.ctl("status").stdout
+
+    restarted = fs.ctl("restart-daemon", "--daemon", "3")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert "4 of 4 daemons up" in fs.ctl("status").stdout
