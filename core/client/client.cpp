@@ -214,6 +214,14 @@ Status ClientImpl::Mkdir(const std::string& path, uint32_t mode) {
   return CreateLocked(path, S_IFDIR | (mode & 07777), true, "", &md);
 }
 
+Status ClientImpl::Symlink(const std::string& path, const std::string& target) {
+  if (target.empty()) return Status::Error(ENOENT, "empty symlink target");
+  if (target.size() >= PATH_MAX) return Status::Error(ENAMETOOLONG, "symlink target longer than PATH_MAX");
+  std::lock_guard<std::mutex> l(mu_);
+  Metadata md;
+  return CreateLocked(path, S_IFLNK | 0777, true, target, &md);
+}
+
 std::vector<uint32_t> ClientImpl::ChunkOwners(uint64_t file_id, uint64_t size) const {
   uint64_t chunks = (size + config_.chunk_size - 1) / config_.chunk_size;
   if (chunks >= placement_.num_daemons() * 4ull) return {};  // all of them
@@ -353,10 +361,7 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   Status s = StatLocked(old_path, &md);
   if (!s.ok()) return s;
   if (old_path == new_path) return Status::OK();
-  if (md.is_dir()) {
-    // Directory rename moves every descendant's key; not done yet: EXDEV makes mv copy.
-    return Status::Error(EXDEV, "renaming directories is not supported yet");
-  }
+  if (md.is_dir()) return RenameDirectoryLocked(old_path, md, new_path);
   const std::string parent = ParentPath(new_path);
   if (parent != "/") {
     Metadata parent_md;
@@ -387,6 +392,82 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
                      ChunkOwners(old_target.file_id, old_target.size));
   }
   return Status::OK();
+}
+
+Status ClientImpl::RunAll(std::vector<Call>& calls) {
+  constexpr size_t kParallelCalls = 256;
+  for (size_t start = 0; start < calls.size(); start += kParallelCalls) {
+    std::vector<Call*> group;
+    for (size_t i = start; i < std::min(calls.size(), start + kParallelCalls); ++i) group.push_back(&calls[i]);
+    RunCalls(group);
+  }
+  for (const auto& c : calls) {
+    if (!c.status.ok()) return c.status;
+  }
+  return Status::OK();
+}
+
+Status ClientImpl::RenameDirectoryLocked(const std::string& old_path, const Metadata& md,
+                                         const std::string& new_path) {
+  if (old_path == "/" || new_path.compare(0, old_path.size() + 1, old_path + "/") == 0) {
+    return Status::Error(EINVAL, "cannot move a directory into itself");
+  }
+  Metadata target;
+  Status s = StatLocked(new_path, &target);
+  if (s.ok()) {
+    if (!target.is_dir()) return Status::Error(ENOTDIR, "target is not a directory");
+    std::vector<DirEntry> one;
+    bool end = true;
+    if (!(s = ReadDirLocked(new_path, "", 1, false, &one, &end)).ok()) return s;
+    if (!one.empty()) return Status::Error(ENOTEMPTY, "target directory not empty");
+  } else if (s.code() != ENOENT) {
+    return s;
+  }
+  const std::string parent = ParentPath(new_path);
+  Metadata parent_md;
+  if (!(s = StatLocked(parent, &parent_md)).ok()) return s;
+  if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
+
+  // The subtree, parents before children: every path and its record.
+  std::vector<std::pair<std::string, std::string>> tree{{old_path, EncodeMetadata(md)}};
+  for (size_t next = 0; next < tree.size(); ++next) {
+    Metadata dir;
+    if (!DecodeMetadata(tree[next].second, &dir).ok() || !dir.is_dir()) continue;
+    std::vector<DirEntry> page;
+    std::string after;
+    for (bool end = false; !end;) {
+      if (!(s = ReadDirLocked(tree[next].first, after, rpc::kMaxReadDirPage, false, &page, &end)).ok()) return s;
+      if (page.empty()) break;
+      after = page.back().name;
+      std::vector<Call> stats;
+      for (const auto& e : page) {
+        std::string child = ChildPrefix(tree[next].first) + e.name;
+        stats.push_back(MetaCall(child, rpc::Verb::kStat, rpc::EncodeBody(PathBody(child))));
+      }
+      if (!(s = RunAll(stats)).ok()) return s;
+      for (size_t i = 0; i < page.size(); ++i) {
+        rpc::RecordReply r;
+        if (!(s = rpc::DecodeBody(stats[i].reply_body, &r, "record reply")).ok()) return s;
+        tree.emplace_back(ChildPrefix(tree[next].first) + page[i].name, std::move(r.record));
+      }
+    }
+  }
+  // Copy every record to its new name, then drop the old names (children first).
+  std::vector<Call> puts;
+  for (const auto& [path, record] : tree) {
+    rpc::PutRecordRequest put;
+    put.path = new_path + path.substr(old_path.size());
+    put.record = record;
+    puts.push_back(MetaCall(put.path, rpc::Verb::kPutRecord, rpc::EncodeBody(put)));
+  }
+  if (!(s = RunAll(puts)).ok()) return s;
+  std::vector<Call> removes;
+  for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
+    rpc::RemoveRequest rm;
+    rm.path = it->first;
+    removes.push_back(MetaCall(rm.path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
+  }
+  return RunAll(removes);
 }
 
 Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {

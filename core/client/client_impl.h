@@ -27,6 +27,7 @@ class ClientImpl : public Client {
   Status Stat(const std::string& path, Metadata* md) override;
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
+  Status Symlink(const std::string& path, const std::string& target) override;
   Status Rmdir(const std::string& path) override;
   Status ReadDir(const std::string& path, std::vector<DirEntry>* entries) override;
   Status ReadDirPage(const std::string& path, const std::string& start_after, size_t max_entries,
@@ -67,6 +68,9 @@ class ClientImpl : public Client {
   // Sends `verb` with body to every daemon in `targets` (all when empty).
   Status Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets);
   std::vector<uint32_t> ChunkOwners(uint64_t file_id, uint64_t size) const;
+  Status RenameDirectoryLocked(const std::string& old_path, const Metadata& md, const std::string& new_path);
+  // Runs calls in groups of at most kParallelCalls; the first error, if any.
+  Status RunAll(std::vector<transport::Call>& calls);
 
   std::mutex mu_;
   std::vector<HostEntry> hosts_;

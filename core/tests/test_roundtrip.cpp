@@ -182,6 +182,52 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
   for (const auto& i : infos) CHECK(i.up);
 }
 
+TEST_CASE("symlinks and directory renames", "[roundtrip]") {
+  TestFs fs(3);
+  Client& c = fs.client();
+  Metadata md;
+  REQUIRE(c.Symlink("/link", "/some/target").ok());
+  CHECK(c.Symlink("/link", "/x").code() == EEXIST);
+  REQUIRE(c.Stat("/link", &md).ok());
+  CHECK(S_ISLNK(md.mode));
+  CHECK(md.link_target == "/some/target");
+  CHECK(c.Remove("/link").ok());
+
+  // A tree: /a/{f, b/{g, c/}} with data in the files.
+  REQUIRE(c.Mkdir("/a", 0755).ok());
+  REQUIRE(c.Mkdir("/a/b", 0755).ok());
+  REQUIRE(c.Mkdir("/a/b/c", 0755).ok());
+  Metadata f, g;
+  REQUIRE(c.Create("/a/f", 0644, true, &f).ok());
+  REQUIRE(c.Write("/a/f", f.file_id, 0, "file-f", 6).ok());
+  REQUIRE(c.Create("/a/b/g", 0644, true, &g).ok());
+  REQUIRE(c.Write("/a/b/g", g.file_id, 0, "file-g", 6).ok());
+  CHECK(c.Rename("/a", "/a/b/inside").code() == EINVAL);
+  REQUIRE(c.Mkdir("/full", 0755).ok());
+  REQUIRE(c.Create("/full/x", 0644, true, &md).ok());
+  CHECK(c.Rename("/a", "/full").code() == ENOTEMPTY);
+  CHECK(c.Rename("/a", "/full/x").code() == ENOTDIR);
+  REQUIRE(c.Mkdir("/empty", 0755).ok());
+
+  REQUIRE(c.Rename("/a", "/empty").ok());  // replaces an empty directory
+  CHECK(c.Stat("/a", &md).code() == ENOENT);
+  CHECK(c.Stat("/a/b/g", &md).code() == ENOENT);
+  std::vector<DirEntry> entries;
+  REQUIRE(c.ReadDir("/empty", &entries).ok());
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].name == "b");
+  CHECK(entries[1].name == "f");
+  REQUIRE(c.Stat("/empty/b/g", &md).ok());
+  char buf[8];
+  size_t n = 0;
+  REQUIRE(c.Read("/empty/b/g", md.file_id, 0, buf, sizeof(buf), &n).ok());
+  CHECK(std::string(buf, n) == "file-g");  // the data followed without moving
+  REQUIRE(c.Stat("/empty/b/c", &md).ok());
+  CHECK(md.is_dir());
+  REQUIRE(c.ReadDir("/", &entries).ok());
+  CHECK(entries.size() == 2);  // empty, full
+}
+
 TEST_CASE("a large write goes through rendezvous into the caller's buffer", "[roundtrip]") {
   TestFs fs(2, 524288);
   Client& c = fs.client();

@@ -97,6 +97,9 @@ class Client {
   // Removes a regular file or symlink and its chunks. EISDIR for a directory.
   virtual Status Remove(const std::string& path) = 0;
   virtual Status Mkdir(const std::string& path, uint32_t mode) = 0;
+  // Creates a symbolic link at path pointing to target (stored as given, not resolved:
+  // link resolution is the caller's, e.g. the preload's). EEXIST if path exists.
+  virtual Status Symlink(const std::string& path, const std::string& target) = 0;
   // ENOTEMPTY if any daemon holds a child; ENOTDIR if not a directory.
   virtual Status Rmdir(const std::string& path) = 0;
   // All entries of a directory, merged from every daemon, sorted by name. Paged internally.
@@ -116,7 +119,12 @@ class Client {
   virtual Status Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf,
                       size_t len, size_t* nread) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
-  // Renames a regular file; an existing regular file at new_path is replaced.
+  // Renames a file, symlink or directory (with everything under it). An existing file at
+  // new_path is replaced atomically for readers of new_path; an existing empty directory
+  // is replaced by a directory. Errors as rename(2): EISDIR, ENOTDIR, ENOTEMPTY, EINVAL
+  // (a directory into its own subtree). A directory rename moves one metadata record per
+  // entry of the subtree (no data moves: chunks are keyed by file id); it is not atomic
+  // against a crash of the client midway.
   virtual Status Rename(const std::string& old_path, const std::string& new_path) = 0;
   // Sets mode permission bits / times (UTIME_OMIT-style: negative = leave as is).
   virtual Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns,
