@@ -1,0 +1,102 @@
+"""Fixtures and options of the benchmark suites (run by scripts/bench.sh, not by scripts/test.sh).
+
+* ``--quick``: only the configurations of issue 6's targets (1 daemon, 2 processes, 1 MiB)
+  plus the transport and start-up measurements, one round each.
+* ``--rounds N``: rounds per benchmark (default 3); summaries use the median round.
+
+A benchmark declares its parameter sets with :func:`harness.cases`; the ``case`` fixture is one of
+them (a dict). ``fs_pool`` hands out gkfs file systems, reusing the running one while
+consecutive cases ask for the same (transport, daemons); ``shm_dir`` is a fresh baseline
+directory on /dev/shm that must be empty again when the benchmark ends.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness import FileSystemPool
+
+# UCX reads these when a client starts: loopback only (the VM's eth0 is not ours).
+os.environ["UCX_NET_DEVICES"] = "lo"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gkfs benchmarks")
+    group.addoption("--quick", action="store_true",
+                    help="only the issue-6 target configurations, one round each")
+    group.addoption("--rounds", type=int, default=None,
+                    help="rounds per benchmark (default 3, --quick 1)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config._gkfs_load = {"start": os.getloadavg()[0], "started": time.time()}
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
+                                 output_json: dict) -> None:
+    """The machine's 1-minute load average at the start and end of the run, and the run's
+    options: the summary prints them, since other work on a 2-core machine moves every
+    number."""
+    load = dict(config._gkfs_load, end=os.getloadavg()[0],
+                minutes=round((time.time() - config._gkfs_load["started"]) / 60, 1))
+    load.pop("started")
+    output_json["gkfs"] = {"loadavg_1min": load, "quick": bool(config.getoption("--quick")),
+                           "rounds": config.getoption("--rounds")}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" not in metafunc.fixturenames:
+        return
+    full, quick = metafunc.function._gkfs_cases
+    chosen = quick if metafunc.config.getoption("--quick") else full
+    ids = ["-".join(str(v) for v in c.values()) for c in chosen]
+    metafunc.parametrize("case", chosen, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def rounds(request: pytest.FixtureRequest) -> int:
+    explicit = request.config.getoption("--rounds")
+    if explicit:
+        return explicit
+    return 1 if request.config.getoption("--quick") else 3
+
+
+@pytest.fixture(scope="session")
+def quick(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--quick"))
+
+
+@pytest.fixture(scope="session")
+def fs_pool() -> Iterator[FileSystemPool]:
+    pool = FileSystemPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture(scope="session")
+def shm_base() -> Iterator[Path]:
+    base = Path("/dev/shm") / f"gkfs-bench-baseline-{os.getpid()}"
+    base.mkdir()
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def shm_dir(shm_base: Path) -> Iterator[str]:
+    path = shm_base / uuid.uuid4().hex[:8]
+    path.mkdir()
+    yield str(path)
+    left = os.listdir(path)
+    shutil.rmtree(path, ignore_errors=True)
+    assert left == [], f"the baseline run left files behind: {left[:10]}"
