@@ -45,6 +45,14 @@ std::string Absolute(const char* path) {
   return std::string(cwd) + "/" + path;
 }
 
+// A decimal id (LIBGKFS_APP_ID, SLURM_JOB_ID); 0 for anything else.
+uint32_t ParseAppId(const char* value) {
+  if (value == nullptr || *value < '0' || *value > '9') return 0;
+  char* end = nullptr;
+  unsigned long id = std::strtoul(value, &end, 10);
+  return *end == '\0' && id <= UINT32_MAX ? static_cast<uint32_t>(id) : 0;
+}
+
 const Config* LoadConfig() {
   auto* cfg = new Config();  // never freed: hooks may run during exit
   const char* mount = std::getenv("LIBGKFS_MOUNTDIR");
@@ -56,6 +64,11 @@ const Config* LoadConfig() {
   const char* hosts = std::getenv("LIBGKFS_HOSTS_FILE");
   cfg->hosts_file = Absolute(hosts != nullptr && *hosts ? hosts : "./gkfs_hosts.txt");
   if (const char* t = std::getenv("LIBGKFS_TIMEOUT_MS")) cfg->timeout_ms = std::atoi(t);
+  const char* map = std::getenv("LIBGKFS_FORWARDING_MAP_FILE");
+  if (map != nullptr && *map) cfg->forwarding_map_file = Absolute(map);
+  if (const char* host = std::getenv("LIBGKFS_HOSTNAME")) cfg->hostname = host;
+  const char* app = std::getenv("LIBGKFS_APP_ID");
+  cfg->app_id = ParseAppId(app != nullptr && *app ? app : std::getenv("SLURM_JOB_ID"));
   cfg->log_level = ParseLogLevel(std::getenv("LIBGKFS_LOG"));
   const char* output = std::getenv("LIBGKFS_LOG_OUTPUT");
   if (output != nullptr && *output && cfg->log_level != LogLevel::kNone) {
@@ -169,6 +182,9 @@ Client* AcquireClient(Status* status) {
   ClientOptions options;
   options.hosts_file = cfg.hosts_file;
   if (cfg.timeout_ms > 0) options.timeout_ms = cfg.timeout_ms;
+  options.forwarding_map_file = cfg.forwarding_map_file;
+  options.hostname = cfg.hostname;
+  options.app_id = cfg.app_id;
   std::unique_ptr<Client> connected;
   Status s = Client::Connect(options, &connected);
   if (!s.ok()) {

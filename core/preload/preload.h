@@ -19,6 +19,12 @@ struct Config {
   std::string mountdir;    // normalised absolute path, no trailing slash (LIBGKFS_MOUNTDIR)
   std::string hosts_file;  // absolute (LIBGKFS_HOSTS_FILE, relative to the start-up cwd)
   int timeout_ms = 0;      // 0: the Client's default (LIBGKFS_TIMEOUT_MS)
+  // Forwarding mode: the map file (absolute, LIBGKFS_FORWARDING_MAP_FILE; empty: off), the
+  // name this host has in it (LIBGKFS_HOSTNAME; empty: gethostname) and the application id
+  // sent with every request (LIBGKFS_APP_ID, else SLURM_JOB_ID, else 0).
+  std::string forwarding_map_file;
+  std::string hostname;
+  uint32_t app_id = 0;
   LogLevel log_level = LogLevel::kErrors;
 };
 

@@ -9,6 +9,7 @@ status: 0 on success, 1 when the request failed (message on stderr), 2 on bad fl
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -16,12 +17,15 @@ from typing import Optional, Sequence
 
 from gkfs import settings as _settings
 from gkfs.cluster import Cluster, ClusterError
-from gkfs.settings import ClusterSettings, DaemonSettings, ForwardingMapSettings
+from gkfs.settings import (ClientEnvironment, ClusterSettings, DaemonSettings,
+                           ForwardingMapSettings)
 
 __all__ = ["main", "build_parser", "preload_library"]
 
 PROG = "gkfs-ctl"
 PRELOAD_NAME = "libgkfs_intercept.so"
+#: The client settings of forwarding mode that run and env take as flags or pass through.
+FORWARDING_CLIENT = ["forwarding_map_file", "hostname", "app_id"]
 
 
 def preload_library() -> str:
@@ -75,15 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_arguments(status, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(status, ClusterSettings, only=["timeout_ms"])
 
+    stats = sub.add_parser("stats", help="forwarding mode: per-I/O-node and per-application "
+                                         "metrics (requests, bytes, merges, wait, service)")
+    _settings.add_config_argument(stats)
+    _settings.add_arguments(stats, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(stats, ClusterSettings, only=["timeout_ms"])
+    stats.add_argument("--json", action="store_true",
+                       help="print the report as JSON (the shape docs/forwarding.md describes)")
+
     env = sub.add_parser("env", help="print 'export' lines that put a shell on the file system")
     _settings.add_config_argument(env)
     _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(env, ClusterSettings, only=["timeout_ms"])
+    _settings.add_arguments(env, ClientEnvironment, only=FORWARDING_CLIENT)
 
     run = sub.add_parser("run", help="run a command with the preload library: run -- CMD ...")
     _settings.add_config_argument(run)
     _settings.add_arguments(run, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(run, ClusterSettings, only=["timeout_ms"])
+    _settings.add_arguments(run, ClientEnvironment, only=FORWARDING_CLIENT)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
 
@@ -143,15 +157,46 @@ def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argumen
     return 0 if infos and up == len(infos) else 1
 
 
-def _client_env(cluster: Cluster) -> dict[str, str]:
+def _stats(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from gkfs.forwarding import stats
+
+    report = cluster.io_node_statistics()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(stats.format_text(report))
+    return 0 if report["io_nodes"] and all(n["up"] for n in report["io_nodes"]) else 1
+
+
+def _client_env(cluster: Cluster, args: argparse.Namespace) -> dict[str, str]:
     env = cluster.client_environment(preload_library())
     if os.environ.get("LD_PRELOAD"):
         env["LD_PRELOAD"] = f"{env['LD_PRELOAD']}:{os.environ['LD_PRELOAD']}"
+    env.update(forwarding_environment(args))
+    return env
+
+
+def forwarding_environment(args: argparse.Namespace) -> dict[str, str]:
+    """LIBGKFS_FORWARDING_MAP_FILE, LIBGKFS_HOSTNAME and LIBGKFS_APP_ID from the flags of run
+    and env, else passed on from this environment; the map file made absolute."""
+    try:
+        config = _settings.load(ClientEnvironment, args)
+    except _settings.SettingsError as e:
+        raise ClusterError(str(e)) from None
+    env = {}
+    for field, spec in _settings.specs(ClientEnvironment):
+        if field.name not in FORWARDING_CLIENT or not (
+                hasattr(args, field.name) or os.environ.get(spec.env or "")):
+            continue
+        value = getattr(config, field.name)
+        if field.name == "forwarding_map_file" and value:
+            value = os.path.abspath(value)
+        env[spec.env] = str(value)
     return env
 
 
 def _env(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    env = _client_env(cluster)
+    env = _client_env(cluster, args)
     if not os.path.exists(preload_library()):
         print(f"{PROG}: warning: preload library {preload_library()} does not exist",
               file=sys.stderr)
@@ -170,7 +215,7 @@ def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentPa
         raise ClusterError(f"preload library {preload_library()} does not exist "
                            f"(is gkfs installed with its C++ part?)")
     env = dict(os.environ)
-    env.update(_client_env(cluster))
+    env.update(_client_env(cluster, args))
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -197,7 +242,7 @@ def _fwd_map(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
-             "env": _env, "run": _run}
+             "stats": _stats, "env": _env, "run": _run}
 
 
 def _size(n: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional, Union
 
 from gkfs import _core
 
-__all__ = ["Client", "GkfsFile", "default_hosts_file"]
+__all__ = ["Client", "GkfsFile", "default_hosts_file", "forwarding_options"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -40,6 +40,28 @@ def default_hosts_file() -> str:
     """LIBGKFS_HOSTS_FILE, else GKFS_HOSTS_FILE, else ./gkfs_hosts.txt (GekkoFS default)."""
     return (os.environ.get("LIBGKFS_HOSTS_FILE") or os.environ.get("GKFS_HOSTS_FILE")
             or "./gkfs_hosts.txt")
+
+
+def forwarding_options(forwarding_map_file: Optional[str] = None,
+                       hostname: Optional[str] = None,
+                       app_id: Optional[int] = None) -> tuple[str, str, int]:
+    """(map file, hostname, app id) as the preload library picks them: the arguments, else
+    LIBGKFS_FORWARDING_MAP_FILE, LIBGKFS_HOSTNAME, LIBGKFS_APP_ID (else SLURM_JOB_ID, else
+    0). The map file comes back absolute ('' = no forwarding)."""
+    env = os.environ
+    if forwarding_map_file is None:
+        forwarding_map_file = env.get("LIBGKFS_FORWARDING_MAP_FILE", "")
+    if hostname is None:
+        hostname = env.get("LIBGKFS_HOSTNAME", "")
+    if app_id is None:
+        app_id = _app_id(env.get("LIBGKFS_APP_ID") or env.get("SLURM_JOB_ID", ""))
+    path = os.path.abspath(forwarding_map_file) if forwarding_map_file else ""
+    return path, hostname, app_id
+
+
+def _app_id(text: str) -> int:
+    """A decimal id, 0 for anything else (what the preload library does)."""
+    return int(text) if text.isascii() and text.isdigit() and int(text) < 1 << 32 else 0
 
 
 def _split_mode(mode: str) -> tuple[str, bool]:
@@ -174,11 +196,22 @@ class Client:
 
     ``Client(hosts_file)`` reads the hosts file and fetches the file system's configuration
     from a daemon; a missing or empty hosts file raises OSError naming it. Use as a context
-    manager or call :meth:`close` to release the transport early."""
+    manager or call :meth:`close` to release the transport early.
 
-    def __init__(self, hosts_file: Optional[str] = None, timeout_ms: int = 10000) -> None:
+    Forwarding mode: with a map file (``forwarding_map_file``, else
+    ``LIBGKFS_FORWARDING_MAP_FILE``) every operation goes to the I/O node the map names for
+    ``hostname`` (else ``LIBGKFS_HOSTNAME``, else the host name); a bad map raises OSError
+    naming the file and line. ``app_id`` (else ``LIBGKFS_APP_ID``, else ``SLURM_JOB_ID``,
+    else 0) rides in every request, for the I/O nodes' schedulers and metrics."""
+
+    def __init__(self, hosts_file: Optional[str] = None, timeout_ms: int = 10000,
+                 forwarding_map_file: Optional[str] = None, hostname: Optional[str] = None,
+                 app_id: Optional[int] = None) -> None:
         self.hosts_file = os.path.abspath(hosts_file or default_hosts_file())
-        self._core = _core.Client(self.hosts_file, timeout_ms)
+        self.forwarding_map_file, self.hostname, self.app_id = forwarding_options(
+            forwarding_map_file, hostname, app_id)
+        self._core = _core.Client(self.hosts_file, timeout_ms, "", self.forwarding_map_file,
+                                  self.hostname, self.app_id)
 
     def __enter__(self) -> "Client":
         return self
@@ -322,6 +355,13 @@ class Client:
     def daemons(self) -> list[Any]:
         """DaemonInfo per daemon in the hosts file (up, error, files, chunk_bytes, ...)."""
         return self._core.daemons()
+
+    def io_node_statistics(self, daemon: int) -> dict[str, Any]:
+        """Forwarding mode: I/O node `daemon`'s queue (pending, in_service, scheduler_errors)
+        and per-application counters (apps: app_id, requests, bytes, reads, writes, units,
+        merged, mean_size, queue_wait_s and service_s summed over requests). OSError
+        (EOPNOTSUPP) from a daemon that is not an I/O node."""
+        return self._core.io_node_statistics(daemon)
 
 
 def _stat_result(md: Any, block_size: int) -> os.stat_result:

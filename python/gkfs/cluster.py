@@ -411,6 +411,21 @@ class Cluster:
         finally:
             client.close()
 
+    def io_node_statistics(self) -> dict[str, Any]:
+        """Forwarding mode: one metrics sample of every daemon, per I/O node and per
+        application (the report of gkfs.forwarding.stats). Raises ClusterError if the file
+        system cannot be reached."""
+        from gkfs.forwarding import stats
+
+        try:
+            client = self._connect(self.config.timeout_ms)
+        except OSError as e:
+            raise ClusterError(f"cannot reach the file system: {e}") from None
+        try:
+            return stats.collect(client, self.hosts_file)
+        finally:
+            client.close()
+
     def recorded_indices(self) -> dict[str, int]:
         """{uri: daemon index} of the recorded daemons whose uri is known."""
         try:

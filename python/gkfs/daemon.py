@@ -81,7 +81,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         signal.signal(signum, runner.stop)
     try:
         runner.daemon = _core.Daemon.create(_settings.to_core_options(config))
-    except OSError as e:
+    except (OSError, _settings.SettingsError) as e:
         print(f"{PROG}: error: cannot start: {e}", file=sys.stderr)
         return 1
     if runner.stop_requested:  # a signal arrived while the daemon was being created
@@ -89,6 +89,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     print(f"{PROG}: listening on {runner.daemon.uri} (rootdir {config.rootdir}, "
           f"hosts file {config.hosts_file})", file=sys.stderr, flush=True)
+    if config.enable_forwarding:
+        print(f"{PROG}: I/O node: files under {config.pfs_dir}, {config.io_threads} I/O "
+              f"threads, scheduler {config.sched_config or '(defaults)'}", file=sys.stderr,
+              flush=True)
 
     thread = threading.Thread(target=runner.serve, name="gkfs-daemon-run")
     thread.start()

@@ -145,6 +145,10 @@ def _check_optional_dir(value: str) -> Optional[str]:
     return _check_dir(value) if value else None
 
 
+def _check_app_id(value: int) -> Optional[str]:
+    return None if 0 <= value < 1 << 32 else f"must be in 0..{(1 << 32) - 1} (got {value})"
+
+
 def _check_sched_config(value: str) -> Optional[str]:
     if not value:
         return None
@@ -235,6 +239,24 @@ class DaemonSettings:
         "and passes it to every daemon; empty: no secret, anyone who reaches the daemon may "
         "use it.",
         "--secret-file", env="GKFS_SECRET_FILE", metavar="FILE")
+    enable_forwarding: bool = _setting(
+        False,
+        "Forwarding mode (GekkoFWD): the daemon is an I/O node that executes its clients' "
+        "operations on ordinary files under --pfs-dir, every read and write ordered by the "
+        "scheduler of --sched-config. Fails at start in a build without forwarding.",
+        "--enable-forwarding", env="GKFS_ENABLE_FORWARDING", parse=parse_bool)
+    pfs_dir: str = _setting(
+        "",
+        "Forwarding mode: the directory on the parallel file system that holds the files "
+        "(same names as the applications use, no chunks); required with --enable-forwarding. "
+        "Every I/O node of a file system gets the same directory.",
+        "--pfs-dir", env="GKFS_PFS_DIR", check=_check_optional_dir, metavar="DIR")
+    io_threads: int = _setting(
+        2,
+        "Forwarding mode: PFS operations in flight at once (the scheduler dispatches into "
+        "these slots).",
+        "--io-threads", env="GKFS_IO_THREADS", parse=parse_int, check=_check_positive,
+        metavar="N")
     sched_config: str = _setting(
         "",
         "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
@@ -297,7 +319,8 @@ class ClusterSettings:
 @dataclasses.dataclass
 class ClientEnvironment:
     """Environment of an application under the preload library (``libgkfs_intercept.so``);
-    GekkoFS's names. ``gkfs-ctl run`` and ``gkfs-ctl env`` set the first two."""
+    GekkoFS's names. ``gkfs-ctl run`` and ``gkfs-ctl env`` set the first two and pass the
+    forwarding ones on (their flags, or the variables already set)."""
 
     hosts_file: str = _setting(
         "./gkfs_hosts.txt", "Hosts file of the file system to use.",
@@ -315,6 +338,22 @@ class ClientEnvironment:
         "",
         "Instance secret presented to the daemons; empty: <hosts file>.secret if it exists "
         "(gkfs-ctl start creates it).", env="LIBGKFS_SECRET_FILE")
+    forwarding_map_file: str = _setting(
+        "",
+        "Forwarding mode: the map file (GekkoFWD's 'hostname io_node_index' lines) that names "
+        "this host's I/O node; empty: no forwarding. Re-read while programs run: a new "
+        "mapping moves their next requests. gkfs-ctl run and env pass it on (absolute).",
+        "--forwarding-map", env="LIBGKFS_FORWARDING_MAP_FILE", metavar="FILE")
+    hostname: str = _setting(
+        "",
+        "Forwarding mode: this host's name in the map; empty: the host name (gethostname). "
+        "For hosts that share one name (network namespaces, containers).",
+        "--client-hostname", env="LIBGKFS_HOSTNAME", metavar="NAME")
+    app_id: int = _setting(
+        0,
+        "Application id sent with every request (I/O-node scheduling and per-application "
+        "metrics); unset: SLURM_JOB_ID, else 0.",
+        "--app-id", env="LIBGKFS_APP_ID", parse=parse_int, check=_check_app_id, metavar="N")
     log_level: str = _setting(
         "errors", "What the preload library logs: none, errors, info or debug.",
         env="LIBGKFS_LOG")
@@ -462,14 +501,16 @@ def _absolute_paths(settings: T) -> T:
     changes = {name: os.path.abspath(getattr(settings, name))
                for name in ("mountdir", "rootdir", "metadir", "hosts_file", "log_output",
                             "secret_file",
-                            "sched_config")
+                            "sched_config", "pfs_dir")
                if getattr(settings, name)}
     return dataclasses.replace(settings, **changes)
 
 
 def to_core_options(settings: DaemonSettings) -> Any:
     """The C++ gkfs::DaemonOptions for these settings. Logging is not an option of the C++
-    daemon: see :func:`daemon_log_environment`."""
+    daemon: see :func:`daemon_log_environment`. In forwarding mode this builds the I/O
+    node's scheduler; raises SettingsError without --pfs-dir or if --sched-config names no
+    usable scheduler."""
     from gkfs import _core
 
     options = _core.DaemonOptions()
@@ -486,6 +527,15 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.use_memory_backend = settings.memory_backend
     options.secret_file = settings.secret_file
     options.auto_sm = settings.auto_sm
+    options.enable_forwarding = settings.enable_forwarding
+    options.pfs_dir = settings.pfs_dir
+    options.io_threads = settings.io_threads
+    if settings.enable_forwarding and _core.HAVE_FORWARDING:  # else Daemon.create refuses
+        from gkfs.forwarding.io_node import scheduler_for
+
+        if not settings.pfs_dir:
+            raise SettingsError("--pfs-dir (GKFS_PFS_DIR) is required with --enable-forwarding")
+        options.scheduler = scheduler_for(settings.sched_config)
     return options
 
 
