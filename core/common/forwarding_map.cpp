@@ -19,9 +19,9 @@ Status ParseForwardingMap(const std::string& path, std::map<std::string, uint32_
   map->clear();
   std::string line;
   for (int lineno = 1; std::getline(in, line); ++lineno) {
-    std::istringstream words(line);
+    std::istringstream words(line.substr(0, line.find('#')));  // '#' starts a comment anywhere
     std::string host, index, extra;
-    if (!(words >> host) || host[0] == '#') continue;
+    if (!(words >> host)) continue;
     char* end = nullptr;
     unsigned long value = (words >> index) ? strtoul(index.c_str(), &end, 10) : 0;
     std::string where = "forwarding map '" + path + "' line " + std::to_string(lineno) + ": ";

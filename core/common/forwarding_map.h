@@ -1,7 +1,7 @@
 // The forwarding map (GekkoFWD format): which I/O node serves each compute host.
 //   line := hostname io_node_index        index into the daemons of the hosts file, in the
 //                                         order clients sort them (by uri, hosts_file.h)
-// Blank lines and lines starting with '#' are ignored. Writers replace the file atomically
+// Blank lines are ignored; '#' starts a comment, on a line of its own or after an entry. Writers replace the file atomically
 // (write, then rename); ForwardingMap::Refresh notices the change.
 #pragma once
 

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/forwarding_map.h"
 #include "gkfs/client.h"
 #include "gkfs/daemon.h"
 
@@ -235,4 +236,27 @@ TEST_CASE("a bad --pfs-dir is an error naming the flag", "[forwarding]") {
   CHECK(s.code() == ENOTDIR);
   CHECK(s.message().find("--pfs-dir") != std::string::npos);
   (void)system("rm -rf /tmp/gkfs-fwd-bad-root");
+}
+
+TEST_CASE("the map parser takes GekkoFWD's lines with comments anywhere, as the Python tools do",
+          "[forwarding]") {
+  char tmpl[] = "/tmp/gkfs-fwd-map-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::string path = tmpl;
+  { std::ofstream(path) << "# 4 compute hosts on 2 I/O nodes\nnode-1 0\nnode-2 0\n\n"
+                        << "node-3 1   # trailing comment\n\tnode-4\t1\n"; }
+  std::map<std::string, uint32_t> map;
+  REQUIRE(ParseForwardingMap(path, &map).ok());
+  std::map<std::string, uint32_t> want{{"node-1", 0}, {"node-2", 0}, {"node-3", 1}, {"node-4", 1}};
+  CHECK(map == want);
+  { std::ofstream(path) << "node-1 0\nnode-2 x\n"; }
+  Status s = ParseForwardingMap(path, &map);
+  CHECK(s.code() == EINVAL);
+  CHECK(s.message().find("line 2") != std::string::npos);
+  { std::ofstream(path) << "node-1 0\nnode-1 1 # again\n"; }
+  s = ParseForwardingMap(path, &map);
+  CHECK(s.message().find("line 2: host 'node-1' is listed twice") != std::string::npos);
+  unlink(path.c_str());
 }
