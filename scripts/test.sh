@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every gkfs test: setup (incremental build + install into .venv), the C++ unit tests
-# (Catch2), then pytest. Extra arguments go to pytest (e.g. scripts/test.sh -k client).
+# (Catch2), the refusal tests of a build without forwarding, then pytest. Extra arguments go
+# to pytest (e.g. scripts/test.sh -k client).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,18 @@ if [[ -z "$unit_tests" || ! -x "$unit_tests" ]]; then
 fi
 echo "test: C++ unit tests ($unit_tests)"
 "$unit_tests"
+
+# A build without forwarding (ENABLE_FORWARDING=OFF) must refuse forwarding daemons and
+# clients given a map, saying so. Only the unit-test binary is built, in its own persistent
+# build directory, so after the first run this costs seconds.
+nofwd=build/nofwd
+if [[ ! -f "$nofwd/CMakeCache.txt" ]]; then
+  cmake -S . -B "$nofwd" -G Ninja -DENABLE_FORWARDING=OFF -DGKFS_BUILD_PYTHON=OFF \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+echo "test: C++ [forwarding] tests of an ENABLE_FORWARDING=OFF build ($nofwd)"
+cmake --build "$nofwd" --target gkfs_unit_tests >/dev/null
+"$nofwd/core/gkfs_unit_tests" "[forwarding]"
 
 echo "test: pytest"
 status=0
