@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                 # everything (about 15 minutes on 2 cores)
 #   scripts/bench.sh --quick         # issue 6's target configurations only (about 2 minutes)
-#   scripts/bench.sh [--quick] [--rounds N] [--suite md|io|rpc|startup]... [pytest args]
+#   scripts/bench.sh [--quick] [--rounds N] [--suite md|io|rpc|startup|fwd]... [pytest args]
 #
 # Runs scripts/setup.sh first (incremental build + install into .venv) and installs
 # matplotlib into .venv if missing (plots), hyperfine from Debian if missing (optional).
@@ -26,7 +26,8 @@ while (($#)); do
         io) suites+=(bench/bench_data.py) ;;
         rpc) suites+=(bench/bench_rpc.py) ;;
         startup) suites+=(bench/bench_startup.py) ;;
-        *) echo "bench: unknown suite '$2' (md, io, rpc, startup)" >&2; exit 2 ;;
+        fwd) suites+=(bench/bench_forwarding.py) ;;
+        *) echo "bench: unknown suite '$2' (md, io, rpc, startup, fwd)" >&2; exit 2 ;;
       esac
       shift ;;
     -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
