@@ -2,8 +2,8 @@
 // Client and fork handling.
 //
 // Start-up work is kept tiny because every process under LD_PRELOAD pays it: read the
-// environment, scan /proc/self/fd for inherited gkfs descriptors. UCX starts on the first
-// access under the mount directory.
+// environment, scan /proc/self/fd for inherited gkfs descriptors. The client library (and with
+// it UCX) is loaded on the first access under the mount directory.
 #include <fcntl.h>
 #include <linux/limits.h>
 #include <pthread.h>
@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "preload/client_loader.h"
 #include "preload/fd_table.h"
 #include "preload/libc.h"
 #include "preload/path_resolver.h"
@@ -186,7 +187,7 @@ Client* AcquireClient(Status* status) {
   options.hostname = cfg.hostname;
   options.app_id = cfg.app_id;
   std::unique_ptr<Client> connected;
-  Status s = Client::Connect(options, &connected);
+  Status s = ConnectClient(options, &connected);
   if (!s.ok()) {
     Log(LogLevel::kErrors, "cannot connect to gkfs (hosts file %s): %s", cfg.hosts_file.c_str(),
         s.ToString().c_str());

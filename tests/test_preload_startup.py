@@ -1,0 +1,70 @@
+"""What the preload library costs a process: libgkfs_intercept.so loads no UCX and no shared
+libstdc++; the client library (libgkfs_client.so, with UCX) is loaded on the first access
+under the mount directory, with UCX's memory events off unless the program uses UCX itself.
+Timings are measured (core/preload/README.md), never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from test_preload import d, py  # noqa: F401  (d is a fixture)
+
+# Python under the preload: the libraries mapped into it (names without ".so..."), and UCM's enable_events flag (the
+# second int of ucm_global_config_t) once libucm is loaded.
+PROBE = """
+    import ctypes, json, os, sys
+    def libraries():
+        with open("/proc/self/maps") as f:
+            return sorted({os.path.basename(line.split()[-1]).split(".so")[0] for line in f
+                           if ".so" in line.split()[-1]})
+    def memory_events():
+        try:
+            ucm = ctypes.CDLL("libucm.so.0", mode=os.RTLD_NOLOAD)
+        except OSError:
+            return None
+        opts = ctypes.c_int.in_dll(ucm, "ucm_global_opts")  # log_level, enable_events, ...
+        return (ctypes.c_int * 2).from_address(ctypes.addressof(opts))[1]
+    out = {"before": libraries()}
+    if sys.argv[2] == "app-ucx":
+        ctypes.CDLL("libucp.so.0")  # the application's own UCX, loaded first
+    if sys.argv[1] != "-":
+        os.listdir(sys.argv[1])
+    out["after"] = libraries()
+    out["events"] = memory_events()
+    print(json.dumps(out))
+"""
+
+
+def test_untouched_process_loads_no_client(fs, tmp_path):
+    got = py(fs, PROBE, "-", "plain")
+    assert "libgkfs_intercept" in got["after"]
+    for lib in ("libgkfs_client", "libucp", "libucs", "libstdc++"):
+        assert lib not in got["after"], got["after"]
+    assert got["events"] is None
+
+
+def test_first_access_loads_the_client_with_memory_events_off(fs, d):
+    got = py(fs, PROBE, d, "plain")
+    assert "libgkfs_client" not in got["before"]
+    assert {"libgkfs_client", "libucp"} <= set(got["after"])
+    assert got["events"] == 0
+
+
+def test_memory_events_stay_on_for_a_program_using_ucx(fs, d):
+    assert py(fs, PROBE, d, "app-ucx")["events"] == 1
+    env = dict(fs.env, UCX_MEM_EVENTS="yes")  # the user's choice wins too
+    result = fs.run([sys.executable, "-c", textwrap.dedent(PROBE), d, "plain"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["events"] == 1
+
+
+def test_shared_libraries_link_no_ucx_into_the_intercept_library(fs):
+    library = fs.env["LD_PRELOAD"]
+    needed = subprocess.run(["ldd", library], capture_output=True, text=True, check=True).stdout
+    assert "libuc" not in needed and "libstdc++" not in needed, needed
+    client = os.path.join(os.path.dirname(library), "libgkfs_client.so")
+    assert os.path.exists(client)
