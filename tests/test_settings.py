@@ -136,7 +136,8 @@ def test_daemon_argv_round_trips():
     hostile.update(GKFS_CHUNK_SIZE="4096", GKFS_PORT="1", GKFS_CLEAN_ROOTDIR="0",
                    GKFS_LOG="debug", GKFS_LOG_OUTPUT="/tmp/elsewhere",
                    GKFS_AUTO_SM="0", GKFS_MEMORY_BACKEND="0", GKFS_CLEAN_ROOTDIR_FINISH="1",
-                   GKFS_RPC_PROTOCOL="ucx+tcp", GKFS_ROOTDIR="/tmp/x", GKFS_METADIR="")
+                   GKFS_RPC_PROTOCOL="ucx+tcp", GKFS_ROOTDIR="/tmp/x", GKFS_METADIR="",
+                   GKFS_ENABLE_FORWARDING="0", GKFS_IO_THREADS="7")
     assert settings.load(DaemonSettings, args, environ=hostile) == original
 
 
@@ -146,11 +147,13 @@ def test_core_options_carry_every_field():
                            clean_rootdir=True, memory_backend=True, metadir="/m")
     options = settings.to_core_options(loaded)
     core_fields = {name for name in dir(_core.DaemonOptions()) if not name.startswith("_")}
-    renamed = {"rpc_protocol": "protocol", "memory_backend": "use_memory_backend"}
-    not_options = {"auto_sm", "log_level", "log_output"}  # environment of the daemon process
+    renamed = {"rpc_protocol": "protocol", "memory_backend": "use_memory_backend",
+               "sched_config": "scheduler"}  # forwarding mode builds it from the file
+    not_options = {"log_level", "log_output"}  # environment of the daemon process
     mapped = {renamed.get(f.name, f.name) for f in dataclasses.fields(DaemonSettings)
               if f.name not in not_options}
     assert core_fields == mapped
     for f in dataclasses.fields(DaemonSettings):
-        if f.name not in not_options:
+        if f.name not in not_options and f.name != "sched_config":
             assert getattr(options, renamed.get(f.name, f.name)) == getattr(loaded, f.name)
+    assert options.scheduler is None  # only an I/O node (--enable-forwarding) has one
