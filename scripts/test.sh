@@ -37,7 +37,11 @@ if [[ ! -f "$nofwd/CMakeCache.txt" ]]; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 echo "test: C++ [forwarding] tests of an ENABLE_FORWARDING=OFF build ($nofwd)"
-cmake --build "$nofwd" --target gkfs_unit_tests >/dev/null
+if ! cmake --build "$nofwd" --target gkfs_unit_tests >"$nofwd/build.log" 2>&1; then
+  tail -n 40 "$nofwd/build.log" >&2
+  echo "test: the ENABLE_FORWARDING=OFF build failed; full log: $nofwd/build.log" >&2
+  exit 1
+fi
 "$nofwd/core/gkfs_unit_tests" "[forwarding]"
 
 echo "test: pytest"
