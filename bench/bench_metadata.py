@@ -15,8 +15,8 @@ from pathlib import Path
 
 from harness import cases, driver, record, run_json
 
-FILES = 2000          # per process, md_driver
-PY_FILES = 1000       # per process, py_md_driver
+FILES = 1000          # per process, md_driver
+PY_FILES = 500        # per process, py_md_driver
 MD_KEYS = ("mkdir_ops", "create_ops", "stat_ops", "remove_ops", "rmdir_ops", "create_s",
            "stat_s", "remove_s")
 PY_DRIVER = str(Path(__file__).with_name("py_md_driver.py"))

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
@@ -89,9 +90,14 @@ class FileSystem:
 
     def start(self) -> "FileSystem":
         env = ucx_env(self.transport)
-        result = gkfs_ctl("start", "--daemons", str(self.daemons), "--hosts-file", self.hosts_file,
-                          "--rootdir", str(self.rootdir), "--mountdir", self.mountdir,
-                          *TRANSPORTS[self.transport]["args"], env=env)
+        argv = ["start", "--daemons", str(self.daemons), "--hosts-file", self.hosts_file,
+                "--rootdir", str(self.rootdir), "--mountdir", self.mountdir,
+                *TRANSPORTS[self.transport]["args"]]
+        result = gkfs_ctl(*argv, env=env)
+        if result.returncode != 0 and "No module named" in result.stderr:
+            # Someone reinstalled the shared .venv under us (scripts/setup.sh): once more.
+            time.sleep(10)
+            result = gkfs_ctl(*argv, env=env)
         if result.returncode != 0:
             self._remove_dirs()
             raise RuntimeError(f"gkfs-ctl start failed ({result.returncode}):\n"
@@ -105,11 +111,17 @@ class FileSystem:
         return self
 
     def stop(self) -> None:
+        """Stops the daemons; keeps the directories (and so the state file that names the
+        daemons) when gkfs-ctl stop failed, so that a second try can still stop them."""
         if self.started:
             result = gkfs_ctl("stop", "--hosts-file", self.hosts_file)
-            self.started = False
+            if result.returncode != 0 and "No module named" in result.stderr:
+                time.sleep(10)  # the shared .venv was being reinstalled: once more
+                result = gkfs_ctl("stop", "--hosts-file", self.hosts_file)
             if result.returncode != 0:
-                print(f"gkfs-ctl stop: {result.stdout}{result.stderr}", file=sys.stderr)
+                raise RuntimeError(f"gkfs-ctl stop --hosts-file {self.hosts_file} failed: "
+                                   f"{result.stdout}{result.stderr}")
+            self.started = False
         self._remove_dirs()
 
     def _remove_dirs(self) -> None:
@@ -168,9 +180,9 @@ class FileSystemPool:
         return self.current
 
     def close(self) -> None:
-        if self.current is not None:
-            self.current.stop()
-            self.current = None
+        current, self.current = self.current, None
+        if current is not None:
+            current.stop()
 
 
 def run_json(argv: Sequence[str], env: Optional[dict[str, str]] = None,
