@@ -77,6 +77,14 @@ TEST_CASE("FIFO scheduler merges contiguous requests of one file, in arrival ord
   CHECK(batch[2] == std::vector<uint64_t>{5});
   CHECK(batch[3] == std::vector<uint64_t>{6});        // a read never joins writes
   CHECK(sleep < 0);
+
+  // Requests that arrived out of offset order still merge around the oldest one.
+  IoQueues shuffled;
+  shuffled[1] = {req(1, 1, 1, 20, 10), req(2, 1, 1, 0, 10), req(3, 1, 1, 10, 10), req(4, 1, 1, 30, 10)};
+  batch.clear();
+  REQUIRE(NewFifoScheduler(16)->Schedule(0, shuffled, 10, &batch, &sleep).ok());
+  REQUIRE(batch.size() == 1);
+  CHECK(batch[0] == std::vector<uint64_t>{2, 3, 1, 4});
   batch.clear();
   REQUIRE(fifo->Schedule(0, queues, 1, &batch, &sleep).ok());
   CHECK(batch.size() == 1);  // the limit
