@@ -219,7 +219,7 @@ void RegisterClient(py::module_& m) {
   py::class_<PyClient>(m, "Client", "Connection to the daemons listed in a hosts file.")
       .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
                     uint32_t>(),
-           py::arg("hosts_file"), py::arg("timeout_ms") = 10000, py::arg("secret_file") = "",
+           py::arg("hosts_file"), py::arg("timeout_ms") = 5000, py::arg("secret_file") = "",
            py::arg("forwarding_map_file") = "", py::arg("hostname") = "", py::arg("app_id") = 0)
       .def_property_readonly("config", [](const PyClient& self) { return self.get()->config(); })
       .def_property_readonly("closed", &PyClient::closed)

@@ -85,9 +85,15 @@ Status Worker::Create(const std::string& protocol, const std::string& net_device
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
   if (st != UCS_OK) return UcsError(st, "ucp_config_read");
   if (getenv("UCX_TLS") == nullptr) ucp_config_modify(config, "TLS", tls.c_str());
-  if (getenv("UCX_NET_DEVICES") == nullptr && !net_devices.empty()) {
+  // An interface name narrows tcp to it; verbs devices have names of their own (mlx5_0:1),
+  // so for rc/ud/dc UCX keeps its default choice.
+  bool verbs = tls.rfind("rc", 0) == 0 || tls.rfind("ud", 0) == 0 || tls.rfind("dc", 0) == 0;
+  if (getenv("UCX_NET_DEVICES") == nullptr && !net_devices.empty() && !verbs) {
     ucp_config_modify(config, "NET_DEVICES", net_devices.c_str());
   }
+  // A daemon restarted on its port must listen again while connections of its previous
+  // run linger in TIME_WAIT.
+  if (getenv("UCX_TCP_CM_REUSEADDR") == nullptr) ucp_config_modify(config, "TCP_CM_REUSEADDR", "y");
 
   std::unique_ptr<Worker> w(new Worker());
   ucp_params_t params{};

@@ -204,13 +204,15 @@ class Client:
     naming the file and line. ``app_id`` (else ``LIBGKFS_APP_ID``, else ``SLURM_JOB_ID``,
     else 0) rides in every request, for the I/O nodes' schedulers and metrics."""
 
-    def __init__(self, hosts_file: Optional[str] = None, timeout_ms: int = 10000,
+    def __init__(self, hosts_file: Optional[str] = None, timeout_ms: int = 5000,
                  forwarding_map_file: Optional[str] = None, hostname: Optional[str] = None,
-                 app_id: Optional[int] = None) -> None:
+                 app_id: Optional[int] = None, secret_file: Optional[str] = None) -> None:
         self.hosts_file = os.path.abspath(hosts_file or default_hosts_file())
         self.forwarding_map_file, self.hostname, self.app_id = forwarding_options(
             forwarding_map_file, hostname, app_id)
-        self._core = _core.Client(self.hosts_file, timeout_ms, "", self.forwarding_map_file,
+        # The instance secret: given, else LIBGKFS_SECRET_FILE, else <hosts_file>.secret.
+        secret = secret_file or os.environ.get("LIBGKFS_SECRET_FILE", "")
+        self._core = _core.Client(self.hosts_file, timeout_ms, secret, self.forwarding_map_file,
                                   self.hostname, self.app_id)
 
     def __enter__(self) -> "Client":

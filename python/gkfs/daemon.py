@@ -72,9 +72,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from gkfs import _core
 
     os.environ.update(_settings.daemon_log_environment(config))
-    # A daemon restarted on its port must be able to listen again while connections of its
-    # previous run linger in TIME_WAIT (UCX's listener does not set SO_REUSEADDR by default).
-    os.environ.setdefault("UCX_TCP_CM_REUSEADDR", "y")
 
     runner = _Runner()
     for signum in (signal.SIGTERM, signal.SIGINT):

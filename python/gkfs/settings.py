@@ -330,9 +330,9 @@ class ClientEnvironment:
         "Mount directory whose paths go to gkfs (default: the one the daemons advertise).",
         env="LIBGKFS_MOUNTDIR")
     timeout_ms: int = _setting(
-        10000,
+        5000,
         "Client timeout in milliseconds: a request without network progress this long fails "
-        "with EIO/EHOSTDOWN. gkfs-ctl run and env set it to gkfs-ctl's --timeout-ms (5000).",
+        "with EIO/EHOSTDOWN. gkfs-ctl run and env set it to gkfs-ctl's --timeout-ms.",
         env="LIBGKFS_TIMEOUT_MS")
     secret_file: str = _setting(
         "",

@@ -21,7 +21,7 @@ namespace gkfs {
 
 struct ClientOptions {
   std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
-  int timeout_ms = 10000;      // a call idle (no network progress) this long fails, EHOSTDOWN
+  int timeout_ms = 5000;       // a call idle (no network progress) this long fails, EHOSTDOWN
   std::string secret_file;     // the instance secret; empty: <hosts_file>.secret if it exists
   uint32_t app_id = 0;         // application id sent with every request (scheduling, metrics)
   // Forwarding mode: every operation goes to the I/O node this map names for `hostname`
