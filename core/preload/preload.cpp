@@ -65,6 +65,7 @@ const Config* LoadConfig() {
   const char* hosts = std::getenv("LIBGKFS_HOSTS_FILE");
   cfg->hosts_file = Absolute(hosts != nullptr && *hosts ? hosts : "./gkfs_hosts.txt");
   if (const char* t = std::getenv("LIBGKFS_TIMEOUT_MS")) cfg->timeout_ms = std::atoi(t);
+  if (const char* f = std::getenv("LIBGKFS_SECRET_FILE")) cfg->secret_file = f;
   const char* map = std::getenv("LIBGKFS_FORWARDING_MAP_FILE");
   if (map != nullptr && *map) cfg->forwarding_map_file = Absolute(map);
   if (const char* host = std::getenv("LIBGKFS_HOSTNAME")) cfg->hostname = host;
@@ -183,6 +184,7 @@ Client* AcquireClient(Status* status) {
   ClientOptions options;
   options.hosts_file = cfg.hosts_file;
   if (cfg.timeout_ms > 0) options.timeout_ms = cfg.timeout_ms;
+  options.secret_file = cfg.secret_file;
   options.forwarding_map_file = cfg.forwarding_map_file;
   options.hostname = cfg.hostname;
   options.app_id = cfg.app_id;
