@@ -51,6 +51,19 @@ class RecordingScheduler : public IoScheduler {
   std::shared_ptr<IoScheduler> fifo_ = NewFifoScheduler(16);
 };
 
+// Daemons running in threads; shut down and joined however the test case ends.
+struct RunningDaemons {
+  std::vector<std::unique_ptr<Daemon>> daemons;
+  std::vector<std::thread> threads;
+  std::string dir;
+  ~RunningDaemons() {
+    for (auto& d : daemons) d->Shutdown();
+    for (auto& t : threads) t.join();
+    daemons.clear();
+    if (!dir.empty()) (void)system(("rm -rf " + dir).c_str());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("FIFO scheduler merges contiguous requests of one file, in arrival order") {
@@ -117,12 +130,12 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
           "[forwarding]") {
   if (!GKFS_HAVE_FORWARDING) return;
   char tmpl[] = "/tmp/gkfs-fwd-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  RunningDaemons io_nodes;
+  io_nodes.dir = mkdtemp(tmpl);
+  const std::string& dir = io_nodes.dir;
   std::string pfs = dir + "/pfs", hosts = dir + "/hosts", map = dir + "/map";
   mkdir(pfs.c_str(), 0755);
   auto recorder = std::make_shared<RecordingScheduler>();
-  std::vector<std::unique_ptr<Daemon>> daemons;
-  std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i) {
     DaemonOptions o;
     o.rootdir = dir + "/d" + std::to_string(i);
@@ -136,9 +149,9 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
     Status s = Daemon::Create(o, &d);
     INFO(s.ToString());
     REQUIRE(s.ok());
-    daemons.push_back(std::move(d));
+    io_nodes.daemons.push_back(std::move(d));
   }
-  for (auto& d : daemons) threads.emplace_back([raw = d.get()] { raw->Run(); });
+  for (auto& d : io_nodes.daemons) io_nodes.threads.emplace_back([raw = d.get()] { raw->Run(); });
   for (int i = 0; i < 500; ++i) {  // until both daemons listed themselves
     std::string text = ReadWhole(hosts);
     if (std::count(text.begin(), text.end(), '\n') == 2) break;
@@ -224,12 +237,6 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
   Status s = Client::Connect(co, &fresh);
   CHECK(s.code() == EINVAL);
   CHECK(s.message().find("line 1") != std::string::npos);
-
-  c.reset();
-  for (auto& d : daemons) d->Shutdown();
-  for (auto& t : threads) t.join();
-  std::string cmd = "rm -rf " + dir;
-  (void)system(cmd.c_str());
 }
 
 TEST_CASE("a bad --pfs-dir is an error naming the flag", "[forwarding]") {

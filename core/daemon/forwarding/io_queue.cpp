@@ -27,9 +27,9 @@ IoQueue::~IoQueue() {
   dispatch_cv_.notify_all();
   io_cv_.notify_all();
   for (auto& t : threads_) t.join();
-  for (auto& [id, io] : pending_) Reply(io, ESHUTDOWN, 0, Buffer(), 0);
+  for (auto& [id, io] : pending_) server_->Complete(io.token, MakeReply(io, ESHUTDOWN, 0, Buffer(), 0));
   for (auto& unit : units_) {
-    for (auto& io : unit.requests) Reply(io, ESHUTDOWN, 0, Buffer(), 0);
+    for (auto& io : unit.requests) server_->Complete(io.token, MakeReply(io, ESHUTDOWN, 0, Buffer(), 0));
   }
 }
 
@@ -126,7 +126,8 @@ void IoQueue::IoLoop() {
     ++in_service_;
     l.unlock();
     IoUnitStats stats;
-    Execute(unit, &stats);
+    std::vector<transport::Response> replies;
+    Execute(unit, &stats, &replies);
     l.lock();
     --in_service_;
     for (const auto& io : unit.requests) {
@@ -142,10 +143,13 @@ void IoQueue::IoLoop() {
     completions_.push_back(std::move(stats));
     event_ = true;
     dispatch_cv_.notify_one();
+    l.unlock();
+    for (size_t i = 0; i < replies.size(); ++i) server_->Complete(unit.requests[i].token, std::move(replies[i]));
+    l.lock();
   }
 }
 
-void IoQueue::Execute(Unit& unit, IoUnitStats* stats) {
+void IoQueue::Execute(Unit& unit, IoUnitStats* stats, std::vector<transport::Response>* replies) {
   const PendingIo& first = unit.requests.front();
   double start = SteadySeconds();
   double wait = 0;
@@ -171,17 +175,18 @@ void IoQueue::Execute(Unit& unit, IoUnitStats* stats) {
   for (size_t i = 0; i < unit.requests.size(); ++i) {
     PendingIo& io = unit.requests[i];
     if (first.info.kind == 1) {
-      Reply(io, s.code(), io.info.offset, Buffer(), 0);
+      replies->push_back(MakeReply(io, s.code(), io.info.offset, Buffer(), 0));
     } else {
       // A short read at end of file: earlier requests got their bytes first.
       size_t mine = std::min<size_t>(io.info.length, done);
       done -= mine;
-      Reply(io, s.code(), io.info.offset, std::move(buffers[i]), mine);
+      replies->push_back(MakeReply(io, s.code(), io.info.offset, std::move(buffers[i]), mine));
     }
   }
 }
 
-void IoQueue::Reply(PendingIo& io, int status, uint64_t offset, Buffer data, size_t size) {
+transport::Response IoQueue::MakeReply(const PendingIo& io, int status, uint64_t offset, Buffer data,
+                                       size_t size) {
   transport::Response r;
   r.status = status;
   if (status == 0 && io.info.kind == 1) {
@@ -193,7 +198,7 @@ void IoQueue::Reply(PendingIo& io, int status, uint64_t offset, Buffer data, siz
     r.payload = std::move(data);
     r.payload_size = size;
   }
-  server_->Complete(io.token, std::move(r));
+  return r;
 }
 
 void IoQueue::Stats(rpc::FwdStatsReply* totals, std::vector<rpc::AppStats>* apps) {

@@ -47,8 +47,11 @@ class IoQueue {
   void IoLoop();
   // REQUIRES: mu_ held. Moves the requests of `ids` into units_ if they form a valid unit.
   bool TakeUnit(const std::vector<uint64_t>& ids, double now);
-  void Execute(Unit& unit, IoUnitStats* stats);
-  void Reply(PendingIo& io, int status, uint64_t offset, Buffer data, size_t size);
+  // Runs the unit's PFS operation; fills one response per request (sent by the caller
+  // after the metrics are recorded, so a client that got its reply sees it counted).
+  void Execute(Unit& unit, IoUnitStats* stats, std::vector<transport::Response>* replies);
+  static transport::Response MakeReply(const PendingIo& io, int status, uint64_t offset, Buffer data,
+                                       size_t size);
 
   std::shared_ptr<IoScheduler> scheduler_;
   PfsStore* store_;
