@@ -13,8 +13,8 @@ import textwrap
 
 from test_preload import d, py  # noqa: F401  (d is a fixture)
 
-# Python under the preload: the libraries mapped into it (names without ".so..."), and UCM's enable_events flag (the
-# second int of ucm_global_config_t) once libucm is loaded.
+# Python under the preload: the libraries mapped into it (names without ".so..."), and UCM's
+# enable_events flag (the second int of ucm_global_config_t) once libucm is loaded.
 PROBE = """
     import ctypes, json, os, sys
     def libraries():

@@ -9,39 +9,50 @@
 
 #include "common/path_util.h"
 #include "preload/libc.h"
+#include "preload/links.h"
 
 namespace gkfs::preload {
 
 namespace {
 
-// The client reports ENOENT for "/file/x" where the kernel says ENOTDIR: find the nearest
-// existing ancestor and say ENOTDIR if it is not a directory. Costs RPCs only on failure.
-Status RefineNotFound(Client& client, const std::string& path, Status status) {
-  if (status.code() != ENOENT) return status;
-  for (std::string ancestor = ParentPath(path);; ancestor = ParentPath(ancestor)) {
-    Metadata md;
-    Status s = client.Stat(ancestor, &md);
-    if (s.ok() && !md.is_dir()) return Status::Error(ENOTDIR, "a path component is a file");
-    if (s.code() != ENOENT || ancestor == "/") break;
-  }
-  return status;
-}
-
-Status StatRefined(Client& client, const std::string& path, Metadata* md) {
-  return RefineNotFound(client, path, client.Stat(path, md));
-}
-
 // Metadata for open(): creates the file when O_CREAT says so.
 Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t mode,
                     Metadata* md) {
-  if (!(flags & O_CREAT)) return StatRefined(client, target.internal, md);
+  if (!(flags & O_CREAT)) return client.Stat(target.internal, md);
   if (target.internal == "/" || target.names_directory) {
     return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
   }
   uint32_t perms = mode & ~CurrentUmask() & 07777;
   Status s = client.Create(target.internal, perms, (flags & O_EXCL) != 0, md);
-  if (s.code() == EEXIST && !(flags & O_EXCL)) return StatRefined(client, target.internal, md);
+  if (s.code() == EEXIST && !(flags & O_EXCL)) return client.Stat(target.internal, md);
   return s;
+}
+
+// open(2) of a kernel path a symbolic link in gkfs led to.
+int OpenKernel(const char* path, int flags, mode_t mode) {
+  static const auto real = NextSymbol<int (*)(int, const char*, int, ...)>("openat");
+  return real(AT_FDCWD, path, flags, mode);
+}
+
+// The metadata open() works on: created or looked up, symbolic links followed (O_NOFOLLOW:
+// ELOOP at the last component). Returns 0, 1 when *target became a kernel path, or -1.
+int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
+  bool resolved_ancestors = false;
+  for (int hops = 0;;) {
+    if (target->kernel()) return 1;
+    if (!target->gkfs()) return FailWith(target->error);
+    Status s = WithClient([&](Client& c) { return CreateOrStat(c, *target, flags, mode, md); });
+    if (!s.ok()) {
+      if ((s.code() != ENOENT && s.code() != ENOTDIR) || resolved_ancestors) return FailWith(s);
+      errno = s.code();
+      resolved_ancestors = true;
+      if (!ResolveAncestors(target)) return FailWith(s);
+      continue;
+    }
+    if (!S_ISLNK(md->mode)) return 0;
+    if (flags & O_NOFOLLOW) return FailWith((flags & O_DIRECTORY) ? ENOTDIR : ELOOP);
+    FollowLink(target->internal, md->link_target, &hops, target);
+  }
 }
 
 }  // namespace
@@ -67,26 +78,26 @@ dev_t DeviceId() {
   return dev;
 }
 
-int OpenPath(const PathTarget& target, int flags, mode_t mode) {
+int OpenPath(PathTarget* target, int flags, mode_t mode) {
   if ((flags & O_TMPFILE) == O_TMPFILE) return FailWith(EOPNOTSUPP);
   int access = flags & O_ACCMODE;
   if (access == O_ACCMODE) return FailWith(EINVAL);
   Metadata md;
-  Status s = WithClient([&](Client& c) { return CreateOrStat(c, target, flags, mode, &md); });
-  if (!s.ok()) return FailWith(s);
+  int found = OpenMetadata(target, flags, mode, &md);
+  if (found != 0) return found > 0 ? OpenKernel(target->kernel_path, flags, mode) : -1;
   FileKind kind = FileKind::kFile;
   if (md.is_dir()) {
     if ((flags & O_CREAT) || access != O_RDONLY) return FailWith(EISDIR);
     kind = FileKind::kDirectory;
   } else {
-    if ((flags & O_DIRECTORY) || target.names_directory) return FailWith(ENOTDIR);
+    if ((flags & O_DIRECTORY) || target->names_directory) return FailWith(ENOTDIR);
     if ((flags & O_TRUNC) && access != O_RDONLY && md.size > 0) {
-      s = WithClient([&](Client& c) { return c.Truncate(target.internal, 0); });
+      Status s = WithClient([&](Client& c) { return c.Truncate(target->internal, 0); });
       if (!s.ok()) return FailWith(s);
     }
   }
-  int fd = fds::Create(kind, flags, md.file_id, target.internal);
-  Log(LogLevel::kDebug, "open %s flags 0x%x -> fd %d", target.internal.c_str(), flags, fd);
+  int fd = fds::Create(kind, flags, md.file_id, target->internal);
+  Log(LogLevel::kDebug, "open %s flags 0x%x -> fd %d", target->internal.c_str(), flags, fd);
   return fd;
 }
 
@@ -172,12 +183,9 @@ int RemoveDirectory(const PathTarget& target) {
 
 
 int StatInternal(const std::string& internal, Metadata* md) {
-  Status s = WithClient([&](Client& c) { return StatRefined(c, internal, md); });
+  Status s = WithClient([&](Client& c) { return c.Stat(internal, md); });
   return s.ok() ? 0 : FailWith(s);
 }
-
-
-namespace {
 
 void FillStat(const Metadata& md, const std::string& internal, struct stat* st) {
   std::memset(st, 0, sizeof(*st));
@@ -187,7 +195,8 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st) 
   st->st_nlink = 1;  // unknown subdirectory count, as btrfs and GekkoFS report
   st->st_uid = md.uid;
   st->st_gid = md.gid;
-  st->st_size = static_cast<off_t>(md.size);
+  uint64_t size = S_ISLNK(md.mode) ? md.link_target.size() : md.size;
+  st->st_size = static_cast<off_t>(size);
   st->st_blksize = static_cast<blksize_t>(ChunkSize());
   st->st_blocks = static_cast<blkcnt_t>((md.size + 511) / 512);
   auto to_ts = [](int64_t ns) {
@@ -199,17 +208,6 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st) 
   st->st_atim = to_ts(md.atime_ns);
   st->st_mtim = to_ts(md.mtime_ns);
   st->st_ctim = to_ts(md.ctime_ns);
-}
-
-}  // namespace
-
-int StatPath(const PathTarget& target, struct stat* st) {
-  if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
-  Metadata md;
-  if (StatInternal(target.internal, &md) != 0) return -1;
-  if (target.names_directory && !md.is_dir()) return FailWith(ENOTDIR);
-  FillStat(md, target.internal, st);
-  return 0;
 }
 
 int StatFd(const OpenFile& file, struct stat* st) {

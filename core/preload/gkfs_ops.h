@@ -33,7 +33,9 @@ Status WithClient(Fn&& fn) {
 constexpr size_t kMaxTransfer = 0x7ffff000;
 
 // open(2) on a gkfs path: creates/truncates as flags say and returns a new descriptor.
-int OpenPath(const PathTarget& target, int flags, mode_t mode);
+// Symbolic links are followed (links.h); where one leads out of gkfs, *target becomes that
+// kernel path and the descriptor is the kernel's.
+int OpenPath(PathTarget* target, int flags, mode_t mode);
 
 // read/write at `offset`, or at (and advancing) the file position when offset < 0.
 ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offset);
@@ -43,10 +45,11 @@ int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence);
 // rmdir(2) and unlinkat(AT_REMOVEDIR).
 int RemoveDirectory(const PathTarget& target);
 
-// Metadata of a gkfs path; `target.names_directory` makes a non-directory ENOTDIR.
-int StatPath(const PathTarget& target, struct stat* st);
+// Metadata of an open file, and of an internal path as it is (no links followed).
 int StatFd(const OpenFile& file, struct stat* st);
 int StatInternal(const std::string& internal, Metadata* md);
+// struct stat of a record (a link's st_size is its target's length).
+void FillStat(const Metadata& md, const std::string& internal, struct stat* st);
 
 // st_ino and d_ino of a path (stable, never 0).
 uint64_t InodeOf(const std::string& internal);

@@ -1,4 +1,5 @@
-// Attributes: chmod and the times (Client::SetAttr), and chown.
+// Attributes: chmod and the times (Client::SetAttr), and chown. Only the owner (or root) may
+// chmod or set explicit times (EPERM); setting the times to now also needs write permission.
 //
 // gkfs stores no ownership changes: a chown that keeps the owner and group (or passes -1)
 // succeeds, root's is accepted without effect, anyone else's fails with EPERM, as a
@@ -10,19 +11,20 @@
 
 #include <ctime>
 
+#include "preload/permissions.h"
+
 using namespace gkfs;
 using namespace gkfs::preload;
 
 namespace {
 
-int SetMode(const std::string& internal, mode_t mode) {
+int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
+  if (!OwnsOrRoot(md)) return FailWith(EPERM);
   return Result(WithClient(
       [&](Client& c) { return c.SetAttr(internal, static_cast<int64_t>(mode & 07777), -1, -1); }));
 }
 
-int Chown(const std::string& internal, uid_t uid, gid_t gid) {
-  Metadata md;
-  if (StatInternal(internal, &md) != 0) return -1;
+int Chown(const Metadata& md, uid_t uid, gid_t gid) {
   bool same_uid = uid == static_cast<uid_t>(-1) || uid == md.uid;
   bool same_gid = gid == static_cast<gid_t>(-1) || gid == md.gid;
   if ((same_uid && same_gid) || geteuid() == 0) return 0;
@@ -35,9 +37,13 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// utimensat semantics: NULL = now for both; UTIME_NOW / UTIME_OMIT per field.
-int SetTimes(const std::string& internal, const struct timespec* times) {
+// utimensat semantics: NULL = now for both; UTIME_NOW / UTIME_OMIT per field. Setting "now"
+// needs ownership or write permission (EACCES), any other change ownership (EPERM).
+int SetTimes(const std::string& internal, const Metadata& md, const struct timespec* times) {
   times = Launder(times);
+  if (times != nullptr && times[0].tv_nsec == UTIME_NOW && times[1].tv_nsec == UTIME_NOW) {
+    times = nullptr;
+  }
   int64_t ns[2];
   for (int i = 0; i < 2; ++i) {
     if (times == nullptr || times[i].tv_nsec == UTIME_NOW) {
@@ -51,6 +57,10 @@ int SetTimes(const std::string& internal, const struct timespec* times) {
     }
   }
   if (ns[0] < 0 && ns[1] < 0) return 0;
+  if (!OwnsOrRoot(md)) {
+    if (times != nullptr) return FailWith(EPERM);
+    if (!MayAccess(md, W_OK)) return FailWith(EACCES);
+  }
   return Result(WithClient([&](Client& c) { return c.SetAttr(internal, -1, ns[0], ns[1]); }));
 }
 
@@ -69,32 +79,53 @@ int ChmodAt(int dirfd, const char* path, mode_t mode, int flags) {
   static const auto real = NextSymbol<decltype(&::fchmodat)>("fchmodat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    if (flags & ~AT_SYMLINK_NOFOLLOW) return FailWith(EINVAL);
+    Metadata md;
+    int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
+    if (found < 0) return -1;
+    if (found == 0) return S_ISLNK(md.mode) ? FailWith(EOPNOTSUPP) : SetMode(t.internal, md, mode);
+  }
   if (t.kernel()) return real(dirfd, t.kernel_path, mode, flags);
-  return t.gkfs() ? SetMode(t.internal, mode) : FailWith(t.error);
+  return FailWith(t.error);
 }
 
 int ChownAt(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
   static const auto real = NextSymbol<decltype(&::fchownat)>("fchownat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return FailWith(EINVAL);
+    Metadata md;
+    int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
+    if (found < 0) return -1;
+    if (found == 0) return Chown(md, uid, gid);
+  }
   if (t.kernel()) return real(dirfd, t.kernel_path, uid, gid, flags);
-  return t.gkfs() ? Chown(t.internal, uid, gid) : FailWith(t.error);
+  return FailWith(t.error);
 }
 
 int UtimensAt(int dirfd, const char* path, const struct timespec* times, int flags) {
   static const auto real = NextSymbol<decltype(&::utimensat)>("utimensat");
   path = Launder(path);
   if (path == nullptr) {  // Linux: the times of dirfd itself
-    if (OpenFileRef f = OurFile(dirfd)) return SetTimes(f->path, times);
+    if (OpenFileRef f = OurFile(dirfd)) {
+      Metadata md;
+      return StatInternal(f->path, &md) != 0 ? -1 : SetTimes(f->path, md, times);
+    }
     return real(dirfd, path, times, flags);
   }
   PathTarget t;
   ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    if (flags & ~AT_SYMLINK_NOFOLLOW) return FailWith(EINVAL);
+    Metadata md;  // the file must exist even when no time changes
+    int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
+    if (found < 0) return -1;
+    if (found == 0) return SetTimes(t.internal, md, times);
+  }
   if (t.kernel()) return real(dirfd, t.kernel_path, times, flags);
-  if (!t.gkfs()) return FailWith(t.error);
-  Metadata md;  // the file must exist even when no time changes
-  if (StatInternal(t.internal, &md) != 0) return -1;
-  return SetTimes(t.internal, times);
+  return FailWith(t.error);
 }
 
 }  // namespace
@@ -107,8 +138,10 @@ int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
 }
 int fchmod(int fd, mode_t mode) {
   static const auto real = NextSymbol<decltype(&::fchmod)>("fchmod");
-  if (OpenFileRef f = OurFile(fd)) return SetMode(f->path, mode);
-  return real(fd, mode);
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, mode);
+  Metadata md;
+  return StatInternal(f->path, &md) != 0 ? -1 : SetMode(f->path, md, mode);
 }
 
 int chown(const char* path, uid_t uid, gid_t gid) { return ChownAt(AT_FDCWD, path, uid, gid, 0); }
@@ -120,8 +153,10 @@ int fchownat(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
 }
 int fchown(int fd, uid_t uid, gid_t gid) {
   static const auto real = NextSymbol<decltype(&::fchown)>("fchown");
-  if (OpenFileRef f = OurFile(fd)) return Chown(f->path, uid, gid);
-  return real(fd, uid, gid);
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, uid, gid);
+  Metadata md;
+  return StatInternal(f->path, &md) != 0 ? -1 : Chown(md, uid, gid);
 }
 
 int utimensat(int dirfd, const char* path, const struct timespec times[2], int flags) {
@@ -129,8 +164,10 @@ int utimensat(int dirfd, const char* path, const struct timespec times[2], int f
 }
 int futimens(int fd, const struct timespec times[2]) {
   static const auto real = NextSymbol<decltype(&::futimens)>("futimens");
-  if (OpenFileRef f = OurFile(fd)) return SetTimes(f->path, times);
-  return real(fd, times);
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, times);
+  Metadata md;
+  return StatInternal(f->path, &md) != 0 ? -1 : SetTimes(f->path, md, times);
 }
 int utimes(const char* path, const struct timeval tv[2]) {
   struct timespec ts[2];

@@ -116,11 +116,26 @@ int MkdirAt(int dirfd, const char* path, mode_t mode) {
   static const auto real = NextSymbol<decltype(&::mkdirat)>("mkdirat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
-  if (t.kernel()) return real(dirfd, t.kernel_path, mode);
-  if (!t.gkfs()) return FailWith(t.error);
-  if (t.internal == "/") return FailWith(EEXIST);
-  uint32_t perms = mode & ~CurrentUmask() & 07777;
-  return Result(WithClient([&](Client& c) { return c.Mkdir(t.internal, perms); }));
+  return OnPath(
+      t, [&](const char* p) { return real(dirfd, p, mode); },
+      [&](const PathTarget& g) {
+        if (g.internal == "/") return FailWith(EEXIST);
+        uint32_t perms = mode & ~CurrentUmask() & 07777;
+        return Result(WithClient([&](Client& c) { return c.Mkdir(g.internal, perms); }));
+      });
+}
+
+// A stream over a freshly opened directory descriptor of either kind.
+DIR* OpenDirFd(int fd) {
+  static const auto real_fdopendir = NextSymbol<decltype(&::fdopendir)>("fdopendir");
+  OpenFileRef file = fds::Lookup(fd);
+  DIR* dir = file ? NewDir(fd, *file) : real_fdopendir(fd);
+  if (dir == nullptr) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+  }
+  return dir;
 }
 
 }  // namespace
@@ -134,9 +149,7 @@ int rmdir(const char* path) {
   static const auto real = NextSymbol<decltype(&::rmdir)>("rmdir");
   PathTarget t;
   ResolveArg(path, &t);
-  if (t.kernel()) return real(t.kernel_path);
-  if (!t.gkfs()) return FailWith(t.error);
-  return RemoveDirectory(t);
+  return OnPath(t, [&](const char* p) { return real(p); }, RemoveDirectory);
 }
 
 DIR* opendir(const char* path) {
@@ -145,16 +158,8 @@ DIR* opendir(const char* path) {
   ResolveArg(path, &t);
   if (t.kernel()) return real(t.kernel_path);
   if (!t.gkfs()) return errno = t.error, nullptr;
-  int fd = OpenPath(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd < 0) return nullptr;
-  OpenFileRef file = fds::Lookup(fd);
-  DIR* dir = file ? NewDir(fd, *file) : nullptr;
-  if (dir == nullptr) {
-    int saved = errno;
-    ::close(fd);
-    errno = saved;
-  }
-  return dir;
+  int fd = OpenPath(&t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  return fd < 0 ? nullptr : OpenDirFd(fd);
 }
 
 DIR* fdopendir(int fd) {
@@ -246,7 +251,12 @@ int scandir(const char* path, struct dirent*** list, int (*filter)(const struct 
   ResolveArg(path, &t);
   if (t.kernel()) return real(t.kernel_path, list, filter, compare);
   if (!t.gkfs()) return FailWith(t.error);
-  DIR* dir = opendir(path);
+  int fd = OpenPath(&t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd >= 0 && !fds::MaybeOurs(fd)) {  // a link led to a kernel directory
+    ::close(fd);
+    return real(t.kernel_path, list, filter, compare);
+  }
+  DIR* dir = fd < 0 ? nullptr : OpenDirFd(fd);
   return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
 }
 
@@ -257,7 +267,12 @@ int scandir64(const char* path, struct dirent64*** list, int (*filter)(const str
   ResolveArg(path, &t);
   if (t.kernel()) return real(t.kernel_path, list, filter, compare);
   if (!t.gkfs()) return FailWith(t.error);
-  DIR* dir = opendir(path);
+  int fd = OpenPath(&t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd >= 0 && !fds::MaybeOurs(fd)) {  // a link led to a kernel directory
+    ::close(fd);
+    return real(t.kernel_path, list, filter, compare);
+  }
+  DIR* dir = fd < 0 ? nullptr : OpenDirFd(fd);
   return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
 }
 

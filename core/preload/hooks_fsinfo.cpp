@@ -63,11 +63,17 @@ int FillStatvfs(struct statvfs* out) {
   return 0;
 }
 
-// Which side a path-based call belongs to: 1 gkfs, 0 kernel (path rewritten), -1 error.
-int Side(const char* path, PathTarget* t) {
+// Which side a path-based call belongs to: 1 gkfs (the path exists; links followed unless
+// follow is false), 0 kernel (t->kernel_path is the path to use), -1 error.
+int Side(const char* path, PathTarget* t, bool follow = true) {
   ResolveArg(path, t);
+  if (t->gkfs()) {
+    Metadata md;
+    int found = LookupArg(t, follow, &md);
+    if (found <= 0) return found < 0 ? -1 : 1;
+  }
   if (t->kernel()) return 0;
-  return t->gkfs() ? 1 : FailWith(t->error);
+  return FailWith(t->error);
 }
 
 }  // namespace
@@ -79,9 +85,7 @@ int statfs(const char* path, struct statfs* out) {
   PathTarget t;
   int side = Side(path, &t);
   if (side == 0) return real(t.kernel_path, out);
-  if (side < 0) return -1;
-  Metadata md;
-  return StatInternal(t.internal, &md) != 0 ? -1 : FillStatfs(out);
+  return side < 0 ? -1 : FillStatfs(out);
 }
 int statfs64(const char* path, struct statfs64* out) {
   return statfs(path, reinterpret_cast<struct statfs*>(out));
@@ -101,9 +105,7 @@ int statvfs(const char* path, struct statvfs* out) {
   PathTarget t;
   int side = Side(path, &t);
   if (side == 0) return real(t.kernel_path, out);
-  if (side < 0) return -1;
-  Metadata md;
-  return StatInternal(t.internal, &md) != 0 ? -1 : FillStatvfs(out);
+  return side < 0 ? -1 : FillStatvfs(out);
 }
 int statvfs64(const char* path, struct statvfs64* out) {
   return statvfs(path, reinterpret_cast<struct statvfs*>(out));
@@ -129,7 +131,7 @@ ssize_t getxattr(const char* path, const char* name, void* value, size_t size) {
 ssize_t lgetxattr(const char* path, const char* name, void* value, size_t size) {
   static const auto real = NextSymbol<decltype(&::lgetxattr)>("lgetxattr");
   PathTarget t;
-  int side = Side(path, &t);
+  int side = Side(path, &t, false);
   if (side == 0) return real(t.kernel_path, name, value, size);
   return side < 0 ? -1 : FailWith(ENOTSUP);
 }
@@ -151,7 +153,7 @@ ssize_t listxattr(const char* path, char* list, size_t size) {
 ssize_t llistxattr(const char* path, char* list, size_t size) {
   static const auto real = NextSymbol<decltype(&::llistxattr)>("llistxattr");
   PathTarget t;
-  int side = Side(path, &t);
+  int side = Side(path, &t, false);
   if (side == 0) return real(t.kernel_path, list, size);
   return side < 0 ? -1 : 0;
 }
@@ -173,7 +175,7 @@ int setxattr(const char* path, const char* name, const void* value, size_t size,
 int lsetxattr(const char* path, const char* name, const void* value, size_t size, int flags) {
   static const auto real = NextSymbol<decltype(&::lsetxattr)>("lsetxattr");
   PathTarget t;
-  int side = Side(path, &t);
+  int side = Side(path, &t, false);
   if (side == 0) return real(t.kernel_path, name, value, size, flags);
   return side < 0 ? -1 : FailWith(ENOTSUP);
 }

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <memory>
 
+#include "preload/permissions.h"
+
 using namespace gkfs;
 using namespace gkfs::preload;
 
@@ -277,10 +279,19 @@ int truncate(const char* path, off_t length) {
   static const auto real = NextSymbol<decltype(&::truncate)>("truncate");
   PathTarget t;
   ResolveArg(path, &t);
+  if (t.gkfs()) {
+    if (length < 0) return FailWith(EINVAL);
+    Metadata md;
+    int found = LookupArg(&t, true, &md);
+    if (found < 0) return -1;
+    if (found == 0) {
+      if (md.is_dir()) return FailWith(EISDIR);
+      if (!MayAccess(md, W_OK)) return FailWith(EACCES);
+      return Result(WithClient([&](Client& c) { return c.Truncate(t.internal, length); }));
+    }
+  }
   if (t.kernel()) return real(t.kernel_path, length);
-  if (!t.gkfs()) return FailWith(t.error);
-  if (length < 0) return FailWith(EINVAL);
-  return Result(WithClient([&](Client& c) { return c.Truncate(t.internal, length); }));
+  return FailWith(t.error);
 }
 
 int truncate64(const char* path, off64_t length) { return truncate(path, length); }

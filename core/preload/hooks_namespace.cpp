@@ -4,6 +4,8 @@
 #include <linux/limits.h>
 #include <stdio.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,9 +17,11 @@ namespace {
 int Unlink(const PathTarget& t) {
   if (t.internal == "/") return FailWith(EISDIR);
   if (t.names_directory) {  // "f/": ENOTDIR for a file, EISDIR for a directory
+    PathTarget followed = t;
     Metadata md;
-    if (StatInternal(t.internal, &md) != 0) return -1;
-    return FailWith(md.is_dir() ? EISDIR : ENOTDIR);
+    int found = LookupArg(&followed, true, &md);
+    if (found < 0) return -1;
+    return FailWith(found == 0 && md.is_dir() ? EISDIR : ENOTDIR);
   }
   return Result(WithClient([&](Client& c) { return c.Remove(t.internal); }));
 }
@@ -26,24 +30,25 @@ int UnlinkAt(int dirfd, const char* path, int flags) {
   static const auto real = NextSymbol<decltype(&::unlinkat)>("unlinkat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
-  if (t.kernel()) return real(dirfd, t.kernel_path, flags);
-  if (!t.gkfs()) return FailWith(t.error);
-  if (flags & ~AT_REMOVEDIR) return FailWith(EINVAL);
-  return (flags & AT_REMOVEDIR) ? RemoveDirectory(t) : Unlink(t);
+  if (t.gkfs() && (flags & ~AT_REMOVEDIR)) return FailWith(EINVAL);
+  return OnPath(
+      t, [&](const char* p) { return real(dirfd, p, flags); },
+      [&](const PathTarget& g) { return (flags & AT_REMOVEDIR) ? RemoveDirectory(g) : Unlink(g); });
 }
 
+// rename(2) inside gkfs; Client::Rename moves files, links and whole directories.
 int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return FailWith(EINVAL);  // no RENAME_EXCHANGE/WHITEOUT
   if (from.internal == "/" || to.internal == "/") return FailWith(EBUSY);
-  // The client renames regular files only: a directory gives EXDEV, so mv copies it.
-  if (from.internal != to.internal) {
-    Metadata existing;  // the client would replace whatever record is at the target
-    if (StatInternal(to.internal, &existing) == 0) {
-      if (flags & RENAME_NOREPLACE) return FailWith(EEXIST);
-      if (existing.is_dir()) return FailWith(EISDIR);
-    } else if (errno != ENOENT) {
-      return -1;
-    }
+  if (from.names_directory || to.names_directory) {  // "a/" must name a directory
+    Metadata md;
+    if (StatInternal(from.internal, &md) != 0) return -1;
+    if (!md.is_dir()) return FailWith(ENOTDIR);
+  }
+  if ((flags & RENAME_NOREPLACE) && from.internal != to.internal) {
+    Metadata existing;
+    if (StatInternal(to.internal, &existing) == 0) return FailWith(EEXIST);
+    if (errno != ENOENT) return -1;
   }
   return Result(WithClient([&](Client& c) { return c.Rename(from.internal, to.internal); }));
 }
@@ -54,21 +59,65 @@ int RenameAt(int from_dir, const char* from, int to_dir, const char* to, unsigne
   PathTarget f, t;
   ResolveArg(from_dir, from, &f);
   ResolveArg(to_dir, to, &t);
-  if (f.kernel() && t.kernel()) {
-    return flags == 0 ? real_renameat(from_dir, f.kernel_path, to_dir, t.kernel_path)
-                      : real_renameat2(from_dir, f.kernel_path, to_dir, t.kernel_path, flags);
+  for (bool resolved = false;; resolved = true) {
+    if (f.kernel() && t.kernel()) {
+      return flags == 0 ? real_renameat(from_dir, f.kernel_path, to_dir, t.kernel_path)
+                        : real_renameat2(from_dir, f.kernel_path, to_dir, t.kernel_path, flags);
+    }
+    if (!f.gkfs() && !f.kernel()) return FailWith(f.error);
+    if (!t.gkfs() && !t.kernel()) return FailWith(t.error);
+    if (f.gkfs() != t.gkfs()) return FailWith(EXDEV);
+    int r = RenameGkfs(f, t, flags);
+    if (r == 0 || resolved || (errno != ENOENT && errno != ENOTDIR)) return r;
+    bool from_moved = ResolveAncestors(&f);
+    if (!ResolveAncestors(&t) && !from_moved) return r;
   }
-  if (!f.gkfs() && !f.kernel()) return FailWith(f.error);
-  if (!t.gkfs() && !t.kernel()) return FailWith(t.error);
-  if (f.gkfs() != t.gkfs()) return FailWith(EXDEV);
-  return RenameGkfs(f, t, flags);
 }
 
-// readlink on gkfs: nothing is a symlink.
-ssize_t ReadlinkGkfs(const PathTarget& t) {
+using ReadlinkFn = ssize_t (*)(const char*, char*, size_t);
+
+// readlink(2): the target of a gkfs link, truncated to size, without a terminating NUL.
+ssize_t ReadlinkGkfs(PathTarget* t, char* buf, size_t size, ReadlinkFn real) {
   Metadata md;
-  if (StatInternal(t.internal, &md) != 0) return -1;
-  return FailWith(EINVAL);
+  int found = LookupArg(t, false, &md);
+  if (found > 0) return real(t->kernel_path, buf, size);
+  if (found < 0) return -1;
+  if (!S_ISLNK(md.mode)) return FailWith(EINVAL);
+  buf = Launder(buf);
+  if (size == 0 || size > SSIZE_MAX) return FailWith(EINVAL);
+  size_t n = std::min(size, md.link_target.size());
+  if (!sys::IsMapped(buf, n)) return FailWith(EFAULT);
+  std::memcpy(buf, md.link_target.data(), n);
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t ReadlinkAt(int dirfd, const char* path, char* buf, size_t size) {
+  static const auto real = NextSymbol<decltype(&::readlinkat)>("readlinkat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.kernel()) return real(dirfd, t.kernel_path, buf, size);
+  if (!t.gkfs()) return FailWith(t.error);
+  return ReadlinkGkfs(&t, buf, size, [](const char* p, char* b, size_t n) {
+    return real(AT_FDCWD, p, b, n);
+  });
+}
+
+int SymlinkAt(const char* target, int dirfd, const char* path) {
+  static const auto real = NextSymbol<decltype(&::symlinkat)>("symlinkat");
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    target = Launder(target);
+    if (reinterpret_cast<uintptr_t>(target) < 4096) return FailWith(EFAULT);
+    if (target[0] == '\0') return FailWith(ENOENT);
+    if (strnlen(target, PATH_MAX) >= PATH_MAX) return FailWith(ENAMETOOLONG);
+  }
+  return OnPath(
+      t, [&](const char* p) { return real(target, dirfd, p); },
+      [&](const PathTarget& g) {
+        if (g.internal == "/") return FailWith(EEXIST);
+        return Result(WithClient([&](Client& c) { return c.Symlink(g.internal, target); }));
+      });
 }
 
 // mknod of a regular file creates one; gkfs has no other node types.
@@ -76,12 +125,15 @@ int MknodAt(int dirfd, const char* path, mode_t mode, dev_t dev) {
   static const auto real = NextSymbol<decltype(&::mknodat)>("mknodat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
-  if (t.kernel()) return real(dirfd, t.kernel_path, mode, dev);
-  if (!t.gkfs()) return FailWith(t.error);
-  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return FailWith(EPERM);
-  Metadata md;
-  uint32_t perms = mode & ~CurrentUmask() & 07777;
-  return Result(WithClient([&](Client& c) { return c.Create(t.internal, perms, true, &md); }));
+  if (t.gkfs() && (mode & S_IFMT) != 0 && !S_ISREG(mode)) return FailWith(EPERM);
+  return OnPath(
+      t, [&](const char* p) { return real(dirfd, p, mode, dev); },
+      [&](const PathTarget& g) {
+        Metadata md;
+        uint32_t perms = mode & ~CurrentUmask() & 07777;
+        return Result(
+            WithClient([&](Client& c) { return c.Create(g.internal, perms, true, &md); }));
+      });
 }
 
 // After a successful chdir/fchdir to a kernel directory.
@@ -117,32 +169,22 @@ int renameat2(int from_dir, const char* from, int to_dir, const char* to, unsign
 }
 
 ssize_t readlink(const char* path, char* buf, size_t size) {
-  static const auto real = NextSymbol<decltype(&::readlink)>("readlink");
-  PathTarget t;
-  ResolveArg(path, &t);
-  if (t.kernel()) return real(t.kernel_path, buf, size);
-  return t.gkfs() ? ReadlinkGkfs(t) : FailWith(t.error);
+  return ReadlinkAt(AT_FDCWD, path, buf, size);
 }
 
 ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t size) {
-  static const auto real = NextSymbol<decltype(&::readlinkat)>("readlinkat");
-  PathTarget t;
-  ResolveArg(dirfd, path, &t);
-  if (t.kernel()) return real(dirfd, t.kernel_path, buf, size);
-  return t.gkfs() ? ReadlinkGkfs(t) : FailWith(t.error);
+  return ReadlinkAt(dirfd, path, buf, size);
 }
 
-// gkfs has no links: EPERM inside it, EXDEV across the mount boundary.
-int symlink(const char* target, const char* path) { return symlinkat(target, AT_FDCWD, path); }
+int symlink(const char* target, const char* path) { return SymlinkAt(target, AT_FDCWD, path); }
 
 int symlinkat(const char* target, int dirfd, const char* path) {
-  static const auto real = NextSymbol<decltype(&::symlinkat)>("symlinkat");
-  PathTarget t;
-  ResolveArg(dirfd, path, &t);
-  if (t.kernel()) return real(target, dirfd, t.kernel_path);
-  return t.gkfs() ? FailWith(EPERM) : FailWith(t.error);
+  return SymlinkAt(target, dirfd, path);
 }
 
+// Hard links are refused (gkfs keys a file's data by one path): EPERM inside gkfs, as on file
+// systems without hard links (ln says "Operation not permitted"; git falls back to rename),
+// and EXDEV across the mount boundary.
 int link(const char* from, const char* to) { return linkat(AT_FDCWD, from, AT_FDCWD, to, 0); }
 
 int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags) {
@@ -170,21 +212,24 @@ int chdir(const char* path) {
   PathTarget t;
   ResolveArg(path, &t);
   bool vfork_child = !ReentryGuard::active() && InVforkChild();
-  if (t.kernel()) {
-    int r = real(t.kernel_path);
-    if (r == 0) EnteredKernelDir(vfork_child);
-    return r;
-  }
-  if (!t.gkfs()) return FailWith(t.error);
-  if (vfork_child) {  // no RPCs here: the program about to be exec'd finds out
+  if (t.gkfs() && vfork_child) {  // no RPCs here: the program about to be exec'd finds out
     cwd::SetForExec(t.internal);
     return 0;
   }
-  Metadata md;
-  if (StatInternal(t.internal, &md) != 0) return -1;
-  if (!md.is_dir()) return FailWith(ENOTDIR);
-  cwd::Set(t.internal);
-  return 0;
+  if (t.gkfs()) {
+    Metadata md;
+    int found = LookupArg(&t, true, &md);
+    if (found < 0) return -1;
+    if (found == 0) {
+      if (!md.is_dir()) return FailWith(ENOTDIR);
+      cwd::Set(t.internal);
+      return 0;
+    }
+  }
+  if (!t.kernel()) return FailWith(t.error);
+  int r = real(t.kernel_path);
+  if (r == 0) EnteredKernelDir(vfork_child);
+  return r;
 }
 
 int fchdir(int fd) {
@@ -217,17 +262,19 @@ char* get_current_dir_name() {
   return strdup(ExternalPath(internal).c_str());
 }
 
-// Lexical for gkfs paths (gkfs has no symlinks), but every component must exist.
+// Every component must exist; links in gkfs are followed (links.h).
 char* realpath(const char* path, char* resolved) {
   static const auto real = NextSymbol<char* (*)(const char*, char*)>("realpath");
   PathTarget t;
   ResolveArg(path, &t);
+  if (t.gkfs()) {
+    Metadata md;
+    int found = LookupArg(&t, true, &md);
+    if (found < 0) return nullptr;
+    if (found == 0) return CopyPath(ExternalPath(t.internal), Launder(resolved), PATH_MAX);
+  }
   if (t.kernel()) return real(t.kernel_path, resolved);
-  if (!t.gkfs()) return errno = t.error, nullptr;
-  Metadata md;
-  if (StatInternal(t.internal, &md) != 0) return nullptr;
-  if (t.names_directory && !md.is_dir()) return errno = ENOTDIR, nullptr;
-  return CopyPath(ExternalPath(t.internal), Launder(resolved), PATH_MAX);
+  return errno = t.error, nullptr;
 }
 
 char* canonicalize_file_name(const char* path) { return realpath(path, nullptr); }

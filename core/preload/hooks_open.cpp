@@ -20,7 +20,7 @@ int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
     return ReentryGuard::active() ? RelocateInternalFd(fd) : fd;
   }
   if (!target.gkfs()) return FailWith(target.error);
-  int fd = OpenPath(target, flags, mode);
+  int fd = OpenPath(&target, flags, mode);
   if (fd >= 0) streams::AfterStdFdChange(fd);
   return fd;
 }

@@ -1,11 +1,11 @@
 // stat family (including glibc's old __xstat entry points and statx) and access checks.
 #include "preload/hooks.h"
 
-#include <grp.h>
 #include <sys/sysmacros.h>
 
 #include <cstring>
-#include <vector>
+
+#include "preload/permissions.h"
 
 using namespace gkfs;
 using namespace gkfs::preload;
@@ -22,7 +22,7 @@ int Fstat(int fd, struct stat* st) {
   return real(fd, st);
 }
 
-// Every path-based stat ends here. No symlinks exist in gkfs, so AT_SYMLINK_NOFOLLOW is moot.
+// Every path-based stat ends here.
 int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   static const auto real = NextSymbol<FstatatFn>("fstatat");
   path = Launder(path);
@@ -31,9 +31,19 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   }
   PathTarget t;
   ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    st = Launder(st);
+    if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
+    Metadata md;
+    int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
+    if (found < 0) return -1;
+    if (found == 0) {
+      FillStat(md, t.internal, st);
+      return 0;
+    }
+  }
   if (t.kernel()) return real(dirfd, t.kernel_path, st, flags);
-  if (!t.gkfs()) return FailWith(t.error);
-  return StatPath(t, Launder(st));
+  return FailWith(t.error);
 }
 
 void FillStatx(const struct stat& st, struct statx* out) {
@@ -60,43 +70,24 @@ void FillStatx(const struct stat& st, struct statx* out) {
   out->stx_dev_minor = minor(st.st_dev);
 }
 
-bool InGroup(gid_t gid, bool effective) {
-  if ((effective ? getegid() : getgid()) == gid) return true;
-  int n = getgroups(0, nullptr);
-  if (n <= 0) return false;
-  std::vector<gid_t> groups(static_cast<size_t>(n));
-  n = getgroups(n, groups.data());
-  for (int i = 0; i < n; ++i) {
-    if (groups[static_cast<size_t>(i)] == gid) return true;
-  }
-  return false;
-}
-
 // access(2) on gkfs metadata, with the caller's identity read at each call.
 int CheckAccess(const Metadata& md, int mode, bool effective) {
-  if (mode == F_OK) return 0;
-  uid_t uid = effective ? geteuid() : getuid();
-  if (uid == 0) {  // root: anything but executing a file nobody may execute
-    bool exec_ok = !(mode & X_OK) || md.is_dir() || (md.mode & 0111);
-    return exec_ok ? 0 : FailWith(EACCES);
-  }
-  unsigned shift = uid == md.uid ? 6 : InGroup(md.gid, effective) ? 3 : 0;
-  unsigned granted = (md.mode >> shift) & 7;
-  unsigned wanted = static_cast<unsigned>(mode) & 7;  // R_OK=4 W_OK=2 X_OK=1
-  return (granted & wanted) == wanted ? 0 : FailWith(EACCES);
+  return MayAccess(md, mode, effective) ? 0 : FailWith(EACCES);
 }
 
 int AccessAt(int dirfd, const char* path, int mode, int flags) {
   static const auto real = NextSymbol<int (*)(int, const char*, int, int)>("faccessat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    if (mode & ~(R_OK | W_OK | X_OK)) return FailWith(EINVAL);
+    Metadata md;
+    int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
+    if (found < 0) return -1;
+    if (found == 0) return CheckAccess(md, mode, (flags & AT_EACCESS) != 0);
+  }
   if (t.kernel()) return real(dirfd, t.kernel_path, mode, flags);
-  if (!t.gkfs()) return FailWith(t.error);
-  if (mode & ~(R_OK | W_OK | X_OK)) return FailWith(EINVAL);
-  Metadata md;
-  if (StatInternal(t.internal, &md) != 0) return -1;
-  if (t.names_directory && !md.is_dir()) return FailWith(ENOTDIR);
-  return CheckAccess(md, mode, (flags & AT_EACCESS) != 0);
+  return FailWith(t.error);
 }
 
 }  // namespace
@@ -139,21 +130,31 @@ int __fxstatat64(int, int dirfd, const char* path, struct stat64* st, int flags)
 int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* out) {
   static const auto real = NextSymbol<decltype(&::statx)>("statx");
   path = Launder(path);
-  PathTarget t;
-  OpenFileRef f;
-  if ((flags & AT_EMPTY_PATH) && path != nullptr && path[0] == '\0') {
-    if (!(f = OurFile(dirfd))) return real(dirfd, path, flags, mask, out);
-  } else {
-    ResolveArg(dirfd, path, &t);
-    if (t.kernel()) return real(dirfd, t.kernel_path, flags, mask, out);
-    if (!t.gkfs()) return FailWith(t.error);
-  }
   out = Launder(out);
-  if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
   struct stat st;
-  if ((f ? StatFd(*f, &st) : StatPath(t, &st)) != 0) return -1;
-  FillStatx(st, out);
-  return 0;
+  if ((flags & AT_EMPTY_PATH) && path != nullptr && path[0] == '\0') {
+    OpenFileRef f = OurFile(dirfd);
+    if (!f) return real(dirfd, path, flags, mask, out);
+    if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
+    if (StatFd(*f, &st) != 0) return -1;
+    FillStatx(st, out);
+    return 0;
+  }
+  PathTarget t;
+  ResolveArg(dirfd, path, &t);
+  if (t.gkfs()) {
+    if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
+    Metadata md;
+    int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
+    if (found < 0) return -1;
+    if (found == 0) {
+      FillStat(md, t.internal, &st);
+      FillStatx(st, out);
+      return 0;
+    }
+  }
+  if (t.kernel()) return real(dirfd, t.kernel_path, flags, mask, out);
+  return FailWith(t.error);
 }
 
 int access(const char* path, int mode) { return AccessAt(AT_FDCWD, path, mode, 0); }

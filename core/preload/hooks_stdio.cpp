@@ -30,12 +30,14 @@ int FlagsOfMode(const char* mode) {
   return flags;
 }
 
-FILE* OpenStream(const PathTarget& t, const char* mode) {
+FILE* OpenStream(PathTarget t, const char* mode) {
+  static const auto real_fdopen = NextSymbol<decltype(&::fdopen)>("fdopen");
   int flags = FlagsOfMode(mode);
   if (flags < 0) return errno = EINVAL, nullptr;
-  int fd = OpenPath(t, flags, 0666);
+  int fd = OpenPath(&t, flags, 0666);
   if (fd < 0) return nullptr;
-  FILE* stream = streams::Open(fd, mode);
+  // A symbolic link may have led to a kernel file: glibc's own stream serves it.
+  FILE* stream = fds::MaybeOurs(fd) ? streams::Open(fd, mode) : real_fdopen(fd, mode);
   if (stream == nullptr) {
     int saved = errno;
     ::close(fd);
@@ -64,7 +66,8 @@ int StdDescriptorOf(FILE* stream) {
 FILE* ReopenStd(int std_fd, const PathTarget& t, const char* mode, FILE* stream) {
   int flags = FlagsOfMode(mode);
   if (flags < 0) return errno = EINVAL, nullptr;
-  int fd = t.gkfs() ? OpenPath(t, flags & ~O_CLOEXEC, 0666)
+  PathTarget target = t;
+  int fd = t.gkfs() ? OpenPath(&target, flags & ~O_CLOEXEC, 0666)
                     : ::open(t.kernel_path, flags & ~O_CLOEXEC, 0666);
   if (fd < 0) return nullptr;
   fflush(stream);
@@ -87,6 +90,7 @@ FILE* Freopen(const char* path, const char* mode, FILE* stream,
   }
   PathTarget t;
   Resolve(path, &t);
+  if (t.needs_walk) WalkDotDot(&t);
   if (!t.gkfs() && !t.kernel()) return errno = t.error, nullptr;
   if (t.kernel() && !ours) return real(t.kernel_path, mode, stream);  // gkfs not involved
   int std_fd = StdDescriptorOf(stream);

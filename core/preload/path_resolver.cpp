@@ -27,6 +27,13 @@ bool NeedsNormalising(const char* path) {
   return false;
 }
 
+bool HasDotDot(const char* path) {
+  for (const char* p = std::strstr(path, ".."); p != nullptr; p = std::strstr(p + 1, "..")) {
+    if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == '\0')) return true;
+  }
+  return false;
+}
+
 bool NamesDirectory(const char* path) {
   size_t n = std::strlen(path);
   if (n == 0) return false;
@@ -74,6 +81,10 @@ void Classify(const char* abs, const char* original, bool composed, PathTarget* 
   out->kind = PathTarget::Kind::kGkfs;
   out->internal = norm.size() == mount.size() ? "/" : norm.substr(mount.size());
   out->names_directory = NamesDirectory(original);
+  if (HasDotDot(abs)) {
+    out->needs_walk = true;
+    out->external = abs;
+  }
 }
 
 // A relative path against the kernel's cwd: usually nowhere near the mount dir.
@@ -94,6 +105,11 @@ std::string ExternalPath(const std::string& internal) {
   const std::string& mount = config().mountdir;
   if (internal == "/") return mount.empty() ? "/" : mount;
   return mount + internal;
+}
+
+void ClassifyAbsolute(const std::string& absolute, PathTarget* out) {
+  *out = PathTarget();
+  Classify(absolute.c_str(), absolute.c_str(), true, out);  // copies what it keeps
 }
 
 void Resolve(int dirfd, const char* path, PathTarget* out) {

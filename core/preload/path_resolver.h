@@ -4,7 +4,8 @@
 //
 // Prefix matching is by whole component and lexical ("." and ".." are resolved without the
 // kernel): "/tmp/gkfs_mountdir2" is not inside "/tmp/gkfs_mountdir", and
-// "<mountdir>/../x" is outside it.
+// "<mountdir>/../x" is outside it. Symbolic links inside gkfs are resolved later, by the
+// operations that meet them (links.h).
 //
 // Also keeps the virtual working directory: after chdir() into gkfs, relative paths resolve
 // against it, while the kernel's working directory stays where it was.
@@ -24,7 +25,38 @@ struct PathTarget {
   const char* kernel_path = nullptr;   // kKernel: the path to hand to libc
   std::string internal;                // kGkfs: "/", "/a/b"
   bool names_directory = false;        // kGkfs: ended in "/", "." or "..": must be a directory
+  // kGkfs: ".." was applied lexically to a path inside gkfs, which is wrong where a component
+  // before it is a symbolic link; `external` keeps the absolute path as given for a physical
+  // walk (links.h).
+  bool needs_walk = false;
+  std::string external;
   std::string storage;                 // backs kernel_path when it had to be rewritten
+
+  PathTarget() = default;
+  // Copies keep kernel_path pointing at their own storage when it pointed at the original's.
+  PathTarget(const PathTarget& other) { *this = other; }
+  PathTarget& operator=(const PathTarget& other) {
+    if (this == &other) return *this;
+    kind = other.kind;
+    error = other.error;
+    internal = other.internal;
+    names_directory = other.names_directory;
+    needs_walk = other.needs_walk;
+    external = other.external;
+    storage = other.storage;
+    kernel_path = other.kernel_path == other.storage.c_str() ? storage.c_str() : other.kernel_path;
+    return *this;
+  }
+
+  void SetKernel(std::string absolute) {
+    kind = Kind::kKernel;
+    storage = std::move(absolute);
+    kernel_path = storage.c_str();
+  }
+  void SetError(int code) {
+    kind = Kind::kError;
+    error = code;
+  }
 
   bool gkfs() const { return kind == Kind::kGkfs; }
   bool kernel() const { return kind == Kind::kKernel; }
@@ -38,6 +70,10 @@ inline void Resolve(const char* path, PathTarget* out) { Resolve(AT_FDCWD, path,
 
 // The absolute path the application sees for an internal path.
 std::string ExternalPath(const std::string& internal);
+
+// Classifies an absolute path (kernel, gkfs or error) as Resolve does; kernel paths are kept
+// absolute. names_directory comes from the path's last component.
+void ClassifyAbsolute(const std::string& absolute, PathTarget* out);
 
 namespace cwd {
 

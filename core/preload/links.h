@@ -1,0 +1,53 @@
+// Symbolic links inside gkfs.
+//
+// The daemons store a link as a record (S_IFLNK, its target as given) and resolve nothing. A
+// path through a link names no record, so an operation on it fails with ENOENT (ENOTDIR when
+// the link is the parent of a create). Resolution therefore costs nothing until an operation
+// misses or meets a link: then the path is walked component by component (one stat each),
+// links are replaced by their targets (relative ones against the link's directory), and the
+// operation runs again on the result, which may lie outside gkfs (a kernel path). As Linux,
+// more than kMaxLinkHops links in one resolution is ELOOP.
+//
+// All functions here may call the Client; none may run in a vfork child (they leave the
+// target lexical there).
+#pragma once
+
+#include <string>
+
+#include "gkfs/metadata.h"
+#include "preload/path_resolver.h"
+
+namespace gkfs::preload {
+
+constexpr int kMaxLinkHops = 40;
+
+// Where a lookup ended.
+enum class Found {
+  kGkfs,    // in gkfs; the metadata is filled in
+  kKernel,  // a link led out of gkfs: the target is now a kernel path (absolute)
+  kError,   // errno set (ENOENT, ENOTDIR, ELOOP, ...)
+};
+
+// The metadata of what `t` names: links among the ancestors are followed, the last component
+// when follow_last (or when t names a directory, "link/"). `t` becomes the resolved path.
+// One stat when no link is involved.
+Found Lookup(PathTarget* t, bool follow_last, Metadata* md);
+
+// After an operation on t's last component failed with ENOENT or ENOTDIR: if links among
+// t's ancestors (or a missing or non-directory ancestor) explain it, re-resolves t and returns
+// true; the caller runs the operation again on t, which may now be a kernel or an error
+// target. Returns false with errno unchanged when the failure stands. Costs one stat when the
+// parent exists.
+bool ResolveAncestors(PathTarget* t);
+
+// For a target whose ".." was applied lexically (t->needs_walk): the physical resolution of its
+// ancestors, the last component left as it is. May turn t into a kernel or error target.
+void WalkDotDot(PathTarget* t);
+
+// Replaces `t`, which names the link at `link_internal` with target `link_target`, by what the
+// target names (its last component not yet followed: callers loop). ELOOP (as an error
+// target) past kMaxLinkHops, counted in *hops.
+void FollowLink(const std::string& link_internal, const std::string& link_target, int* hops,
+                PathTarget* t);
+
+}  // namespace gkfs::preload

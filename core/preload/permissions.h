@@ -1,0 +1,17 @@
+// Permission checks against gkfs metadata, with the caller's identity (uid, gid,
+// supplementary groups) read at each call: programs change identity while running.
+#pragma once
+
+#include "gkfs/metadata.h"
+
+namespace gkfs::preload {
+
+// access(2): whether the caller may `mode` (R_OK | W_OK | X_OK; F_OK is always true) the
+// object, by the effective ids (open, AT_EACCESS) or the real ones (access). Root may do
+// anything but execute a file nobody may execute.
+bool MayAccess(const Metadata& md, int mode, bool effective = true);
+
+// Whether the caller owns the object or is root (chmod, explicit times: EPERM otherwise).
+bool OwnsOrRoot(const Metadata& md);
+
+}  // namespace gkfs::preload
