@@ -107,7 +107,11 @@ class FileSystem:
 
         self.env = dict(env, LD_PRELOAD=preload_library(), LIBGKFS_HOSTS_FILE=self.hosts_file,
                         LIBGKFS_MOUNTDIR=self.mountdir)
-        self.check_preload_routes_here()
+        try:
+            self.check_preload_routes_here()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -146,11 +150,13 @@ class FileSystem:
         with self.client() as fs:
             fs.write_bytes("/.bench-sentinel", b"gkfs")
         probe = subprocess.run(["cat", os.path.join(self.mountdir, ".bench-sentinel")],
-                               env=self.env, capture_output=True, timeout=60)
+                               env=dict(self.env, LIBGKFS_LOG="info"), capture_output=True,
+                               timeout=60)
         with self.client() as fs:
             fs.remove("/.bench-sentinel")
         if probe.stdout != b"gkfs":
-            raise RuntimeError(f"the preload library does not route {self.mountdir} to gkfs: "
+            raise RuntimeError(f"the preload library does not route {self.mountdir} to gkfs "
+                               f"(cat exit {probe.returncode}, output {probe.stdout[:40]!r}): "
                                f"{probe.stderr.decode(errors='replace')}")
         self.assert_clean()
 
