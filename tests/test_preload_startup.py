@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from test_preload import d, py  # noqa: F401  (d is a fixture)
 
 # Python under the preload: the libraries mapped into it (names without ".so..."), and UCM's
@@ -54,12 +56,30 @@ def test_first_access_loads_the_client_with_memory_events_off(fs, d):
     assert got["events"] == 0
 
 
-def test_memory_events_stay_on_for_a_program_using_ucx(fs, d):
-    assert py(fs, PROBE, d, "app-ucx")["events"] == 1
-    env = dict(fs.env, UCX_MEM_EVENTS="yes")  # the user's choice wins too
-    result = fs.run([sys.executable, "-c", textwrap.dedent(PROBE), d, "plain"], env=env)
+def run_probe(fs, *args, **env):
+    """PROBE's result (its last line: see the xfail below for what may precede it)."""
+    result = fs.run([sys.executable, "-c", textwrap.dedent(PROBE), *args],
+                    env=dict(fs.env, **env))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["events"] == 1
+    return json.loads(result.stdout.splitlines()[-1]), result.stdout
+
+
+def test_memory_events_stay_on_for_a_program_using_ucx(fs, d):
+    assert run_probe(fs, d, "app-ucx")[0]["events"] == 1
+    assert run_probe(fs, d, "plain", UCX_MEM_EVENTS="yes")[0]["events"] == 1  # the user's
+
+
+@pytest.mark.xfail(reason="core/transport/worker.cpp sets TCP_CM_REUSEADDR on client contexts "
+                          "too; UCX warns it is invalid there, on the program's stdout when "
+                          "the program configured UCX itself", strict=True)
+def test_client_adds_nothing_to_the_output_of_a_program_using_ucx(fs, d):
+    got, stdout = run_probe(fs, d, "app-ucx")
+    assert stdout == json.dumps(got) + "\n"
+
+
+def test_client_adds_nothing_to_the_output_of_a_program(fs, d):
+    got, stdout = run_probe(fs, d, "plain")
+    assert stdout == json.dumps(got) + "\n"
 
 
 def test_shared_libraries_link_no_ucx_into_the_intercept_library(fs):

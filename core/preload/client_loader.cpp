@@ -8,6 +8,7 @@
 #include <string>
 
 #include "preload/client_entry.h"
+#include "preload/fd_table.h"
 #include "preload/preload.h"
 
 namespace gkfs::preload {
@@ -29,22 +30,34 @@ std::string OwnDirectory() {
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
 }
 
-// UCX's memory events stay as they are when the application loaded UCX itself (its
-// registration caches rely on them) or the user chose with UCX_MEM_EVENTS.
-bool ShouldQuietMemoryHooks() {
-  if (std::getenv("UCX_MEM_EVENTS") != nullptr) return false;
+bool ApplicationUsesUcx() {
   void* ucs = dlopen("libucs.so.0", RTLD_LAZY | RTLD_NOLOAD);
-  if (ucs == nullptr) return true;
+  if (ucs == nullptr) return false;
   dlclose(ucs);
-  return false;
+  return true;
+}
+
+// dlopen of the client library. UCX writes its log (warnings included) to stdout unless
+// UCX_LOG_FILE says otherwise, and reads that when libucs loads. When this library is the one
+// loading UCX, the log goes to stderr, never into the program's output; and nowhere while
+// stderr is a gkfs file (UCX would write into the memfd behind it, past the hooks).
+void* OpenClientLibrary(const std::string& path, bool loads_ucx) {
+  bool redirect = loads_ucx && std::getenv("UCX_LOG_FILE") == nullptr;
+  if (redirect) setenv("UCX_LOG_FILE", fds::MaybeOurs(2) ? "/dev/null" : "stderr", 0);
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (redirect) unsetenv("UCX_LOG_FILE");  // children choose for themselves
+  return handle;
 }
 
 Status Load(ClientConnectFn* connect, bool* quiet) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_connect == nullptr) {
-    g_quiet_memory_hooks = ShouldQuietMemoryHooks();
+    // UCX's memory events stay as they are when the application loaded UCX itself (its
+    // registration caches rely on them) or the user chose with UCX_MEM_EVENTS.
+    bool loads_ucx = !ApplicationUsesUcx();
+    g_quiet_memory_hooks = loads_ucx && std::getenv("UCX_MEM_EVENTS") == nullptr;
     std::string path = OwnDirectory() + kClientLibrary;
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* handle = OpenClientLibrary(path, loads_ucx);
     if (handle == nullptr) {
       const char* why = dlerror();
       return Status::Error(EIO, "cannot load the gkfs client library: " +
