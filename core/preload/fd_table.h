@@ -17,6 +17,8 @@
 // Thread-safe. Membership tests are lock-free; everything else takes one mutex.
 #pragma once
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -39,6 +41,8 @@ struct OpenFile {
   uint64_t memfd_ino = 0;   // identity of the backing memfd
 
   bool is_dir() const { return kind == FileKind::kDirectory; }
+  bool readable() const { return access_mode == O_RDONLY || access_mode == O_RDWR; }
+  bool writable() const { return access_mode == O_WRONLY || access_mode == O_RDWR; }
 
   // getdents64 snapshot, fetched when a read starts at position 0.
   std::mutex listing_mu;

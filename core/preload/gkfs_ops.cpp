@@ -10,22 +10,36 @@
 #include "common/path_util.h"
 #include "preload/libc.h"
 #include "preload/links.h"
+#include "preload/permissions.h"
 
 namespace gkfs::preload {
 
 namespace {
 
-// Metadata for open(): creates the file when O_CREAT says so.
+// Metadata for open(): creates the file when O_CREAT says so; *created tells whether this
+// call made it (its creator may open it whatever its mode says).
 Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t mode,
-                    Metadata* md) {
+                    Metadata* md, bool* created) {
+  *created = false;
   if (!(flags & O_CREAT)) return client.Stat(target.internal, md);
   if (target.internal == "/" || target.names_directory) {
     return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
   }
   uint32_t perms = mode & ~CurrentUmask() & 07777;
-  Status s = client.Create(target.internal, perms, (flags & O_EXCL) != 0, md);
+  // Root may open anything: one round trip. Others need to know whether the file existed.
+  bool exclusive = (flags & O_EXCL) || geteuid() != 0;
+  Status s = client.Create(target.internal, perms, exclusive, md);
+  *created = s.ok() && exclusive;
   if (s.code() == EEXIST && !(flags & O_EXCL)) return client.Stat(target.internal, md);
   return s;
+}
+
+// The permissions open() needs on an existing file (open(2): EACCES).
+bool MayOpen(const Metadata& md, int flags) {
+  int access = flags & O_ACCMODE;
+  int wanted = access == O_RDONLY ? R_OK : access == O_WRONLY ? W_OK : R_OK | W_OK;
+  if ((flags & O_TRUNC) && !md.is_dir()) wanted |= W_OK;
+  return MayAccess(md, wanted);
 }
 
 // open(2) of a kernel path a symbolic link in gkfs led to.
@@ -38,10 +52,12 @@ int OpenKernel(const char* path, int flags, mode_t mode) {
 // ELOOP at the last component). Returns 0, 1 when *target became a kernel path, or -1.
 int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
   bool resolved_ancestors = false;
+  bool created = false;
   for (int hops = 0;;) {
     if (target->kernel()) return 1;
     if (!target->gkfs()) return FailWith(target->error);
-    Status s = WithClient([&](Client& c) { return CreateOrStat(c, *target, flags, mode, md); });
+    Status s = WithClient(
+        [&](Client& c) { return CreateOrStat(c, *target, flags, mode, md, &created); });
     if (!s.ok()) {
       if ((s.code() != ENOENT && s.code() != ENOTDIR) || resolved_ancestors) return FailWith(s);
       errno = s.code();
@@ -49,7 +65,7 @@ int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
       if (!ResolveAncestors(target)) return FailWith(s);
       continue;
     }
-    if (!S_ISLNK(md->mode)) return 0;
+    if (!S_ISLNK(md->mode)) return created || MayOpen(*md, flags) ? 0 : FailWith(EACCES);
     if (flags & O_NOFOLLOW) return FailWith((flags & O_DIRECTORY) ? ENOTDIR : ELOOP);
     FollowLink(target->internal, md->link_target, &hops, target);
   }
@@ -80,8 +96,7 @@ dev_t DeviceId() {
 
 int OpenPath(PathTarget* target, int flags, mode_t mode) {
   if ((flags & O_TMPFILE) == O_TMPFILE) return FailWith(EOPNOTSUPP);
-  int access = flags & O_ACCMODE;
-  if (access == O_ACCMODE) return FailWith(EINVAL);
+  int access = flags & O_ACCMODE;  // O_ACCMODE itself: neither read nor write, as Linux
   Metadata md;
   int found = OpenMetadata(target, flags, mode, &md);
   if (found != 0) return found > 0 ? OpenKernel(target->kernel_path, flags, mode) : -1;
@@ -103,7 +118,7 @@ int OpenPath(PathTarget* target, int flags, mode_t mode) {
 
 ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offset) {
   if (file.is_dir()) return FailWith(EISDIR);
-  if (file.access_mode == O_WRONLY) return FailWith(EBADF);
+  if (!file.readable()) return FailWith(EBADF);
   len = std::min(len, kMaxTransfer);
   if (len == 0) return 0;
   if (!sys::IsMapped(buf, len)) return FailWith(EFAULT);
@@ -119,7 +134,7 @@ ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offs
 }
 
 ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64_t offset) {
-  if (file.is_dir() || file.access_mode == O_RDONLY) return FailWith(EBADF);
+  if (file.is_dir() || !file.writable()) return FailWith(EBADF);
   len = std::min(len, kMaxTransfer);
   if (len == 0) return 0;
   if (!sys::IsMapped(buf, len)) return FailWith(EFAULT);
@@ -181,6 +196,15 @@ int RemoveDirectory(const PathTarget& target) {
   return s.ok() ? 0 : FailWith(s);
 }
 
+
+int RmdirDotsError(const char* path) {
+  size_t n = std::strlen(path);
+  while (n > 1 && path[n - 1] == '/') --n;
+  size_t start = n;
+  while (start > 0 && path[start - 1] != '/') --start;
+  std::string_view last(path + start, n - start);
+  return last == "." ? EINVAL : last == ".." ? ENOTEMPTY : 0;
+}
 
 int StatInternal(const std::string& internal, Metadata* md) {
   Status s = WithClient([&](Client& c) { return c.Stat(internal, md); });

@@ -44,6 +44,9 @@ int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence);
 
 // rmdir(2) and unlinkat(AT_REMOVEDIR).
 int RemoveDirectory(const PathTarget& target);
+// rmdir(2) refuses a path ending in "." (EINVAL) or ".." (ENOTEMPTY) before looking at it:
+// that errno, or 0. REQUIRES: path is a valid pointer.
+int RmdirDotsError(const char* path);
 
 // Metadata of an open file, and of an internal path as it is (no links followed).
 int StatFd(const OpenFile& file, struct stat* st);

@@ -149,6 +149,7 @@ int rmdir(const char* path) {
   static const auto real = NextSymbol<decltype(&::rmdir)>("rmdir");
   PathTarget t;
   ResolveArg(path, &t);
+  if (t.gkfs() && RmdirDotsError(path) != 0) return FailWith(RmdirDotsError(path));
   return OnPath(t, [&](const char* p) { return real(p); }, RemoveDirectory);
 }
 

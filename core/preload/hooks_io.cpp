@@ -69,7 +69,7 @@ int Truncate(const OpenFile& file, int64_t length) {
 int Allocate(const OpenFile& file, int64_t offset, int64_t length) {
   if (offset < 0 || length <= 0) return FailWith(EINVAL);
   if (file.is_dir()) return FailWith(ENODEV);
-  if (file.access_mode == O_RDONLY) return FailWith(EBADF);
+  if (!file.writable()) return FailWith(EBADF);
   int64_t end;
   if (__builtin_add_overflow(offset, length, &end)) return FailWith(EFBIG);
   Metadata md;
@@ -90,7 +90,7 @@ void* Mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset)
   bool shared = (flags & MAP_TYPE) != MAP_PRIVATE;
   if (shared && (prot & PROT_WRITE)) return errno = ENODEV, MAP_FAILED;
   if (f->is_dir()) return errno = ENODEV, MAP_FAILED;
-  if (f->access_mode == O_WRONLY) return errno = EACCES, MAP_FAILED;
+  if (!f->readable()) return errno = EACCES, MAP_FAILED;
   if (offset < 0 || offset % sysconf(_SC_PAGESIZE) != 0) return errno = EINVAL, MAP_FAILED;
   int anon_flags = (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
   void* map = real(addr, length, prot | PROT_WRITE, anon_flags, -1, 0);
@@ -263,7 +263,7 @@ int ftruncate(int fd, off_t length) {
   static const auto real = NextSymbol<decltype(&::ftruncate)>("ftruncate");
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, length);
-  if (f->is_dir() || f->access_mode == O_RDONLY) return FailWith(EINVAL);
+  if (f->is_dir() || !f->writable()) return FailWith(EINVAL);
   return Truncate(*f, length);
 }
 
@@ -271,7 +271,7 @@ int ftruncate64(int fd, off64_t length) {
   static const auto real = NextSymbol<decltype(&::ftruncate64)>("ftruncate64");
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, length);
-  if (f->is_dir() || f->access_mode == O_RDONLY) return FailWith(EINVAL);
+  if (f->is_dir() || !f->writable()) return FailWith(EINVAL);
   return Truncate(*f, length);
 }
 

@@ -31,6 +31,9 @@ int UnlinkAt(int dirfd, const char* path, int flags) {
   PathTarget t;
   ResolveArg(dirfd, path, &t);
   if (t.gkfs() && (flags & ~AT_REMOVEDIR)) return FailWith(EINVAL);
+  if (t.gkfs() && (flags & AT_REMOVEDIR) && RmdirDotsError(path) != 0) {
+    return FailWith(RmdirDotsError(path));
+  }
   return OnPath(
       t, [&](const char* p) { return real(dirfd, p, flags); },
       [&](const PathTarget& g) { return (flags & AT_REMOVEDIR) ? RemoveDirectory(g) : Unlink(g); });
