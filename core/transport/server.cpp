@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -36,6 +37,10 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   if (inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
     return Status::Error(EINVAL, "listen address '" + address + "' is not an IPv4 address");
   }
+  // A daemon restarted on its port must listen again while connections of its previous run
+  // linger in TIME_WAIT. A transport (uct) setting, so it goes through the environment of
+  // this, the daemon's own, process before UCX reads its configuration.
+  setenv("UCX_TCP_CM_REUSEADDR", "y", 0);
   std::unique_ptr<Server> server(new Server());
   server->handler_ = std::move(handler);
   std::string devices = address == "0.0.0.0" ? "" : InterfaceForAddress(address);

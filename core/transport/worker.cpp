@@ -91,9 +91,6 @@ Status Worker::Create(const std::string& protocol, const std::string& net_device
   if (getenv("UCX_NET_DEVICES") == nullptr && !net_devices.empty() && !verbs) {
     ucp_config_modify(config, "NET_DEVICES", net_devices.c_str());
   }
-  // A daemon restarted on its port must listen again while connections of its previous
-  // run linger in TIME_WAIT.
-  if (getenv("UCX_TCP_CM_REUSEADDR") == nullptr) ucp_config_modify(config, "TCP_CM_REUSEADDR", "y");
 
   std::unique_ptr<Worker> w(new Worker());
   ucp_params_t params{};
