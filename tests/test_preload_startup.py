@@ -69,9 +69,6 @@ def test_memory_events_stay_on_for_a_program_using_ucx(fs, d):
     assert run_probe(fs, d, "plain", UCX_MEM_EVENTS="yes")[0]["events"] == 1  # the user's
 
 
-@pytest.mark.xfail(reason="core/transport/worker.cpp sets TCP_CM_REUSEADDR on client contexts "
-                          "too; UCX warns it is invalid there, on the program's stdout when "
-                          "the program configured UCX itself", strict=True)
 def test_client_adds_nothing_to_the_output_of_a_program_using_ucx(fs, d):
     got, stdout = run_probe(fs, d, "app-ucx")
     assert stdout == json.dumps(got) + "\n"
