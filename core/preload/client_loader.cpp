@@ -37,16 +37,32 @@ bool ApplicationUsesUcx() {
   return true;
 }
 
-// dlopen of the client library. UCX writes its log (warnings included) to stdout unless
-// UCX_LOG_FILE says otherwise, and reads that when libucs loads. When this library is the one
-// loading UCX, the log goes to stderr, never into the program's output; and nowhere while
-// stderr is a gkfs file (UCX would write into the memfd behind it, past the hooks).
+// Sets an environment variable for the duration of one scope (the UCX settings below are
+// read once, when libucs loads), unless the user set it.
+class ScopedDefault {
+ public:
+  ScopedDefault(const char* name, const char* value, bool wanted)
+      : name_(name), set_(wanted && std::getenv(name) == nullptr) {
+    if (set_) setenv(name, value, 0);
+  }
+  ~ScopedDefault() {
+    if (set_) unsetenv(name_);  // exec'd programs choose for themselves
+  }
+
+ private:
+  const char* name_;
+  bool set_;
+};
+
+// dlopen of the client library. When this library is the one loading UCX, UCX's log stays
+// out of the program's output: UCX writes to stdout by default, so it goes to stderr (or
+// nowhere while stderr is a gkfs file: UCX would write into the memfd behind it, past the
+// hooks), and only errors unless LIBGKFS_LOG asks for more.
 void* OpenClientLibrary(const std::string& path, bool loads_ucx) {
-  bool redirect = loads_ucx && std::getenv("UCX_LOG_FILE") == nullptr;
-  if (redirect) setenv("UCX_LOG_FILE", fds::MaybeOurs(2) ? "/dev/null" : "stderr", 0);
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (redirect) unsetenv("UCX_LOG_FILE");  // children choose for themselves
-  return handle;
+  ScopedDefault file("UCX_LOG_FILE", fds::MaybeOurs(2) ? "/dev/null" : "stderr", loads_ucx);
+  ScopedDefault level("UCX_LOG_LEVEL", "error",
+                      loads_ucx && config().log_level < LogLevel::kInfo);
+  return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
 }
 
 Status Load(ClientConnectFn* connect, bool* quiet) {
