@@ -46,14 +46,20 @@ def _specs() -> list[str]:
             [f"ping:0:{s}" for s in SIZES])
 
 
+def _rounds(rounds: int, quick: bool, latency: bool) -> int:
+    """Latency runs are short and the machine's load comes in bursts: at least 5 rounds."""
+    return rounds if quick or not latency else max(rounds, 5)
+
+
 @cases(full=[{"transport": t, "spec": s} for t in ("shm", "tcp") for s in _specs()],
        quick=[{"transport": t, "spec": s} for t in ("shm", "tcp")
               for s in ("ping:8:0", "stat", "create", "ping:1M:0", "ping:0:1M")])
-def test_rpc_gkfs(case, fs_pool, rounds, benchmark):
+def test_rpc_gkfs(case, fs_pool, rounds, quick, benchmark):
     fs = fs_pool.get(case["transport"], 1)
     spec = case["spec"]
     bulk = [s for s in spec.split(":")[1:] if s in SIZES]
     iters = _iters(bulk[0]) if bulk else LAT_ITERS
+    rounds = _rounds(rounds, quick, latency=not bulk)
     # remove needs the files a create made first; only its own line is kept.
     specs = ["create", "remove"] if spec == "remove" else [spec]
     argv = [driver("gkfs_rpc_driver"), fs.hosts_file, "-n", str(iters), "-w", "100", *specs]
@@ -127,10 +133,11 @@ def _perftest_cases(sizes: tuple[str, ...]) -> list[dict]:
 
 
 @cases(full=_perftest_cases(SIZES), quick=_perftest_cases(("1M",)))
-def test_rpc_perftest(case, rounds, benchmark):
+def test_rpc_perftest(case, rounds, quick, benchmark):
     if shutil.which("ucx_perftest") is None:
         pytest.skip("ucx_perftest not installed (Debian ucx-utils; scripts/setup.sh installs it)")
     iters = LAT_ITERS if case["size"] == "8" else _iters(case["size"])
+    rounds = _rounds(rounds, quick, latency=case["size"] == "8")
     rows: list[dict] = []
     benchmark.pedantic(lambda: rows.append(_perftest(case["tls"], case["test"], case["size"], iters)),
                        rounds=rounds, iterations=1)

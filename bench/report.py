@@ -90,14 +90,22 @@ def m(row: Optional[Row], key: str, baseline: bool = False) -> Optional[float]:
 
 # --- the targets ---------------------------------------------------------------------------
 
+def best(row: Optional[Row], key: str) -> Optional[float]:
+    """The lowest value of key over the rounds (a latency in the quietest round)."""
+    values = [r[key] for r in (row or {}).get("rounds", []) if key in r]
+    return min(values) if values else None
+
+
 def rpc_target(rows: list[Row]) -> list[str]:
     ours = one(rows, "rpc_gkfs", transport="shm", spec="ping:8:0")
     perf = one(rows, "rpc_perftest", tls="sm", test="ucp_am_lat")
     o, p = m(ours, "rtt_us_median"), m(perf, "rtt_us_median")
+    ob, pb = best(ours, "rtt_us_median"), best(perf, "rtt_us_median")
     r = ratio(o, p)
     met = "–" if r is None else ("yes" if r <= 1.5 else "**no**")
+    quiet = f"; best round {fmt(ob, 'us')} / {fmt(pb, 'us')} µs = {fmt(ratio(ob, pb), 'ratio')}×" if ob else ""
     return ["RPC round trip (8 B), shm", f"{fmt(o, 'us')} µs", f"{fmt(p, 'us')} µs (ucp_am_lat × 2)",
-            fmt(r, "ratio"), "≤ 1.5×", met]
+            fmt(r, "ratio") + quiet, "≤ 1.5×", met]
 
 
 def tcp_create_target(rows: list[Row]) -> list[str]:
@@ -201,9 +209,11 @@ def rpc_section(rows: list[Row]) -> str:
         p = m(ping, "rtt_us_median")
         spread = (f" ({fmt(m(ping, 'rtt_us_p10'), 'us')}–{fmt(m(ping, 'rtt_us_p90'), 'us')})"
                   if ping else "")
-        lat.append([t, fmt(p, "us") + spread, fmt(m(stat, "rtt_us_median"), "us"),
+        lat.append([t, fmt(p, "us") + spread, fmt(best(ping, "rtt_us_median"), "us"),
+                    fmt(m(stat, "rtt_us_median"), "us"),
                     fmt(m(create, "rtt_us_median"), "us"), fmt(m(remove, "rtt_us_median"), "us"),
                     fmt(m(py, "rtt_us_median"), "us"), fmt(m(am, "rtt_us_median"), "us"),
+                    fmt(best(am, "rtt_us_median"), "us"),
                     fmt(m(tag, "rtt_us_median"), "us"), fmt(ratio(p, m(am, "rtt_us_median")), "ratio")])
     bw = []
     sizes = sorted({max(r["spec"].split(":")[1:], key=_size_bytes)
@@ -218,10 +228,11 @@ def rpc_section(rows: list[Row]) -> str:
             bw.append([t, s, fmt(send, "gbs"), fmt(recv, "gbs"), fmt(am, "gbs"), fmt(tag, "gbs"),
                        fmt(ratio(send, am), "ratio")])
     return ("## RPC layer (1 daemon; ucx_perftest on the same loopback)\n\n"
-            "Round trips in µs, median (p10–p90 for ours). ucx_perftest prints one-way latency "
-            "(half a round trip); the columns below show it doubled.\n\n" +
-            table(["transport", "gkfs ping 8 B", "gkfs stat", "gkfs create", "gkfs remove",
-                   "Python Client.ping", "ucp_am_lat RTT",
+            "Round trips in µs: median of the rounds' medians (p10–p90 for ours), and the best "
+            "round's median (the quietest moment of the machine). ucx_perftest prints one-way "
+            "latency (half a round trip); the columns below show it doubled.\n\n" +
+            table(["transport", "gkfs ping 8 B", "best round", "gkfs stat", "gkfs create",
+                   "gkfs remove", "Python Client.ping", "ucp_am_lat RTT", "best round",
                    "tag_lat RTT", "× ping/am"], lat) +
             "\nBandwidth in GB/s: ours is one call in flight (ping SIZE out, or SIZE back); "
             "ucx_perftest streams many messages.\n\n" +
