@@ -361,7 +361,7 @@ def plot_rpc(rows: list[Row], path: Path) -> bool:
     if not pick(rows, "rpc_gkfs"):
         return False
     fig, (lat_ax, bw_ax) = plt.subplots(1, 2, figsize=(12, 4.4))
-    labels, values, colors = [], [], []
+    labels, values, bests, colors = [], [], [], []
     for t, tls in (("shm", "sm"), ("tcp", "tcp")):
         for name, row, color in (
                 ("gkfs ping", one(rows, "rpc_gkfs", transport=t, spec="ping:8:0"), "tab:blue"),
@@ -372,8 +372,14 @@ def plot_rpc(rows: list[Row], path: Path) -> bool:
             if m(row, "rtt_us_median") is not None:
                 labels.append(f"{name} ({t})")
                 values.append(m(row, "rtt_us_median"))
+                bests.append(best(row, "rtt_us_median"))
                 colors.append(color)
-    lat_ax.bar(range(len(values)), values, color=colors)
+    lat_ax.bar(range(len(values)), values, color=colors, label="median of rounds")
+    pts = [(x, b) for x, b in enumerate(bests) if b is not None]
+    if pts:
+        lat_ax.plot([x for x, _ in pts], [b for _, b in pts], "k_", markersize=14, mew=2,
+                    label="best round")
+        lat_ax.legend(fontsize=7, loc="upper center")
     lat_ax.set_xticks(range(len(values)), labels, fontsize=7, rotation=45, ha="right")
     lat_ax.set_yscale("log")
     lat_ax.set_ylabel("round trip, µs (median, log)")
