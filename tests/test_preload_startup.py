@@ -11,8 +11,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from test_preload import d, py  # noqa: F401  (d is a fixture)
 
 # Python under the preload: the libraries mapped into it (names without ".so..."), and UCM's
@@ -57,7 +55,7 @@ def test_first_access_loads_the_client_with_memory_events_off(fs, d):
 
 
 def run_probe(fs, *args, **env):
-    """PROBE's result (its last line: see the xfail below for what may precede it)."""
+    """PROBE's result (its last line) and all it printed."""
     result = fs.run([sys.executable, "-c", textwrap.dedent(PROBE), *args],
                     env=dict(fs.env, **env))
     assert result.returncode == 0, result.stderr
