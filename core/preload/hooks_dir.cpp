@@ -25,6 +25,7 @@ struct GkfsDir {
   size_t position = 0;
   std::string path;
   std::vector<DirEntry> entries;
+  bool stale = false;  // rewound: fetch the listing again at the next read
   struct dirent64 entry;
 };
 
@@ -174,6 +175,10 @@ struct dirent64* readdir64(DIR* stream) {
   static const auto real = NextSymbol<decltype(&::readdir64)>("readdir64");
   GkfsDir* dir = OurDir(stream);
   if (dir == nullptr) return real(stream);
+  if (dir->stale) {
+    dir->stale = false;
+    if (List(dir->path, &dir->entries) != 0) return nullptr;
+  }
   if (dir->position >= dir->entries.size()) return nullptr;  // end: errno unchanged
   const DirEntry& e = dir->entries[dir->position++];
   PutDirent(dir->path, e, static_cast<int64_t>(dir->position),
@@ -229,7 +234,7 @@ void rewinddir(DIR* stream) {
   GkfsDir* dir = OurDir(stream);
   if (dir == nullptr) return real(stream);
   dir->position = 0;
-  List(dir->path, &dir->entries);  // a rewound stream sees the current directory
+  dir->stale = true;  // the next read sees the directory as it is then, as on Linux
 }
 
 long telldir(DIR* stream) {
