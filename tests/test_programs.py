@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # ls -l without what differs between file systems: the "total" block count, link counts and
 # directory sizes (columns: mode, links, owner, group, size, empty time, name...).
-LS_FILTER = r"""awk '/^total /{next} NF>=6 {s=$5; if (substr($1,1,1)=="d") s="-"; $2=""; $5=s} {print}'"""
+LS_FILTER = (r"""awk '/^total /{next} """
+             r"""NF>=6 {s=$5; if (substr($1,1,1)=="d") s="-"; $2=""; $5=s} {print}'""")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,13 @@
 #include "preload/libc.h"
 #include "preload/preload.h"
 
-namespace gkfs::preload::fds {
+namespace gkfs::preload {
+
+OpenFile::~OpenFile() {
+  if (lock_fd >= 0) sys::Close(lock_fd);
+}
+
+namespace fds {
 
 namespace internal {
 std::atomic<uint64_t> g_bits[kMaxFds / 64];
@@ -205,4 +211,5 @@ void ScanInherited() {
 void LockForFork() { g_mu.lock(); }
 void UnlockAfterFork() { g_mu.unlock(); }
 
-}  // namespace gkfs::preload::fds
+}  // namespace fds
+}  // namespace gkfs::preload

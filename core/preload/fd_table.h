@@ -47,6 +47,15 @@ struct OpenFile {
   // getdents64 snapshot, fetched when a read starts at position 0.
   std::mutex listing_mu;
   std::vector<DirEntry> listing;  // GUARDED_BY(listing_mu)
+
+  // The kernel descriptor carrying this description's flock and OFD locks (locks.h), or -1.
+  std::mutex lock_mu;
+  int lock_fd = -1;  // GUARDED_BY(lock_mu)
+
+  OpenFile() = default;
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile();  // closes lock_fd
 };
 using OpenFileRef = std::shared_ptr<OpenFile>;
 

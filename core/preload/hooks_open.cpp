@@ -1,8 +1,11 @@
 // open family, close, dup family and fcntl.
 #include "preload/hooks.h"
 
+#include <sys/file.h>
+
 #include <cstdarg>
 
+#include "preload/locks.h"
 #include "preload/std_streams.h"
 
 using namespace gkfs;
@@ -46,9 +49,11 @@ bool DupConcernsUs(int from, int to) {
 template <typename Fn>
 int DupOnto(int from, int to, Fn&& real_dup) {
   streams::BeforeStdFdChange(to);
+  OpenFileRef replaced = fds::Lookup(to);
   int r = real_dup();
   if (r >= 0) {
     fds::Forget(to);
+    if (replaced) locks::Closed(replaced->path);
     if (fds::MaybeOurs(from)) fds::Duplicate(from, to);
     streams::AfterStdFdChange(to);
   }
@@ -59,7 +64,7 @@ using FcntlFn = int (*)(int, int, ...);
 
 constexpr int kSettableFlags = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 
-int FcntlOurs(int fd, int cmd, void* arg, FcntlFn real) {
+int FcntlOurs(int fd, OpenFile& file, int cmd, void* arg, FcntlFn real) {
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -76,23 +81,46 @@ int FcntlOurs(int fd, int cmd, void* arg, FcntlFn real) {
       return fds::WriteFlags(fd, (flags & ~kSettableFlags) | (requested & kSettableFlags));
     }
     case F_GETLK:
-    case F_OFD_GETLK:  // no distributed locks (as GekkoFS): nothing is ever locked
-      static_cast<struct flock*>(arg)->l_type = F_UNLCK;
-      return 0;
     case F_SETLK:
     case F_SETLKW:
+    case F_OFD_GETLK:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-      return 0;
+      return locks::Fcntl(fd, file, cmd, static_cast<struct flock*>(arg));
     default:  // F_GETFD/F_SETFD and the rest act on the memfd descriptor itself
       return real(fd, cmd, arg);
   }
 }
 
 int Fcntl(int fd, int cmd, void* arg, FcntlFn real) {
-  if (!fds::MaybeOurs(fd) || ReentryGuard::active()) return real(fd, cmd, arg);
-  if (!fds::Lookup(fd)) return real(fd, cmd, arg);
-  return FcntlOurs(fd, cmd, arg, real);
+  OpenFileRef file = OurFile(fd);
+  return file ? FcntlOurs(fd, *file, cmd, arg, real) : real(fd, cmd, arg);
+}
+
+// lockf(3) as glibc defines it, over our fcntl: a range from the current position.
+int Lockf(int fd, int cmd, off64_t len) {
+  struct flock lock = {};
+  lock.l_whence = SEEK_CUR;
+  lock.l_len = len;
+  switch (cmd) {
+    case F_TEST: {
+      lock.l_type = F_RDLCK;
+      if (::fcntl(fd, F_GETLK, &lock) < 0) return -1;
+      if (lock.l_type == F_UNLCK || lock.l_pid == getpid()) return 0;
+      return FailWith(EACCES);
+    }
+    case F_ULOCK:
+      lock.l_type = F_UNLCK;
+      return ::fcntl(fd, F_SETLK, &lock);
+    case F_LOCK:
+      lock.l_type = F_WRLCK;
+      return ::fcntl(fd, F_SETLKW, &lock);
+    case F_TLOCK:
+      lock.l_type = F_WRLCK;
+      return ::fcntl(fd, F_SETLK, &lock);
+    default:
+      return FailWith(EINVAL);
+  }
 }
 
 }  // namespace
@@ -148,11 +176,29 @@ int close(int fd) {
   static const auto real = NextSymbol<int (*)(int)>("close");
   if (ReentryGuard::active()) return real(fd);
   if (!fds::MaybeOurs(fd) || InVforkChild()) return real(fd);
+  OpenFileRef file = fds::Lookup(fd);
   streams::BeforeStdFdChange(fd);
   int r = real(fd);  // Linux releases the number even when close fails
   fds::Forget(fd);
+  if (file) locks::Closed(file->path);  // POSIX: any close drops the process's record locks
   streams::AfterStdFdChange(fd);
   return r;
+}
+
+int flock(int fd, int operation) {
+  static const auto real = NextSymbol<decltype(&::flock)>("flock");
+  OpenFileRef file = OurFile(fd);
+  return file ? locks::Flock(*file, operation) : real(fd, operation);
+}
+
+int lockf(int fd, int cmd, off_t len) {
+  static const auto real = NextSymbol<decltype(&::lockf)>("lockf");
+  return OurFile(fd) ? Lockf(fd, cmd, len) : real(fd, cmd, len);
+}
+
+int lockf64(int fd, int cmd, off64_t len) {
+  static const auto real = NextSymbol<decltype(&::lockf64)>("lockf64");
+  return OurFile(fd) ? Lockf(fd, cmd, len) : real(fd, cmd, len);
 }
 
 int dup(int fd) {
