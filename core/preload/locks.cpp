@@ -110,4 +110,7 @@ void Closed(const std::string& path) {
   ProcessLocks().erase(it);
 }
 
+void LockForFork() { g_mu.lock(); }
+void UnlockAfterFork() { g_mu.unlock(); }
+
 }  // namespace gkfs::preload::locks

@@ -29,4 +29,7 @@ int Flock(OpenFile& file, int operation);
 // After the process closed a descriptor of `path`: its POSIX record locks on it are gone.
 void Closed(const std::string& path);
 
+void LockForFork();
+void UnlockAfterFork();
+
 }  // namespace gkfs::preload::locks

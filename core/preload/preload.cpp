@@ -18,6 +18,7 @@
 #include "preload/client_loader.h"
 #include "preload/fd_table.h"
 #include "preload/libc.h"
+#include "preload/locks.h"
 #include "preload/path_resolver.h"
 #include "preload/preload.h"
 #include "preload/std_streams.h"
@@ -99,9 +100,11 @@ void AtForkPrepare() {
   }
   fds::LockForFork();
   streams::LockForFork();
+  locks::LockForFork();
 }
 
 void AtForkParent() {
+  locks::UnlockAfterFork();
   streams::UnlockAfterFork();
   fds::UnlockAfterFork();
   pthread_rwlock_unlock(&g_use_lock);
@@ -109,6 +112,7 @@ void AtForkParent() {
 
 void AtForkChild() {
   g_pid.store(static_cast<pid_t>(syscall(SYS_getpid)));
+  locks::UnlockAfterFork();
   streams::UnlockAfterFork();
   fds::UnlockAfterFork();
   // The child's only thread holds it, under the parent thread's id: start from scratch.
