@@ -45,6 +45,14 @@ def test_client_sees_all_daemons(fs, client):
     assert client.config.mountdir == fs.mountdir
 
 
+def test_ping_carries_payload_both_ways(fs, client):
+    for daemon in range(len(client.daemons())):
+        assert client.ping(daemon, 1 << 20, 3 << 20) == 3 << 20
+        assert client.ping(daemon) == 0
+    with pytest.raises(OSError):
+        client.ping(len(client.daemons()))
+
+
 def test_write_and_read_back(client, d):
     data = pattern(3 * 512 * 1024 + 777)
     assert client.write_bytes(f"{d}/f", data) == len(data)

@@ -358,6 +358,11 @@ class Client:
         """DaemonInfo per daemon in the hosts file (up, error, files, chunk_bytes, ...)."""
         return self._core.daemons()
 
+    def ping(self, daemon: int, payload_bytes: int = 0, reply_bytes: int = 0) -> int:
+        """One round trip to daemon index `daemon` carrying payload_bytes out and
+        reply_bytes back: the transport's cost alone. Returns reply_bytes."""
+        return self._core.ping(daemon, payload_bytes, reply_bytes)
+
     def io_node_statistics(self, daemon: int) -> dict[str, Any]:
         """Forwarding mode: I/O node `daemon`'s queue (pending, in_service, scheduler_errors)
         and per-application counters (apps: app_id, requests, bytes, reads, writes, units,
