@@ -29,15 +29,7 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
   }
   Status s = Worker::Create(protocol, all_loopback ? "lo" : "", options.with_shm, &t->worker_);
   if (!s.ok()) return s;
-  ucp_am_handler_param_t am{};
-  am.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
-                  UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
-  am.id = rpc::kReplyAmId;
-  am.cb = &ClientTransport::OnReply;
-  am.arg = t.get();
-  am.flags = UCP_AM_FLAG_WHOLE_MSG;
-  ucs_status_t st = ucp_worker_set_am_recv_handler(t->worker_->handle(), &am);
-  if (st != UCS_OK) return Status::Error(EIO, std::string("set am handler: ") + ucs_status_string(st));
+  if (!(s = t->worker_->SetAmHandler(rpc::kReplyAmId, &ClientTransport::OnReply, t.get())).ok()) return s;
   *out = std::move(t);
   return Status::OK();
 }

@@ -52,15 +52,7 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   ucp_worker_query(server->worker_->handle(), &attr);
   server->max_header_ = attr.max_am_header;
 
-  ucp_am_handler_param_t am{};
-  am.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
-                  UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
-  am.id = rpc::kRequestAmId;
-  am.cb = &Server::OnRequest;
-  am.arg = server.get();
-  am.flags = UCP_AM_FLAG_WHOLE_MSG;
-  ucs_status_t st = ucp_worker_set_am_recv_handler(server->worker_->handle(), &am);
-  if (st != UCS_OK) return Status::Error(EIO, std::string("set am handler: ") + ucs_status_string(st));
+  if (!(s = server->worker_->SetAmHandler(rpc::kRequestAmId, &Server::OnRequest, server.get())).ok()) return s;
 
   ucp_listener_params_t lp{};
   lp.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER;
@@ -68,7 +60,7 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   lp.sockaddr.addrlen = sizeof(sa);
   lp.conn_handler.cb = &Server::OnConnection;
   lp.conn_handler.arg = server.get();
-  st = ucp_listener_create(server->worker_->handle(), &lp, &server->listener_);
+  ucs_status_t st = ucp_listener_create(server->worker_->handle(), &lp, &server->listener_);
   if (st != UCS_OK) {
     return Status::Error(EADDRINUSE, "cannot listen on " + address + ":" + std::to_string(port) +
                                          ": " + ucs_status_string(st));

@@ -124,6 +124,18 @@ Worker::~Worker() {
   if (context_ != nullptr) ucp_cleanup(context_);
 }
 
+Status Worker::SetAmHandler(unsigned id, ucp_am_recv_callback_t callback, void* arg) {
+  ucp_am_handler_param_t am{};
+  am.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                  UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS;
+  am.id = id;
+  am.cb = callback;
+  am.arg = arg;
+  am.flags = UCP_AM_FLAG_WHOLE_MSG;
+  ucs_status_t st = ucp_worker_set_am_recv_handler(worker_, &am);
+  return st == UCS_OK ? Status::OK() : UcsError(st, "setting an active-message handler");
+}
+
 std::string Worker::Address() const {
   ucp_address_t* address = nullptr;
   size_t length = 0;

@@ -45,6 +45,8 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   ucp_worker_h handle() const { return worker_; }
+  // Routes whole active messages with `id` to callback(arg, ...), on the progress thread.
+  Status SetAmHandler(unsigned id, ucp_am_recv_callback_t callback, void* arg);
   // The packed worker address (opaque bytes) peers on this host can connect to.
   std::string Address() const;
   // Runs ucp_worker_progress until it reports no more work. True if anything happened.
