@@ -235,18 +235,12 @@ std::vector<uint32_t> ClientImpl::ChunkOwners(uint64_t file_id, uint64_t size) c
 
 Status ClientImpl::Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets) {
   std::vector<Call> calls(targets.empty() ? placement_.num_daemons() : targets.size());
-  std::vector<Call*> ptrs;
   for (size_t i = 0; i < calls.size(); ++i) {
     calls[i].daemon = targets.empty() ? static_cast<uint32_t>(i) : targets[i];
     calls[i].verb = verb;
     calls[i].body = body;
-    ptrs.push_back(&calls[i]);
   }
-  RunCalls(ptrs);
-  for (const auto& c : calls) {
-    if (!c.status.ok()) return c.status;
-  }
-  return Status::OK();
+  return RunAll(calls);
 }
 
 Status ClientImpl::Remove(const std::string& path) {
@@ -287,12 +281,13 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
   req.path = path;
   req.start_after = start_after;
   req.max_entries = static_cast<uint32_t>(std::min<size_t>(std::max<size_t>(max_entries, 1), rpc::kMaxReadDirPage));
+  const std::string body = rpc::EncodeBody(req);
   std::vector<Call> calls(placement_.num_daemons());
   std::vector<Call*> ptrs;
   for (uint32_t i = 0; i < calls.size(); ++i) {
     calls[i].daemon = i;
     calls[i].verb = rpc::Verb::kReadDir;
-    calls[i].body = rpc::EncodeBody(req);
+    calls[i].body = body;
     ptrs.push_back(&calls[i]);
   }
   Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
@@ -401,6 +396,10 @@ Status ClientImpl::RunAll(std::vector<Call>& calls) {
     for (size_t i = start; i < std::min(calls.size(), start + kParallelCalls); ++i) group.push_back(&calls[i]);
     RunCalls(group);
   }
+  return FirstError(calls);
+}
+
+Status FirstError(const std::vector<Call>& calls) {
   for (const auto& c : calls) {
     if (!c.status.ok()) return c.status;
   }

@@ -39,13 +39,6 @@ std::vector<Batch> MakeBatches(const Placement& placement, uint64_t file_id, uin
   return batches;
 }
 
-Status FirstError(const std::vector<Call>& calls) {
-  for (const auto& c : calls) {
-    if (!c.status.ok()) return c.status;
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len,

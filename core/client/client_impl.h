@@ -80,5 +80,7 @@ class ClientImpl : public Client {
 };
 
 int64_t NowNs();
+// The status of the first call that failed, or OK.
+Status FirstError(const std::vector<transport::Call>& calls);
 
 }  // namespace gkfs
