@@ -4,8 +4,10 @@
 // kProtocolVersion in fs_config).
 //
 // Message framing (UCP active messages, docs/formats.md):
-//   request AM (id kRequestAmId): header := RequestHeader
-//                                 data   := request body ‖ bulk payload
+//   request AM (id kRequestAmId): header := RequestHeader ‖ request body   (kBodyInHeader)
+//                                 data   := bulk payload
+//                              or header := RequestHeader                 (body too large
+//                                 data   := request body ‖ bulk payload   for the AM header)
 //   reply AM   (id kReplyAmId):   header := ReplyHeader ‖ reply body
 //                                 data   := bulk payload (read data, directory entries)
 #pragma once
@@ -19,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 2;
+constexpr uint32_t kProtocolVersion = 3;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -61,9 +63,9 @@ const char* VerbName(Verb verb);
 struct RequestHeader {
   uint32_t magic = kMagic;
   uint16_t verb = 0;
-  uint16_t flags = 0;
+  uint16_t flags = 0;         // kBodyInHeader
   uint64_t request_id = 0;
-  uint32_t body_length = 0;   // request body bytes at the start of the AM data
+  uint32_t body_length = 0;   // request body bytes (see kBodyInHeader for where)
   uint32_t app_id = 0;        // the client's application id (scheduling, metrics)
   uint8_t secret[16] = {};    // the instance secret (common/secret.h); zeros when none
 };
@@ -75,6 +77,10 @@ struct ReplyHeader {
   uint32_t reserved = 0;
 };
 static_assert(sizeof(RequestHeader) == 40 && sizeof(ReplyHeader) == 24, "wire headers");
+// RequestHeader::flags: the body follows the header in the AM header, so that the AM data is
+// the bulk payload alone and travels contiguously (rendezvous straight between the two
+// sides' buffers). Unset: the body is the start of the AM data.
+constexpr uint16_t kBodyInHeader = 1;
 
 // A piece of a chunk. piece := chunk_index:u64 offset:u32 length:u32
 struct Piece {

@@ -3,6 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "common/log.h"
@@ -10,6 +14,39 @@
 namespace gkfs::transport {
 
 constexpr int kSpinMicros = 50;
+
+namespace {
+
+// Appends [data, data+length) to iov, extending the last entry when the region follows it
+// in memory (the pieces of one caller buffer), so that one region stays one entry.
+void AppendSegment(std::vector<ucp_dt_iov_t>* iov, void* data, size_t length) {
+  if (length == 0) return;
+  if (!iov->empty() && static_cast<char*>(iov->back().buffer) + iov->back().length == data) {
+    iov->back().length += length;
+    return;
+  }
+  iov->push_back({data, length});
+}
+void AppendSegment(std::vector<ucp_dt_iov_t>* iov, const void* data, size_t length) {
+  AppendSegment(iov, const_cast<void*>(data), length);
+}
+
+// The datatype for iov: contiguous bytes for zero or one region (UCX moves those with
+// zero-copy rendezvous), an IOV otherwise. Sets the buffer and count arguments to match.
+void SetDatatype(const std::vector<ucp_dt_iov_t>& iov, ucp_request_param_t* p,
+                 const void** buffer, size_t* count) {
+  if (iov.size() <= 1) {
+    p->datatype = ucp_dt_make_contig(1);
+    *buffer = iov.empty() ? nullptr : iov[0].buffer;
+    *count = iov.empty() ? 0 : iov[0].length;
+  } else {
+    p->datatype = ucp_dt_make_iov();
+    *buffer = iov.data();
+    *count = iov.size();
+  }
+}
+
+}  // namespace
 
 Status ClientTransport::Create(const std::vector<std::string>& uris, const Options& options,
                                std::unique_ptr<ClientTransport>* out) {
@@ -27,9 +64,26 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
     if (d.parsed.address.rfind("127.", 0) != 0) all_loopback = false;
     protocol = d.parsed.protocol;
   }
-  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", options.with_shm, &t->worker_);
+  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", &t->net_);
+  if (s.ok() && options.with_shm) s = Worker::CreateLocal(&t->local_);
   if (!s.ok()) return s;
-  if (!(s = t->worker_->SetAmHandler(rpc::kReplyAmId, &ClientTransport::OnReply, t.get())).ok()) return s;
+  t->net_rx_ = {t.get(), t->net_.get()};
+  t->local_rx_ = {t.get(), t->local_.get()};
+  for (Receiver* rx : {&t->net_rx_, &t->local_rx_}) {
+    if (rx->worker == nullptr) continue;
+    if (!(s = rx->worker->SetAmHandler(rpc::kReplyAmId, &ClientTransport::OnReply, rx)).ok()) return s;
+  }
+  t->poller_ = std::make_unique<Poller>(t->net_.get(), t->local_.get());
+  t->max_header_ = SIZE_MAX;
+  for (Worker* w : {t->net_.get(), t->local_.get()}) {
+    if (w == nullptr) continue;
+    ucp_worker_attr_t attr{};
+    attr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
+    if (ucp_worker_query(w->handle(), &attr) == UCS_OK) {
+      t->max_header_ = std::min<size_t>(t->max_header_, attr.max_am_header);
+    }
+  }
+  if (t->max_header_ == SIZE_MAX) t->max_header_ = 0;  // unknown: bodies go in the data
   *out = std::move(t);
   return Status::OK();
 }
@@ -54,7 +108,7 @@ Status ClientTransport::Connect(Daemon& d) {
   ep.err_mode = UCP_ERR_HANDLING_MODE_PEER;
   ep.err_handler.cb = &ClientTransport::OnEndpointError;
   ep.err_handler.arg = &d;
-  ucs_status_t st = ucp_ep_create(worker_->handle(), &ep, &d.ep);
+  ucs_status_t st = ucp_ep_create(net_->handle(), &ep, &d.ep);
   if (st != UCS_OK) {
     d.ep = nullptr;
     return Status::Error(EHOSTDOWN, "cannot connect to daemon " + d.uri + ": " + ucs_status_string(st));
@@ -71,12 +125,12 @@ bool ClientTransport::NeedsIntroduction(uint32_t daemon) const {
 void ClientTransport::AttachSharedMemory(uint32_t daemon, const std::string& worker_address) {
   Daemon& d = daemons_[daemon];
   d.introduced = true;
-  if (worker_address.empty() || d.shm_ep != nullptr) return;
+  if (worker_address.empty() || d.shm_ep != nullptr || local_ == nullptr) return;
   ucp_ep_params_t ep{};
   ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
   ep.address = reinterpret_cast<const ucp_address_t*>(worker_address.data());
   ep.err_mode = UCP_ERR_HANDLING_MODE_NONE;
-  if (ucp_ep_create(worker_->handle(), &ep, &d.shm_ep) != UCS_OK) {
+  if (ucp_ep_create(local_->handle(), &ep, &d.shm_ep) != UCS_OK) {
     d.shm_ep = nullptr;  // stay on tcp
     GKFS_LOG(kInfo, "shared memory to daemon " + d.uri + " unavailable; using tcp");
   }
@@ -92,7 +146,7 @@ void ClientTransport::CloseEndpoint(Daemon& d) {
     *ep = nullptr;
     if (UCS_PTR_IS_PTR(req)) {
       for (int i = 0; i < 100000 && ucp_request_check_status(req) == UCS_INPROGRESS; ++i) {
-        ucp_worker_progress(worker_->handle());
+        poller_->Drain();
       }
       ucp_request_free(req);
     }
@@ -155,12 +209,14 @@ void ClientTransport::Send(Call* call) {
   h.body_length = static_cast<uint32_t>(call->body.size());
   h.app_id = options_.app_id;
   std::memcpy(h.secret, options_.secret.data(), options_.secret.size());
-  std::memcpy(call->header, &h, sizeof(h));
+  // The body rides in the AM header when it fits, so that the data is the payload alone.
+  bool body_in_header = !call->body.empty() && sizeof(h) + call->body.size() <= max_header_;
+  if (body_in_header) h.flags |= rpc::kBodyInHeader;
+  call->header.assign(reinterpret_cast<const char*>(&h), sizeof(h));
+  if (body_in_header) call->header += call->body;
   call->iov.clear();
-  call->iov.push_back({call->body.data(), call->body.size()});
-  for (const auto& seg : call->payload) {
-    if (seg.length > 0) call->iov.push_back({seg.data, seg.length});
-  }
+  if (!body_in_header) AppendSegment(&call->iov, call->body.data(), call->body.size());
+  for (const auto& seg : call->payload) AppendSegment(&call->iov, seg.data, seg.length);
   pending_[call->id] = call;
 
   ucp_request_param_t p{};
@@ -168,10 +224,12 @@ void ClientTransport::Send(Call* call) {
                    UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FIELD_FLAGS;
   p.cb.send = &ClientTransport::OnSent;
   p.user_data = call;
-  p.datatype = ucp_dt_make_iov();
   p.flags = UCP_AM_SEND_FLAG_REPLY;
-  void* req = ucp_am_send_nbx(d.shm_ep != nullptr ? d.shm_ep : d.ep, rpc::kRequestAmId, call->header, sizeof(call->header),
-                              call->iov.data(), call->iov.size(), &p);
+  const void* buffer;
+  size_t count;
+  SetDatatype(call->iov, &p, &buffer, &count);
+  void* req = ucp_am_send_nbx(d.shm_ep != nullptr ? d.shm_ep : d.ep, rpc::kRequestAmId,
+                              call->header.data(), call->header.size(), buffer, count, &p);
   if (UCS_PTR_IS_ERR(req)) {
     Finish(call, Status::Error(EHOSTDOWN, "sending to daemon " + d.uri + " failed: " +
                                               ucs_status_string(UCS_PTR_STATUS(req))));
@@ -182,7 +240,8 @@ void ClientTransport::Send(Call* call) {
 
 ucs_status_t ClientTransport::OnReply(void* arg, const void* header, size_t header_length,
                                       void* data, size_t length, const ucp_am_recv_param_t* param) {
-  auto* self = static_cast<ClientTransport*>(arg);
+  auto* rx = static_cast<Receiver*>(arg);
+  ClientTransport* self = rx->transport;
   rpc::ReplyHeader h;
   if (header_length < sizeof(h)) return UCS_OK;
   std::memcpy(&h, header, sizeof(h));
@@ -233,15 +292,17 @@ ucs_status_t ClientTransport::OnReply(void* arg, const void* header, size_t head
   size_t left = length;
   for (const auto& seg : call->sink) {
     size_t n = std::min(seg.length, left);
-    if (n > 0) call->iov.push_back({seg.data, n});
+    AppendSegment(&call->iov, seg.data, n);
     left -= n;
   }
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_DATATYPE;
   p.cb.recv_am = &ClientTransport::OnReplyData;
   p.user_data = call;
-  p.datatype = ucp_dt_make_iov();
-  void* req = ucp_am_recv_data_nbx(self->worker_->handle(), data, call->iov.data(), call->iov.size(), &p);
+  const void* buffer;
+  size_t count;
+  SetDatatype(call->iov, &p, &buffer, &count);
+  void* req = ucp_am_recv_data_nbx(rx->worker->handle(), data, const_cast<void*>(buffer), count, &p);
   if (req == nullptr) {
     call->done = true;
   } else if (UCS_PTR_IS_ERR(req)) {
@@ -265,7 +326,11 @@ void ClientTransport::OnReplyData(void* request, ucs_status_t status, size_t len
 }
 
 void ClientTransport::Run(const std::vector<Call*>& calls) {
-  for (Call* call : calls) Send(call);
+  bool net_busy = false;  // some call goes over the network worker
+  for (Call* call : calls) {
+    Send(call);
+    net_busy |= call->daemon < daemons_.size() && daemons_[call->daemon].shm_ep == nullptr;
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   auto all_done = [&] {
     for (Call* c : calls) {
@@ -279,16 +344,26 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
   // The deadline is an idle timeout: it moves on whenever the network makes progress, so
   // a long transfer on a slow link lives while a silent peer is detected in timeout_ms.
+  // The clock is read once per progress and once every kClockStride idle turns.
+  constexpr unsigned kClockStride = 16;
+  constexpr unsigned kYieldStride = 64;
+  unsigned idle_turns = 0;
   while (!all_done()) {
-    if (worker_->Progress()) {
+    if (poller_->Turn(net_busy)) {
       deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
       continue;
     }
+    if (++idle_turns % kClockStride != 0) continue;
     auto now = std::chrono::steady_clock::now();
-    if (now < spin_until) continue;
+    if (now < spin_until) {
+      // Give the core away now and then while spinning: on a machine with more runnable
+      // processes than cores, the daemon (or another client) may be waiting for it.
+      if (idle_turns % kYieldStride == 0) sched_yield();
+      continue;
+    }
     if (now >= deadline) break;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-    worker_->WaitForEvents(static_cast<int>(std::min<long>(left + 1, 100)));
+    poller_->Wait(static_cast<int>(std::min<long>(left + 1, 100)));
   }
   if (all_done()) return;
   // Idle past the deadline: fail what is left and tear down those endpoints, so no UCX request
@@ -298,14 +373,14 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
     Daemon& d = daemons_[c->daemon];
     Finish(c, Status::Error(EHOSTDOWN, "daemon " + d.uri + " did not answer within " +
                                            std::to_string(options_.timeout_ms) + " ms"));
-    if (c->recv_request != nullptr) ucp_request_cancel(worker_->handle(), c->recv_request);
+    if (c->recv_request != nullptr) ucp_request_cancel(WorkerOf(c->daemon)->handle(), c->recv_request);
     CloseEndpoint(d);
   }
   for (int i = 0; i < 1000; ++i) {
     bool busy = false;
     for (Call* c : calls) busy |= c->send_request != nullptr || c->recv_request != nullptr;
     if (!busy) break;
-    worker_->Progress();
+    poller_->Drain();
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/secret.h"
 #include "rpc/schema.h"
+#include "transport/poller.h"
 #include "transport/worker.h"
 
 namespace gkfs::transport {
@@ -45,7 +46,7 @@ struct Call {
   void* send_request = nullptr;
   void* recv_request = nullptr;
   std::vector<ucp_dt_iov_t> iov;
-  char header[sizeof(rpc::RequestHeader)];
+  std::string header;                     // RequestHeader, and the body when it fits
 };
 
 class ClientTransport {
@@ -83,7 +84,16 @@ class ClientTransport {
     bool failed = false;     // set by the error callback; the eps are re-made on next use
     ClientTransport* owner = nullptr;
   };
+  // The argument of a worker's reply handler: which worker received the message.
+  struct Receiver {
+    ClientTransport* transport = nullptr;
+    Worker* worker = nullptr;
+  };
   ClientTransport() = default;
+  // The worker a daemon's calls go through.
+  Worker* WorkerOf(uint32_t daemon) const {
+    return daemons_[daemon].shm_ep != nullptr ? local_.get() : net_.get();
+  }
   Status Connect(Daemon& d);
   void Send(Call* call);
   void Finish(Call* call, Status status);
@@ -95,11 +105,15 @@ class ClientTransport {
                               size_t length, const ucp_am_recv_param_t* param);
   static void OnReplyData(void* request, ucs_status_t status, size_t length, void* user_data);
 
-  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<Worker> net_;    // tcp (or verbs) endpoints: every daemon's liveness
+  std::unique_ptr<Worker> local_;  // --auto-sm: worker-address endpoints; null without
+  std::unique_ptr<Poller> poller_;
+  Receiver net_rx_, local_rx_;
   std::vector<Daemon> daemons_;
   std::unordered_map<uint64_t, Call*> pending_;
   uint64_t next_id_ = 1;
   Options options_;
+  size_t max_header_ = 0;  // the largest AM header both workers take
 };
 
 }  // namespace gkfs::transport

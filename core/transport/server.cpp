@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -44,15 +45,21 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   std::unique_ptr<Server> server(new Server());
   server->handler_ = std::move(handler);
   std::string devices = address == "0.0.0.0" ? "" : InterfaceForAddress(address);
-  Status s = Worker::Create(protocol, devices, with_shm, &server->worker_);
+  Status s = Worker::Create(protocol, devices, &server->net_);
+  if (s.ok() && with_shm) s = Worker::CreateLocal(&server->local_);
   if (!s.ok()) return s;
-
-  ucp_worker_attr_t attr{};
-  attr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
-  ucp_worker_query(server->worker_->handle(), &attr);
-  server->max_header_ = attr.max_am_header;
-
-  if (!(s = server->worker_->SetAmHandler(rpc::kRequestAmId, &Server::OnRequest, server.get())).ok()) return s;
+  server->net_rx_ = {server.get(), server->net_.get()};
+  server->local_rx_ = {server.get(), server->local_.get()};
+  server->max_header_ = SIZE_MAX;
+  for (Receiver* rx : {&server->net_rx_, &server->local_rx_}) {
+    if (rx->worker == nullptr) continue;
+    ucp_worker_attr_t attr{};
+    attr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
+    ucp_worker_query(rx->worker->handle(), &attr);
+    server->max_header_ = std::min<size_t>(server->max_header_, attr.max_am_header);
+    if (!(s = rx->worker->SetAmHandler(rpc::kRequestAmId, &Server::OnRequest, rx)).ok()) return s;
+  }
+  server->poller_ = std::make_unique<Poller>(server->net_.get(), server->local_.get());
 
   ucp_listener_params_t lp{};
   lp.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER;
@@ -60,7 +67,7 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   lp.sockaddr.addrlen = sizeof(sa);
   lp.conn_handler.cb = &Server::OnConnection;
   lp.conn_handler.arg = server.get();
-  ucs_status_t st = ucp_listener_create(server->worker_->handle(), &lp, &server->listener_);
+  ucs_status_t st = ucp_listener_create(server->net_->handle(), &lp, &server->listener_);
   if (st != UCS_OK) {
     return Status::Error(EADDRINUSE, "cannot listen on " + address + ":" + std::to_string(port) +
                                          ": " + ucs_status_string(st));
@@ -80,7 +87,7 @@ Server::~Server() {
     p.flags = UCP_EP_CLOSE_FLAG_FORCE;
     void* req = ucp_ep_close_nbx(ep, &p);
     if (UCS_PTR_IS_PTR(req)) {
-      while (ucp_request_check_status(req) == UCS_INPROGRESS) ucp_worker_progress(worker_->handle());
+      while (ucp_request_check_status(req) == UCS_INPROGRESS) ucp_worker_progress(net_->handle());
       ucp_request_free(req);
     }
   }
@@ -97,7 +104,7 @@ void Server::OnConnection(ucp_conn_request_h request, void* arg) {
   ep.err_handler.cb = &Server::OnEndpointError;
   ep.err_handler.arg = self;
   ucp_ep_h handle = nullptr;
-  ucs_status_t st = ucp_ep_create(self->worker_->handle(), &ep, &handle);
+  ucs_status_t st = ucp_ep_create(self->net_->handle(), &ep, &handle);
   if (st != UCS_OK) {
     GKFS_LOG(kError, std::string("accepting a client failed: ") + ucs_status_string(st));
     return;
@@ -119,23 +126,30 @@ void Server::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
 
 ucs_status_t Server::OnRequest(void* arg, const void* header, size_t header_length, void* data,
                                size_t length, const ucp_am_recv_param_t* param) {
-  auto* self = static_cast<Server*>(arg);
-  if (header_length != sizeof(rpc::RequestHeader) ||
+  auto* rx = static_cast<Receiver*>(arg);
+  Server* self = rx->server;
+  rpc::RequestHeader h;
+  if (header_length >= sizeof(h)) std::memcpy(&h, header, sizeof(h));
+  // The body, if the header carries it, goes first in data, as if it had come in the data.
+  size_t in_header = (h.flags & rpc::kBodyInHeader) ? h.body_length : 0;
+  if (header_length < sizeof(h) || header_length != sizeof(h) + in_header ||
       !(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)) {
     GKFS_LOG(kError, "dropping a request with a malformed header");
     return UCS_OK;
   }
   auto in = std::make_unique<Incoming>();
   in->ep = param->reply_ep;
-  std::memcpy(&in->header, header, sizeof(in->header));
-  in->data = Buffer(length);
+  in->header = h;
+  in->data = Buffer(in_header + length);
+  if (in_header > 0) std::memcpy(in->data.data(), static_cast<const char*>(header) + sizeof(h), in_header);
+  char* dest = in->data.data() + in_header;
   if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     p.cb.recv_am = &Server::OnRendezvousDone;
     Incoming* raw = in.release();
     p.user_data = new PendingReceive{self, raw};
-    void* req = ucp_am_recv_data_nbx(self->worker_->handle(), data, raw->data.data(), length, &p);
+    void* req = ucp_am_recv_data_nbx(rx->worker->handle(), data, dest, length, &p);
     if (req == nullptr) {
       OnRendezvousDone(nullptr, UCS_OK, length, p.user_data);
     } else if (UCS_PTR_IS_ERR(req)) {
@@ -145,7 +159,7 @@ ucs_status_t Server::OnRequest(void* arg, const void* header, size_t header_leng
     }
     return UCS_OK;
   }
-  if (length > 0) std::memcpy(in->data.data(), data, length);
+  if (length > 0) std::memcpy(dest, data, length);
   self->ready_.push_back(std::move(in));
   return UCS_OK;
 }
@@ -193,15 +207,18 @@ void Server::Complete(const ReplyToken& token, Response response) {
   {
     std::lock_guard<std::mutex> l(completed_mu_);
     completed_.emplace_back(token, std::move(response));
+    has_completed_.store(true, std::memory_order_release);
   }
-  worker_->Signal();
+  poller_->Signal();
 }
 
 bool Server::SendCompleted() {
+  if (!has_completed_.load(std::memory_order_acquire)) return false;
   std::deque<std::pair<ReplyToken, Response>> done;
   {
     std::lock_guard<std::mutex> l(completed_mu_);
     done.swap(completed_);
+    has_completed_.store(false, std::memory_order_relaxed);
   }
   bool any = !done.empty();
   for (auto& [token, response] : done) {
@@ -266,30 +283,36 @@ void Server::CloseDeadEndpoints() {
 
 void Server::Run() {
   // After activity the loop spins for a short while (the next request of a busy client
-  // follows within microseconds), then blocks in epoll: the machines have 2 cores.
+  // follows within microseconds), then blocks in epoll: the machines have 2 cores. The
+  // clock is read once per request and once every kClockStride idle turns.
   constexpr auto kSpin = std::chrono::microseconds(30);
+  constexpr unsigned kClockStride = 16;
   auto spin_until = std::chrono::steady_clock::now();
+  unsigned idle_turns = 0;
   while (!stop_.load(std::memory_order_acquire)) {
-    bool active = worker_->Progress();
+    bool active = poller_->Turn();
     while (!ready_.empty()) {
       std::unique_ptr<Incoming> in = std::move(ready_.front());
       ready_.pop_front();
       Dispatch(*in);
-      worker_->Progress();
+      poller_->Turn();
       active = true;
     }
     active |= SendCompleted();
     CloseDeadEndpoints();
-    auto now = std::chrono::steady_clock::now();
-    if (active) spin_until = now + kSpin;
-    if (now >= spin_until) worker_->WaitForEvents(200);
+    if (active) {
+      idle_turns = 0;
+      spin_until = std::chrono::steady_clock::now() + kSpin;
+    } else if (++idle_turns % kClockStride == 0 && std::chrono::steady_clock::now() >= spin_until) {
+      poller_->Wait(200);
+    }
   }
-  worker_->Progress();
+  poller_->Drain();
 }
 
 void Server::Stop() {
   stop_.store(true, std::memory_order_release);
-  worker_->Signal();
+  poller_->Signal();
 }
 
 }  // namespace gkfs::transport

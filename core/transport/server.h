@@ -17,6 +17,7 @@
 #include "common/buffer.h"
 #include "common/secret.h"
 #include "rpc/schema.h"
+#include "transport/poller.h"
 #include "transport/worker.h"
 
 namespace gkfs::transport {
@@ -57,7 +58,9 @@ class Server {
   ~Server();
 
   uint16_t port() const { return port_; }
-  std::string worker_address() const { return worker_->Address(); }
+  // The address clients on this host connect to by worker address (--auto-sm): the local
+  // (shared-memory) worker's.
+  std::string worker_address() const { return (local_ ? local_ : net_)->Address(); }
   // From now on requests must carry this secret; others get EACCES.
   void RequireSecret(const Secret& secret) {
     secret_ = secret;
@@ -75,6 +78,11 @@ class Server {
     rpc::RequestHeader header;
     Buffer data;
   };
+  // The argument of a worker's request handler: which worker received the message.
+  struct Receiver {
+    Server* server = nullptr;
+    Worker* worker = nullptr;
+  };
   Server() = default;
   static void OnConnection(ucp_conn_request_h request, void* arg);
   static void OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status);
@@ -86,7 +94,10 @@ class Server {
   bool SendCompleted();  // true if it sent any
   void CloseDeadEndpoints();
 
-  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<Worker> net_;    // the listener and its clients
+  std::unique_ptr<Worker> local_;  // --auto-sm clients on this host; null without
+  std::unique_ptr<Poller> poller_;
+  Receiver net_rx_, local_rx_;
   ucp_listener_h listener_ = nullptr;
   Handler handler_;
   uint16_t port_ = 0;
@@ -96,6 +107,7 @@ class Server {
   Secret secret_{};
   std::mutex completed_mu_;
   std::deque<std::pair<ReplyToken, Response>> completed_;  // GUARDED_BY(completed_mu_)
+  std::atomic<bool> has_completed_{false};  // completed_ is not empty (checked without the lock)
   // All below: progress thread only.
   std::unordered_map<ucp_ep_h, uint64_t> endpoints_;         // accepted ep -> connection id
   std::unordered_map<uint64_t, ucp_ep_h> connections_;       // live connection ids

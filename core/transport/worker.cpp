@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,13 +73,18 @@ Status UcsError(ucs_status_t status, const char* what) {
 }
 }  // namespace
 
-Status Worker::Create(const std::string& protocol, const std::string& net_devices, bool with_shm,
+Status Worker::Create(const std::string& protocol, const std::string& net_devices,
                       std::unique_ptr<Worker>* out) {
   std::string tls;
   Status s = ProtocolToTls(protocol, &tls);
   if (!s.ok()) return s;
-  if (with_shm && tls.find("sm") == std::string::npos && tls != "all") tls = "sm," + tls;
+  return CreateWithTls(tls, net_devices, out);
+}
 
+Status Worker::CreateLocal(std::unique_ptr<Worker>* out) { return CreateWithTls("sm", "", out); }
+
+Status Worker::CreateWithTls(const std::string& tls, const std::string& net_devices,
+                             std::unique_ptr<Worker>* out) {
   ucp_config_t* config = nullptr;
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
   if (st != UCS_OK) return UcsError(st, "ucp_config_read");
@@ -108,18 +112,11 @@ Status Worker::Create(const std::string& protocol, const std::string& net_device
   if (st != UCS_OK) return UcsError(st, "ucp_worker_create");
   st = ucp_worker_get_efd(w->worker_, &w->event_fd_);
   if (st != UCS_OK) return UcsError(st, "ucp_worker_get_efd");
-  w->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event ev{};
-  ev.events = EPOLLIN;
-  if (w->epoll_fd_ < 0 || epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, w->event_fd_, &ev) != 0) {
-    return Status::Error(errno, "epoll setup for the UCX worker failed");
-  }
   *out = std::move(w);
   return Status::OK();
 }
 
 Worker::~Worker() {
-  if (epoll_fd_ >= 0) close(epoll_fd_);
   if (worker_ != nullptr) ucp_worker_destroy(worker_);
   if (context_ != nullptr) ucp_cleanup(context_);
 }
@@ -163,13 +160,7 @@ bool Worker::Progress() {
   return any;
 }
 
-void Worker::WaitForEvents(int timeout_ms) {
-  ucs_status_t st = ucp_worker_arm(worker_);
-  if (st == UCS_ERR_BUSY) return;  // events already pending
-  struct epoll_event ev;
-  int n = epoll_wait(epoll_fd_, &ev, 1, timeout_ms);
-  (void)n;
-}
+bool Worker::Arm() { return ucp_worker_arm(worker_) != UCS_ERR_BUSY; }
 
 void Worker::Signal() { ucp_worker_signal(worker_); }
 

@@ -1,8 +1,9 @@
 // Worker: one UCP context and one UCP worker with wake-up support, plus the mapping from
 // gkfs protocol names (-P ucx+tcp, ...) to UCX transport settings. Owns both handles and
 // destroys them. UCX is not fork-safe: its global async thread does not survive fork, so a
-// process must destroy every Worker before it forks if the child is to use UCX. Thread model: serialized - one thread at a time may call
-// Progress()/WaitForEvents(); Signal() may be called from any thread.
+// process must destroy every Worker before it forks if the child is to use UCX.
+// Thread model: serialized - one thread at a time may call Progress()/Arm(); Signal() may be
+// called from any thread. Waiting for events is the Poller's (poller.h).
 #pragma once
 
 #include <ucp/api/ucp.h>
@@ -35,11 +36,14 @@ Status ParseUri(const std::string& text, Uri* uri);
 
 class Worker {
  public:
-  // net_devices: UCX_NET_DEVICES to use ("lo"), empty for UCX's default. with_shm adds
-  // the shared-memory transports (for --auto-sm). Settings the user put in the
-  // environment (UCX_TLS, UCX_NET_DEVICES) win over ours.
-  static Status Create(const std::string& protocol, const std::string& net_devices, bool with_shm,
+  // The network worker of a protocol. net_devices: UCX_NET_DEVICES to use ("lo"), empty
+  // for UCX's default. Settings the user put in the environment (UCX_TLS,
+  // UCX_NET_DEVICES) win over ours.
+  static Status Create(const std::string& protocol, const std::string& net_devices,
                        std::unique_ptr<Worker>* out);
+  // The local worker of --auto-sm: shared-memory transports only (UCX_TLS, if the user set
+  // it, wins), reached by peers on this host through its Address().
+  static Status CreateLocal(std::unique_ptr<Worker>* out);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -51,16 +55,21 @@ class Worker {
   std::string Address() const;
   // Runs ucp_worker_progress until it reports no more work. True if anything happened.
   bool Progress();
-  // Blocks until a network event, Signal(), or timeout_ms (>= 0) passes.
-  void WaitForEvents(int timeout_ms);
+  // Arms the event fd for the next event; false if events are already pending (progress
+  // again instead of waiting).
+  bool Arm();
+  // Readable after Arm() once something happens (a message, Signal()).
+  int event_fd() const { return event_fd_; }
+  // Wakes a waiter on event_fd(); from any thread.
   void Signal();
 
  private:
   Worker() = default;
+  static Status CreateWithTls(const std::string& tls, const std::string& net_devices,
+                              std::unique_ptr<Worker>* out);
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
   int event_fd_ = -1;
-  int epoll_fd_ = -1;
 };
 
 }  // namespace gkfs::transport
