@@ -120,10 +120,10 @@ int SpawnSearch(pid_t* pid, const char* file, const posix_spawn_file_actions_t* 
   });
 }
 
-// execl-style arguments as argv (and, for execle, the environment after the final NULL),
-// handed to exec(argv, envp) while they live on this frame.
-template <typename Exec>
-int WithListedArgs(const char* first, va_list ap, bool has_env, Exec&& exec) {
+// The execl family: its arguments as argv (and, for execle, the environment after the final
+// NULL) on this frame, handed to exec (ExecPath or ExecSearch) with `target`.
+int ExecListed(const char* target, const char* first, va_list ap, bool has_env,
+               int (*exec)(const char*, char* const*, char* const*)) {
   va_list copy;
   va_copy(copy, ap);
   size_t count = 1;
@@ -133,7 +133,7 @@ int WithListedArgs(const char* first, va_list ap, bool has_env, Exec&& exec) {
   argv[0] = const_cast<char*>(first);
   for (size_t i = 1; i <= count; ++i) argv[i] = va_arg(ap, char*);
   char* const* envp = has_env ? va_arg(ap, char* const*) : environ;
-  return exec(argv, envp);
+  return exec(target, argv, envp);
 }
 
 }  // namespace
@@ -170,9 +170,7 @@ int fexecve(int fd, char* const argv[], char* const envp[]) {
 int execl(const char* path, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  int r = WithListedArgs(arg, ap, false, [&](char* const* argv, char* const* envp) {
-    return ExecPath(path, argv, envp);
-  });
+  int r = ExecListed(path, arg, ap, false, ExecPath);
   va_end(ap);
   return r;
 }
@@ -180,9 +178,7 @@ int execl(const char* path, const char* arg, ...) {
 int execlp(const char* file, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  int r = WithListedArgs(arg, ap, false, [&](char* const* argv, char* const* envp) {
-    return ExecSearch(file, argv, envp);
-  });
+  int r = ExecListed(file, arg, ap, false, ExecSearch);
   va_end(ap);
   return r;
 }
@@ -190,9 +186,7 @@ int execlp(const char* file, const char* arg, ...) {
 int execle(const char* path, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  int r = WithListedArgs(arg, ap, true, [&](char* const* argv, char* const* envp) {
-    return ExecPath(path, argv, envp);
-  });
+  int r = ExecListed(path, arg, ap, true, ExecPath);
   va_end(ap);
   return r;
 }
