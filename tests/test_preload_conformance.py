@@ -281,11 +281,41 @@ ROWS = [
     R("getxattr-none", "getxattr {b}/file user.none", "ENODATA", differs="EOPNOTSUPP"),
     R("getxattr-missing", "getxattr {b}/missing user.none", "ENOENT"),
     R("listxattr-file", "listxattr {b}/file", "ok"),
+    # exec: programs stored in the file system (exe: a "#!/bin/sh" script, elf: a copy of
+    # /bin/echo, noshebang: executable text without "#!", badinterp: "#!/nonexistent")
+    R("execve-elf", "execve {b}/elf hi there", "ok"),
+    R("execve-script", "execve {b}/exe a b", "ok"),
+    R("execve-through-link", "execve {b}/lexe", "ok"),
+    R("execve-no-x", "execve {b}/file", "EACCES"),
+    R("execve-missing", "execve {b}/missing", "ENOENT"),
+    R("execve-dir", "execve {b}/dir", "EACCES"),
+    R("execve-under-file", "execve {b}/file/x", "ENOTDIR"),
+    R("execve-no-interpreter-line", "execve {b}/noshebang", "ENOEXEC"),
+    R("execve-missing-interpreter", "execve {b}/badinterp", "ENOENT"),
+    R("vfork-execve-elf", "vfork_execve {b}/elf x", "ok"),
+    R("vfork-execve-script", "vfork_execve {b}/exe y", "ok"),
+    R("vfork-execve-no-x", "vfork_execve {b}/file", "EACCES"),
+    R("vfork-execve-missing", "vfork_execve {b}/missing", "ENOENT"),
+    R("vfork-execve-dir", "vfork_execve {b}/dir", "EACCES"),
+    R("execvp-search", "execvp exe {b}/dir:{b}:/bin a", "ok"),
+    R("execvp-shell-fallback", "execvp noshebang {b}", "ok"),
+    R("execvp-no-x", "execvp file {b}:{b}/dir", "EACCES"),
+    R("execvp-missing", "execvp missing {b}:{b}/dir", "ENOENT"),
+    R("posix-spawn-elf", "posix_spawn {b}/elf hi", "ok"),
+    R("posix-spawn-script", "posix_spawn {b}/exe x", "ok"),
+    R("posix-spawn-no-x", "posix_spawn {b}/file", "EACCES"),
+    R("posix-spawn-dir", "posix_spawn {b}/dir", "EACCES"),
+    R("posix-spawn-noexec", "posix_spawn {b}/noshebang", "ENOEXEC"),
+    R("posix-spawnp-search", "posix_spawnp elf {b}/dir:{b} z", "ok"),
+    R("posix-spawnp-missing", "posix_spawnp missing {b}", "ENOENT"),
+    R("fexecve-elf", "fexecve {b}/elf hi", "ok"),
 ]
+
+
 
 # Each row's tree: made by this script under the preload (gkfs) and without it (local).
 TREE = r"""
-import os, sys
+import os, shutil, sys
 base = sys.argv[1]
 os.umask(0o022)
 os.makedirs(base, exist_ok=True)
@@ -293,7 +323,10 @@ for row in sys.argv[2:]:
     b = os.path.join(base, row)
     os.mkdir(b)
     for name, text, mode in [("file", "hello\n", 0o644), ("ro", "ro\n", 0o444),
-                             ("priv", "priv\n", 0o600), ("exe", "#!/bin/sh\n", 0o755)]:
+                             ("priv", "priv\n", 0o600),
+                             ("exe", '#!/bin/sh\necho "$0" "$@"\nexit 3\n', 0o755),
+                             ("noshebang", "echo plain\n", 0o755),
+                             ("badinterp", "#!/nonexistent/sh\n", 0o755)]:
         with open(os.path.join(b, name), "w") as f:
             f.write(text)
         os.chmod(os.path.join(b, name), mode)
@@ -302,8 +335,11 @@ for row in sys.argv[2:]:
     open(os.path.join(b, "dir/inner"), "w").write("inner\n")
     open(os.path.join(b, "nox/f"), "w").write("f\n")
     os.chmod(os.path.join(b, "nox"), 0o700)
-    for name, target in [("lf", "file"), ("ld", "dir"), ("dang", "missing"), ("loop", "loop")]:
+    for name, target in [("lf", "file"), ("ld", "dir"), ("dang", "missing"), ("loop", "loop"),
+                         ("lexe", "exe")]:
         os.symlink(target, os.path.join(b, name))
+    if row.startswith(("exec", "vfork-exec", "posix-spawn", "fexecve")):
+        shutil.copy("/bin/echo", os.path.join(b, "elf"))
 """
 
 
@@ -378,8 +414,9 @@ def test_table_covers_the_calls_of_issue_3():
                 "opendir", "getdents64", "read", "pread", "write", "pwrite", "lseek", "close",
                 "dup2", "fcntl", "flock", "fsync", "fallocate", "posix_fallocate", "sendfile",
                 "copy_file_range", "mmap", "fopen", "mknod", "mkfifo", "statvfs", "realpath",
-                "getxattr", "listxattr"}
+                "getxattr", "listxattr", "execve", "vfork_execve", "execvp", "posix_spawn",
+                "posix_spawnp", "fexecve"}
     assert expected <= calls, expected - calls
     errnos = {row.expect for row in ROWS}
     assert {"ENOENT", "EEXIST", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EBADF", "EINVAL",
-            "ENAMETOOLONG", "EACCES", "ELOOP", "EXDEV", "EPERM", "EFAULT"} <= errnos
+            "ENAMETOOLONG", "EACCES", "ELOOP", "EXDEV", "EPERM", "EFAULT", "ENOEXEC"} <= errnos

@@ -282,12 +282,59 @@ def test_make_builds_a_c_program(fs, tmp_path):
         printf 'CFLAGS = -O1\nhello: main.o greet.o\n\t$(CC) -o $@ $^\n' > Makefile
         printf '%%.o: src/%%.c src/greet.h\n\t$(CC) $(CFLAGS) -c -o $@ $<\n' >> Makefile
         printf 'clean:\n\trm -f hello *.o\n' >> Makefile
+        printf 'run: hello\n\t./hello\n' >> Makefile
         make
         make
-        touch src/greet.c && make
-        cp hello "$RUN_DIR/hello" && "$RUN_DIR/hello"
+        touch src/greet.c && make && ./hello
+        make run
         make clean && ls
-    """.replace("$RUN_DIR", str(tmp_path)), tmp_path)
+    """, tmp_path)
+
+
+PROGRAMS_IN_GKFS = r"""
+    printf '#include <stdio.h>\nint main(int c, char** v) {\n' > p.c
+    printf '  printf("%%d %%s\\n", c, c > 1 ? v[1] : "-"); return 3;\n}\n' >> p.c
+    cc -o prog p.c
+    ./prog arg || echo "exit $?"
+    printf '#!/bin/sh\necho "script $0 $# $1"\nexit 4\n' > s.sh
+    printf '#!/usr/bin/env python3\nimport sys\nprint("py", sys.argv[1:])\n' > s.py
+    printf 'echo "no interpreter line: $0 $1"\n' > plain
+    chmod +x s.sh s.py plain
+    ./s.sh one || echo "exit $?"
+    ./s.py a b
+    ./plain x
+    mkdir bin && cp prog s.sh plain bin/
+    PATH="$W/bin:$PATH" prog found || echo "exit $?"
+    PATH="$W/bin:$PATH" s.sh found || echo "exit $?"
+    PATH="$W/bin:$PATH" env plain found
+    env ./prog via-env || echo "exit $?"
+    find bin -name prog -exec {} from-find \; || echo "exit $?"
+    cd bin && { ./prog in-subdir || echo "exit $?"; } && cd ..
+    python3 - <<'PY'
+import os, subprocess
+for argv in (["./prog", "py"], ["./s.sh", "py"], ["bin/prog"], ["./missing"], ["bin"],
+             ["./p.c"], ["./plain"]):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True)
+        print(argv, r.returncode, r.stdout.strip())
+    except OSError as e:
+        print(argv, type(e).__name__, e.errno)
+r = subprocess.run(["prog", "searched"], env=dict(os.environ, PATH=os.getcwd() + "/bin"))
+print("searched", r.returncode)
+PY
+    chmod -x s.sh
+    ./s.sh || echo "exit $?"
+    ./missing || echo "exit $?"
+    ./bin || echo "exit $?"
+"""
+
+
+@pytest.mark.slow
+def test_programs_stored_in_the_file_system(fs, tmp_path):
+    """A C program built there, #! scripts, a script without #!, PATH search, exec from
+    env/find/python's subprocess (vfork), and the errors (no x bit, missing, a directory)."""
+    out = run_both(fs, PROGRAMS_IN_GKFS, tmp_path)
+    assert "2 arg" in out and "script ./s.sh 1 one" in out and "no interpreter line" in out
 
 
 @pytest.mark.slow

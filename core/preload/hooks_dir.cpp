@@ -139,6 +139,23 @@ DIR* OpenDirFd(int fd) {
   return dir;
 }
 
+// scandir and scandir64 (the same on 64-bit Linux): libc's for kernel paths.
+template <typename Entry, typename Real>
+int ScanDirPath(const char* path, Entry*** list, int (*filter)(const Entry*),
+                int (*compare)(const Entry**, const Entry**), Real real) {
+  PathTarget t;
+  ResolveArg(path, &t);
+  if (t.kernel()) return real(t.kernel_path, list, filter, compare);
+  if (!t.gkfs()) return FailWith(t.error);
+  int fd = OpenPath(&t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd >= 0 && !fds::MaybeOurs(fd)) {  // a link led to a kernel directory
+    ::close(fd);
+    return real(t.kernel_path, list, filter, compare);
+  }
+  DIR* dir = fd < 0 ? nullptr : OpenDirFd(fd);
+  return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
+}
+
 }  // namespace
 
 extern "C" {
@@ -253,33 +270,13 @@ void seekdir(DIR* stream, long position) {
 int scandir(const char* path, struct dirent*** list, int (*filter)(const struct dirent*),
             int (*compare)(const struct dirent**, const struct dirent**)) {
   static const auto real = NextSymbol<decltype(&::scandir)>("scandir");
-  PathTarget t;
-  ResolveArg(path, &t);
-  if (t.kernel()) return real(t.kernel_path, list, filter, compare);
-  if (!t.gkfs()) return FailWith(t.error);
-  int fd = OpenPath(&t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd >= 0 && !fds::MaybeOurs(fd)) {  // a link led to a kernel directory
-    ::close(fd);
-    return real(t.kernel_path, list, filter, compare);
-  }
-  DIR* dir = fd < 0 ? nullptr : OpenDirFd(fd);
-  return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
+  return ScanDirPath(path, list, filter, compare, real);
 }
 
 int scandir64(const char* path, struct dirent64*** list, int (*filter)(const struct dirent64*),
               int (*compare)(const struct dirent64**, const struct dirent64**)) {
   static const auto real = NextSymbol<decltype(&::scandir64)>("scandir64");
-  PathTarget t;
-  ResolveArg(path, &t);
-  if (t.kernel()) return real(t.kernel_path, list, filter, compare);
-  if (!t.gkfs()) return FailWith(t.error);
-  int fd = OpenPath(&t, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd >= 0 && !fds::MaybeOurs(fd)) {  // a link led to a kernel directory
-    ::close(fd);
-    return real(t.kernel_path, list, filter, compare);
-  }
-  DIR* dir = fd < 0 ? nullptr : OpenDirFd(fd);
-  return dir == nullptr ? -1 : ScanDir(dir, list, filter, compare);
+  return ScanDirPath(path, list, filter, compare, real);
 }
 
 // The position of a gkfs directory descriptor is the index of the next entry.

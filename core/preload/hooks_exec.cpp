@@ -1,7 +1,9 @@
-// exec family and posix_spawn: the new program gets LIBGKFS_CWD describing the current
-// virtual working directory (or none), whatever environment the caller passes. Shells build
-// their own environment for execve, and a vfork child may have chdir'd, so `environ` alone is
-// not enough. Everything here lives on the stack: it may run in a vfork child.
+// exec family and posix_spawn: programs stored in gkfs run (exec_program.h: through a memfd,
+// scripts through their interpreter, PATH searched through gkfs directories too), and the new
+// program gets LIBGKFS_CWD describing the current virtual working directory (or none),
+// whatever environment the caller passes. Shells build their own environment for execve, and
+// a vfork child may have chdir'd, so `environ` alone is not enough. Everything here lives on
+// the stack: it may run in a vfork child.
 #include "preload/hooks.h"
 
 #include <alloca.h>
@@ -10,6 +12,8 @@
 
 #include <cstdarg>
 #include <cstring>
+
+#include "preload/exec_program.h"
 
 using namespace gkfs;
 using namespace gkfs::preload;
@@ -40,30 +44,96 @@ int WithCwdEnvironment(char* const envp[], Exec&& exec) {
   return exec(env);
 }
 
-int Execve(const char* path, char* const argv[], char* const envp[]) {
+// Exec of a path (kernel or gkfs): returns only on failure, with errno set.
+int ExecPath(const char* path, char* const argv[], char* const envp[]) {
   static const auto real = NextSymbol<decltype(&::execve)>("execve");
-  return WithCwdEnvironment(envp, [&](char* const* env) { return real(path, argv, env); });
+  return WithCwdEnvironment(envp, [&](char* const* env) {
+    return FailWith(exec::RunProgram(path, argv, [&](const char* kernel, int memfd,
+                                                      char* const* args) {
+      if (memfd >= 0) {
+        syscall(SYS_execveat, memfd, "", args, env, AT_EMPTY_PATH);
+      } else {
+        real(kernel, args, env);
+      }
+      return errno;
+    }));
+  });
 }
 
-int Execvpe(const char* file, char* const argv[], char* const envp[]) {
+// glibc's fallback for a file exec refuses with ENOEXEC: /bin/sh runs it as a script.
+int ExecShell(const char* file, char* const argv[], char* const envp[]) {
+  size_t n = 0;
+  while (argv != nullptr && argv[n] != nullptr) ++n;
+  auto** args = static_cast<char**>(alloca((n + 3) * sizeof(char*)));
+  args[0] = const_cast<char*>("/bin/sh");
+  args[1] = const_cast<char*>(file);
+  for (size_t i = 1; i < n; ++i) args[i + 1] = argv[i];
+  args[n < 1 ? 2 : n + 1] = nullptr;
+  return ExecPath("/bin/sh", args, envp);
+}
+
+// execvpe: PATH search through kernel and gkfs directories alike.
+int ExecSearch(const char* file, char* const argv[], char* const envp[]) {
   static const auto real = NextSymbol<decltype(&::execvpe)>("execvpe");
-  return WithCwdEnvironment(envp, [&](char* const* env) { return real(file, argv, env); });
+  if (!exec::SearchMayReachGkfs(file)) {
+    return WithCwdEnvironment(envp, [&](char* const* env) { return real(file, argv, env); });
+  }
+  auto try_one = [&](const char* candidate) {
+    ExecPath(candidate, argv, envp);
+    if (errno == ENOEXEC) ExecShell(candidate, argv, envp);
+    return errno;
+  };
+  if (std::strchr(file, '/') != nullptr) return FailWith(try_one(file));
+  return FailWith(exec::SearchPath(file, try_one));
 }
 
-// execl-style arguments: how many there are (with the first, without the final NULL)...
-size_t CountArgs(va_list ap) {
+// posix_spawn of a path (kernel or gkfs); a gkfs program is spawned as /proc/self/fd/N.
+int Spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+          const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  static const auto real = NextSymbol<decltype(&::posix_spawn)>("posix_spawn");
+  return WithCwdEnvironment(envp, [&](char* const* env) {
+    return exec::RunProgram(path, argv, [&](const char* kernel, int memfd, char* const* args) {
+      char buf[32];
+      return real(pid, memfd >= 0 ? exec::FdPath(memfd, buf, sizeof(buf)) : kernel, actions,
+                  attr, args, env);
+    });
+  });
+}
+
+// posix_spawnp: the search of ExecSearch, without its shell fallback (as glibc).
+int SpawnSearch(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
+                const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  static const auto real = NextSymbol<decltype(&::posix_spawnp)>("posix_spawnp");
+  if (!exec::SearchMayReachGkfs(file)) {
+    return WithCwdEnvironment(
+        envp, [&](char* const* env) { return real(pid, file, actions, attr, argv, env); });
+  }
+  if (std::strchr(file, '/') != nullptr) return Spawn(pid, file, actions, attr, argv, envp);
+  if (*file == '\0') return ENOENT;
+  return exec::SearchPath(file, [&](const char* candidate) {
+    char abs[PATH_MAX];
+    if (!exec::InGkfs(candidate, abs, sizeof(abs)) &&
+        syscall(SYS_faccessat, AT_FDCWD, candidate, F_OK) != 0) {
+      return errno;  // spare a failing spawn
+    }
+    return Spawn(pid, candidate, actions, attr, argv, envp);
+  });
+}
+
+// The execl family: its arguments as argv (and, for execle, the environment after the final
+// NULL) on this frame, handed to exec (ExecPath or ExecSearch) with `target`.
+int ExecListed(const char* target, const char* first, va_list ap, bool has_env,
+               int (*exec)(const char*, char* const*, char* const*)) {
   va_list copy;
   va_copy(copy, ap);
   size_t count = 1;
   while (va_arg(copy, const char*) != nullptr) ++count;
   va_end(copy);
-  return count;
-}
-
-// ...and the NULL-terminated argv; consumes them (and the NULL) from ap.
-void TakeArgs(const char* first, va_list ap, size_t count, char** argv) {
+  auto** argv = static_cast<char**>(alloca((count + 1) * sizeof(char*)));
   argv[0] = const_cast<char*>(first);
   for (size_t i = 1; i <= count; ++i) argv[i] = va_arg(ap, char*);
+  char* const* envp = has_env ? va_arg(ap, char* const*) : environ;
+  return exec(target, argv, envp);
 }
 
 }  // namespace
@@ -71,65 +141,64 @@ void TakeArgs(const char* first, va_list ap, size_t count, char** argv) {
 extern "C" {
 
 int execve(const char* path, char* const argv[], char* const envp[]) {
-  return Execve(path, argv, envp);
+  return ExecPath(path, argv, envp);
 }
 
-int execv(const char* path, char* const argv[]) { return Execve(path, argv, environ); }
+int execv(const char* path, char* const argv[]) { return ExecPath(path, argv, environ); }
 
 int execvpe(const char* file, char* const argv[], char* const envp[]) {
-  return Execvpe(file, argv, envp);
+  return ExecSearch(file, argv, envp);
 }
 
-int execvp(const char* file, char* const argv[]) { return Execvpe(file, argv, environ); }
+int execvp(const char* file, char* const argv[]) { return ExecSearch(file, argv, environ); }
 
+// A gkfs descriptor is executed by its path (a script's interpreter can then read it).
 int fexecve(int fd, char* const argv[], char* const envp[]) {
   static const auto real = NextSymbol<decltype(&::fexecve)>("fexecve");
-  return WithCwdEnvironment(envp, [&](char* const* env) { return real(fd, argv, env); });
+  OpenFileRef file = OurFile(fd);
+  if (!file) {
+    return WithCwdEnvironment(envp, [&](char* const* env) { return real(fd, argv, env); });
+  }
+  const std::string& mount = config().mountdir;
+  char path[PATH_MAX];
+  if (mount.size() + file->path.size() >= sizeof(path)) return FailWith(ENAMETOOLONG);
+  std::memcpy(path, mount.data(), mount.size());
+  std::memcpy(path + mount.size(), file->path.c_str(), file->path.size() + 1);
+  return ExecPath(path, argv, envp);
 }
 
 int execl(const char* path, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  size_t count = CountArgs(ap);
-  auto** argv = static_cast<char**>(alloca((count + 1) * sizeof(char*)));
-  TakeArgs(arg, ap, count, argv);
+  int r = ExecListed(path, arg, ap, false, ExecPath);
   va_end(ap);
-  return Execve(path, argv, environ);
+  return r;
 }
 
 int execlp(const char* file, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  size_t count = CountArgs(ap);
-  auto** argv = static_cast<char**>(alloca((count + 1) * sizeof(char*)));
-  TakeArgs(arg, ap, count, argv);
+  int r = ExecListed(file, arg, ap, false, ExecSearch);
   va_end(ap);
-  return Execvpe(file, argv, environ);
+  return r;
 }
 
 int execle(const char* path, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  size_t count = CountArgs(ap);
-  auto** argv = static_cast<char**>(alloca((count + 1) * sizeof(char*)));
-  TakeArgs(arg, ap, count, argv);
-  char* const* envp = va_arg(ap, char* const*);  // after the NULL that ends the arguments
+  int r = ExecListed(path, arg, ap, true, ExecPath);
   va_end(ap);
-  return Execve(path, argv, envp);
+  return r;
 }
 
 int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                 const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
-  static const auto real = NextSymbol<decltype(&::posix_spawn)>("posix_spawn");
-  return WithCwdEnvironment(
-      envp, [&](char* const* env) { return real(pid, path, actions, attr, argv, env); });
+  return Spawn(pid, path, actions, attr, argv, envp);
 }
 
 int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
                  const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
-  static const auto real = NextSymbol<decltype(&::posix_spawnp)>("posix_spawnp");
-  return WithCwdEnvironment(
-      envp, [&](char* const* env) { return real(pid, file, actions, attr, argv, env); });
+  return SpawnSearch(pid, file, actions, attr, argv, envp);
 }
 
 }  // extern "C"

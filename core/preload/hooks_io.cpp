@@ -177,12 +177,9 @@ ssize_t preadv(int fd, const struct iovec* iov, int count, off_t offset) {
   return real(fd, iov, count, offset);
 }
 
+// On 64-bit Linux off_t is off64_t and libc's preadv64 is preadv.
 ssize_t preadv64(int fd, const struct iovec* iov, int count, off64_t offset) {
-  static const auto real = NextSymbol<decltype(&::preadv64)>("preadv64");
-  if (OpenFileRef f = OurFile(fd)) {
-    return offset < 0 ? FailWith(EINVAL) : ReadVector(fd, *f, iov, count, offset);
-  }
-  return real(fd, iov, count, offset);
+  return preadv(fd, iov, count, offset);
 }
 
 ssize_t pwritev(int fd, const struct iovec* iov, int count, off_t offset) {
@@ -193,12 +190,9 @@ ssize_t pwritev(int fd, const struct iovec* iov, int count, off_t offset) {
   return real(fd, iov, count, offset);
 }
 
+// On 64-bit Linux off_t is off64_t and libc's pwritev64 is pwritev.
 ssize_t pwritev64(int fd, const struct iovec* iov, int count, off64_t offset) {
-  static const auto real = NextSymbol<decltype(&::pwritev64)>("pwritev64");
-  if (OpenFileRef f = OurFile(fd)) {
-    return offset < 0 ? FailWith(EINVAL) : WriteVector(fd, *f, iov, count, offset);
-  }
-  return real(fd, iov, count, offset);
+  return pwritev(fd, iov, count, offset);
 }
 
 // The v2 calls: offset -1 means the file position; RWF_* hints are ignored.

@@ -35,6 +35,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "gkfs_callprobe.h"
+
 /* --- output ----------------------------------------------------------------------------- */
 
 static char g_extra[65536];  /* call-specific fields, each ", \"key\": value" */
@@ -56,13 +58,13 @@ static void put_string(char* out, size_t size, const char* s, size_t n) {
   snprintf(out + k, size - k, "\"");
 }
 
-static void extra_string(const char* key, const char* s, size_t n) {
+void extra_string(const char* key, const char* s, size_t n) {
   size_t k = strlen(g_extra);
   snprintf(g_extra + k, sizeof(g_extra) - k, ", \"%s\": ", key);
   put_string(g_extra, sizeof(g_extra), s, n);
 }
 
-static void extra_raw(const char* key, const char* json) {
+void extra_raw(const char* key, const char* json) {
   size_t k = strlen(g_extra);
   snprintf(g_extra + k, sizeof(g_extra) - k, ", \"%s\": %s", key, json);
 }
@@ -74,6 +76,7 @@ static const char* errno_name(int e) {
     E(EEXIST) E(EXDEV) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(EMFILE) E(EFBIG) E(ENOSPC)
     E(ESPIPE) E(EROFS) E(EMLINK) E(ERANGE) E(ENAMETOOLONG) E(ENOSYS) E(ENOTEMPTY) E(ELOOP)
     E(ENODATA) E(EOVERFLOW) E(EOPNOTSUPP) E(ENXIO) E(EHOSTDOWN) E(ETXTBSY) E(EDQUOT)
+    E(ENOEXEC)
 #undef E
     default: return "EUNKNOWN";
   }
@@ -533,7 +536,9 @@ static const struct call kCalls[] = {
   {"sendfile", 3, c_sendfile}, {"copy_file_range", 3, c_copy_file_range},
   {"mknod", 2, c_mknod}, {"mkfifo", 2, c_mkfifo}, {"statvfs", 1, c_statvfs},
   {"realpath", 1, c_realpath}, {"mmap", 4, c_mmap}, {"fopen", 2, c_fopen},
-  {"getxattr", 2, c_getxattr}, {"listxattr", 1, c_listxattr},
+  {"getxattr", 2, c_getxattr}, {"listxattr", 1, c_listxattr}, {"execve", 1, c_execve},
+  {"vfork_execve", 1, c_vfork_execve}, {"execvp", 2, c_execvp}, {"fexecve", 1, c_fexecve},
+  {"posix_spawn", 1, c_posix_spawn}, {"posix_spawnp", 2, c_posix_spawnp},
 };
 
 int main(int argc, char** argv) {
