@@ -2,6 +2,7 @@
 #include "gkfs/daemon.h"
 
 #include <ftw.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +85,11 @@ class DaemonImpl : public Daemon {
     s = transport::Server::Create(options_.protocol, address, options_.port, options_.auto_sm, handler, &server_);
     if (!s.ok()) return s;
     providers_.worker_address = server_->worker_address();
+    providers_.server = server_.get();
+    if (!options_.enable_forwarding && options_.io_threads > 0) {
+      io_ = std::make_unique<WorkerPool>(static_cast<unsigned>(options_.io_threads));
+      providers_.io = io_.get();
+    }
     if (options_.enable_forwarding && !(s = ForwardingProvider::Create(options_, server_.get(), &forwarding_)).ok()) {
       return s;
     }
@@ -114,6 +120,7 @@ class DaemonImpl : public Daemon {
     fprintf(stderr, "Startup successful. Daemon is ready.\n");
     fflush(stderr);
     server_->Run();
+    io_.reset();          // finishes queued chunk I/O; its replies are dropped
     forwarding_.reset();  // joins its threads; replies it still completes are dropped
     server_.reset();
     metadata_.reset();  // closes RocksDB (flushes the WAL)
@@ -136,6 +143,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<DataProvider> data_;
   Providers providers_{};
   std::unique_ptr<transport::Server> server_;
+  std::unique_ptr<WorkerPool> io_;                  // large chunk transfers; normal mode only
   std::unique_ptr<ForwardingProvider> forwarding_;  // forwarding mode only
   std::string uri_;
 };
@@ -144,6 +152,10 @@ class DaemonImpl : public Daemon {
 
 Status Daemon::Create(const DaemonOptions& options, std::unique_ptr<Daemon>* out) {
   LogInit("GKFS_LOG", "GKFS_LOG_OUTPUT");
+  // Request and reply buffers of up to a few MiB come and go with every transfer: keep
+  // them in the heap instead of an mmap/munmap (and a page fault per 4 KiB) each time.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   auto daemon = std::make_unique<DaemonImpl>(options);
   Status s = daemon->Init();
   if (!s.ok()) return s;

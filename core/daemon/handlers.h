@@ -8,6 +8,7 @@
 
 #include "daemon/data_provider.h"
 #include "daemon/metadata_provider.h"
+#include "daemon/worker_pool.h"
 #include "transport/server.h"
 
 namespace gkfs {
@@ -22,6 +23,8 @@ struct Providers {
   bool auto_sm;
   std::string host_id;
   std::string worker_address;    // set once the server exists
+  transport::Server* server = nullptr;  // for deferred replies
+  WorkerPool* io = nullptr;             // large chunk transfers run here; null: inline
 };
 
 using transport::Request;

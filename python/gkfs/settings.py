@@ -253,8 +253,9 @@ class DaemonSettings:
         "--pfs-dir", env="GKFS_PFS_DIR", check=_check_optional_dir, metavar="DIR")
     io_threads: int = _setting(
         2,
-        "Forwarding mode: PFS operations in flight at once (the scheduler dispatches into "
-        "these slots).",
+        "I/O threads: chunk reads and writes of 128 KiB or more run on this many threads "
+        "beside the network thread. Forwarding mode: PFS operations in flight at once (the "
+        "scheduler dispatches into these slots).",
         "--io-threads", env="GKFS_IO_THREADS", parse=parse_int, check=_check_positive,
         metavar="N")
     sched_config: str = _setting(

@@ -33,7 +33,10 @@ struct DaemonOptions {
   bool enable_forwarding = false;
   std::string pfs_dir;
   std::shared_ptr<IoScheduler> scheduler;
-  int io_threads = 2;            // PFS operations in flight at once (the scheduler's limit)
+  // Threads for large chunk reads and writes (>= 128 KiB; smaller ones stay on the network
+  // thread); 0: none. Forwarding mode: PFS operations in flight at once (the scheduler's
+  // limit), at least 1.
+  int io_threads = 2;
 };
 
 class Daemon {
