@@ -5,6 +5,25 @@
 #include "gkfs/client.h"
 
 namespace gkfs {
+namespace {
+
+// True if path is already normal: "/" or "/"-separated components that are none of "",
+// "." or "..", each at most NAME_MAX bytes (so no "//" and no trailing "/"). The common
+// case, answered in one pass without building anything.
+bool IsNormal(const std::string& path) {
+  if (path == "/") return true;
+  size_t start = 1;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') continue;
+    size_t len = i - start;
+    if (len == 0 || len > NAME_MAX) return false;
+    if (path[start] == '.' && (len == 1 || (len == 2 && path[start + 1] == '.'))) return false;
+    start = i + 1;
+  }
+  return true;
+}
+
+}  // namespace
 
 Status NormalizePath(const std::string& path, std::string* out) {
   if (path.empty() || path[0] != '/') {
@@ -12,6 +31,10 @@ Status NormalizePath(const std::string& path, std::string* out) {
   }
   if (path.size() >= PATH_MAX) {
     return Status::Error(ENAMETOOLONG, "path longer than PATH_MAX");
+  }
+  if (IsNormal(path)) {
+    *out = path;
+    return Status::OK();
   }
   std::vector<std::string_view> parts;
   std::string_view rest(path);

@@ -9,6 +9,8 @@
 //   str  := u32 length, length bytes (length <= the decoder's remaining bytes)
 #pragma once
 
+#include <endian.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +23,8 @@ namespace gkfs {
 
 class Encoder {
  public:
+  // Most messages are a few dozen bytes: one allocation up front instead of regrowing.
+  Encoder() { out_.reserve(64); }
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void U16(uint16_t v) { Fixed(v, 2); }
   void U32(uint32_t v) { Fixed(v, 4); }
@@ -36,7 +40,8 @@ class Encoder {
 
  private:
   void Fixed(uint64_t v, int width) {
-    for (int i = 0; i < width; ++i) out_.push_back(static_cast<char>(v >> (8 * i)));
+    uint64_t le = htole64(v);  // its first `width` bytes are v's low bytes, in order
+    out_.append(reinterpret_cast<const char*>(&le), static_cast<size_t>(width));
   }
   std::string out_;
 };
@@ -90,9 +95,9 @@ class Decoder {
       return 0;
     }
     uint64_t v = 0;
-    for (int i = 0; i < width; ++i) v |= static_cast<uint64_t>(p_[i]) << (8 * i);
+    std::memcpy(&v, p_, static_cast<size_t>(width));
     p_ += width;
-    return v;
+    return le64toh(v);
   }
   const uint8_t* p_;
   const uint8_t* end_;

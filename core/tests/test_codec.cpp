@@ -87,6 +87,17 @@ TEST_CASE("NormalizePath") {
   CHECK(NormalizePath("rel", &out).code() == EINVAL);
   CHECK(NormalizePath("/" + std::string(256, 'x'), &out).code() == ENAMETOOLONG);
   CHECK(NormalizePath("/" + std::string(5000, 'x'), &out).code() == ENAMETOOLONG);
+  // Already normal paths come back unchanged; each kind of abnormality is caught.
+  const std::pair<const char*, const char*> kCases[] = {
+      {"/", "/"},          {"/a", "/a"},       {"/a/b.c/..d", "/a/b.c/..d"}, {"/a/", "/a"},
+      {"/a//b", "/a/b"},   {"/a/./b", "/a/b"}, {"/a/../b", "/b"},            {"/.", "/"},
+      {"/a/.", "/a"},      {"/a/..", "/"},     {"/.a/.../b", "/.a/.../b"},   {"//", "/"},
+  };
+  for (const auto& [in, want] : kCases) {
+    REQUIRE(NormalizePath(in, &out).ok());
+    CHECK(out == want);
+  }
+  CHECK(NormalizePath("/a/" + std::string(256, 'x') + "/b", &out).code() == ENAMETOOLONG);
 }
 
 TEST_CASE("RPC bodies round-trip") {

@@ -164,7 +164,7 @@ void ClientTransport::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t statu
 
 void ClientTransport::FailDaemon(uint32_t daemon, const Status& status) {
   std::vector<Call*> failed;
-  for (auto& [id, call] : pending_) {
+  for (Call* call : pending_) {
     if (call->daemon == daemon) failed.push_back(call);
   }
   for (Call* call : failed) Finish(call, status);
@@ -174,7 +174,23 @@ void ClientTransport::Finish(Call* call, Status status) {
   if (call->done) return;
   call->done = true;
   call->status = std::move(status);
-  pending_.erase(call->id);
+  ErasePending(call->id);
+}
+
+Call* ClientTransport::FindPending(uint64_t id) const {
+  for (Call* call : pending_) {
+    if (call->id == id) return call;
+  }
+  return nullptr;
+}
+
+void ClientTransport::ErasePending(uint64_t id) {
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (pending_[i]->id != id) continue;
+    pending_[i] = pending_.back();
+    pending_.pop_back();
+    return;
+  }
 }
 
 void ClientTransport::OnSent(void* request, ucs_status_t status, void* user_data) {
@@ -217,7 +233,7 @@ void ClientTransport::Send(Call* call) {
   call->iov.clear();
   if (!body_in_header) AppendSegment(&call->iov, call->body.data(), call->body.size());
   for (const auto& seg : call->payload) AppendSegment(&call->iov, seg.data, seg.length);
-  pending_[call->id] = call;
+  pending_.push_back(call);
 
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
@@ -245,12 +261,10 @@ ucs_status_t ClientTransport::OnReply(void* arg, const void* header, size_t head
   rpc::ReplyHeader h;
   if (header_length < sizeof(h)) return UCS_OK;
   std::memcpy(&h, header, sizeof(h));
-  auto it = self->pending_.find(h.request_id);
-  if (h.magic != rpc::kMagic || it == self->pending_.end() ||
-      header_length != sizeof(h) + h.body_length) {
+  Call* call = self->FindPending(h.request_id);
+  if (h.magic != rpc::kMagic || call == nullptr || header_length != sizeof(h) + h.body_length) {
     return UCS_OK;  // stale (timed out) or garbage: drop
   }
-  Call* call = it->second;
   if (h.status != 0) {
     self->Finish(call, Status::Error(h.status, std::string(rpc::VerbName(call->verb)) + " failed on daemon"));
     return UCS_OK;
@@ -287,7 +301,7 @@ ucs_status_t ClientTransport::OnReply(void* arg, const void* header, size_t head
   }
   // Rendezvous: receive straight into the caller's segments (trimmed to length). The call
   // leaves the pending table now; OnReplyData completes it.
-  self->pending_.erase(call->id);
+  self->ErasePending(call->id);
   call->iov.clear();
   size_t left = length;
   for (const auto& seg : call->sink) {

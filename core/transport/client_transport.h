@@ -10,7 +10,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/secret.h"
@@ -98,6 +97,8 @@ class ClientTransport {
   void Send(Call* call);
   void Finish(Call* call, Status status);
   void FailDaemon(uint32_t daemon, const Status& status);
+  Call* FindPending(uint64_t id) const;
+  void ErasePending(uint64_t id);
   void CloseEndpoint(Daemon& d);
   static void OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status);
   static void OnSent(void* request, ucs_status_t status, void* user_data);
@@ -110,7 +111,9 @@ class ClientTransport {
   std::unique_ptr<Poller> poller_;
   Receiver net_rx_, local_rx_;
   std::vector<Daemon> daemons_;
-  std::unordered_map<uint64_t, Call*> pending_;
+  // Calls sent and not yet answered: a handful at a time (one per daemon a call group
+  // reaches), so a vector searched by id beats a hash map that allocates per call.
+  std::vector<Call*> pending_;
   uint64_t next_id_ = 1;
   Options options_;
   size_t max_header_ = 0;  // the largest AM header both workers take
