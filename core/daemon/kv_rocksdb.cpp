@@ -2,6 +2,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 
 #include "common/metadata_codec.h"
 #include "daemon/kv_store.h"
@@ -29,22 +30,34 @@ Status FromRocks(const rocksdb::Status& s, const char* what) {
   return Status::Error(EIO, std::string(what) + ": " + s.ToString());
 }
 
+// RocksDB keeps per-operation counters in a thread-local context (a TLS lookup per
+// counter from a shared library) unless the thread turns them off; we read none of them.
+void WithoutPerfCounters() {
+  static thread_local bool off = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
+  (void)off;
+}
+
 class RocksStore : public KvStore {
  public:
   explicit RocksStore(rocksdb::DB* db) : db_(db) {}
   Status Get(std::string_view key, std::string* value) override {
+    WithoutPerfCounters();
     return FromRocks(db_->Get(rocksdb::ReadOptions(), Slice(key), value), "rocksdb get");
   }
   Status Put(std::string_view key, std::string_view value) override {
+    WithoutPerfCounters();
     return FromRocks(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
   }
   Status Delete(std::string_view key) override {
+    WithoutPerfCounters();
     return FromRocks(db_->Delete(write_options_, Slice(key)), "rocksdb delete");
   }
   Status Merge(std::string_view key, std::string_view operand) override {
+    WithoutPerfCounters();
     return FromRocks(db_->Merge(write_options_, Slice(key), Slice(operand)), "rocksdb merge");
   }
   std::unique_ptr<KvIterator> NewIterator() override {
+    WithoutPerfCounters();
     return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions()));
   }
 
@@ -62,6 +75,10 @@ Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out) {
   options.merge_operator = NewMetadataMergeOperator();
   options.IncreaseParallelism(2);
   options.max_open_files = 256;
+  // A create first looks its path up, and the path is new: a memtable Bloom filter over
+  // whole keys answers that without walking the skip list.
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.05;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return Status::Error(EIO, "cannot open RocksDB in '" + dir + "': " + s.ToString());
