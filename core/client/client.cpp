@@ -197,9 +197,7 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
   req.link_target = link_target;
   Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
   const std::string parent = ParentPath(path);
-  Call touch = TouchCall(parent);
-  RunCalls({&create, &touch});
-  DirTouch dir = DecodeTouch(touch);
+  DirTouch dir = RunBesideTouch(&create, parent);
   bool made = false;
   Metadata record;
   Status cs = DecodeCreate(create, &record, &made);

@@ -78,6 +78,8 @@ class ClientImpl : public Client {
   };
   transport::Call TouchCall(const std::string& dir);
   DirTouch DecodeTouch(const transport::Call& touch);
+  // Runs op beside the TouchDir of dir, in one round trip; the touch's outcome.
+  DirTouch RunBesideTouch(transport::Call* op, const std::string& dir);
   // Appends the call that undoes a touch, if there was one.
   void AddUntouch(const std::string& dir, const DirTouch& touch, std::vector<transport::Call>* calls);
   // Whether directory permissions are checked: credentials set, caller not privileged.
