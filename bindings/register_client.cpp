@@ -228,7 +228,7 @@ void RegisterClient(py::module_& m) {
           "create",
           [](const PyClient& self, S path, uint32_t mode, bool exclusive) {
             Metadata md;
-            Call(self, path, [&](Client& c) { return c.Create(path, mode, exclusive, &md); });
+            Call(self, path, [&](Client& c) { return c.Create(path, mode, exclusive, &md, nullptr); });
             return md;
           },
           py::arg("path"), py::arg("mode") = 0644, py::arg("exclusive") = false)
@@ -307,10 +307,18 @@ void RegisterClient(py::module_& m) {
       .def(
           "set_attr",
           [](const PyClient& self, S path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {
-            Call(self, path, [&](Client& c) { return c.SetAttr(path, mode, atime_ns, mtime_ns); });
+            Call(self, path, [&](Client& c) { return c.SetAttr(path, mode, atime_ns, mtime_ns, -1, -1); });
           },
           py::arg("path"), py::arg("mode") = -1, py::arg("atime_ns") = -1,
           py::arg("mtime_ns") = -1, "Sets permission bits / times; -1 leaves a value as is.")
+      .def(
+          "chown",
+          [](const PyClient& self, S path, int64_t uid, int64_t gid) {
+            Call(self, path, [&](Client& c) { return c.SetAttr(path, -1, -1, -1, uid, gid); });
+          },
+          py::arg("path"), py::arg("uid") = -1, py::arg("gid") = -1,
+          "Sets the owner and group; -1 leaves one as is. No permission checks (the caller's "
+          "identity is not consulted) and no set-id bits cleared: what is given is stored.")
       .def("ping", &Ping, py::arg("daemon"), py::arg("payload_bytes") = 0,
            py::arg("reply_bytes") = 0,
            "One round trip to daemon index `daemon` carrying payload_bytes, with reply_bytes "

@@ -272,6 +272,59 @@ def test_rename(client, d):
         client.rename(f"{d}/old", f"{d}/x")
 
 
+def test_chown(client, d):
+    path = f"{d}/owned"
+    client.write_bytes(path, b"")
+    client.chmod(path, 0o6755)
+    before = client.stat(path)
+    client.chown(path, 1234, -1)
+    st = client.stat(path)
+    assert (st.st_uid, st.st_gid) == (1234, before.st_gid)
+    assert stat.S_IMODE(st.st_mode) == 0o6755  # stored as given: chown(2)'s rules are the preload's
+    assert st.st_ctime_ns >= before.st_ctime_ns
+    client.chown(path, -1, 4321)
+    assert (client.stat(path).st_uid, client.stat(path).st_gid) == (1234, 4321)
+    with pytest.raises(FileNotFoundError):
+        client.chown(f"{d}/missing", 0, 0)
+
+
+def test_directory_times_follow_its_entries(client, d):
+    def times(path):
+        st = client.stat(path)
+        return st.st_mtime_ns, st.st_ctime_ns
+
+    t0 = times(d)
+    client.write_bytes(f"{d}/new", b"")
+    t1 = times(d)
+    assert t1[0] > t0[0] and t1[1] > t0[1]
+    client.open(f"{d}/new", "ab").close()  # an existing file: the directory does not change
+    client.write_bytes(f"{d}/new", b"rewritten")
+    with pytest.raises(FileExistsError):
+        client.mkdir(f"{d}/new")
+    with pytest.raises(FileNotFoundError):
+        client.remove(f"{d}/missing")
+    assert times(d) == t1
+    sub = f"{d}/sub"
+    for change, changed in [(lambda: client.mkdir(sub), [d]),
+                            (lambda: client.rename(f"{d}/new", f"{sub}/moved"), [d, sub]),
+                            (lambda: client.remove(f"{sub}/moved"), [sub]),
+                            (lambda: client.rmdir(sub), [d])]:
+        before = [times(p) for p in changed]
+        change()
+        assert all(times(p)[0] > t[0] for p, t in zip(changed, before))
+
+
+def test_reads_update_atime_as_relatime(client, d):
+    path = f"{d}/read-me"
+    client.write_bytes(path, b"data")
+    client.utime(path, (10**9, 2 * 10**9))  # atime before mtime: the next read sets it
+    client.read_bytes(path)
+    first = client.stat(path).st_atime_ns
+    assert first > 2 * 10**9
+    client.read_bytes(path)  # atime is after mtime and ctime, and recent: unchanged
+    assert client.stat(path).st_atime_ns == first
+
+
 def test_statfs(client, d):
     client.write_bytes(f"{d}/counted", b"1")
     stats = client.statfs()

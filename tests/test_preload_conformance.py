@@ -73,8 +73,15 @@ ROWS = [
     R("open-readable", "open {b}/file O_RDONLY", "ok", as_nobody=True),
     R("open-in-unsearchable-dir", "open {b}/nox/f O_RDONLY", "EACCES", as_nobody=True,
       differs="ok"),
-    R("create-in-unwritable-dir", "open {b}/dir/new O_CREAT|O_WRONLY", "EACCES",
-      as_nobody=True, differs="ok"),
+    R("create-in-unwritable-dir", "open {b}/dir/new O_CREAT|O_WRONLY", "EACCES", as_nobody=True),
+    R("create-in-unsearchable-dir", "open {b}/nox/new O_CREAT|O_WRONLY", "EACCES",
+      as_nobody=True),
+    R("create-existing-in-unwritable-dir", "open {b}/dir/inner O_CREAT|O_RDONLY", "ok",
+      as_nobody=True),
+    R("create-excl-existing-in-unwritable-dir", "open {b}/dir/inner O_CREAT|O_EXCL|O_WRONLY",
+      "EEXIST", as_nobody=True),
+    R("create-in-writable-dir", "open {b}/wdir/new O_CREAT|O_WRONLY 0640", "ok",
+      as_nobody=True),
     R("open-tmpfile", "open {b}/dir O_TMPFILE|O_RDWR", "ok", differs="EOPNOTSUPP"),
     R("openat-dirfd", "openat {b}/dir inner O_RDONLY", "ok"),
     R("openat-file-dirfd", "openat {b}/file x O_RDONLY", "ENOTDIR"),
@@ -130,6 +137,13 @@ ROWS = [
     R("mkdir-through-link", "mkdir {b}/ld/new 0755", "ok"),
     R("mkdir-name-max", "mkdir {b}/%s 0755" % LONG_NAME, "ENAMETOOLONG"),
     R("mkdirat-dirfd", "mkdirat {b}/dir new 0755", "ok"),
+    R("mkdir-in-unwritable-dir", "mkdir {b}/dir/new 0755", "EACCES", as_nobody=True),
+    R("mkdir-in-unsearchable-dir", "mkdir {b}/nox/new 0755", "EACCES", as_nobody=True),
+    R("mkdir-existing-in-unwritable-dir", "mkdir {b}/dir/sub 0755", "EEXIST", as_nobody=True),
+    R("mkdir-in-writable-dir", "mkdir {b}/wdir/new 0755", "ok", as_nobody=True),
+    R("rmdir-in-unwritable-dir", "rmdir {b}/dir/sub", "EACCES", as_nobody=True),
+    R("rmdir-in-unsearchable-dir", "rmdir {b}/nox/missing", "EACCES", as_nobody=True),
+    R("rmdir-sticky-not-owner", "rmdir {b}/sticky/rdir", "EPERM", as_nobody=True),
     R("rmdir-empty", "rmdir {b}/empty", "ok"),
     R("rmdir-nonempty", "rmdir {b}/dir", "ENOTEMPTY"),
     R("rmdir-file", "rmdir {b}/file", "ENOTDIR"),
@@ -145,8 +159,12 @@ ROWS = [
     R("unlinkat-removedir", "unlinkat {b}/dir sub AT_REMOVEDIR", "ok"),
     R("unlinkat-file-removedir", "unlinkat cwd {b}/file AT_REMOVEDIR", "ENOTDIR"),
     R("unlinkat-bad-flag", "unlinkat cwd {b}/file 1", "EINVAL"),
-    R("unlink-in-unwritable-dir", "unlink {b}/dir/inner", "EACCES", as_nobody=True,
-      differs="ok"),
+    R("unlink-in-unwritable-dir", "unlink {b}/dir/inner", "EACCES", as_nobody=True),
+    R("unlink-in-unsearchable-dir", "unlink {b}/nox/f", "EACCES", as_nobody=True),
+    R("unlink-missing-in-unwritable-dir", "unlink {b}/dir/missing", "ENOENT", as_nobody=True),
+    R("unlink-in-writable-dir", "unlink {b}/wdir/rootf", "ok", as_nobody=True),
+    R("unlink-sticky-not-owner", "unlink {b}/sticky/rootf", "EPERM", as_nobody=True),
+    R("unlink-sticky-owner", "unlink {b}/sticky/mine", "ok", as_nobody=True),
     # rename
     R("rename-file", "rename {b}/file {b}/renamed", "ok"),
     R("rename-missing", "rename {b}/missing {b}/x", "ENOENT"),
@@ -164,6 +182,14 @@ ROWS = [
     R("rename-through-link", "rename {b}/ld/inner {b}/moved", "ok"),
     R("rename-file-slash", "rename {b}/file/ {b}/x", "ENOTDIR"),
     R("rename-out-of-mount", "rename {b}/file {out}", "EXDEV"),
+    R("rename-from-unwritable-dir", "rename {b}/dir/inner {b}/wdir/x", "EACCES",
+      as_nobody=True),
+    R("rename-into-unwritable-dir", "rename {b}/wdir/rootf {b}/dir/x", "EACCES",
+      as_nobody=True),
+    R("rename-in-writable-dir", "rename {b}/wdir/rootf {b}/wdir/moved", "ok", as_nobody=True),
+    R("rename-sticky-not-owner", "rename {b}/sticky/rootf {b}/sticky/x", "EPERM",
+      as_nobody=True),
+    R("symlink-in-unwritable-dir", "symlink x {b}/dir/newlink", "EACCES", as_nobody=True),
     R("renameat2-noreplace", "renameat2 cwd {b}/file cwd {b}/ro RENAME_NOREPLACE", "EEXIST"),
     R("renameat2-exchange", "renameat2 cwd {b}/file cwd {b}/ro RENAME_EXCHANGE", "ok",
       differs="EINVAL"),
@@ -192,7 +218,21 @@ ROWS = [
     R("fchmod-bad", "fchmod bad 0600", "EBADF"),
     R("fchmod-fd", "fchmod {b}/file 0600", "ok"),
     R("chown-same", "chown {b}/file 0 0", "ok"),
+    R("chown-root-gives-away", "chown {b}/file 65534 65534", "ok"),
+    R("chgrp-root", "chown {b}/file -1 65534", "ok"),
+    R("chown-clears-set-id-bits", "chown {b}/suid 0 0", "ok"),
+    R("chown-keeps-sgid-without-group-exec", "chown {b}/sgid -1 65534", "ok"),
+    R("chown-dir-keeps-bits", "chown {b}/sgdir 65534 -1", "ok"),
+    R("lchown-changes-the-link", "lchown {b}/lf 65534 65534", "ok"),
+    R("chown-through-link", "chown {b}/lf 65534 65534", "ok"),
+    R("fchown-fd", "fchown {b}/file 65534 0", "ok"),
     R("chown-not-owner", "chown {b}/file 65534 65534", "EPERM", as_nobody=True),
+    R("chgrp-not-owner", "chown {b}/file -1 0", "EPERM", as_nobody=True),
+    R("chown-keep-all-not-owner", "chown {b}/file -1 -1", "ok", as_nobody=True),
+    R("chgrp-owner-own-group", "chown {b}/mine -1 65534", "ok", as_nobody=True),
+    R("chgrp-owner-foreign-group", "chown {b}/mine -1 0", "EPERM", as_nobody=True),
+    R("chown-owner-gives-away", "chown {b}/mine 0 -1", "EPERM", as_nobody=True),
+    R("chown-owner-keeps-uid", "chown {b}/mine 65534 -1", "ok", as_nobody=True),
     R("chown-missing", "chown {b}/missing 0 0", "ENOENT"),
     R("lchown-link", "lchown {b}/lf 0 0", "ok"),
     R("fchown-bad", "fchown bad 0 0", "EBADF"),
@@ -218,12 +258,17 @@ ROWS = [
     R("chdir-file", "chdir {b}/file", "ENOTDIR"),
     R("chdir-missing", "chdir {b}/missing", "ENOENT"),
     R("chdir-link", "chdir {b}/ld", "ok"),
+    R("chdir-no-search", "chdir {b}/rnox", "EACCES", as_nobody=True),
+    R("chdir-searchable", "chdir {b}/dir", "ok", as_nobody=True),
+    R("fchdir-no-search", "fchdir {b}/rnox", "EACCES", as_nobody=True),
     R("fchdir-file", "fchdir {b}/file", "ENOTDIR"),
     R("fchdir-dir", "fchdir {b}/dir", "ok"),
     R("opendir-dir", "opendir {b}/dir", "ok"),
     R("opendir-link", "opendir {b}/ld", "ok"),
     R("opendir-file", "opendir {b}/file", "ENOTDIR"),
     R("opendir-missing", "opendir {b}/missing", "ENOENT"),
+    R("opendir-no-read", "opendir {b}/nox", "EACCES", as_nobody=True),
+    R("opendir-read-no-search", "opendir {b}/rnox", "ok", as_nobody=True),
     R("getdents-file", "getdents64 {b}/file", "ENOTDIR"),
     R("getdents-bad", "getdents64 bad", "EBADF"),
     # descriptors and data
@@ -330,11 +375,16 @@ for row in sys.argv[2:]:
         with open(os.path.join(b, name), "w") as f:
             f.write(text)
         os.chmod(os.path.join(b, name), mode)
-    for d in ("dir", "dir/sub", "empty", "nox"):
+    for d in ("dir", "dir/sub", "empty", "nox", "rnox", "wdir", "sticky", "sticky/rdir", "sgdir"):
         os.mkdir(os.path.join(b, d))
-    open(os.path.join(b, "dir/inner"), "w").write("inner\n")
-    open(os.path.join(b, "nox/f"), "w").write("f\n")
-    os.chmod(os.path.join(b, "nox"), 0o700)
+    for name in ("dir/inner", "nox/f", "rnox/f", "wdir/rootf", "sticky/rootf", "sticky/mine",
+                 "mine", "suid", "sgid"):
+        open(os.path.join(b, name), "w").write(name + "\n")
+    for name in ("sticky/mine", "mine"):
+        os.chown(os.path.join(b, name), 65534, 65534)
+    for name, mode in [("nox", 0o700), ("rnox", 0o744), ("wdir", 0o777), ("sticky", 0o1777),
+                       ("suid", 0o6755), ("sgid", 0o2745), ("sgdir", 0o2755)]:
+        os.chmod(os.path.join(b, name), mode)
     for name, target in [("lf", "file"), ("ld", "dir"), ("dang", "missing"), ("loop", "loop"),
                          ("lexe", "exe")]:
         os.symlink(target, os.path.join(b, name))

@@ -99,7 +99,7 @@ int Run(gkfs::Client& client, uint32_t daemon, const Spec& spec, long iters, lon
   auto once = [&]() {
     switch (spec.op) {
       case Op::kStat: return client.Stat("/", &md);
-      case Op::kCreate: return client.Create(files->Path(files->created++), 0644, true, &md);
+      case Op::kCreate: return client.Create(files->Path(files->created++), 0644, true, &md, nullptr);
       case Op::kRemove: return client.Remove(files->Path(files->removed++));
       default: return client.Ping(daemon, send.data(), spec.send, reply.data(), spec.reply);
     }

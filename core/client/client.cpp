@@ -60,6 +60,7 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
     if (!(s = map.IoNode(&first)).ok()) return s;
     client = std::make_unique<ForwardingClient>(std::move(hosts), std::move(transport), std::move(map));
   }
+  client->SetCredentials(options.credentials);
   s = client->FetchConfig();
   if (!s.ok()) return s;
   *out = std::move(client);
@@ -145,12 +146,13 @@ Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string b
   return call;
 }
 
-namespace {
 Status DecodeRecord(const Call& call, Metadata* md) {
   rpc::RecordReply r;
   Status s = rpc::DecodeBody(call.reply_body, &r, "record reply");
   return s.ok() ? DecodeMetadata(r.record, md) : s;
 }
+
+namespace {
 rpc::PathRequest PathBody(const std::string& path) {
   rpc::PathRequest r;
   r.path = path;
@@ -169,8 +171,22 @@ Status ClientImpl::Stat(const std::string& path, Metadata* md) {
   return StatLocked(path, md);
 }
 
+namespace {
+Status DecodeCreate(const Call& call, Metadata* md, bool* created) {
+  if (!call.status.ok()) return call.status;
+  rpc::CreateReply r;
+  Status s = rpc::DecodeBody(call.reply_body, &r, "create reply");
+  if (s.ok()) s = DecodeMetadata(r.record, md);
+  *created = s.ok() && r.created;
+  return s;
+}
+}  // namespace
+
+// One round trip: the create and the touch of the parent, whose record answers whether the
+// parent exists and what it permits. What a failing or denied call did is undone.
 Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
-                                const std::string& link_target, Metadata* md) {
+                                const std::string& link_target, Metadata* md, bool* created) {
+  if (created != nullptr) *created = false;
   if (path == "/") return Status::Error(EEXIST, "the root directory exists");
   rpc::CreateRequest req;
   req.path = path;
@@ -181,37 +197,41 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
   req.link_target = link_target;
   Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
   const std::string parent = ParentPath(path);
-  if (parent == "/") {
-    Status s = CallOne(&create);
-    return s.ok() ? DecodeRecord(create, md) : s;
+  DirTouch dir = RunBesideTouch(&create, parent);
+  bool made = false;
+  Metadata record;
+  Status cs = DecodeCreate(create, &record, &made);
+  // Linux's order: the parent's lookup and search permission, the entry, write permission.
+  Status s = dir.status;
+  if (s.ok()) s = CheckSearch(dir.before);
+  if (s.ok()) s = cs;
+  if (s.ok() && made) s = CheckModify(dir.before, nullptr);
+  if (s.ok()) *md = std::move(record);  // *md changes only on success
+  if (s.ok() && made) {
+    if (created != nullptr) *created = true;
+    return s;
   }
-  // The parent check travels beside the create; a create under a missing parent is undone.
-  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(PathBody(parent)));
-  RunCalls({&create, &parent_stat});
-  Metadata parent_md;
-  Status ps = parent_stat.status.ok() ? DecodeRecord(parent_stat, &parent_md) : parent_stat.status;
-  if (ps.ok() && !parent_md.is_dir()) ps = Status::Error(ENOTDIR, "a parent is not a directory");
-  if (!ps.ok()) {
-    if (create.status.ok() && ps.code() != EHOSTDOWN) {
-      rpc::RemoveRequest undo;
-      undo.path = path;
-      Call remove = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(undo));
-      CallOne(&remove);
-    }
-    return ps;
+  std::vector<Call> undo;
+  if (made && s.code() != EHOSTDOWN) {
+    rpc::RemoveRequest rm;
+    rm.path = path;
+    undo.push_back(MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
   }
-  return create.status.ok() ? DecodeRecord(create, md) : create.status;
+  AddUntouch(parent, dir, &undo);
+  if (!undo.empty()) RunAll(undo);
+  return s;
 }
 
-Status ClientImpl::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) {
+Status ClientImpl::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
+                          bool* created) {
   std::lock_guard<std::mutex> l(mu_);
-  return CreateLocked(path, S_IFREG | (mode & 07777), exclusive, "", md);
+  return CreateLocked(path, S_IFREG | (mode & 07777), exclusive, "", md, created);
 }
 
 Status ClientImpl::Mkdir(const std::string& path, uint32_t mode) {
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
-  return CreateLocked(path, S_IFDIR | (mode & 07777), true, "", &md);
+  return CreateLocked(path, S_IFDIR | (mode & 07777), true, "", &md, nullptr);
 }
 
 Status ClientImpl::Symlink(const std::string& path, const std::string& target) {
@@ -219,7 +239,7 @@ Status ClientImpl::Symlink(const std::string& path, const std::string& target) {
   if (target.size() >= PATH_MAX) return Status::Error(ENAMETOOLONG, "symlink target longer than PATH_MAX");
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
-  return CreateLocked(path, S_IFLNK | 0777, true, target, &md);
+  return CreateLocked(path, S_IFLNK | 0777, true, target, &md, nullptr);
 }
 
 std::vector<uint32_t> ClientImpl::ChunkOwners(uint64_t file_id, uint64_t size) const {
@@ -243,40 +263,9 @@ Status ClientImpl::Broadcast(rpc::Verb verb, const std::string& body, const std:
   return RunAll(calls);
 }
 
-Status ClientImpl::Remove(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (path == "/") return Status::Error(EISDIR, "cannot remove the root directory");
-  rpc::RemoveRequest req;
-  req.path = path;
-  req.kind = 1;
-  Call call = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
-  Status s = CallOne(&call);
-  Metadata md;
-  if (s.ok()) s = DecodeRecord(call, &md);
-  if (!s.ok() || md.file_id == 0) return s;
-  rpc::FileSizeRequest chunks;
-  chunks.file_id = md.file_id;
-  return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
-}
-
-Status ClientImpl::Rmdir(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (path == "/") return Status::Error(EBUSY, "cannot remove the root directory");
-  std::vector<DirEntry> entries;
-  bool end = true;
-  Status s = ReadDirLocked(path, "", 1, true, &entries, &end);
-  if (!s.ok()) return s;
-  if (!entries.empty()) return Status::Error(ENOTEMPTY, "directory not empty");
-  rpc::RemoveRequest req;
-  req.path = path;
-  req.kind = 2;
-  Call call = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
-  return CallOne(&call);
-}
-
 Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& start_after,
                                  size_t max_entries, bool check_dir, std::vector<DirEntry>* entries,
-                                 bool* end) {
+                                 bool* end, Call* extra) {
   rpc::ReadDirRequest req;
   req.path = path;
   req.start_after = start_after;
@@ -292,6 +281,7 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
   }
   Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
   if (check_dir) ptrs.push_back(&stat);
+  if (extra != nullptr) ptrs.push_back(extra);
   RunCalls(ptrs);
   if (check_dir) {
     Metadata md;
@@ -350,45 +340,6 @@ Status ClientImpl::ReadDir(const std::string& path, std::vector<DirEntry>* entri
   return Status::OK();
 }
 
-Status ClientImpl::Rename(const std::string& old_path, const std::string& new_path) {
-  std::lock_guard<std::mutex> l(mu_);
-  Metadata md;
-  Status s = StatLocked(old_path, &md);
-  if (!s.ok()) return s;
-  if (old_path == new_path) return Status::OK();
-  if (md.is_dir()) return RenameDirectoryLocked(old_path, md, new_path);
-  const std::string parent = ParentPath(new_path);
-  if (parent != "/") {
-    Metadata parent_md;
-    s = StatLocked(parent, &parent_md);
-    if (!s.ok()) return s;
-    if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
-  }
-  rpc::PutRecordRequest put;
-  put.path = new_path;
-  put.record = EncodeMetadata(md);
-  Call call = MetaCall(new_path, rpc::Verb::kPutRecord, rpc::EncodeBody(put));
-  s = CallOne(&call);
-  if (!s.ok()) return s;
-  rpc::PutRecordReply reply;
-  s = rpc::DecodeBody(call.reply_body, &reply, "put record reply");
-  if (!s.ok()) return s;
-  rpc::RemoveRequest rm;
-  rm.path = old_path;
-  Call remove = MetaCall(old_path, rpc::Verb::kRemove, rpc::EncodeBody(rm));
-  s = CallOne(&remove);
-  if (!s.ok()) return s;
-  Metadata old_target;
-  if (reply.replaced && DecodeMetadata(reply.old_record, &old_target).ok() && old_target.file_id != 0 &&
-      old_target.file_id != md.file_id) {
-    rpc::FileSizeRequest chunks;
-    chunks.file_id = old_target.file_id;
-    return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks),
-                     ChunkOwners(old_target.file_id, old_target.size));
-  }
-  return Status::OK();
-}
-
 Status ClientImpl::RunAll(std::vector<Call>& calls) {
   constexpr size_t kParallelCalls = 256;
   for (size_t start = 0; start < calls.size(); start += kParallelCalls) {
@@ -406,76 +357,16 @@ Status FirstError(const std::vector<Call>& calls) {
   return Status::OK();
 }
 
-Status ClientImpl::RenameDirectoryLocked(const std::string& old_path, const Metadata& md,
-                                         const std::string& new_path) {
-  if (old_path == "/" || new_path.compare(0, old_path.size() + 1, old_path + "/") == 0) {
-    return Status::Error(EINVAL, "cannot move a directory into itself");
-  }
-  Metadata target;
-  Status s = StatLocked(new_path, &target);
-  if (s.ok()) {
-    if (!target.is_dir()) return Status::Error(ENOTDIR, "target is not a directory");
-    std::vector<DirEntry> one;
-    bool end = true;
-    if (!(s = ReadDirLocked(new_path, "", 1, false, &one, &end)).ok()) return s;
-    if (!one.empty()) return Status::Error(ENOTEMPTY, "target directory not empty");
-  } else if (s.code() != ENOENT) {
-    return s;
-  }
-  const std::string parent = ParentPath(new_path);
-  Metadata parent_md;
-  if (!(s = StatLocked(parent, &parent_md)).ok()) return s;
-  if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
-
-  // The subtree, parents before children: every path and its record.
-  std::vector<std::pair<std::string, std::string>> tree{{old_path, EncodeMetadata(md)}};
-  for (size_t next = 0; next < tree.size(); ++next) {
-    Metadata dir;
-    if (!DecodeMetadata(tree[next].second, &dir).ok() || !dir.is_dir()) continue;
-    std::vector<DirEntry> page;
-    std::string after;
-    for (bool end = false; !end;) {
-      if (!(s = ReadDirLocked(tree[next].first, after, rpc::kMaxReadDirPage, false, &page, &end)).ok()) return s;
-      if (page.empty()) break;
-      after = page.back().name;
-      std::vector<Call> stats;
-      for (const auto& e : page) {
-        std::string child = ChildPrefix(tree[next].first) + e.name;
-        stats.push_back(MetaCall(child, rpc::Verb::kStat, rpc::EncodeBody(PathBody(child))));
-      }
-      if (!(s = RunAll(stats)).ok()) return s;
-      for (size_t i = 0; i < page.size(); ++i) {
-        rpc::RecordReply r;
-        if (!(s = rpc::DecodeBody(stats[i].reply_body, &r, "record reply")).ok()) return s;
-        tree.emplace_back(ChildPrefix(tree[next].first) + page[i].name, std::move(r.record));
-      }
-    }
-  }
-  // Copy every record to its new name, then drop the old names (children first).
-  std::vector<Call> puts;
-  for (const auto& [path, record] : tree) {
-    rpc::PutRecordRequest put;
-    put.path = new_path + path.substr(old_path.size());
-    put.record = record;
-    puts.push_back(MetaCall(put.path, rpc::Verb::kPutRecord, rpc::EncodeBody(put)));
-  }
-  if (!(s = RunAll(puts)).ok()) return s;
-  std::vector<Call> removes;
-  for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
-    rpc::RemoveRequest rm;
-    rm.path = it->first;
-    removes.push_back(MetaCall(rm.path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
-  }
-  return RunAll(removes);
-}
-
-Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) {
+Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
+                           int64_t uid, int64_t gid) {
   std::lock_guard<std::mutex> l(mu_);
   rpc::SetAttrRequest req;
   req.path = path;
   req.mode = mode;
   req.atime_ns = atime_ns;
   req.mtime_ns = mtime_ns;
+  req.uid = uid;
+  req.gid = gid;
   Call call = MetaCall(path, rpc::Verb::kSetAttr, rpc::EncodeBody(req));
   return CallOne(&call);
 }

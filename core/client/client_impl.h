@@ -23,7 +23,9 @@ class ClientImpl : public Client {
   Status FetchConfig();
 
   const FsConfig& config() const override { return config_; }
-  Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) override;
+  void SetCredentials(const Credentials* credentials) { credentials_ = credentials; }
+  Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
+                bool* created) override;
   Status Stat(const std::string& path, Metadata* md) override;
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
@@ -40,7 +42,8 @@ class ClientImpl : public Client {
               size_t* nread) override;
   Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
-  Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns) override;
+  Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
+                 int64_t uid, int64_t gid) override;
   Status StatFs(FsStats* stats) override;
   Status Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
               size_t reply_bytes) override;
@@ -60,15 +63,48 @@ class ClientImpl : public Client {
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
   Status StatLocked(const std::string& path, Metadata* md);
   Status CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
-                      const std::string& link_target, Metadata* md);
+                      const std::string& link_target, Metadata* md, bool* created);
+  // extra: one more call sent in the same round trip (may be null).
   Status ReadDirLocked(const std::string& path, const std::string& start_after, size_t max_entries,
-                       bool check_dir, std::vector<DirEntry>* entries, bool* end);
+                       bool check_dir, std::vector<DirEntry>* entries, bool* end,
+                       transport::Call* extra = nullptr);
+
+  // Directory times and permissions (client_dirs.cpp). A TouchDir of the parent travels
+  // beside each operation that adds or removes an entry; its reply is the parent's record.
+  struct DirTouch {
+    Status status;             // the parent's: ENOENT, ENOTDIR (not a directory), ...
+    Metadata before;           // its record before the touch
+    int64_t touched_ns = 0;    // 0: nothing touched
+  };
+  transport::Call TouchCall(const std::string& dir);
+  DirTouch DecodeTouch(const transport::Call& touch);
+  // Runs op beside the TouchDir of dir, in one round trip; the touch's outcome.
+  DirTouch RunBesideTouch(transport::Call* op, const std::string& dir);
+  // Appends the call that undoes a touch, if there was one.
+  void AddUntouch(const std::string& dir, const DirTouch& touch, std::vector<transport::Call>* calls);
+  // Whether directory permissions are checked: credentials set, caller not privileged.
+  bool Checking() const;
+  // EACCES without search permission on dir (not Checking(): OK).
+  Status CheckSearch(const Metadata& dir) const;
+  // Adding (entry null) or removing entry in dir: EACCES without write and search
+  // permission, EPERM where the sticky bit protects entry.
+  Status CheckModify(const Metadata& dir, const Metadata* entry) const;
+  // Removes path's record (kind as rpc::RemoveRequest) beside the touch of its parent;
+  // a removal the checks deny is put back.
+  Status RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed);
+  // Rename's permission checks (search on both parents, the removal from the old one, the
+  // addition or replacement in the new one); without credentials: OK.
+  Status CheckRenameLocked(const std::string& old_path, const Metadata& md, const std::string& new_path);
   Status WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len,
                            transport::Call* extra);
   // Sends `verb` with body to every daemon in `targets` (all when empty).
   Status Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets);
   std::vector<uint32_t> ChunkOwners(uint64_t file_id, uint64_t size) const;
-  Status RenameDirectoryLocked(const std::string& old_path, const Metadata& md, const std::string& new_path);
+  // touches: the parents' TouchDir calls, sent with the last step.
+  Status RenameDirectoryLocked(const std::string& old_path, const Metadata& md, const std::string& new_path,
+                               std::vector<transport::Call> touches);
+  Status RenameFileLocked(const std::string& old_path, const Metadata& md, const std::string& new_path,
+                          std::vector<transport::Call> touches);
   // Runs calls in groups of at most kParallelCalls; the first error, if any.
   Status RunAll(std::vector<transport::Call>& calls);
 
@@ -77,9 +113,12 @@ class ClientImpl : public Client {
   Placement placement_;
   FsConfig config_;
   std::unique_ptr<transport::ClientTransport> transport_;  // GUARDED_BY(mu_)
+  const Credentials* credentials_ = nullptr;                // not owned; may be null
 };
 
 int64_t NowNs();
+// The record in a RecordReply (Stat, Remove).
+Status DecodeRecord(const transport::Call& call, Metadata* md);
 // The status of the first call that failed, or OK.
 Status FirstError(const std::vector<transport::Call>& calls);
 

@@ -54,15 +54,26 @@ rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclu
 }
 }  // namespace
 
-Status ForwardingClient::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) {
+Status ForwardingClient::CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created) {
+  Call call;
+  Status s = CallIoNode(rpc::Verb::kCreate, rpc::EncodeBody(req), &call);
+  rpc::CreateReply r;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "create reply");
+  if (s.ok()) s = DecodeMetadata(r.record, md);
+  if (created != nullptr) *created = s.ok() && r.created;
+  return s;
+}
+
+Status ForwardingClient::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
+                                bool* created) {
   std::lock_guard<std::mutex> l(mu_);
-  return RecordCall(rpc::Verb::kCreate, rpc::EncodeBody(CreateBody(path, S_IFREG | (mode & 07777), exclusive)), md);
+  return CreateCall(CreateBody(path, S_IFREG | (mode & 07777), exclusive), md, created);
 }
 
 Status ForwardingClient::Mkdir(const std::string& path, uint32_t mode) {
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
-  return RecordCall(rpc::Verb::kCreate, rpc::EncodeBody(CreateBody(path, S_IFDIR | (mode & 07777), true)), &md);
+  return CreateCall(CreateBody(path, S_IFDIR | (mode & 07777), true), &md, nullptr);
 }
 
 Status ForwardingClient::Remove(const std::string& path) {

@@ -20,7 +20,8 @@ class ForwardingClient : public ClientImpl {
   // The I/O node for the next operation (valid map required). For tests and status.
   Status CurrentIoNode(uint32_t* index);
 
-  Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) override;
+  Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
+                bool* created) override;
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
   Status Rmdir(const std::string& path) override;
@@ -43,6 +44,7 @@ class ForwardingClient : public ClientImpl {
   // One RPC to the current I/O node. REQUIRES: mu_ held.
   Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
   Status RecordCall(rpc::Verb verb, std::string body, Metadata* md);
+  Status CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created);
   Status ReadDirOnce(const std::string& path, const std::string& start_after, size_t max,
                      std::vector<DirEntry>* entries, bool* end);
 

@@ -59,15 +59,28 @@ std::string SizeOperand(char tag, uint64_t size, int64_t mtime_ns) {
 std::string EncodeGrowOperand(uint64_t size, int64_t mtime_ns) { return SizeOperand('M', size, mtime_ns); }
 std::string EncodeSetSizeOperand(uint64_t size, int64_t mtime_ns) { return SizeOperand('S', size, mtime_ns); }
 
-std::string EncodeSetAttrOperand(int64_t mode, int64_t atime_ns, int64_t mtime_ns, int64_t ctime_ns) {
+std::string EncodeSetAttrOperand(const AttrUpdate& u) {
   Encoder e;
-  e.U8('A');
-  e.I64(mode);
-  e.I64(atime_ns);
-  e.I64(mtime_ns);
-  e.I64(ctime_ns);
+  e.U8('B');
+  e.I64(u.mode);
+  e.I64(u.atime_ns);
+  e.I64(u.mtime_ns);
+  e.I64(u.ctime_ns);
+  e.I64(u.uid);
+  e.I64(u.gid);
   return e.Take();
 }
+
+namespace {
+void ApplyAttr(const AttrUpdate& u, Metadata* md) {
+  if (u.mode >= 0) md->mode = (md->mode & S_IFMT) | (static_cast<uint32_t>(u.mode) & 07777);
+  if (u.atime_ns >= 0) md->atime_ns = u.atime_ns;
+  if (u.mtime_ns >= 0) md->mtime_ns = u.mtime_ns;
+  if (u.ctime_ns >= 0) md->ctime_ns = u.ctime_ns;
+  if (u.uid >= 0) md->uid = static_cast<uint32_t>(u.uid);
+  if (u.gid >= 0) md->gid = static_cast<uint32_t>(u.gid);
+}
+}  // namespace
 
 Status ApplyOperand(std::string_view operand, Metadata* md) {
   Decoder d(operand);
@@ -87,14 +100,20 @@ Status ApplyOperand(std::string_view operand, Metadata* md) {
     md->ctime_ns = std::max(md->ctime_ns, mtime);
     return Status::OK();
   }
-  if (tag == 'A') {
-    int64_t mode = d.I64(), atime = d.I64(), mtime = d.I64(), ctime = d.I64();
+  if (tag == 'A' || tag == 'B') {
+    AttrUpdate u;
+    u.mode = d.I64();
+    u.atime_ns = d.I64();
+    u.mtime_ns = d.I64();
+    u.ctime_ns = d.I64();
+    if (tag == 'B') {
+      u.uid = d.I64();
+      u.gid = d.I64();
+    }
     Status s = d.Finish("attribute operand");
     if (!s.ok()) return s;
-    if (mode >= 0) md->mode = (md->mode & S_IFMT) | (static_cast<uint32_t>(mode) & 07777);
-    if (atime >= 0) md->atime_ns = atime;
-    if (mtime >= 0) md->mtime_ns = mtime;
-    if (ctime >= 0) md->ctime_ns = ctime;
+    if (u.uid > UINT32_MAX || u.gid > UINT32_MAX) return Status::Error(EBADMSG, "owner out of range");
+    ApplyAttr(u, md);
     return Status::OK();
   }
   return Status::Error(EBADMSG, "unknown merge operand");

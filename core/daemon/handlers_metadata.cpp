@@ -50,7 +50,12 @@ void HandleCreate(Providers& p, const Request& req, Response* out) {
   rpc::CreateRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   Metadata md;
-  ReplyRecord(p.metadata->Create(in, &md), md, out);
+  bool created = false;
+  Status s = p.metadata->Create(in, &md, &created);
+  rpc::CreateReply r;
+  if (s.ok()) r.record = EncodeMetadata(md);
+  r.created = created;
+  Reply(s, r, out);
 }
 
 void HandleStat(Providers& p, const Request& req, Response* out) {
@@ -58,6 +63,30 @@ void HandleStat(Providers& p, const Request& req, Response* out) {
   if (!DecodeRequest(req, &in, out)) return;
   Metadata md;
   ReplyRecord(p.metadata->Stat(in.path, &md), md, out);
+}
+
+void HandleStatForRead(Providers& p, const Request& req, Response* out) {
+  rpc::PathRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  Metadata md;
+  ReplyRecord(p.metadata->StatForRead(in.path, &md), md, out);
+}
+
+void HandleTouchDir(Providers& p, const Request& req, Response* out) {
+  rpc::PathRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  Metadata before;
+  rpc::TouchDirReply r;
+  Status s = p.metadata->TouchDir(in.path, &before, &r.touched_ns);
+  if (s.ok()) r.record = EncodeMetadata(before);
+  Reply(s, r, out);
+}
+
+void HandleUntouchDir(Providers& p, const Request& req, Response* out) {
+  rpc::UntouchDirRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  Status s = p.metadata->UntouchDir(in);
+  if (!s.ok()) Fail(s, out);
 }
 
 void HandleRemove(Providers& p, const Request& req, Response* out) {

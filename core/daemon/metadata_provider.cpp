@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <random>
 
 #include "common/metadata_codec.h"
@@ -45,8 +46,9 @@ Status MetadataProvider::Load(const std::string& path, Metadata* md) {
   return DecodeMetadata(value, md);
 }
 
-Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md) {
+Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md, bool* created) {
   std::lock_guard<std::mutex> l(LockFor(req.path));
+  *created = false;
   Status s = Load(req.path, md);
   if (s.ok()) {
     return req.exclusive ? Status::Error(EEXIST, "file exists") : Status::OK();
@@ -61,6 +63,7 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md) {
   if (S_ISREG(m.mode)) m.file_id = NewFileId();
   s = store_->Put(req.path, EncodeMetadata(m));
   if (s.ok()) *md = std::move(m);
+  *created = s.ok();
   return s;
 }
 
@@ -71,10 +74,46 @@ Status MetadataProvider::EnsureRoot(uint32_t uid, uint32_t gid) {
   root.uid = uid;
   root.gid = gid;
   Metadata md;
-  return Create(root, &md);
+  bool created = false;
+  return Create(root, &md, &created);
 }
 
 Status MetadataProvider::Stat(const std::string& path, Metadata* md) { return Load(path, md); }
+
+Status MetadataProvider::StatForRead(const std::string& path, Metadata* md) {
+  Status s = Load(path, md);
+  if (!s.ok()) return s;
+  constexpr int64_t kDayNs = 24LL * 3600 * 1000000000;
+  const int64_t now = NowNs();
+  if (md->atime_ns > md->mtime_ns && md->atime_ns > md->ctime_ns && now - md->atime_ns < kDayNs) {
+    return Status::OK();
+  }
+  AttrUpdate atime;
+  atime.atime_ns = now;
+  return store_->Merge(path, EncodeSetAttrOperand(atime));
+}
+
+Status MetadataProvider::TouchDir(const std::string& path, Metadata* before, int64_t* touched_ns) {
+  std::lock_guard<std::mutex> l(LockFor(path));
+  *touched_ns = 0;
+  Status s = Load(path, before);
+  if (!s.ok() || !before->is_dir()) return s;
+  Metadata after = *before;
+  after.mtime_ns = after.ctime_ns = std::max({NowNs(), before->mtime_ns + 1, before->ctime_ns + 1});
+  s = store_->Put(path, EncodeMetadata(after));
+  if (s.ok()) *touched_ns = after.mtime_ns;
+  return s;
+}
+
+Status MetadataProvider::UntouchDir(const rpc::UntouchDirRequest& req) {
+  std::lock_guard<std::mutex> l(LockFor(req.path));
+  Metadata md;
+  Status s = Load(req.path, &md);
+  if (!s.ok() || md.mtime_ns != req.touched_ns || md.ctime_ns != req.touched_ns) return s;
+  md.mtime_ns = req.mtime_ns;
+  md.ctime_ns = req.ctime_ns;
+  return store_->Put(req.path, EncodeMetadata(md));
+}
 
 Status MetadataProvider::Remove(const std::string& path, uint8_t kind, Metadata* removed) {
   std::lock_guard<std::mutex> l(LockFor(path));
@@ -114,7 +153,14 @@ Status MetadataProvider::SetAttr(const rpc::SetAttrRequest& req) {
   Metadata md;
   Status s = Load(req.path, &md);
   if (!s.ok()) return s;
-  return store_->Merge(req.path, EncodeSetAttrOperand(req.mode, req.atime_ns, req.mtime_ns, NowNs()));
+  AttrUpdate update;
+  update.mode = req.mode;
+  update.atime_ns = req.atime_ns;
+  update.mtime_ns = req.mtime_ns;
+  update.ctime_ns = NowNs();
+  update.uid = req.uid;
+  update.gid = req.gid;
+  return store_->Merge(req.path, EncodeSetAttrOperand(update));
 }
 
 Status MetadataProvider::PutRecord(const std::string& path, const std::string& record,

@@ -25,8 +25,17 @@ class MetadataProvider {
   Status EnsureRoot(uint32_t uid, uint32_t gid);
 
   // Creates path; exclusive: EEXIST if present, else the present record is returned.
-  Status Create(const rpc::CreateRequest& req, Metadata* md);
+  // *created tells which.
+  Status Create(const rpc::CreateRequest& req, Metadata* md, bool* created);
   Status Stat(const std::string& path, Metadata* md);
+  // Stat for a read of the file: also sets atime to now when relatime asks (atime not
+  // after mtime or ctime, or a day old). A merge, no lock: racing readers both set ~now.
+  Status StatForRead(const std::string& path, Metadata* md);
+  // An entry of directory `path` was added or removed: *before is its record as it was;
+  // a directory gets mtime = ctime = *touched_ns (> both before), else *touched_ns = 0.
+  Status TouchDir(const std::string& path, Metadata* before, int64_t* touched_ns);
+  // Undoes TouchDir when the directory's mtime and ctime are still touched_ns.
+  Status UntouchDir(const rpc::UntouchDirRequest& req);
   // kind: 0 any, 1 must not be a directory (EISDIR), 2 must be one (ENOTDIR).
   Status Remove(const std::string& path, uint8_t kind, Metadata* removed);
   Status GrowSize(const std::string& path, uint64_t size, int64_t mtime_ns);

@@ -26,12 +26,7 @@ Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t 
     return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
   }
   uint32_t perms = mode & ~CurrentUmask() & 07777;
-  // Root may open anything: one round trip. Others need to know whether the file existed.
-  bool exclusive = (flags & O_EXCL) || geteuid() != 0;
-  Status s = client.Create(target.internal, perms, exclusive, md);
-  *created = s.ok() && exclusive;
-  if (s.code() == EEXIST && !(flags & O_EXCL)) return client.Stat(target.internal, md);
-  return s;
+  return client.Create(target.internal, perms, (flags & O_EXCL) != 0, md, created);
 }
 
 // The permissions open() needs on an existing file (open(2): EACCES).

@@ -1,9 +1,7 @@
-// Attributes: chmod and the times (Client::SetAttr), and chown. Only the owner (or root) may
+// Attributes: chmod, chown and the times (Client::SetAttr). Only the owner (or root) may
 // chmod or set explicit times (EPERM); setting the times to now also needs write permission.
-//
-// gkfs stores no ownership changes: a chown that keeps the owner and group (or passes -1)
-// succeeds, root's is accepted without effect, anyone else's fails with EPERM, as a
-// non-root chown to another user would.
+// chown as Linux: root changes anything; the owner may keep its uid and set the group to one
+// of its own groups; anything else is EPERM.
 #include "preload/hooks.h"
 
 #include <sys/time.h>
@@ -21,14 +19,30 @@ namespace {
 int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
   if (!OwnsOrRoot(md)) return FailWith(EPERM);
   return Result(WithClient(
-      [&](Client& c) { return c.SetAttr(internal, static_cast<int64_t>(mode & 07777), -1, -1); }));
+      [&](Client& c) { return c.SetAttr(internal, static_cast<int64_t>(mode & 07777), -1, -1, -1, -1); }));
 }
 
-int Chown(const Metadata& md, uid_t uid, gid_t gid) {
-  bool same_uid = uid == static_cast<uid_t>(-1) || uid == md.uid;
-  bool same_gid = gid == static_cast<gid_t>(-1) || gid == md.gid;
-  if ((same_uid && same_gid) || geteuid() == 0) return 0;
-  return FailWith(EPERM);
+// chown(2): -1 keeps a field. Linux clears the set-user-ID bit of anything but a directory,
+// and its set-group-ID bit when group execution is on (otherwise it marks mandatory
+// locking); ctime becomes now whatever changes.
+int Chown(const std::string& internal, const Metadata& md, uid_t uid, gid_t gid) {
+  constexpr uid_t kKeepUid = static_cast<uid_t>(-1);
+  constexpr gid_t kKeepGid = static_cast<gid_t>(-1);
+  if (geteuid() != 0) {
+    bool uid_ok = uid == kKeepUid || (geteuid() == md.uid && uid == md.uid);
+    bool gid_ok = gid == kKeepGid || (geteuid() == md.uid && (gid == md.gid || InGroup(gid)));
+    if (!uid_ok || !gid_ok) return FailWith(EPERM);
+  }
+  int64_t mode = -1;
+  if (!md.is_dir()) {
+    uint32_t bits = md.mode & 07777;
+    uint32_t cleared = bits & ~static_cast<uint32_t>(S_ISUID);
+    if ((bits & S_ISGID) && (bits & S_IXGRP)) cleared &= ~static_cast<uint32_t>(S_ISGID);
+    if (cleared != bits) mode = cleared;
+  }
+  int64_t new_uid = uid == kKeepUid ? -1 : static_cast<int64_t>(uid);
+  int64_t new_gid = gid == kKeepGid ? -1 : static_cast<int64_t>(gid);
+  return Result(WithClient([&](Client& c) { return c.SetAttr(internal, mode, -1, -1, new_uid, new_gid); }));
 }
 
 int64_t NowNs() {
@@ -61,7 +75,7 @@ int SetTimes(const std::string& internal, const Metadata& md, const struct times
     if (times != nullptr) return FailWith(EPERM);
     if (!MayAccess(md, W_OK)) return FailWith(EACCES);
   }
-  return Result(WithClient([&](Client& c) { return c.SetAttr(internal, -1, ns[0], ns[1]); }));
+  return Result(WithClient([&](Client& c) { return c.SetAttr(internal, -1, ns[0], ns[1], -1, -1); }));
 }
 
 // timeval pairs (utimes, futimes, lutimes) as timespec pairs.
@@ -99,7 +113,7 @@ int ChownAt(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
     Metadata md;
     int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
     if (found < 0) return -1;
-    if (found == 0) return Chown(md, uid, gid);
+    if (found == 0) return Chown(t.internal, md, uid, gid);
   }
   if (t.kernel()) return real(dirfd, t.kernel_path, uid, gid, flags);
   return FailWith(t.error);
@@ -156,7 +170,7 @@ int fchown(int fd, uid_t uid, gid_t gid) {
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, uid, gid);
   Metadata md;
-  return StatInternal(f->path, &md) != 0 ? -1 : Chown(md, uid, gid);
+  return StatInternal(f->path, &md) != 0 ? -1 : Chown(f->path, md, uid, gid);
 }
 
 int utimensat(int dirfd, const char* path, const struct timespec times[2], int flags) {

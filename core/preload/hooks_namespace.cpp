@@ -1,5 +1,6 @@
 // Names: unlink, rename, links, the working directory and realpath.
 #include "preload/hooks.h"
+#include "preload/permissions.h"
 
 #include <linux/limits.h>
 #include <stdio.h>
@@ -135,7 +136,7 @@ int MknodAt(int dirfd, const char* path, mode_t mode, dev_t dev) {
         Metadata md;
         uint32_t perms = mode & ~CurrentUmask() & 07777;
         return Result(
-            WithClient([&](Client& c) { return c.Create(g.internal, perms, true, &md); }));
+            WithClient([&](Client& c) { return c.Create(g.internal, perms, true, &md, nullptr); }));
       });
 }
 
@@ -225,6 +226,7 @@ int chdir(const char* path) {
     if (found < 0) return -1;
     if (found == 0) {
       if (!md.is_dir()) return FailWith(ENOTDIR);
+      if (!MayAccess(md, X_OK)) return FailWith(EACCES);
       cwd::Set(t.internal);
       return 0;
     }
@@ -245,6 +247,11 @@ int fchdir(int fd) {
     return r;
   }
   if (!file->is_dir()) return FailWith(ENOTDIR);
+  if (!vfork_child) {
+    Metadata md;
+    if (StatInternal(file->path, &md) != 0) return -1;
+    if (!MayAccess(md, X_OK)) return FailWith(EACCES);
+  }
   vfork_child ? cwd::SetForExec(file->path) : cwd::Set(file->path);
   return 0;
 }

@@ -2,6 +2,7 @@
 // supplementary groups) read at each call: programs change identity while running.
 #pragma once
 
+#include "gkfs/client.h"
 #include "gkfs/metadata.h"
 
 namespace gkfs::preload {
@@ -13,5 +14,12 @@ bool MayAccess(const Metadata& md, int mode, bool effective = true);
 
 // Whether the caller owns the object or is root (chmod, explicit times: EPERM otherwise).
 bool OwnsOrRoot(const Metadata& md);
+
+// Whether gid is the caller's effective group or one of its supplementary groups.
+bool InGroup(gid_t gid);
+
+// The caller, for the directory checks the client core makes (ClientOptions::credentials):
+// MayAccess and OwnsOrRoot above, by the effective ids; root is privileged.
+const Credentials& CallerCredentials();
 
 }  // namespace gkfs::preload

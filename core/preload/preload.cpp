@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "preload/permissions.h"
 #include "preload/client_loader.h"
 #include "preload/fd_table.h"
 #include "preload/libc.h"
@@ -192,6 +193,7 @@ Client* AcquireClient(Status* status) {
   options.forwarding_map_file = cfg.forwarding_map_file;
   options.hostname = cfg.hostname;
   options.app_id = cfg.app_id;
+  options.credentials = &CallerCredentials();
   std::unique_ptr<Client> connected;
   Status s = ConnectClient(options, &connected);
   if (!s.ok()) {

@@ -75,6 +75,15 @@ void PathRequest::Decode(Decoder& d) { path = d.Str(PATH_MAX); }
 void RecordReply::Encode(Encoder& e) const { e.Str(record); }
 void RecordReply::Decode(Decoder& d) { record = d.Str(2 * PATH_MAX); }
 
+void CreateReply::Encode(Encoder& e) const {
+  e.Str(record);
+  e.U8(created);
+}
+void CreateReply::Decode(Decoder& d) {
+  record = d.Str(2 * PATH_MAX);
+  created = d.U8();
+}
+
 void RemoveRequest::Encode(Encoder& e) const {
   e.Str(path);
   e.U8(kind);
@@ -114,12 +123,38 @@ void SetAttrRequest::Encode(Encoder& e) const {
   e.I64(mode);
   e.I64(atime_ns);
   e.I64(mtime_ns);
+  e.I64(uid);
+  e.I64(gid);
 }
 void SetAttrRequest::Decode(Decoder& d) {
   path = d.Str(PATH_MAX);
   mode = d.I64();
   atime_ns = d.I64();
   mtime_ns = d.I64();
+  uid = d.I64();
+  gid = d.I64();
+}
+
+void TouchDirReply::Encode(Encoder& e) const {
+  e.Str(record);
+  e.I64(touched_ns);
+}
+void TouchDirReply::Decode(Decoder& d) {
+  record = d.Str(2 * PATH_MAX);
+  touched_ns = d.I64();
+}
+
+void UntouchDirRequest::Encode(Encoder& e) const {
+  e.Str(path);
+  e.I64(touched_ns);
+  e.I64(mtime_ns);
+  e.I64(ctime_ns);
+}
+void UntouchDirRequest::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  touched_ns = d.I64();
+  mtime_ns = d.I64();
+  ctime_ns = d.I64();
 }
 
 void PutRecordRequest::Encode(Encoder& e) const {

@@ -35,6 +35,9 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(Ping)                 \
   X(Create)               \
   X(Stat)                 \
+  X(StatForRead)          \
+  X(TouchDir)             \
+  X(UntouchDir)           \
   X(Remove)               \
   X(GrowSize)             \
   X(ReserveAppend)        \
@@ -131,7 +134,16 @@ struct CreateRequest {
   void Decode(Decoder& d);
 };
 
-// path:str -> record:str            (Stat; also the reply of Create)
+// -> record:str created:u8          (created: this call made it; else it existed)
+struct CreateReply {
+  std::string record;  // metadata_codec record
+  uint8_t created = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// path:str -> record:str   (Stat; StatForRead: the owner also sets atime to now when
+//                           relatime asks: atime <= mtime or ctime, or older than 24 h)
 struct PathRequest {
   std::string path;
   void Encode(Encoder& e) const;
@@ -174,10 +186,31 @@ struct OffsetReply {
   void Decode(Decoder& d);
 };
 
-// path:str mode:i64 atime_ns:i64 mtime_ns:i64 -> (empty)   (< 0: unchanged)
+// path:str mode:i64 atime_ns:i64 mtime_ns:i64 uid:i64 gid:i64 -> (empty)   (< 0: unchanged;
+// ctime becomes now)
 struct SetAttrRequest {
   std::string path;
-  int64_t mode = -1, atime_ns = -1, mtime_ns = -1;
+  int64_t mode = -1, atime_ns = -1, mtime_ns = -1, uid = -1, gid = -1;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// TouchDir: path:str -> record:str touched_ns:i64
+// A directory entry was added or removed: the record as it was before, and, when it is a
+// directory, its mtime and ctime become touched_ns (now, and later than both, so touches of
+// one directory are strictly ordered); touched_ns = 0 when nothing was touched.
+struct TouchDirReply {
+  std::string record;
+  int64_t touched_ns = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+// UntouchDir: path:str touched_ns:i64 mtime_ns:i64 ctime_ns:i64 -> (empty)
+// Undoes a TouchDir whose operation did not happen: mtime and ctime go back to the values
+// given if both still equal touched_ns (nothing touched or changed the directory since).
+struct UntouchDirRequest {
+  std::string path;
+  int64_t touched_ns = 0, mtime_ns = 0, ctime_ns = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

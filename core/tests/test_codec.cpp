@@ -64,11 +64,39 @@ TEST_CASE("merge operator: max for growth, set for truncate, attrs") {
   REQUIRE(DecodeMetadata(MergeRecord(&b, {grow_big, set, grow_small}), &md).ok());
   CHECK(md.size == 100);  // set to 5, then grown to 100
 
-  std::string attr = EncodeSetAttrOperand(0600, -1, 777, 888);
+  AttrUpdate update;
+  update.mode = 0600;
+  update.mtime_ns = 777;
+  update.ctime_ns = 888;
+  update.gid = 99;
+  std::string attr = EncodeSetAttrOperand(update);
   REQUIRE(DecodeMetadata(MergeRecord(&b, {attr}), &md).ok());
   CHECK(md.mode == (S_IFREG | 0600));
   CHECK(md.mtime_ns == 777);
   CHECK(md.atime_ns == 1);
+  CHECK(md.uid == Sample().uid);
+  CHECK(md.gid == 99);
+}
+
+TEST_CASE("an 'A' operand written before owners existed still applies") {
+  std::string base = EncodeMetadata(Sample());
+  std::string_view b = base;
+  Encoder e;  // 'A' mode:i64 atime:i64 mtime:i64 ctime:i64
+  e.U8('A');
+  e.I64(0640);
+  e.I64(-1);
+  e.I64(555);
+  e.I64(666);
+  Metadata md;
+  REQUIRE(DecodeMetadata(MergeRecord(&b, {e.Take()}), &md).ok());
+  CHECK(md.mode == (S_IFREG | 0640));
+  CHECK(md.mtime_ns == 555);
+  CHECK(md.ctime_ns == 666);
+  CHECK(md.uid == Sample().uid);
+  Metadata untouched = Sample();
+  std::string truncated = EncodeSetAttrOperand(AttrUpdate{});
+  truncated.pop_back();
+  CHECK(ApplyOperand(truncated, &untouched).code() == EBADMSG);
 }
 
 TEST_CASE("merge onto a deleted key yields a tombstone, never a record") {

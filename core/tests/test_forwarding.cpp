@@ -171,7 +171,7 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
   Metadata md;
   REQUIRE(c->Mkdir("/out", 0755).ok());
   CHECK(c->Mkdir("/out", 0755).code() == EEXIST);
-  REQUIRE(c->Create("/out/data", 0640, true, &md).ok());
+  REQUIRE(c->Create("/out/data", 0640, true, &md, nullptr).ok());
   std::string expect;
   for (int i = 0; i < 64; ++i) {
     std::string piece(4096, static_cast<char>('a' + i % 26));
@@ -217,7 +217,7 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
   { std::ofstream(map + ".tmp") << "thishost 0\n"; }
   REQUIRE(rename((map + ".tmp").c_str(), map.c_str()) == 0);
   usleep(300000);  // past the client's map poll interval
-  REQUIRE(c->Create("/after", 0644, true, &md).ok());
+  REQUIRE(c->Create("/after", 0644, true, &md, nullptr).ok());
   REQUIRE(c->Write("/after", md.file_id, 0, "moved", 5).ok());
   REQUIRE(c->IoNodeStatistics(0, &stats).ok());
   REQUIRE(stats.apps.size() == 1);

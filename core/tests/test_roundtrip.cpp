@@ -99,9 +99,9 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
   REQUIRE(c.Mkdir("/dir", 0755).ok());
   CHECK(c.Mkdir("/dir", 0755).code() == EEXIST);
   CHECK(c.Mkdir("/missing/sub", 0755).code() == ENOENT);
-  REQUIRE(c.Create("/dir/f", 0644, true, &md).ok());
-  CHECK(c.Create("/dir/f", 0644, true, &md).code() == EEXIST);
-  CHECK(c.Create("/dir/f/x", 0644, true, &md).code() == ENOTDIR);
+  REQUIRE(c.Create("/dir/f", 0644, true, &md, nullptr).ok());
+  CHECK(c.Create("/dir/f", 0644, true, &md, nullptr).code() == EEXIST);
+  CHECK(c.Create("/dir/f/x", 0644, true, &md, nullptr).code() == ENOTDIR);
   CHECK(md.file_id != 0);
 
   // Many chunks over all daemons, then a read across them.
@@ -134,10 +134,10 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
   // Directory listing merged from every daemon, over several pages.
   for (int i = 0; i < 5000; ++i) {
     Metadata m;
-    REQUIRE(c.Create("/dir/e" + std::to_string(i), 0644, false, &m).ok());
+    REQUIRE(c.Create("/dir/e" + std::to_string(i), 0644, false, &m, nullptr).ok());
   }
   REQUIRE(c.Mkdir("/dir/sub", 0755).ok());
-  REQUIRE(c.Create("/dir/sub/deep", 0644, false, &md).ok());
+  REQUIRE(c.Create("/dir/sub/deep", 0644, false, &md, nullptr).ok());
   std::vector<DirEntry> entries;
   REQUIRE(c.ReadDir("/dir", &entries).ok());
   CHECK(entries.size() == 5002);
@@ -156,9 +156,9 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
 
   // Rename replaces an existing target.
   Metadata a, b;
-  REQUIRE(c.Create("/a", 0644, true, &a).ok());
+  REQUIRE(c.Create("/a", 0644, true, &a, nullptr).ok());
   REQUIRE(c.Write("/a", a.file_id, 0, "AAAA", 4).ok());
-  REQUIRE(c.Create("/b", 0644, true, &b).ok());
+  REQUIRE(c.Create("/b", 0644, true, &b, nullptr).ok());
   REQUIRE(c.Write("/b", b.file_id, 0, "BBBBBBBB", 8).ok());
   REQUIRE(c.Rename("/a", "/b").ok());
   CHECK(c.Stat("/a", &md).code() == ENOENT);
@@ -168,10 +168,30 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
   REQUIRE(c.Read("/b", md.file_id, 0, buf, 8, &n).ok());
   CHECK(std::string(buf, n) == "AAAA");
 
-  REQUIRE(c.SetAttr("/b", 0600, -1, 12345).ok());
+  REQUIRE(c.SetAttr("/b", 0600, -1, 12345, -1, -1).ok());
   REQUIRE(c.Stat("/b", &md).ok());
   CHECK((md.mode & 07777) == 0600);
   CHECK(md.mtime_ns == 12345);
+  uint32_t gid = md.gid;
+  REQUIRE(c.SetAttr("/b", -1, -1, -1, 4242, -1).ok());
+  REQUIRE(c.Stat("/b", &md).ok());
+  CHECK(md.uid == 4242);
+  CHECK(md.gid == gid);
+  CHECK((md.mode & 07777) == 0600);
+
+  // created tells a new file from an existing one; only a new one changes the directory.
+  Metadata dir_before, dir_after;
+  bool created = true;
+  REQUIRE(c.Stat("/dir", &dir_before).ok());
+  REQUIRE(c.Create("/dir/e0", 0644, false, &md, &created).ok());
+  CHECK_FALSE(created);
+  REQUIRE(c.Stat("/dir", &dir_after).ok());
+  CHECK(dir_after.mtime_ns == dir_before.mtime_ns);
+  REQUIRE(c.Create("/dir/brand-new", 0644, false, &md, &created).ok());
+  CHECK(created);
+  REQUIRE(c.Stat("/dir", &dir_after).ok());
+  CHECK(dir_after.mtime_ns > dir_before.mtime_ns);
+  CHECK(dir_after.ctime_ns == dir_after.mtime_ns);
 
   FsStats st;
   REQUIRE(c.StatFs(&st).ok());
@@ -198,13 +218,13 @@ TEST_CASE("symlinks and directory renames", "[roundtrip]") {
   REQUIRE(c.Mkdir("/a/b", 0755).ok());
   REQUIRE(c.Mkdir("/a/b/c", 0755).ok());
   Metadata f, g;
-  REQUIRE(c.Create("/a/f", 0644, true, &f).ok());
+  REQUIRE(c.Create("/a/f", 0644, true, &f, nullptr).ok());
   REQUIRE(c.Write("/a/f", f.file_id, 0, "file-f", 6).ok());
-  REQUIRE(c.Create("/a/b/g", 0644, true, &g).ok());
+  REQUIRE(c.Create("/a/b/g", 0644, true, &g, nullptr).ok());
   REQUIRE(c.Write("/a/b/g", g.file_id, 0, "file-g", 6).ok());
   CHECK(c.Rename("/a", "/a/b/inside").code() == EINVAL);
   REQUIRE(c.Mkdir("/full", 0755).ok());
-  REQUIRE(c.Create("/full/x", 0644, true, &md).ok());
+  REQUIRE(c.Create("/full/x", 0644, true, &md, nullptr).ok());
   CHECK(c.Rename("/a", "/full").code() == ENOTEMPTY);
   CHECK(c.Rename("/a", "/full/x").code() == ENOTDIR);
   REQUIRE(c.Mkdir("/empty", 0755).ok());
@@ -232,7 +252,7 @@ TEST_CASE("a large write goes through rendezvous into the caller's buffer", "[ro
   TestFs fs(2, 524288);
   Client& c = fs.client();
   Metadata md;
-  REQUIRE(c.Create("/big", 0644, true, &md).ok());
+  REQUIRE(c.Create("/big", 0644, true, &md, nullptr).ok());
   std::string data(8 << 20, '\0');
   for (size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(i >> 12);
   REQUIRE(c.Write("/big", md.file_id, 0, data.data(), data.size()).ok());
@@ -248,7 +268,7 @@ TEST_CASE("--auto-sm: same-host clients use shared memory and see the same file 
   Client& c = fs.client();
   CHECK(c.config().auto_sm);
   Metadata md;
-  REQUIRE(c.Create("/shm", 0644, true, &md).ok());
+  REQUIRE(c.Create("/shm", 0644, true, &md, nullptr).ok());
   std::string data(3 << 20, 's');
   REQUIRE(c.Write("/shm", md.file_id, 0, data.data(), data.size()).ok());
   std::string back(data.size(), 'x');

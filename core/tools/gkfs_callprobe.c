@@ -330,15 +330,31 @@ static long c_fchmodat(char** a) {
   int dirfd = fd_of(a[0]);
   return fchmodat(dirfd, path_of(a[1]), (mode_t)number(a[2]), (int)flags_of(a[3]));
 }
+/* What a successful chown left: owner, group and permission bits (set-id bits cleared?),
+ * seen through fd when it is >= 0, else through path (its link itself when nofollow). */
+static long owner_result(long ret, int fd, const char* path, int nofollow) {
+  struct stat st;
+  char buf[96];
+  int e = errno;
+  if (ret == 0 && (fd >= 0 ? fstat(fd, &st) : nofollow ? lstat(path, &st) : stat(path, &st)) == 0) {
+    snprintf(buf, sizeof(buf), "{\"uid\": %u, \"gid\": %u, \"perm\": \"%04o\"}",
+             (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
+    extra_raw("owner", buf);
+  }
+  errno = e;
+  return ret;
+}
 static long c_chown(char** a) {
-  return chown(path_of(a[0]), (uid_t)number(a[1]), (gid_t)number(a[2]));
+  const char* path = path_of(a[0]);
+  return owner_result(chown(path, (uid_t)number(a[1]), (gid_t)number(a[2])), -1, path, 0);
 }
 static long c_lchown(char** a) {
-  return lchown(path_of(a[0]), (uid_t)number(a[1]), (gid_t)number(a[2]));
+  const char* path = path_of(a[0]);
+  return owner_result(lchown(path, (uid_t)number(a[1]), (gid_t)number(a[2])), -1, path, 1);
 }
 static long c_fchown(char** a) {
   int fd = fd_of(a[0]);
-  return fchown(fd, (uid_t)number(a[1]), (gid_t)number(a[2]));
+  return owner_result(fchown(fd, (uid_t)number(a[1]), (gid_t)number(a[2])), fd, NULL, 0);
 }
 static long c_truncate(char** a) { return truncate(path_of(a[0]), number(a[1])); }
 static long c_ftruncate(char** a) {

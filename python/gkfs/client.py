@@ -288,6 +288,11 @@ class Client:
     def chmod(self, path: str, mode: int) -> None:
         self._core.set_attr(_core.normalize_path(path), mode=_stat.S_IMODE(mode))
 
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        """Sets the owner and group (-1 keeps one), as stored; this client checks no
+        permissions and clears no set-id bits (the preload library does, as chown(2))."""
+        self._core.chown(_core.normalize_path(path), uid=uid, gid=gid)
+
     def utime(self, path: str, ns: tuple[int, int]) -> None:
         """Sets (atime_ns, mtime_ns)."""
         self._core.set_attr(_core.normalize_path(path), atime_ns=ns[0], mtime_ns=ns[1])

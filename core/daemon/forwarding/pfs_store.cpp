@@ -81,7 +81,7 @@ Status PfsStore::Stat(const std::string& path, Metadata* md) {
   return Status::OK();
 }
 
-Status PfsStore::Create(const rpc::CreateRequest& req, Metadata* md) {
+Status PfsStore::Create(const rpc::CreateRequest& req, Metadata* md, bool* created) {
   std::string real;
   Status s = Resolve(req.path, &real);
   if (!s.ok()) return s;
@@ -98,6 +98,7 @@ Status PfsStore::Create(const rpc::CreateRequest& req, Metadata* md) {
     }
   }
   if (rc < 0 && !(errno == EEXIST && !req.exclusive)) return Errno("create " + req.path);
+  *created = rc >= 0;
   return Stat(req.path, md);
 }
 
@@ -124,6 +125,10 @@ Status PfsStore::SetAttr(const rpc::SetAttrRequest& req) {
   if (!s.ok()) return s;
   if (req.mode >= 0 && chmod(real.c_str(), static_cast<mode_t>(req.mode & 07777)) != 0) {
     return Errno("chmod " + req.path);
+  }
+  if ((req.uid >= 0 || req.gid >= 0) &&
+      lchown(real.c_str(), static_cast<uid_t>(req.uid), static_cast<gid_t>(req.gid)) != 0) {
+    return Errno("chown " + req.path);
   }
   if (req.atime_ns >= 0 || req.mtime_ns >= 0) {
     struct timespec times[2];

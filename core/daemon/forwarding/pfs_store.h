@@ -19,7 +19,7 @@ class PfsStore {
   explicit PfsStore(std::string pfs_dir) : root_(std::move(pfs_dir)) {}
   // REQUIRES for every path argument: a normalised absolute path ("/", "/a/b"); anything
   // else (".." components, "//") is EINVAL, so no request can leave the PFS directory.
-  Status Create(const rpc::CreateRequest& req, Metadata* md);
+  Status Create(const rpc::CreateRequest& req, Metadata* md, bool* created);
   Status Stat(const std::string& path, Metadata* md);
   Status Remove(const std::string& path, uint8_t kind, Metadata* removed);
   Status Truncate(const std::string& path, uint64_t size);

@@ -30,6 +30,8 @@ class ForwardingProviderImpl : public ForwardingProvider {
       case rpc::Verb::kHealth: return Health(out);
       case rpc::Verb::kCreate: return Create(req, out);
       case rpc::Verb::kStat: return Stat(req, out);
+      case rpc::Verb::kTouchDir: return TouchDir(req, out);
+      case rpc::Verb::kUntouchDir: return;  // TouchDir touches nothing here
       case rpc::Verb::kRemove: return Remove(req, out);
       case rpc::Verb::kSetSize: return Truncate(req, out);
       case rpc::Verb::kSetAttr: return SetAttr(req, out);
@@ -55,7 +57,24 @@ class ForwardingProviderImpl : public ForwardingProvider {
     rpc::CreateRequest in;
     if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
-    ReplyRecord(store_.Create(in, &md), md, out);
+    bool created = false;
+    Status s = store_.Create(in, &md, &created);
+    if (!s.ok()) return Fail(s, out);
+    rpc::CreateReply r;
+    r.record = EncodeMetadata(md);
+    r.created = created;
+    out->body = rpc::EncodeBody(r);
+  }
+  // The PFS keeps its directories' times itself: the record, nothing touched.
+  void TouchDir(const Request& req, Response* out) {
+    rpc::PathRequest in;
+    if (!DecodeRequest(req, &in, out)) return;
+    Metadata md;
+    Status s = store_.Stat(in.path, &md);
+    if (!s.ok()) return Fail(s, out);
+    rpc::TouchDirReply r;
+    r.record = EncodeMetadata(md);
+    out->body = rpc::EncodeBody(r);
   }
   void Stat(const Request& req, Response* out) {
     rpc::PathRequest in;

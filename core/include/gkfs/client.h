@@ -19,6 +19,21 @@
 
 namespace gkfs {
 
+// The caller's identity, for the directory permission checks the client core makes with
+// the records an operation fetches anyway: search permission on the parent directory of an
+// entry created, removed or renamed, write permission when the entry is really added or
+// removed, and the sticky bit. Asked from the calling thread, during the operation.
+class Credentials {
+ public:
+  virtual ~Credentials() = default;
+  // access(2) by the effective ids: may the caller `mask` (R_OK | W_OK | X_OK) the object?
+  virtual bool MayAccess(const Metadata& md, int mask) const = 0;
+  // Whether the caller owns the object or is privileged (exempt from the sticky bit).
+  virtual bool Owns(const Metadata& md) const = 0;
+  // Whether the caller may do all of the above anyway (root): no checks, no extra lookups.
+  virtual bool Privileged() const = 0;
+};
+
 struct ClientOptions {
   std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
   int timeout_ms = 5000;       // a call idle (no network progress) this long fails, EHOSTDOWN
@@ -29,6 +44,9 @@ struct ClientOptions {
   // build without forwarding.
   std::string forwarding_map_file;
   std::string hostname;
+  // Directory permissions are checked against these (the preload's); none: nothing is
+  // checked (gkfs.Client). Must outlive the Client.
+  const Credentials* credentials = nullptr;
 };
 
 // What a daemon tells a client at connect time (GekkoFS's fs_config).
@@ -91,8 +109,17 @@ class Client {
   virtual const FsConfig& config() const = 0;
 
   // Creates a regular file (S_IFREG is added to mode). exclusive: EEXIST if it exists;
-  // otherwise an existing file is left as it is and its metadata returned.
-  virtual Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md) = 0;
+  // otherwise an existing file is left as it is and its metadata returned. *created (may
+  // be null) tells whether this call made the file.
+  //
+  // Creating and removing entries (Create, Mkdir, Symlink, Remove, Rmdir, Rename) sets the
+  // parent directory's mtime and ctime, in the same round trip as the operation; a call
+  // that changed nothing (an existing file, an error) puts them back. With credentials
+  // (ClientOptions) they also fail with EACCES without search permission on the parent,
+  // or without write permission when they add or remove the entry, and with EPERM when the
+  // parent's sticky bit protects the entry; what such a call already did is undone.
+  virtual Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
+                        bool* created) = 0;
   virtual Status Stat(const std::string& path, Metadata* md) = 0;
   // Removes a regular file or symlink and its chunks. EISDIR for a directory.
   virtual Status Remove(const std::string& path) = 0;
@@ -116,6 +143,8 @@ class Client {
   virtual Status Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
                         uint64_t* offset) = 0;
   // Reads up to len bytes at offset; holes read as zeros, *nread < len only at end of file.
+  // The file's atime follows Linux's relatime rule (set to now when it is not after mtime
+  // or ctime, or is a day old), updated by the metadata owner on the read's size lookup.
   virtual Status Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf,
                       size_t len, size_t* nread) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
@@ -126,9 +155,10 @@ class Client {
   // entry of the subtree (no data moves: chunks are keyed by file id); it is not atomic
   // against a crash of the client midway.
   virtual Status Rename(const std::string& old_path, const std::string& new_path) = 0;
-  // Sets mode permission bits / times (UTIME_OMIT-style: negative = leave as is).
-  virtual Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns,
-                         int64_t mtime_ns) = 0;
+  // Sets permission bits, times and owner (UTIME_OMIT-style: negative = leave as is); ctime
+  // becomes now. No permission checks here: the caller decides who may (the preload does).
+  virtual Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
+                         int64_t uid, int64_t gid) = 0;
   virtual Status StatFs(FsStats* stats) = 0;
   // One round trip to daemon `daemon` carrying `send_bytes` bytes of `payload` and
   // returning `reply_bytes` bytes into `reply` (may be null when reply_bytes is 0).
