@@ -103,7 +103,10 @@ Status ClientImpl::Remove(const std::string& path) {
   if (path == "/") return Status::Error(EISDIR, "cannot remove the root directory");
   Metadata md;
   Status s = RemoveEntryLocked(path, 1, &md);
-  if (!s.ok() || md.file_id == 0) return s;
+  // An empty file has no chunks (truncation to 0 removed them; a write grows the size in
+  // the same round trip as its chunks), so its removal asks no chunk daemon. Only the chunks
+  // of a write whose size update never arrived (a client killed mid-write) stay behind.
+  if (!s.ok() || md.file_id == 0 || md.size == 0) return s;
   rpc::FileSizeRequest chunks;
   chunks.file_id = md.file_id;
   return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));

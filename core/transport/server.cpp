@@ -229,6 +229,25 @@ bool Server::SendCompleted() {
   return any;
 }
 
+bool Server::TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Response& response) {
+  // Most replies are a header and a short body: sent from the stack when UCX can send them
+  // at once (no allocation), else by the general path.
+  constexpr size_t kSmall = 512;
+  if ((h.status == 0 && response.payload_size > 0) || sizeof(h) + response.body.size() > kSmall) {
+    return false;
+  }
+  char buf[kSmall];
+  std::memcpy(buf, &h, sizeof(h));
+  std::memcpy(buf + sizeof(h), response.body.data(), response.body.size());
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FLAG_FORCE_IMM_CMPL;
+  void* req = ucp_am_send_nbx(ep, rpc::kReplyAmId, buf, sizeof(h) + response.body.size(), nullptr, 0, &p);
+  if (req == nullptr) return true;
+  if (UCS_PTR_IS_ERR(req) && UCS_PTR_STATUS(req) == UCS_ERR_NO_RESOURCE) return false;
+  GKFS_LOG(kError, std::string("sending a reply failed: ") + ucs_status_string(UCS_PTR_STATUS(req)));
+  return true;
+}
+
 void Server::SendReply(const ReplyToken& token, Response& response) {
   if (response.status != 0 && !response.message.empty()) {
     GKFS_LOG(kDebug, "request " + std::to_string(token.request_id) + ": " + response.message);
@@ -236,7 +255,6 @@ void Server::SendReply(const ReplyToken& token, Response& response) {
   // token.ep is one we accepted, or one UCX made for a client that connected by worker
   // address (shared memory). A failed one is closed only after ready_ and completed_ are
   // drained, so it is valid here.
-  auto* out = new OutgoingReply();
   rpc::ReplyHeader h;
   h.status = response.status;
   h.request_id = token.request_id;
@@ -250,6 +268,8 @@ void Server::SendReply(const ReplyToken& token, Response& response) {
     response.payload_size = 0;
   }
   h.body_length = static_cast<uint32_t>(response.body.size());
+  if (TrySendSmallReply(token.ep, h, response)) return;
+  auto* out = new OutgoingReply();
   out->header.assign(reinterpret_cast<const char*>(&h), sizeof(h));
   out->header += response.body;
   out->payload = std::move(response.payload);

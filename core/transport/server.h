@@ -91,6 +91,9 @@ class Server {
   static void OnRendezvousDone(void* request, ucs_status_t status, size_t length, void* user_data);
   void Dispatch(Incoming& in);
   void SendReply(const ReplyToken& token, Response& response);
+  // Sends a reply without payload at once from the stack; false if UCX cannot (then the
+  // caller takes the general path).
+  bool TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Response& response);
   bool SendCompleted();  // true if it sent any
   void CloseDeadEndpoints();
 
