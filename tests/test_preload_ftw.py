@@ -3,7 +3,7 @@ trees itself (core/preload/hooks_ftw.cpp). The same tree is walked with libc's n
 (through ctypes) under the preload in gkfs and without it in a local directory, for every
 flag; the visits must be the same set of (path, typeflag, level, basename at base, cwd) and
 keep the order POSIX fixes (a directory before its entries, or after them with FTW_DEPTH).
-glibc's fts bypasses interposition too and is not served (core/preload/README.md)."""
+glibc's fts is walked by the library too: tests/test_preload_fts.py."""
 
 from __future__ import annotations
 
