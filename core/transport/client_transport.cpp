@@ -345,7 +345,6 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
     Send(call);
     net_busy |= call->daemon < daemons_.size() && daemons_[call->daemon].shm_ep == nullptr;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   auto all_done = [&] {
     for (Call* c : calls) {
       if (!c->done || c->send_request != nullptr || c->recv_request != nullptr) return false;
@@ -355,20 +354,29 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   // Spin briefly before blocking: a reply on loopback or shared memory usually arrives
   // within microseconds, and arming plus epoll costs more than that. Bounded, so a slow
   // daemon does not cost the 2-core machines a spinning core.
-  auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
   // The deadline is an idle timeout: it moves on whenever the network makes progress, so
   // a long transfer on a slow link lives while a silent peer is detected in timeout_ms.
-  // The clock is read once per progress and once every kClockStride idle turns.
+  // The clock is read once here and then every kClockStride idle turns (a clock read costs
+  // as much as several turns); progress since the last read moves the deadline then.
   constexpr unsigned kClockStride = 16;
   constexpr unsigned kYieldStride = 64;
+  const auto timeout = std::chrono::milliseconds(options_.timeout_ms);
+  const auto start = std::chrono::steady_clock::now();
+  const auto spin_until = start + std::chrono::microseconds(kSpinMicros);
+  auto deadline = start + timeout;
+  bool progressed = false;
   unsigned idle_turns = 0;
   while (!all_done()) {
     if (poller_->Turn(net_busy)) {
-      deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+      progressed = true;
       continue;
     }
     if (++idle_turns % kClockStride != 0) continue;
     auto now = std::chrono::steady_clock::now();
+    if (progressed) {
+      deadline = now + timeout;
+      progressed = false;
+    }
     if (now < spin_until) {
       // Give the core away now and then while spinning: on a machine with more runnable
       // processes than cores, the daemon (or another client) may be waiting for it.

@@ -304,10 +304,12 @@ void Server::CloseDeadEndpoints() {
 void Server::Run() {
   // After activity the loop spins for a short while (the next request of a busy client
   // follows within microseconds), then blocks in epoll: the machines have 2 cores. The
-  // clock is read once per request and once every kClockStride idle turns.
+  // clock is read every kClockStride idle turns only; activity since the last read moves
+  // the end of the spin then.
   constexpr auto kSpin = std::chrono::microseconds(30);
   constexpr unsigned kClockStride = 16;
-  auto spin_until = std::chrono::steady_clock::now();
+  auto spin_until = std::chrono::steady_clock::now() + kSpin;
+  bool active_since_clock = false;
   unsigned idle_turns = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     bool active = poller_->Turn();
@@ -318,12 +320,18 @@ void Server::Run() {
       poller_->Turn();
       active = true;
     }
-    active |= SendCompleted();
-    CloseDeadEndpoints();
+    if (has_completed_.load(std::memory_order_acquire)) active |= SendCompleted();
+    if (!dead_.empty()) CloseDeadEndpoints();
     if (active) {
-      idle_turns = 0;
-      spin_until = std::chrono::steady_clock::now() + kSpin;
-    } else if (++idle_turns % kClockStride == 0 && std::chrono::steady_clock::now() >= spin_until) {
+      active_since_clock = true;
+      continue;
+    }
+    if (++idle_turns % kClockStride != 0) continue;
+    auto now = std::chrono::steady_clock::now();
+    if (active_since_clock) {
+      spin_until = now + kSpin;
+      active_since_clock = false;
+    } else if (now >= spin_until) {
       poller_->Wait(200);
     }
   }
