@@ -1,6 +1,7 @@
 #include "transport/server.h"
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -308,6 +309,7 @@ void Server::Run() {
   // the end of the spin then.
   constexpr auto kSpin = std::chrono::microseconds(30);
   constexpr unsigned kClockStride = 16;
+  constexpr unsigned kYieldStride = 64;
   auto spin_until = std::chrono::steady_clock::now() + kSpin;
   bool active_since_clock = false;
   unsigned idle_turns = 0;
@@ -333,6 +335,8 @@ void Server::Run() {
       active_since_clock = false;
     } else if (now >= spin_until) {
       poller_->Wait(200);
+    } else if (idle_turns % kYieldStride == 0) {
+      sched_yield();  // a client waiting for this core may be the next request's sender
     }
   }
   poller_->Drain();
