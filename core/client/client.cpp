@@ -182,6 +182,30 @@ Status DecodeCreate(const Call& call, Metadata* md, bool* created) {
 }
 }  // namespace
 
+// CreateInDir's reply as the pair RunBesideTouch and DecodeCreate give; the create's status.
+Status ClientImpl::DecodeCreateInDir(const Call& call, DirTouch* dir, Metadata* md, bool* created) {
+  rpc::CreateInDirReply r;
+  Status s = call.status;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "create reply");
+  if (!s.ok()) {
+    dir->status = s;
+    return s;
+  }
+  if (!r.dir_record.empty() && !(dir->status = DecodeMetadata(r.dir_record, &dir->before)).ok()) {
+    return dir->status;
+  }
+  if (r.dir_status != 0) {
+    dir->status = Status::Error(r.dir_status, r.dir_status == ENOTDIR ? "a parent is not a directory"
+                                                                      : "no such directory");
+    return dir->status;
+  }
+  dir->touched_ns = r.touched_ns;
+  if (r.create_status != 0) return Status::Error(r.create_status, "create failed on daemon");
+  s = DecodeMetadata(r.record, md);
+  *created = s.ok() && r.created;
+  return s;
+}
+
 // One round trip: the create and the touch of the parent, whose record answers whether the
 // parent exists and what it permits. What a failing or denied call did is undone.
 Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
@@ -195,12 +219,20 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
   req.gid = getegid();
   req.exclusive = exclusive;
   req.link_target = link_target;
-  Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
   const std::string parent = ParentPath(path);
-  DirTouch dir = RunBesideTouch(&create, parent);
   bool made = false;
   Metadata record;
-  Status cs = DecodeCreate(create, &record, &made);
+  DirTouch dir;
+  Status cs;
+  if (OneOwnerForCreate(path, parent)) {
+    Call call = MetaCall(path, rpc::Verb::kCreateInDir, rpc::EncodeBody(req));
+    CallOne(&call);
+    cs = DecodeCreateInDir(call, &dir, &record, &made);
+  } else {
+    Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
+    dir = RunBesideTouch(&create, parent);
+    cs = DecodeCreate(create, &record, &made);
+  }
   // Linux's order: the parent's lookup and search permission, the entry, write permission.
   Status s = dir.status;
   if (s.ok()) s = CheckSearch(dir.before);

@@ -60,6 +60,11 @@ class ClientImpl : public Client {
   // The daemon that answers for path's metadata: its placement owner here; the I/O node in
   // forwarding mode.
   virtual uint32_t MetadataOwner(const std::string& path) { return placement_.MetadataOwner(path); }
+  // Whether a create of path and the touch of its parent go as one CreateInDir (one
+  // daemon owns both: one round trip, one write) rather than side by side.
+  virtual bool OneOwnerForCreate(const std::string& path, const std::string& parent) {
+    return MetadataOwner(path) == MetadataOwner(parent);
+  }
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
   Status StatLocked(const std::string& path, Metadata* md);
   Status CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
@@ -78,6 +83,8 @@ class ClientImpl : public Client {
   };
   transport::Call TouchCall(const std::string& dir);
   DirTouch DecodeTouch(const transport::Call& touch);
+  static Status DecodeCreateInDir(const transport::Call& call, DirTouch* dir, Metadata* md,
+                                  bool* created);
   // Runs op beside the TouchDir of dir, in one round trip; the touch's outcome.
   DirTouch RunBesideTouch(transport::Call* op, const std::string& dir);
   // Appends the call that undoes a touch, if there was one.

@@ -58,6 +58,15 @@ void HandleCreate(Providers& p, const Request& req, Response* out) {
   Reply(s, r, out);
 }
 
+void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
+  rpc::CreateInDirReply r;
+  rpc::CreateRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
+  p.metadata->CreateInDir(in, &r);
+  out->body = rpc::EncodeBody(r);
+}
+
 void HandleStat(Providers& p, const Request& req, Response* out) {
   rpc::PathRequest in;
   if (!DecodeRequest(req, &in, out)) return;

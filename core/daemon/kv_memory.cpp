@@ -41,6 +41,13 @@ class MemoryStore : public KvStore {
     map_[std::string(key)] = std::string(value);
     return Status::OK();
   }
+  Status PutPair(std::string_view key1, std::string_view value1, std::string_view key2,
+                 std::string_view value2) override {
+    std::lock_guard<std::mutex> l(mu_);
+    map_[std::string(key1)] = std::string(value1);
+    map_[std::string(key2)] = std::string(value2);
+    return Status::OK();
+  }
   Status Delete(std::string_view key) override {
     std::lock_guard<std::mutex> l(mu_);
     auto it = map_.find(key);

@@ -3,6 +3,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/write_batch.h>
 
 #include "common/metadata_codec.h"
 #include "daemon/kv_store.h"
@@ -47,6 +48,15 @@ class RocksStore : public KvStore {
   Status Put(std::string_view key, std::string_view value) override {
     WithoutPerfCounters();
     return FromRocks(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
+  }
+  Status PutPair(std::string_view key1, std::string_view value1, std::string_view key2,
+                 std::string_view value2) override {
+    WithoutPerfCounters();
+    rocksdb::WriteBatch batch;
+    rocksdb::Status s = batch.Put(Slice(key1), Slice(value1));
+    if (s.ok()) s = batch.Put(Slice(key2), Slice(value2));
+    if (s.ok()) s = db_->Write(write_options_, &batch);
+    return FromRocks(s, "rocksdb write");
   }
   Status Delete(std::string_view key) override {
     WithoutPerfCounters();

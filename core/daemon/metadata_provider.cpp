@@ -25,6 +25,17 @@ uint64_t NewFileId() {
   return id;
 }
 
+Metadata NewRecord(const rpc::CreateRequest& req, int64_t now_ns) {
+  Metadata m;
+  m.mode = req.mode;
+  m.uid = req.uid;
+  m.gid = req.gid;
+  m.atime_ns = m.mtime_ns = m.ctime_ns = now_ns;
+  m.link_target = req.link_target;
+  if (S_ISREG(m.mode)) m.file_id = NewFileId();
+  return m;
+}
+
 uint8_t TypeOf(uint32_t mode) {
   if (S_ISDIR(mode)) return DT_DIR;
   if (S_ISLNK(mode)) return DT_LNK;
@@ -54,17 +65,50 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md, boo
     return req.exclusive ? Status::Error(EEXIST, "file exists") : Status::OK();
   }
   if (s.code() != ENOENT) return s;
-  Metadata m;
-  m.mode = req.mode;
-  m.uid = req.uid;
-  m.gid = req.gid;
-  m.atime_ns = m.mtime_ns = m.ctime_ns = NowNs();
-  m.link_target = req.link_target;
-  if (S_ISREG(m.mode)) m.file_id = NewFileId();
+  Metadata m = NewRecord(req, NowNs());
   s = store_->Put(req.path, EncodeMetadata(m));
   if (s.ok()) *md = std::move(m);
   *created = s.ok();
   return s;
+}
+
+void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::CreateInDirReply* r) {
+  const std::string parent = ParentPath(req.path);
+  // Two stripes, always taken in the same order (one when they coincide).
+  std::mutex* a = &LockFor(parent);
+  std::mutex* b = &LockFor(req.path);
+  if (b < a) std::swap(a, b);
+  std::lock_guard<std::mutex> la(*a);
+  std::unique_lock<std::mutex> lb(*b, std::defer_lock);
+  if (b != a) lb.lock();
+
+  Metadata dir;
+  Status s = Load(parent, &dir);
+  if (s.ok()) r->dir_record = EncodeMetadata(dir);
+  if (s.ok() && !dir.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
+  r->dir_status = s.code();
+  if (!s.ok()) return;
+  Metadata md;
+  s = Load(req.path, &md);
+  if (s.ok()) {
+    r->record = EncodeMetadata(md);
+    r->create_status = req.exclusive ? EEXIST : 0;
+    return;
+  }
+  if (s.code() != ENOENT) {
+    r->create_status = s.code();
+    return;
+  }
+  int64_t now = NowNs();
+  md = NewRecord(req, now);
+  Metadata touched = dir;
+  touched.mtime_ns = touched.ctime_ns = std::max({now, dir.mtime_ns + 1, dir.ctime_ns + 1});
+  r->record = EncodeMetadata(md);
+  s = store_->PutPair(req.path, r->record, parent, EncodeMetadata(touched));
+  r->create_status = s.code();
+  if (!s.ok()) return;
+  r->created = 1;
+  r->touched_ns = touched.mtime_ns;
 }
 
 Status MetadataProvider::EnsureRoot(uint32_t uid, uint32_t gid) {

@@ -27,6 +27,12 @@ class MetadataProvider {
   // Creates path; exclusive: EEXIST if present, else the present record is returned.
   // *created tells which.
   Status Create(const rpc::CreateRequest& req, Metadata* md, bool* created);
+  // Create and TouchDir of its parent in one step, for a path whose parent this daemon also
+  // owns. The parent is read first: its status is in r->dir_status (ENOENT; ENOTDIR with
+  // its record when it is no directory) and then nothing is created. Otherwise the create
+  // runs (its status in r->create_status) and only an entry it made touches the parent,
+  // both records in one write.
+  void CreateInDir(const rpc::CreateRequest& req, rpc::CreateInDirReply* r);
   Status Stat(const std::string& path, Metadata* md);
   // Stat for a read of the file: also sets atime to now when relatime asks (atime not
   // after mtime or ctime, or a day old). A merge, no lock: racing readers both set ~now.

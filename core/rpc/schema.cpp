@@ -84,6 +84,23 @@ void CreateReply::Decode(Decoder& d) {
   created = d.U8();
 }
 
+void CreateInDirReply::Encode(Encoder& e) const {
+  e.I32(dir_status);
+  e.Str(dir_record);
+  e.I64(touched_ns);
+  e.I32(create_status);
+  e.Str(record);
+  e.U8(created);
+}
+void CreateInDirReply::Decode(Decoder& d) {
+  dir_status = d.I32();
+  dir_record = d.Str(2 * PATH_MAX);
+  touched_ns = d.I64();
+  create_status = d.I32();
+  record = d.Str(2 * PATH_MAX);
+  created = d.U8();
+}
+
 void RemoveRequest::Encode(Encoder& e) const {
   e.Str(path);
   e.U8(kind);

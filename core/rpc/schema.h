@@ -34,6 +34,7 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(Health)               \
   X(Ping)                 \
   X(Create)               \
+  X(CreateInDir)          \
   X(Stat)                 \
   X(StatForRead)          \
   X(TouchDir)             \
@@ -130,6 +131,23 @@ struct CreateRequest {
   uint32_t mode = 0, uid = 0, gid = 0;
   uint8_t exclusive = 0;
   std::string link_target;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// CreateInDir: the Create request -> dir_status:i32 dir_record:str touched_ns:i64
+//                                    create_status:i32 record:str created:u8
+// Create beside the TouchDir of the parent, when one daemon owns both paths: one round trip
+// and one write. dir_status is the parent's (errno; ENOTDIR with dir_record when it is no
+// directory), and then nothing was created; else create_status and record are Create's,
+// and touched_ns is TouchDir's (0 unless this call made the entry).
+struct CreateInDirReply {
+  int32_t dir_status = 0;
+  std::string dir_record;
+  int64_t touched_ns = 0;
+  int32_t create_status = 0;
+  std::string record;
+  uint8_t created = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

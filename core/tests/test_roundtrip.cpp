@@ -202,6 +202,39 @@ TEST_CASE("client and daemons: files, data, directories", "[roundtrip]") {
   for (const auto& i : infos) CHECK(i.up);
 }
 
+TEST_CASE("one daemon: a create and its parent's times in one request (CreateInDir)", "[roundtrip]") {
+  auto memory = GENERATE(true, false);
+  TestFs fs(1, 4096, memory);
+  Client& c = fs.client();
+  Metadata root0, dir0, dir1, md;
+  REQUIRE(c.Stat("/", &root0).ok());
+  REQUIRE(c.Mkdir("/d", 0755).ok());
+  REQUIRE(c.Stat("/", &md).ok());
+  CHECK(md.mtime_ns > root0.mtime_ns);
+  REQUIRE(c.Stat("/d", &dir0).ok());
+  bool created = false;
+  REQUIRE(c.Create("/d/f", 0644, true, &md, &created).ok());
+  CHECK(created);
+  CHECK(md.is_regular());
+  REQUIRE(c.Stat("/d", &dir1).ok());
+  CHECK(dir1.mtime_ns > dir0.mtime_ns);
+  CHECK(dir1.ctime_ns == dir1.mtime_ns);
+  // Nothing made, nothing touched: an existing entry, exclusive or not.
+  CHECK(c.Create("/d/f", 0644, true, &md, &created).code() == EEXIST);
+  REQUIRE(c.Create("/d/f", 0644, false, &md, &created).ok());
+  CHECK_FALSE(created);
+  REQUIRE(c.Stat("/d", &dir0).ok());
+  CHECK(dir0.mtime_ns == dir1.mtime_ns);
+  // No parent, or a parent that is a file: an error, and no record left behind.
+  CHECK(c.Create("/missing/x", 0644, true, &md, nullptr).code() == ENOENT);
+  CHECK(c.Stat("/missing/x", &md).code() == ENOENT);
+  CHECK(c.Create("/d/f/x", 0644, true, &md, nullptr).code() == ENOTDIR);
+  CHECK(c.Stat("/d/f/x", &md).code() == ENOENT);
+  CHECK(c.Symlink("/d/l", "f").ok());
+  REQUIRE(c.Stat("/d/l", &md).ok());
+  CHECK(md.link_target == "f");
+}
+
 TEST_CASE("symlinks and directory renames", "[roundtrip]") {
   TestFs fs(3);
   Client& c = fs.client();
