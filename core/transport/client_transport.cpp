@@ -64,7 +64,7 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
     if (d.parsed.address.rfind("127.", 0) != 0) all_loopback = false;
     protocol = d.parsed.protocol;
   }
-  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", &t->net_);
+  Status s = Worker::Create(protocol, all_loopback ? "lo" : "", options.with_shm, &t->net_);
   if (s.ok() && options.with_shm) s = Worker::CreateLocal(&t->local_);
   if (!s.ok()) return s;
   t->net_rx_ = {t.get(), t->net_.get()};

@@ -46,7 +46,7 @@ Status Server::Create(const std::string& protocol, const std::string& address, u
   std::unique_ptr<Server> server(new Server());
   server->handler_ = std::move(handler);
   std::string devices = address == "0.0.0.0" ? "" : InterfaceForAddress(address);
-  Status s = Worker::Create(protocol, devices, &server->net_);
+  Status s = Worker::Create(protocol, devices, with_shm, &server->net_);
   if (s.ok() && with_shm) s = Worker::CreateLocal(&server->local_);
   if (!s.ok()) return s;
   server->net_rx_ = {server.get(), server->net_.get()};

@@ -74,14 +74,20 @@ Status UcsError(ucs_status_t status, const char* what) {
 }  // namespace
 
 Status Worker::Create(const std::string& protocol, const std::string& net_devices,
-                      std::unique_ptr<Worker>* out) {
+                      bool network_only, std::unique_ptr<Worker>* out) {
   std::string tls;
   Status s = ProtocolToTls(protocol, &tls);
   if (!s.ok()) return s;
+  if (network_only) {
+    size_t sm = tls.find("sm,");
+    if (sm != std::string::npos) tls.erase(sm, 3);
+  }
   return CreateWithTls(tls, net_devices, out);
 }
 
-Status Worker::CreateLocal(std::unique_ptr<Worker>* out) { return CreateWithTls("sm", "", out); }
+// One shared-memory transport for messages (posix; sysv would allocate a second set of
+// FIFOs at every start) and CMA for rendezvous.
+Status Worker::CreateLocal(std::unique_ptr<Worker>* out) { return CreateWithTls("posix,cma", "", out); }
 
 Status Worker::CreateWithTls(const std::string& tls, const std::string& net_devices,
                              std::unique_ptr<Worker>* out) {

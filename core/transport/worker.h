@@ -37,12 +37,13 @@ Status ParseUri(const std::string& text, Uri* uri);
 class Worker {
  public:
   // The network worker of a protocol. net_devices: UCX_NET_DEVICES to use ("lo"), empty
-  // for UCX's default. Settings the user put in the environment (UCX_TLS,
+  // for UCX's default. network_only: without the protocol's shared-memory transports (a
+  // local worker carries those). Settings the user put in the environment (UCX_TLS,
   // UCX_NET_DEVICES) win over ours.
   static Status Create(const std::string& protocol, const std::string& net_devices,
-                       std::unique_ptr<Worker>* out);
-  // The local worker of --auto-sm: shared-memory transports only (UCX_TLS, if the user set
-  // it, wins), reached by peers on this host through its Address().
+                       bool network_only, std::unique_ptr<Worker>* out);
+  // The local worker of --auto-sm: shared memory (posix) and CMA only (UCX_TLS, if the user
+  // set it, wins), reached by peers on this host through its Address().
   static Status CreateLocal(std::unique_ptr<Worker>* out);
   ~Worker();
   Worker(const Worker&) = delete;
