@@ -182,11 +182,13 @@ Status DecodeCreate(const Call& call, Metadata* md, bool* created) {
 }
 }  // namespace
 
-// CreateInDir's reply as the pair RunBesideTouch and DecodeCreate give; the create's status.
-Status ClientImpl::DecodeCreateInDir(const Call& call, DirTouch* dir, Metadata* md, bool* created) {
-  rpc::CreateInDirReply r;
+// A CreateInDir/RemoveInDir reply as the pair a TouchDir and the operation beside it give:
+// *dir the parent's outcome; returns the operation's status, *md its record, *done whether
+// it made (removed) the entry.
+Status ClientImpl::DecodeInDir(const Call& call, DirTouch* dir, Metadata* md, bool* done) {
+  rpc::InDirReply r;
   Status s = call.status;
-  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "create reply");
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "reply");
   if (!s.ok()) {
     dir->status = s;
     return s;
@@ -200,9 +202,9 @@ Status ClientImpl::DecodeCreateInDir(const Call& call, DirTouch* dir, Metadata* 
     return dir->status;
   }
   dir->touched_ns = r.touched_ns;
-  if (r.create_status != 0) return Status::Error(r.create_status, "create failed on daemon");
+  if (r.status != 0) return Status::Error(r.status, std::string(rpc::VerbName(call.verb)) + " failed on daemon");
   s = DecodeMetadata(r.record, md);
-  *created = s.ok() && r.created;
+  *done = s.ok() && r.done;
   return s;
 }
 
@@ -224,10 +226,10 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
   Metadata record;
   DirTouch dir;
   Status cs;
-  if (OneOwnerForCreate(path, parent)) {
+  if (OneOwnerWithParent(path, parent)) {
     Call call = MetaCall(path, rpc::Verb::kCreateInDir, rpc::EncodeBody(req));
     CallOne(&call);
-    cs = DecodeCreateInDir(call, &dir, &record, &made);
+    cs = DecodeInDir(call, &dir, &record, &made);
   } else {
     Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
     dir = RunBesideTouch(&create, parent);

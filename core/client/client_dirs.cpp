@@ -77,10 +77,19 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
   rpc::RemoveRequest req;
   req.path = path;
   req.kind = kind;
-  Call remove = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
   const std::string parent = ParentPath(path);
-  DirTouch dir = RunBesideTouch(&remove, parent);
-  Status rs = RecordOf(remove, removed);
+  DirTouch dir;
+  Status rs;
+  if (OneOwnerWithParent(path, parent)) {
+    Call call = MetaCall(path, rpc::Verb::kRemoveInDir, rpc::EncodeBody(req));
+    CallOne(&call);
+    bool done = false;
+    rs = DecodeInDir(call, &dir, removed, &done);
+  } else {
+    Call remove = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
+    dir = RunBesideTouch(&remove, parent);
+    rs = RecordOf(remove, removed);
+  }
   Status s = dir.status;
   if (s.ok()) s = CheckSearch(dir.before);
   if (s.ok() && rs.code() != ENOENT) s = CheckModify(dir.before, rs.ok() ? removed : nullptr);

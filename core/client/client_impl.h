@@ -60,9 +60,9 @@ class ClientImpl : public Client {
   // The daemon that answers for path's metadata: its placement owner here; the I/O node in
   // forwarding mode.
   virtual uint32_t MetadataOwner(const std::string& path) { return placement_.MetadataOwner(path); }
-  // Whether a create of path and the touch of its parent go as one CreateInDir (one
-  // daemon owns both: one round trip, one write) rather than side by side.
-  virtual bool OneOwnerForCreate(const std::string& path, const std::string& parent) {
+  // Whether a create (removal) of path and the touch of its parent go as one CreateInDir
+  // (RemoveInDir): one daemon owns both, so one round trip and one write.
+  virtual bool OneOwnerWithParent(const std::string& path, const std::string& parent) {
     return MetadataOwner(path) == MetadataOwner(parent);
   }
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
@@ -83,8 +83,7 @@ class ClientImpl : public Client {
   };
   transport::Call TouchCall(const std::string& dir);
   DirTouch DecodeTouch(const transport::Call& touch);
-  static Status DecodeCreateInDir(const transport::Call& call, DirTouch* dir, Metadata* md,
-                                  bool* created);
+  static Status DecodeInDir(const transport::Call& call, DirTouch* dir, Metadata* md, bool* done);
   // Runs op beside the TouchDir of dir, in one round trip; the touch's outcome.
   DirTouch RunBesideTouch(transport::Call* op, const std::string& dir);
   // Appends the call that undoes a touch, if there was one.

@@ -41,8 +41,8 @@ class ForwardingClient : public ClientImpl {
  private:
   // Stat and SetAttr come from ClientImpl through this. REQUIRES: mu_ held.
   uint32_t MetadataOwner(const std::string& path) override;
-  // The I/O node serves Create and TouchDir, not CreateInDir.
-  bool OneOwnerForCreate(const std::string&, const std::string&) override { return false; }
+  // The I/O node serves Create, Remove and TouchDir, not CreateInDir or RemoveInDir.
+  bool OneOwnerWithParent(const std::string&, const std::string&) override { return false; }
   // One RPC to the current I/O node. REQUIRES: mu_ held.
   Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
   Status RecordCall(rpc::Verb verb, std::string body, Metadata* md);

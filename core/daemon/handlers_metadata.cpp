@@ -59,11 +59,20 @@ void HandleCreate(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
-  rpc::CreateInDirReply r;
+  rpc::InDirReply r;
   rpc::CreateRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
   p.metadata->CreateInDir(in, &r);
+  out->body = rpc::EncodeBody(r);
+}
+
+void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
+  rpc::InDirReply r;
+  rpc::RemoveRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
+  p.metadata->RemoveInDir(in, &r);
   out->body = rpc::EncodeBody(r);
 }
 

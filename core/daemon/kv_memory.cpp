@@ -41,11 +41,15 @@ class MemoryStore : public KvStore {
     map_[std::string(key)] = std::string(value);
     return Status::OK();
   }
-  Status PutPair(std::string_view key1, std::string_view value1, std::string_view key2,
-                 std::string_view value2) override {
+  Status Write(std::initializer_list<Update> updates) override {
     std::lock_guard<std::mutex> l(mu_);
-    map_[std::string(key1)] = std::string(value1);
-    map_[std::string(key2)] = std::string(value2);
+    for (const Update& u : updates) {
+      if (!u.erase) {
+        map_[std::string(u.key)] = std::string(u.value);
+      } else if (auto it = map_.find(u.key); it != map_.end()) {
+        map_.erase(it);
+      }
+    }
     return Status::OK();
   }
   Status Delete(std::string_view key) override {

@@ -49,12 +49,13 @@ class RocksStore : public KvStore {
     WithoutPerfCounters();
     return FromRocks(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
   }
-  Status PutPair(std::string_view key1, std::string_view value1, std::string_view key2,
-                 std::string_view value2) override {
+  Status Write(std::initializer_list<Update> updates) override {
     WithoutPerfCounters();
     rocksdb::WriteBatch batch;
-    rocksdb::Status s = batch.Put(Slice(key1), Slice(value1));
-    if (s.ok()) s = batch.Put(Slice(key2), Slice(value2));
+    rocksdb::Status s;
+    for (const Update& u : updates) {
+      if (s.ok()) s = u.erase ? batch.Delete(Slice(u.key)) : batch.Put(Slice(u.key), Slice(u.value));
+    }
     if (s.ok()) s = db_->Write(write_options_, &batch);
     return FromRocks(s, "rocksdb write");
   }

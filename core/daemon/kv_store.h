@@ -4,6 +4,7 @@
 // All methods are thread-safe. An iterator sees keys in byte order.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,9 +29,13 @@ class KvStore {
   // ENOENT if absent.
   virtual Status Get(std::string_view key, std::string* value) = 0;
   virtual Status Put(std::string_view key, std::string_view value) = 0;
-  // Both records or neither, in one write (RocksDB: one batch, one WAL append).
-  virtual Status PutPair(std::string_view key1, std::string_view value1, std::string_view key2,
-                         std::string_view value2) = 0;
+  // All of them or none, in one write (RocksDB: one batch, one WAL append).
+  struct Update {
+    std::string_view key;
+    std::string_view value;  // ignored when erase
+    bool erase = false;
+  };
+  virtual Status Write(std::initializer_list<Update> updates) = 0;
   virtual Status Delete(std::string_view key) = 0;
   virtual Status Merge(std::string_view key, std::string_view operand) = 0;
   // REQUIRES: the iterator is destroyed before the store.

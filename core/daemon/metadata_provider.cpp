@@ -72,43 +72,78 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md, boo
   return s;
 }
 
-void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::CreateInDirReply* r) {
-  const std::string parent = ParentPath(req.path);
-  // Two stripes, always taken in the same order (one when they coincide).
-  std::mutex* a = &LockFor(parent);
-  std::mutex* b = &LockFor(req.path);
-  if (b < a) std::swap(a, b);
-  std::lock_guard<std::mutex> la(*a);
-  std::unique_lock<std::mutex> lb(*b, std::defer_lock);
-  if (b != a) lb.lock();
+// Locks the stripes of path and its parent, always in the same order (one when they
+// coincide), and reads the parent: r->dir_status is 0 for a directory, else the errno
+// (ENOTDIR with r->dir_record when it is no directory). *dir is its record.
+class MetadataProvider::InDir {
+ public:
+  InDir(MetadataProvider& p, const std::string& path, rpc::InDirReply* r)
+      : parent_(ParentPath(path)) {
+    std::mutex* a = &p.LockFor(parent_);
+    std::mutex* b = &p.LockFor(path);
+    if (b < a) std::swap(a, b);
+    first_ = std::unique_lock<std::mutex>(*a);
+    if (b != a) second_ = std::unique_lock<std::mutex>(*b);
+    Status s = p.Load(parent_, &dir_);
+    if (s.ok()) r->dir_record = EncodeMetadata(dir_);
+    if (s.ok() && !dir_.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
+    r->dir_status = s.code();
+  }
+  const std::string& parent() const { return parent_; }
+  // The parent's record with mtime = ctime = now (later than both before).
+  std::string Touched(int64_t now, int64_t* touched_ns) const {
+    Metadata t = dir_;
+    t.mtime_ns = t.ctime_ns = std::max({now, dir_.mtime_ns + 1, dir_.ctime_ns + 1});
+    *touched_ns = t.mtime_ns;
+    return EncodeMetadata(t);
+  }
 
-  Metadata dir;
-  Status s = Load(parent, &dir);
-  if (s.ok()) r->dir_record = EncodeMetadata(dir);
-  if (s.ok() && !dir.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
-  r->dir_status = s.code();
-  if (!s.ok()) return;
+ private:
+  std::string parent_;
+  std::unique_lock<std::mutex> first_, second_;
+  Metadata dir_;
+};
+
+void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r) {
+  InDir in(*this, req.path, r);
+  if (r->dir_status != 0) return;
   Metadata md;
-  s = Load(req.path, &md);
+  Status s = Load(req.path, &md);
   if (s.ok()) {
     r->record = EncodeMetadata(md);
-    r->create_status = req.exclusive ? EEXIST : 0;
+    r->status = req.exclusive ? EEXIST : 0;
     return;
   }
   if (s.code() != ENOENT) {
-    r->create_status = s.code();
+    r->status = s.code();
     return;
   }
   int64_t now = NowNs();
-  md = NewRecord(req, now);
-  Metadata touched = dir;
-  touched.mtime_ns = touched.ctime_ns = std::max({now, dir.mtime_ns + 1, dir.ctime_ns + 1});
-  r->record = EncodeMetadata(md);
-  s = store_->PutPair(req.path, r->record, parent, EncodeMetadata(touched));
-  r->create_status = s.code();
+  r->record = EncodeMetadata(NewRecord(req, now));
+  int64_t touched = 0;
+  std::string dir = in.Touched(now, &touched);
+  r->status = store_->Write({{req.path, r->record}, {in.parent(), dir}}).code();
+  if (r->status != 0) return;
+  r->done = 1;
+  r->touched_ns = touched;
+}
+
+void MetadataProvider::RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirReply* r) {
+  InDir in(*this, req.path, r);
+  if (r->dir_status != 0) return;
+  Metadata md;
+  Status s = Load(req.path, &md);
+  if (s.ok() && req.kind == 1 && md.is_dir()) s = Status::Error(EISDIR, "is a directory");
+  if (s.ok() && req.kind == 2 && !md.is_dir()) s = Status::Error(ENOTDIR, "not a directory");
+  r->status = s.code();
   if (!s.ok()) return;
-  r->created = 1;
-  r->touched_ns = touched.mtime_ns;
+  r->record = EncodeMetadata(md);
+  int64_t touched = 0;
+  std::string dir = in.Touched(NowNs(), &touched);
+  r->status = store_->Write({{req.path, {}, true}, {in.parent(), dir}}).code();
+  if (r->status != 0) return;
+  r->done = 1;
+  r->touched_ns = touched;
 }
 
 Status MetadataProvider::EnsureRoot(uint32_t uid, uint32_t gid) {

@@ -27,12 +27,13 @@ class MetadataProvider {
   // Creates path; exclusive: EEXIST if present, else the present record is returned.
   // *created tells which.
   Status Create(const rpc::CreateRequest& req, Metadata* md, bool* created);
-  // Create and TouchDir of its parent in one step, for a path whose parent this daemon also
-  // owns. The parent is read first: its status is in r->dir_status (ENOENT; ENOTDIR with
-  // its record when it is no directory) and then nothing is created. Otherwise the create
-  // runs (its status in r->create_status) and only an entry it made touches the parent,
-  // both records in one write.
-  void CreateInDir(const rpc::CreateRequest& req, rpc::CreateInDirReply* r);
+  // Create (Remove) and TouchDir of the parent in one step, for a path whose parent this
+  // daemon also owns. The parent is read first: its status is in r->dir_status (ENOENT;
+  // ENOTDIR with its record when it is no directory) and then nothing is done. Otherwise
+  // the create (removal) runs, its status in r->status, and only an entry it made (removed)
+  // touches the parent, both records in one write.
+  void CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r);
+  void RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirReply* r);
   Status Stat(const std::string& path, Metadata* md);
   // Stat for a read of the file: also sets atime to now when relatime asks (atime not
   // after mtime or ctime, or a day old). A merge, no lock: racing readers both set ~now.
@@ -58,6 +59,7 @@ class MetadataProvider {
   uint64_t CountRecords();
 
  private:
+  class InDir;  // the two stripe locks and the parent's record of CreateInDir/RemoveInDir
   std::mutex& LockFor(const std::string& path);
   Status Load(const std::string& path, Metadata* md);
 

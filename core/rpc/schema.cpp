@@ -84,21 +84,21 @@ void CreateReply::Decode(Decoder& d) {
   created = d.U8();
 }
 
-void CreateInDirReply::Encode(Encoder& e) const {
+void InDirReply::Encode(Encoder& e) const {
   e.I32(dir_status);
   e.Str(dir_record);
   e.I64(touched_ns);
-  e.I32(create_status);
+  e.I32(status);
   e.Str(record);
-  e.U8(created);
+  e.U8(done);
 }
-void CreateInDirReply::Decode(Decoder& d) {
+void InDirReply::Decode(Decoder& d) {
   dir_status = d.I32();
   dir_record = d.Str(2 * PATH_MAX);
   touched_ns = d.I64();
-  create_status = d.I32();
+  status = d.I32();
   record = d.Str(2 * PATH_MAX);
-  created = d.U8();
+  done = d.U8();
 }
 
 void RemoveRequest::Encode(Encoder& e) const {

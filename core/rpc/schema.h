@@ -35,6 +35,7 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(Ping)                 \
   X(Create)               \
   X(CreateInDir)          \
+  X(RemoveInDir)          \
   X(Stat)                 \
   X(StatForRead)          \
   X(TouchDir)             \
@@ -135,19 +136,20 @@ struct CreateRequest {
   void Decode(Decoder& d);
 };
 
-// CreateInDir: the Create request -> dir_status:i32 dir_record:str touched_ns:i64
-//                                    create_status:i32 record:str created:u8
-// Create beside the TouchDir of the parent, when one daemon owns both paths: one round trip
-// and one write. dir_status is the parent's (errno; ENOTDIR with dir_record when it is no
-// directory), and then nothing was created; else create_status and record are Create's,
-// and touched_ns is TouchDir's (0 unless this call made the entry).
-struct CreateInDirReply {
+// CreateInDir: the Create request, RemoveInDir: the Remove request
+//   -> dir_status:i32 dir_record:str touched_ns:i64 status:i32 record:str done:u8
+// Create or Remove beside the TouchDir of the parent, when one daemon owns both paths: one
+// round trip and one write. dir_status is the parent's (errno; ENOTDIR with dir_record when
+// it is no directory), and then nothing was done; else status and record are those of
+// Create (the record made or found) or Remove (the record removed), done says whether the
+// entry was made or removed, and touched_ns is TouchDir's (0 unless done).
+struct InDirReply {
   int32_t dir_status = 0;
   std::string dir_record;
   int64_t touched_ns = 0;
-  int32_t create_status = 0;
+  int32_t status = 0;
   std::string record;
-  uint8_t created = 0;
+  uint8_t done = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

@@ -233,6 +233,22 @@ TEST_CASE("one daemon: a create and its parent's times in one request (CreateInD
   CHECK(c.Symlink("/d/l", "f").ok());
   REQUIRE(c.Stat("/d/l", &md).ok());
   CHECK(md.link_target == "f");
+  // RemoveInDir: the entry goes and the parent's times move; errors change nothing.
+  REQUIRE(c.Stat("/d", &dir0).ok());
+  REQUIRE(c.Remove("/d/l").ok());
+  CHECK(c.Stat("/d/l", &md).code() == ENOENT);
+  REQUIRE(c.Stat("/d", &dir1).ok());
+  CHECK(dir1.mtime_ns > dir0.mtime_ns);
+  CHECK(c.Remove("/d/l").code() == ENOENT);
+  CHECK(c.Remove("/d").code() == EISDIR);
+  CHECK(c.Rmdir("/d/f").code() == ENOTDIR);
+  CHECK(c.Remove("/missing/x").code() == ENOENT);
+  REQUIRE(c.Stat("/d", &dir0).ok());
+  CHECK(dir0.mtime_ns == dir1.mtime_ns);
+  CHECK(c.Rmdir("/d").code() == ENOTEMPTY);
+  REQUIRE(c.Remove("/d/f").ok());
+  REQUIRE(c.Rmdir("/d").ok());
+  CHECK(c.Stat("/d", &md).code() == ENOENT);
 }
 
 TEST_CASE("symlinks and directory renames", "[roundtrip]") {
