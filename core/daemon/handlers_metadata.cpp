@@ -58,22 +58,23 @@ void HandleCreate(Providers& p, const Request& req, Response* out) {
   Reply(s, r, out);
 }
 
-void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
-  rpc::InDirReply r;
-  rpc::CreateRequest in;
+// CreateInDir and RemoveInDir: the operation and its parent's touch, one reply.
+template <class In, void (MetadataProvider::*Op)(const In&, rpc::InDirReply*)>
+void HandleInDir(Providers& p, const Request& req, Response* out) {
+  In in;
   if (!DecodeRequest(req, &in, out)) return;
   if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
-  p.metadata->CreateInDir(in, &r);
+  rpc::InDirReply r;
+  (p.metadata->*Op)(in, &r);
   out->body = rpc::EncodeBody(r);
 }
 
+void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
+  HandleInDir<rpc::CreateRequest, &MetadataProvider::CreateInDir>(p, req, out);
+}
+
 void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
-  rpc::InDirReply r;
-  rpc::RemoveRequest in;
-  if (!DecodeRequest(req, &in, out)) return;
-  if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
-  p.metadata->RemoveInDir(in, &r);
-  out->body = rpc::EncodeBody(r);
+  HandleInDir<rpc::RemoveRequest, &MetadataProvider::RemoveInDir>(p, req, out);
 }
 
 void HandleStat(Providers& p, const Request& req, Response* out) {
