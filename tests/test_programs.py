@@ -182,6 +182,22 @@ def test_ownership_and_directory_times(fs, tmp_path):
     assert "atime updated by a read" in out and "./e\n" in out
 
 
+def test_umask_changes_between_creates(fs, tmp_path):
+    """The library keeps a copy of the umask; every change (bash's umask builtin, Python's
+    os.umask, a child's own umask) must reach the next create."""
+    out = run_both(fs, r"""
+        umask 022; touch a; mkdir da
+        umask 077; touch b; mkdir db
+        (umask 000; touch c; mkdir dc)
+        touch d
+        bash -c 'umask 027; touch e'
+        touch f
+        python3 -c 'import os; os.umask(0o002); open("g", "w").close(); os.mkdir("dg")'
+        stat -c '%n %a' a b c d e f g da db dc dg
+    """, tmp_path)
+    assert "c 666" in out and "d 600" in out and "g 664" in out
+
+
 @pytest.mark.slow
 def test_tar_and_gzip_of_a_source_tree(fs, tmp_path, source_tree):
     out = run_both(fs, r"""

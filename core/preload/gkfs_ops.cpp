@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "common/path_util.h"
@@ -68,11 +69,23 @@ int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
 
 }  // namespace
 
+namespace {
+// The umask as last read, or -1: reading it costs two system calls (set and restore), so
+// it is kept until umask() (hooked: ForgetUmask) changes it. A vfork child shares this
+// memory but not its parent's umask, so it never stores here.
+std::atomic<int> g_umask{-1};
+}  // namespace
+
 mode_t CurrentUmask() {
+  int cached = g_umask.load(std::memory_order_relaxed);
+  if (cached >= 0) return static_cast<mode_t>(cached);
   mode_t mask = sys::Umask(0);
   sys::Umask(mask);
+  if (!InVforkChild()) g_umask.store(static_cast<int>(mask), std::memory_order_relaxed);
   return mask;
 }
+
+void ForgetUmask() { g_umask.store(-1, std::memory_order_relaxed); }
 
 uint64_t InodeOf(const std::string& internal) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: d_ino and st_ino only need to agree

@@ -58,7 +58,9 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st);
 uint64_t InodeOf(const std::string& internal);
 // st_dev of this mount.
 dev_t DeviceId();
-// The caller's umask, read at each call.
+// The caller's umask (read once, then kept until umask() changes it).
 mode_t CurrentUmask();
+// Called by the umask() hook after the system call: the next CurrentUmask() reads again.
+void ForgetUmask();
 
 }  // namespace gkfs::preload

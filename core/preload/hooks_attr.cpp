@@ -147,6 +147,12 @@ int UtimensAt(int dirfd, const char* path, const struct timespec* times, int fla
 extern "C" {
 
 int chmod(const char* path, mode_t mode) { return ChmodAt(AT_FDCWD, path, mode, 0); }
+// Interposed only to keep CurrentUmask()'s copy right.
+mode_t umask(mode_t mask) {
+  mode_t old = static_cast<mode_t>(sys::Umask(mask));
+  ForgetUmask();
+  return old;
+}
 int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
   return ChmodAt(dirfd, path, mode, flags);
 }
