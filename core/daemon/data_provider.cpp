@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace gkfs {
 namespace {
@@ -69,6 +70,8 @@ Status DataProvider::CheckPieces(const std::vector<rpc::Piece>& pieces) const {
 }
 
 Status DataProvider::Write(uint64_t file_id, const std::vector<rpc::Piece>& pieces, std::string_view payload) {
+  std::shared_lock<std::shared_mutex> lock(LockFor(file_id));
+
   Status s = CheckPieces(pieces);
   if (!s.ok()) return s;
   uint64_t total = 0;
@@ -95,6 +98,7 @@ Status DataProvider::Write(uint64_t file_id, const std::vector<rpc::Piece>& piec
 
 Status DataProvider::Read(uint64_t file_id, const std::vector<rpc::Piece>& pieces,
                           std::vector<uint32_t>* lengths, Buffer* out, size_t* out_size) {
+  std::shared_lock<std::shared_mutex> lock(LockFor(file_id));
   Status s = CheckPieces(pieces);
   if (!s.ok()) return s;
   uint64_t total = 0;
@@ -123,6 +127,12 @@ Status DataProvider::Read(uint64_t file_id, const std::vector<rpc::Piece>& piece
 }
 
 Status DataProvider::Truncate(uint64_t file_id, uint64_t size) {
+  std::unique_lock<std::shared_mutex> lock(LockFor(file_id));
+  return TruncateLocked(file_id, size);
+}
+
+Status DataProvider::TruncateLocked(uint64_t file_id, uint64_t size) {
+
   const std::string dir = FileDir(file_id);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return errno == ENOENT ? Status::OK() : Errno(errno, "opendir " + dir);
@@ -143,7 +153,8 @@ Status DataProvider::Truncate(uint64_t file_id, uint64_t size) {
 }
 
 Status DataProvider::Remove(uint64_t file_id) {
-  Status s = Truncate(file_id, 0);
+  std::unique_lock<std::shared_mutex> lock(LockFor(file_id));
+  Status s = TruncateLocked(file_id, 0);
   if (!s.ok()) return s;
   const std::string dir = FileDir(file_id);
   if (rmdir(dir.c_str()) != 0 && errno != ENOENT) return Errno(errno, "rmdir " + dir);

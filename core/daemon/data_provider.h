@@ -1,10 +1,14 @@
 // DataProvider: the chunk store. Chunk i of the file with id F is the file
 // <rootdir>/chunks/<F as 16 hex digits>/<i in decimal> (docs/formats.md). Writes complete
 // (pwrite returned) before the reply, so an acknowledged write survives a daemon crash.
-// Thread-safe: no shared mutable state besides the file system.
+// Thread-safe: reads and writes of a file run concurrently; its truncation and removal
+// exclude them (a lock stripe per file id), so a removal's rmdir never races a write's
+// mkdir+open of the same file's directory.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,10 +40,15 @@ class DataProvider {
 
  private:
   std::string FileDir(uint64_t file_id) const;
+  // REQUIRES: LockFor(file_id) held exclusively.
+  Status TruncateLocked(uint64_t file_id, uint64_t size);
   Status CheckPieces(const std::vector<rpc::Piece>& pieces) const;
+
+  std::shared_mutex& LockFor(uint64_t file_id) { return stripes_[file_id % stripes_.size()]; }
 
   std::string chunk_dir_;
   uint64_t chunk_size_;
+  std::array<std::shared_mutex, 64> stripes_;
 };
 
 }  // namespace gkfs

@@ -51,18 +51,26 @@ void HandleReadChunks(Providers& p, const Request& req, Response* out) {
   if (!Offload(p, req, in.TotalBytes(), out, read)) read(out);
 }
 
+// Truncation and removal wait for the file's reads and writes on the I/O threads (the
+// chunk store's per-file lock), so they run there too: the network thread never waits.
 void HandleTruncateChunks(Providers& p, const Request& req, Response* out) {
   rpc::FileSizeRequest in;
-  Status s = rpc::DecodeBody(req.body, &in, "TruncateChunks");
-  if (s.ok()) s = p.data->Truncate(in.file_id, in.size);
-  if (!s.ok()) Fail(s, out);
+  if (!DecodeRequest(req, &in, out)) return;
+  auto truncate = [data = p.data, in](Response* r) {
+    Status s = data->Truncate(in.file_id, in.size);
+    if (!s.ok()) Fail(s, r);
+  };
+  if (!Offload(p, req, kOffloadBytes, out, truncate)) truncate(out);
 }
 
 void HandleRemoveChunks(Providers& p, const Request& req, Response* out) {
   rpc::FileSizeRequest in;
-  Status s = rpc::DecodeBody(req.body, &in, "RemoveChunks");
-  if (s.ok()) s = p.data->Remove(in.file_id);
-  if (!s.ok()) Fail(s, out);
+  if (!DecodeRequest(req, &in, out)) return;
+  auto remove = [data = p.data, in](Response* r) {
+    Status s = data->Remove(in.file_id);
+    if (!s.ok()) Fail(s, r);
+  };
+  if (!Offload(p, req, kOffloadBytes, out, remove)) remove(out);
 }
 
 void HandlePing(Providers& p, const Request& req, Response* out) {

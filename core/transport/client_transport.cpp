@@ -316,7 +316,8 @@ ucs_status_t ClientTransport::OnReply(void* arg, const void* header, size_t head
   const void* buffer;
   size_t count;
   SetDatatype(call->iov, &p, &buffer, &count);
-  void* req = ucp_am_recv_data_nbx(rx->worker->handle(), data, const_cast<void*>(buffer), count, &p);
+  call->recv_worker = rx->worker->handle();
+  void* req = ucp_am_recv_data_nbx(call->recv_worker, data, const_cast<void*>(buffer), count, &p);
   if (req == nullptr) {
     call->done = true;
   } else if (UCS_PTR_IS_ERR(req)) {
@@ -395,7 +396,7 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
     Daemon& d = daemons_[c->daemon];
     Finish(c, Status::Error(EHOSTDOWN, "daemon " + d.uri + " did not answer within " +
                                            std::to_string(options_.timeout_ms) + " ms"));
-    if (c->recv_request != nullptr) ucp_request_cancel(WorkerOf(c->daemon)->handle(), c->recv_request);
+    if (c->recv_request != nullptr) ucp_request_cancel(c->recv_worker, c->recv_request);
     CloseEndpoint(d);
   }
   for (int i = 0; i < 1000; ++i) {

@@ -44,6 +44,7 @@ struct Call {
   uint64_t id = 0;
   void* send_request = nullptr;
   void* recv_request = nullptr;
+  ucp_worker_h recv_worker = nullptr;     // the worker recv_request was posted on
   std::vector<ucp_dt_iov_t> iov;
   std::string header;                     // RequestHeader, and the body when it fits
 };
@@ -89,10 +90,6 @@ class ClientTransport {
     Worker* worker = nullptr;
   };
   ClientTransport() = default;
-  // The worker a daemon's calls go through.
-  Worker* WorkerOf(uint32_t daemon) const {
-    return daemons_[daemon].shm_ep != nullptr ? local_.get() : net_.get();
-  }
   Status Connect(Daemon& d);
   void Send(Call* call);
   void Finish(Call* call, Status status);

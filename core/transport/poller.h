@@ -34,6 +34,8 @@ class Poller {
   void Wait(int timeout_ms);
   // Wakes Wait(); from any thread.
   void Signal();
+  // Something was just sent on the network worker: progress it on every turn for a while.
+  void MarkNetBusy() { net_hot_ = kNetHotTurns; }
 
  private:
   Worker* net_;

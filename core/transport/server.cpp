@@ -140,6 +140,7 @@ ucs_status_t Server::OnRequest(void* arg, const void* header, size_t header_leng
   }
   auto in = std::make_unique<Incoming>();
   in->ep = param->reply_ep;
+  in->from_network = rx->worker == self->net_.get();
   in->header = h;
   in->data = Buffer(in_header + length);
   if (in_header > 0) std::memcpy(in->data.data(), static_cast<const char*>(header) + sizeof(h), in_header);
@@ -180,7 +181,11 @@ void Server::Dispatch(Incoming& in) {
   token.ep = in.ep;
   token.request_id = h.request_id;
   auto conn = endpoints_.find(in.ep);
-  if (conn != endpoints_.end()) token.connection = conn->second;
+  if (conn != endpoints_.end()) {
+    token.connection = conn->second;
+  } else if (in.from_network) {
+    token.connection = ReplyToken::kDeadConnection;  // failed meanwhile; closed this turn
+  }
   Secret presented;
   std::memcpy(presented.data(), h.secret, presented.size());
   if (h.magic != rpc::kMagic || h.verb >= static_cast<uint16_t>(rpc::Verb::kCount) ||
@@ -226,6 +231,9 @@ bool Server::SendCompleted() {
     // A connection that failed since has no endpoint any more: drop its replies.
     if (token.connection != 0 && connections_.count(token.connection) == 0) continue;
     SendReply(token, response);
+    // A reply on a network endpoint (a large one goes by rendezvous) needs that worker
+    // progressed on every turn until it is out.
+    if (token.connection != 0) poller_->MarkNetBusy();
   }
   return any;
 }
@@ -250,6 +258,7 @@ bool Server::TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Res
 }
 
 void Server::SendReply(const ReplyToken& token, Response& response) {
+  if (token.connection == ReplyToken::kDeadConnection) return;  // its endpoint is gone
   if (response.status != 0 && !response.message.empty()) {
     GKFS_LOG(kDebug, "request " + std::to_string(token.request_id) + ": " + response.message);
   }

@@ -25,7 +25,10 @@ namespace gkfs::transport {
 // Where a deferred reply goes. Copyable; valid in any thread. If the client has gone
 // meanwhile, Server::Complete drops the reply.
 struct ReplyToken {
-  uint64_t connection = 0;   // 0: an endpoint UCX made (worker-address client), never closed
+  // 0: an endpoint UCX made (worker-address client), never closed; kDeadConnection: a
+  // network endpoint that failed before its request was dispatched (replies are dropped).
+  static constexpr uint64_t kDeadConnection = UINT64_MAX;
+  uint64_t connection = 0;
   ucp_ep_h ep = nullptr;
   uint64_t request_id = 0;
 };
@@ -75,6 +78,7 @@ class Server {
  private:
   struct Incoming {
     ucp_ep_h ep;
+    bool from_network = false;  // received by the network worker (else the local one)
     rpc::RequestHeader header;
     Buffer data;
   };
