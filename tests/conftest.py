@@ -9,7 +9,7 @@ daemons; ``fs_small_chunks`` uses 4 KiB chunks so small writes cross many chunks
 
 Daemons and clients get UCX_TLS=tcp and UCX_NET_DEVICES=lo unless the caller set them.
 
-Several hosts (root only, else skipped): ``vcluster`` is a module-scoped VirtualCluster
+Several hosts (root only, else skipped; in CI, where CI is set, a failure instead): ``vcluster`` is a module-scoped VirtualCluster
 (tests/netns.py: 4 daemon hosts with sshd and 2 client hosts as network namespaces) and
 ``make_net_fs(hosts=None, args=[...], launcher="ssh")`` starts a file system on its hosts
 (gkfs-ctl on a client host) and always stops it. ``local_slurm`` is a module-scoped private
@@ -134,6 +134,55 @@ def stop_fs(fs: FileSystem) -> None:
                              f"{result.stdout}\n{result.stderr}")
 
 
+def unavailable(why: str) -> None:
+    """A real component a test needs cannot run here: skipped on a developer's machine, a
+    failure in CI (CI set), which must run every real-component and multi-host test."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run this test, but: {why}")
+    pytest.skip(why)
+
+
+def require_program(name: str, package: str) -> None:
+    """The test runs `name` (Debian package `package`, which scripts/setup.sh installs)."""
+    if shutil.which(name) is None:
+        unavailable(f"needs {name} (apt: {package})")
+
+
+def virtual_cluster(hosts: int, clients: int) -> Iterator[Any]:
+    """A fixture body: `hosts` daemon hosts with sshd and `clients` client hosts as network
+    namespaces (tests/netns.py), always torn down, also when a test fails."""
+    from netns import VirtualCluster, can_make_namespaces
+
+    why_not = can_make_namespaces()
+    if why_not:
+        unavailable(why_not)
+    cluster = VirtualCluster(hosts=hosts, clients=clients)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def module_fs(daemons: int) -> Callable[..., Any]:
+    """A module-scoped ``fs`` fixture of its own file system of `daemons` daemons, for
+    modules that need one file system, not one per parameter: ``fs = module_fs(3)``."""
+    @pytest.fixture(scope="module")
+    def fs() -> Iterator[FileSystem]:
+        started = start_fs(daemons)
+        yield started
+        stop_fs(started)
+    return fs
+
+
+def compile_c(source: Path, out: Path, *flags: str) -> str:
+    """Builds a test's C program with the system compiler (scripts/setup.sh installs one);
+    a missing compiler fails the test rather than skipping it. Returns the binary's path."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc is not None, "no C compiler (cc or gcc): scripts/setup.sh installs g++/gcc"
+    subprocess.run([cc, "-O1", "-Wall", *flags, "-o", str(out), str(source)], check=True)
+    return str(out)
+
+
 @pytest.fixture
 def make_fs() -> Iterator[Callable[..., FileSystem]]:
     """Factory of function-scoped file systems: make_fs(daemons=N, args=[...])."""
@@ -183,17 +232,8 @@ def unique_dir() -> str:
 @pytest.fixture(scope="module")
 def vcluster() -> Iterator[Any]:
     """4 daemon hosts and 2 client hosts as network namespaces with sshd (root only; the
-    module's tests are skipped otherwise). Always torn down, also when a test fails."""
-    from netns import VirtualCluster, can_make_namespaces
-
-    why_not = can_make_namespaces()
-    if why_not:
-        pytest.skip(why_not)
-    cluster = VirtualCluster(hosts=4, clients=2)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    module's tests are skipped otherwise, and fail in CI). Always torn down."""
+    yield from virtual_cluster(4, 2)
 
 
 @dataclasses.dataclass
@@ -295,13 +335,13 @@ def make_net_fs(vcluster: Any) -> Iterator[Callable[..., NetFileSystem]]:
 
 @pytest.fixture(scope="module")
 def local_slurm() -> Iterator[Any]:
-    """slurmctld + slurmd + munged of our own on this machine (root only; skipped
-    otherwise). Always torn down, also when a test fails."""
+    """slurmctld + slurmd + munged of our own on this machine (root only: skipped otherwise,
+    failed in CI). Always torn down, also when a test fails."""
     from slurm import LocalSlurm, can_run_slurm
 
     why_not = can_run_slurm()
     if why_not:
-        pytest.skip(why_not)
+        unavailable(why_not)
     cluster = LocalSlurm()
     try:
         yield cluster

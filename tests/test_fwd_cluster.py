@@ -14,7 +14,6 @@ The namespaces share one UTS host name, so each compute host names itself with
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -22,7 +21,8 @@ from typing import Any, Iterator, Sequence
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point, start_net_fs, stop_net_fs
+from conftest import (HANG_GUARD_S, compile_c, entry_point, start_net_fs, stop_net_fs,
+                      virtual_cluster)
 from gkfs import _core
 from gkfs.forwarding.mapfile import write_map
 
@@ -49,16 +49,7 @@ SCHED_CONFIG = 'library_options: { default_algorithm = "aIOLi"; max_aggregation 
 @pytest.fixture(scope="module")
 def fwd_cluster() -> Iterator[Any]:
     """2 I/O-node hosts (with sshd) and 4 compute hosts as network namespaces."""
-    from netns import VirtualCluster, can_make_namespaces
-
-    why_not = can_make_namespaces()
-    if why_not:
-        pytest.skip(why_not)
-    cluster = VirtualCluster(hosts=2, clients=4)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    yield from virtual_cluster(2, 4)
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +71,7 @@ def io_nodes(fwd_cluster):
 
 @pytest.fixture(scope="module")
 def workload(fwd_cluster) -> str:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("needs a C compiler")
-    binary = fwd_cluster.workdir / "fwd_workload"
-    subprocess.run([cc, "-O1", "-o", str(binary), str(WORKLOAD_SOURCE)], check=True)
-    return str(binary)
+    return compile_c(WORKLOAD_SOURCE, fwd_cluster.workdir / "fwd_workload")
 
 
 def compute_host(vc: Any, i: int) -> Any:

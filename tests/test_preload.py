@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_program
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -141,9 +143,9 @@ def test_text_tools_tar_and_temp_files(fs, d, tmp_path):
     assert not local.exists() or list(local.iterdir()) == []
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_git_clone_into_the_mount(fs, d):
     """git: lock files (O_EXCL), renames, mmap'd pack files, symlink and mode probes."""
+    require_program("git", "git")
     out = sh(fs, f"""
         git clone -q --no-hardlinks {REPO}/.git {d}/repo
         cd {d}/repo

@@ -22,7 +22,7 @@ from typing import Optional
 
 import pytest
 
-from conftest import start_fs, stop_fs
+from conftest import module_fs
 
 NOBODY = "65534:65534"
 LONG_NAME = "n" * 256
@@ -399,12 +399,7 @@ def probe_path() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(gkfs.__file__)), "bin", "gkfs_callprobe")
 
 
-@pytest.fixture(scope="module")
-def fs():
-    """3 daemons for this module alone: the table needs one file system, not two."""
-    started = start_fs(3)
-    yield started
-    stop_fs(started)
+fs = module_fs(3)  # the table needs one file system, not two
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_fs, stop_fs
+from conftest import compile_c, module_fs
 
 FTS_COMFOLLOW, FTS_LOGICAL, FTS_NOCHDIR, FTS_NOSTAT = 0x1, 0x2, 0x4, 0x8
 FTS_PHYSICAL, FTS_SEEDOT, FTS_XDEV = 0x10, 0x20, 0x40
@@ -70,24 +70,16 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fs():
-    started = start_fs(2)
-    yield started
-    stop_fs(started)
+fs = module_fs(2)
 
 
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory):
     """fts_walk built twice: calling fts_* and (large-file interface) fts64_*."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("needs a C compiler")
     out = tmp_path_factory.mktemp("fts")
     built = {}
     for name, flags in (("fts", []), ("fts64", ["-D_FILE_OFFSET_BITS=64"])):
-        built[name] = str(out / name)
-        subprocess.run([cc, "-O1", "-Wall", *flags, "-o", built[name], str(SOURCE)], check=True)
+        built[name] = compile_c(SOURCE, out / name, *flags)
     return built
 
 

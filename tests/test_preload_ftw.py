@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import start_fs, stop_fs
+from conftest import module_fs
 
 FTW_PHYS, FTW_MOUNT, FTW_CHDIR, FTW_DEPTH, FTW_ACTIONRETVAL = 1, 2, 4, 8, 16
 
@@ -84,11 +84,7 @@ CASES = [("nftw", 0), ("nftw", FTW_PHYS), ("nftw", FTW_MOUNT), ("nftw", FTW_DEPT
          ("nftw64", FTW_PHYS | FTW_MOUNT), ("ftw", 0), ("ftw64", 0)]
 
 
-@pytest.fixture(scope="module")
-def fs():
-    started = start_fs(2)
-    yield started
-    stop_fs(started)
+fs = module_fs(2)
 
 
 def walk(fs, call, flags, in_gkfs, start_suffix=""):

@@ -5,11 +5,12 @@ is "what: result"; errno names stand for failures."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 
 import pytest
+
+from conftest import compile_c
 
 PROGRAM = r"""
 #define _GNU_SOURCE
@@ -256,14 +257,10 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory) -> str:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("needs a C compiler")
     out = tmp_path_factory.mktemp("c") / "sequences"
     src = out.with_suffix(".c")
     src.write_text(PROGRAM)
-    subprocess.run([cc, "-O1", "-Wall", "-o", str(out), str(src)], check=True)
-    return str(out)
+    return compile_c(src, out)
 
 
 def test_sequences_match_a_local_directory(fs, program, tmp_path):

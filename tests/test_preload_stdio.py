@@ -4,10 +4,10 @@ from the source below (with the system C compiler) and prints one "key value" pe
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import pytest
+
+from conftest import compile_c
 
 from test_preload import d  # noqa: F401  (fixture)
 
@@ -107,14 +107,10 @@ int main(int argc, char** argv) {
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory) -> str:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("needs a C compiler")
     out = tmp_path_factory.mktemp("c") / "stdio_driver"
     src = out.with_suffix(".c")
     src.write_text(PROGRAM)
-    subprocess.run([cc, "-O1", "-o", str(out), str(src)], check=True)
-    return str(out)
+    return compile_c(src, out)
 
 
 def test_stdio_scandir_mkstemp_exec(fs, d, program):

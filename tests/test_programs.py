@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, start_fs, stop_fs
+from conftest import HANG_GUARD_S, module_fs, require_program
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,12 +25,7 @@ LS_FILTER = (r"""awk '/^total /{next} """
              r"""NF>=6 {s=$5; if (substr($1,1,1)=="d") s="-"; $2=""; $5=s} {print}'""")
 
 
-@pytest.fixture(scope="module")
-def fs():
-    """3 daemons for this module alone (the matrix needs one file system, not two)."""
-    started = start_fs(3)
-    yield started
-    stop_fs(started)
+fs = module_fs(3)  # the matrix needs one file system, not two
 
 
 @pytest.fixture(scope="module")
@@ -282,8 +277,8 @@ def test_python(fs, tmp_path, source_tree):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs sqlite3 (apt: sqlite3)")
 def test_sqlite(fs, tmp_path):
+    require_program("sqlite3", "sqlite3")
     out = run_both(fs, r"""
         sqlite3 db.sqlite <<'SQL'
 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, v REAL);
@@ -303,8 +298,8 @@ SQL
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_git(fs, tmp_path):
+    require_program("git", "git")
     run_both(fs, r"""
         export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t
         export GIT_COMMITTER_EMAIL=t@example.org GIT_AUTHOR_DATE='2001-01-01T00:00:00Z'
@@ -389,8 +384,8 @@ def test_programs_stored_in_the_file_system(fs, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio (apt: fio)")
 def test_fio_psync_verify(fs, tmp_path):
+    require_program("fio", "fio")
     out = run_both(fs, r"""
         for rw in write randwrite; do
             errors=$(fio --name=v-$rw --directory="$W" --ioengine=psync --rw=$rw --bs=4k \

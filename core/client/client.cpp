@@ -147,9 +147,31 @@ Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string b
 }
 
 Status DecodeRecord(const Call& call, Metadata* md) {
+  if (!call.status.ok()) return call.status;
   rpc::RecordReply r;
   Status s = rpc::DecodeBody(call.reply_body, &r, "record reply");
   return s.ok() ? DecodeMetadata(r.record, md) : s;
+}
+
+Status DecodeCreate(const Call& call, Metadata* md, bool* created) {
+  if (!call.status.ok()) return call.status;
+  rpc::CreateReply r;
+  Status s = rpc::DecodeBody(call.reply_body, &r, "create reply");
+  if (s.ok()) s = DecodeMetadata(r.record, md);
+  if (created != nullptr) *created = s.ok() && r.created;
+  return s;
+}
+
+rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclusive,
+                              const std::string& link_target) {
+  rpc::CreateRequest req;
+  req.path = path;
+  req.mode = mode;
+  req.uid = geteuid();
+  req.gid = getegid();
+  req.exclusive = exclusive;
+  req.link_target = link_target;
+  return req;
 }
 
 namespace {
@@ -162,25 +184,14 @@ rpc::PathRequest PathBody(const std::string& path) {
 
 Status ClientImpl::StatLocked(const std::string& path, Metadata* md) {
   Call call = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
-  Status s = CallOne(&call);
-  return s.ok() ? DecodeRecord(call, md) : s;
+  CallOne(&call);
+  return DecodeRecord(call, md);
 }
 
 Status ClientImpl::Stat(const std::string& path, Metadata* md) {
   std::lock_guard<std::mutex> l(mu_);
   return StatLocked(path, md);
 }
-
-namespace {
-Status DecodeCreate(const Call& call, Metadata* md, bool* created) {
-  if (!call.status.ok()) return call.status;
-  rpc::CreateReply r;
-  Status s = rpc::DecodeBody(call.reply_body, &r, "create reply");
-  if (s.ok()) s = DecodeMetadata(r.record, md);
-  *created = s.ok() && r.created;
-  return s;
-}
-}  // namespace
 
 // A CreateInDir/RemoveInDir reply as the pair a TouchDir and the operation beside it give:
 // *dir the parent's outcome; returns the operation's status, *md its record, *done whether
@@ -214,13 +225,7 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
                                 const std::string& link_target, Metadata* md, bool* created) {
   if (created != nullptr) *created = false;
   if (path == "/") return Status::Error(EEXIST, "the root directory exists");
-  rpc::CreateRequest req;
-  req.path = path;
-  req.mode = mode;
-  req.uid = geteuid();
-  req.gid = getegid();
-  req.exclusive = exclusive;
-  req.link_target = link_target;
+  rpc::CreateRequest req = CreateBody(path, mode, exclusive, link_target);
   const std::string parent = ParentPath(path);
   bool made = false;
   Metadata record;
@@ -319,7 +324,7 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
   RunCalls(ptrs);
   if (check_dir) {
     Metadata md;
-    Status s = stat.status.ok() ? DecodeRecord(stat, &md) : stat.status;
+    Status s = DecodeRecord(stat, &md);
     if (!s.ok()) return s;
     if (!md.is_dir()) return Status::Error(ENOTDIR, "not a directory");
   }

@@ -12,12 +12,6 @@ namespace gkfs {
 
 using transport::Call;
 
-namespace {
-Status RecordOf(const Call& call, Metadata* md) {
-  return call.status.ok() ? DecodeRecord(call, md) : call.status;
-}
-}  // namespace
-
 Call ClientImpl::TouchCall(const std::string& dir) {
   return MetaCall(dir, rpc::Verb::kTouchDir, rpc::EncodeBody(rpc::PathRequest{dir}));
 }
@@ -88,7 +82,7 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
   } else {
     Call remove = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
     dir = RunBesideTouch(&remove, parent);
-    rs = RecordOf(remove, removed);
+    rs = DecodeRecord(remove, removed);
   }
   Status s = dir.status;
   if (s.ok()) s = CheckSearch(dir.before);
@@ -131,7 +125,7 @@ Status ClientImpl::Rmdir(const std::string& path) {
   Status s = ReadDirLocked(path, "", 1, true, &entries, &end, Checking() ? &parent_stat : nullptr);
   if (Checking()) {  // Linux's order: search permission, the entry, write permission
     Metadata pm;
-    Status ps = RecordOf(parent_stat, &pm);
+    Status ps = DecodeRecord(parent_stat, &pm);
     if (ps.ok()) ps = CheckSearch(pm);
     if (ps.ok() && s.ok() && !entries.empty()) ps = CheckModify(pm, nullptr);
     if (!ps.ok()) return ps;
@@ -152,12 +146,12 @@ Status ClientImpl::CheckRenameLocked(const std::string& old_path, const Metadata
   }
   RunAll(stats);
   Metadata from, to, target;
-  Status s = RecordOf(stats[0], &from);
-  if (s.ok()) s = RecordOf(stats[1], &to);
+  Status s = DecodeRecord(stats[0], &from);
+  if (s.ok()) s = DecodeRecord(stats[1], &to);
   if (!s.ok() || !to.is_dir()) return s;  // the rename itself reports a parent that is no directory
   if (!(s = CheckSearch(from)).ok() || !(s = CheckSearch(to)).ok()) return s;
   if (!(s = CheckModify(from, &md)).ok()) return s;
-  bool replacing = RecordOf(stats[2], &target).ok();
+  bool replacing = DecodeRecord(stats[2], &target).ok();
   if (!(s = CheckModify(to, replacing ? &target : nullptr)).ok()) return s;
   // A directory moving to another parent rewrites its "..": write permission on it.
   if (md.is_dir() && old_parent != new_parent && !credentials_->MayAccess(md, W_OK)) {

@@ -123,8 +123,14 @@ class ClientImpl : public Client {
 };
 
 int64_t NowNs();
-// The record in a RecordReply (Stat, Remove).
+// The call's error, else the record in its RecordReply (Stat, Remove).
 Status DecodeRecord(const transport::Call& call, Metadata* md);
+// The call's error, else the record in its CreateReply; *created (may be null) whether the
+// call made it.
+Status DecodeCreate(const transport::Call& call, Metadata* md, bool* created);
+// A Create request by the caller's effective ids.
+rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclusive,
+                              const std::string& link_target = "");
 // The status of the first call that failed, or OK.
 Status FirstError(const std::vector<transport::Call>& calls);
 

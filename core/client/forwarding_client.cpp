@@ -1,7 +1,6 @@
 #include "client/forwarding_client.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -37,31 +36,13 @@ Status ForwardingClient::CallIoNode(rpc::Verb verb, std::string body, Call* call
 Status ForwardingClient::RecordCall(rpc::Verb verb, std::string body, Metadata* md) {
   Call call;
   Status s = CallIoNode(verb, std::move(body), &call);
-  rpc::RecordReply r;
-  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "record reply");
-  return s.ok() ? DecodeMetadata(r.record, md) : s;
+  return s.ok() ? DecodeRecord(call, md) : s;
 }
-
-namespace {
-rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclusive) {
-  rpc::CreateRequest req;
-  req.path = path;
-  req.mode = mode;
-  req.uid = geteuid();
-  req.gid = getegid();
-  req.exclusive = exclusive;
-  return req;
-}
-}  // namespace
 
 Status ForwardingClient::CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created) {
   Call call;
   Status s = CallIoNode(rpc::Verb::kCreate, rpc::EncodeBody(req), &call);
-  rpc::CreateReply r;
-  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "create reply");
-  if (s.ok()) s = DecodeMetadata(r.record, md);
-  if (created != nullptr) *created = s.ok() && r.created;
-  return s;
+  return s.ok() ? DecodeCreate(call, md, created) : s;
 }
 
 Status ForwardingClient::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
@@ -76,23 +57,18 @@ Status ForwardingClient::Mkdir(const std::string& path, uint32_t mode) {
   return CreateCall(CreateBody(path, S_IFDIR | (mode & 07777), true), &md, nullptr);
 }
 
-Status ForwardingClient::Remove(const std::string& path) {
+Status ForwardingClient::RemoveKind(const std::string& path, uint8_t kind) {
   std::lock_guard<std::mutex> l(mu_);
   rpc::RemoveRequest req;
   req.path = path;
-  req.kind = 1;
+  req.kind = kind;
   Metadata md;
   return RecordCall(rpc::Verb::kRemove, rpc::EncodeBody(req), &md);
 }
 
-Status ForwardingClient::Rmdir(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
-  rpc::RemoveRequest req;
-  req.path = path;
-  req.kind = 2;
-  Metadata md;
-  return RecordCall(rpc::Verb::kRemove, rpc::EncodeBody(req), &md);
-}
+Status ForwardingClient::Remove(const std::string& path) { return RemoveKind(path, 1); }
+
+Status ForwardingClient::Rmdir(const std::string& path) { return RemoveKind(path, 2); }
 
 Status ForwardingClient::ReadDirOnce(const std::string& path, const std::string& start_after, size_t max,
                                      std::vector<DirEntry>* entries, bool* end) {

@@ -47,6 +47,8 @@ class ForwardingClient : public ClientImpl {
   Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
   Status RecordCall(rpc::Verb verb, std::string body, Metadata* md);
   Status CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created);
+  // Remove (kind 1, not a directory) or Rmdir (kind 2) on the I/O node.
+  Status RemoveKind(const std::string& path, uint8_t kind);
   Status ReadDirOnce(const std::string& path, const std::string& start_after, size_t max,
                      std::vector<DirEntry>* entries, bool* end);
 
