@@ -156,7 +156,7 @@ size_t Ping(const PyClient& self, uint32_t daemon, size_t payload_bytes, size_t 
 
 py::list EntriesToList(const std::vector<DirEntry>& entries) {
   py::list out;
-  for (const DirEntry& e : entries) out.append(py::make_tuple(e.name, e.type));
+  for (const DirEntry& e : entries) out.append(py::make_tuple(e.name, e.type, e.ino));
   return out;
 }
 
@@ -167,6 +167,8 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("gid", &Metadata::gid)
       .def_readonly("size", &Metadata::size)
       .def_readonly("file_id", &Metadata::file_id)
+      .def_readonly("nlink", &Metadata::nlink)
+      .def_readonly("rdev", &Metadata::rdev)
       .def_readonly("atime_ns", &Metadata::atime_ns)
       .def_readonly("mtime_ns", &Metadata::mtime_ns)
       .def_readonly("ctime_ns", &Metadata::ctime_ns)
@@ -183,7 +185,8 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("mountdir", &FsConfig::mountdir)
       .def_readonly("rootdir", &FsConfig::rootdir)
       .def_readonly("protocol_version", &FsConfig::protocol_version)
-      .def_readonly("num_daemons", &FsConfig::num_daemons);
+      .def_readonly("num_daemons", &FsConfig::num_daemons)
+      .def_readonly("device_id", &FsConfig::device_id);
 
   py::class_<FsStats>(m, "FsStats", "statfs(2) of the whole file system (sums over daemons).")
       .def_readonly("block_size", &FsStats::block_size)
@@ -319,6 +322,30 @@ void RegisterClient(py::module_& m) {
           py::arg("path"), py::arg("uid") = -1, py::arg("gid") = -1,
           "Sets the owner and group; -1 leaves one as is. No permission checks (the caller's "
           "identity is not consulted) and no set-id bits cleared: what is given is stored.")
+      .def(
+          "link",
+          [](const PyClient& self, S old_path, S new_path) {
+            std::shared_ptr<Client> client = self.get();
+            Status s;
+            {
+              py::gil_scoped_release release;
+              s = client->Link(old_path, new_path);
+            }
+            ThrowIfError(s, old_path, new_path);
+          },
+          py::arg("old_path"), py::arg("new_path"), "new_path becomes another name of old_path's inode.")
+      .def(
+          "symlink",
+          [](const PyClient& self, S path, S target) {
+            Call(self, path, [&](Client& c) { return c.Symlink(path, target); });
+          },
+          py::arg("path"), py::arg("target"))
+      .def(
+          "mknod",
+          [](const PyClient& self, S path, uint32_t mode, uint64_t rdev) {
+            Call(self, path, [&](Client& c) { return c.Mknod(path, mode, rdev); });
+          },
+          py::arg("path"), py::arg("mode"), py::arg("rdev") = 0)
       .def("ping", &Ping, py::arg("daemon"), py::arg("payload_bytes") = 0,
            py::arg("reply_bytes") = 0,
            "One round trip to daemon index `daemon` carrying payload_bytes, with reply_bytes "

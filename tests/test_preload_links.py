@@ -162,18 +162,32 @@ def test_symlinks_behave_as_on_a_local_directory(fs, d, tmp_path):
     assert in_gkfs["readlink labs"] == "BASE/f" and in_gkfs["readlink f"] == "EINVAL"
 
 
-def test_hard_links_are_refused(fs, d):
+def test_hard_links_share_one_inode(fs, d):
+    """link(2) and ln make names of one inode: same st_ino and st_dev, st_nlink counts the
+    names, data written through one is read through the other, and the inode outlives all
+    but its last name; st_ino stays the same across rename."""
     got = py(fs, """
-        import errno, json, os, subprocess, sys
+        import json, os, subprocess, sys
         d = sys.argv[1]
         open(f"{d}/a", "w").write("a\\n")
-        try:
-            os.link(f"{d}/a", f"{d}/b")
-            link = "ok"
-        except OSError as e:
-            link = errno.errorcode[e.errno]
+        os.link(f"{d}/a", f"{d}/b")
         ln = subprocess.run(["ln", f"{d}/a", f"{d}/c"], capture_output=True, text=True)
-        print(json.dumps({"link": link,
-                          "ln": [ln.returncode, "Operation not permitted" in ln.stderr]}))
+        sa, sb, sc = (os.stat(f"{d}/{n}") for n in "abc")
+        with open(f"{d}/b", "a") as f:
+            f.write("more\\n")
+        via_c = open(f"{d}/c").read()
+        os.unlink(f"{d}/a")
+        after_unlink = os.stat(f"{d}/b").st_nlink
+        os.rename(f"{d}/b", f"{d}/renamed")
+        print(json.dumps({
+            "ln": ln.returncode, "same_ino": sa.st_ino == sb.st_ino == sc.st_ino,
+            "same_dev": sa.st_dev == sb.st_dev == sc.st_dev, "nlink": sc.st_nlink,
+            "via_c": via_c, "after_unlink": after_unlink,
+            "ino_after_rename": os.stat(f"{d}/renamed").st_ino == sa.st_ino,
+            "read_after": open(f"{d}/renamed").read(),
+            "listing": sorted(os.listdir(d)),
+        }))
     """, d)
-    assert got == {"link": "EPERM", "ln": [1, True]}
+    assert got == {"ln": 0, "same_ino": True, "same_dev": True, "nlink": 3,
+                   "via_c": "a\nmore\n", "after_unlink": 2, "ino_after_rename": True,
+                   "read_after": "a\nmore\n", "listing": ["c", "renamed"]}

@@ -200,9 +200,9 @@ def test_hard_links_fifos_and_cross_mount_rename(fs, d, tmp_path):
             "realpath": os.path.realpath(f"{d}/./a") == f"{d}/a",
         }))
     """, d, str(tmp_path / "x"))
-    assert got == {"symlink": "ok", "link": "EPERM", "rename_out": "EXDEV",
+    assert got == {"symlink": "ok", "link": "ok", "rename_out": "EXDEV",
                    "rename_onto_dir": "EISDIR", "replace": "ok", "replaced": "bee",
-                   "readlink": "EINVAL", "mkfifo": "EPERM", "realpath": True}
+                   "readlink": "EINVAL", "mkfifo": "ok", "realpath": True}
 
 
 def test_subprocesses_keep_cwd_and_redirected_stdout(fs, d):

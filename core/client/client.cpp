@@ -97,6 +97,7 @@ Status ClientImpl::FetchConfig() {
     config_.protocol_version = r.protocol_version;
     config_.num_daemons = static_cast<uint32_t>(hosts_.size());
     config_.auto_sm = r.auto_sm;
+    config_.device_id = FileSystemDevice(r.mountdir);
     if (r.auto_sm) ApplyIntroduction(i, call);
     return Status::OK();
   }
@@ -146,6 +147,14 @@ Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string b
   return call;
 }
 
+Call ClientImpl::InodeCall(uint64_t ino, rpc::Verb verb, std::string body) {
+  Call call;
+  call.daemon = InodeOwner(ino);
+  call.verb = verb;
+  call.body = std::move(body);
+  return call;
+}
+
 Status DecodeRecord(const Call& call, Metadata* md) {
   if (!call.status.ok()) return call.status;
   rpc::RecordReply r;
@@ -153,11 +162,13 @@ Status DecodeRecord(const Call& call, Metadata* md) {
   return s.ok() ? DecodeMetadata(r.record, md) : s;
 }
 
-Status DecodeCreate(const Call& call, Metadata* md, bool* created) {
+Status DecodeCreate(const Call& call, Metadata* md, bool* created, uint64_t* remote_ino) {
+  if (created != nullptr) *created = false;
   if (!call.status.ok()) return call.status;
   rpc::CreateReply r;
   Status s = rpc::DecodeBody(call.reply_body, &r, "create reply");
-  if (s.ok()) s = DecodeMetadata(r.record, md);
+  if (s.ok() && remote_ino != nullptr) *remote_ino = r.remote_ino;
+  if (s.ok() && r.remote_ino == 0) s = DecodeMetadata(r.record, md);
   if (created != nullptr) *created = s.ok() && r.created;
   return s;
 }
@@ -174,18 +185,56 @@ rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclu
   return req;
 }
 
-namespace {
-rpc::PathRequest PathBody(const std::string& path) {
-  rpc::PathRequest r;
-  r.path = path;
-  return r;
+uint32_t ClientImpl::InodeOwner(uint64_t ino) {
+  return ino == kRootIno ? MetadataOwner("/") : InodeHome(ino);
 }
-}  // namespace
+
+// remote_ino, the first field of every reply to a Target-addressed request; 0 if absent.
+static uint64_t PeekRemote(const std::string& reply_body) {
+  Decoder d(reply_body);
+  uint64_t remote = d.U64();
+  return d.bad() ? 0 : remote;
+}
+
+Status ClientImpl::DecodeStat(const Call& call, Metadata* md) {
+  uint64_t remote = call.status.ok() ? PeekRemote(call.reply_body) : 0;
+  return remote != 0 ? StatInode(remote, md) : DecodeRecord(call, md);
+}
+
+template <class Req>
+Status ClientImpl::CallTarget(rpc::Verb verb, Req req, Call* call) {
+  for (int hop = 0;; ++hop) {
+    *call = Call();
+    call->daemon = TargetOwner(req.target);
+    call->verb = verb;
+    call->body = rpc::EncodeBody(req);
+    Status s = CallOne(call);
+    if (!s.ok()) return s;
+    uint64_t remote = PeekRemote(call->reply_body);
+    if (remote == 0) return s;
+    // The entry's daemon is the inode's home, yet lacks it: a dangling entry.
+    if (hop > 0 || InodeOwner(remote) == call->daemon) {
+      return Status::Error(ENOENT, "the entry names an inode that does not exist");
+    }
+    req.target = rpc::Target{"", remote};
+  }
+}
+
+Status ClientImpl::StatInode(uint64_t ino, Metadata* md) {
+  Call call;
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{"", ino}}, &call);
+  return s.ok() ? DecodeRecord(call, md) : s;
+}
+
+Status ClientImpl::RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md) {
+  if (!s.ok()) return s;
+  return remote_ino != 0 ? StatInode(remote_ino, md) : DecodeMetadata(record, md);
+}
 
 Status ClientImpl::StatLocked(const std::string& path, Metadata* md) {
-  Call call = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
-  CallOne(&call);
-  return DecodeRecord(call, md);
+  Call call;
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{path, 0}}, &call);
+  return s.ok() ? DecodeRecord(call, md) : s;
 }
 
 Status ClientImpl::Stat(const std::string& path, Metadata* md) {
@@ -193,52 +242,68 @@ Status ClientImpl::Stat(const std::string& path, Metadata* md) {
   return StatLocked(path, md);
 }
 
+Status ClientImpl::StatFile(const std::string& path, uint64_t file_id, Metadata* md) {
+  std::lock_guard<std::mutex> l(mu_);
+  Call call;
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{FileTarget(path, file_id)}, &call);
+  return s.ok() ? DecodeRecord(call, md) : s;
+}
+
 // A CreateInDir/RemoveInDir reply as the pair a TouchDir and the operation beside it give:
-// *dir the parent's outcome; returns the operation's status, *md its record, *done whether
-// it made (removed) the entry.
-Status ClientImpl::DecodeInDir(const Call& call, DirTouch* dir, Metadata* md, bool* done) {
-  rpc::InDirReply r;
+// *dir the parent's outcome; returns the operation's status (r: its reply).
+Status ClientImpl::DecodeInDir(const Call& call, DirTouch* dir, rpc::InDirReply* r) {
   Status s = call.status;
-  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "reply");
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, r, "reply");
   if (!s.ok()) {
     dir->status = s;
     return s;
   }
-  if (!r.dir_record.empty() && !(dir->status = DecodeMetadata(r.dir_record, &dir->before)).ok()) {
+  if (!r->dir_record.empty() && !(dir->status = DecodeMetadata(r->dir_record, &dir->before)).ok()) {
     return dir->status;
   }
-  if (r.dir_status != 0) {
-    dir->status = Status::Error(r.dir_status, r.dir_status == ENOTDIR ? "a parent is not a directory"
-                                                                      : "no such directory");
+  if (r->dir_status != 0) {
+    dir->status = Status::Error(r->dir_status, r->dir_status == ENOTDIR ? "a parent is not a directory"
+                                                                        : "no such directory");
     return dir->status;
   }
-  dir->touched_ns = r.touched_ns;
-  if (r.status != 0) return Status::Error(r.status, std::string(rpc::VerbName(call.verb)) + " failed on daemon");
-  s = DecodeMetadata(r.record, md);
-  *done = s.ok() && r.done;
-  return s;
+  dir->remote = r->dir_remote;
+  dir->touched_ns = r->touched_ns;
+  if (r->status != 0) return Status::Error(r->status, std::string(rpc::VerbName(call.verb)) + " failed on daemon");
+  return Status::OK();
 }
 
 // One round trip: the create and the touch of the parent, whose record answers whether the
 // parent exists and what it permits. What a failing or denied call did is undone.
-Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
-                                const std::string& link_target, Metadata* md, bool* created) {
+Status ClientImpl::CreateLocked(rpc::CreateRequest req, Metadata* md, bool* created) {
   if (created != nullptr) *created = false;
-  if (path == "/") return Status::Error(EEXIST, "the root directory exists");
-  rpc::CreateRequest req = CreateBody(path, mode, exclusive, link_target);
-  const std::string parent = ParentPath(path);
+  if (req.path == "/") return Status::Error(EEXIST, "the root directory exists");
+  req.home = MetadataOwner(req.path);
+  const std::string parent = ParentPath(req.path);
+  const int32_t subdir = S_ISDIR(req.mode) ? 1 : 0;
   bool made = false;
   Metadata record;
   DirTouch dir;
   Status cs;
-  if (OneOwnerWithParent(path, parent)) {
-    Call call = MetaCall(path, rpc::Verb::kCreateInDir, rpc::EncodeBody(req));
+  uint64_t remote = 0;
+  bool in_dir = OneOwnerWithParent(req.path, parent);
+  if (in_dir) {
+    Call call = MetaCall(req.path, rpc::Verb::kCreateInDir, rpc::EncodeBody(req));
     CallOne(&call);
-    cs = DecodeInDir(call, &dir, &record, &made);
-  } else {
-    Call create = MetaCall(path, rpc::Verb::kCreate, rpc::EncodeBody(req));
-    dir = RunBesideTouch(&create, parent);
-    cs = DecodeCreate(create, &record, &made);
+    rpc::InDirReply r;
+    cs = DecodeInDir(call, &dir, &r);
+    dir.nlink_delta = subdir;
+    if (dir.remote != 0) {
+      in_dir = false;  // the parent's inode lives elsewhere: the two-call form
+    } else {
+      made = cs.ok() && r.done;
+      cs = RecordOrRemote(cs, r.record, r.remote_ino, &record);
+    }
+  }
+  if (!in_dir) {
+    Call create = MetaCall(req.path, rpc::Verb::kCreate, rpc::EncodeBody(req));
+    dir = RunBesideTouch(&create, dir.remote != 0 ? rpc::Target{"", dir.remote} : rpc::Target{parent, 0}, subdir);
+    cs = DecodeCreate(create, &record, &made, &remote);
+    if (cs.ok() && remote != 0) cs = StatInode(remote, &record);
   }
   // Linux's order: the parent's lookup and search permission, the entry, write permission.
   Status s = dir.status;
@@ -253,10 +318,12 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
   std::vector<Call> undo;
   if (made && s.code() != EHOSTDOWN) {
     rpc::RemoveRequest rm;
-    rm.path = path;
-    undo.push_back(MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
+    rm.path = req.path;
+    rm.kind = req.ino != 0 ? rpc::kEntryOnly : 0;  // a link's count is its caller's to undo
+    undo.push_back(MetaCall(req.path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
   }
-  AddUntouch(parent, dir, &undo);
+  if (!made) dir.nlink_delta = subdir;
+  AddUntouch(dir, &undo);
   if (!undo.empty()) RunAll(undo);
   return s;
 }
@@ -264,13 +331,13 @@ Status ClientImpl::CreateLocked(const std::string& path, uint32_t mode, bool exc
 Status ClientImpl::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                           bool* created) {
   std::lock_guard<std::mutex> l(mu_);
-  return CreateLocked(path, S_IFREG | (mode & 07777), exclusive, "", md, created);
+  return CreateLocked(CreateBody(path, S_IFREG | (mode & 07777), exclusive), md, created);
 }
 
 Status ClientImpl::Mkdir(const std::string& path, uint32_t mode) {
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
-  return CreateLocked(path, S_IFDIR | (mode & 07777), true, "", &md, nullptr);
+  return CreateLocked(CreateBody(path, S_IFDIR | (mode & 07777), true), &md, nullptr);
 }
 
 Status ClientImpl::Symlink(const std::string& path, const std::string& target) {
@@ -278,7 +345,43 @@ Status ClientImpl::Symlink(const std::string& path, const std::string& target) {
   if (target.size() >= PATH_MAX) return Status::Error(ENAMETOOLONG, "symlink target longer than PATH_MAX");
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
-  return CreateLocked(path, S_IFLNK | 0777, true, target, &md, nullptr);
+  return CreateLocked(CreateBody(path, S_IFLNK | 0777, true, target), &md, nullptr);
+}
+
+Status ClientImpl::Mknod(const std::string& path, uint32_t mode, uint64_t rdev) {
+  switch (mode & S_IFMT) {
+    case 0: mode |= S_IFREG; break;
+    case S_IFREG: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK: break;
+    default: return Status::Error(EINVAL, "mknod of a directory or symlink");
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::CreateRequest req = CreateBody(path, mode & (S_IFMT | 07777), true);
+  if (S_ISCHR(mode) || S_ISBLK(mode)) req.rdev = rdev;
+  Metadata md;
+  return CreateLocked(std::move(req), &md, nullptr);
+}
+
+Status ClientImpl::Link(const std::string& old_path, const std::string& new_path) {
+  std::lock_guard<std::mutex> l(mu_);
+  Metadata md;
+  Status s = StatLocked(old_path, &md);
+  if (!s.ok()) return s;
+  if (md.is_dir()) return Status::Error(EPERM, "hard links to directories are not allowed");
+  // The count goes up first, so that an unlink of old_path meanwhile cannot free the inode.
+  rpc::LinksRequest up;
+  up.ino = md.file_id;
+  up.delta = 1;
+  Call call = InodeCall(md.file_id, rpc::Verb::kLinks, rpc::EncodeBody(up));
+  if (!(s = CallOne(&call)).ok()) return s;
+  rpc::CreateRequest req = CreateBody(new_path, md.mode, true);
+  req.ino = md.file_id;
+  Metadata linked;
+  s = CreateLocked(std::move(req), &linked, nullptr);
+  if (s.ok()) return s;
+  Metadata after;
+  bool reclaim = false;
+  DropLinkLocked(md.file_id, &after, &reclaim);
+  return s;
 }
 
 std::vector<uint32_t> ClientImpl::ChunkOwners(uint64_t file_id, uint64_t size) const {
@@ -318,13 +421,13 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
     calls[i].body = body;
     ptrs.push_back(&calls[i]);
   }
-  Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(PathBody(path)));
+  Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{path, 0}}));
   if (check_dir) ptrs.push_back(&stat);
   if (extra != nullptr) ptrs.push_back(extra);
   RunCalls(ptrs);
   if (check_dir) {
     Metadata md;
-    Status s = DecodeRecord(stat, &md);
+    Status s = DecodeStat(stat, &md);
     if (!s.ok()) return s;
     if (!md.is_dir()) return Status::Error(ENOTDIR, "not a directory");
   }
@@ -339,7 +442,7 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
       return Status::Error(EBADMSG, "malformed readdir reply");
     }
     if (!r.end) *end = false;
-    for (auto& w : wire) merged.push_back({std::move(w.name), w.type});
+    for (auto& w : wire) merged.push_back({std::move(w.name), w.type, w.ino});
   }
   std::sort(merged.begin(), merged.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   // A name is listed once even if two daemons hold a record for it (a stale record left on
@@ -396,18 +499,29 @@ Status FirstError(const std::vector<Call>& calls) {
   return Status::OK();
 }
 
-Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
-                           int64_t uid, int64_t gid) {
-  std::lock_guard<std::mutex> l(mu_);
+Status ClientImpl::SetAttrLocked(const rpc::Target& target, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
+                                 int64_t uid, int64_t gid) {
   rpc::SetAttrRequest req;
-  req.path = path;
+  req.target = target;
   req.mode = mode;
   req.atime_ns = atime_ns;
   req.mtime_ns = mtime_ns;
   req.uid = uid;
   req.gid = gid;
-  Call call = MetaCall(path, rpc::Verb::kSetAttr, rpc::EncodeBody(req));
-  return CallOne(&call);
+  Call call;
+  return CallTarget(rpc::Verb::kSetAttr, req, &call);
+}
+
+Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
+                           int64_t uid, int64_t gid) {
+  std::lock_guard<std::mutex> l(mu_);
+  return SetAttrLocked(rpc::Target{path, 0}, mode, atime_ns, mtime_ns, uid, gid);
+}
+
+Status ClientImpl::SetAttrFile(const std::string& path, uint64_t file_id, int64_t mode, int64_t atime_ns,
+                               int64_t mtime_ns, int64_t uid, int64_t gid) {
+  std::lock_guard<std::mutex> l(mu_);
+  return SetAttrLocked(FileTarget(path, file_id), mode, atime_ns, mtime_ns, uid, gid);
 }
 
 Status ClientImpl::Ping(uint32_t daemon, const void* payload, size_t send_bytes, void* reply,
@@ -495,4 +609,10 @@ Status ClientImpl::StatFs(FsStats* stats) {
   return Status::OK();
 }
 
+}  // namespace gkfs
+
+namespace gkfs {
+template Status ClientImpl::CallTarget(rpc::Verb, rpc::TargetRequest, Call*);
+template Status ClientImpl::CallTarget(rpc::Verb, rpc::SetAttrRequest, Call*);
+template Status ClientImpl::CallTarget(rpc::Verb, rpc::SizeRequest, Call*);
 }  // namespace gkfs

@@ -41,11 +41,17 @@ std::vector<Batch> MakeBatches(const Placement& placement, uint64_t file_id, uin
 
 }  // namespace
 
-Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len,
-                                     Call* extra) {
+Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len, bool grow) {
   std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
+  const int64_t now = NowNs();
+  // The size must never cover bytes that were not written: it grows once they are. When the
+  // inode's home holds every piece, the write carries the size update (one round trip).
+  const bool carried = grow && batches.size() == 1 && batches[0].daemon == InodeOwner(file_id);
+  if (carried) {
+    batches[0].request.grow_size = offset + len;
+    batches[0].request.mtime_ns = now;
+  }
   std::vector<Call> calls(batches.size());
-  std::vector<Call*> ptrs;
   auto* base = static_cast<char*>(const_cast<void*>(buf));
   for (size_t i = 0; i < batches.size(); ++i) {
     calls[i].daemon = batches[i].daemon;
@@ -55,13 +61,15 @@ Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const vo
     for (size_t p = 0; p < pieces.size(); ++p) {
       calls[i].payload.push_back({base + batches[i].buffer_offsets[p], pieces[p].length});
     }
-    ptrs.push_back(&calls[i]);
   }
-  if (extra != nullptr) ptrs.push_back(extra);
-  RunCalls(ptrs);
-  Status s = FirstError(calls);
-  if (s.ok() && extra != nullptr) s = extra->status;
-  return s;
+  Status s = RunAll(calls);
+  if (!s.ok() || !grow || carried) return s;
+  rpc::SizeRequest size;
+  size.target = rpc::Target{"", file_id};
+  size.size = offset + len;
+  size.mtime_ns = now;
+  Call update = InodeCall(file_id, rpc::Verb::kGrowSize, rpc::EncodeBody(size));
+  return CallOne(&update);
 }
 
 Status ClientImpl::Write(const std::string& path, uint64_t file_id, uint64_t offset, const void* buf,
@@ -69,12 +77,7 @@ Status ClientImpl::Write(const std::string& path, uint64_t file_id, uint64_t off
   if (len == 0) return Status::OK();
   if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
   std::lock_guard<std::mutex> l(mu_);
-  rpc::SizeRequest grow;
-  grow.path = path;
-  grow.size = offset + len;
-  grow.mtime_ns = NowNs();
-  Call size_update = MetaCall(path, rpc::Verb::kGrowSize, rpc::EncodeBody(grow));
-  return WriteChunksLocked(file_id, offset, buf, len, &size_update);
+  return WriteChunksLocked(file_id, offset, buf, len, true);
 }
 
 Status ClientImpl::Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
@@ -82,17 +85,17 @@ Status ClientImpl::Append(const std::string& path, uint64_t file_id, const void*
   if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
   std::lock_guard<std::mutex> l(mu_);
   rpc::ReserveAppendRequest req;
-  req.path = path;
+  req.ino = file_id;
   req.length = len;
   req.mtime_ns = NowNs();
-  Call reserve = MetaCall(path, rpc::Verb::kReserveAppend, rpc::EncodeBody(req));
+  Call reserve = InodeCall(file_id, rpc::Verb::kReserveAppend, rpc::EncodeBody(req));
   Status s = CallOne(&reserve);
   rpc::OffsetReply reply;
   if (s.ok()) s = rpc::DecodeBody(reserve.reply_body, &reply, "append reply");
   if (!s.ok()) return s;
   *offset = reply.offset;
   if (len == 0) return Status::OK();
-  return WriteChunksLocked(file_id, reply.offset, buf, len, nullptr);
+  return WriteChunksLocked(file_id, reply.offset, buf, len, true);
 }
 
 Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf,
@@ -126,14 +129,11 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   }
   // The size travels beside the data: holes inside it read as zeros, bytes past it do not
   // count. The owner updates atime on this lookup (relatime), at no extra round trip.
-  Call stat = MetaCall(path, rpc::Verb::kStatForRead, rpc::EncodeBody(rpc::PathRequest{path}));
+  Call stat = InodeCall(file_id, rpc::Verb::kStatForRead, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{"", file_id}}));
   ptrs.push_back(&stat);
   RunCalls(ptrs);
-  if (!stat.status.ok()) return stat.status;
-  rpc::RecordReply record;
   Metadata md;
-  Status s = rpc::DecodeBody(stat.reply_body, &record, "stat reply");
-  if (s.ok()) s = DecodeMetadata(record.record, &md);
+  Status s = DecodeRecord(stat, &md);
   if (!s.ok()) return s;
   size_t valid = offset >= md.size ? 0 : static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
   for (size_t i = 0; i < batches.size(); ++i) {
@@ -156,23 +156,32 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   return Status::OK();
 }
 
-Status ClientImpl::Truncate(const std::string& path, uint64_t size) {
-  std::lock_guard<std::mutex> l(mu_);
+Status ClientImpl::TruncateLocked(const rpc::Target& target, uint64_t size) {
   Metadata md;
-  Status s = StatLocked(path, &md);
+  Call call;
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{target}, &call);
+  if (s.ok()) s = DecodeRecord(call, &md);
   if (!s.ok()) return s;
   if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
   rpc::SizeRequest req;
-  req.path = path;
+  req.target = rpc::Target{"", md.file_id};
   req.size = size;
   req.mtime_ns = NowNs();
-  Call call = MetaCall(path, rpc::Verb::kSetSize, rpc::EncodeBody(req));
-  s = CallOne(&call);
-  if (!s.ok() || size >= md.size) return s;
+  if (!(s = CallTarget(rpc::Verb::kSetSize, req, &call)).ok() || size >= md.size) return s;
   rpc::FileSizeRequest chunks;
   chunks.file_id = md.file_id;
   chunks.size = size;
   return Broadcast(rpc::Verb::kTruncateChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+}
+
+Status ClientImpl::Truncate(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  return TruncateLocked(rpc::Target{path, 0}, size);
+}
+
+Status ClientImpl::TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  return TruncateLocked(FileTarget(path, file_id), size);
 }
 
 }  // namespace gkfs

@@ -1,6 +1,7 @@
 // The operations of ClientImpl that add and remove directory entries beyond Create
 // (Remove, Rmdir, Rename), and what they share with it: the touch of the parent directory's
 // times and the directory permission checks (client_impl.h).
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,41 +13,59 @@ namespace gkfs {
 
 using transport::Call;
 
-Call ClientImpl::TouchCall(const std::string& dir) {
-  return MetaCall(dir, rpc::Verb::kTouchDir, rpc::EncodeBody(rpc::PathRequest{dir}));
+Call ClientImpl::TouchCall(const rpc::Target& dir, int32_t nlink_delta) {
+  rpc::TouchDirRequest req;
+  req.target = dir;
+  req.nlink_delta = nlink_delta;
+  Call call;
+  call.daemon = TargetOwner(dir);
+  call.verb = rpc::Verb::kTouchDir;
+  call.body = rpc::EncodeBody(req);
+  return call;
 }
 
-ClientImpl::DirTouch ClientImpl::DecodeTouch(const Call& touch) {
+ClientImpl::DirTouch ClientImpl::DecodeTouch(const Call& touch, int32_t nlink_delta) {
   DirTouch t;
   rpc::TouchDirReply r;
   t.status = touch.status;
   if (t.status.ok()) t.status = rpc::DecodeBody(touch.reply_body, &r, "touch reply");
+  if (t.status.ok() && r.remote_ino != 0) {
+    t.remote = r.remote_ino;
+    return t;
+  }
   if (t.status.ok()) t.status = DecodeMetadata(r.record, &t.before);
   if (!t.status.ok()) return t;
   t.touched_ns = r.touched_ns;
+  t.nlink_delta = r.touched_ns != 0 ? nlink_delta : 0;
   if (!t.before.is_dir()) t.status = Status::Error(ENOTDIR, "a parent is not a directory");
   return t;
 }
 
-ClientImpl::DirTouch ClientImpl::RunBesideTouch(Call* op, const std::string& dir) {
-  Call touch = TouchCall(dir);
+ClientImpl::DirTouch ClientImpl::RunBesideTouch(Call* op, const rpc::Target& dir, int32_t nlink_delta) {
+  Call touch = TouchCall(dir, nlink_delta);
   RunCalls({op, &touch});
-  DirTouch t = DecodeTouch(touch);
+  DirTouch t = DecodeTouch(touch, nlink_delta);
+  if (t.remote != 0) {  // a renamed directory: its inode is elsewhere
+    touch = TouchCall(rpc::Target{"", t.remote}, nlink_delta);
+    CallOne(&touch);
+    t = DecodeTouch(touch, nlink_delta);
+  }
   // Every daemon keeps "/", so it exists whoever answers for it; with that daemon down, its
   // times are not worth failing the operation for, unless its permissions must be checked.
   bool down = t.status.code() == EHOSTDOWN || t.status.code() == EIO;
-  if (dir == "/" && down && !Checking()) t.status = Status::OK();
+  if (dir.ino == 0 && dir.path == "/" && down && !Checking()) t.status = Status::OK();
   return t;
 }
 
-void ClientImpl::AddUntouch(const std::string& dir, const DirTouch& touch, std::vector<Call>* calls) {
+void ClientImpl::AddUntouch(const DirTouch& touch, std::vector<Call>* calls) {
   if (touch.touched_ns == 0) return;
   rpc::UntouchDirRequest req;
-  req.path = dir;
+  req.target = rpc::Target{"", touch.before.file_id};
   req.touched_ns = touch.touched_ns;
   req.mtime_ns = touch.before.mtime_ns;
   req.ctime_ns = touch.before.ctime_ns;
-  calls->push_back(MetaCall(dir, rpc::Verb::kUntouchDir, rpc::EncodeBody(req)));
+  req.nlink_delta = touch.nlink_delta;
+  calls->push_back(InodeCall(touch.before.file_id, rpc::Verb::kUntouchDir, rpc::EncodeBody(req)));
 }
 
 bool ClientImpl::Checking() const { return credentials_ != nullptr && !credentials_->Privileged(); }
@@ -67,37 +86,86 @@ Status ClientImpl::CheckModify(const Metadata& dir, const Metadata* entry) const
   return Status::OK();
 }
 
-Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed) {
+Status ClientImpl::DropLinkLocked(uint64_t ino, Metadata* after, bool* reclaim) {
+  rpc::LinksRequest req;
+  req.ino = ino;
+  req.delta = -1;
+  Call call = InodeCall(ino, rpc::Verb::kLinks, rpc::EncodeBody(req));
+  Status s = CallOne(&call);
+  rpc::RemoveReply r;
+  if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "links reply");
+  if (s.ok()) s = DecodeMetadata(r.record, after);
+  *reclaim = s.ok() && r.reclaim;
+  return s;
+}
+
+Status ClientImpl::ReclaimLocked(const Metadata& md) {
+  // An empty file has no chunks (truncation to 0 removed them; the size covers every byte
+  // written), so its removal asks no chunk daemon. Only the chunks of a write whose size
+  // update never arrived (a client killed mid-write) stay behind.
+  if (!md.is_regular() || md.size == 0) return Status::OK();
+  rpc::FileSizeRequest chunks;
+  chunks.file_id = md.file_id;
+  return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+}
+
+Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, bool* reclaim) {
+  *reclaim = false;
+  const std::string parent = ParentPath(path);
+  const int32_t subdir = (kind & 3) == 2 ? -1 : 0;
+  if (Checking()) {
+    // A removal cannot be put back once the inode is gone: check before removing.
+    std::vector<Call> stats;
+    for (const std::string* p : {&parent, &path}) {
+      stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{*p, 0}})));
+    }
+    RunAll(stats);
+    Metadata dir, entry;
+    Status s = DecodeStat(stats[0], &dir);
+    if (s.ok() && !dir.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
+    if (s.ok()) s = CheckSearch(dir);
+    Status es = DecodeStat(stats[1], &entry);
+    if (s.ok() && es.code() != ENOENT) s = CheckModify(dir, es.ok() ? &entry : nullptr);
+    if (!s.ok()) return s;
+  }
   rpc::RemoveRequest req;
   req.path = path;
   req.kind = kind;
-  const std::string parent = ParentPath(path);
   DirTouch dir;
   Status rs;
-  if (OneOwnerWithParent(path, parent)) {
+  uint64_t remote = 0;
+  bool in_dir = OneOwnerWithParent(path, parent);
+  if (in_dir) {
     Call call = MetaCall(path, rpc::Verb::kRemoveInDir, rpc::EncodeBody(req));
     CallOne(&call);
-    bool done = false;
-    rs = DecodeInDir(call, &dir, removed, &done);
-  } else {
-    Call remove = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
-    dir = RunBesideTouch(&remove, parent);
-    rs = DecodeRecord(remove, removed);
+    rpc::InDirReply r;
+    rs = DecodeInDir(call, &dir, &r);
+    in_dir = dir.remote == 0;
+    if (in_dir && rs.ok()) {
+      remote = r.remote_ino;
+      *reclaim = r.reclaim;
+      if (remote == 0 && !(kind & rpc::kEntryOnly)) rs = DecodeMetadata(r.record, removed);
+    }
   }
-  Status s = dir.status;
-  if (s.ok()) s = CheckSearch(dir.before);
-  if (s.ok() && rs.code() != ENOENT) s = CheckModify(dir.before, rs.ok() ? removed : nullptr);
-  if (s.ok()) s = rs;
-  if (s.ok()) return s;
-  std::vector<Call> undo;
-  if (rs.ok()) {  // removed, but not allowed to: put it back
-    rpc::PutRecordRequest put;
-    put.path = path;
-    put.record = EncodeMetadata(*removed);
-    undo.push_back(MetaCall(path, rpc::Verb::kPutRecord, rpc::EncodeBody(put)));
+  if (!in_dir) {
+    Call call = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
+    dir = RunBesideTouch(&call, dir.remote != 0 ? rpc::Target{"", dir.remote} : rpc::Target{parent, 0}, subdir);
+    rs = call.status;
+    rpc::RemoveReply r;
+    if (rs.ok()) rs = rpc::DecodeBody(call.reply_body, &r, "remove reply");
+    if (rs.ok()) {
+      remote = r.remote_ino;
+      *reclaim = r.reclaim;
+      if (remote == 0 && !(kind & rpc::kEntryOnly)) rs = DecodeMetadata(r.record, removed);
+    }
   }
-  AddUntouch(parent, dir, &undo);
-  if (!undo.empty()) RunAll(undo);
+  Status s = dir.status.ok() ? rs : dir.status;
+  if (s.ok() && remote != 0) s = DropLinkLocked(remote, removed, reclaim);
+  if (!s.ok()) {
+    std::vector<Call> undo;
+    if (!rs.ok()) AddUntouch(dir, &undo);  // the entry stayed: the parent's times go back
+    if (!undo.empty()) RunAll(undo);
+  }
   return s;
 }
 
@@ -105,14 +173,9 @@ Status ClientImpl::Remove(const std::string& path) {
   std::lock_guard<std::mutex> l(mu_);
   if (path == "/") return Status::Error(EISDIR, "cannot remove the root directory");
   Metadata md;
-  Status s = RemoveEntryLocked(path, 1, &md);
-  // An empty file has no chunks (truncation to 0 removed them; a write grows the size in
-  // the same round trip as its chunks), so its removal asks no chunk daemon. Only the chunks
-  // of a write whose size update never arrived (a client killed mid-write) stay behind.
-  if (!s.ok() || md.file_id == 0 || md.size == 0) return s;
-  rpc::FileSizeRequest chunks;
-  chunks.file_id = md.file_id;
-  return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+  bool reclaim = false;
+  Status s = RemoveEntryLocked(path, 1, &md, &reclaim);
+  return s.ok() && reclaim ? ReclaimLocked(md) : s;
 }
 
 Status ClientImpl::Rmdir(const std::string& path) {
@@ -121,11 +184,11 @@ Status ClientImpl::Rmdir(const std::string& path) {
   std::vector<DirEntry> entries;
   bool end = true;
   const std::string parent = ParentPath(path);
-  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{parent}));
+  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{parent, 0}}));
   Status s = ReadDirLocked(path, "", 1, true, &entries, &end, Checking() ? &parent_stat : nullptr);
   if (Checking()) {  // Linux's order: search permission, the entry, write permission
     Metadata pm;
-    Status ps = DecodeRecord(parent_stat, &pm);
+    Status ps = DecodeStat(parent_stat, &pm);
     if (ps.ok()) ps = CheckSearch(pm);
     if (ps.ok() && s.ok() && !entries.empty()) ps = CheckModify(pm, nullptr);
     if (!ps.ok()) return ps;
@@ -133,25 +196,21 @@ Status ClientImpl::Rmdir(const std::string& path) {
   if (!s.ok()) return s;
   if (!entries.empty()) return Status::Error(ENOTEMPTY, "directory not empty");
   Metadata removed;
-  return RemoveEntryLocked(path, 2, &removed);
+  bool reclaim = false;
+  return RemoveEntryLocked(path, 2, &removed, &reclaim);
 }
 
 Status ClientImpl::CheckRenameLocked(const std::string& old_path, const Metadata& md,
                                      const std::string& new_path) {
   if (!Checking()) return Status::OK();
   const std::string old_parent = ParentPath(old_path), new_parent = ParentPath(new_path);
-  std::vector<Call> stats;
-  for (const std::string* p : {&old_parent, &new_parent, &new_path}) {
-    stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{*p})));
-  }
-  RunAll(stats);
   Metadata from, to, target;
-  Status s = DecodeRecord(stats[0], &from);
-  if (s.ok()) s = DecodeRecord(stats[1], &to);
+  Status s = StatLocked(old_parent, &from);
+  if (s.ok()) s = StatLocked(new_parent, &to);
   if (!s.ok() || !to.is_dir()) return s;  // the rename itself reports a parent that is no directory
   if (!(s = CheckSearch(from)).ok() || !(s = CheckSearch(to)).ok()) return s;
   if (!(s = CheckModify(from, &md)).ok()) return s;
-  bool replacing = DecodeRecord(stats[2], &target).ok();
+  bool replacing = StatLocked(new_path, &target).ok();
   if (!(s = CheckModify(to, replacing ? &target : nullptr)).ok()) return s;
   // A directory moving to another parent rewrites its "..": write permission on it.
   if (md.is_dir() && old_parent != new_parent && !credentials_->MayAccess(md, W_OK)) {
@@ -167,11 +226,43 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   if (!s.ok()) return s;
   if (old_path == new_path) return Status::OK();
   if (!(s = CheckRenameLocked(old_path, md, new_path)).ok()) return s;
-  std::vector<Call> touches{TouchCall(ParentPath(old_path))};
-  if (ParentPath(new_path) != ParentPath(old_path)) touches.push_back(TouchCall(ParentPath(new_path)));
+  const std::string old_parent = ParentPath(old_path), new_parent = ParentPath(new_path);
+  if (md.is_dir()) {
+    if (old_path == "/" || new_path.compare(0, old_path.size() + 1, old_path + "/") == 0) {
+      return Status::Error(EINVAL, "cannot move a directory into itself");
+    }
+  }
+  Metadata target;
+  Status ts = StatLocked(new_path, &target);
+  if (ts.ok() && target.file_id == md.file_id) return Status::OK();  // two names of one inode
+  if (!ts.ok() && ts.code() != ENOENT) return ts;
+  // A directory moving between parents moves a link: the old parent loses one, the new one
+  // gains one unless the directory replaces another.
+  const bool moves_dir = md.is_dir() && old_parent != new_parent;
+  std::vector<Call> touches{TouchCall(rpc::Target{old_parent, 0}, moves_dir ? -1 : 0)};
+  if (new_parent != old_parent) touches.push_back(TouchCall(rpc::Target{new_parent, 0}, moves_dir && !ts.ok() ? 1 : 0));
   if (md.is_dir()) return RenameDirectoryLocked(old_path, md, new_path, std::move(touches));
   return RenameFileLocked(old_path, md, new_path, std::move(touches));
 }
+
+Status ClientImpl::FinishRenameLocked(std::vector<Call> last, uint64_t moved_ino, uint64_t replaced_ino) {
+  // rename(2) changes the moved inode's ctime.
+  rpc::SetAttrRequest ctime;
+  ctime.target = rpc::Target{"", moved_ino};
+  last.push_back(InodeCall(moved_ino, rpc::Verb::kSetAttr, rpc::EncodeBody(ctime)));
+  Status s = RunAll(last);
+  if (!s.ok() || replaced_ino == 0) return s;
+  Metadata after;
+  bool reclaim = false;
+  s = DropLinkLocked(replaced_ino, &after, &reclaim);
+  return s.ok() && reclaim ? ReclaimLocked(after) : s;
+}
+
+namespace {
+Status DecodePutEntry(const Call& call, rpc::PutEntryReply* r) {
+  return call.status.ok() ? rpc::DecodeBody(call.reply_body, r, "put entry reply") : call.status;
+}
+}  // namespace
 
 Status ClientImpl::RenameFileLocked(const std::string& old_path, const Metadata& md,
                                     const std::string& new_path, std::vector<Call> touches) {
@@ -183,39 +274,23 @@ Status ClientImpl::RenameFileLocked(const std::string& old_path, const Metadata&
     if (!s.ok()) return s;
     if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
   }
-  rpc::PutRecordRequest put;
+  rpc::PutEntryRequest put;
   put.path = new_path;
-  put.record = EncodeMetadata(md);
-  Call call = MetaCall(new_path, rpc::Verb::kPutRecord, rpc::EncodeBody(put));
-  s = CallOne(&call);
-  if (!s.ok()) return s;
-  rpc::PutRecordReply reply;
-  s = rpc::DecodeBody(call.reply_body, &reply, "put record reply");
-  if (!s.ok()) return s;
+  put.ino = md.file_id;
+  put.mode = md.mode;
+  Call call = MetaCall(new_path, rpc::Verb::kPutEntry, rpc::EncodeBody(put));
+  CallOne(&call);
+  rpc::PutEntryReply reply;
+  if (!(s = DecodePutEntry(call, &reply)).ok()) return s;
   rpc::RemoveRequest rm;
   rm.path = old_path;
-  Call remove = MetaCall(old_path, rpc::Verb::kRemove, rpc::EncodeBody(rm));
-  std::vector<Call*> last{&remove};
-  for (Call& t : touches) last.push_back(&t);
-  RunCalls(last);
-  if (!(s = remove.status).ok()) return s;
-  Metadata old_target;
-  if (reply.replaced && DecodeMetadata(reply.old_record, &old_target).ok() && old_target.file_id != 0 &&
-      old_target.file_id != md.file_id) {
-    rpc::FileSizeRequest chunks;
-    chunks.file_id = old_target.file_id;
-    return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks),
-                     ChunkOwners(old_target.file_id, old_target.size));
-  }
-  return Status::OK();
+  rm.kind = rpc::kEntryOnly;
+  touches.push_back(MetaCall(old_path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
+  return FinishRenameLocked(std::move(touches), md.file_id, reply.replaced ? reply.old_ino : 0);
 }
-
 
 Status ClientImpl::RenameDirectoryLocked(const std::string& old_path, const Metadata& md,
                                          const std::string& new_path, std::vector<Call> touches) {
-  if (old_path == "/" || new_path.compare(0, old_path.size() + 1, old_path + "/") == 0) {
-    return Status::Error(EINVAL, "cannot move a directory into itself");
-  }
   Metadata target;
   Status s = StatLocked(new_path, &target);
   if (s.ok()) {
@@ -232,47 +307,40 @@ Status ClientImpl::RenameDirectoryLocked(const std::string& old_path, const Meta
   if (!(s = StatLocked(parent, &parent_md)).ok()) return s;
   if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
 
-  // The subtree, parents before children: every path and its record.
-  std::vector<std::pair<std::string, std::string>> tree{{old_path, EncodeMetadata(md)}};
+  // The subtree's entries, parents before children: each path, the inode it names, its type.
+  // Inodes stay where they are; only the names move.
+  std::vector<rpc::PutEntryRequest> tree{{old_path, md.file_id, md.mode}};
   for (size_t next = 0; next < tree.size(); ++next) {
-    Metadata dir;
-    if (!DecodeMetadata(tree[next].second, &dir).ok() || !dir.is_dir()) continue;
+    if (!S_ISDIR(tree[next].mode)) continue;
     std::vector<DirEntry> page;
     std::string after;
     for (bool end = false; !end;) {
-      if (!(s = ReadDirLocked(tree[next].first, after, rpc::kMaxReadDirPage, false, &page, &end)).ok()) return s;
+      if (!(s = ReadDirLocked(tree[next].path, after, rpc::kMaxReadDirPage, false, &page, &end)).ok()) return s;
       if (page.empty()) break;
       after = page.back().name;
-      std::vector<Call> stats;
       for (const auto& e : page) {
-        std::string child = ChildPrefix(tree[next].first) + e.name;
-        stats.push_back(MetaCall(child, rpc::Verb::kStat, rpc::EncodeBody(rpc::PathRequest{child})));
-      }
-      if (!(s = RunAll(stats)).ok()) return s;
-      for (size_t i = 0; i < page.size(); ++i) {
-        rpc::RecordReply r;
-        if (!(s = rpc::DecodeBody(stats[i].reply_body, &r, "record reply")).ok()) return s;
-        tree.emplace_back(ChildPrefix(tree[next].first) + page[i].name, std::move(r.record));
+        tree.push_back({ChildPrefix(tree[next].path) + e.name, e.ino, DTTOIF(e.type)});
       }
     }
   }
-  // Copy every record to its new name, then drop the old names (children first).
   std::vector<Call> puts;
-  for (const auto& [path, record] : tree) {
-    rpc::PutRecordRequest put;
-    put.path = new_path + path.substr(old_path.size());
-    put.record = record;
-    puts.push_back(MetaCall(put.path, rpc::Verb::kPutRecord, rpc::EncodeBody(put)));
+  for (const auto& entry : tree) {
+    rpc::PutEntryRequest put = entry;
+    put.path = new_path + entry.path.substr(old_path.size());
+    puts.push_back(MetaCall(put.path, rpc::Verb::kPutEntry, rpc::EncodeBody(put)));
   }
   if (!(s = RunAll(puts)).ok()) return s;
+  rpc::PutEntryReply top;
+  if (!(s = DecodePutEntry(puts[0], &top)).ok()) return s;
   std::vector<Call> removes;
   for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
     rpc::RemoveRequest rm;
-    rm.path = it->first;
+    rm.path = it->path;
+    rm.kind = rpc::kEntryOnly;
     removes.push_back(MetaCall(rm.path, rpc::Verb::kRemove, rpc::EncodeBody(rm)));
   }
   for (Call& t : touches) removes.push_back(std::move(t));
-  return RunAll(removes);
+  return FinishRenameLocked(std::move(removes), md.file_id, top.replaced ? top.old_ino : 0);
 }
 
 }  // namespace gkfs

@@ -1,7 +1,9 @@
 // ClientImpl: gkfs::Client over the UCX ClientTransport. Owns the transport; one mutex
 // serialises all operations of a process on it (UCX worker in serialized mode).
-// Metadata operations go to the path's owner; data operations send one request per
-// target daemon (all in flight at once) plus the size update to the metadata owner.
+// Entry operations go to the path's owner, inode operations to the inode's home (its id's top
+// 16 bits); an entry whose inode lives elsewhere (renamed, hard-linked) is answered with the
+// inode's id and costs a second hop. Data operations send one request per target daemon
+// (all in flight at once); the size grows after the bytes are written.
 #pragma once
 
 #include <memory>
@@ -30,6 +32,8 @@ class ClientImpl : public Client {
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
   Status Symlink(const std::string& path, const std::string& target) override;
+  Status Mknod(const std::string& path, uint32_t mode, uint64_t rdev) override;
+  Status Link(const std::string& old_path, const std::string& new_path) override;
   Status Rmdir(const std::string& path) override;
   Status ReadDir(const std::string& path, std::vector<DirEntry>* entries) override;
   Status ReadDirPage(const std::string& path, const std::string& start_after, size_t max_entries,
@@ -41,6 +45,10 @@ class ClientImpl : public Client {
   Status Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf, size_t len,
               size_t* nread) override;
   Status Truncate(const std::string& path, uint64_t size) override;
+  Status StatFile(const std::string& path, uint64_t file_id, Metadata* md) override;
+  Status TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) override;
+  Status SetAttrFile(const std::string& path, uint64_t file_id, int64_t mode, int64_t atime_ns,
+                     int64_t mtime_ns, int64_t uid, int64_t gid) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
   Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
                  int64_t uid, int64_t gid) override;
@@ -60,15 +68,37 @@ class ClientImpl : public Client {
   // The daemon that answers for path's metadata: its placement owner here; the I/O node in
   // forwarding mode.
   virtual uint32_t MetadataOwner(const std::string& path) { return placement_.MetadataOwner(path); }
+  // The daemon that holds inode ino: its home (the id's top bits); the root's is the owner of
+  // "/" (every daemon keeps a root inode; the owner of "/" keeps its times).
+  virtual uint32_t InodeOwner(uint64_t ino);
+  // How an open file is addressed: by its inode here; by path in forwarding mode.
+  virtual rpc::Target FileTarget(const std::string& path, uint64_t file_id) {
+    return file_id != 0 ? rpc::Target{"", file_id} : rpc::Target{path, 0};
+  }
+  uint32_t TargetOwner(const rpc::Target& target) {
+    return target.ino != 0 ? InodeOwner(target.ino) : MetadataOwner(target.path);
+  }
+  // Sends a Target-addressed request (its reply starts with remote_ino) and, when the entry
+  // names an inode held elsewhere, asks again at the inode's home. REQUIRES: mu_ held.
+  template <class Req>
+  Status CallTarget(rpc::Verb verb, Req req, transport::Call* call);
+  // The record of inode ino from its home. REQUIRES: mu_ held.
+  Status StatInode(uint64_t ino, Metadata* md);
+  // The record a Stat call (by path) answered, following its redirect. REQUIRES: mu_ held.
+  Status DecodeStat(const transport::Call& call, Metadata* md);
+  // The record a Create/Remove-style reply carried, or (remote_ino != 0) its home's.
+  Status RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md);
   // Whether a create (removal) of path and the touch of its parent go as one CreateInDir
   // (RemoveInDir): one daemon owns both, so one round trip and one write.
   virtual bool OneOwnerWithParent(const std::string& path, const std::string& parent) {
     return MetadataOwner(path) == MetadataOwner(parent);
   }
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
+  // A call to the home of inode ino.
+  transport::Call InodeCall(uint64_t ino, rpc::Verb verb, std::string body);
   Status StatLocked(const std::string& path, Metadata* md);
-  Status CreateLocked(const std::string& path, uint32_t mode, bool exclusive,
-                      const std::string& link_target, Metadata* md, bool* created);
+  // Makes the entry path: with a new inode (req.ino 0), or naming req.ino (a hard link).
+  Status CreateLocked(rpc::CreateRequest req, Metadata* md, bool* created);
   // extra: one more call sent in the same round trip (may be null).
   Status ReadDirLocked(const std::string& path, const std::string& start_after, size_t max_entries,
                        bool check_dir, std::vector<DirEntry>* entries, bool* end,
@@ -80,14 +110,20 @@ class ClientImpl : public Client {
     Status status;             // the parent's: ENOENT, ENOTDIR (not a directory), ...
     Metadata before;           // its record before the touch
     int64_t touched_ns = 0;    // 0: nothing touched
+    int32_t nlink_delta = 0;   // what the touch did to its link count
+    uint64_t remote = 0;       // InDir replies: the parent's inode lives elsewhere
   };
-  transport::Call TouchCall(const std::string& dir);
-  DirTouch DecodeTouch(const transport::Call& touch);
-  static Status DecodeInDir(const transport::Call& call, DirTouch* dir, Metadata* md, bool* done);
-  // Runs op beside the TouchDir of dir, in one round trip; the touch's outcome.
-  DirTouch RunBesideTouch(transport::Call* op, const std::string& dir);
+  // nlink_delta: a subdirectory is made (+1) or removed (-1).
+  transport::Call TouchCall(const rpc::Target& dir, int32_t nlink_delta);
+  DirTouch DecodeTouch(const transport::Call& touch, int32_t nlink_delta);
+  // The outcome of a CreateInDir/RemoveInDir: *dir the parent's; returns the operation's
+  // status and its reply.
+  static Status DecodeInDir(const transport::Call& call, DirTouch* dir, rpc::InDirReply* r);
+  // Runs op beside the TouchDir of dir, in one round trip (a second one for a directory
+  // whose inode lives elsewhere); the touch's outcome.
+  DirTouch RunBesideTouch(transport::Call* op, const rpc::Target& dir, int32_t nlink_delta);
   // Appends the call that undoes a touch, if there was one.
-  void AddUntouch(const std::string& dir, const DirTouch& touch, std::vector<transport::Call>* calls);
+  void AddUntouch(const DirTouch& touch, std::vector<transport::Call>* calls);
   // Whether directory permissions are checked: credentials set, caller not privileged.
   bool Checking() const;
   // EACCES without search permission on dir (not Checking(): OK).
@@ -95,14 +131,23 @@ class ClientImpl : public Client {
   // Adding (entry null) or removing entry in dir: EACCES without write and search
   // permission, EPERM where the sticky bit protects entry.
   Status CheckModify(const Metadata& dir, const Metadata* entry) const;
-  // Removes path's record (kind as rpc::RemoveRequest) beside the touch of its parent;
-  // a removal the checks deny is put back.
-  Status RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed);
+  // Removes the entry path (kind as rpc::RemoveRequest) beside the touch of its parent and
+  // drops its link; *removed is the inode after that, *reclaim whether its data must go.
+  // With credentials, the parent's permissions are checked first (a round trip more).
+  Status RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, bool* reclaim);
+  // Drops one link of inode ino at its home (an entry removed elsewhere named it).
+  Status DropLinkLocked(uint64_t ino, Metadata* after, bool* reclaim);
+  // Removes the chunks of an inode whose last link went. REQUIRES: mu_ held.
+  Status ReclaimLocked(const Metadata& md);
   // Rename's permission checks (search on both parents, the removal from the old one, the
   // addition or replacement in the new one); without credentials: OK.
   Status CheckRenameLocked(const std::string& old_path, const Metadata& md, const std::string& new_path);
-  Status WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len,
-                           transport::Call* extra);
+  // Writes the chunks, then grows the size to offset + len (grow; in the same request when
+  // the inode's home holds every piece).
+  Status WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len, bool grow);
+  Status TruncateLocked(const rpc::Target& target, uint64_t size);
+  Status SetAttrLocked(const rpc::Target& target, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
+                       int64_t uid, int64_t gid);
   // Sends `verb` with body to every daemon in `targets` (all when empty).
   Status Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets);
   std::vector<uint32_t> ChunkOwners(uint64_t file_id, uint64_t size) const;
@@ -111,6 +156,9 @@ class ClientImpl : public Client {
                                std::vector<transport::Call> touches);
   Status RenameFileLocked(const std::string& old_path, const Metadata& md, const std::string& new_path,
                           std::vector<transport::Call> touches);
+  // The last step of a rename: drops the old names (entries only), the touches, the moved
+  // inode's ctime; then the link of what new_path named before (replaced_ino, 0: none).
+  Status FinishRenameLocked(std::vector<transport::Call> last, uint64_t moved_ino, uint64_t replaced_ino);
   // Runs calls in groups of at most kParallelCalls; the first error, if any.
   Status RunAll(std::vector<transport::Call>& calls);
 
@@ -123,11 +171,10 @@ class ClientImpl : public Client {
 };
 
 int64_t NowNs();
-// The call's error, else the record in its RecordReply (Stat, Remove).
+// The call's error, else the record in its RecordReply (the forwarding daemon's Stat).
 Status DecodeRecord(const transport::Call& call, Metadata* md);
-// The call's error, else the record in its CreateReply; *created (may be null) whether the
-// call made it.
-Status DecodeCreate(const transport::Call& call, Metadata* md, bool* created);
+// The call's error, else its CreateReply; *created (may be null) whether the call made it.
+Status DecodeCreate(const transport::Call& call, Metadata* md, bool* created, uint64_t* remote_ino = nullptr);
 // A Create request by the caller's effective ids.
 rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclusive,
                               const std::string& link_target = "");

@@ -33,12 +33,6 @@ Status ForwardingClient::CallIoNode(rpc::Verb verb, std::string body, Call* call
   return CallOne(call);
 }
 
-Status ForwardingClient::RecordCall(rpc::Verb verb, std::string body, Metadata* md) {
-  Call call;
-  Status s = CallIoNode(verb, std::move(body), &call);
-  return s.ok() ? DecodeRecord(call, md) : s;
-}
-
 Status ForwardingClient::CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created) {
   Call call;
   Status s = CallIoNode(rpc::Verb::kCreate, rpc::EncodeBody(req), &call);
@@ -62,8 +56,8 @@ Status ForwardingClient::RemoveKind(const std::string& path, uint8_t kind) {
   rpc::RemoveRequest req;
   req.path = path;
   req.kind = kind;
-  Metadata md;
-  return RecordCall(rpc::Verb::kRemove, rpc::EncodeBody(req), &md);
+  Call call;
+  return CallIoNode(rpc::Verb::kRemove, rpc::EncodeBody(req), &call);
 }
 
 Status ForwardingClient::Remove(const std::string& path) { return RemoveKind(path, 1); }
@@ -86,7 +80,7 @@ Status ForwardingClient::ReadDirOnce(const std::string& path, const std::string&
   }
   *end = r.end;
   entries->clear();
-  for (auto& w : wire) entries->push_back({std::move(w.name), w.type});
+  for (auto& w : wire) entries->push_back({std::move(w.name), w.type, w.ino});
   return Status::OK();
 }
 
@@ -161,10 +155,26 @@ Status ForwardingClient::Read(const std::string& path, uint64_t file_id, uint64_
 Status ForwardingClient::Truncate(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> l(mu_);
   rpc::SizeRequest req;
-  req.path = path;
+  req.target.path = path;
   req.size = size;
   Call call;
   return CallIoNode(rpc::Verb::kSetSize, rpc::EncodeBody(req), &call);
+}
+
+Status ForwardingClient::TruncateFile(const std::string& path, uint64_t, uint64_t size) {
+  return Truncate(path, size);
+}
+
+Status ForwardingClient::Link(const std::string&, const std::string&) {
+  return Status::Error(EOPNOTSUPP, "hard links are not supported in forwarding mode");
+}
+
+Status ForwardingClient::Mknod(const std::string& path, uint32_t mode, uint64_t rdev) {
+  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) {
+    return Status::Error(EOPNOTSUPP, "special files are not supported in forwarding mode");
+  }
+  Metadata md;
+  return Create(path, mode & 07777, true, &md, nullptr);
 }
 
 Status ForwardingClient::Rename(const std::string& old_path, const std::string& new_path) {

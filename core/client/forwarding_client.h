@@ -36,16 +36,21 @@ class ForwardingClient : public ClientImpl {
               size_t* nread) override;
   Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
+  Status TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) override;
+  Status Link(const std::string& old_path, const std::string& new_path) override;
+  Status Mknod(const std::string& path, uint32_t mode, uint64_t rdev) override;
   Status StatFs(FsStats* stats) override;
 
  private:
   // Stat and SetAttr come from ClientImpl through this. REQUIRES: mu_ held.
   uint32_t MetadataOwner(const std::string& path) override;
+  // The PFS knows files by name: an open file is addressed by its path, at the I/O node.
+  uint32_t InodeOwner(uint64_t) override { return MetadataOwner(""); }
+  rpc::Target FileTarget(const std::string& path, uint64_t) override { return rpc::Target{path, 0}; }
   // The I/O node serves Create, Remove and TouchDir, not CreateInDir or RemoveInDir.
   bool OneOwnerWithParent(const std::string&, const std::string&) override { return false; }
   // One RPC to the current I/O node. REQUIRES: mu_ held.
   Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
-  Status RecordCall(rpc::Verb verb, std::string body, Metadata* md);
   Status CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created);
   // Remove (kind 1, not a directory) or Rmdir (kind 2) on the I/O node.
   Status RemoveKind(const std::string& path, uint8_t kind);

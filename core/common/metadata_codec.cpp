@@ -17,6 +17,8 @@ std::string EncodeMetadata(const Metadata& md) {
   e.U32(md.gid);
   e.U64(md.size);
   e.U64(md.file_id);
+  e.U32(md.nlink);
+  e.U64(md.rdev);
   e.I64(md.atime_ns);
   e.I64(md.mtime_ns);
   e.I64(md.ctime_ns);
@@ -37,12 +39,33 @@ Status DecodeMetadata(std::string_view bytes, Metadata* md) {
   m.gid = d.U32();
   m.size = d.U64();
   m.file_id = d.U64();
+  m.nlink = d.U32();
+  m.rdev = d.U64();
   m.atime_ns = d.I64();
   m.mtime_ns = d.I64();
   m.ctime_ns = d.I64();
   m.link_target = d.Str(PATH_MAX);
   Status s = d.Finish("metadata record");
   if (s.ok()) *md = std::move(m);
+  return s;
+}
+
+std::string EncodeEntry(const Entry& entry) {
+  Encoder e;
+  e.U8('E');
+  e.U64(entry.ino);
+  e.U32(entry.mode);
+  return e.Take();
+}
+
+Status DecodeEntry(std::string_view bytes, Entry* entry) {
+  Decoder d(bytes);
+  if (d.U8() != 'E') return Status::Error(EBADMSG, "not a directory entry");
+  Entry out;
+  out.ino = d.U64();
+  out.mode = d.U32();
+  Status s = d.Finish("directory entry");
+  if (s.ok()) *entry = out;
   return s;
 }
 
@@ -68,6 +91,14 @@ std::string EncodeSetAttrOperand(const AttrUpdate& u) {
   e.I64(u.ctime_ns);
   e.I64(u.uid);
   e.I64(u.gid);
+  return e.Take();
+}
+
+std::string EncodeLinksOperand(int32_t delta, int64_t ctime_ns) {
+  Encoder e;
+  e.U8('L');
+  e.I32(delta);
+  e.I64(ctime_ns);
   return e.Take();
 }
 
@@ -114,6 +145,16 @@ Status ApplyOperand(std::string_view operand, Metadata* md) {
     if (!s.ok()) return s;
     if (u.uid > UINT32_MAX || u.gid > UINT32_MAX) return Status::Error(EBADMSG, "owner out of range");
     ApplyAttr(u, md);
+    return Status::OK();
+  }
+  if (tag == 'L') {
+    int32_t delta = d.I32();
+    int64_t ctime = d.I64();
+    Status s = d.Finish("links operand");
+    if (!s.ok()) return s;
+    int64_t nlink = static_cast<int64_t>(md->nlink) + delta;
+    md->nlink = static_cast<uint32_t>(std::clamp<int64_t>(nlink, 0, UINT32_MAX));
+    md->ctime_ns = std::max(md->ctime_ns, ctime);
     return Status::OK();
   }
   return Status::Error(EBADMSG, "unknown merge operand");

@@ -1,6 +1,7 @@
 // Helpers over normalised file-system paths ("/", "/a/b"). Pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,21 @@ inline std::string_view BaseName(std::string_view path) {
 // Prefix that every key of a child of dir starts with ("/" -> "/", "/a" -> "/a/").
 inline std::string ChildPrefix(std::string_view dir) {
   return dir == "/" ? std::string("/") : std::string(dir) + "/";
+}
+
+// st_dev of every file of the file system mounted at mountdir, the same from the preload,
+// gkfs.Client and FUSE (tar and rsync match hard links by st_dev and st_ino): major 0x6b66
+// ("fk"), minor the low 20 bits of FNV-1a over the mount directory's bytes.
+inline uint64_t FileSystemDevice(std::string_view mountdir) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : mountdir) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  const uint64_t major = 0x6b66, minor = h & 0xfffff;
+  // makedev's encoding (glibc), spelled out so this header needs no system one.
+  return ((major & 0xfffff000ULL) << 32) | ((major & 0xfffULL) << 8) | ((minor & 0xffffff00ULL) << 12) |
+         (minor & 0xffULL);
 }
 
 }  // namespace gkfs

@@ -13,6 +13,12 @@ uint64_t HashPath(std::string_view path);
 // XXH3-64 of 16 bytes: file_id then chunk_index, each little-endian u64.
 uint64_t HashChunk(uint64_t file_id, uint64_t chunk_index);
 
+// The root directory's inode id; every daemon holds the root's entry and inode.
+constexpr uint64_t kRootIno = 1;
+constexpr uint32_t kMaxDaemons = 1u << 16;
+// The home daemon of an inode: its index in the clients' daemon order, the id's top 16 bits.
+inline uint32_t InodeHome(uint64_t ino) { return static_cast<uint32_t>(ino >> 48); }
+
 class Placement {
  public:
   // REQUIRES: num_daemons > 0.

@@ -73,7 +73,7 @@ class DaemonImpl : public Daemon {
       return s;
     }
     metadata_ = std::make_unique<MetadataProvider>(std::move(store));
-    if (!(s = metadata_->EnsureRoot(geteuid(), getegid())).ok()) return s;
+    if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
     data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size);
     if (!(s = data_->Init()).ok()) return s;
     providers_ = Providers{metadata_.get(),     data_.get(), options_.chunk_size, options_.mountdir,

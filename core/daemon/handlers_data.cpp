@@ -31,8 +31,11 @@ bool Offload(Providers& p, const Request& req, uint64_t bytes, Response* out, Wo
 void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
   rpc::ChunksRequest in;
   if (!DecodeRequest(req, &in, out)) return;
-  auto write = [data = p.data, in, payload = req.payload](Response* r) {
+  // A size update the write carries is applied once its bytes are written: the size never
+  // covers bytes that were not (rpc::ChunksRequest::grow_size).
+  auto write = [data = p.data, metadata = p.metadata, in, payload = req.payload](Response* r) {
     Status s = data->Write(in.file_id, in.pieces, payload);
+    if (s.ok() && in.grow_size != 0) s = metadata->GrowSize(in.file_id, in.grow_size, in.mtime_ns);
     if (!s.ok()) Fail(s, r);
   };
   if (!Offload(p, req, req.payload.size(), out, write)) write(out);

@@ -13,12 +13,6 @@ void Reply(const Status& s, const T& body, Response* out) {
   out->body = rpc::EncodeBody(body);
 }
 
-void ReplyRecord(const Status& s, const Metadata& md, Response* out) {
-  rpc::RecordReply r;
-  if (s.ok()) r.record = EncodeMetadata(md);
-  Reply(s, r, out);
-}
-
 }  // namespace
 
 void HandleFsConfig(Providers& p, const Request& req, Response* out) {
@@ -46,16 +40,17 @@ void HandleHealth(Providers& p, const Request& req, Response* out) {
   out->body = rpc::EncodeBody(r);
 }
 
-void HandleCreate(Providers& p, const Request& req, Response* out) {
-  rpc::CreateRequest in;
+// The verbs whose provider call fills a reply: decode, call, reply.
+template <class In, class Out, Status (MetadataProvider::*Op)(const In&, Out*)>
+void HandleWithReply(Providers& p, const Request& req, Response* out) {
+  In in;
   if (!DecodeRequest(req, &in, out)) return;
-  Metadata md;
-  bool created = false;
-  Status s = p.metadata->Create(in, &md, &created);
-  rpc::CreateReply r;
-  if (s.ok()) r.record = EncodeMetadata(md);
-  r.created = created;
-  Reply(s, r, out);
+  Out r;
+  Reply((p.metadata->*Op)(in, &r), r, out);
+}
+
+void HandleCreate(Providers& p, const Request& req, Response* out) {
+  HandleWithReply<rpc::CreateRequest, rpc::CreateReply, &MetadataProvider::Create>(p, req, out);
 }
 
 // CreateInDir and RemoveInDir: the operation and its parent's touch, one reply.
@@ -77,28 +72,24 @@ void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
   HandleInDir<rpc::RemoveRequest, &MetadataProvider::RemoveInDir>(p, req, out);
 }
 
-void HandleStat(Providers& p, const Request& req, Response* out) {
-  rpc::PathRequest in;
+template <Status (MetadataProvider::*Op)(const rpc::Target&, rpc::RecordReply*)>
+void HandleRecord(Providers& p, const Request& req, Response* out) {
+  rpc::TargetRequest in;
   if (!DecodeRequest(req, &in, out)) return;
-  Metadata md;
-  ReplyRecord(p.metadata->Stat(in.path, &md), md, out);
+  rpc::RecordReply r;
+  Reply((p.metadata->*Op)(in.target, &r), r, out);
+}
+
+void HandleStat(Providers& p, const Request& req, Response* out) {
+  HandleRecord<&MetadataProvider::Stat>(p, req, out);
 }
 
 void HandleStatForRead(Providers& p, const Request& req, Response* out) {
-  rpc::PathRequest in;
-  if (!DecodeRequest(req, &in, out)) return;
-  Metadata md;
-  ReplyRecord(p.metadata->StatForRead(in.path, &md), md, out);
+  HandleRecord<&MetadataProvider::StatForRead>(p, req, out);
 }
 
 void HandleTouchDir(Providers& p, const Request& req, Response* out) {
-  rpc::PathRequest in;
-  if (!DecodeRequest(req, &in, out)) return;
-  Metadata before;
-  rpc::TouchDirReply r;
-  Status s = p.metadata->TouchDir(in.path, &before, &r.touched_ns);
-  if (s.ok()) r.record = EncodeMetadata(before);
-  Reply(s, r, out);
+  HandleWithReply<rpc::TouchDirRequest, rpc::TouchDirReply, &MetadataProvider::TouchDir>(p, req, out);
 }
 
 void HandleUntouchDir(Providers& p, const Request& req, Response* out) {
@@ -109,16 +100,22 @@ void HandleUntouchDir(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleRemove(Providers& p, const Request& req, Response* out) {
-  rpc::RemoveRequest in;
+  HandleWithReply<rpc::RemoveRequest, rpc::RemoveReply, &MetadataProvider::Remove>(p, req, out);
+}
+
+void HandleLinks(Providers& p, const Request& req, Response* out) {
+  rpc::LinksRequest in;
   if (!DecodeRequest(req, &in, out)) return;
-  Metadata md;
-  ReplyRecord(p.metadata->Remove(in.path, in.kind, &md), md, out);
+  if (in.delta != 1 && in.delta != -1) return Fail(Status::Error(EINVAL, "link count moves by one"), out);
+  rpc::RemoveReply r;
+  Reply(p.metadata->Links(in, &r), r, out);
 }
 
 void HandleGrowSize(Providers& p, const Request& req, Response* out) {
   rpc::SizeRequest in;
   if (!DecodeRequest(req, &in, out)) return;
-  Status s = p.metadata->GrowSize(in.path, in.size, in.mtime_ns);
+  if (in.target.ino == 0) return Fail(Status::Error(EINVAL, "GrowSize addresses an inode"), out);
+  Status s = p.metadata->GrowSize(in.target.ino, in.size, in.mtime_ns);
   if (!s.ok()) Fail(s, out);
 }
 
@@ -126,31 +123,19 @@ void HandleReserveAppend(Providers& p, const Request& req, Response* out) {
   rpc::ReserveAppendRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   rpc::OffsetReply r;
-  Reply(p.metadata->ReserveAppend(in.path, in.length, in.mtime_ns, &r.offset), r, out);
+  Reply(p.metadata->ReserveAppend(in.ino, in.length, &r.offset), r, out);
 }
 
 void HandleSetSize(Providers& p, const Request& req, Response* out) {
-  rpc::SizeRequest in;
-  if (!DecodeRequest(req, &in, out)) return;
-  Status s = p.metadata->SetSize(in.path, in.size, in.mtime_ns);
-  if (!s.ok()) Fail(s, out);
+  HandleWithReply<rpc::SizeRequest, rpc::TargetReply, &MetadataProvider::SetSize>(p, req, out);
 }
 
 void HandleSetAttr(Providers& p, const Request& req, Response* out) {
-  rpc::SetAttrRequest in;
-  if (!DecodeRequest(req, &in, out)) return;
-  Status s = p.metadata->SetAttr(in);
-  if (!s.ok()) Fail(s, out);
+  HandleWithReply<rpc::SetAttrRequest, rpc::TargetReply, &MetadataProvider::SetAttr>(p, req, out);
 }
 
-void HandlePutRecord(Providers& p, const Request& req, Response* out) {
-  rpc::PutRecordRequest in;
-  if (!DecodeRequest(req, &in, out)) return;
-  rpc::PutRecordReply r;
-  bool replaced = false;
-  Status s = p.metadata->PutRecord(in.path, in.record, &replaced, &r.old_record);
-  r.replaced = replaced;
-  Reply(s, r, out);
+void HandlePutEntry(Providers& p, const Request& req, Response* out) {
+  HandleWithReply<rpc::PutEntryRequest, rpc::PutEntryReply, &MetadataProvider::PutEntry>(p, req, out);
 }
 
 void HandleReadDir(Providers& p, const Request& req, Response* out) {

@@ -41,11 +41,13 @@ class MemoryStore : public KvStore {
     map_[std::string(key)] = std::string(value);
     return Status::OK();
   }
-  Status Write(std::initializer_list<Update> updates) override {
+  Status Write(const std::vector<Update>& updates) override {
     std::lock_guard<std::mutex> l(mu_);
     for (const Update& u : updates) {
-      if (!u.erase) {
+      if (u.op == Update::Op::kPut) {
         map_[std::string(u.key)] = std::string(u.value);
+      } else if (u.op == Update::Op::kMerge) {
+        MergeLocked(u.key, u.value);
       } else if (auto it = map_.find(u.key); it != map_.end()) {
         map_.erase(it);
       }
@@ -60,11 +62,7 @@ class MemoryStore : public KvStore {
   }
   Status Merge(std::string_view key, std::string_view operand) override {
     std::lock_guard<std::mutex> l(mu_);
-    auto it = map_.find(key);
-    std::string_view base;
-    if (it != map_.end()) base = it->second;
-    std::string merged = MergeRecord(it != map_.end() ? &base : nullptr, {operand});
-    map_[std::string(key)] = std::move(merged);
+    MergeLocked(key, operand);
     return Status::OK();
   }
   std::unique_ptr<KvIterator> NewIterator() override {
@@ -72,6 +70,15 @@ class MemoryStore : public KvStore {
   }
 
  private:
+  // REQUIRES: mu_ held.
+  void MergeLocked(std::string_view key, std::string_view operand) {
+    auto it = map_.find(key);
+    std::string_view base;
+    if (it != map_.end()) base = it->second;
+    std::string merged = MergeRecord(it != map_.end() ? &base : nullptr, {operand});
+    map_[std::string(key)] = std::move(merged);
+  }
+
   std::mutex mu_;
   std::map<std::string, std::string, std::less<>> map_;  // GUARDED_BY(mu_)
 };

@@ -49,12 +49,17 @@ class RocksStore : public KvStore {
     WithoutPerfCounters();
     return FromRocks(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
   }
-  Status Write(std::initializer_list<Update> updates) override {
+  Status Write(const std::vector<Update>& updates) override {
     WithoutPerfCounters();
     rocksdb::WriteBatch batch;
     rocksdb::Status s;
     for (const Update& u : updates) {
-      if (s.ok()) s = u.erase ? batch.Delete(Slice(u.key)) : batch.Put(Slice(u.key), Slice(u.value));
+      if (!s.ok()) break;
+      switch (u.op) {
+        case Update::Op::kPut: s = batch.Put(Slice(u.key), Slice(u.value)); break;
+        case Update::Op::kMerge: s = batch.Merge(Slice(u.key), Slice(u.value)); break;
+        case Update::Op::kErase: s = batch.Delete(Slice(u.key)); break;
+      }
     }
     if (s.ok()) s = db_->Write(write_options_, &batch);
     return FromRocks(s, "rocksdb write");

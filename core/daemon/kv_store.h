@@ -4,10 +4,10 @@
 // All methods are thread-safe. An iterator sees keys in byte order.
 #pragma once
 
-#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gkfs/status.h"
 
@@ -31,11 +31,12 @@ class KvStore {
   virtual Status Put(std::string_view key, std::string_view value) = 0;
   // All of them or none, in one write (RocksDB: one batch, one WAL append).
   struct Update {
+    enum class Op : uint8_t { kPut, kErase, kMerge };
     std::string_view key;
-    std::string_view value;  // ignored when erase
-    bool erase = false;
+    std::string_view value;  // the record (kPut) or the operand (kMerge); ignored by kErase
+    Op op = Op::kPut;
   };
-  virtual Status Write(std::initializer_list<Update> updates) = 0;
+  virtual Status Write(const std::vector<Update>& updates) = 0;
   virtual Status Delete(std::string_view key) = 0;
   virtual Status Merge(std::string_view key, std::string_view operand) = 0;
   // REQUIRES: the iterator is destroyed before the store.

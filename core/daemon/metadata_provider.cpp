@@ -1,16 +1,26 @@
 #include "daemon/metadata_provider.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
-#include <random>
+#include <cinttypes>
+#include <cstdio>
 
-#include "common/metadata_codec.h"
 #include "common/path_util.h"
 #include "common/placement.h"
 
 namespace gkfs {
 namespace {
+
+// Keys besides entries ("/...") and inodes ("#i<hex>"); docs/formats.md.
+constexpr char kFormatKey[] = "!format";
+constexpr char kFormat[] = "2";
+constexpr char kHomeKey[] = "!home";
+constexpr char kNextKey[] = "!next";
+constexpr uint64_t kMintBlock = 4096;     // ids persisted as used ahead of minting
+constexpr uint64_t kInoMask = (1ull << 48) - 1;
+constexpr size_t kMaxAppendEnds = 1 << 16;
 
 int64_t NowNs() {
   struct timespec ts;
@@ -18,220 +28,462 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-uint64_t NewFileId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(NowNs()) << 1));
-  uint64_t id;
-  do id = rng(); while (id == 0);
-  return id;
-}
-
-Metadata NewRecord(const rpc::CreateRequest& req, int64_t now_ns) {
-  Metadata m;
-  m.mode = req.mode;
-  m.uid = req.uid;
-  m.gid = req.gid;
-  m.atime_ns = m.mtime_ns = m.ctime_ns = now_ns;
-  m.link_target = req.link_target;
-  if (S_ISREG(m.mode)) m.file_id = NewFileId();
-  return m;
-}
-
 uint8_t TypeOf(uint32_t mode) {
-  if (S_ISDIR(mode)) return DT_DIR;
-  if (S_ISLNK(mode)) return DT_LNK;
-  return DT_REG;
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return DT_DIR;
+    case S_IFLNK: return DT_LNK;
+    case S_IFIFO: return DT_FIFO;
+    case S_IFCHR: return DT_CHR;
+    case S_IFBLK: return DT_BLK;
+    case S_IFSOCK: return DT_SOCK;
+    default: return DT_REG;
+  }
 }
+
+// A directory's record after an entry was added or removed in it: mtime = ctime = now, but
+// later than both before, so the touches of one directory are strictly ordered.
+Metadata Touched(const Metadata& dir, int64_t now, int32_t nlink_delta) {
+  Metadata t = dir;
+  t.mtime_ns = t.ctime_ns = std::max({now, dir.mtime_ns + 1, dir.ctime_ns + 1});
+  t.nlink = static_cast<uint32_t>(std::max<int64_t>(0, static_cast<int64_t>(dir.nlink) + nlink_delta));
+  return t;
+}
+
+int32_t SubdirDelta(uint32_t mode, int32_t sign) { return S_ISDIR(mode) ? sign : 0; }
 
 }  // namespace
 
-MetadataProvider::MetadataProvider(std::unique_ptr<KvStore> store) : store_(std::move(store)) {}
-
-std::mutex& MetadataProvider::LockFor(const std::string& path) {
-  return stripes_[HashPath(path) % stripes_.size()];
+std::string InodeKey(uint64_t ino) {
+  char key[24];
+  snprintf(key, sizeof(key), "#i%016" PRIx64, ino);
+  return key;
 }
 
-Status MetadataProvider::Load(const std::string& path, Metadata* md) {
-  std::string value;
-  Status s = store_->Get(path, &value);
-  if (!s.ok()) return s;
-  return DecodeMetadata(value, md);
-}
-
-Status MetadataProvider::Create(const rpc::CreateRequest& req, Metadata* md, bool* created) {
-  std::lock_guard<std::mutex> l(LockFor(req.path));
-  *created = false;
-  Status s = Load(req.path, md);
-  if (s.ok()) {
-    return req.exclusive ? Status::Error(EEXIST, "file exists") : Status::OK();
-  }
-  if (s.code() != ENOENT) return s;
-  Metadata m = NewRecord(req, NowNs());
-  s = store_->Put(req.path, EncodeMetadata(m));
-  if (s.ok()) *md = std::move(m);
-  *created = s.ok();
-  return s;
-}
-
-// Locks the stripes of path and its parent, always in the same order (one when they
-// coincide), and reads the parent: r->dir_status is 0 for a directory, else the errno
-// (ENOTDIR with r->dir_record when it is no directory). *dir is its record.
-class MetadataProvider::InDir {
+// The stripes one operation holds. Add() takes a group in address order (each mutex once);
+// groups are added entries first, then inodes, which keeps every caller in one global order.
+class MetadataProvider::Locked {
  public:
-  InDir(MetadataProvider& p, const std::string& path, rpc::InDirReply* r)
-      : parent_(ParentPath(path)) {
-    std::mutex* a = &p.LockFor(parent_);
-    std::mutex* b = &p.LockFor(path);
-    if (b < a) std::swap(a, b);
-    first_ = std::unique_lock<std::mutex>(*a);
-    if (b != a) second_ = std::unique_lock<std::mutex>(*b);
-    Status s = p.Load(parent_, &dir_);
-    if (s.ok()) r->dir_record = EncodeMetadata(dir_);
-    if (s.ok() && !dir_.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
-    r->dir_status = s.code();
-  }
-  const std::string& parent() const { return parent_; }
-  // The parent's record with mtime = ctime = now (later than both before).
-  std::string Touched(int64_t now, int64_t* touched_ns) const {
-    Metadata t = dir_;
-    t.mtime_ns = t.ctime_ns = std::max({now, dir_.mtime_ns + 1, dir_.ctime_ns + 1});
-    *touched_ns = t.mtime_ns;
-    return EncodeMetadata(t);
+  void Add(std::vector<std::mutex*> group) {
+    std::sort(group.begin(), group.end());
+    group.erase(std::unique(group.begin(), group.end()), group.end());
+    for (std::mutex* m : group) held_.emplace_back(*m);
   }
 
  private:
-  std::string parent_;
-  std::unique_lock<std::mutex> first_, second_;
-  Metadata dir_;
+  std::vector<std::unique_lock<std::mutex>> held_;
 };
 
-void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r) {
-  InDir in(*this, req.path, r);
-  if (r->dir_status != 0) return;
-  Metadata md;
-  Status s = Load(req.path, &md);
-  if (s.ok()) {
-    r->record = EncodeMetadata(md);
-    r->status = req.exclusive ? EEXIST : 0;
-    return;
-  }
-  if (s.code() != ENOENT) {
-    r->status = s.code();
-    return;
-  }
-  int64_t now = NowNs();
-  r->record = EncodeMetadata(NewRecord(req, now));
-  int64_t touched = 0;
-  std::string dir = in.Touched(now, &touched);
-  r->status = store_->Write({{req.path, r->record}, {in.parent(), dir}}).code();
-  if (r->status != 0) return;
-  r->done = 1;
-  r->touched_ns = touched;
+MetadataProvider::MetadataProvider(std::unique_ptr<KvStore> store) : store_(std::move(store)) {}
+
+std::mutex& MetadataProvider::EntryLock(const std::string& path) {
+  return entry_stripes_[HashPath(path) % entry_stripes_.size()];
 }
+
+std::mutex& MetadataProvider::InodeLock(uint64_t ino) {
+  return inode_stripes_[(ino ^ (ino >> 48)) % inode_stripes_.size()];
+}
+
+Status MetadataProvider::LoadEntry(const std::string& path, Entry* e) {
+  std::string value;
+  Status s = store_->Get(path, &value);
+  return s.ok() ? DecodeEntry(value, e) : s;
+}
+
+Status MetadataProvider::LoadInode(uint64_t ino, Metadata* md) {
+  std::string value;
+  Status s = store_->Get(InodeKey(ino), &value);
+  return s.ok() ? DecodeMetadata(value, md) : s;
+}
+
+Status MetadataProvider::Open(const std::string& where, uint32_t uid, uint32_t gid) {
+  std::string value;
+  Status s = store_->Get(kFormatKey, &value);
+  if (s.ok() && value != kFormat) {
+    return Status::Error(EINVAL, "the metadata in '" + where + "' has format " + value +
+                                     "; this gkfs reads format " + kFormat);
+  }
+  if (s.code() == ENOENT) {
+    auto it = store_->NewIterator();
+    it->Seek("");
+    if (it->Valid()) {
+      return Status::Error(EINVAL, "'" + where + "' holds metadata of a gkfs before inodes (format 1), "
+                                   "which this gkfs cannot read: start on an empty root directory "
+                                   "(--clean-rootdir) or with the gkfs that wrote it");
+    }
+    it.reset();
+    if (!(s = store_->Put(kFormatKey, kFormat)).ok()) return s;
+  } else if (!s.ok()) {
+    return s;
+  }
+  Entry root;
+  if ((s = LoadEntry("/", &root)).code() == ENOENT) {
+    Metadata md;
+    md.mode = S_IFDIR | 0755;
+    md.uid = uid;
+    md.gid = gid;
+    md.file_id = kRootIno;
+    md.nlink = 2;
+    md.atime_ns = md.mtime_ns = md.ctime_ns = NowNs();
+    const std::string entry = EncodeEntry({kRootIno, S_IFDIR}), key = InodeKey(kRootIno),
+                      record = EncodeMetadata(md);
+    s = store_->Write({{"/", entry}, {key, record}});
+  }
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> l(mint_mu_);
+  if (store_->Get(kHomeKey, &value).ok()) home_ = static_cast<uint32_t>(std::stoul(value));
+  if (store_->Get(kNextKey, &value).ok()) next_ino_ = ino_limit_ = std::stoull(value);
+  return Status::OK();
+}
+
+Status MetadataProvider::MintIno(uint32_t home, uint64_t* ino) {
+  if (home >= kMaxDaemons) return Status::Error(EINVAL, "daemon index past 65535");
+  std::lock_guard<std::mutex> l(mint_mu_);
+  Status s;
+  if (home_ == kMaxDaemons) {
+    if (!(s = store_->Put(kHomeKey, std::to_string(home))).ok()) return s;
+    home_ = home;
+  } else if (home != home_) {
+    return Status::Error(ESTALE, "this daemon is daemon " + std::to_string(home_) + " of its file system, "
+                                 "a client takes it for daemon " + std::to_string(home) +
+                                 ": the daemons' order changed (hosts file without daemon ids?)");
+  }
+  if (next_ino_ > kInoMask) return Status::Error(ENOSPC, "inode ids of this daemon are used up");
+  if (next_ino_ == ino_limit_) {
+    if (!(s = store_->Put(kNextKey, std::to_string(ino_limit_ + kMintBlock))).ok()) return s;
+    ino_limit_ += kMintBlock;
+  }
+  *ino = (static_cast<uint64_t>(home) << 48) | next_ino_++;
+  return Status::OK();
+}
+
+// The entry (and for a new inode its key and record) of a create; *md the inode, which is
+// held here unless req links to an inode elsewhere (then *record stays empty).
+Status MetadataProvider::NewEntry(const rpc::CreateRequest& req, int64_t now, std::string* entry,
+                                  std::string* inode_key, std::string* record, Metadata* md) {
+  if (req.ino != 0) {
+    *entry = EncodeEntry({req.ino, req.mode & S_IFMT});
+    if (LoadInode(req.ino, md).ok()) *record = EncodeMetadata(*md);
+    return Status::OK();
+  }
+  Metadata m;
+  Status s = MintIno(req.home, &m.file_id);
+  if (!s.ok()) return s;
+  m.mode = req.mode;
+  m.uid = req.uid;
+  m.gid = req.gid;
+  m.nlink = S_ISDIR(req.mode) ? 2 : 1;
+  m.rdev = req.rdev;
+  m.atime_ns = m.mtime_ns = m.ctime_ns = now;
+  m.link_target = req.link_target;
+  *entry = EncodeEntry({m.file_id, req.mode & S_IFMT});
+  *inode_key = InodeKey(m.file_id);
+  *record = EncodeMetadata(m);
+  *md = std::move(m);
+  return Status::OK();
+}
+
+void MetadataProvider::DropLink(const Metadata& md, int64_t now, std::vector<KvStore::Update>* updates,
+                                std::string* key, std::string* operand, std::string* after, bool* reclaim) {
+  Metadata a = md;
+  *key = InodeKey(md.file_id);
+  *reclaim = md.is_dir() || md.nlink <= 1;
+  a.nlink = *reclaim ? 0 : md.nlink - 1;
+  a.ctime_ns = std::max(md.ctime_ns, now);
+  if (*reclaim) {
+    updates->push_back({*key, {}, KvStore::Update::Op::kErase});
+  } else {
+    *operand = EncodeLinksOperand(-1, now);
+    updates->push_back({*key, *operand, KvStore::Update::Op::kMerge});
+  }
+  *after = EncodeMetadata(a);
+}
+
+Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply* r) {
+  std::lock_guard<std::mutex> l(EntryLock(req.path));
+  Entry existing;
+  Status s = LoadEntry(req.path, &existing);
+  Metadata md;
+  if (s.ok()) {
+    if (req.exclusive) return Status::Error(EEXIST, "file exists");
+    if (LoadInode(existing.ino, &md).ok()) r->record = EncodeMetadata(md);
+    else r->remote_ino = existing.ino;
+    return Status::OK();
+  }
+  if (s.code() != ENOENT) return s;
+  std::string entry, key, record;
+  if (!(s = NewEntry(req, NowNs(), &entry, &key, &record, &md)).ok()) return s;
+  std::vector<KvStore::Update> updates{{req.path, entry}};
+  if (!key.empty()) updates.push_back({key, record});
+  if (!(s = store_->Write(updates)).ok()) return s;
+  r->created = 1;
+  r->record = record;
+  if (record.empty()) r->remote_ino = req.ino;
+  return Status::OK();
+}
+
+void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r) {
+  const std::string parent = ParentPath(req.path);
+  Locked locks;
+  locks.Add({&EntryLock(parent), &EntryLock(req.path)});
+  Entry pe, existing;
+  Status s = LoadEntry(parent, &pe);
+  if (s.ok() && !S_ISDIR(pe.mode)) s = Status::Error(ENOTDIR, "a parent is not a directory");
+  if (!s.ok()) {
+    r->dir_status = s.code();
+    return;
+  }
+  Status es = LoadEntry(req.path, &existing);
+  locks.Add({&InodeLock(pe.ino)});
+  Metadata dir, md;
+  if (LoadInode(pe.ino, &dir).code() == ENOENT) {
+    r->dir_remote = pe.ino;
+    return;
+  }
+  r->dir_record = EncodeMetadata(dir);
+  if (es.ok()) {
+    r->status = req.exclusive ? EEXIST : 0;
+    if (LoadInode(existing.ino, &md).ok()) r->record = EncodeMetadata(md);
+    else r->remote_ino = existing.ino;
+    return;
+  }
+  if (es.code() != ENOENT) {
+    r->status = es.code();
+    return;
+  }
+  const int64_t now = NowNs();
+  std::string entry, key, record;
+  if ((r->status = NewEntry(req, now, &entry, &key, &record, &md).code()) != 0) return;
+  Metadata touched = Touched(dir, now, SubdirDelta(req.mode, +1));
+  const std::string dir_key = InodeKey(pe.ino), dir_record = EncodeMetadata(touched);
+  std::vector<KvStore::Update> updates{{req.path, entry}, {dir_key, dir_record}};
+  if (!key.empty()) updates.push_back({key, record});
+  if ((r->status = store_->Write(updates).code()) != 0) return;
+  r->record = record;
+  if (record.empty()) r->remote_ino = req.ino;
+  r->done = 1;
+  r->touched_ns = touched.mtime_ns;
+}
+
+namespace {
+// kind's type check of a removal (rpc::RemoveRequest).
+Status CheckKind(uint8_t kind, uint32_t mode) {
+  if ((kind & 3) == 1 && S_ISDIR(mode)) return Status::Error(EISDIR, "is a directory");
+  if ((kind & 3) == 2 && !S_ISDIR(mode)) return Status::Error(ENOTDIR, "not a directory");
+  return Status::OK();
+}
+}  // namespace
 
 void MetadataProvider::RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirReply* r) {
-  InDir in(*this, req.path, r);
-  if (r->dir_status != 0) return;
-  Metadata md;
-  Status s = Load(req.path, &md);
-  if (s.ok() && req.kind == 1 && md.is_dir()) s = Status::Error(EISDIR, "is a directory");
-  if (s.ok() && req.kind == 2 && !md.is_dir()) s = Status::Error(ENOTDIR, "not a directory");
-  r->status = s.code();
-  if (!s.ok()) return;
-  r->record = EncodeMetadata(md);
-  int64_t touched = 0;
-  std::string dir = in.Touched(NowNs(), &touched);
-  r->status = store_->Write({{req.path, {}, true}, {in.parent(), dir}}).code();
-  if (r->status != 0) return;
+  const std::string parent = ParentPath(req.path);
+  Locked locks;
+  locks.Add({&EntryLock(parent), &EntryLock(req.path)});
+  Entry pe, e;
+  Status s = LoadEntry(parent, &pe);
+  if (s.ok() && !S_ISDIR(pe.mode)) s = Status::Error(ENOTDIR, "a parent is not a directory");
+  if (!s.ok()) {
+    r->dir_status = s.code();
+    return;
+  }
+  Status es = LoadEntry(req.path, &e);
+  if (es.ok()) es = CheckKind(req.kind, e.mode);
+  locks.Add({&InodeLock(pe.ino), es.ok() ? &InodeLock(e.ino) : &InodeLock(pe.ino)});
+  Metadata dir, md;
+  if (LoadInode(pe.ino, &dir).code() == ENOENT) {
+    r->dir_remote = pe.ino;
+    return;
+  }
+  r->dir_record = EncodeMetadata(dir);
+  if ((r->status = es.code()) != 0) return;
+  const int64_t now = NowNs();
+  std::vector<KvStore::Update> updates{{req.path, {}, KvStore::Update::Op::kErase}};
+  std::string key, operand, after;
+  bool reclaim = false;
+  if (!(req.kind & rpc::kEntryOnly)) {
+    if (LoadInode(e.ino, &md).ok()) {
+      DropLink(md, now, &updates, &key, &operand, &after, &reclaim);
+    } else {
+      r->remote_ino = e.ino;
+    }
+  }
+  Metadata touched = Touched(dir, now, SubdirDelta(e.mode, -1));
+  const std::string dir_key = InodeKey(pe.ino), dir_record = EncodeMetadata(touched);
+  updates.push_back({dir_key, dir_record});
+  if ((r->status = store_->Write(updates).code()) != 0) return;
+  r->record = after;
+  r->reclaim = reclaim;
   r->done = 1;
-  r->touched_ns = touched;
+  r->touched_ns = touched.mtime_ns;
 }
 
-Status MetadataProvider::EnsureRoot(uint32_t uid, uint32_t gid) {
-  rpc::CreateRequest root;
-  root.path = "/";
-  root.mode = S_IFDIR | 0755;
-  root.uid = uid;
-  root.gid = gid;
-  Metadata md;
-  bool created = false;
-  return Create(root, &md, &created);
-}
-
-Status MetadataProvider::Stat(const std::string& path, Metadata* md) { return Load(path, md); }
-
-Status MetadataProvider::StatForRead(const std::string& path, Metadata* md) {
-  Status s = Load(path, md);
+Status MetadataProvider::Remove(const rpc::RemoveRequest& req, rpc::RemoveReply* r) {
+  Locked locks;
+  locks.Add({&EntryLock(req.path)});
+  Entry e;
+  Status s = LoadEntry(req.path, &e);
+  if (s.ok()) s = CheckKind(req.kind, e.mode);
   if (!s.ok()) return s;
+  std::vector<KvStore::Update> updates{{req.path, {}, KvStore::Update::Op::kErase}};
+  std::string key, operand, after;
+  bool reclaim = false;
+  if (!(req.kind & rpc::kEntryOnly)) {
+    locks.Add({&InodeLock(e.ino)});
+    Metadata md;
+    if (LoadInode(e.ino, &md).ok()) {
+      DropLink(md, NowNs(), &updates, &key, &operand, &after, &reclaim);
+    } else {
+      r->remote_ino = e.ino;
+    }
+  }
+  if (!(s = store_->Write(updates)).ok()) return s;
+  r->record = after;
+  r->reclaim = reclaim;
+  return Status::OK();
+}
+
+Status MetadataProvider::Links(const rpc::LinksRequest& req, rpc::RemoveReply* r) {
+  std::lock_guard<std::mutex> l(InodeLock(req.ino));
+  Metadata md;
+  Status s = LoadInode(req.ino, &md);
+  if (!s.ok()) return s;
+  const int64_t now = NowNs();
+  std::vector<KvStore::Update> updates;
+  std::string key, operand, after;
+  bool reclaim = false;
+  if (req.delta == -1) {
+    DropLink(md, now, &updates, &key, &operand, &after, &reclaim);
+  } else {
+    key = InodeKey(req.ino);
+    operand = EncodeLinksOperand(req.delta, now);
+    updates.push_back({key, operand, KvStore::Update::Op::kMerge});
+    if ((s = ApplyOperand(operand, &md)).ok()) after = EncodeMetadata(md);
+  }
+  if (!s.ok() || !(s = store_->Write(updates)).ok()) return s;
+  r->record = after;
+  r->reclaim = reclaim;
+  return Status::OK();
+}
+
+Status MetadataProvider::PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntryReply* r) {
+  std::lock_guard<std::mutex> l(EntryLock(req.path));
+  Entry old;
+  Status s = LoadEntry(req.path, &old);
+  if (s.ok()) {
+    if (S_ISDIR(old.mode) && !S_ISDIR(req.mode)) return Status::Error(EISDIR, "target is a directory");
+    if (!S_ISDIR(old.mode) && S_ISDIR(req.mode)) return Status::Error(ENOTDIR, "target is not a directory");
+    r->replaced = 1;
+    r->old_ino = old.ino;
+    r->old_mode = old.mode;
+  } else if (s.code() != ENOENT) {
+    return s;
+  }
+  return store_->Put(req.path, EncodeEntry({req.ino, req.mode & S_IFMT}));
+}
+
+Status MetadataProvider::TargetIno(const rpc::Target& target, uint64_t* ino) {
+  if (target.ino != 0) {
+    *ino = target.ino;
+    return Status::OK();
+  }
+  Entry e;
+  Status s = LoadEntry(target.path, &e);
+  if (s.ok()) *ino = e.ino;
+  return s;
+}
+
+Status MetadataProvider::Resolve(const rpc::Target& target, uint64_t* ino, Metadata* md, bool* local) {
+  Status s = TargetIno(target, ino);
+  if (!s.ok()) return s;
+  s = LoadInode(*ino, md);
+  *local = s.ok();
+  // Asked by path: an inode held elsewhere is the client's second hop, not an error.
+  return s.code() == ENOENT && target.ino == 0 ? Status::OK() : s;
+}
+
+Status MetadataProvider::LockTarget(const rpc::Target& target, std::unique_lock<std::mutex>* lock,
+                                    uint64_t* ino, Metadata* md, uint64_t* remote) {
+  Status s = TargetIno(target, ino);
+  if (!s.ok()) return s;
+  *lock = std::unique_lock<std::mutex>(InodeLock(*ino));
+  bool local = false;
+  s = Resolve(rpc::Target{target.path, *ino}, ino, md, &local);
+  if (s.code() == ENOENT && target.ino == 0) {
+    *remote = *ino;
+    return Status::OK();
+  }
+  return s;
+}
+
+Status MetadataProvider::Stat(const rpc::Target& target, rpc::RecordReply* r) {
+  uint64_t ino = 0;
+  Metadata md;
+  bool local = false;
+  Status s = Resolve(target, &ino, &md, &local);
+  if (!s.ok()) return s;
+  if (!local) r->remote_ino = ino;
+  else r->record = EncodeMetadata(md);
+  return Status::OK();
+}
+
+Status MetadataProvider::StatForRead(const rpc::Target& target, rpc::RecordReply* r) {
+  Status s = Stat(target, r);
+  if (!s.ok() || r->remote_ino != 0) return s;
+  Metadata md;
+  if (!(s = DecodeMetadata(r->record, &md)).ok()) return s;
   constexpr int64_t kDayNs = 24LL * 3600 * 1000000000;
   const int64_t now = NowNs();
-  if (md->atime_ns > md->mtime_ns && md->atime_ns > md->ctime_ns && now - md->atime_ns < kDayNs) {
+  if (md.atime_ns > md.mtime_ns && md.atime_ns > md.ctime_ns && now - md.atime_ns < kDayNs) {
     return Status::OK();
   }
   AttrUpdate atime;
   atime.atime_ns = now;
-  return store_->Merge(path, EncodeSetAttrOperand(atime));
+  return store_->Merge(InodeKey(md.file_id), EncodeSetAttrOperand(atime));
 }
 
-Status MetadataProvider::TouchDir(const std::string& path, Metadata* before, int64_t* touched_ns) {
-  std::lock_guard<std::mutex> l(LockFor(path));
-  *touched_ns = 0;
-  Status s = Load(path, before);
-  if (!s.ok() || !before->is_dir()) return s;
-  Metadata after = *before;
-  after.mtime_ns = after.ctime_ns = std::max({NowNs(), before->mtime_ns + 1, before->ctime_ns + 1});
-  s = store_->Put(path, EncodeMetadata(after));
-  if (s.ok()) *touched_ns = after.mtime_ns;
-  return s;
+Status MetadataProvider::TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r) {
+  std::unique_lock<std::mutex> l;
+  uint64_t ino = 0;
+  Metadata md;
+  Status s = LockTarget(req.target, &l, &ino, &md, &r->remote_ino);
+  if (!s.ok() || r->remote_ino != 0) return s;
+  r->record = EncodeMetadata(md);
+  if (!md.is_dir()) return Status::OK();
+  Metadata after = Touched(md, NowNs(), req.nlink_delta);
+  if (!(s = store_->Put(InodeKey(ino), EncodeMetadata(after))).ok()) return s;
+  r->touched_ns = after.mtime_ns;
+  return Status::OK();
 }
 
 Status MetadataProvider::UntouchDir(const rpc::UntouchDirRequest& req) {
-  std::lock_guard<std::mutex> l(LockFor(req.path));
+  std::unique_lock<std::mutex> l;
+  uint64_t ino = 0, remote = 0;
   Metadata md;
-  Status s = Load(req.path, &md);
-  if (!s.ok() || md.mtime_ns != req.touched_ns || md.ctime_ns != req.touched_ns) return s;
-  md.mtime_ns = req.mtime_ns;
-  md.ctime_ns = req.ctime_ns;
-  return store_->Put(req.path, EncodeMetadata(md));
+  Status s = LockTarget(req.target, &l, &ino, &md, &remote);
+  if (!s.ok() || remote != 0) return s;
+  if (!md.is_dir()) return Status::OK();
+  md.nlink = static_cast<uint32_t>(std::max<int64_t>(0, static_cast<int64_t>(md.nlink) - req.nlink_delta));
+  if (md.mtime_ns == req.touched_ns && md.ctime_ns == req.touched_ns) {
+    md.mtime_ns = req.mtime_ns;
+    md.ctime_ns = req.ctime_ns;
+  }
+  return store_->Put(InodeKey(ino), EncodeMetadata(md));
 }
 
-Status MetadataProvider::Remove(const std::string& path, uint8_t kind, Metadata* removed) {
-  std::lock_guard<std::mutex> l(LockFor(path));
-  Status s = Load(path, removed);
-  if (!s.ok()) return s;
-  if (kind == 1 && removed->is_dir()) return Status::Error(EISDIR, "is a directory");
-  if (kind == 2 && !removed->is_dir()) return Status::Error(ENOTDIR, "not a directory");
-  return store_->Delete(path);
-}
-
-Status MetadataProvider::GrowSize(const std::string& path, uint64_t size, int64_t mtime_ns) {
-  return store_->Merge(path, EncodeGrowOperand(size, mtime_ns));
-}
-
-Status MetadataProvider::ReserveAppend(const std::string& path, uint64_t length, int64_t mtime_ns,
-                                       uint64_t* offset) {
-  std::lock_guard<std::mutex> l(LockFor(path));
+Status MetadataProvider::SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r) {
+  std::unique_lock<std::mutex> l;
+  uint64_t ino = 0;
   Metadata md;
-  Status s = Load(path, &md);
-  if (!s.ok()) return s;
+  Status s = LockTarget(req.target, &l, &ino, &md, &r->remote_ino);
+  if (!s.ok() || r->remote_ino != 0) return s;
   if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
-  *offset = md.size;
-  return store_->Merge(path, EncodeGrowOperand(md.size + length, mtime_ns));
+  return store_->Merge(InodeKey(ino), EncodeSetSizeOperand(req.size, req.mtime_ns));
 }
 
-Status MetadataProvider::SetSize(const std::string& path, uint64_t size, int64_t mtime_ns) {
-  std::lock_guard<std::mutex> l(LockFor(path));
+Status MetadataProvider::SetAttr(const rpc::SetAttrRequest& req, rpc::TargetReply* r) {
+  std::unique_lock<std::mutex> l;
+  uint64_t ino = 0;
   Metadata md;
-  Status s = Load(path, &md);
-  if (!s.ok()) return s;
-  if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
-  return store_->Merge(path, EncodeSetSizeOperand(size, mtime_ns));
-}
-
-Status MetadataProvider::SetAttr(const rpc::SetAttrRequest& req) {
-  std::lock_guard<std::mutex> l(LockFor(req.path));
-  Metadata md;
-  Status s = Load(req.path, &md);
-  if (!s.ok()) return s;
+  Status s = LockTarget(req.target, &l, &ino, &md, &r->remote_ino);
+  if (!s.ok() || r->remote_ino != 0) return s;
   AttrUpdate update;
   update.mode = req.mode;
   update.atime_ns = req.atime_ns;
@@ -239,26 +491,32 @@ Status MetadataProvider::SetAttr(const rpc::SetAttrRequest& req) {
   update.ctime_ns = NowNs();
   update.uid = req.uid;
   update.gid = req.gid;
-  return store_->Merge(req.path, EncodeSetAttrOperand(update));
+  return store_->Merge(InodeKey(ino), EncodeSetAttrOperand(update));
 }
 
-Status MetadataProvider::PutRecord(const std::string& path, const std::string& record,
-                                   bool* replaced, std::string* old) {
-  Metadata incoming;
-  Status s = DecodeMetadata(record, &incoming);
+Status MetadataProvider::GrowSize(uint64_t ino, uint64_t size, int64_t mtime_ns) {
+  return store_->Merge(InodeKey(ino), EncodeGrowOperand(size, mtime_ns));
+}
+
+Status MetadataProvider::ReserveAppend(uint64_t ino, uint64_t length, uint64_t* offset) {
+  std::lock_guard<std::mutex> l(InodeLock(ino));
+  Metadata md;
+  Status s = LoadInode(ino, &md);
   if (!s.ok()) return s;
-  std::lock_guard<std::mutex> l(LockFor(path));
-  Metadata existing;
-  s = Load(path, &existing);
-  *replaced = s.ok();
-  if (s.ok()) {
-    if (existing.is_dir() && !incoming.is_dir()) return Status::Error(EISDIR, "target is a directory");
-    if (!existing.is_dir() && incoming.is_dir()) return Status::Error(ENOTDIR, "target is not a directory");
-    *old = EncodeMetadata(existing);
-  } else if (s.code() != ENOENT) {
-    return s;
+  if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
+  std::lock_guard<std::mutex> a(append_mu_);
+  if (append_end_.size() >= kMaxAppendEnds) {
+    // Forget the reservations whose bytes all arrived (the size covers them).
+    for (auto it = append_end_.begin(); it != append_end_.end();) {
+      Metadata other;
+      bool done = it->first == ino || !LoadInode(it->first, &other).ok() || other.size >= it->second;
+      it = done ? append_end_.erase(it) : std::next(it);
+    }
   }
-  return store_->Put(path, record);
+  uint64_t& end = append_end_[ino];
+  *offset = std::max(md.size, end);
+  end = *offset + length;
+  return Status::OK();
 }
 
 Status MetadataProvider::ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
@@ -278,13 +536,13 @@ Status MetadataProvider::ReadDir(const std::string& dir, const std::string& star
       it->Seek(prefix + std::string(rest.substr(0, slash)) + "0");
       continue;
     }
-    Metadata md;
-    if (!rest.empty() && rest > start_after && DecodeMetadata(it->value(), &md).ok()) {
+    Entry e;
+    if (!rest.empty() && rest > start_after && DecodeEntry(it->value(), &e).ok()) {
       if (entries->size() == max) {
         *end = false;
         break;
       }
-      entries->push_back({std::string(rest), TypeOf(md.mode)});
+      entries->push_back({std::string(rest), TypeOf(e.mode), e.ino});
     }
     it->Next();
   }
@@ -294,9 +552,8 @@ Status MetadataProvider::ReadDir(const std::string& dir, const std::string& star
 uint64_t MetadataProvider::CountRecords() {
   uint64_t n = 0;
   auto it = store_->NewIterator();
-  for (it->Seek(""); it->Valid(); it->Next()) {
-    Metadata md;
-    if (it->key() != "/" && DecodeMetadata(it->value(), &md).ok()) ++n;
+  for (it->Seek("/"); it->Valid() && !it->key().empty() && it->key()[0] == '/'; it->Next()) {
+    if (it->key() != "/") ++n;
   }
   return n;
 }

@@ -1,7 +1,13 @@
-// MetadataProvider: the metadata of the paths this daemon owns (H(path) mod N), over a
-// KvStore. Owns the store. Thread-safe: read-modify-write operations (exclusive create,
-// append reservation, rename's put) serialise on a striped lock by path; size growth is a
-// merge and takes no lock.
+// MetadataProvider: the directory entries this daemon owns (the paths with H(path) mod N =
+// this daemon) and the inodes it is home to (minted here, the home index in the id's top 16
+// bits), over a KvStore (docs/formats.md: keys and values). Owns the store. Thread-safe:
+// read-modify-writes lock a stripe per entry path, then a stripe per inode (in that order;
+// several of one kind in address order); size growth is a merge and takes no lock, which is
+// why link counts move by merge operands too.
+//
+// Operations addressed by an rpc::Target resolve a path to the inode its entry names; when
+// that inode is not held here they do nothing and report its id (remote_ino), and the
+// client asks again at the inode's home.
 #pragma once
 
 #include <array>
@@ -9,10 +15,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "gkfs/metadata.h"
+#include "common/metadata_codec.h"
+#include "common/placement.h"
 #include "daemon/kv_store.h"
+#include "gkfs/metadata.h"
 #include "rpc/schema.h"
 
 namespace gkfs {
@@ -20,51 +29,81 @@ namespace gkfs {
 class MetadataProvider {
  public:
   explicit MetadataProvider(std::unique_ptr<KvStore> store);
-  // Makes sure the root directory's record exists. Every daemon keeps one, so whichever
-  // daemon H("/") picks in a file system of any size can answer for "/".
-  Status EnsureRoot(uint32_t uid, uint32_t gid);
+  // Checks the store's format (EINVAL naming the directory for a store written by a gkfs
+  // before inodes, format 1), makes the root's entry and inode if missing, and loads the
+  // inode id counter.
+  Status Open(const std::string& where, uint32_t uid, uint32_t gid);
 
-  // Creates path; exclusive: EEXIST if present, else the present record is returned.
-  // *created tells which.
-  Status Create(const rpc::CreateRequest& req, Metadata* md, bool* created);
-  // Create (Remove) and TouchDir of the parent in one step, for a path whose parent this
-  // daemon also owns. The parent is read first: its status is in r->dir_status (ENOENT;
-  // ENOTDIR with its record when it is no directory) and then nothing is done. Otherwise
-  // the create (removal) runs, its status in r->status, and only an entry it made (removed)
-  // touches the parent, both records in one write.
+  Status Create(const rpc::CreateRequest& req, rpc::CreateReply* r);
+  // Create (Remove) and TouchDir of the parent in one step, for a path whose parent's entry
+  // and inode are held here too (rpc::InDirReply).
   void CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r);
   void RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirReply* r);
-  Status Stat(const std::string& path, Metadata* md);
+  Status Remove(const rpc::RemoveRequest& req, rpc::RemoveReply* r);
+  // At the inode's home: its link count += delta; removes the inode at 0 (a directory's
+  // at any negative delta), then r->reclaim.
+  Status Links(const rpc::LinksRequest& req, rpc::RemoveReply* r);
+  Status PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntryReply* r);
+
+  Status Stat(const rpc::Target& target, rpc::RecordReply* r);
   // Stat for a read of the file: also sets atime to now when relatime asks (atime not
   // after mtime or ctime, or a day old). A merge, no lock: racing readers both set ~now.
-  Status StatForRead(const std::string& path, Metadata* md);
-  // An entry of directory `path` was added or removed: *before is its record as it was;
-  // a directory gets mtime = ctime = *touched_ns (> both before), else *touched_ns = 0.
-  Status TouchDir(const std::string& path, Metadata* before, int64_t* touched_ns);
-  // Undoes TouchDir when the directory's mtime and ctime are still touched_ns.
+  Status StatForRead(const rpc::Target& target, rpc::RecordReply* r);
+  Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r);
   Status UntouchDir(const rpc::UntouchDirRequest& req);
-  // kind: 0 any, 1 must not be a directory (EISDIR), 2 must be one (ENOTDIR).
-  Status Remove(const std::string& path, uint8_t kind, Metadata* removed);
-  Status GrowSize(const std::string& path, uint64_t size, int64_t mtime_ns);
-  // Returns the offset reserved for an append of length bytes.
-  Status ReserveAppend(const std::string& path, uint64_t length, int64_t mtime_ns, uint64_t* offset);
-  Status SetSize(const std::string& path, uint64_t size, int64_t mtime_ns);
-  Status SetAttr(const rpc::SetAttrRequest& req);
-  // Stores record under path (rename target); *replaced and *old describe what was there.
-  Status PutRecord(const std::string& path, const std::string& record, bool* replaced, std::string* old);
+  Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r);
+  Status SetAttr(const rpc::SetAttrRequest& req, rpc::TargetReply* r);
+
+  // By inode id, at its home.
+  Status GrowSize(uint64_t ino, uint64_t size, int64_t mtime_ns);
+  Status ReserveAppend(uint64_t ino, uint64_t length, uint64_t* offset);
+
   // Children of dir held here with names > start_after, sorted, at most max.
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
-  // Records held, not counting the root's.
+  // Directory entries held, not counting the root's.
   uint64_t CountRecords();
 
  private:
-  class InDir;  // the two stripe locks and the parent's record of CreateInDir/RemoveInDir
-  std::mutex& LockFor(const std::string& path);
-  Status Load(const std::string& path, Metadata* md);
+  class Locked;  // the stripes one operation holds
+  std::mutex& EntryLock(const std::string& path);
+  std::mutex& InodeLock(uint64_t ino);
+  Status LoadEntry(const std::string& path, Entry* e);
+  Status LoadInode(uint64_t ino, Metadata* md);
+  // The inode id target names (by id, or the entry at its path).
+  Status TargetIno(const rpc::Target& target, uint64_t* ino);
+  // The inode target names: *ino, and whether it is held here (*local). ENOENT for a path
+  // without an entry, or an ino (asked by id) not held here.
+  Status Resolve(const rpc::Target& target, uint64_t* ino, Metadata* md, bool* local);
+  // Resolve under the inode's stripe lock, taken into *lock, for a read-modify-write. An
+  // inode held elsewhere (asked by path) gives OK with *remote set; nothing is loaded.
+  Status LockTarget(const rpc::Target& target, std::unique_lock<std::mutex>* lock, uint64_t* ino,
+                    Metadata* md, uint64_t* remote);
+  // A new inode id with `home` in its top bits. ESTALE when home is not the index this
+  // daemon was first given (the daemons' order changed since the rootdir was made).
+  Status MintIno(uint32_t home, uint64_t* ino);
+  // The new entry (and inode) of a create, into *updates; *record the inode's record.
+  Status NewEntry(const rpc::CreateRequest& req, int64_t now, std::string* entry, std::string* inode_key,
+                  std::string* record, Metadata* md);
+  // Dropping one link of md (held here, its inode lock held): the update, the record after,
+  // and whether the inode is gone (reclaim).
+  void DropLink(const Metadata& md, int64_t now, std::vector<KvStore::Update>* updates, std::string* key,
+                std::string* operand, std::string* after, bool* reclaim);
 
   std::unique_ptr<KvStore> store_;
-  std::array<std::mutex, 64> stripes_;
+  std::array<std::mutex, 64> entry_stripes_;
+  std::array<std::mutex, 64> inode_stripes_;
+
+  std::mutex mint_mu_;
+  uint32_t home_ = kMaxDaemons;   // GUARDED_BY(mint_mu_); kMaxDaemons: not known yet
+  uint64_t next_ino_ = 2;         // GUARDED_BY(mint_mu_)
+  uint64_t ino_limit_ = 2;        // GUARDED_BY(mint_mu_): persisted; ids below it may be used
+
+  std::mutex append_mu_;
+  std::unordered_map<uint64_t, uint64_t> append_end_;  // GUARDED_BY(append_mu_): reserved ends
 };
+
+// The store key of inode ino ("#i" and 16 lower-case hex digits).
+std::string InodeKey(uint64_t ino);
 
 }  // namespace gkfs

@@ -97,8 +97,7 @@ uint64_t InodeOf(const std::string& internal) {
 }
 
 dev_t DeviceId() {
-  static const dev_t dev =
-      makedev(0x6b66, static_cast<unsigned>(InodeOf(config().mountdir) & 0xfffff));
+  static const dev_t dev = static_cast<dev_t>(FileSystemDevice(config().mountdir));
   return dev;
 }
 
@@ -178,7 +177,7 @@ int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence) {
     case SEEK_HOLE: {
       if (file.is_dir()) return FailWith(EINVAL);
       Metadata md;
-      if (StatInternal(file.path, &md) != 0) return -1;
+      if (StatOpen(file, &md) != 0) return -1;
       int64_t size = static_cast<int64_t>(md.size);
       if (whence == SEEK_END) {
         base = size;
@@ -222,9 +221,10 @@ int StatInternal(const std::string& internal, Metadata* md) {
 void FillStat(const Metadata& md, const std::string& internal, struct stat* st) {
   std::memset(st, 0, sizeof(*st));
   st->st_dev = DeviceId();
-  st->st_ino = InodeOf(internal);
+  st->st_ino = md.file_id != 0 ? md.file_id : InodeOf(internal);
   st->st_mode = md.mode;
-  st->st_nlink = 1;  // unknown subdirectory count, as btrfs and GekkoFS report
+  st->st_nlink = md.nlink;
+  st->st_rdev = static_cast<dev_t>(md.rdev);
   st->st_uid = md.uid;
   st->st_gid = md.gid;
   uint64_t size = S_ISLNK(md.mode) ? md.link_target.size() : md.size;
@@ -242,10 +242,15 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st) 
   st->st_ctim = to_ts(md.ctime_ns);
 }
 
+int StatOpen(const OpenFile& file, Metadata* md) {
+  Status s = WithClient([&](Client& c) { return c.StatFile(file.path, file.file_id, md); });
+  return s.ok() ? 0 : FailWith(s);
+}
+
 int StatFd(const OpenFile& file, struct stat* st) {
   if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
   Metadata md;
-  if (StatInternal(file.path, &md) != 0) return -1;
+  if (StatOpen(file, &md) != 0) return -1;
   FillStat(md, file.path, st);
   return 0;
 }

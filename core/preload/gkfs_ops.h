@@ -48,7 +48,9 @@ int RemoveDirectory(const PathTarget& target);
 // that errno, or 0. REQUIRES: path is a valid pointer.
 int RmdirDotsError(const char* path);
 
-// Metadata of an open file, and of an internal path as it is (no links followed).
+// Metadata of an open file (its inode, whatever became of its name since it was opened),
+// and of an internal path as it is (no links followed).
+int StatOpen(const OpenFile& file, Metadata* md);
 int StatFd(const OpenFile& file, struct stat* st);
 int StatInternal(const std::string& internal, Metadata* md);
 // struct stat of a record (a link's st_size is its target's length).

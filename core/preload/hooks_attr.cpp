@@ -19,7 +19,7 @@ namespace {
 int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
   if (!OwnsOrRoot(md)) return FailWith(EPERM);
   return Result(WithClient(
-      [&](Client& c) { return c.SetAttr(internal, static_cast<int64_t>(mode & 07777), -1, -1, -1, -1); }));
+      [&](Client& c) { return c.SetAttrFile(internal, md.file_id, static_cast<int64_t>(mode & 07777), -1, -1, -1, -1); }));
 }
 
 // chown(2): -1 keeps a field. Linux clears the set-user-ID bit of anything but a directory,
@@ -42,7 +42,7 @@ int Chown(const std::string& internal, const Metadata& md, uid_t uid, gid_t gid)
   }
   int64_t new_uid = uid == kKeepUid ? -1 : static_cast<int64_t>(uid);
   int64_t new_gid = gid == kKeepGid ? -1 : static_cast<int64_t>(gid);
-  return Result(WithClient([&](Client& c) { return c.SetAttr(internal, mode, -1, -1, new_uid, new_gid); }));
+  return Result(WithClient([&](Client& c) { return c.SetAttrFile(internal, md.file_id, mode, -1, -1, new_uid, new_gid); }));
 }
 
 int64_t NowNs() {
@@ -75,7 +75,7 @@ int SetTimes(const std::string& internal, const Metadata& md, const struct times
     if (times != nullptr) return FailWith(EPERM);
     if (!MayAccess(md, W_OK)) return FailWith(EACCES);
   }
-  return Result(WithClient([&](Client& c) { return c.SetAttr(internal, -1, ns[0], ns[1], -1, -1); }));
+  return Result(WithClient([&](Client& c) { return c.SetAttrFile(internal, md.file_id, -1, ns[0], ns[1], -1, -1); }));
 }
 
 // timeval pairs (utimes, futimes, lutimes) as timespec pairs.
@@ -125,7 +125,7 @@ int UtimensAt(int dirfd, const char* path, const struct timespec* times, int fla
   if (path == nullptr) {  // Linux: the times of dirfd itself
     if (OpenFileRef f = OurFile(dirfd)) {
       Metadata md;
-      return StatInternal(f->path, &md) != 0 ? -1 : SetTimes(f->path, md, times);
+      return StatOpen(*f, &md) != 0 ? -1 : SetTimes(f->path, md, times);
     }
     return real(dirfd, path, times, flags);
   }
@@ -161,7 +161,7 @@ int fchmod(int fd, mode_t mode) {
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, mode);
   Metadata md;
-  return StatInternal(f->path, &md) != 0 ? -1 : SetMode(f->path, md, mode);
+  return StatOpen(*f, &md) != 0 ? -1 : SetMode(f->path, md, mode);
 }
 
 int chown(const char* path, uid_t uid, gid_t gid) { return ChownAt(AT_FDCWD, path, uid, gid, 0); }
@@ -176,7 +176,7 @@ int fchown(int fd, uid_t uid, gid_t gid) {
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, uid, gid);
   Metadata md;
-  return StatInternal(f->path, &md) != 0 ? -1 : Chown(f->path, md, uid, gid);
+  return StatOpen(*f, &md) != 0 ? -1 : Chown(f->path, md, uid, gid);
 }
 
 int utimensat(int dirfd, const char* path, const struct timespec times[2], int flags) {
@@ -187,7 +187,7 @@ int futimens(int fd, const struct timespec times[2]) {
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, times);
   Metadata md;
-  return StatInternal(f->path, &md) != 0 ? -1 : SetTimes(f->path, md, times);
+  return StatOpen(*f, &md) != 0 ? -1 : SetTimes(f->path, md, times);
 }
 int utimes(const char* path, const struct timeval tv[2]) {
   struct timespec ts[2];

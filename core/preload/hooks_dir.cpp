@@ -37,20 +37,27 @@ GkfsDir* OurDir(DIR* dir) {
 
 
 uint64_t EntryInode(const std::string& dir, const DirEntry& e) {
+  if (e.ino != 0) return e.ino;
   if (e.name == ".") return InodeOf(dir);
   if (e.name == "..") return InodeOf(ParentPath(dir));
   return InodeOf(ChildPrefix(dir) + e.name);
 }
 
-// The listing with "." and ".." first.
+// The listing with "." and ".." first, each with the inode it names (d_ino = st_ino).
 int List(const std::string& internal, std::vector<DirEntry>* entries) {
   std::vector<DirEntry> children;
-  Status s = WithClient([&](Client& c) { return c.ReadDir(internal, &children); });
+  Metadata self, parent;
+  Status s = WithClient([&](Client& c) {
+    Status r = c.ReadDir(internal, &children);
+    if (r.ok()) r = c.Stat(internal, &self);
+    if (r.ok()) r = c.Stat(ParentPath(internal), &parent);
+    return r;
+  });
   if (!s.ok()) return FailWith(s);
   entries->clear();
   entries->reserve(children.size() + 2);
-  entries->push_back(DirEntry{".", DT_DIR});
-  entries->push_back(DirEntry{"..", DT_DIR});
+  entries->push_back(DirEntry{".", DT_DIR, self.file_id});
+  entries->push_back(DirEntry{"..", DT_DIR, internal == "/" ? self.file_id : parent.file_id});
   for (auto& child : children) entries->push_back(std::move(child));
   return 0;
 }

@@ -62,7 +62,7 @@ ssize_t WriteVector(int fd, const OpenFile& file, const struct iovec* iov, int c
 
 int Truncate(const OpenFile& file, int64_t length) {
   if (length < 0) return FailWith(EINVAL);
-  return Result(WithClient([&](Client& c) { return c.Truncate(file.path, length); }));
+  return Result(WithClient([&](Client& c) { return c.TruncateFile(file.path, file.file_id, length); }));
 }
 
 // fallocate without flags and posix_fallocate: grow the size if the range ends past it.
@@ -73,7 +73,7 @@ int Allocate(const OpenFile& file, int64_t offset, int64_t length) {
   int64_t end;
   if (__builtin_add_overflow(offset, length, &end)) return FailWith(EFBIG);
   Metadata md;
-  if (StatInternal(file.path, &md) != 0) return -1;
+  if (StatOpen(file, &md) != 0) return -1;
   if (static_cast<uint64_t>(end) <= md.size) return 0;
   return Truncate(file, end);
 }

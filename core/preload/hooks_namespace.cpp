@@ -1,5 +1,6 @@
 // Names: unlink, rename, links, the working directory and realpath.
 #include "preload/hooks.h"
+#include "common/path_util.h"
 #include "preload/permissions.h"
 
 #include <linux/limits.h>
@@ -124,19 +125,49 @@ int SymlinkAt(const char* target, int dirfd, const char* path) {
       });
 }
 
-// mknod of a regular file creates one; gkfs has no other node types.
+// An unprivileged mknod of a device node: EPERM, after the errors of the path (Linux's order).
+int UnprivilegedMknod(const PathTarget& g) {
+  Metadata dir, existing;
+  if (StatInternal(ParentPath(g.internal), &dir) != 0) return -1;
+  if (!dir.is_dir()) return FailWith(ENOTDIR);
+  if (!MayAccess(dir, X_OK)) return FailWith(EACCES);
+  Status s = WithClient([&](Client& c) { return c.Stat(g.internal, &existing); });
+  if (s.ok()) return FailWith(EEXIST);
+  if (!MayAccess(dir, W_OK | X_OK)) return FailWith(EACCES);
+  return FailWith(EPERM);
+}
+
+// Linux's protected_hardlinks (on by default): who neither owns a file nor is privileged may
+// link it only if it is a regular file, not set-user-ID, not set-group-ID and executable by
+// the group, and readable and writable by the caller. 0 or -1 with errno.
+int MayLink(const PathTarget& from) {
+  if (geteuid() == 0) return 0;
+  Metadata md;
+  if (StatInternal(from.internal, &md) != 0) return -1;
+  if (md.uid == geteuid()) return 0;
+  bool safe = md.is_regular() && !(md.mode & S_ISUID) && !((md.mode & S_ISGID) && (md.mode & S_IXGRP)) &&
+              MayAccess(md, R_OK | W_OK);
+  return safe ? 0 : FailWith(EPERM);
+}
+
+// mknod(2): regular files, FIFOs, sockets and device nodes are records (Client::Mknod); as
+// on Linux, only a privileged caller makes a device node (EPERM).
 int MknodAt(int dirfd, const char* path, mode_t mode, dev_t dev) {
   static const auto real = NextSymbol<decltype(&::mknodat)>("mknodat");
   PathTarget t;
   ResolveArg(dirfd, path, &t);
-  if (t.gkfs() && (mode & S_IFMT) != 0 && !S_ISREG(mode)) return FailWith(EPERM);
   return OnPath(
       t, [&](const char* p) { return real(dirfd, p, mode, dev); },
       [&](const PathTarget& g) {
-        Metadata md;
+        mode_t type = mode & S_IFMT;
+        if (type == S_IFDIR || type == S_IFLNK) return FailWith(EPERM);
+        if (type != 0 && type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+            type != S_IFBLK) {
+          return FailWith(EINVAL);
+        }
+        if ((type == S_IFCHR || type == S_IFBLK) && geteuid() != 0) return UnprivilegedMknod(g);
         uint32_t perms = mode & ~CurrentUmask() & 07777;
-        return Result(
-            WithClient([&](Client& c) { return c.Create(g.internal, perms, true, &md, nullptr); }));
+        return Result(WithClient([&](Client& c) { return c.Mknod(g.internal, type | perms, dev); }));
       });
 }
 
@@ -186,9 +217,9 @@ int symlinkat(const char* target, int dirfd, const char* path) {
   return SymlinkAt(target, dirfd, path);
 }
 
-// Hard links are refused (gkfs keys a file's data by one path): EPERM inside gkfs, as on file
-// systems without hard links (ln says "Operation not permitted"; git falls back to rename),
-// and EXDEV across the mount boundary.
+// link(2) and linkat(2): another name of the same inode (Client::Link); EXDEV across the
+// mount boundary. The last component of the old name is not followed unless
+// AT_SYMLINK_FOLLOW says so, as Linux.
 int link(const char* from, const char* to) { return linkat(AT_FDCWD, from, AT_FDCWD, to, 0); }
 
 int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags) {
@@ -199,7 +230,16 @@ int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags
   if (f.kernel() && t.kernel()) return real(from_dir, f.kernel_path, to_dir, t.kernel_path, flags);
   if (!f.gkfs() && !f.kernel()) return FailWith(f.error);
   if (!t.gkfs() && !t.kernel()) return FailWith(t.error);
-  return FailWith(f.gkfs() != t.gkfs() ? EXDEV : EPERM);
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return FailWith(EINVAL);
+  if (flags & AT_SYMLINK_FOLLOW && f.gkfs()) {
+    Metadata md;
+    int found = LookupArg(&f, true, &md);
+    if (found < 0) return -1;
+    if (found > 0 && t.kernel()) return real(AT_FDCWD, f.kernel_path, to_dir, t.kernel_path, 0);
+  }
+  if (f.gkfs() != t.gkfs()) return FailWith(EXDEV);
+  if (MayLink(f) != 0) return -1;
+  return Result(WithClient([&](Client& c) { return c.Link(f.internal, t.internal); }));
 }
 
 int mknod(const char* path, mode_t mode, dev_t dev) { return MknodAt(AT_FDCWD, path, mode, dev); }
@@ -249,7 +289,7 @@ int fchdir(int fd) {
   if (!file->is_dir()) return FailWith(ENOTDIR);
   if (!vfork_child) {
     Metadata md;
-    if (StatInternal(file->path, &md) != 0) return -1;
+    if (StatOpen(*file, &md) != 0) return -1;
     if (!MayAccess(md, X_OK)) return FailWith(EACCES);
   }
   vfork_child ? cwd::SetForExec(file->path) : cwd::Set(file->path);

@@ -82,7 +82,7 @@ int Fcntl(int fd, OpenFile& file, int cmd, struct flock* lock) {
     int64_t base = fds::Position(fd);
     if (lock->l_whence == SEEK_END) {
       Metadata md;
-      if (StatInternal(file.path, &md) != 0) return -1;
+      if (StatOpen(file, &md) != 0) return -1;
       base = static_cast<int64_t>(md.size);
     }
     if (base < 0) return -1;

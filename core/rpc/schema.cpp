@@ -52,6 +52,15 @@ void PingRequest::Decode(Decoder& d) {
   if (reply_bytes > kMaxPingReply) d.MarkBad();
 }
 
+void Target::Encode(Encoder& e) const {
+  e.Str(path);
+  e.U64(ino);
+}
+void Target::Decode(Decoder& d) {
+  path = d.Str(PATH_MAX);
+  ino = d.U64();
+}
+
 void CreateRequest::Encode(Encoder& e) const {
   e.Str(path);
   e.U32(mode);
@@ -59,6 +68,9 @@ void CreateRequest::Encode(Encoder& e) const {
   e.U32(gid);
   e.U8(exclusive);
   e.Str(link_target);
+  e.U64(rdev);
+  e.U32(home);
+  e.U64(ino);
 }
 void CreateRequest::Decode(Decoder& d) {
   path = d.Str(PATH_MAX);
@@ -67,19 +79,33 @@ void CreateRequest::Decode(Decoder& d) {
   gid = d.U32();
   exclusive = d.U8();
   link_target = d.Str(PATH_MAX);
+  rdev = d.U64();
+  home = d.U32();
+  ino = d.U64();
 }
 
-void PathRequest::Encode(Encoder& e) const { e.Str(path); }
-void PathRequest::Decode(Decoder& d) { path = d.Str(PATH_MAX); }
+void TargetRequest::Encode(Encoder& e) const { target.Encode(e); }
+void TargetRequest::Decode(Decoder& d) { target.Decode(d); }
 
-void RecordReply::Encode(Encoder& e) const { e.Str(record); }
-void RecordReply::Decode(Decoder& d) { record = d.Str(2 * PATH_MAX); }
+void RecordReply::Encode(Encoder& e) const {
+  e.U64(remote_ino);
+  e.Str(record);
+}
+void RecordReply::Decode(Decoder& d) {
+  remote_ino = d.U64();
+  record = d.Str(2 * PATH_MAX);
+}
+
+void TargetReply::Encode(Encoder& e) const { e.U64(remote_ino); }
+void TargetReply::Decode(Decoder& d) { remote_ino = d.U64(); }
 
 void CreateReply::Encode(Encoder& e) const {
+  e.U64(remote_ino);
   e.Str(record);
   e.U8(created);
 }
 void CreateReply::Decode(Decoder& d) {
+  remote_ino = d.U64();
   record = d.Str(2 * PATH_MAX);
   created = d.U8();
 }
@@ -87,18 +113,24 @@ void CreateReply::Decode(Decoder& d) {
 void InDirReply::Encode(Encoder& e) const {
   e.I32(dir_status);
   e.Str(dir_record);
+  e.U64(dir_remote);
   e.I64(touched_ns);
   e.I32(status);
   e.Str(record);
+  e.U64(remote_ino);
   e.U8(done);
+  e.U8(reclaim);
 }
 void InDirReply::Decode(Decoder& d) {
   dir_status = d.I32();
   dir_record = d.Str(2 * PATH_MAX);
+  dir_remote = d.U64();
   touched_ns = d.I64();
   status = d.I32();
   record = d.Str(2 * PATH_MAX);
+  remote_ino = d.U64();
   done = d.U8();
+  reclaim = d.U8();
 }
 
 void RemoveRequest::Encode(Encoder& e) const {
@@ -110,24 +142,44 @@ void RemoveRequest::Decode(Decoder& d) {
   kind = d.U8();
 }
 
+void RemoveReply::Encode(Encoder& e) const {
+  e.U64(remote_ino);
+  e.Str(record);
+  e.U8(reclaim);
+}
+void RemoveReply::Decode(Decoder& d) {
+  remote_ino = d.U64();
+  record = d.Str(2 * PATH_MAX);
+  reclaim = d.U8();
+}
+
+void LinksRequest::Encode(Encoder& e) const {
+  e.U64(ino);
+  e.I32(delta);
+}
+void LinksRequest::Decode(Decoder& d) {
+  ino = d.U64();
+  delta = d.I32();
+}
+
 void SizeRequest::Encode(Encoder& e) const {
-  e.Str(path);
+  target.Encode(e);
   e.U64(size);
   e.I64(mtime_ns);
 }
 void SizeRequest::Decode(Decoder& d) {
-  path = d.Str(PATH_MAX);
+  target.Decode(d);
   size = d.U64();
   mtime_ns = d.I64();
 }
 
 void ReserveAppendRequest::Encode(Encoder& e) const {
-  e.Str(path);
+  e.U64(ino);
   e.U64(length);
   e.I64(mtime_ns);
 }
 void ReserveAppendRequest::Decode(Decoder& d) {
-  path = d.Str(PATH_MAX);
+  ino = d.U64();
   length = d.U64();
   mtime_ns = d.I64();
 }
@@ -136,7 +188,7 @@ void OffsetReply::Encode(Encoder& e) const { e.U64(offset); }
 void OffsetReply::Decode(Decoder& d) { offset = d.U64(); }
 
 void SetAttrRequest::Encode(Encoder& e) const {
-  e.Str(path);
+  target.Encode(e);
   e.I64(mode);
   e.I64(atime_ns);
   e.I64(mtime_ns);
@@ -144,7 +196,7 @@ void SetAttrRequest::Encode(Encoder& e) const {
   e.I64(gid);
 }
 void SetAttrRequest::Decode(Decoder& d) {
-  path = d.Str(PATH_MAX);
+  target.Decode(d);
   mode = d.I64();
   atime_ns = d.I64();
   mtime_ns = d.I64();
@@ -152,44 +204,61 @@ void SetAttrRequest::Decode(Decoder& d) {
   gid = d.I64();
 }
 
+void TouchDirRequest::Encode(Encoder& e) const {
+  target.Encode(e);
+  e.I32(nlink_delta);
+}
+void TouchDirRequest::Decode(Decoder& d) {
+  target.Decode(d);
+  nlink_delta = d.I32();
+}
+
 void TouchDirReply::Encode(Encoder& e) const {
+  e.U64(remote_ino);
   e.Str(record);
   e.I64(touched_ns);
 }
 void TouchDirReply::Decode(Decoder& d) {
+  remote_ino = d.U64();
   record = d.Str(2 * PATH_MAX);
   touched_ns = d.I64();
 }
 
 void UntouchDirRequest::Encode(Encoder& e) const {
-  e.Str(path);
+  target.Encode(e);
   e.I64(touched_ns);
   e.I64(mtime_ns);
   e.I64(ctime_ns);
+  e.I32(nlink_delta);
 }
 void UntouchDirRequest::Decode(Decoder& d) {
-  path = d.Str(PATH_MAX);
+  target.Decode(d);
   touched_ns = d.I64();
   mtime_ns = d.I64();
   ctime_ns = d.I64();
+  nlink_delta = d.I32();
 }
 
-void PutRecordRequest::Encode(Encoder& e) const {
+void PutEntryRequest::Encode(Encoder& e) const {
   e.Str(path);
-  e.Str(record);
+  e.U64(ino);
+  e.U32(mode);
 }
-void PutRecordRequest::Decode(Decoder& d) {
+void PutEntryRequest::Decode(Decoder& d) {
   path = d.Str(PATH_MAX);
-  record = d.Str(2 * PATH_MAX);
+  ino = d.U64();
+  mode = d.U32();
 }
 
-void PutRecordReply::Encode(Encoder& e) const {
+void PutEntryReply::Encode(Encoder& e) const {
   e.U8(replaced);
-  e.Str(old_record);
+  e.U64(old_ino);
+  e.U32(old_mode);
 }
-void PutRecordReply::Decode(Decoder& d) {
+void PutEntryReply::Decode(Decoder& d) {
   replaced = d.U8();
-  old_record = d.Str(2 * PATH_MAX);
+  old_ino = d.U64();
+  old_mode = d.U32();
 }
 
 void ReadDirRequest::Encode(Encoder& e) const {
@@ -213,19 +282,21 @@ std::string EncodeDirEntries(const std::vector<DirEntryWire>& entries) {
   for (const auto& entry : entries) {
     e.Str(entry.name);
     e.U8(entry.type);
+    e.U64(entry.ino);
   }
   return e.Take();
 }
 
 bool DecodeDirEntries(std::string_view payload, std::vector<DirEntryWire>* entries) {
   Decoder d(payload);
-  uint32_t n = d.Count(5, kMaxReadDirPage);
+  uint32_t n = d.Count(13, kMaxReadDirPage);
   entries->clear();
   entries->reserve(n);
   for (uint32_t i = 0; i < n && !d.bad(); ++i) {
     DirEntryWire entry;
     entry.name = d.Str(NAME_MAX);
     entry.type = d.U8();
+    entry.ino = d.U64();
     entries->push_back(std::move(entry));
   }
   return d.Finish("directory entries").ok();
@@ -244,6 +315,8 @@ void ChunksRequest::Encode(Encoder& e) const {
     e.U32(p.offset);
     e.U32(p.length);
   }
+  e.U64(grow_size);
+  e.I64(mtime_ns);
 }
 void ChunksRequest::Decode(Decoder& d) {
   file_id = d.U64();
@@ -254,6 +327,8 @@ void ChunksRequest::Decode(Decoder& d) {
     p.offset = d.U32();
     p.length = d.U32();
   }
+  grow_size = d.U64();
+  mtime_ns = d.I64();
 }
 
 void ReadChunksReply::Encode(Encoder& e) const {

@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 3;
+constexpr uint32_t kProtocolVersion = 4;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -41,11 +41,12 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(TouchDir)             \
   X(UntouchDir)           \
   X(Remove)               \
+  X(Links)                \
   X(GrowSize)             \
   X(ReserveAppend)        \
   X(SetSize)              \
   X(SetAttr)              \
-  X(PutRecord)            \
+  X(PutEntry)             \
   X(ReadDir)              \
   X(WriteChunks)          \
   X(ReadChunks)           \
@@ -126,75 +127,138 @@ struct PingRequest {
 };
 constexpr uint32_t kMaxPingReply = 64u << 20;
 
-// path:str mode:u32 uid:u32 gid:u32 exclusive:u8 link_target:str -> record:str
+// What an operation on an inode addresses. ino != 0: that inode, sent to its home daemon
+// (the top 16 bits of ino); else the inode the entry at path names, sent to the path's
+// owner. target := path:str ino:u64
+struct Target {
+  std::string path;
+  uint64_t ino = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+// Replies of verbs addressed by a Target start with remote_ino:u64. Non-zero: the entry
+// was found but names an inode this daemon does not hold; nothing was done, and the client
+// asks again by ino at the inode's home (the second hop of renamed entries and hard links).
+
+// path:str mode:u32 uid:u32 gid:u32 exclusive:u8 link_target:str rdev:u64 home:u32 ino:u64
+//   -> remote_ino:u64 record:str created:u8
+// Makes an entry at path. ino = 0: with a new inode, whose id the daemon mints with `home`
+// (its own index in the clients' daemon order) in the top 16 bits; the entry and the inode
+// go in one write. ino != 0: the entry names that existing inode (a hard link), whose link
+// count the caller raised before. An existing entry: EEXIST when exclusive, else its inode's
+// record (or remote_ino) is returned with created = 0.
 struct CreateRequest {
   std::string path;
   uint32_t mode = 0, uid = 0, gid = 0;
   uint8_t exclusive = 0;
   std::string link_target;
+  uint64_t rdev = 0;
+  uint32_t home = 0;
+  uint64_t ino = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
 // CreateInDir: the Create request, RemoveInDir: the Remove request
-//   -> dir_status:i32 dir_record:str touched_ns:i64 status:i32 record:str done:u8
+//   -> dir_status:i32 dir_record:str dir_remote:u64 touched_ns:i64 status:i32 record:str
+//      remote_ino:u64 done:u8 reclaim:u8
 // Create or Remove beside the TouchDir of the parent, when one daemon owns both paths: one
 // round trip and one write. dir_status is the parent's (errno; ENOTDIR with dir_record when
-// it is no directory), and then nothing was done; else status and record are those of
-// Create (the record made or found) or Remove (the record removed), done says whether the
-// entry was made or removed, and touched_ns is TouchDir's (0 unless done).
+// it is no directory), and then nothing was done; dir_remote != 0: the parent's inode lives
+// on another daemon, nothing was done (the client falls back to Create/Remove + TouchDir).
+// Else status, record, remote_ino and reclaim are those of Create (the inode made or found)
+// or Remove (the inode after the unlink), done says whether the entry was made or removed,
+// and touched_ns is TouchDir's (0 unless done). A mkdir or rmdir also moves the parent's
+// link count (+1, -1).
 struct InDirReply {
   int32_t dir_status = 0;
   std::string dir_record;
+  uint64_t dir_remote = 0;
   int64_t touched_ns = 0;
   int32_t status = 0;
   std::string record;
+  uint64_t remote_ino = 0;
   uint8_t done = 0;
+  uint8_t reclaim = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
-// -> record:str created:u8          (created: this call made it; else it existed)
 struct CreateReply {
+  uint64_t remote_ino = 0;
   std::string record;  // metadata_codec record
   uint8_t created = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
-// path:str -> record:str   (Stat; StatForRead: the owner also sets atime to now when
-//                           relatime asks: atime <= mtime or ctime, or older than 24 h)
-struct PathRequest {
-  std::string path;
+// target -> remote_ino:u64 record:str   (Stat; StatForRead: the home also sets atime to
+//                                        now when relatime asks: atime <= mtime or ctime,
+//                                        or older than 24 h)
+struct TargetRequest {
+  Target target;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 struct RecordReply {
+  uint64_t remote_ino = 0;
   std::string record;  // metadata_codec record
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
+// remote_ino:u64: the reply of SetSize and SetAttr.
+struct TargetReply {
+  uint64_t remote_ino = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
 
-// path:str kind:u8 (0 any, 1 not a directory, 2 directory) -> record:str (what was removed)
+// path:str kind:u8 -> remote_ino:u64 record:str reclaim:u8
+// kind: 0 any, 1 not a directory (EISDIR), 2 a directory (ENOTDIR), | kEntryOnly: the
+// inode's link count is left alone (rename). Removes the entry; when its inode is held
+// here, drops one link (a directory: the inode), and record is the inode after that; when
+// not, remote_ino names it and the client drops the link at its home (Links). reclaim: the
+// last link is gone and no descriptor holds the inode: the caller removes its chunks.
 struct RemoveRequest {
   std::string path;
   uint8_t kind = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
+constexpr uint8_t kEntryOnly = 4;
+struct RemoveReply {
+  uint64_t remote_ino = 0;
+  std::string record;
+  uint8_t reclaim = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
 
-// path:str size:u64 mtime_ns:i64 -> (empty)     (GrowSize: max; SetSize: set)
+// ino:u64 delta:i32 -> remote_ino:u64(=0) record:str reclaim:u8     (Links: at the home,
+// the inode's link count += delta; at 0 the inode is deleted as by Remove)
+struct LinksRequest {
+  uint64_t ino = 0;
+  int32_t delta = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+
+// target size:u64 mtime_ns:i64 -> (GrowSize: empty; SetSize: remote_ino:u64)
+// GrowSize (by ino only): size = max; SetSize: size = value (truncate).
 struct SizeRequest {
-  std::string path;
+  Target target;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
-// path:str length:u64 mtime_ns:i64 -> offset:u64
+// ino:u64 length:u64 mtime_ns:i64 -> offset:u64
+// Reserves [offset, offset+length) at the end of the file for an O_APPEND write: offset is
+// past the size and past every reservation before it. The size itself grows only when the
+// bytes were written (GrowSize, or the WriteChunks that carries it).
 struct ReserveAppendRequest {
-  std::string path;
+  uint64_t ino = 0;
   uint64_t length = 0;
   int64_t mtime_ns = 0;
   void Encode(Encoder& e) const;
@@ -206,50 +270,65 @@ struct OffsetReply {
   void Decode(Decoder& d);
 };
 
-// path:str mode:i64 atime_ns:i64 mtime_ns:i64 uid:i64 gid:i64 -> (empty)   (< 0: unchanged;
-// ctime becomes now)
+// target mode:i64 atime_ns:i64 mtime_ns:i64 uid:i64 gid:i64 -> remote_ino:u64
+// (< 0: unchanged; ctime becomes now)
 struct SetAttrRequest {
-  std::string path;
+  Target target;
   int64_t mode = -1, atime_ns = -1, mtime_ns = -1, uid = -1, gid = -1;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
-// TouchDir: path:str -> record:str touched_ns:i64
+// TouchDir: target nlink_delta:i32 -> remote_ino:u64 record:str touched_ns:i64
 // A directory entry was added or removed: the record as it was before, and, when it is a
 // directory, its mtime and ctime become touched_ns (now, and later than both, so touches of
-// one directory are strictly ordered); touched_ns = 0 when nothing was touched.
+// one directory are strictly ordered) and its link count moves by nlink_delta (a
+// subdirectory made or removed); touched_ns = 0 when nothing was touched.
+struct TouchDirRequest {
+  Target target;
+  int32_t nlink_delta = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
 struct TouchDirReply {
+  uint64_t remote_ino = 0;
   std::string record;
   int64_t touched_ns = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
-// UntouchDir: path:str touched_ns:i64 mtime_ns:i64 ctime_ns:i64 -> (empty)
-// Undoes a TouchDir whose operation did not happen: mtime and ctime go back to the values
-// given if both still equal touched_ns (nothing touched or changed the directory since).
+// UntouchDir: target touched_ns:i64 mtime_ns:i64 ctime_ns:i64 nlink_delta:i32 -> (empty)
+// Undoes a TouchDir whose operation did not happen: the link count moves back by
+// nlink_delta, and mtime and ctime go back to the values given if both still equal
+// touched_ns (nothing touched or changed the directory since). By ino only.
 struct UntouchDirRequest {
-  std::string path;
+  Target target;
   int64_t touched_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  int32_t nlink_delta = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
-// path:str record:str -> replaced:u8 old_record:str     (rename: store under a new name)
-struct PutRecordRequest {
+// path:str ino:u64 mode:u32 -> replaced:u8 old_ino:u64 old_mode:u32
+// Rename's new name: the entry at path names ino (of type mode) from now on; replaced and
+// old_* tell what it named before (EISDIR, ENOTDIR when the types disagree, as rename(2)).
+struct PutEntryRequest {
   std::string path;
-  std::string record;
+  uint64_t ino = 0;
+  uint32_t mode = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
-struct PutRecordReply {
+struct PutEntryReply {
   uint8_t replaced = 0;
-  std::string old_record;
+  uint64_t old_ino = 0;
+  uint32_t old_mode = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 
-// path:str start_after:str max_entries:u32 -> end:u8 ; payload := count:u32 (name:str type:u8)*
+// path:str start_after:str max_entries:u32 -> end:u8 ;
+//   payload := count:u32 (name:str type:u8 ino:u64)*
 struct ReadDirRequest {
   std::string path;
   std::string start_after;
@@ -265,16 +344,23 @@ struct ReadDirReply {
 struct DirEntryWire {
   std::string name;
   uint8_t type = 0;
+  uint64_t ino = 0;
 };
 std::string EncodeDirEntries(const std::vector<DirEntryWire>& entries);
 // EBADMSG for a malformed list.
 bool DecodeDirEntries(std::string_view payload, std::vector<DirEntryWire>* entries);
 
-// file_id:u64 count:u32 piece* ; payload := the pieces' bytes in order -> (empty)
-// ReadChunks: same request, no payload -> count:u32 (bytes:u32)* ; payload := bytes read
+// file_id:u64 count:u32 piece* grow_size:u64 mtime_ns:i64 ;
+//   payload := the pieces' bytes in order -> (empty)
+// ReadChunks: same request (grow_size 0), no payload -> count:u32 (bytes:u32)* ;
+//   payload := bytes read
+// grow_size != 0 (WriteChunks to the inode's home holding every piece): once the pieces are
+// written, the inode's size grows to grow_size (GrowSize in the same round trip).
 struct ChunksRequest {
   uint64_t file_id = 0;
   std::vector<Piece> pieces;
+  uint64_t grow_size = 0;
+  int64_t mtime_ns = 0;
   uint64_t TotalBytes() const;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);

@@ -285,6 +285,24 @@ class Client:
     def rename(self, src: str, dst: str) -> None:
         self._core.rename(_core.normalize_path(src), _core.normalize_path(dst))
 
+    def link(self, src: str, dst: str) -> None:
+        """dst becomes another name of src's inode (a hard link), as os.link."""
+        self._core.link(_core.normalize_path(src), _core.normalize_path(dst))
+
+    def symlink(self, target: str, path: str) -> None:
+        """path becomes a symbolic link to target (stored as given), as os.symlink."""
+        self._core.symlink(_core.normalize_path(path), target)
+
+    def readlink(self, path: str) -> str:
+        md = self._core.stat(_core.normalize_path(path))
+        if not _stat.S_ISLNK(md.mode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+        return md.link_target
+
+    def mknod(self, path: str, mode: int = 0o600 | _stat.S_IFREG, device: int = 0) -> None:
+        """A regular file, FIFO, socket or device node (device: os.makedev), as os.mknod."""
+        self._core.mknod(_core.normalize_path(path), mode, device)
+
     def chmod(self, path: str, mode: int) -> None:
         self._core.set_attr(_core.normalize_path(path), mode=_stat.S_IMODE(mode))
 
@@ -300,9 +318,10 @@ class Client:
     # --- metadata and directories ----------------------------------------------------------
 
     def stat(self, path: str) -> os.stat_result:
-        """os.stat_result of the path: st_ino is the file id, st_dev 0, st_nlink 1."""
+        """os.stat_result of the path (a symlink itself, not what it points to): st_ino is
+        the inode id and st_dev the file system's, as the preload library and FUSE report."""
         md = self._core.stat(_core.normalize_path(path))
-        return _stat_result(md, self._core.config.chunk_size)
+        return _stat_result(md, self._core.config)
 
     def exists(self, path: str) -> bool:
         try:
@@ -340,7 +359,7 @@ class Client:
 
     def listdir(self, path: str = "/") -> list[str]:
         """Names in the directory (merged from every daemon, sorted)."""
-        return [name for name, _ in self._core.readdir(_core.normalize_path(path))]
+        return [entry[0] for entry in self._core.readdir(_core.normalize_path(path))]
 
     def scandir(self, path: str = "/", page_size: int = 1024) -> Iterator[tuple[str, int]]:
         """Yields (name, DT_* type) page by page: suits directories of millions of entries."""
@@ -348,7 +367,7 @@ class Client:
         start_after = ""
         while True:
             entries, end = self._core.readdir_page(path, start_after, page_size)
-            yield from entries
+            yield from ((name, kind) for name, kind, _ in entries)
             if end or not entries:
                 return
             start_after = entries[-1][0]
@@ -376,10 +395,13 @@ class Client:
         return self._core.io_node_statistics(daemon)
 
 
-def _stat_result(md: Any, block_size: int) -> os.stat_result:
+def _stat_result(md: Any, config: Any) -> os.stat_result:
     seconds = (md.atime_ns // 10**9, md.mtime_ns // 10**9, md.ctime_ns // 10**9)
-    fields = (md.mode, md.file_id, 0, 1, md.uid, md.gid, md.size) + seconds
+    size = len(md.link_target) if _stat.S_ISLNK(md.mode) else md.size
+    fields = (md.mode, md.file_id, config.device_id, md.nlink, md.uid, md.gid, size) + seconds
+    block_size = config.chunk_size
     extra = {
+        "st_rdev": md.rdev,
         "st_atime": md.atime_ns / 1e9, "st_mtime": md.mtime_ns / 1e9,
         "st_ctime": md.ctime_ns / 1e9, "st_atime_ns": md.atime_ns,
         "st_mtime_ns": md.mtime_ns, "st_ctime_ns": md.ctime_ns,

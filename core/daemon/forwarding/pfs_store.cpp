@@ -37,7 +37,9 @@ void FromStat(const struct stat& st, Metadata* md) {
   md->uid = st.st_uid;
   md->gid = st.st_gid;
   md->size = S_ISDIR(st.st_mode) ? 0 : static_cast<uint64_t>(st.st_size);
-  md->file_id = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_ino) | (1ull << 63) : 0;
+  md->file_id = static_cast<uint64_t>(st.st_ino) | (1ull << 63);  // the PFS's inode: st_ino
+  md->nlink = static_cast<uint32_t>(st.st_nlink);
+  md->rdev = st.st_rdev;
   md->atime_ns = Ns(st.st_atim);
   md->mtime_ns = Ns(st.st_mtim);
   md->ctime_ns = Ns(st.st_ctim);
@@ -121,14 +123,14 @@ Status PfsStore::Truncate(const std::string& path, uint64_t size) {
 
 Status PfsStore::SetAttr(const rpc::SetAttrRequest& req) {
   std::string real;
-  Status s = Resolve(req.path, &real);
+  Status s = Resolve(req.target.path, &real);
   if (!s.ok()) return s;
   if (req.mode >= 0 && chmod(real.c_str(), static_cast<mode_t>(req.mode & 07777)) != 0) {
-    return Errno("chmod " + req.path);
+    return Errno("chmod " + req.target.path);
   }
   if ((req.uid >= 0 || req.gid >= 0) &&
       lchown(real.c_str(), static_cast<uid_t>(req.uid), static_cast<gid_t>(req.gid)) != 0) {
-    return Errno("chown " + req.path);
+    return Errno("chown " + req.target.path);
   }
   if (req.atime_ns >= 0 || req.mtime_ns >= 0) {
     struct timespec times[2];
@@ -137,7 +139,7 @@ Status PfsStore::SetAttr(const rpc::SetAttrRequest& req) {
       times[i].tv_sec = ns >= 0 ? ns / 1000000000 : 0;
       times[i].tv_nsec = ns >= 0 ? ns % 1000000000 : UTIME_OMIT;
     }
-    if (utimensat(AT_FDCWD, real.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return Errno("utimens " + req.path);
+    if (utimensat(AT_FDCWD, real.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return Errno("utimens " + req.target.path);
   }
   return Status::OK();
 }

@@ -67,38 +67,44 @@ class ForwardingProviderImpl : public ForwardingProvider {
   }
   // The PFS keeps its directories' times itself: the record, nothing touched.
   void TouchDir(const Request& req, Response* out) {
-    rpc::PathRequest in;
+    rpc::TouchDirRequest in;
     if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
-    Status s = store_.Stat(in.path, &md);
+    Status s = store_.Stat(in.target.path, &md);
     if (!s.ok()) return Fail(s, out);
     rpc::TouchDirReply r;
     r.record = EncodeMetadata(md);
     out->body = rpc::EncodeBody(r);
   }
   void Stat(const Request& req, Response* out) {
-    rpc::PathRequest in;
+    rpc::TargetRequest in;
     if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
-    ReplyRecord(store_.Stat(in.path, &md), md, out);
+    ReplyRecord(store_.Stat(in.target.path, &md), md, out);
   }
   void Remove(const Request& req, Response* out) {
     rpc::RemoveRequest in;
     if (!DecodeRequest(req, &in, out)) return;
     Metadata md;
-    ReplyRecord(store_.Remove(in.path, in.kind, &md), md, out);
+    Status s = store_.Remove(in.path, in.kind, &md);
+    if (!s.ok()) return Fail(s, out);
+    rpc::RemoveReply r;
+    r.record = EncodeMetadata(md);
+    out->body = rpc::EncodeBody(r);
   }
   void Truncate(const Request& req, Response* out) {
     rpc::SizeRequest in;
     if (!DecodeRequest(req, &in, out)) return;
-    Status s = store_.Truncate(in.path, in.size);
-    if (!s.ok()) Fail(s, out);
+    Status s = store_.Truncate(in.target.path, in.size);
+    if (s.ok()) out->body = rpc::EncodeBody(rpc::TargetReply{});
+    else Fail(s, out);
   }
   void SetAttr(const Request& req, Response* out) {
     rpc::SetAttrRequest in;
     if (!DecodeRequest(req, &in, out)) return;
     Status s = store_.SetAttr(in);
-    if (!s.ok()) Fail(s, out);
+    if (s.ok()) out->body = rpc::EncodeBody(rpc::TargetReply{});
+    else Fail(s, out);
   }
   void Rename(const Request& req, Response* out) {
     rpc::RenameRequest in;

@@ -57,11 +57,13 @@ struct FsConfig {
   uint32_t protocol_version = 0;
   uint32_t num_daemons = 0;    // daemons listed in the hosts file
   bool auto_sm = false;        // daemons offer shared memory to clients on their host
+  uint64_t device_id = 0;      // st_dev of its files (FileSystemDevice of the mount directory)
 };
 
 struct DirEntry {
   std::string name;            // one path component, never "." or ".."
-  uint8_t type = 0;            // DT_REG, DT_DIR, DT_LNK
+  uint8_t type = 0;            // DT_REG, DT_DIR, DT_LNK, DT_FIFO, DT_CHR, DT_BLK, DT_SOCK
+  uint64_t ino = 0;            // the inode it names (d_ino, st_ino)
 };
 
 struct FsStats {               // statfs(2) of the whole file system: sums over daemons
@@ -127,6 +129,13 @@ class Client {
   // Creates a symbolic link at path pointing to target (stored as given, not resolved:
   // link resolution is the caller's, e.g. the preload's). EEXIST if path exists.
   virtual Status Symlink(const std::string& path, const std::string& target) = 0;
+  // mknod(2): a regular file, FIFO, socket, or character or block device node (rdev) as a
+  // record; EINVAL for another type, EEXIST if path exists.
+  virtual Status Mknod(const std::string& path, uint32_t mode, uint64_t rdev) = 0;
+  // link(2): new_path becomes another name of old_path's inode (not following a symlink at
+  // old_path). EPERM for a directory, EEXIST if new_path exists; the inode's link count and
+  // ctime change.
+  virtual Status Link(const std::string& old_path, const std::string& new_path) = 0;
   // ENOTEMPTY if any daemon holds a child; ENOTDIR if not a directory.
   virtual Status Rmdir(const std::string& path) = 0;
   // All entries of a directory, merged from every daemon, sorted by name. Paged internally.
@@ -135,8 +144,12 @@ class Client {
   virtual Status ReadDirPage(const std::string& path, const std::string& start_after,
                              size_t max_entries, std::vector<DirEntry>* entries, bool* end) = 0;
 
-  // Writes len bytes at offset into the file (file_id from its Metadata) and grows its size.
-  // All chunk pieces and the size update are in flight at once.
+  // Operations on an open file address its inode (file_id from its Metadata: the inode id),
+  // so they keep working after the file was renamed or unlinked; path is what forwarding
+  // mode addresses instead (the PFS knows files by name).
+  //
+  // Writes len bytes at offset into the file and grows its size, only once the bytes are
+  // written (in the same round trip when the inode's home holds every piece written).
   virtual Status Write(const std::string& path, uint64_t file_id, uint64_t offset,
                        const void* buf, size_t len) = 0;
   // O_APPEND: reserves [offset, offset+len) atomically on the metadata owner, then writes.
@@ -148,6 +161,11 @@ class Client {
   virtual Status Read(const std::string& path, uint64_t file_id, uint64_t offset, void* buf,
                       size_t len, size_t* nread) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  // fstat, ftruncate, fchmod/fchown/futimens: as Stat, Truncate and SetAttr, on the inode.
+  virtual Status StatFile(const std::string& path, uint64_t file_id, Metadata* md) = 0;
+  virtual Status TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) = 0;
+  virtual Status SetAttrFile(const std::string& path, uint64_t file_id, int64_t mode, int64_t atime_ns,
+                             int64_t mtime_ns, int64_t uid, int64_t gid) = 0;
   // Renames a file, symlink or directory (with everything under it). An existing file at
   // new_path is replaced atomically for readers of new_path; an existing empty directory
   // is replaced by a directory. Errors as rename(2): EISDIR, ENOTDIR, ENOTEMPTY, EINVAL
