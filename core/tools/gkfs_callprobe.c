@@ -136,7 +136,7 @@ static const struct name_value kFlags[] = {
   {"PROT_READ", PROT_READ}, {"PROT_WRITE", PROT_WRITE}, {"MAP_SHARED", MAP_SHARED},
   {"MAP_PRIVATE", MAP_PRIVATE}, {"F_GETFL", F_GETFL}, {"F_SETFL", F_SETFL},
   {"F_GETFD", F_GETFD}, {"F_DUPFD", F_DUPFD}, {"S_IFIFO", S_IFIFO}, {"S_IFREG", S_IFREG},
-  {"S_IFCHR", S_IFCHR}, {"S_IFSOCK", S_IFSOCK},
+  {"S_IFCHR", S_IFCHR}, {"S_IFSOCK", S_IFSOCK}, {"S_IFBLK", S_IFBLK},
 };
 
 static void usage(const char* why) {
