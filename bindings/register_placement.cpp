@@ -2,6 +2,7 @@
 #include <string>
 
 #include "bindings.h"
+#include "common/hosts_file.h"
 #include "common/placement.h"
 #include "gkfs/client.h"
 
@@ -24,6 +25,18 @@ void RegisterPlacement(py::module_& m) {
   m.def("hash_chunk", &HashChunk, py::arg("file_id"), py::arg("chunk_index"),
         "XXH3-64 (seed 0) of file_id then chunk_index, each little-endian u64.");
 
+  m.def(
+      "daemon_order",
+      [](const std::string& hosts_file) {
+        std::vector<HostEntry> hosts;
+        ThrowIfError(ReadHostsFile(hosts_file, &hosts), hosts_file);
+        py::list out;
+        for (const HostEntry& h : hosts) out.append(py::make_tuple(h.host, h.uri, h.id));
+        return out;
+      },
+      py::arg("hosts_file"),
+      "The daemons of a hosts file as every client orders them for placement (by daemon id, "
+      "else by uri; a daemon listed twice once): a list of (host, uri, id).");
   py::class_<Placement>(m, "Placement", "Which daemon owns a path's metadata or a chunk.")
       .def(py::init([](uint32_t n) {
              if (n == 0) throw py::value_error("num_daemons must be > 0");

@@ -8,7 +8,7 @@ Requests (``op``):
   read   path            -> {"ok", "sha"} or {"ok": false, "errno", "error"}; reads the
                             file's size exactly (a read past the end asks more daemons)
   owners path            -> {"meta": uri, "chunks": [uri, ...]}  (placement over the hosts
-                            file's daemons sorted by uri, as the client orders them)
+                            file's daemons in the client's order: by daemon id)
   writes prefix count    -> one {"ack", "sha"} or {"err", "errno"} line per file, then
                             {"done": true}; a write workload to kill a daemon in
 Every reply carries "seconds": how long the operation took.
@@ -28,8 +28,8 @@ from gkfs import _core
 
 
 def sorted_uris(hosts_file: str) -> list[str]:
-    with open(hosts_file, encoding="utf-8") as f:
-        return sorted({line.split()[1] for line in f if len(line.split()) >= 2})
+    """The daemons' uris in placement order (by daemon id), as the client orders them."""
+    return [uri for _, uri, _ in _core.daemon_order(hosts_file)]
 
 
 def payload(size: int, seed: int) -> bytes:

@@ -35,7 +35,7 @@ def test_start_status_stop(make_fs, daemons):
     with open(fs.hosts_file) as f:
         lines = [line.split() for line in f if line.strip()]
     assert len(lines) == daemons
-    assert all(len(fields) == 2 and fields[1].startswith("ucx+tcp://127.0.0.1:")
+    assert all(len(fields) == 3 and fields[1].startswith("ucx+tcp://127.0.0.1:")
                for fields in lines)
     state = json.loads(Path(state_file).read_text())
     assert [d["index"] for d in state["daemons"]] == list(range(daemons))
@@ -267,9 +267,11 @@ class TestDaemonProcess:
         proc, hosts = self.start(tmp_path, "--clean-rootdir", "-P", "ucx+tcp", "--auto-sm")
         try:
             text = self.wait_for_line(proc, hosts)
-            host, uri = text.split()
+            host, uri, identity = text.split()
             assert host == socket.gethostname()
             assert re.fullmatch(r"ucx\+tcp://127\.0\.0\.1:\d+", uri)
+            # The daemon's persistent identity, kept in its root directory (placement order).
+            assert identity == (tmp_path / "root" / "identity").read_text().strip()
         finally:
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=HANG_GUARD_S)

@@ -72,6 +72,9 @@ class DaemonImpl : public Daemon {
     } else if (!(s = OpenRocksDbStore(options_.metadir, &store)).ok()) {
       return s;
     }
+    // The identity orders this daemon among the others for placement, whatever its port:
+    // a file system restarted on the same root directories finds every file.
+    if (!options_.enable_forwarding && !(s = DaemonIdentity(options_.rootdir, &identity_)).ok()) return s;
     metadata_ = std::make_unique<MetadataProvider>(std::move(store));
     if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
     data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size);
@@ -108,7 +111,7 @@ class DaemonImpl : public Daemon {
     if (!options_.hosts_file.empty()) {
       char host[256] = {0};
       gethostname(host, sizeof(host) - 1);
-      Status s = AppendHostsFile(options_.hosts_file, HostEntry{host, uri_});
+      Status s = AppendHostsFile(options_.hosts_file, HostEntry{host, uri_, identity_});
       if (!s.ok()) return s;
     }
     if (forwarding_) {
@@ -146,6 +149,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<WorkerPool> io_;                  // large chunk transfers; normal mode only
   std::unique_ptr<ForwardingProvider> forwarding_;  // forwarding mode only
   std::string uri_;
+  std::string identity_;  // normal mode: placement order (hosts_file.h); forwarding: none
 };
 
 }  // namespace

@@ -71,6 +71,52 @@ TEST_CASE("hosts file: sorted by uri, duplicates once, errors name file and line
   unlink(path);
 }
 
+namespace {
+std::vector<HostEntry> ReadHosts(const std::string& text, Status* status) {
+  char path[] = "/tmp/gkfs-hosts-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fd);
+  std::vector<HostEntry> hosts;
+  *status = ReadHostsFile(path, &hosts);
+  unlink(path);
+  return hosts;
+}
+}  // namespace
+
+TEST_CASE("hosts file with daemon ids: ordered by id whatever the ports; a restarted daemon by its last line") {
+  Status s;
+  auto hosts = ReadHosts("h ucx+tcp://127.0.0.1:9 00000000000000c0\n"
+                         "h ucx+tcp://127.0.0.1:1 00000000000000b0\n"
+                         "h ucx+tcp://127.0.0.1:5 00000000000000a0\n"
+                         "h ucx+tcp://127.0.0.1:7 00000000000000b0\n",  // b0 again, new port
+                         &s);
+  REQUIRE(s.ok());
+  REQUIRE(hosts.size() == 3);
+  CHECK(hosts[0].id == "00000000000000a0");
+  CHECK(hosts[1].uri == "ucx+tcp://127.0.0.1:7");
+  CHECK(hosts[2].uri == "ucx+tcp://127.0.0.1:9");
+  // One line without an id (a GekkoFS daemon): the uri order, as GekkoFS files get.
+  hosts = ReadHosts("h ucx+tcp://127.0.0.1:9 00000000000000c0\nh ucx+tcp://127.0.0.1:1\n", &s);
+  REQUIRE(s.ok());
+  CHECK(hosts[0].uri == "ucx+tcp://127.0.0.1:1");
+  ReadHosts("h ucx+tcp://127.0.0.1:9 not-an-id\n", &s);
+  CHECK(s.code() == EINVAL);
+  CHECK(s.message().find("line 1") != std::string::npos);
+}
+
+TEST_CASE("a daemon's identity is made once and kept in its root directory") {
+  char dir[] = "/tmp/gkfs-id-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string first, again;
+  REQUIRE(DaemonIdentity(dir, &first).ok());
+  REQUIRE(DaemonIdentity(dir, &again).ok());
+  CHECK(first.size() == 16);
+  CHECK(first == again);
+  unlink((std::string(dir) + "/identity").c_str());
+  rmdir(dir);
+}
+
 #include "transport/worker.h"
 
 TEST_CASE("-P protocol names map to UCX transports") {
