@@ -15,7 +15,7 @@ apt_packages=(librocksdb-dev libucx-dev ucx-utils libxxhash-dev catch2 pkg-confi
 # installation are not used.
 apt_packages+=(openssh-server openssh-client openmpi-bin slurm-wlm munge)
 # The preload's program matrix (tests/test_programs.py) runs these in gkfs and locally.
-apt_packages+=(sqlite3 fio git make gzip tar)
+apt_packages+=(sqlite3 fio git make gzip tar rsync)
 pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
 
 missing=()

@@ -125,25 +125,56 @@ def test_special_files_are_records(fs, d):
                    "sock": True, "chr": True, "rdev": [1, 3], "ls": ["fifo", "null", "sock"]}
 
 
-@pytest.mark.xfail(strict=True, reason="open-unlinked files: the inode is reclaimed at the "
-                   "last unlink; open descriptors are not tracked yet")
 def test_descriptor_keeps_an_unlinked_file(fs, d):
+    """A descriptor keeps its file after the last name goes (in this process or another),
+    and after a rename replaced it; the data goes with the last close."""
     got = py(fs, """
-        import json, os, sys
+        import json, os, subprocess, sys
         d = sys.argv[1]
         fd = os.open(f"{d}/tmp", os.O_CREAT | os.O_RDWR, 0o600)
         os.write(fd, b"x" * 100000)
         os.unlink(f"{d}/tmp")
         os.write(fd, b"tail")
         os.lseek(fd, 0, 0)
-        print(json.dumps({"nlink": os.fstat(fd).st_nlink, "size": os.fstat(fd).st_size,
-                          "read": len(os.read(fd, 200000))}))
+        alone = {"nlink": os.fstat(fd).st_nlink, "size": os.fstat(fd).st_size,
+                 "read": len(os.read(fd, 200000))}
+        os.close(fd)
+        # Another process removes the name; a rename replaces another.
+        open(f"{d}/a", "w").write("aaa")
+        open(f"{d}/b", "w").write("bbb")
+        fa, fb = open(f"{d}/a"), open(f"{d}/b")
+        subprocess.run(["rm", f"{d}/a"], check=True)
+        os.rename(f"{d}/b", f"{d}/c")
+        open(f"{d}/d", "w").write("ddd")
+        fd2 = open(f"{d}/d")
+        os.replace(f"{d}/c", f"{d}/d")
+        print(json.dumps({"alone": alone, "a": fa.read(), "b": fb.read(), "d": fd2.read(),
+                          "names": sorted(os.listdir(d))}))
     """, d)
-    assert got == {"nlink": 0, "size": 100004, "read": 100004}
+    assert got == {"alone": {"nlink": 0, "size": 100004, "read": 100004},
+                   "a": "aaa", "b": "bbb", "d": "ddd", "names": ["d"]}
 
 
-@pytest.mark.xfail(strict=True, reason="FIFOs are records only: opening one does not yet give "
-                   "a kernel FIFO shared by the processes of a node")
+def test_unlinked_open_file_is_reclaimed_at_last_close(make_fs):
+    import gkfs
+
+    fs = make_fs(daemons=2)
+    d = fs.mountdir
+    got = py(fs, """
+        import json, os, sys
+        d = sys.argv[1]
+        fd = os.open(f"{d}/big", os.O_CREAT | os.O_RDWR, 0o600)
+        os.write(fd, b"y" * (3 << 20))
+        os.unlink(f"{d}/big")
+        print(json.dumps(sorted(os.listdir(d))))
+        os.close(fd)
+    """, d)
+    assert got == []
+    with gkfs.Client(fs.hosts_file) as c:
+        chunk_bytes = sum(info.chunk_bytes for info in c.daemons())
+    assert chunk_bytes == 0
+
+
 def test_fifo_between_two_processes(fs, d):
     # The reader opens first and blocks until the writer comes; nothing is stored.
     result = fs.run(textwrap.dedent(f"""
@@ -181,3 +212,54 @@ def test_full_restart_with_new_ports_keeps_every_file():
                         assert f.read() == name.encode() * (i + 1)
     finally:
         stop_fs(fs)
+
+
+def test_unix_socket_server_and_client_at_a_gkfs_path(fs, d):
+    """A Python AF_UNIX server binds at a gkfs path (relative to a cwd inside gkfs), a client
+    in another process connects by that path; the name is a socket in listings."""
+    got = py(fs, """
+        import errno, json, os, socket, stat, subprocess, sys
+        d = sys.argv[1]
+        os.chdir(d)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind("srv.sock")
+        server.listen(1)
+        client = subprocess.Popen(
+            [sys.executable, "-c",
+             "import socket, sys; c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); "
+             "c.sendall(b'ping'); print(c.recv(16).decode())", f"{d}/srv.sock"],
+            stdout=subprocess.PIPE, text=True)
+        conn, _ = server.accept()
+        conn.sendall(conn.recv(16).upper())
+        out, _ = client.communicate(timeout=30)
+        def err(fn, *args):
+            try:
+                fn(*args)
+            except OSError as e:
+                return errno.errorcode[e.errno]
+            return "ok"
+        open(f"{d}/plain", "w").close()
+        print(json.dumps({
+            "reply": out.strip(), "sock": stat.S_ISSOCK(os.lstat(f"{d}/srv.sock").st_mode),
+            "rebind": err(socket.socket(socket.AF_UNIX).bind, f"{d}/srv.sock"),
+            "plain": err(socket.socket(socket.AF_UNIX).connect, f"{d}/plain"),
+            "missing": err(socket.socket(socket.AF_UNIX).connect, f"{d}/missing"),
+            "open": err(os.open, f"{d}/srv.sock", os.O_RDONLY)}))
+    """, d)
+    assert got == {"reply": "PING", "sock": True, "rebind": "EADDRINUSE",
+                   "plain": "ECONNREFUSED", "missing": "ENOENT", "open": "ENXIO"}
+
+
+def test_device_node_opens_as_an_absent_device(fs, d):
+    got = py(fs, """
+        import errno, json, os, stat, sys
+        d = sys.argv[1]
+        os.mknod(f"{d}/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        try:
+            os.open(f"{d}/null", os.O_RDONLY)
+            res = "ok"
+        except OSError as e:
+            res = errno.errorcode[e.errno]
+        print(json.dumps(res))
+    """, d)
+    assert got == "ENXIO"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
@@ -231,10 +232,57 @@ Status ClientImpl::RecordOrRemote(Status s, const std::string& record, uint64_t 
   return remote_ino != 0 ? StatInode(remote_ino, md) : DecodeMetadata(record, md);
 }
 
-Status ClientImpl::StatLocked(const std::string& path, Metadata* md) {
+Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t opener) {
   Call call;
-  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{path, 0}}, &call);
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{path, 0}, opener}, &call);
   return s.ok() ? DecodeRecord(call, md) : s;
+}
+
+Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
+                            Metadata* md, bool* created) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (created != nullptr) *created = false;
+  if (!create) return StatLocked(path, md, opener);
+  rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
+  req.opener = opener;
+  return CreateLocked(std::move(req), md, created);
+}
+
+Status ClientImpl::Release(uint64_t opener, const std::vector<uint64_t>& inos) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::map<uint32_t, rpc::ReleaseRequest> by_home;
+  for (uint64_t ino : inos) {
+    rpc::ReleaseRequest& req = by_home[InodeOwner(ino)];
+    req.opener = opener;
+    req.inos.push_back(ino);
+  }
+  std::vector<Call> calls;
+  for (auto& [home, req] : by_home) {
+    for (size_t start = 0; start < req.inos.size(); start += rpc::kMaxRelease) {
+      rpc::ReleaseRequest part;
+      part.opener = opener;
+      part.inos.assign(req.inos.begin() + start,
+                       req.inos.begin() + std::min(req.inos.size(), start + rpc::kMaxRelease));
+      calls.push_back(Call());
+      calls.back().daemon = home;
+      calls.back().verb = rpc::Verb::kRelease;
+      calls.back().body = rpc::EncodeBody(part);
+    }
+  }
+  Status first = RunAll(calls);
+  for (const Call& call : calls) {
+    rpc::ReleaseReply reply;
+    if (!call.status.ok() || !rpc::DecodeBody(call.reply_body, &reply, "release reply").ok()) continue;
+    for (const auto& [ino, size] : reply.reclaimed) {
+      Metadata gone;
+      gone.mode = S_IFREG;
+      gone.file_id = ino;
+      gone.size = size;
+      Status s = ReclaimLocked(gone);
+      if (first.ok()) first = s;
+    }
+  }
+  return first;
 }
 
 Status ClientImpl::Stat(const std::string& path, Metadata* md) {

@@ -29,6 +29,9 @@ class ClientImpl : public Client {
   Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                 bool* created) override;
   Status Stat(const std::string& path, Metadata* md) override;
+  Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
+                  Metadata* md, bool* created) override;
+  Status Release(uint64_t opener, const std::vector<uint64_t>& inos) override;
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
   Status Symlink(const std::string& path, const std::string& target) override;
@@ -96,7 +99,7 @@ class ClientImpl : public Client {
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
   // A call to the home of inode ino.
   transport::Call InodeCall(uint64_t ino, rpc::Verb verb, std::string body);
-  Status StatLocked(const std::string& path, Metadata* md);
+  Status StatLocked(const std::string& path, Metadata* md, uint64_t opener = 0);
   // Makes the entry path: with a new inode (req.ino 0), or naming req.ino (a hard link).
   Status CreateLocked(rpc::CreateRequest req, Metadata* md, bool* created);
   // extra: one more call sent in the same round trip (may be null).

@@ -161,6 +161,12 @@ Status ForwardingClient::Truncate(const std::string& path, uint64_t size) {
   return CallIoNode(rpc::Verb::kSetSize, rpc::EncodeBody(req), &call);
 }
 
+Status ForwardingClient::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t,
+                                  Metadata* md, bool* created) {
+  if (created != nullptr) *created = false;
+  return create ? Create(path, mode, exclusive, md, created) : Stat(path, md);
+}
+
 Status ForwardingClient::TruncateFile(const std::string& path, uint64_t, uint64_t size) {
   return Truncate(path, size);
 }

@@ -39,6 +39,10 @@ class ForwardingClient : public ClientImpl {
   Status TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) override;
   Status Link(const std::string& old_path, const std::string& new_path) override;
   Status Mknod(const std::string& path, uint32_t mode, uint64_t rdev) override;
+  // Opens are not counted in forwarding mode: the I/O node addresses PFS files by name.
+  Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
+                  Metadata* md, bool* created) override;
+  Status Release(uint64_t, const std::vector<uint64_t>&) override { return Status::OK(); }
   Status StatFs(FsStats* stats) override;
 
  private:

@@ -72,12 +72,12 @@ void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
   HandleInDir<rpc::RemoveRequest, &MetadataProvider::RemoveInDir>(p, req, out);
 }
 
-template <Status (MetadataProvider::*Op)(const rpc::Target&, rpc::RecordReply*)>
+template <Status (MetadataProvider::*Op)(const rpc::Target&, uint64_t, rpc::RecordReply*)>
 void HandleRecord(Providers& p, const Request& req, Response* out) {
   rpc::TargetRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   rpc::RecordReply r;
-  Reply((p.metadata->*Op)(in.target, &r), r, out);
+  Reply((p.metadata->*Op)(in.target, in.opener, &r), r, out);
 }
 
 void HandleStat(Providers& p, const Request& req, Response* out) {
@@ -136,6 +136,10 @@ void HandleSetAttr(Providers& p, const Request& req, Response* out) {
 
 void HandlePutEntry(Providers& p, const Request& req, Response* out) {
   HandleWithReply<rpc::PutEntryRequest, rpc::PutEntryReply, &MetadataProvider::PutEntry>(p, req, out);
+}
+
+void HandleRelease(Providers& p, const Request& req, Response* out) {
+  HandleWithReply<rpc::ReleaseRequest, rpc::ReleaseReply, &MetadataProvider::Release>(p, req, out);
 }
 
 void HandleReadDir(Providers& p, const Request& req, Response* out) {

@@ -59,6 +59,23 @@ std::string InodeKey(uint64_t ino) {
   return key;
 }
 
+std::string OrphanKey(uint64_t ino) {
+  char key[24];
+  snprintf(key, sizeof(key), "#o%016" PRIx64, ino);
+  return key;
+}
+
+void MetadataProvider::CountOpen(uint64_t opener, const Metadata& md) {
+  if (opener == 0 || !md.is_regular()) return;
+  std::lock_guard<std::mutex> l(opens_mu_);
+  ++opens_[md.file_id][opener];
+}
+
+bool MetadataProvider::IsOpen(uint64_t ino) {
+  std::lock_guard<std::mutex> l(opens_mu_);
+  return opens_.count(ino) != 0;
+}
+
 // The stripes one operation holds. Add() takes a group in address order (each mutex once);
 // groups are added entries first, then inodes, which keeps every caller in one global order.
 class MetadataProvider::Locked {
@@ -182,20 +199,26 @@ Status MetadataProvider::NewEntry(const rpc::CreateRequest& req, int64_t now, st
   return Status::OK();
 }
 
-void MetadataProvider::DropLink(const Metadata& md, int64_t now, std::vector<KvStore::Update>* updates,
-                                std::string* key, std::string* operand, std::string* after, bool* reclaim) {
+void MetadataProvider::DropLink(const Metadata& md, int64_t now, Dropped* out,
+                                std::vector<KvStore::Update>* updates) {
   Metadata a = md;
-  *key = InodeKey(md.file_id);
-  *reclaim = md.is_dir() || md.nlink <= 1;
-  a.nlink = *reclaim ? 0 : md.nlink - 1;
+  out->key = InodeKey(md.file_id);
+  const bool last = md.is_dir() || md.nlink <= 1;
+  const bool orphan = last && md.is_regular() && IsOpen(md.file_id);
+  out->reclaim = last && !orphan;
+  a.nlink = last ? 0 : md.nlink - 1;
   a.ctime_ns = std::max(md.ctime_ns, now);
-  if (*reclaim) {
-    updates->push_back({*key, {}, KvStore::Update::Op::kErase});
+  if (out->reclaim) {
+    updates->push_back({out->key, {}, KvStore::Update::Op::kErase});
   } else {
-    *operand = EncodeLinksOperand(-1, now);
-    updates->push_back({*key, *operand, KvStore::Update::Op::kMerge});
+    out->operand = EncodeLinksOperand(-1, now);
+    updates->push_back({out->key, out->operand, KvStore::Update::Op::kMerge});
   }
-  *after = EncodeMetadata(a);
+  if (orphan) {
+    out->orphan_key = OrphanKey(md.file_id);
+    updates->push_back({out->orphan_key, {}});
+  }
+  out->after = EncodeMetadata(a);
 }
 
 Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply* r) {
@@ -205,8 +228,12 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply*
   Metadata md;
   if (s.ok()) {
     if (req.exclusive) return Status::Error(EEXIST, "file exists");
-    if (LoadInode(existing.ino, &md).ok()) r->record = EncodeMetadata(md);
-    else r->remote_ino = existing.ino;
+    if (LoadInode(existing.ino, &md).ok()) {
+      r->record = EncodeMetadata(md);
+      CountOpen(req.opener, md);
+    } else {
+      r->remote_ino = existing.ino;
+    }
     return Status::OK();
   }
   if (s.code() != ENOENT) return s;
@@ -215,6 +242,7 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply*
   std::vector<KvStore::Update> updates{{req.path, entry}};
   if (!key.empty()) updates.push_back({key, record});
   if (!(s = store_->Write(updates)).ok()) return s;
+  if (!record.empty()) CountOpen(req.opener, md);
   r->created = 1;
   r->record = record;
   if (record.empty()) r->remote_ino = req.ino;
@@ -242,8 +270,12 @@ void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirRepl
   r->dir_record = EncodeMetadata(dir);
   if (es.ok()) {
     r->status = req.exclusive ? EEXIST : 0;
-    if (LoadInode(existing.ino, &md).ok()) r->record = EncodeMetadata(md);
-    else r->remote_ino = existing.ino;
+    if (LoadInode(existing.ino, &md).ok()) {
+      r->record = EncodeMetadata(md);
+      if (!req.exclusive) CountOpen(req.opener, md);
+    } else {
+      r->remote_ino = existing.ino;
+    }
     return;
   }
   if (es.code() != ENOENT) {
@@ -260,6 +292,7 @@ void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirRepl
   if ((r->status = store_->Write(updates).code()) != 0) return;
   r->record = record;
   if (record.empty()) r->remote_ino = req.ino;
+  else CountOpen(req.opener, md);
   r->done = 1;
   r->touched_ns = touched.mtime_ns;
 }
@@ -296,11 +329,10 @@ void MetadataProvider::RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirRepl
   if ((r->status = es.code()) != 0) return;
   const int64_t now = NowNs();
   std::vector<KvStore::Update> updates{{req.path, {}, KvStore::Update::Op::kErase}};
-  std::string key, operand, after;
-  bool reclaim = false;
+  Dropped dropped;
   if (!(req.kind & rpc::kEntryOnly)) {
     if (LoadInode(e.ino, &md).ok()) {
-      DropLink(md, now, &updates, &key, &operand, &after, &reclaim);
+      DropLink(md, now, &dropped, &updates);
     } else {
       r->remote_ino = e.ino;
     }
@@ -309,8 +341,8 @@ void MetadataProvider::RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirRepl
   const std::string dir_key = InodeKey(pe.ino), dir_record = EncodeMetadata(touched);
   updates.push_back({dir_key, dir_record});
   if ((r->status = store_->Write(updates).code()) != 0) return;
-  r->record = after;
-  r->reclaim = reclaim;
+  r->record = dropped.after;
+  r->reclaim = dropped.reclaim;
   r->done = 1;
   r->touched_ns = touched.mtime_ns;
 }
@@ -323,20 +355,19 @@ Status MetadataProvider::Remove(const rpc::RemoveRequest& req, rpc::RemoveReply*
   if (s.ok()) s = CheckKind(req.kind, e.mode);
   if (!s.ok()) return s;
   std::vector<KvStore::Update> updates{{req.path, {}, KvStore::Update::Op::kErase}};
-  std::string key, operand, after;
-  bool reclaim = false;
+  Dropped dropped;
   if (!(req.kind & rpc::kEntryOnly)) {
     locks.Add({&InodeLock(e.ino)});
     Metadata md;
     if (LoadInode(e.ino, &md).ok()) {
-      DropLink(md, NowNs(), &updates, &key, &operand, &after, &reclaim);
+      DropLink(md, NowNs(), &dropped, &updates);
     } else {
       r->remote_ino = e.ino;
     }
   }
   if (!(s = store_->Write(updates)).ok()) return s;
-  r->record = after;
-  r->reclaim = reclaim;
+  r->record = dropped.after;
+  r->reclaim = dropped.reclaim;
   return Status::OK();
 }
 
@@ -347,19 +378,18 @@ Status MetadataProvider::Links(const rpc::LinksRequest& req, rpc::RemoveReply* r
   if (!s.ok()) return s;
   const int64_t now = NowNs();
   std::vector<KvStore::Update> updates;
-  std::string key, operand, after;
-  bool reclaim = false;
+  Dropped dropped;
   if (req.delta == -1) {
-    DropLink(md, now, &updates, &key, &operand, &after, &reclaim);
+    DropLink(md, now, &dropped, &updates);
   } else {
-    key = InodeKey(req.ino);
-    operand = EncodeLinksOperand(req.delta, now);
-    updates.push_back({key, operand, KvStore::Update::Op::kMerge});
-    if ((s = ApplyOperand(operand, &md)).ok()) after = EncodeMetadata(md);
+    dropped.key = InodeKey(req.ino);
+    dropped.operand = EncodeLinksOperand(req.delta, now);
+    updates.push_back({dropped.key, dropped.operand, KvStore::Update::Op::kMerge});
+    if ((s = ApplyOperand(dropped.operand, &md)).ok()) dropped.after = EncodeMetadata(md);
   }
   if (!s.ok() || !(s = store_->Write(updates)).ok()) return s;
-  r->record = after;
-  r->reclaim = reclaim;
+  r->record = dropped.after;
+  r->reclaim = dropped.reclaim;
   return Status::OK();
 }
 
@@ -413,19 +443,23 @@ Status MetadataProvider::LockTarget(const rpc::Target& target, std::unique_lock<
   return s;
 }
 
-Status MetadataProvider::Stat(const rpc::Target& target, rpc::RecordReply* r) {
+Status MetadataProvider::Stat(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) {
   uint64_t ino = 0;
   Metadata md;
   bool local = false;
   Status s = Resolve(target, &ino, &md, &local);
   if (!s.ok()) return s;
-  if (!local) r->remote_ino = ino;
-  else r->record = EncodeMetadata(md);
+  if (!local) {
+    r->remote_ino = ino;
+    return Status::OK();
+  }
+  r->record = EncodeMetadata(md);
+  CountOpen(opener, md);
   return Status::OK();
 }
 
-Status MetadataProvider::StatForRead(const rpc::Target& target, rpc::RecordReply* r) {
-  Status s = Stat(target, r);
+Status MetadataProvider::StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) {
+  Status s = Stat(target, opener, r);
   if (!s.ok() || r->remote_ino != 0) return s;
   Metadata md;
   if (!(s = DecodeMetadata(r->record, &md)).ok()) return s;
@@ -547,6 +581,36 @@ Status MetadataProvider::ReadDir(const std::string& dir, const std::string& star
     it->Next();
   }
   return Status::OK();
+}
+
+Status MetadataProvider::Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r) {
+  for (uint64_t ino : req.inos) {
+    std::lock_guard<std::mutex> l(InodeLock(ino));
+    {
+      std::lock_guard<std::mutex> o(opens_mu_);
+      auto it = opens_.find(ino);
+      if (it == opens_.end()) continue;
+      auto session = it->second.find(req.opener);
+      if (session == it->second.end()) continue;
+      if (--session->second == 0) it->second.erase(session);
+      if (!it->second.empty()) continue;
+      opens_.erase(it);
+    }
+    Metadata md;
+    if (!LoadInode(ino, &md).ok() || md.nlink != 0) continue;
+    const std::string key = InodeKey(ino), orphan = OrphanKey(ino);
+    Status s = store_->Write({{key, {}, KvStore::Update::Op::kErase}, {orphan, {}, KvStore::Update::Op::kErase}});
+    if (!s.ok()) return s;
+    r->reclaimed.emplace_back(ino, md.size);
+  }
+  return Status::OK();
+}
+
+uint64_t MetadataProvider::CountOrphans() {
+  uint64_t n = 0;
+  auto it = store_->NewIterator();
+  for (it->Seek("#o"); it->Valid() && it->key().substr(0, 2) == "#o"; it->Next()) ++n;
+  return n;
 }
 
 uint64_t MetadataProvider::CountRecords() {

@@ -45,10 +45,16 @@ class MetadataProvider {
   Status Links(const rpc::LinksRequest& req, rpc::RemoveReply* r);
   Status PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntryReply* r);
 
-  Status Stat(const rpc::Target& target, rpc::RecordReply* r);
+  // opener != 0: an open(2) by that session; a regular file held here counts it (Release).
+  Status Stat(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r);
   // Stat for a read of the file: also sets atime to now when relatime asks (atime not
   // after mtime or ctime, or a day old). A merge, no lock: racing readers both set ~now.
-  Status StatForRead(const rpc::Target& target, rpc::RecordReply* r);
+  Status StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r);
+  // The session closed its last descriptors of these inodes; orphans no session holds any
+  // more are removed and listed in r (their chunks are the caller's to remove).
+  Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r);
+  // Inodes unlinked while open, kept until released ("#o" keys).
+  uint64_t CountOrphans();
   Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r);
   Status UntouchDir(const rpc::UntouchDirRequest& req);
   Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r);
@@ -87,8 +93,15 @@ class MetadataProvider {
                   std::string* record, Metadata* md);
   // Dropping one link of md (held here, its inode lock held): the update, the record after,
   // and whether the inode is gone (reclaim).
-  void DropLink(const Metadata& md, int64_t now, std::vector<KvStore::Update>* updates, std::string* key,
-                std::string* operand, std::string* after, bool* reclaim);
+  // A regular file whose last link goes while a session holds it open stays as an orphan
+  // (nlink 0, "#o" key) and *reclaim is false. REQUIRES: InodeLock(md.file_id) held.
+  struct Dropped {  // what DropLink writes; the updates view these strings
+    std::string key, operand, orphan_key, after;
+    bool reclaim = false;
+  };
+  void DropLink(const Metadata& md, int64_t now, Dropped* out, std::vector<KvStore::Update>* updates);
+  void CountOpen(uint64_t opener, const Metadata& md);
+  bool IsOpen(uint64_t ino);
 
   std::unique_ptr<KvStore> store_;
   std::array<std::mutex, 64> entry_stripes_;
@@ -99,11 +112,17 @@ class MetadataProvider {
   uint64_t next_ino_ = 2;         // GUARDED_BY(mint_mu_)
   uint64_t ino_limit_ = 2;        // GUARDED_BY(mint_mu_): persisted; ids below it may be used
 
+  std::mutex opens_mu_;
+  // ino -> session -> opens not yet released. In memory: a daemon restart forgets them, and
+  // an orphan then stays until removed by hand (docs/operations.md).
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint32_t>> opens_;  // GUARDED_BY(opens_mu_)
+
   std::mutex append_mu_;
   std::unordered_map<uint64_t, uint64_t> append_end_;  // GUARDED_BY(append_mu_): reserved ends
 };
 
-// The store key of inode ino ("#i" and 16 lower-case hex digits).
+// The store key of inode ino ("#i" and 16 lower-case hex digits), and of its orphan mark.
 std::string InodeKey(uint64_t ino);
+std::string OrphanKey(uint64_t ino);
 
 }  // namespace gkfs

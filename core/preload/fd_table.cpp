@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "preload/libc.h"
+#include "preload/open_registry.h"
 #include "preload/preload.h"
 
 namespace gkfs::preload {
@@ -198,8 +199,11 @@ void ScanInherited() {
       if (std::strcmp(target, "/memfd:gkfs (deleted)") != 0) continue;
       uint64_t ino = InodeOf(fd);
       OpenFileRef& file = by_inode[ino];
-      if (!file) file = ReadHeader(fd);
+      bool first = !file;
+      if (first) file = ReadHeader(fd);
       if (!file) continue;
+      // Opens this process counted before it exec'd are its to release (open_registry.h).
+      if (first && !file->is_dir()) opens::Opened(file->file_id);
       std::lock_guard<std::mutex> lock(g_mu);
       InsertLocked(fd, file);
       Log(LogLevel::kDebug, "inherited fd %d -> %s", fd, file->path.c_str());

@@ -11,6 +11,8 @@
 #include "common/path_util.h"
 #include "preload/libc.h"
 #include "preload/links.h"
+#include "preload/node_objects.h"
+#include "preload/open_registry.h"
 #include "preload/permissions.h"
 
 namespace gkfs::preload {
@@ -22,12 +24,12 @@ namespace {
 Status CreateOrStat(Client& client, const PathTarget& target, int flags, mode_t mode,
                     Metadata* md, bool* created) {
   *created = false;
-  if (!(flags & O_CREAT)) return client.Stat(target.internal, md);
+  if (!(flags & O_CREAT)) return client.OpenFile(target.internal, false, 0, false, opens::Session(), md, created);
   if (target.internal == "/" || target.names_directory) {
     return Status::Error((flags & O_EXCL) ? EEXIST : EISDIR, "is a directory");
   }
   uint32_t perms = mode & ~CurrentUmask() & 07777;
-  return client.Create(target.internal, perms, (flags & O_EXCL) != 0, md, created);
+  return client.OpenFile(target.internal, true, perms, (flags & O_EXCL) != 0, opens::Session(), md, created);
 }
 
 // The permissions open() needs on an existing file (open(2): EACCES).
@@ -45,7 +47,9 @@ int OpenKernel(const char* path, int flags, mode_t mode) {
 }
 
 // The metadata open() works on: created or looked up, symbolic links followed (O_NOFOLLOW:
-// ELOOP at the last component). Returns 0, 1 when *target became a kernel path, or -1.
+// ELOOP at the last component). Returns 0, 1 when *target became a kernel path, or -1. A
+// regular file found is counted as open (opens::Opened): the caller ends that count with
+// opens::Closed when the open fails after this.
 int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
   bool resolved_ancestors = false;
   bool created = false;
@@ -61,7 +65,13 @@ int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
       if (!ResolveAncestors(target)) return FailWith(s);
       continue;
     }
-    if (!S_ISLNK(md->mode)) return created || MayOpen(*md, flags) ? 0 : FailWith(EACCES);
+    if (!S_ISLNK(md->mode)) {
+      if (!md->is_regular()) return created || MayOpen(*md, flags) ? 0 : FailWith(EACCES);
+      opens::Opened(md->file_id);
+      if (created || MayOpen(*md, flags)) return 0;
+      opens::Closed(md->file_id);
+      return FailWith(EACCES);
+    }
     if (flags & O_NOFOLLOW) return FailWith((flags & O_DIRECTORY) ? ENOTDIR : ELOOP);
     FollowLink(target->internal, md->link_target, &hops, target);
   }
@@ -107,18 +117,26 @@ int OpenPath(PathTarget* target, int flags, mode_t mode) {
   Metadata md;
   int found = OpenMetadata(target, flags, mode, &md);
   if (found != 0) return found > 0 ? OpenKernel(target->kernel_path, flags, mode) : -1;
+  // From here on, a failure ends the open OpenMetadata counted.
+  auto fail = [&md](const Status& s) {
+    if (md.is_regular()) opens::Closed(md.file_id);
+    return FailWith(s);
+  };
   FileKind kind = FileKind::kFile;
   if (md.is_dir()) {
-    if ((flags & O_CREAT) || access != O_RDONLY) return FailWith(EISDIR);
+    if ((flags & O_CREAT) || access != O_RDONLY) return fail(Status::Error(EISDIR, "is a directory"));
     kind = FileKind::kDirectory;
   } else {
-    if ((flags & O_DIRECTORY) || target->names_directory) return FailWith(ENOTDIR);
+    if ((flags & O_DIRECTORY) || target->names_directory) return fail(Status::Error(ENOTDIR, "not a directory"));
+    // FIFOs meet at a kernel FIFO of this host; a device gives ENXIO, a socket too (Linux).
+    if (!md.is_regular()) return S_ISSOCK(md.mode) ? FailWith(ENXIO) : nodes::OpenSpecial(md, flags);
     if ((flags & O_TRUNC) && access != O_RDONLY && md.size > 0) {
-      Status s = WithClient([&](Client& c) { return c.Truncate(target->internal, 0); });
-      if (!s.ok()) return FailWith(s);
+      Status s = WithClient([&](Client& c) { return c.TruncateFile(target->internal, md.file_id, 0); });
+      if (!s.ok()) return fail(s);
     }
   }
   int fd = fds::Create(kind, flags, md.file_id, target->internal);
+  if (fd < 0) return fail(Status::Error(errno, "no descriptor"));
   Log(LogLevel::kDebug, "open %s flags 0x%x -> fd %d", target->internal.c_str(), flags, fd);
   return fd;
 }

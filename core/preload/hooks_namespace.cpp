@@ -1,6 +1,7 @@
 // Names: unlink, rename, links, the working directory and realpath.
 #include "preload/hooks.h"
 #include "common/path_util.h"
+#include "preload/open_registry.h"
 #include "preload/permissions.h"
 
 #include <linux/limits.h>
@@ -25,6 +26,7 @@ int Unlink(const PathTarget& t) {
     if (found < 0) return -1;
     return FailWith(found == 0 && md.is_dir() ? EISDIR : ENOTDIR);
   }
+  opens::Flush();  // a file this process closed goes now, not at its next release batch
   return Result(WithClient([&](Client& c) { return c.Remove(t.internal); }));
 }
 
@@ -45,6 +47,7 @@ int UnlinkAt(int dirfd, const char* path, int flags) {
 int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return FailWith(EINVAL);  // no RENAME_EXCHANGE/WHITEOUT
   if (from.internal == "/" || to.internal == "/") return FailWith(EBUSY);
+  opens::Flush();  // a file this process closed and rename replaces goes now
   if (from.names_directory || to.names_directory) {  // "a/" must name a directory
     Metadata md;
     if (StatInternal(from.internal, &md) != 0) return -1;

@@ -1,5 +1,6 @@
 // open family, close, dup family and fcntl.
 #include "preload/hooks.h"
+#include "preload/open_registry.h"
 
 #include <sys/file.h>
 
@@ -39,6 +40,12 @@ void Duplicated(int from, int to) {
   streams::AfterStdFdChange(to);
 }
 
+// A descriptor of file was just forgotten: when it was this process's last one of that
+// open description, the open of a regular file ends (open_registry.h).
+void EndOfDescription(OpenFileRef file) {
+  if (file && file.use_count() == 1 && !file->is_dir()) opens::Closed(file->file_id);
+}
+
 // True if making `to` a copy of `from` concerns this library's state.
 bool DupConcernsUs(int from, int to) {
   return !ReentryGuard::active() &&
@@ -54,6 +61,7 @@ int DupOnto(int from, int to, Fn&& real_dup) {
   if (r >= 0) {
     fds::Forget(to);
     if (replaced) locks::Closed(replaced->path);
+    EndOfDescription(std::move(replaced));
     if (fds::MaybeOurs(from)) fds::Duplicate(from, to);
     streams::AfterStdFdChange(to);
   }
@@ -181,6 +189,7 @@ int close(int fd) {
   int r = real(fd);  // Linux releases the number even when close fails
   fds::Forget(fd);
   if (file) locks::Closed(file->path);  // POSIX: any close drops the process's record locks
+  EndOfDescription(std::move(file));
   streams::AfterStdFdChange(fd);
   return r;
 }

@@ -22,6 +22,7 @@
 #include "preload/locks.h"
 #include "preload/path_resolver.h"
 #include "preload/preload.h"
+#include "preload/open_registry.h"
 #include "preload/std_streams.h"
 
 namespace gkfs::preload {
@@ -119,6 +120,7 @@ void AtForkChild() {
   // The child's only thread holds it, under the parent thread's id: start from scratch.
   g_use_lock = PTHREAD_RWLOCK_INITIALIZER;
   g_connect_error = nullptr;  // the child tries on its own
+  opens::AtForkChild();
 }
 
 __attribute__((constructor)) void OnLoad() {
@@ -133,6 +135,7 @@ __attribute__((constructor)) void OnLoad() {
 // Streams the application left unflushed are flushed here, while UCX is still alive.
 __attribute__((destructor)) void OnUnload() {
   streams::FlushAll();
+  if (!InVforkChild()) opens::ReleaseAll();
   g_exiting.store(true);
 }
 

@@ -71,6 +71,7 @@ void CreateRequest::Encode(Encoder& e) const {
   e.U64(rdev);
   e.U32(home);
   e.U64(ino);
+  e.U64(opener);
 }
 void CreateRequest::Decode(Decoder& d) {
   path = d.Str(PATH_MAX);
@@ -82,10 +83,43 @@ void CreateRequest::Decode(Decoder& d) {
   rdev = d.U64();
   home = d.U32();
   ino = d.U64();
+  opener = d.U64();
 }
 
-void TargetRequest::Encode(Encoder& e) const { target.Encode(e); }
-void TargetRequest::Decode(Decoder& d) { target.Decode(d); }
+void TargetRequest::Encode(Encoder& e) const {
+  target.Encode(e);
+  e.U64(opener);
+}
+void TargetRequest::Decode(Decoder& d) {
+  target.Decode(d);
+  opener = d.U64();
+}
+
+void ReleaseRequest::Encode(Encoder& e) const {
+  e.U64(opener);
+  e.U32(static_cast<uint32_t>(inos.size()));
+  for (uint64_t ino : inos) e.U64(ino);
+}
+void ReleaseRequest::Decode(Decoder& d) {
+  opener = d.U64();
+  inos.resize(d.Count(8, kMaxRelease));
+  for (auto& ino : inos) ino = d.U64();
+}
+
+void ReleaseReply::Encode(Encoder& e) const {
+  e.U32(static_cast<uint32_t>(reclaimed.size()));
+  for (const auto& [ino, size] : reclaimed) {
+    e.U64(ino);
+    e.U64(size);
+  }
+}
+void ReleaseReply::Decode(Decoder& d) {
+  reclaimed.resize(d.Count(16, kMaxRelease));
+  for (auto& [ino, size] : reclaimed) {
+    ino = d.U64();
+    size = d.U64();
+  }
+}
 
 void RecordReply::Encode(Encoder& e) const {
   e.U64(remote_ino);

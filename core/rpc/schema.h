@@ -55,7 +55,8 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(FwdWrite)             \
   X(FwdRead)              \
   X(FwdRename)            \
-  X(FwdStats)
+  X(FwdStats)             \
+  X(Release)
 
 enum class Verb : uint16_t {
 #define GKFS_VERB_ENUM(name) k##name,
@@ -141,7 +142,7 @@ struct Target {
 // asks again by ino at the inode's home (the second hop of renamed entries and hard links).
 
 // path:str mode:u32 uid:u32 gid:u32 exclusive:u8 link_target:str rdev:u64 home:u32 ino:u64
-//   -> remote_ino:u64 record:str created:u8
+// opener:u64 -> remote_ino:u64 record:str created:u8
 // Makes an entry at path. ino = 0: with a new inode, whose id the daemon mints with `home`
 // (its own index in the clients' daemon order) in the top 16 bits; the entry and the inode
 // go in one write. ino != 0: the entry names that existing inode (a hard link), whose link
@@ -155,6 +156,7 @@ struct CreateRequest {
   uint64_t rdev = 0;
   uint32_t home = 0;
   uint64_t ino = 0;
+  uint64_t opener = 0;  // != 0: an open(2) by that client session (Release)
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
@@ -192,11 +194,14 @@ struct CreateReply {
   void Decode(Decoder& d);
 };
 
-// target -> remote_ino:u64 record:str   (Stat; StatForRead: the home also sets atime to
-//                                        now when relatime asks: atime <= mtime or ctime,
-//                                        or older than 24 h)
+// target opener:u64 -> remote_ino:u64 record:str   (Stat; StatForRead: the home also sets
+// atime to now when relatime asks: atime <= mtime or ctime, or older than 24 h)
+// opener != 0 (Stat, Create): the call is an open(2) by that client session; the home of a
+// regular file counts it until the session's Release, and a file whose last link goes while
+// it is counted becomes an orphan (nlink 0, data kept) instead of being removed.
 struct TargetRequest {
   Target target;
+  uint64_t opener = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
@@ -423,6 +428,22 @@ struct FwdStatsReply {
 };
 std::string EncodeAppStats(const std::vector<AppStats>& apps);
 bool DecodeAppStats(std::string_view payload, std::vector<AppStats>* apps);
+
+// opener:u64 count:u32 ino:u64{count} -> count:u32 (ino:u64 size:u64){count}
+// Release: the session closed its last descriptor of each inode (at that inode's home). The
+// reply lists the orphans this released for good: the caller removes their chunks.
+struct ReleaseRequest {
+  uint64_t opener = 0;
+  std::vector<uint64_t> inos;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct ReleaseReply {
+  std::vector<std::pair<uint64_t, uint64_t>> reclaimed;  // (ino, size)
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+constexpr uint32_t kMaxRelease = 4096;
 
 // Decodes a whole body into T; EBADMSG if malformed or with trailing bytes.
 template <class T>

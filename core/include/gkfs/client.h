@@ -123,6 +123,15 @@ class Client {
   virtual Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                         bool* created) = 0;
   virtual Status Stat(const std::string& path, Metadata* md) = 0;
+  // open(2)'s lookup: Create (create: mode, exclusive as Create) or Stat of path, which the
+  // home of a regular file counts as an open by session `opener` (!= 0) until Release. A
+  // file whose last name goes while it is open keeps its inode and data (nlink 0) until its
+  // last open is released, as Linux keeps an unlinked file open.
+  virtual Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
+                          Metadata* md, bool* created) = 0;
+  // Session `opener` holds no descriptor of these inodes any more (one Release per open that
+  // OpenFile counted); orphans released for good lose their chunks.
+  virtual Status Release(uint64_t opener, const std::vector<uint64_t>& inos) = 0;
   // Removes a regular file or symlink and its chunks. EISDIR for a directory.
   virtual Status Remove(const std::string& path) = 0;
   virtual Status Mkdir(const std::string& path, uint32_t mode) = 0;

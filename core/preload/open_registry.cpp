@@ -1,0 +1,133 @@
+#include "preload/open_registry.h"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "preload/gkfs_ops.h"
+#include "preload/libc.h"
+#include "preload/preload.h"
+
+namespace gkfs::preload::opens {
+namespace {
+
+constexpr size_t kBatch = 64;
+
+struct Registry {
+  std::mutex mu;
+  uint64_t session = 0;                          // GUARDED_BY(mu); 0: not drawn yet
+  std::unordered_map<uint64_t, uint32_t> opens;  // GUARDED_BY(mu): ino -> counted opens
+  std::vector<uint64_t> pending;                 // GUARDED_BY(mu): releases not sent yet
+};
+
+// Never freed: hooks may run during exit, after static destructors.
+Registry& State() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+// The start of a small /proc file, NUL-terminated; false if unreadable.
+bool ReadProc(const char* path, char (&buf)[512]) {
+  int fd = sys::Open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+  sys::Close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  return n > 0;
+}
+
+// The process's start time (field 22 of /proc/self/stat, clock ticks since boot), as text.
+std::string StartTime() {
+  char buf[512];
+  if (!ReadProc("/proc/self/stat", buf)) return "";
+  const char* p = strrchr(buf, ')');  // past the command name, which may hold spaces
+  for (int field = 2; field < 22 && p != nullptr; ++field) {
+    p = strchr(p + 1, ' ');
+  }
+  return p == nullptr ? "" : std::string(p + 1, strcspn(p + 1, " "));
+}
+
+// FNV-1a of the boot id, pid and start time: the same for a process across exec, different
+// for any other process of any host.
+uint64_t NewSession() {
+  char boot[512] = "";
+  ReadProc("/proc/sys/kernel/random/boot_id", boot);
+  std::string key = std::string(boot) + "/" + std::to_string(syscall(SYS_getpid)) + "/" + StartTime();
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h == 0 ? 1 : h;
+}
+
+}  // namespace
+
+uint64_t Session() {
+  Registry& r = State();
+  std::lock_guard<std::mutex> l(r.mu);
+  if (r.session == 0) r.session = NewSession();
+  return r.session;
+}
+
+void Opened(uint64_t ino) {
+  Registry& r = State();
+  std::lock_guard<std::mutex> l(r.mu);
+  ++r.opens[ino];
+}
+
+void Closed(uint64_t ino) {
+  Registry& r = State();
+  bool flush = false;
+  {
+    std::lock_guard<std::mutex> l(r.mu);
+    auto it = r.opens.find(ino);
+    if (it == r.opens.end()) return;
+    r.pending.push_back(ino);
+    if (--it->second == 0) r.opens.erase(it);
+    flush = r.pending.size() >= kBatch;
+  }
+  if (flush) Flush();
+}
+
+void Flush() {
+  Registry& r = State();
+  std::vector<uint64_t> batch;
+  uint64_t session = 0;
+  {
+    std::lock_guard<std::mutex> l(r.mu);
+    if (r.pending.empty()) return;
+    batch.swap(r.pending);
+    session = r.session;
+  }
+  Status s = WithClient([&](Client& c) { return c.Release(session, batch); });
+  if (!s.ok()) Log(LogLevel::kErrors, "releasing %zu open files failed: %s", batch.size(), s.ToString().c_str());
+}
+
+void ReleaseAll() {
+  Registry& r = State();
+  {
+    std::lock_guard<std::mutex> l(r.mu);
+    for (const auto& [ino, count] : r.opens) r.pending.insert(r.pending.end(), count, ino);
+    r.opens.clear();
+  }
+  Flush();
+}
+
+void AtForkChild() {
+  Registry& r = State();
+  // The only thread of the child: the lock may be held by a parent thread that is gone.
+  new (&r.mu) std::mutex();
+  r.session = 0;
+  r.opens.clear();
+  r.pending.clear();
+}
+
+}  // namespace gkfs::preload::opens

@@ -1,0 +1,33 @@
+// The regular files this process holds open, as counted by their inodes' homes
+// (Client::OpenFile): a file unlinked while open keeps its inode and data until the last of
+// its descriptors is closed, as on Linux. Each process is one session, named by its pid and
+// start time, so it stays one across exec: a program counts the descriptions it inherited
+// over exec (a shell's child opened "cmd > f" before exec'ing cmd) and releases them. A
+// forked child is a new session and holds no counted opens: descriptions it shares with its
+// parent are the parent's to release (a child outliving its parent may lose an unlinked
+// file its parent held). Releases are batched: sent when 64 are pending, before this process
+// removes or renames a name (so a file it closed and then removes goes at once), and at exit,
+// which also releases what is still open. A process killed outright leaves its counts on the
+// daemons (docs/operations.md: orphans). Thread-safe.
+#pragma once
+
+#include <cstdint>
+
+namespace gkfs::preload::opens {
+
+// This process's session id, never 0.
+uint64_t Session();
+// A counted open of inode ino succeeded in this process.
+void Opened(uint64_t ino);
+// One of those opens ended (its description's last descriptor here closed, or the open
+// failed after its lookup); the release is queued. No-op for an inode this process did not
+// open (inherited descriptors).
+void Closed(uint64_t ino);
+// Sends the queued releases. REQUIRES: not in a vfork child, no ReentryGuard alive.
+void Flush();
+// At exit: releases every open still counted, then flushes.
+void ReleaseAll();
+// In a forked child: a new session with nothing counted or queued.
+void AtForkChild();
+
+}  // namespace gkfs::preload::opens
