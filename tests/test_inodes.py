@@ -263,3 +263,56 @@ def test_device_node_opens_as_an_absent_device(fs, d):
         print(json.dumps(res))
     """, d)
     assert got == "ENXIO"
+
+
+SETID_SCRIPT = r"""
+import json, os, stat, sys
+d = sys.argv[1]
+os.stat(d)  # connects while still root (the hosts file is root's)
+os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+def mode(name):
+    return oct(stat.S_IMODE(os.stat(f"{d}/{name}").st_mode))
+out = {}
+fd = os.open(f"{d}/mine", os.O_WRONLY)            # nobody's own 06755 file
+os.write(fd, b"x"); os.close(fd); out["own-write"] = mode("mine")
+fd = os.open(f"{d}/roots", os.O_WRONLY)           # root's 04777 file
+os.write(fd, b"x"); os.close(fd); out["suid-write"] = mode("roots")
+fd = os.open(f"{d}/grp", os.O_WRONLY)             # root's 02777 file, group execution on
+os.ftruncate(fd, 0); os.close(fd); out["sgid-truncate"] = mode("grp")
+fd = os.open(f"{d}/grp-noexec", os.O_WRONLY)      # 02766: set-group-ID without group execution
+os.write(fd, b"x"); os.close(fd); out["sgid-noexec-write"] = mode("grp-noexec")
+os.chmod(f"{d}/other-group", 0o2755)               # nobody's file in root's group
+out["chmod-outside-group"] = mode("other-group")
+print(json.dumps(out))
+"""
+
+
+def test_set_id_bits_dropped_as_linux(fs):
+    """Observed: S_ISUID/S_ISGID stayed set after a write by a non-owner and after a chmod by
+    an owner outside the file's group. Compared with a local directory, as nobody."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    local = tempfile.mkdtemp(prefix="gkfs-setid-", dir="/tmp")  # nobody must reach it
+    os.chmod(local, 0o755)
+    results = {}
+    for where, base in (("local", Path(local) / "d"), ("gkfs", Path(fs.mountdir) / f"setid-{os.getpid()}")):
+        env = dict(fs.env) if where == "gkfs" else {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}
+        setup = textwrap.dedent(f"""
+            set -e
+            mkdir -p {base} && chmod 0777 {base}
+            for f in mine roots grp grp-noexec other-group; do : > {base}/$f; done
+            chown 65534:65534 {base}/mine && chmod 06755 {base}/mine
+            chmod 04777 {base}/roots && chmod 02777 {base}/grp && chmod 02766 {base}/grp-noexec
+            chown 65534:0 {base}/other-group
+        """)
+        subprocess.run(["bash", "-c", setup], env=env, check=True, timeout=60)
+        run = subprocess.run([sys.executable, "-c", SETID_SCRIPT, str(base)],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        results[where] = json.loads(run.stdout)
+    shutil.rmtree(local)
+    assert results["gkfs"] == results["local"]
+    assert results["local"]["suid-write"] == "0o777"  # what Linux does, shown

@@ -39,6 +39,10 @@ struct OpenFile {
   uint64_t file_id = 0;
   std::string path;         // file-system-internal path at open time
   uint64_t memfd_ino = 0;   // identity of the backing memfd
+  // The file's set-id bits (S_ISUID, S_ISGID) as this process last knew them: an
+  // unprivileged write or truncation may drop them (DropSetIdOnWrite). 0 when none or
+  // unknown (an inherited descriptor).
+  mutable std::atomic<uint32_t> setid_bits{0};
 
   bool is_dir() const { return kind == FileKind::kDirectory; }
   bool readable() const { return access_mode == O_RDONLY || access_mode == O_RDWR; }

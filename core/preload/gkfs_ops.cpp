@@ -137,6 +137,9 @@ int OpenPath(PathTarget* target, int flags, mode_t mode) {
   }
   int fd = fds::Create(kind, flags, md.file_id, target->internal);
   if (fd < 0) return fail(Status::Error(errno, "no descriptor"));
+  if (md.mode & (S_ISUID | S_ISGID)) {
+    if (OpenFileRef file = fds::Lookup(fd)) file->setid_bits.store(md.mode & (S_ISUID | S_ISGID | S_IXGRP));
+  }
   Log(LogLevel::kDebug, "open %s flags 0x%x -> fd %d", target->internal.c_str(), flags, fd);
   return fd;
 }
@@ -156,6 +159,20 @@ ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offs
   if (!s.ok()) return FailWith(s);
   if (at_position && got > 0) fds::SetPosition(fd, offset + static_cast<int64_t>(got));
   return static_cast<ssize_t>(got);
+}
+
+void DropSetIdOnWrite(const OpenFile& file) {
+  if (file.setid_bits.load(std::memory_order_relaxed) == 0 || geteuid() == 0) return;  // CAP_FSETID
+  Metadata md;
+  if (StatOpen(file, &md) != 0) return;
+  // Linux's should_remove_suid and setattr_should_drop_sgid.
+  uint32_t kill = md.mode & S_ISUID;
+  if ((md.mode & S_ISGID) && ((md.mode & S_IXGRP) || !InGroup(md.gid))) kill |= S_ISGID;
+  file.setid_bits.store(md.mode & (S_ISUID | S_ISGID) & ~kill, std::memory_order_relaxed);
+  if (kill == 0) return;
+  WithClient([&](Client& c) {
+    return c.SetAttrFile(file.path, file.file_id, md.mode & 07777 & ~kill, -1, -1, -1, -1);
+  });
 }
 
 ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64_t offset) {
@@ -179,6 +196,7 @@ ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64
   }
   if (!s.ok()) return FailWith(s);
   if (at_position) fds::SetPosition(fd, offset + static_cast<int64_t>(len));
+  DropSetIdOnWrite(file);
   return static_cast<ssize_t>(len);
 }
 

@@ -40,6 +40,10 @@ int OpenPath(PathTarget* target, int flags, mode_t mode);
 // read/write at `offset`, or at (and advancing) the file position when offset < 0.
 ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offset);
 ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64_t offset);
+// As Linux, an unprivileged process that writes or truncates a file drops its set-user-ID
+// bit, and its set-group-ID bit when group execution is on or the process is outside the
+// file's group (OpenFile::setid_bits says whether to look).
+void DropSetIdOnWrite(const OpenFile& file);
 int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence);
 
 // rmdir(2) and unlinkat(AT_REMOVEDIR).

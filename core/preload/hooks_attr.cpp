@@ -16,8 +16,11 @@ using namespace gkfs::preload;
 
 namespace {
 
+// chmod(2): only the owner (or root); as Linux, an unprivileged caller outside the file's
+// group cannot set its set-group-ID bit (it is dropped, not refused).
 int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
   if (!OwnsOrRoot(md)) return FailWith(EPERM);
+  if (geteuid() != 0 && !InGroup(md.gid)) mode &= ~static_cast<mode_t>(S_ISGID);
   return Result(WithClient(
       [&](Client& c) { return c.SetAttrFile(internal, md.file_id, static_cast<int64_t>(mode & 07777), -1, -1, -1, -1); }));
 }

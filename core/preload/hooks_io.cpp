@@ -62,7 +62,9 @@ ssize_t WriteVector(int fd, const OpenFile& file, const struct iovec* iov, int c
 
 int Truncate(const OpenFile& file, int64_t length) {
   if (length < 0) return FailWith(EINVAL);
-  return Result(WithClient([&](Client& c) { return c.TruncateFile(file.path, file.file_id, length); }));
+  int r = Result(WithClient([&](Client& c) { return c.TruncateFile(file.path, file.file_id, length); }));
+  if (r == 0) DropSetIdOnWrite(file);
+  return r;
 }
 
 // fallocate without flags and posix_fallocate: grow the size if the range ends past it.
