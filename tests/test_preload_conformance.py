@@ -71,8 +71,14 @@ ROWS = [
     R("open-private", "open {b}/priv O_RDONLY", "EACCES", as_nobody=True),
     R("open-private-truncate", "open {b}/priv O_RDONLY|O_TRUNC", "EACCES", as_nobody=True),
     R("open-readable", "open {b}/file O_RDONLY", "ok", as_nobody=True),
-    R("open-in-unsearchable-dir", "open {b}/nox/f O_RDONLY", "EACCES", as_nobody=True,
-      differs="ok"),
+    R("open-in-unsearchable-dir", "open {b}/nox/f O_RDONLY", "EACCES", as_nobody=True),
+    # Search permission on every directory above, not the parent alone.
+    R("open-below-unsearchable-ancestor", "open {b}/rnox/deep/f O_RDONLY", "EACCES", as_nobody=True),
+    R("stat-below-unsearchable-ancestor", "stat {b}/rnox/deep/f", "EACCES", as_nobody=True),
+    R("create-below-unsearchable-ancestor", "open {b}/rnox/deep/new O_CREAT|O_WRONLY", "EACCES",
+      as_nobody=True),
+    R("missing-below-unsearchable-ancestor", "stat {b}/rnox/deep/missing", "EACCES", as_nobody=True),
+    R("stat-below-searchable-ancestors", "stat {b}/dir/sub/../inner", "ok", as_nobody=True),
     R("create-in-unwritable-dir", "open {b}/dir/new O_CREAT|O_WRONLY", "EACCES", as_nobody=True),
     R("create-in-unsearchable-dir", "open {b}/nox/new O_CREAT|O_WRONLY", "EACCES",
       as_nobody=True),
@@ -391,10 +397,11 @@ for row in sys.argv[2:]:
         with open(os.path.join(b, name), "w") as f:
             f.write(text)
         os.chmod(os.path.join(b, name), mode)
-    for d in ("dir", "dir/sub", "empty", "nox", "rnox", "wdir", "sticky", "sticky/rdir", "sgdir"):
+    for d in ("dir", "dir/sub", "empty", "nox", "rnox", "rnox/deep", "wdir", "sticky",
+              "sticky/rdir", "sgdir"):
         os.mkdir(os.path.join(b, d))
-    for name in ("dir/inner", "nox/f", "rnox/f", "wdir/rootf", "sticky/rootf", "sticky/mine",
-                 "mine", "suid", "sgid"):
+    for name in ("dir/inner", "nox/f", "rnox/f", "rnox/deep/f", "wdir/rootf", "sticky/rootf",
+                 "sticky/mine", "mine", "suid", "sgid"):
         open(os.path.join(b, name), "w").write(name + "\n")
     for name in ("sticky/mine", "mine"):
         os.chown(os.path.join(b, name), 65534, 65534)

@@ -15,6 +15,7 @@
 #include "preload/gkfs_ops.h"
 #include "preload/libc.h"
 #include "preload/links.h"
+#include "preload/ancestors.h"
 #include "preload/path_resolver.h"
 #include "preload/preload.h"
 
@@ -36,6 +37,9 @@ inline void ResolveArg(int dirfd, const char* path, PathTarget* target) {
   }
   Resolve(dirfd, path, target);
   if (target->needs_walk) WalkDotDot(target);
+  if (target->gkfs()) {
+    if (int denied = ancestors::Check(target->internal)) target->SetError(denied);
+  }
 }
 inline void ResolveArg(const char* path, PathTarget* target) { ResolveArg(AT_FDCWD, path, target); }
 
