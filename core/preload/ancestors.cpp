@@ -72,4 +72,10 @@ int Check(const std::string& internal) {
   }
 }
 
+void Forget() {
+  Cache& c = State();
+  std::lock_guard<std::mutex> l(c.mu);
+  c.dirs.clear();
+}
+
 }  // namespace gkfs::preload::ancestors

@@ -14,5 +14,8 @@ namespace gkfs::preload::ancestors {
 // internal's last component; 0 otherwise, also when an ancestor is missing or no directory
 // (the operation itself reports ENOENT or ENOTDIR then).
 int Check(const std::string& internal);
+// This process changed a directory's permissions or names (chmod, chown, rename, rmdir):
+// its own later checks see the change at once.
+void Forget();
 
 }  // namespace gkfs::preload::ancestors

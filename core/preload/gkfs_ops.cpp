@@ -10,6 +10,7 @@
 
 #include "common/path_util.h"
 #include "preload/libc.h"
+#include "preload/ancestors.h"
 #include "preload/links.h"
 #include "preload/node_objects.h"
 #include "preload/open_registry.h"
@@ -235,6 +236,7 @@ int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence) {
 
 int RemoveDirectory(const PathTarget& target) {
   if (target.internal == "/") return FailWith(EBUSY);
+  ancestors::Forget();
   Status s = WithClient([&](Client& c) { return c.Rmdir(target.internal); });
   return s.ok() ? 0 : FailWith(s);
 }

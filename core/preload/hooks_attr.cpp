@@ -21,6 +21,7 @@ namespace {
 int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
   if (!OwnsOrRoot(md)) return FailWith(EPERM);
   if (geteuid() != 0 && !InGroup(md.gid)) mode &= ~static_cast<mode_t>(S_ISGID);
+  if (md.is_dir()) ancestors::Forget();
   return Result(WithClient(
       [&](Client& c) { return c.SetAttrFile(internal, md.file_id, static_cast<int64_t>(mode & 07777), -1, -1, -1, -1); }));
 }
@@ -43,6 +44,7 @@ int Chown(const std::string& internal, const Metadata& md, uid_t uid, gid_t gid)
     if ((bits & S_ISGID) && (bits & S_IXGRP)) cleared &= ~static_cast<uint32_t>(S_ISGID);
     if (cleared != bits) mode = cleared;
   }
+  if (md.is_dir()) ancestors::Forget();
   int64_t new_uid = uid == kKeepUid ? -1 : static_cast<int64_t>(uid);
   int64_t new_gid = gid == kKeepGid ? -1 : static_cast<int64_t>(gid);
   return Result(WithClient([&](Client& c) { return c.SetAttrFile(internal, md.file_id, mode, -1, -1, new_uid, new_gid); }));

@@ -48,6 +48,7 @@ int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return FailWith(EINVAL);  // no RENAME_EXCHANGE/WHITEOUT
   if (from.internal == "/" || to.internal == "/") return FailWith(EBUSY);
   opens::Flush();  // a file this process closed and rename replaces goes now
+  ancestors::Forget();
   if (from.names_directory || to.names_directory) {  // "a/" must name a directory
     Metadata md;
     if (StatInternal(from.internal, &md) != 0) return -1;
