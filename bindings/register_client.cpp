@@ -204,6 +204,7 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("chunk_bytes", &DaemonInfo::chunk_bytes)
       .def_readonly("total_bytes", &DaemonInfo::total_bytes)
       .def_readonly("free_bytes", &DaemonInfo::free_bytes)
+      .def_readonly("orphans", &DaemonInfo::orphans)
       .def("__repr__", [](const DaemonInfo& d) {
         return py::str("DaemonInfo(uri={!r}, up={})").format(d.uri, d.up);
       });
@@ -235,6 +236,37 @@ void RegisterClient(py::module_& m) {
             return md;
           },
           py::arg("path"), py::arg("mode") = 0644, py::arg("exclusive") = false)
+      .def(
+          "open_file",
+          [](const PyClient& self, S path, bool create, uint32_t mode, bool exclusive, uint64_t opener) {
+            Metadata md;
+            Call(self, path, [&](Client& c) { return c.OpenFile(path, create, mode, exclusive, opener, &md, nullptr); });
+            return md;
+          },
+          py::arg("path"), py::arg("create"), py::arg("mode") = 0644, py::arg("exclusive") = false,
+          py::arg("opener") = 0,
+          "open(2)'s lookup (create as Create, else Stat), counted as an open by session opener "
+          "until release(): the file keeps its data when unlinked while open.")
+      .def(
+          "release",
+          [](const PyClient& self, uint64_t opener, const std::vector<uint64_t>& inos) {
+            Call(self, std::string(), [&](Client& c) { return c.Release(opener, inos); });
+          },
+          py::arg("opener"), py::arg("inos"), "Ends opens counted by open_file (one per ino).")
+      .def(
+          "stat_file",
+          [](const PyClient& self, S path, uint64_t file_id) {
+            Metadata md;
+            Call(self, path, [&](Client& c) { return c.StatFile(path, file_id, &md); });
+            return md;
+          },
+          py::arg("path"), py::arg("file_id"), "Stat of an open file: its inode, whatever its name now.")
+      .def(
+          "truncate_file",
+          [](const PyClient& self, S path, uint64_t file_id, uint64_t size) {
+            Call(self, path, [&](Client& c) { return c.TruncateFile(path, file_id, size); });
+          },
+          py::arg("path"), py::arg("file_id"), py::arg("size"))
       .def(
           "stat",
           [](const PyClient& self, S path) {

@@ -48,6 +48,23 @@ def test_client_file_writes_after_rename(fs):
             assert f.read() == b"first+second"
 
 
+def test_client_file_keeps_its_data_after_unlink(fs):
+    """gkfs.Client files hold their inode like descriptors: readable and writable after
+    their name is removed; the data goes when the file is closed."""
+    import gkfs
+
+    with gkfs.Client(fs.hosts_file) as c:
+        c.makedirs("/client-unlink", exist_ok=True)
+        with c.open("/client-unlink/f", "w+b") as f:
+            f.write(b"kept")
+            c.remove("/client-unlink/f")
+            f.write(b"+more")
+            f.seek(0)
+            assert f.read() == b"kept+more"
+            assert c.listdir("/client-unlink") == []
+        assert sum(info.orphans for info in c.daemons()) == 0
+
+
 def test_inode_numbers_are_stable_and_shared(fs, d):
     """st_ino is the inode id: the same across rename and from the preload and gkfs.Client;
     st_dev is one value per file system; directories count 2 + subdirectories."""
@@ -163,16 +180,20 @@ def test_unlinked_open_file_is_reclaimed_at_last_close(make_fs):
     got = py(fs, """
         import json, os, sys
         d = sys.argv[1]
+        import gkfs
         fd = os.open(f"{d}/big", os.O_CREAT | os.O_RDWR, 0o600)
         os.write(fd, b"y" * (3 << 20))
         os.unlink(f"{d}/big")
-        print(json.dumps(sorted(os.listdir(d))))
+        with gkfs.Client(os.environ["LIBGKFS_HOSTS_FILE"]) as c:
+            orphans = sum(info.orphans for info in c.daemons())
+        print(json.dumps([sorted(os.listdir(d)), orphans]))
         os.close(fd)
     """, d)
-    assert got == []
+    assert got == [[], 1]
     with gkfs.Client(fs.hosts_file) as c:
         chunk_bytes = sum(info.chunk_bytes for info in c.daemons())
-    assert chunk_bytes == 0
+        orphans = sum(info.orphans for info in c.daemons())
+    assert chunk_bytes == 0 and orphans == 0
 
 
 def test_fifo_between_two_processes(fs, d):

@@ -153,7 +153,7 @@ def test_status_shows_health_address_capacity_and_version(make_fs):
     assert len(lines) == 2
     for line in lines:
         assert re.match(r"d[01] \S+ ucx\+tcp://127\.0\.0\.1:\d+ up files=\d+ used=\S+ "
-                        r"free=\S+ version=" + re.escape(gkfs.__version__) + "$", line), line
+                        r"free=\S+ orphans=\d+ version=" + re.escape(gkfs.__version__) + "$", line), line
 
 
 def test_host_list_files(tmp_path):

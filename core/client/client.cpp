@@ -638,6 +638,7 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
     info.chunk_bytes = r.chunk_bytes;
     info.total_bytes = r.total_bytes;
     info.free_bytes = r.free_bytes;
+    info.orphans = r.orphans;
     infos->push_back(std::move(info));
   }
   return Status::OK();

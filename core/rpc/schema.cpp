@@ -37,6 +37,7 @@ void HealthReply::Encode(Encoder& e) const {
   e.U64(chunk_bytes);
   e.U64(total_bytes);
   e.U64(free_bytes);
+  e.U64(orphans);
 }
 void HealthReply::Decode(Decoder& d) {
   version = d.Str(256);
@@ -44,6 +45,7 @@ void HealthReply::Decode(Decoder& d) {
   chunk_bytes = d.U64();
   total_bytes = d.U64();
   free_bytes = d.U64();
+  orphans = d.U64();
 }
 
 void PingRequest::Encode(Encoder& e) const { e.U32(reply_bytes); }

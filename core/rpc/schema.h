@@ -111,10 +111,11 @@ struct FsConfigReply {
   void Decode(Decoder& d);
 };
 
-// (empty) -> version:str files:u64 chunk_bytes:u64 total_bytes:u64 free_bytes:u64
+// (empty) -> version:str files:u64 chunk_bytes:u64 total_bytes:u64 free_bytes:u64 orphans:u64
 struct HealthReply {
   std::string version;
   uint64_t files = 0, chunk_bytes = 0, total_bytes = 0, free_bytes = 0;
+  uint64_t orphans = 0;  // files unlinked while open, kept until released
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

@@ -149,7 +149,7 @@ def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argumen
         i = indices.get(d.uri, position)
         if d.up:
             print(f"d{i} {d.host} {d.uri} up files={d.files} used={_size(d.chunk_bytes)} "
-                  f"free={_size(d.free_bytes)} version={d.version}")
+                  f"free={_size(d.free_bytes)} orphans={d.orphans} version={d.version}")
         else:
             print(f"d{i} {d.host} {d.uri} down ({d.error or 'no answer'})")
     up = sum(1 for d in infos if d.up)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import secrets
 import stat as _stat
 from typing import Any, Iterator, Optional, Union
 
@@ -85,11 +86,12 @@ class GkfsFile(io.RawIOBase):
     every write lands atomically at the current end of file."""
 
     def __init__(self, core: Any, path: str, mode: str, md: Any, readable: bool,
-                 writable: bool, append: bool) -> None:
+                 writable: bool, append: bool, opener: int = 0) -> None:
         super().__init__()
         self._core = core
         self._path = path
         self._file_id = md.file_id
+        self._opener = opener  # the Client's session that counted this open (0: none)
         self._readable = readable
         self._writable = writable
         self._append = append
@@ -130,7 +132,7 @@ class GkfsFile(io.RawIOBase):
         self._check_closed()
         if not self._readable:
             raise io.UnsupportedOperation("file not open for reading")
-        size = self._core.stat(self._path).size
+        size = self._core.stat_file(self._path, self._file_id).size
         data = self._core.read(self._path, self._file_id, self._pos,
                                max(size - self._pos, 0))
         self._pos += len(data)
@@ -166,7 +168,7 @@ class GkfsFile(io.RawIOBase):
         elif whence == io.SEEK_CUR:
             target = self._pos + offset
         elif whence == io.SEEK_END:
-            target = self._core.stat(self._path).size + offset
+            target = self._core.stat_file(self._path, self._file_id).size + offset
         else:
             raise ValueError(f"invalid whence ({whence})")
         if target < 0:
@@ -183,8 +185,18 @@ class GkfsFile(io.RawIOBase):
         if not self._writable:
             raise io.UnsupportedOperation("file not open for writing")
         size = self._pos if size is None else size
-        self._core.truncate(self._path, size)
+        self._core.truncate_file(self._path, self._file_id, size)
         return size
+
+    def close(self) -> None:
+        """Closes the file; a file unlinked while open goes with its last close."""
+        if not self.closed and self._opener:
+            opener, self._opener = self._opener, 0
+            try:
+                self._core.release(opener, [self._file_id])
+            except (OSError, ValueError):
+                pass  # the client is closed or the daemon gone: nothing to keep
+        super().close()
 
     def _check_closed(self) -> None:
         if self.closed:
@@ -214,6 +226,9 @@ class Client:
         secret = secret_file or os.environ.get("LIBGKFS_SECRET_FILE", "")
         self._core = _core.Client(self.hosts_file, timeout_ms, secret, self.forwarding_map_file,
                                   self.hostname, self.app_id)
+        # This client's session: its files' opens are counted under it, so a file unlinked
+        # while one of them is open keeps its data until that file is closed.
+        self._session = secrets.randbits(64) or 1
 
     def __enter__(self) -> "Client":
         return self
@@ -242,15 +257,18 @@ class Client:
         base, binary = _split_mode(mode)
         readable, writable, create, truncate, exclusive, append, must_exist = _MODES[base]
         path = _core.normalize_path(path)
-        if must_exist:
-            md = self._core.stat(path)
-        else:
-            md = self._core.create(path, perm, exclusive)
-        if md.is_dir():
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        if truncate and md.size:
-            self._core.truncate(path, 0)
-        raw = GkfsFile(self._core, path, mode, md, readable, writable, append)
+        md = self._core.open_file(path, not must_exist, perm, exclusive, self._session)
+        opener = self._session if md.is_regular() else 0
+        try:
+            if md.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            if truncate and md.size:
+                self._core.truncate_file(path, md.file_id, 0)
+        except BaseException:
+            if opener:
+                self._core.release(opener, [md.file_id])
+            raise
+        raw = GkfsFile(self._core, path, mode, md, readable, writable, append, opener)
         if append:
             raw.seek(0, io.SEEK_END)  # like open(): 'a+' reads start at the end
         if binary:

@@ -83,6 +83,7 @@ struct DaemonInfo {
   uint64_t chunk_bytes = 0;    // bytes in chunk files
   uint64_t total_bytes = 0;    // capacity of the rootdir's file system
   uint64_t free_bytes = 0;
+  uint64_t orphans = 0;        // files unlinked while open, kept until their last close
 };
 
 struct AppIoStats {            // one application's traffic through one I/O node
