@@ -72,62 +72,6 @@ def test_start_refuses_while_running(make_fs):
     assert fs.ctl("status").returncode == 0
 
 
-def free_port_pair(avoid: set[int]) -> int:
-    """A loopback port p such that p and p+1 are free now and neither is in avoid."""
-    for _ in range(100):
-        port = closed_port()
-        if port + 1 > 65535 or {port, port + 1} & avoid:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two consecutive free loopback ports")
-
-
-def recorded_uris(hosts_file: str) -> dict[int, str]:
-    state = json.loads(Path(hosts_file + ".pids.json").read_text())
-    return {d["index"]: d["uri"] for d in state["daemons"]}
-
-
-def listed_uris(hosts_file: str) -> list[str]:
-    return [line.split()[1] for line in Path(hosts_file).read_text().splitlines()
-            if len(line.split()) >= 2]
-
-
-@pytest.mark.xfail(strict=True, reason="issue #10 (A): start records the previous run's "
-                   "address from the appended daemon log")
-def test_start_on_a_used_rootdir_records_this_runs_addresses(make_fs):
-    fs = make_fs(daemons=2)
-    first = recorded_uris(fs.hosts_file)
-    assert fs.ctl("stop").returncode == 0
-    port = free_port_pair({int(uri.rsplit(":", 1)[1]) for uri in first.values()})
-    again = gkfs_ctl("start", "--daemons", "2", "--hosts-file", fs.hosts_file,
-                     "--rootdir", fs.rootdir, "--mountdir", fs.mountdir, "--port", str(port))
-    assert again.returncode == 0, again.stdout + again.stderr
-    want = {i: f"ucx+tcp://127.0.0.1:{port + i}" for i in (0, 1)}
-    assert recorded_uris(fs.hosts_file) == want
-    assert sorted(listed_uris(fs.hosts_file)) == sorted(want.values())
-    for i in (0, 1):  # the old run's lines stay in the log, after them this run's
-        log = Path(fs.rootdir, f"d{i}.log").read_text()
-        assert log.index(f"listening on {first[i]} ") < log.index(f"listening on {want[i]} ")
-
-    status = fs.ctl("status")
-    assert status.returncode == 0, status.stdout + status.stderr
-    for i, uri in want.items():
-        assert re.search(rf"^d{i} \S+ {re.escape(uri)} up ", status.stdout, re.MULTILINE), \
-            status.stdout
-
-    assert fs.ctl("stop", "--daemon", "1").returncode == 0
-    restarted = fs.ctl("restart-daemon", "--daemon", "1")
-    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-    assert sorted(set(listed_uris(fs.hosts_file))) == sorted(want.values())  # no third daemon
-    assert recorded_uris(fs.hosts_file) == want
-    assert "2 of 2 daemons up" in fs.ctl("status").stdout
-
-
 def test_preload_library_ships_with_the_package():
     assert os.path.isfile(preload_library()), preload_library()
 
