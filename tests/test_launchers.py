@@ -142,12 +142,17 @@ daemons = 2
     assert result.returncode == 2 and "bad.toml line 2" in result.stderr
 
 
-def test_env_and_run_pass_the_client_timeout(make_fs):
+def test_env_and_run_pass_the_client_time_limits(make_fs):
     fs = make_fs(daemons=1)
-    assert "export LIBGKFS_TIMEOUT_MS=5000" in fs.ctl("env").stdout
+    defaults = fs.ctl("env").stdout
+    for line in ("LIBGKFS_TIMEOUT_MS=5000", "LIBGKFS_DOWN_RECHECK_MS=5000",
+                 "LIBGKFS_RECHECK_TIMEOUT_MS=1000"):
+        assert f"export {line}" in defaults
     assert "export LIBGKFS_TIMEOUT_MS=1500" in fs.ctl("env", "--timeout-ms", "1500").stdout
-    shown = fs.ctl("run", "--timeout-ms", "2500", "--", "sh", "-c", "echo $LIBGKFS_TIMEOUT_MS")
-    assert shown.stdout == "2500\n"
+    shown = fs.ctl("run", "--timeout-ms", "2500", "--down-recheck-ms", "700",
+                   "--recheck-timeout-ms", "300", "--", "sh", "-c",
+                   "echo $LIBGKFS_TIMEOUT_MS $LIBGKFS_DOWN_RECHECK_MS $LIBGKFS_RECHECK_TIMEOUT_MS")
+    assert shown.stdout == "2500 700 300\n"
 
 
 def test_status_shows_health_address_capacity_and_version(make_fs):

@@ -483,6 +483,8 @@ class Cluster:
             "LIBGKFS_HOSTS_FILE": self.hosts_file,
             "LIBGKFS_MOUNTDIR": mountdir,
             "LIBGKFS_TIMEOUT_MS": str(self.config.timeout_ms),
+            "LIBGKFS_DOWN_RECHECK_MS": str(self.config.down_recheck_ms),
+            "LIBGKFS_RECHECK_TIMEOUT_MS": str(self.config.recheck_timeout_ms),
         }
         secret = self._secret_file()
         if secret:
