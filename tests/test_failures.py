@@ -240,8 +240,9 @@ def test_link_down_is_a_dead_daemon_until_it_comes_back(make_net_fs, vcluster, p
 
 
 def wait_until_ok(probe: Probe, path: str) -> dict:
-    """The link is back: the first reads may still see the old endpoint fail."""
-    for _ in range(20):
+    """The link is back (the daemon thawed): reads fail at once while the client keeps the
+    daemon marked down, until its recheck (default every 5 s) finds it answering."""
+    for _ in range(60):
         reply = probe.ask(op="read", path=path)
         if reply["ok"]:
             return reply
@@ -286,21 +287,33 @@ def test_restart_refuses_a_running_daemon(make_fs):
 
 # --- one host: restarted and frozen daemons ---------------------------------------------------
 
-# A program under the preload library that stats or exclusively creates the paths it is sent
-# (JSON lines, as fs_probe.py), in one process: its client lives across the restarts.
+# A program under the preload library that answers JSON lines as fs_probe.py does (stat,
+# create, repeat), in one process: its client lives across restarts and freezes.
 PRELOADED_PROBE = r"""
-import errno, json, os, sys
-for line in sys.stdin:
-    request = json.loads(line)
+import errno, json, os, sys, time
+
+def perform(request):
     try:
         if request["op"] == "stat":
             os.stat(request["path"])
         else:
             os.close(os.open(request["path"], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-        reply = {"ok": True}
+        return {"ok": True}
     except OSError as e:
-        reply = {"ok": False, "errno": errno.errorcode[e.errno], "error": str(e)}
-    print(json.dumps(reply), flush=True)
+        return {"ok": False, "errno": errno.errorcode[e.errno], "error": str(e)}
+
+for line in sys.stdin:
+    request = json.loads(line)
+    if request["op"] != "repeat":
+        print(json.dumps(perform(request)), flush=True)
+        continue
+    outcomes, done, deadline = {}, 0, time.monotonic() + request["within_s"]
+    while done < request["count"] and time.monotonic() < deadline:
+        reply = perform(request["request"])
+        outcome = "ok" if reply["ok"] else reply["errno"]
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        done += 1
+    print(json.dumps({"done": done, "outcomes": outcomes}), flush=True)
 """
 
 
@@ -332,8 +345,6 @@ def kill_and_restart(fs: Any, index: int) -> None:
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue #10 (B): the first call after restart-daemon "
-                   "fails with EHOSTDOWN on the old endpoint")
 def test_first_call_after_restart_daemon_succeeds(make_fs, probes):
     fs = make_fs(daemons=2)
     uri = local_record(fs, 1)["uri"]
@@ -358,8 +369,6 @@ def test_first_call_after_restart_daemon_succeeds(make_fs, probes):
     assert reply["ok"], reply
 
 
-@pytest.mark.xfail(strict=True, reason="issue #10 (B): every call to a frozen daemon costs "
-                   "the full timeout")
 def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(make_fs, probes):
     timeout_ms = 1000
     fs = make_fs(daemons=2)
@@ -368,9 +377,14 @@ def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(ma
     healthy_path = owned_paths(fs, local_record(fs, 0)["uri"], "h", 1)[0]
     probe = probes(None, fs.hosts_file, timeout_ms,
                    options={"down_recheck_ms": 2000, "recheck_timeout_ms": 300})
+    preloaded = probes(None, fs.hosts_file, 0, command=[sys.executable, "-c", PRELOADED_PROBE],
+                       env=dict(fs.env, LIBGKFS_TIMEOUT_MS=str(timeout_ms),
+                                LIBGKFS_DOWN_RECHECK_MS="2000", LIBGKFS_RECHECK_TIMEOUT_MS="300"))
     sums = {}
     for path in (frozen_path, healthy_path):  # metadata on one daemon, chunks on both
         sums[path] = probe.ask(op="write", path=path, size=2 << 20, seed=5)["sha"]
+    for path in (frozen_path, healthy_path):
+        assert preloaded.ask(op="stat", path=fs.mountdir + path)["ok"]
     # 20 calls within 5 timeouts: only possible if all but the first fail at once.
     burst = {"op": "repeat", "count": 20, "within_s": 5 * timeout_ms / 1000}
 
@@ -382,9 +396,23 @@ def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(ma
         assert down["outcomes"] == {"EHOSTDOWN": 20}, down
         healthy = probe.ask(**burst, request={"op": "stat", "path": healthy_path})
         assert healthy["outcomes"] == {"ok": 20}, healthy
+
+        first = preloaded.ask(op="stat", path=fs.mountdir + frozen_path)
+        assert not first["ok"] and first["errno"] in DOWN_ERRNOS, first
+        down = preloaded.ask(**burst, request={"op": "stat", "path": fs.mountdir + frozen_path})
+        assert down["done"] == 20 and set(down["outcomes"]) <= DOWN_ERRNOS, down
+        healthy = preloaded.ask(**burst, request={"op": "stat",
+                                                  "path": fs.mountdir + healthy_path})
+        assert healthy["outcomes"] == {"ok": 20}, healthy
     finally:
         os.kill(victim["pid"], signal.SIGCONT)
 
     back = wait_until_ok(probe, frozen_path)
     assert back["sha"] == sums[frozen_path]
     assert probe.ask(op="read", path=healthy_path)["sha"] == sums[healthy_path]
+    for _ in range(40):  # the preloaded program too, once its recheck is due
+        reply = preloaded.ask(op="stat", path=fs.mountdir + frozen_path)
+        if reply["ok"]:
+            break
+        time.sleep(0.25)
+    assert reply["ok"], reply
