@@ -116,6 +116,38 @@ Status CreateExclusive(ClientTransport& t, uint32_t daemon, const std::string& p
   return call.status;
 }
 
+ClientTransport::Options Limits(int timeout_ms, int down_recheck_ms, int recheck_timeout_ms) {
+  ClientTransport::Options o;
+  o.timeout_ms = timeout_ms;
+  o.down_recheck_ms = down_recheck_ms;
+  o.recheck_timeout_ms = recheck_timeout_ms;
+  return o;
+}
+
+std::unique_ptr<ClientTransport> Transport(const std::vector<std::string>& uris,
+                                           const ClientTransport::Options& o) {
+  std::unique_ptr<ClientTransport> t;
+  REQUIRE(ClientTransport::Create(uris, o, &t).ok());
+  return t;
+}
+
+// One daemon and a transport whose endpoint to it has answered; Restart() stops the daemon
+// while the client is idle and starts it again on its address.
+struct RestartFixture {
+  TempDir dir;
+  std::unique_ptr<LoopbackDaemon> daemon = std::make_unique<LoopbackDaemon>(dir.sub("d0"), 0);
+  std::string uri = daemon->uri();
+  std::unique_ptr<ClientTransport> t = Transport({uri}, Limits(5000, 5000, 1000));
+
+  RestartFixture() { REQUIRE(Ping(*t, 0).ok()); }
+  void Restart() {
+    auto port = static_cast<uint16_t>(std::stoi(uri.substr(uri.rfind(':') + 1)));
+    daemon.reset();
+    daemon = std::make_unique<LoopbackDaemon>(dir.sub("d0"), port);
+    REQUIRE(daemon->uri() == uri);
+  }
+};
+
 bool Says(const Status& s, const std::string& text) {
   return s.message().find(text) != std::string::npos;
 }
@@ -157,53 +189,31 @@ TEST_CASE("only verbs whose second execution answers alike are repeated", "[fail
 }
 
 TEST_CASE("the first call after a daemon restarted on its address succeeds", "[failover]") {
-  TempDir dir;
-  auto first = std::make_unique<LoopbackDaemon>(dir.sub("d0"), 0);
-  std::string uri = first->uri();
-  uint16_t port = static_cast<uint16_t>(std::stoi(uri.substr(uri.rfind(':') + 1)));
-  ClientTransport::Options o;
-  o.timeout_ms = 5000;
-  std::unique_ptr<ClientTransport> t;
-  REQUIRE(ClientTransport::Create({uri}, o, &t).ok());
-  REQUIRE(Ping(*t, 0).ok());  // an endpoint that has answered
-
+  RestartFixture fs;
   for (int restart = 0; restart < 2; ++restart) {
-    first.reset();  // the daemon goes away while the client is idle
-    first = std::make_unique<LoopbackDaemon>(dir.sub("d0"), port);
-    REQUIRE(first->uri() == uri);
+    fs.Restart();
     // Not safe to repeat, so this only works when nothing went to the old daemon.
     std::string path = "/made-after-restart-" + std::to_string(restart);
-    Status s = CreateExclusive(*t, 0, path);
+    Status s = CreateExclusive(*fs.t, 0, path);
     INFO(s.ToString());
     CHECK(s.ok());
-    CHECK(CreateExclusive(*t, 0, path).code() == EEXIST);  // made once
+    CHECK(CreateExclusive(*fs.t, 0, path).code() == EEXIST);  // made once
   }
 }
 
 TEST_CASE("a call lost with a stale endpoint is resent only if its verb is safe to repeat",
           "[failover]") {
-  TempDir dir;
-  auto daemon = std::make_unique<LoopbackDaemon>(dir.sub("d0"), 0);
-  std::string uri = daemon->uri();
-  uint16_t port = static_cast<uint16_t>(std::stoi(uri.substr(uri.rfind(':') + 1)));
-  ClientTransport::Options o;
-  o.timeout_ms = 5000;
-  std::unique_ptr<ClientTransport> t;
-  REQUIRE(ClientTransport::Create({uri}, o, &t).ok());
-  t->TEST_SetDrainAfterIdle(ms(3600 * 1000));  // calls go out on the stale endpoint
-  REQUIRE(Ping(*t, 0).ok());
-
-  daemon.reset();
-  daemon = std::make_unique<LoopbackDaemon>(dir.sub("d0"), port);
-  Status ping = Ping(*t, 0);  // lost with the old connection, resent on a fresh one
+  RestartFixture fs;
+  fs.t->TEST_SetDrainAfterIdle(ms(3600 * 1000));  // calls go out on the stale endpoint
+  fs.Restart();
+  Status ping = Ping(*fs.t, 0);  // lost with the old connection, resent on a fresh one
   INFO(ping.ToString());
   CHECK(ping.ok());
 
-  daemon.reset();
-  daemon = std::make_unique<LoopbackDaemon>(dir.sub("d0"), port);
-  Status create = CreateExclusive(*t, 0, "/f");  // the old daemon might have made it
+  fs.Restart();
+  Status create = CreateExclusive(*fs.t, 0, "/f");  // the old daemon might have made it
   CHECK(create.code() == EHOSTDOWN);
-  CHECK(CreateExclusive(*t, 0, "/f").ok());  // the next call has a fresh endpoint
+  CHECK(CreateExclusive(*fs.t, 0, "/f").ok());  // the next call has a fresh endpoint
 }
 
 TEST_CASE("a silent daemon costs one timeout, then fails at once until a recheck answers",
@@ -211,12 +221,8 @@ TEST_CASE("a silent daemon costs one timeout, then fails at once until a recheck
   TempDir dir;
   LoopbackDaemon healthy(dir.sub("d0"), 0);
   SilentPeer silent;
-  ClientTransport::Options o;
-  o.timeout_ms = 300;
-  o.down_recheck_ms = 500;
-  o.recheck_timeout_ms = 200;
-  std::unique_ptr<ClientTransport> t;
-  REQUIRE(ClientTransport::Create({healthy.uri(), silent.uri()}, o, &t).ok());
+  auto o = Limits(300, 500, 200);
+  auto t = Transport({healthy.uri(), silent.uri()}, o);
 
   // The first call waits the timeout; the healthy daemon's call beside it is answered.
   Call to_healthy = PingCall(0), to_silent = PingCall(1);
@@ -247,12 +253,8 @@ TEST_CASE("a silent daemon costs one timeout, then fails at once until a recheck
 TEST_CASE("a recheck that gets no answer keeps the daemon down for another interval",
           "[failover]") {
   SilentPeer silent;
-  ClientTransport::Options o;
-  o.timeout_ms = 300;
-  o.down_recheck_ms = 200;
-  o.recheck_timeout_ms = 100;
-  std::unique_ptr<ClientTransport> t;
-  REQUIRE(ClientTransport::Create({silent.uri()}, o, &t).ok());
+  auto o = Limits(300, 200, 100);
+  auto t = Transport({silent.uri()}, o);
   CHECK(Says(Ping(*t, 0), "did not answer within 300 ms"));
   std::this_thread::sleep_for(ms(o.down_recheck_ms + 50));
   Status recheck = Ping(*t, 0);  // held behind the recheck, which gets no answer
