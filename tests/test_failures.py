@@ -323,12 +323,12 @@ def local_record(fs: Any, index: int) -> dict:
 
 
 def owned_paths(fs: Any, uri: str, prefix: str, count: int) -> list[str]:
-    """count paths "/<prefix>N" whose metadata daemon is uri (placement over the uris of
-    the hosts file, sorted, as the client orders them)."""
+    """count paths "/<prefix>N" whose metadata daemon is uri (in the client's order of the
+    daemons, as fs_probe.py's owners request computes it)."""
+    from fs_probe import sorted_uris
     from gkfs import _core
 
-    uris = sorted({line.split()[1] for line in Path(fs.hosts_file).read_text().splitlines()
-                   if len(line.split()) >= 2})
+    uris = sorted_uris(fs.hosts_file)
     placement = _core.Placement(len(uris))
     paths = (f"/{prefix}{i}" for i in range(100000))
     owned = [p for p in paths if uris[placement.metadata_owner(p)] == uri]
