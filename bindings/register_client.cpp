@@ -21,10 +21,13 @@ namespace {
 class PyClient {
  public:
   PyClient(const std::string& hosts_file, int timeout_ms, const std::string& secret_file,
-           const std::string& forwarding_map_file, const std::string& hostname, uint32_t app_id) {
+           const std::string& forwarding_map_file, const std::string& hostname, uint32_t app_id,
+           int down_recheck_ms, int recheck_timeout_ms) {
     ClientOptions options;
     options.hosts_file = hosts_file;
     options.timeout_ms = timeout_ms;
+    options.down_recheck_ms = down_recheck_ms;
+    options.recheck_timeout_ms = recheck_timeout_ms;
     options.secret_file = secret_file;
     options.forwarding_map_file = forwarding_map_file;
     options.hostname = hostname;
@@ -222,9 +225,11 @@ void RegisterClient(py::module_& m) {
   using S = const std::string&;
   py::class_<PyClient>(m, "Client", "Connection to the daemons listed in a hosts file.")
       .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
-                    uint32_t>(),
+                    uint32_t, int, int>(),
            py::arg("hosts_file"), py::arg("timeout_ms") = 5000, py::arg("secret_file") = "",
-           py::arg("forwarding_map_file") = "", py::arg("hostname") = "", py::arg("app_id") = 0)
+           py::arg("forwarding_map_file") = "", py::arg("hostname") = "", py::arg("app_id") = 0,
+           py::arg("down_recheck_ms") = ClientOptions().down_recheck_ms,
+           py::arg("recheck_timeout_ms") = ClientOptions().recheck_timeout_ms)
       .def_property_readonly("config", [](const PyClient& self) { return self.get()->config(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)

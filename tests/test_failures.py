@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -30,14 +30,23 @@ DOWN_ERRNOS = {"EIO", "EHOSTDOWN"}
 
 
 class Probe:
-    """fs_probe.py running on a client host: one gkfs.Client that lives across failures."""
+    """fs_probe.py running on a client host (vc None: on this host): one gkfs.Client that
+    lives across failures. options: more gkfs.Client options (milliseconds). command and
+    env replace fs_probe.py by another program that answers JSON lines alike."""
 
-    def __init__(self, vc: Any, hosts_file: str, timeout_ms: int, host: Any = None) -> None:
-        self.proc = vc.popen(host or vc.client,
-                             [sys.executable, str(HERE / "fs_probe.py"), hosts_file,
-                              str(timeout_ms)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    def __init__(self, vc: Any, hosts_file: str, timeout_ms: int, host: Any = None,
+                 options: Optional[dict[str, int]] = None,
+                 command: Optional[list[str]] = None,
+                 env: Optional[dict[str, str]] = None) -> None:
+        argv = command or [sys.executable, str(HERE / "fs_probe.py"), hosts_file,
+                           str(timeout_ms),
+                           *(f"{key}={value}" for key, value in (options or {}).items())]
+        pipes: dict[str, Any] = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        if env is not None:
+            pipes["env"] = env
+        self.proc = subprocess.Popen(argv, **pipes) if vc is None else \
+            vc.popen(host or vc.client, argv, **pipes)
         self.lines: "queue.Queue[str]" = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -231,8 +240,9 @@ def test_link_down_is_a_dead_daemon_until_it_comes_back(make_net_fs, vcluster, p
 
 
 def wait_until_ok(probe: Probe, path: str) -> dict:
-    """The link is back: the first reads may still see the old endpoint fail."""
-    for _ in range(20):
+    """The link is back (the daemon thawed): reads fail at once while the client keeps the
+    daemon marked down, until its recheck (default every 5 s) finds it answering."""
+    for _ in range(60):
         reply = probe.ask(op="read", path=path)
         if reply["ok"]:
             return reply
@@ -273,3 +283,136 @@ def test_restart_refuses_a_running_daemon(make_fs):
     result = fs.ctl("restart-daemon", "--daemon", "0")
     assert result.returncode == 1
     assert "still running" in result.stderr and "--daemon 0" in result.stderr
+
+
+# --- one host: restarted and frozen daemons ---------------------------------------------------
+
+# A program under the preload library that answers JSON lines as fs_probe.py does (stat,
+# create, repeat), in one process: its client lives across restarts and freezes.
+PRELOADED_PROBE = r"""
+import errno, json, os, sys, time
+
+def perform(request):
+    try:
+        if request["op"] == "stat":
+            os.stat(request["path"])
+        else:
+            os.close(os.open(request["path"], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        return {"ok": True}
+    except OSError as e:
+        return {"ok": False, "errno": errno.errorcode[e.errno], "error": str(e)}
+
+for line in sys.stdin:
+    request = json.loads(line)
+    if request["op"] != "repeat":
+        print(json.dumps(perform(request)), flush=True)
+        continue
+    outcomes, done, deadline = {}, 0, time.monotonic() + request["within_s"]
+    while done < request["count"] and time.monotonic() < deadline:
+        reply = perform(request["request"])
+        outcome = "ok" if reply["ok"] else reply["errno"]
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        done += 1
+    print(json.dumps({"done": done, "outcomes": outcomes}), flush=True)
+"""
+
+
+def local_record(fs: Any, index: int) -> dict:
+    state = json.loads(Path(fs.hosts_file + ".pids.json").read_text())
+    return next(d for d in state["daemons"] if d["index"] == index)
+
+
+def owned_paths(fs: Any, uri: str, prefix: str, count: int) -> list[str]:
+    """count paths "/<prefix>N" whose metadata daemon is uri (in the client's order of the
+    daemons, as fs_probe.py's owners request computes it)."""
+    from fs_probe import sorted_uris
+    from gkfs import _core
+
+    uris = sorted_uris(fs.hosts_file)
+    placement = _core.Placement(len(uris))
+    paths = (f"/{prefix}{i}" for i in range(100000))
+    owned = [p for p in paths if uris[placement.metadata_owner(p)] == uri]
+    return owned[:count]
+
+
+def kill_and_restart(fs: Any, index: int) -> None:
+    pid = local_record(fs, index)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + HANG_GUARD_S
+    while proc_start_time(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    restarted = fs.ctl("restart-daemon", "--daemon", str(index))
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+
+
+def test_first_call_after_restart_daemon_succeeds(make_fs, probes):
+    fs = make_fs(daemons=2)
+    uri = local_record(fs, 1)["uri"]
+    client = probes(None, fs.hosts_file, 5000)
+    preloaded = probes(None, fs.hosts_file, 0, command=[sys.executable, "-c", PRELOADED_PROBE],
+                       env=fs.env)
+    old, *fresh = owned_paths(fs, uri, "r", 5)
+    written = client.ask(op="write", path=old, size=200 * 1024, seed=3)
+    assert written["ok"], written
+    assert preloaded.ask(op="stat", path=fs.mountdir + old)["ok"]  # both have an endpoint
+
+    kill_and_restart(fs, 1)  # the first calls: not safe to repeat (an exclusive create)
+    for probe, path in ((client, fresh[0]), (preloaded, fs.mountdir + fresh[1])):
+        reply = probe.ask(op="create", path=path)
+        assert reply["ok"], reply
+    assert client.ask(op="create", path=fresh[0])["errno"] == "EEXIST"  # it was made once
+
+    kill_and_restart(fs, 1)  # the first calls: reads
+    reply = client.ask(op="read", path=old)
+    assert reply.get("sha") == written["sha"], reply
+    reply = preloaded.ask(op="stat", path=fs.mountdir + fresh[1])
+    assert reply["ok"], reply
+
+
+def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(make_fs, probes):
+    timeout_ms = 1000
+    fs = make_fs(daemons=2)
+    victim = local_record(fs, 1)
+    frozen_path = owned_paths(fs, victim["uri"], "f", 1)[0]
+    healthy_path = owned_paths(fs, local_record(fs, 0)["uri"], "h", 1)[0]
+    probe = probes(None, fs.hosts_file, timeout_ms,
+                   options={"down_recheck_ms": 2000, "recheck_timeout_ms": 300})
+    preloaded = probes(None, fs.hosts_file, 0, command=[sys.executable, "-c", PRELOADED_PROBE],
+                       env=dict(fs.env, LIBGKFS_TIMEOUT_MS=str(timeout_ms),
+                                LIBGKFS_DOWN_RECHECK_MS="2000", LIBGKFS_RECHECK_TIMEOUT_MS="300"))
+    sums = {}
+    for path in (frozen_path, healthy_path):  # metadata on one daemon, chunks on both
+        sums[path] = probe.ask(op="write", path=path, size=2 << 20, seed=5)["sha"]
+    for path in (frozen_path, healthy_path):
+        assert preloaded.ask(op="stat", path=fs.mountdir + path)["ok"]
+    # 20 calls within 5 timeouts: only possible if all but the first fail at once.
+    burst = {"op": "repeat", "count": 20, "within_s": 5 * timeout_ms / 1000}
+
+    os.kill(victim["pid"], signal.SIGSTOP)
+    try:
+        first = probe.ask(op="stat", path=frozen_path)
+        assert first["errno"] == "EHOSTDOWN" and "did not answer" in first["error"], first
+        down = probe.ask(**burst, request={"op": "stat", "path": frozen_path})
+        assert down["outcomes"] == {"EHOSTDOWN": 20}, down
+        healthy = probe.ask(**burst, request={"op": "stat", "path": healthy_path})
+        assert healthy["outcomes"] == {"ok": 20}, healthy
+
+        first = preloaded.ask(op="stat", path=fs.mountdir + frozen_path)
+        assert not first["ok"] and first["errno"] in DOWN_ERRNOS, first
+        down = preloaded.ask(**burst, request={"op": "stat", "path": fs.mountdir + frozen_path})
+        assert down["done"] == 20 and set(down["outcomes"]) <= DOWN_ERRNOS, down
+        healthy = preloaded.ask(**burst, request={"op": "stat",
+                                                  "path": fs.mountdir + healthy_path})
+        assert healthy["outcomes"] == {"ok": 20}, healthy
+    finally:
+        os.kill(victim["pid"], signal.SIGCONT)
+
+    back = wait_until_ok(probe, frozen_path)
+    assert back["sha"] == sums[frozen_path]
+    assert probe.ask(op="read", path=healthy_path)["sha"] == sums[healthy_path]
+    for _ in range(40):  # the preloaded program too, once its recheck is due
+        reply = preloaded.ask(op="stat", path=fs.mountdir + frozen_path)
+        if reply["ok"]:
+            break
+        time.sleep(0.25)
+    assert reply["ok"], reply

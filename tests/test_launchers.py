@@ -6,6 +6,7 @@ srun launcher's in test_slurm.py).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,10 @@ import gkfs
 from gkfs import settings
 from gkfs.cluster import create_secret_file
 from gkfs.launchers.agent import rank_from_environment
-from gkfs.launchers.base import ClusterError, daemon_layout, proc_start_time, read_host_list
+from gkfs.launchers.base import (RUN_MARKER, ClusterError, DaemonRecord, JobRecord, Launch,
+                                 begin_log_run, daemon_layout, logged_uri, proc_start_time,
+                                 read_host_list)
+from gkfs.launchers.job import JobLauncher
 from gkfs.settings import ClusterSettings, DaemonSettings, SettingsError
 
 
@@ -138,12 +142,17 @@ daemons = 2
     assert result.returncode == 2 and "bad.toml line 2" in result.stderr
 
 
-def test_env_and_run_pass_the_client_timeout(make_fs):
+def test_env_and_run_pass_the_client_time_limits(make_fs):
     fs = make_fs(daemons=1)
-    assert "export LIBGKFS_TIMEOUT_MS=5000" in fs.ctl("env").stdout
+    defaults = fs.ctl("env").stdout
+    for line in ("LIBGKFS_TIMEOUT_MS=5000", "LIBGKFS_DOWN_RECHECK_MS=5000",
+                 "LIBGKFS_RECHECK_TIMEOUT_MS=1000"):
+        assert f"export {line}" in defaults
     assert "export LIBGKFS_TIMEOUT_MS=1500" in fs.ctl("env", "--timeout-ms", "1500").stdout
-    shown = fs.ctl("run", "--timeout-ms", "2500", "--", "sh", "-c", "echo $LIBGKFS_TIMEOUT_MS")
-    assert shown.stdout == "2500\n"
+    shown = fs.ctl("run", "--timeout-ms", "2500", "--down-recheck-ms", "700",
+                   "--recheck-timeout-ms", "300", "--", "sh", "-c",
+                   "echo $LIBGKFS_TIMEOUT_MS $LIBGKFS_DOWN_RECHECK_MS $LIBGKFS_RECHECK_TIMEOUT_MS")
+    assert shown.stdout == "2500 700 300\n"
 
 
 def test_status_shows_health_address_capacity_and_version(make_fs):
@@ -250,6 +259,79 @@ def test_two_instances_side_by_side_do_not_interfere(make_fs):
 
 
 # --- mpirun and ssh on the virtual hosts --------------------------------------------------------------
+
+
+def recorded_uris(hosts_file: str) -> dict[int, str]:
+    state = json.loads(Path(hosts_file + ".pids.json").read_text())
+    return {d["index"]: d["uri"] for d in state["daemons"]}
+
+
+def listed_uris(hosts_file: str) -> list[str]:
+    return [line.split()[1] for line in Path(hosts_file).read_text().splitlines()
+            if len(line.split()) >= 2]
+
+
+def test_start_on_a_used_rootdir_records_this_runs_addresses(make_fs):
+    fs = make_fs(daemons=2)
+    first = recorded_uris(fs.hosts_file)
+    assert fs.ctl("stop").returncode == 0
+    used = {int(uri.rsplit(":", 1)[1]) for uri in first.values()}
+    port = next(p for p in iter(lambda: free_port_block(2), None) if not {p, p + 1} & used)
+    again = gkfs_ctl("start", "--daemons", "2", "--hosts-file", fs.hosts_file,
+                     "--rootdir", fs.rootdir, "--mountdir", fs.mountdir, "--port", str(port))
+    assert again.returncode == 0, again.stdout + again.stderr
+    want = {i: f"ucx+tcp://127.0.0.1:{port + i}" for i in (0, 1)}
+    assert recorded_uris(fs.hosts_file) == want
+    assert sorted(listed_uris(fs.hosts_file)) == sorted(want.values())
+    for i in (0, 1):  # the old run's lines stay in the log, after them this run's
+        log = Path(fs.rootdir, f"d{i}.log").read_text()
+        assert log.index(f"listening on {first[i]} ") < log.index(f"listening on {want[i]} ")
+
+    status = fs.ctl("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for i, uri in want.items():
+        assert re.search(rf"^d{i} \S+ {re.escape(uri)} up ", status.stdout, re.MULTILINE), \
+            status.stdout
+
+    assert fs.ctl("stop", "--daemon", "1").returncode == 0
+    restarted = fs.ctl("restart-daemon", "--daemon", "1")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert sorted(set(listed_uris(fs.hosts_file))) == sorted(want.values())  # no third daemon
+    assert recorded_uris(fs.hosts_file) == want
+    assert "2 of 2 daemons up" in fs.ctl("status").stdout
+
+
+def test_restart_refuses_an_address_the_hosts_file_lacks(make_fs):
+    fs = make_fs(daemons=2)
+    assert fs.ctl("stop", "--daemon", "1").returncode == 0
+    state_file = Path(fs.hosts_file + ".pids.json")
+    state = json.loads(state_file.read_text())
+    state["daemons"][1]["uri"] = "ucx+tcp://127.0.0.1:1"  # a state file gone stale
+    state_file.write_text(json.dumps(state))
+    listed = Path(fs.hosts_file).read_text()
+    result = fs.ctl("restart-daemon", "--daemon", "1")
+    assert result.returncode == 1 and "would add a daemon" in result.stderr, result.stderr
+    assert Path(fs.hosts_file).read_text() == listed
+
+
+def test_logs_are_appended_and_read_from_their_last_run(tmp_path):
+    job_log, daemon_log = tmp_path / "srun.log", tmp_path / "d0.log"
+    for run, port in ((1, 40000), (2, 41000)):
+        with open(job_log, "ab") as f:
+            begin_log_run(f.fileno())
+            f.write(f"gkfs-agent: daemon 0 host h{run} pid {run}00 start 7 log {daemon_log}\n"
+                    .encode())
+        with open(daemon_log, "ab") as f:
+            begin_log_run(f.fileno())
+            f.write(f"gkfs-daemon: listening on ucx+tcp://10.0.0.1:{port} (rootdir r)\n".encode())
+    record = DaemonRecord(index=0, pid=0, start_time=0, host="", rootdir="r", log=str(daemon_log))
+    launch = Launch(daemons=[record], job=JobRecord(pid=1, start_time=0, host="", log=str(job_log)))
+    JobLauncher().complete(launch)
+    assert (record.host, record.pid, record.uri) == ("h2", 200, "ucx+tcp://10.0.0.1:41000")
+    assert daemon_log.read_text().count(RUN_MARKER) == 2  # the first run's lines are kept
+    with open(daemon_log, "ab") as f:
+        begin_log_run(f.fileno())
+    assert logged_uri(str(daemon_log)) == ""  # a run that has not printed its uri yet
 
 
 @pytest.mark.multihost

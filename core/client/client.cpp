@@ -31,6 +31,8 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   for (const auto& h : hosts) uris.push_back(h.uri);
   transport::ClientTransport::Options topts;
   topts.timeout_ms = options.timeout_ms;
+  topts.down_recheck_ms = options.down_recheck_ms;
+  topts.recheck_timeout_ms = options.recheck_timeout_ms;
   topts.app_id = options.app_id;
   // The instance secret: named explicitly, or beside the hosts file when gkfs-ctl made one.
   Secret& secret = topts.secret;

@@ -68,6 +68,8 @@ const Config* LoadConfig() {
   const char* hosts = std::getenv("LIBGKFS_HOSTS_FILE");
   cfg->hosts_file = Absolute(hosts != nullptr && *hosts ? hosts : "./gkfs_hosts.txt");
   if (const char* t = std::getenv("LIBGKFS_TIMEOUT_MS")) cfg->timeout_ms = std::atoi(t);
+  if (const char* t = std::getenv("LIBGKFS_DOWN_RECHECK_MS")) cfg->down_recheck_ms = std::atoi(t);
+  if (const char* t = std::getenv("LIBGKFS_RECHECK_TIMEOUT_MS")) cfg->recheck_timeout_ms = std::atoi(t);
   if (const char* f = std::getenv("LIBGKFS_SECRET_FILE")) cfg->secret_file = f;
   const char* map = std::getenv("LIBGKFS_FORWARDING_MAP_FILE");
   if (map != nullptr && *map) cfg->forwarding_map_file = Absolute(map);
@@ -192,6 +194,8 @@ Client* AcquireClient(Status* status) {
   ClientOptions options;
   options.hosts_file = cfg.hosts_file;
   if (cfg.timeout_ms > 0) options.timeout_ms = cfg.timeout_ms;
+  if (cfg.down_recheck_ms > 0) options.down_recheck_ms = cfg.down_recheck_ms;
+  if (cfg.recheck_timeout_ms > 0) options.recheck_timeout_ms = cfg.recheck_timeout_ms;
   options.secret_file = cfg.secret_file;
   options.forwarding_map_file = cfg.forwarding_map_file;
   options.hostname = cfg.hostname;

@@ -19,6 +19,8 @@ struct Config {
   std::string mountdir;    // normalised absolute path, no trailing slash (LIBGKFS_MOUNTDIR)
   std::string hosts_file;  // absolute (LIBGKFS_HOSTS_FILE, relative to the start-up cwd)
   int timeout_ms = 0;      // 0: the Client's default (LIBGKFS_TIMEOUT_MS)
+  int down_recheck_ms = 0;     // 0: the Client's default (LIBGKFS_DOWN_RECHECK_MS)
+  int recheck_timeout_ms = 0;  // 0: the Client's default (LIBGKFS_RECHECK_TIMEOUT_MS)
   std::string secret_file;  // LIBGKFS_SECRET_FILE; empty: <hosts file>.secret if it exists
   // Forwarding mode: the map file (absolute, LIBGKFS_FORWARDING_MAP_FILE; empty: off), the
   // name this host has in it (LIBGKFS_HOSTNAME; empty: gethostname) and the application id

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "rpc/repeatable.h"
 
 namespace gkfs::transport {
 
@@ -53,6 +54,7 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
   std::unique_ptr<ClientTransport> t(new ClientTransport());
   t->options_ = options;
   t->daemons_.resize(uris.size());
+  t->liveness_ = Liveness(uris.size(), std::chrono::milliseconds(options.down_recheck_ms));
   bool all_loopback = true;
   std::string protocol;
   for (size_t i = 0; i < uris.size(); ++i) {
@@ -114,6 +116,7 @@ Status ClientTransport::Connect(Daemon& d) {
     return Status::Error(EHOSTDOWN, "cannot connect to daemon " + d.uri + ": " + ucs_status_string(st));
   }
   d.failed = false;
+  d.answered = false;
   return Status::OK();
 }
 
@@ -167,7 +170,18 @@ void ClientTransport::FailDaemon(uint32_t daemon, const Status& status) {
   for (Call* call : pending_) {
     if (call->daemon == daemon) failed.push_back(call);
   }
-  for (Call* call : failed) Finish(call, status);
+  // The resend rule (header): once, after a working endpoint failed, for verbs safe to
+  // repeat. Resent by Settle(), not here: UCX is inside a callback.
+  bool worked = daemons_[daemon].answered;
+  for (Call* call : failed) {
+    if (worked && call->sends == 1 && rpc::SafeToRepeat(call->verb)) {
+      call->resend = true;
+      ErasePending(call->id);
+      attention_ = true;
+    } else {
+      Finish(call, status);
+    }
+  }
 }
 
 void ClientTransport::Finish(Call* call, Status status) {
@@ -175,6 +189,7 @@ void ClientTransport::Finish(Call* call, Status status) {
   call->done = true;
   call->status = std::move(status);
   ErasePending(call->id);
+  if (call == &daemons_[call->daemon].recheck) attention_ = true;
 }
 
 Call* ClientTransport::FindPending(uint64_t id) const {
@@ -199,15 +214,91 @@ void ClientTransport::OnSent(void* request, ucs_status_t status, void* user_data
   ucp_request_free(request);
 }
 
-void ClientTransport::Send(Call* call) {
+void ClientTransport::Start(Call* call, Clock::time_point now) {
   call->done = false;
   call->status = Status::OK();
-  call->payload_received = 0;
+  call->sends = 0;
+  call->resend = false;
   if (call->daemon >= daemons_.size()) {
     call->done = true;
     call->status = Status::Error(EINVAL, "no such daemon index");
     return;
   }
+  switch (liveness_.Check(call->daemon, now)) {
+    case Liveness::Verdict::kUp:
+      Send(call);
+      return;
+    case Liveness::Verdict::kDown:
+      call->done = true;
+      call->status = liveness_.DownStatus(call->daemon, now);
+      return;
+    case Liveness::Verdict::kRecheck:  // held (not done, never sent) until it is settled
+      StartRecheck(call->daemon, now);
+      return;
+  }
+}
+
+void ClientTransport::StartRecheck(uint32_t daemon, Clock::time_point now) {
+  Daemon& d = daemons_[daemon];
+  if (d.rechecking) return;
+  CloseEndpoint(d);  // whatever it had waits on the silent peer
+  d.rechecking = true;
+  ++rechecks_;
+  d.recheck_deadline = now + std::chrono::milliseconds(RecheckTimeoutMs());
+  Call& ping = d.recheck;
+  ping = Call();
+  ping.daemon = daemon;
+  ping.verb = rpc::Verb::kPing;
+  ping.body = rpc::EncodeBody(rpc::PingRequest());
+  Send(&ping);
+  attention_ = true;  // it may have failed at once
+}
+
+void ClientTransport::FailRecheck(uint32_t daemon, const std::vector<Call*>& calls,
+                                  Clock::time_point now) {
+  Daemon& d = daemons_[daemon];
+  std::string why = "daemon " + d.uri + " did not answer a recheck within " +
+                    std::to_string(RecheckTimeoutMs()) + " ms";
+  Finish(&d.recheck, Status::Error(EHOSTDOWN, why));
+  d.rechecking = false;
+  --rechecks_;
+  CloseEndpoint(d);
+  liveness_.MarkDown(daemon, now, why);
+  for (Call* c : calls) {
+    if (c->daemon != daemon || c->done || c->sends > 0) continue;
+    c->done = true;
+    c->status = liveness_.DownStatus(daemon, now);
+  }
+}
+
+void ClientTransport::Settle(const std::vector<Call*>& calls) {
+  attention_ = false;
+  for (uint32_t i = 0; rechecks_ > 0 && i < daemons_.size(); ++i) {
+    Daemon& d = daemons_[i];
+    if (!d.rechecking || !d.recheck.done) continue;
+    d.rechecking = false;
+    --rechecks_;
+    liveness_.MarkUp(i);  // it answered, if only by refusing: no longer silent
+    for (Call* c : calls) {
+      if (c->daemon == i && !c->done && c->sends == 0) Send(c);
+    }
+  }
+  for (Call* c : calls) {
+    if (!c->resend) continue;
+    if (c->send_request != nullptr || c->recv_request != nullptr) {
+      attention_ = true;  // UCX still owns the old attempt
+      continue;
+    }
+    c->resend = false;
+    Send(c);
+  }
+}
+
+void ClientTransport::Send(Call* call) {
+  call->done = false;
+  call->status = Status::OK();
+  call->payload_received = 0;
+  ++call->sends;
   Daemon& d = daemons_[call->daemon];
   if (d.failed) CloseEndpoint(d);
   if (d.ep == nullptr) {
@@ -265,6 +356,7 @@ ucs_status_t ClientTransport::OnReply(void* arg, const void* header, size_t head
   if (h.magic != rpc::kMagic || call == nullptr || header_length != sizeof(h) + h.body_length) {
     return UCS_OK;  // stale (timed out) or garbage: drop
   }
+  self->daemons_[call->daemon].answered = true;
   if (h.status != 0) {
     self->Finish(call, Status::Error(h.status, std::string(rpc::VerbName(call->verb)) + " failed on daemon"));
     return UCS_OK;
@@ -340,18 +432,25 @@ void ClientTransport::OnReplyData(void* request, ucs_status_t status, size_t len
                                   : Status::Error(EIO, std::string("reply data: ") + ucs_status_string(status));
 }
 
+bool ClientTransport::AllDone(const std::vector<Call*>& calls) const {
+  if (rechecks_ > 0) return false;
+  for (Call* c : calls) {
+    if (!c->done || c->send_request != nullptr || c->recv_request != nullptr) return false;
+  }
+  return true;
+}
+
 void ClientTransport::Run(const std::vector<Call*>& calls) {
+  auto now = Clock::now();
+  if (now - last_drain_ >= drain_after_idle_) {  // see "Restarted daemon" in the header
+    poller_->Drain();
+    last_drain_ = now;
+  }
   bool net_busy = false;  // some call goes over the network worker
   for (Call* call : calls) {
-    Send(call);
-    net_busy |= call->daemon < daemons_.size() && daemons_[call->daemon].shm_ep == nullptr;
+    Start(call, now);
+    net_busy |= !call->done && daemons_[call->daemon].shm_ep == nullptr;
   }
-  auto all_done = [&] {
-    for (Call* c : calls) {
-      if (!c->done || c->send_request != nullptr || c->recv_request != nullptr) return false;
-    }
-    return true;
-  };
   // Spin briefly before blocking: a reply on loopback or shared memory usually arrives
   // within microseconds, and arming plus epoll costs more than that. Bounded, so a slow
   // daemon does not cost the 2-core machines a spinning core.
@@ -359,25 +458,39 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   // a long transfer on a slow link lives while a silent peer is detected in timeout_ms.
   // The clock is read once here and then every kClockStride idle turns (a clock read costs
   // as much as several turns); progress since the last read moves the deadline then.
+  // Rechecks have fixed deadlines of their own.
   constexpr unsigned kClockStride = 16;
   constexpr unsigned kYieldStride = 64;
   const auto timeout = std::chrono::milliseconds(options_.timeout_ms);
-  const auto start = std::chrono::steady_clock::now();
-  const auto spin_until = start + std::chrono::microseconds(kSpinMicros);
-  auto deadline = start + timeout;
+  const auto spin_until = now + std::chrono::microseconds(kSpinMicros);
+  auto deadline = now + timeout;
   bool progressed = false;
   unsigned idle_turns = 0;
-  while (!all_done()) {
+  while (true) {
+    if (attention_) Settle(calls);
+    if (AllDone(calls)) return;
     if (poller_->Turn(net_busy)) {
       progressed = true;
       continue;
     }
     if (++idle_turns % kClockStride != 0) continue;
-    auto now = std::chrono::steady_clock::now();
+    now = Clock::now();
     if (progressed) {
       deadline = now + timeout;
       progressed = false;
     }
+    auto wake = deadline;
+    bool failed_recheck = false;
+    for (uint32_t i = 0; rechecks_ > 0 && i < daemons_.size(); ++i) {
+      if (!daemons_[i].rechecking) continue;
+      if (now >= daemons_[i].recheck_deadline) {
+        FailRecheck(i, calls, now);
+        failed_recheck = true;
+      } else {
+        wake = std::min(wake, daemons_[i].recheck_deadline);
+      }
+    }
+    if (failed_recheck) continue;  // its held calls may have been the last ones
     if (now < spin_until) {
       // Give the core away now and then while spinning: on a machine with more runnable
       // processes than cores, the daemon (or another client) may be waiting for it.
@@ -385,17 +498,24 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
       continue;
     }
     if (now >= deadline) break;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
     poller_->Wait(static_cast<int>(std::min<long>(left + 1, 100)));
   }
-  if (all_done()) return;
-  // Idle past the deadline: fail what is left and tear down those endpoints, so no UCX request
-  // still points into the callers' buffers when we return.
+  GiveUp(calls, now);
+}
+
+void ClientTransport::GiveUp(const std::vector<Call*>& calls, Clock::time_point now) {
+  for (uint32_t i = 0; rechecks_ > 0 && i < daemons_.size(); ++i) {
+    if (daemons_[i].rechecking) FailRecheck(i, calls, now);
+  }
   for (Call* c : calls) {
     if (c->done && c->send_request == nullptr && c->recv_request == nullptr) continue;
     Daemon& d = daemons_[c->daemon];
-    Finish(c, Status::Error(EHOSTDOWN, "daemon " + d.uri + " did not answer within " +
-                                           std::to_string(options_.timeout_ms) + " ms"));
+    std::string why = "daemon " + d.uri + " did not answer within " +
+                      std::to_string(options_.timeout_ms) + " ms";
+    if (!c->done) liveness_.MarkDown(c->daemon, now, why);  // silent, not just slow to let go
+    c->resend = false;
+    Finish(c, Status::Error(EHOSTDOWN, why));
     if (c->recv_request != nullptr) ucp_request_cancel(c->recv_worker, c->recv_request);
     CloseEndpoint(d);
   }

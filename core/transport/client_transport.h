@@ -1,10 +1,36 @@
 // ClientTransport: the client side of the transport. Holds one endpoint per daemon (made
 // lazily on first use, re-made after a failure), sends requests and matches replies by
-// request id. A Call is owned by the caller and must outlive Wait(); reply payloads are
+// request id. A Call is owned by the caller and must outlive Run(); reply payloads are
 // received straight into the caller's buffers (scatter list) or into Call::payload.
 // Not thread-safe: the owner serialises all use (gkfs::Client holds a mutex).
+//
+// Failures (docs/operations.md, "Failures"):
+// * A daemon whose process died (host up) resets the connection: its calls fail with
+//   EHOSTDOWN at once, and the next call makes a fresh endpoint.
+// * Restarted daemon, stale endpoint. UCX learns that a peer closed the connection only when
+//   the worker is progressed. Run() first drains the network unless it did so less than
+//   kDrainAfterIdle ago, so a closure that reached this host while the process was idle
+//   marks the endpoint failed before anything is sent on it, and the call goes out once, on
+//   a fresh endpoint: nothing was sent to the dead daemon. (A restart takes far longer
+//   than kDrainAfterIdle.)
+// * Resend rule. A call whose endpoint fails while the call is in flight, on an endpoint
+//   that had already carried a reply (a working connection, not one that never reached
+//   the daemon), is sent once more on a fresh endpoint if its verb is safe to repeat
+//   (rpc/repeatable.h: reads, writes of given bytes, sets of given values); any other
+//   call fails with EHOSTDOWN, since the old daemon may have executed it (an exclusive
+//   create resent would answer EEXIST for the file it made itself).
+// * Silent daemon (frozen process or node, link down): a call that makes no network
+//   progress for timeout_ms fails with EHOSTDOWN ("did not answer within") and marks the
+//   daemon down (liveness.h). Calls that need a down daemon fail at once with EHOSTDOWN
+//   ("marked down"); calls to other daemons are not affected. The first call that needs it
+//   down_recheck_ms after it was marked rechecks it: a Ping on a fresh endpoint, waiting at
+//   most recheck_timeout_ms (capped by timeout_ms), sent beside the Run's other calls. Any
+//   answer (a reply, or the host refusing the connection) clears the mark and the held
+//   calls are sent; silence fails them at once and marks the daemon down for another
+//   down_recheck_ms.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,6 +40,7 @@
 
 #include "common/secret.h"
 #include "rpc/schema.h"
+#include "transport/liveness.h"
 #include "transport/poller.h"
 #include "transport/worker.h"
 
@@ -41,6 +68,8 @@ struct Call {
   size_t payload_received = 0;
 
   // Internal state of the transport.
+  uint8_t sends = 0;                      // times sent in this Run() (the resend rule)
+  bool resend = false;                    // its endpoint failed: send again on a fresh one
   uint64_t id = 0;
   void* send_request = nullptr;
   void* recv_request = nullptr;
@@ -53,6 +82,10 @@ class ClientTransport {
  public:
   struct Options {
     int timeout_ms = 10000;  // how long Run() waits with no network progress
+    // A daemon that timed out is marked down; the first call after down_recheck_ms
+    // rechecks it, waiting at most recheck_timeout_ms (see the failure rules above).
+    int down_recheck_ms = 5000;
+    int recheck_timeout_ms = 1000;
     Secret secret{};         // put in every request header
     uint32_t app_id = 0;     // put in every request header
     bool with_shm = false;   // also open the shared-memory transports (AttachSharedMemory)
@@ -71,10 +104,17 @@ class ClientTransport {
   void AttachSharedMemory(uint32_t daemon, const std::string& worker_address);
   bool UsesSharedMemory(uint32_t daemon) const { return daemons_[daemon].shm_ep != nullptr; }
   // Sends every call, then progresses until all are done or it idles for timeout_ms. Each
-  // call's status says how it ended (EHOSTDOWN: daemon unreachable or timed out).
+  // call's status says how it ended (EHOSTDOWN: daemon unreachable, timed out or marked
+  // down; see the failure rules above).
   void Run(const std::vector<Call*>& calls);
 
+  // Run() drains the network before sending when it last did so this long ago.
+  static constexpr std::chrono::milliseconds kDrainAfterIdle{1};
+  // Tests of the resend rule: stale endpoints that the drain would have caught.
+  void TEST_SetDrainAfterIdle(std::chrono::milliseconds after) { drain_after_idle_ = after; }
+
  private:
+  using Clock = std::chrono::steady_clock;
   struct Daemon {
     std::string uri;
     Uri parsed;
@@ -82,6 +122,11 @@ class ClientTransport {
     ucp_ep_h shm_ep = nullptr;  // worker-address endpoint, error mode NONE
     bool introduced = false; // the shared-memory offer was asked for
     bool failed = false;     // set by the error callback; the eps are re-made on next use
+    bool answered = false;   // a reply came over the current endpoints
+    // The recheck of a daemon marked down, while rechecking (at most one per Run()).
+    bool rechecking = false;
+    Call recheck;
+    Clock::time_point recheck_deadline;
     ClientTransport* owner = nullptr;
   };
   // The argument of a worker's reply handler: which worker received the message.
@@ -91,7 +136,19 @@ class ClientTransport {
   };
   ClientTransport() = default;
   Status Connect(Daemon& d);
+  // Sends call, fails it at once (its daemon is down) or holds it for a recheck.
+  void Start(Call* call, Clock::time_point now);
   void Send(Call* call);
+  void StartRecheck(uint32_t daemon, Clock::time_point now);
+  int RecheckTimeoutMs() const { return std::min(options_.recheck_timeout_ms, options_.timeout_ms); }
+  // The recheck of daemon got no answer in time: it stays down, its held calls fail.
+  void FailRecheck(uint32_t daemon, const std::vector<Call*>& calls, Clock::time_point now);
+  // Acts on what callbacks flagged (attention_): answered rechecks, calls to resend.
+  void Settle(const std::vector<Call*>& calls);
+  bool AllDone(const std::vector<Call*>& calls) const;
+  // Run() ran out of time: fails what is left, marks those daemons down, closes their
+  // endpoints and waits until UCX no longer points into the calls' buffers.
+  void GiveUp(const std::vector<Call*>& calls, Clock::time_point now);
   void Finish(Call* call, Status status);
   void FailDaemon(uint32_t daemon, const Status& status);
   Call* FindPending(uint64_t id) const;
@@ -112,6 +169,11 @@ class ClientTransport {
   // reaches), so a vector searched by id beats a hash map that allocates per call.
   std::vector<Call*> pending_;
   uint64_t next_id_ = 1;
+  Liveness liveness_;
+  Clock::time_point last_drain_;
+  std::chrono::milliseconds drain_after_idle_ = kDrainAfterIdle;
+  size_t rechecks_ = 0;     // daemons rechecking
+  bool attention_ = false;  // a callback left work for Settle()
   Options options_;
   size_t max_header_ = 0;  // the largest AM header both workers take
 };

@@ -26,6 +26,8 @@ PROG = "gkfs-ctl"
 PRELOAD_NAME = "libgkfs_intercept.so"
 #: The client settings of forwarding mode that run and env take as flags or pass through.
 FORWARDING_CLIENT = ["forwarding_map_file", "hostname", "app_id"]
+#: The client time limits that run and env take as flags and pass to the program.
+CLIENT_TIMEOUTS = ["timeout_ms", "down_recheck_ms", "recheck_timeout_ms"]
 
 
 def preload_library() -> str:
@@ -90,13 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     env = sub.add_parser("env", help="print 'export' lines that put a shell on the file system")
     _settings.add_config_argument(env)
     _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
-    _settings.add_arguments(env, ClusterSettings, only=["timeout_ms"])
+    _settings.add_arguments(env, ClusterSettings, only=CLIENT_TIMEOUTS)
     _settings.add_arguments(env, ClientEnvironment, only=FORWARDING_CLIENT)
 
     run = sub.add_parser("run", help="run a command with the preload library: run -- CMD ...")
     _settings.add_config_argument(run)
     _settings.add_arguments(run, DaemonSettings, only=["hosts_file"])
-    _settings.add_arguments(run, ClusterSettings, only=["timeout_ms"])
+    _settings.add_arguments(run, ClusterSettings, only=CLIENT_TIMEOUTS)
     _settings.add_arguments(run, ClientEnvironment, only=FORWARDING_CLIENT)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")

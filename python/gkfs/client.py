@@ -214,18 +214,29 @@ class Client:
     ``LIBGKFS_FORWARDING_MAP_FILE``) every operation goes to the I/O node the map names for
     ``hostname`` (else ``LIBGKFS_HOSTNAME``, else the host name); a bad map raises OSError
     naming the file and line. ``app_id`` (else ``LIBGKFS_APP_ID``, else ``SLURM_JOB_ID``,
-    else 0) rides in every request, for the I/O nodes' schedulers and metrics."""
+    else 0) rides in every request, for the I/O nodes' schedulers and metrics.
+
+    Failures: a call without network progress for ``timeout_ms`` raises EHOSTDOWN and marks
+    its daemon down; calls that need a down daemon raise EHOSTDOWN at once, until the first
+    one after ``down_recheck_ms`` finds it answering a ping within ``recheck_timeout_ms``
+    (defaults 5000 and 1000 ms; docs/operations.md, "Failures")."""
 
     def __init__(self, hosts_file: Optional[str] = None, timeout_ms: int = 5000,
                  forwarding_map_file: Optional[str] = None, hostname: Optional[str] = None,
-                 app_id: Optional[int] = None, secret_file: Optional[str] = None) -> None:
+                 app_id: Optional[int] = None, secret_file: Optional[str] = None,
+                 down_recheck_ms: Optional[int] = None,
+                 recheck_timeout_ms: Optional[int] = None) -> None:
         self.hosts_file = os.path.abspath(hosts_file or default_hosts_file())
         self.forwarding_map_file, self.hostname, self.app_id = forwarding_options(
             forwarding_map_file, hostname, app_id)
         # The instance secret: given, else LIBGKFS_SECRET_FILE, else <hosts_file>.secret.
         secret = secret_file or os.environ.get("LIBGKFS_SECRET_FILE", "")
+        # None: the core's default (the ClientEnvironment settings document both).
+        liveness = {name: value for name, value in (("down_recheck_ms", down_recheck_ms),
+                                                    ("recheck_timeout_ms", recheck_timeout_ms))
+                    if value is not None}
         self._core = _core.Client(self.hosts_file, timeout_ms, secret, self.forwarding_map_file,
-                                  self.hostname, self.app_id)
+                                  self.hostname, self.app_id, **liveness)
         # This client's session: its files' opens are counted under it, so a file unlinked
         # while one of them is open keeps its data until that file is closed.
         self._session = secrets.randbits(64) or 1

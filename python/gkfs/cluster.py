@@ -369,6 +369,7 @@ class Cluster:
             raise ClusterError(f"daemon {index} (pid {record.pid} on {record.host}) is still "
                                f"running; stop it first: gkfs-ctl stop --hosts-file "
                                f"{self.hosts_file} --daemon {index}")
+        self._refuse_unlisted(record)
         plan = LaunchPlan.from_state(state["plan"])
         new = launcher.restart(record, plan)
         launch.daemons = [new if r.index == index else r for r in launch.daemons]
@@ -377,6 +378,19 @@ class Cluster:
         self._say(f"daemon {new.index} pid {new.pid} on {new.host}: {new.uri} restarted "
                   f"(log {new.log})")
         return new
+
+    def _refuse_unlisted(self, record: DaemonRecord) -> None:
+        """A daemon restarted on an address the hosts file lacks would join as one daemon
+        more and move the placement of every file: refuse (a state file gone stale)."""
+        try:
+            listed = [uri for _, uri in read_hosts_file(self.hosts_file)]
+        except OSError:
+            return  # nothing listed to contradict; the restarted daemon lists itself
+        if record.uri and record.uri not in listed:
+            raise ClusterError(
+                f"daemon {record.index}'s recorded address {record.uri} is not in "
+                f"{self.hosts_file} ({', '.join(listed) or 'empty'}): restarting it there "
+                f"would add a daemon to the file system; {self.state_file} is stale")
 
     def _wait_until_answers(self, record: DaemonRecord) -> None:
         deadline = time.monotonic() + self.config.start_timeout
@@ -469,6 +483,8 @@ class Cluster:
             "LIBGKFS_HOSTS_FILE": self.hosts_file,
             "LIBGKFS_MOUNTDIR": mountdir,
             "LIBGKFS_TIMEOUT_MS": str(self.config.timeout_ms),
+            "LIBGKFS_DOWN_RECHECK_MS": str(self.config.down_recheck_ms),
+            "LIBGKFS_RECHECK_TIMEOUT_MS": str(self.config.recheck_timeout_ms),
         }
         secret = self._secret_file()
         if secret:

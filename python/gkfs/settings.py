@@ -314,6 +314,21 @@ class ClusterSettings:
         "to programs by gkfs-ctl run and env (LIBGKFS_TIMEOUT_MS).",
         "--timeout-ms", env="GKFS_TIMEOUT_MS", parse=parse_int, check=_check_positive,
         metavar="MS")
+    down_recheck_ms: int = _setting(
+        5000,
+        "Milliseconds a client keeps a daemon marked down after a call to it timed out: "
+        "meanwhile calls that need it fail at once with EHOSTDOWN; then the next such call "
+        "rechecks it (a ping, see --recheck-timeout-ms) and uses it again if it answers. "
+        "Passed to programs by gkfs-ctl run and env (LIBGKFS_DOWN_RECHECK_MS).",
+        "--down-recheck-ms", env="GKFS_DOWN_RECHECK_MS", parse=parse_int,
+        check=_check_positive, metavar="MS")
+    recheck_timeout_ms: int = _setting(
+        1000,
+        "Milliseconds the recheck of a daemon marked down waits for an answer (at most "
+        "--timeout-ms); without one the daemon stays down for another --down-recheck-ms. "
+        "Passed to programs by gkfs-ctl run and env (LIBGKFS_RECHECK_TIMEOUT_MS).",
+        "--recheck-timeout-ms", env="GKFS_RECHECK_TIMEOUT_MS", parse=parse_int,
+        check=_check_positive, metavar="MS")
     daemon: DaemonSettings = dataclasses.field(default_factory=DaemonSettings)
 
 
@@ -335,6 +350,17 @@ class ClientEnvironment:
         "Client timeout in milliseconds: a request without network progress this long fails "
         "with EIO/EHOSTDOWN. gkfs-ctl run and env set it to gkfs-ctl's --timeout-ms.",
         env="LIBGKFS_TIMEOUT_MS")
+    down_recheck_ms: int = _setting(
+        5000,
+        "Milliseconds a daemon that let a call time out stays marked down (calls needing it "
+        "fail at once with EHOSTDOWN) before the next call rechecks it. gkfs-ctl run and env "
+        "set it to gkfs-ctl's --down-recheck-ms.",
+        env="LIBGKFS_DOWN_RECHECK_MS")
+    recheck_timeout_ms: int = _setting(
+        1000,
+        "Milliseconds the recheck of a daemon marked down waits for an answer. gkfs-ctl run "
+        "and env set it to gkfs-ctl's --recheck-timeout-ms.",
+        env="LIBGKFS_RECHECK_TIMEOUT_MS")
     secret_file: str = _setting(
         "",
         "Instance secret presented to the daemons; empty: <hosts file>.secret if it exists "

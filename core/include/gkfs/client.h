@@ -37,6 +37,11 @@ class Credentials {
 struct ClientOptions {
   std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
   int timeout_ms = 5000;       // a call idle (no network progress) this long fails, EHOSTDOWN
+  // A daemon that timed out is marked down: calls needing it fail at once (EHOSTDOWN) until
+  // the first call after down_recheck_ms rechecks it, waiting at most recheck_timeout_ms
+  // (docs/operations.md, "Failures").
+  int down_recheck_ms = 5000;
+  int recheck_timeout_ms = 1000;
   std::string secret_file;     // the instance secret; empty: <hosts_file>.secret if it exists
   uint32_t app_id = 0;         // application id sent with every request (scheduling, metrics)
   // Forwarding mode: every operation goes to the I/O node this map names for `hostname`

@@ -4,15 +4,15 @@ It keeps the remote side of every launcher to one small, tested program, so the 
 launcher never sends shell snippets and srun/mpirun tasks lay themselves out alike:
 
 * ``spawn --log FILE [--env K=V ...] [--timeout S] -- DAEMON_FLAGS``: starts gkfs-daemon
-  detached (own session, output in FILE), waits until it is ready (listed in the hosts
+  detached (own session, output appended to FILE after a run marker), waits until it is ready (listed in the hosts
   file) or failed, prints one JSON line ``{"ok", "pid", "start_time", "host", "uri", "log"}``
   (or ``{"ok": false, "error"}``) and exits; the daemon keeps running. Used over ssh.
 * ``exec [--env K=V ...] -- BASE_DAEMON_FLAGS``: an srun or mpirun task. Takes its daemon
   index from the launcher's rank variables (SLURM_PROCID, OMPI_COMM_WORLD_RANK, PMIX_RANK,
   PMI_RANK) and the per-host index from SLURM_LOCALID, OMPI_COMM_WORLD_LOCAL_RANK or
   MPI_LOCALRANKID, prints ``gkfs-agent: daemon I host H pid P log L [step J.S]`` (the
-  launcher relays it to its log), sends its output to <rootdir>/d<I>.log and becomes
-  gkfs-daemon (same PID) with the flags of daemon I (see daemon_layout).
+  launcher relays it to its log), appends its output to <rootdir>/d<I>.log (after a run
+  marker) and becomes gkfs-daemon (same PID) with the flags of daemon I (see daemon_layout).
 * ``stop --grace S PID:START ...``: SIGTERM, grace, SIGKILL for recorded processes on
   this host; prints a JSON list of outcomes.
 * ``alive PID:START ...``: prints a JSON list of booleans.
@@ -32,8 +32,8 @@ import time
 from typing import Optional, Sequence
 
 from gkfs import settings as _settings
-from gkfs.launchers.base import (READY_LINE, daemon_command, daemon_environment,
-                                 daemon_layout, log_tail, logged_uri, parse_daemon_argv,
+from gkfs.launchers.base import (READY_LINE, begin_log_run, daemon_command,
+                                 daemon_environment, daemon_layout, log_tail, logged_uri, parse_daemon_argv,
                                  proc_start_time, process_alive, signal_process,
                                  stop_processes)
 
@@ -77,6 +77,7 @@ def _spawn(args: argparse.Namespace) -> int:
     env = daemon_environment(_parse_env(args.env))
     os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
     with open(args.log, "ab") as out:
+        begin_log_run(out.fileno())
         offset = out.tell()
         child = subprocess.Popen(daemon_command() + list(args.flags), stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -121,6 +122,7 @@ def _exec(args: argparse.Namespace) -> int:
     print(f"gkfs-agent: daemon {rank} host {socket.gethostname()} pid {os.getpid()} "
           f"start {proc_start_time(os.getpid()) or 0} log {log}{step}", flush=True)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    begin_log_run(fd)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)

@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import sys
 import time
 from typing import Any, Callable, Optional, Sequence
@@ -28,7 +29,10 @@ __all__ = [
     "LaunchPlan",
     "Launcher",
     "READY_LINE",
+    "RUN_MARKER",
     "agent_command",
+    "begin_log_run",
+    "current_run",
     "daemon_command",
     "daemon_layout",
     "log_tail",
@@ -284,14 +288,33 @@ def all_stopped(outcomes: Sequence[str]) -> bool:
 # --- daemon logs and uris ----------------------------------------------------------------------
 
 
+# Daemon and job logs are appended to, run after run, so that an operator still finds the
+# log of a run that failed before. Each run's section opens with one marker line, and what
+# gkfs-ctl reads from a log (the uri, the agents' reports) comes from the last section only.
+RUN_MARKER = "==== gkfs-ctl: run started"
+
+
+def begin_log_run(fd: int) -> None:
+    """Writes the marker that opens a new run's section to a log opened for appending."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    os.write(fd, f"{RUN_MARKER} {stamp} on {socket.gethostname()} ====\n".encode())
+
+
+def current_run(text: str) -> str:
+    """The section of a log's text written by its last run (all of it without a marker)."""
+    start = text.rfind(RUN_MARKER)
+    return text if start < 0 else text[start:]
+
+
 def logged_uri(log: str) -> str:
-    """The uri gkfs-daemon printed at start ('gkfs-daemon: listening on URI ...'), or ''."""
+    """The uri gkfs-daemon printed at the start of the log's last run ('gkfs-daemon:
+    listening on URI ...'), or '' if that run has not printed it (yet)."""
     try:
         with open(log, encoding="utf-8", errors="replace") as f:
-            match = re.search(r"listening on (\S+)", f.read())
+            uris = re.findall(r"listening on (\S+)", current_run(f.read()))
     except OSError:
         return ""
-    return match.group(1) if match else ""
+    return uris[-1] if uris else ""
 
 
 def uri_port(uri: str) -> int:

@@ -1,8 +1,8 @@
 """What the srun and mpirun launchers share: one parallel job owns every daemon.
 
 gkfs-ctl start runs the launcher command (srun or mpirun) in the background, in its own
-session, with its output in <rootdir>/<launcher>.log. Each task is the launch agent
-(``agent exec``): it reports ``gkfs-agent: daemon I host H pid P ...`` on its stdout, which
+session, with its output appended to <rootdir>/<launcher>.log (each run's section opens with
+base.RUN_MARKER). Each task is the launch agent (``agent exec``): it reports ``gkfs-agent: daemon I host H pid P ...`` on its stdout, which
 the launcher copies into that log, and becomes daemon I. The daemons stop together, by
 signalling the job (the launcher forwards the signal); single-daemon stop and restart are
 not available.
@@ -20,9 +20,9 @@ from typing import Any, Optional
 
 from gkfs import settings as _settings
 from gkfs.launchers.base import (KILL_WAIT_S, ClusterError, DaemonRecord, JobRecord, Launch,
-                                 Launcher, LaunchPlan, agent_command, daemon_layout,
-                                 log_tail, logged_uri, proc_start_time, process_alive,
-                                 signal_process, wait_gone)
+                                 Launcher, LaunchPlan, agent_command, begin_log_run,
+                                 current_run, daemon_layout, log_tail, logged_uri,
+                                 proc_start_time, process_alive, signal_process, wait_gone)
 
 __all__ = ["JobLauncher"]
 
@@ -69,6 +69,7 @@ class JobLauncher(Launcher):
         log = os.path.join(plan.base.rootdir, f"{self.name}.log")
         os.makedirs(plan.base.rootdir, exist_ok=True)
         with open(log, "ab") as out:
+            begin_log_run(out.fileno())
             out.write(f"gkfs-ctl: {' '.join(argv)}\n".encode())
             out.flush()
             try:
@@ -119,7 +120,7 @@ class JobLauncher(Launcher):
         while True:
             try:
                 with open(launch.job.log, encoding="utf-8", errors="replace") as f:
-                    reports = _AGENT_LINE.findall(f.read())
+                    reports = _AGENT_LINE.findall(current_run(f.read()))
             except OSError:
                 reports = []
             by_index = {int(r[0]): r for r in reports}

@@ -9,7 +9,7 @@ from typing import Optional
 
 from gkfs import settings as _settings
 from gkfs.launchers.base import (DaemonRecord, Launch, Launcher, LaunchPlan, all_stopped,
-                                 daemon_command, daemon_environment, daemon_layout,
+                                 begin_log_run, daemon_command, daemon_environment, daemon_layout,
                                  log_tail, logged_uri, proc_start_time, process_alive,
                                  restart_settings, signal_process, stop_processes)
 from gkfs.settings import DaemonSettings
@@ -18,7 +18,8 @@ __all__ = ["LocalLauncher"]
 
 
 class LocalLauncher(Launcher):
-    """Runs each daemon in its own session with its output in <rootdir>/d<i>.log. Only
+    """Runs each daemon in its own session with its output appended to <rootdir>/d<i>.log
+    (each run's section opens with base.RUN_MARKER). Only
     processes recorded with a matching start time are ever signalled."""
 
     name = "local"
@@ -37,6 +38,7 @@ class LocalLauncher(Launcher):
         os.makedirs(os.path.dirname(log), exist_ok=True)
         argv = daemon_command() + _settings.to_daemon_argv(settings)
         with open(log, "ab") as out:
+            begin_log_run(out.fileno())
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, close_fds=True)
