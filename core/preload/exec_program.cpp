@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "preload/caller_memory.h"
 #include "preload/libc.h"
 #include "preload/path_resolver.h"
 #include "preload/preload.h"
@@ -232,7 +233,8 @@ void CloseQuietly(int fd) {
 
 bool InGkfs(const char* path, char* abs, size_t size) {
   path = Launder(path);
-  if (ReentryGuard::active() || reinterpret_cast<uintptr_t>(path) < 4096) return false;
+  size_t length = 0;  // a path that cannot be read is the kernel's: it answers EFAULT
+  if (ReentryGuard::active() || caller::CheckPath(path, &length) != 0) return false;
   const std::string& mount = config().mountdir;
   if (path[0] == '/' && !UnderMount(path, mount) && !NeedsNormalising(path)) return false;
   size_t used = 0;
@@ -284,7 +286,8 @@ const char* SearchPathVariable() {
 
 bool SearchMayReachGkfs(const char* file) {
   char abs[PATH_MAX];
-  if (ReentryGuard::active() || reinterpret_cast<uintptr_t>(Launder(file)) < 4096) return false;
+  size_t length = 0;
+  if (ReentryGuard::active() || caller::CheckPath(Launder(file), &length) != 0) return false;
   if (std::strchr(file, '/') != nullptr) return InGkfs(file, abs, sizeof(abs));
   bool reach = false;
   SearchPath(file, [&](const char* candidate) {

@@ -19,6 +19,8 @@
 #include <cerrno>
 #include <cstddef>
 
+#include "preload/caller_memory.h"
+
 namespace gkfs::preload::exec {
 
 // A fetch's outcome when a symbolic link in gkfs led to a kernel path (written back).
@@ -68,6 +70,7 @@ int RunProgram(const char* path, char* const argv[], Run&& run, int depth = 0) {
     return result;
   }
   if (depth >= kMaxInterpreterDepth) return ELOOP;
+  if (argv != nullptr && !caller::StringArrayReadable(argv, 0)) return EFAULT;
   size_t n = 0;
   while (argv != nullptr && argv[n] != nullptr) ++n;
   auto** args = static_cast<char**>(__builtin_alloca((n + 3) * sizeof(char*)));

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/path_util.h"
+#include "preload/caller_memory.h"
 #include "preload/libc.h"
 #include "preload/links.h"
 #include "preload/permissions.h"
@@ -243,9 +244,9 @@ void FillStat(const Metadata& md, const std::string& internal, struct stat* st) 
 }
 
 int StatFd(const OpenFile& file, struct stat* st) {
-  if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
   Metadata md;
   if (StatInternal(file.path, &md) != 0) return -1;
+  if (!caller::WillWrite(st, sizeof(*st))) return FailWith(EFAULT);
   FillStat(md, file.path, st);
   return 0;
 }

@@ -48,7 +48,8 @@ int RemoveDirectory(const PathTarget& target);
 // that errno, or 0. REQUIRES: path is a valid pointer.
 int RmdirDotsError(const char* path);
 
-// Metadata of an open file, and of an internal path as it is (no links followed).
+// Metadata of an open file (EFAULT when *st cannot be written), and of an internal path as it
+// is (no links followed).
 int StatFd(const OpenFile& file, struct stat* st);
 int StatInternal(const std::string& internal, Metadata* md);
 // struct stat of a record (a link's st_size is its target's length).

@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstring>
 
+#include "preload/caller_memory.h"
 #include "preload/exec_program.h"
 
 using namespace gkfs;
@@ -25,9 +26,13 @@ bool IsCwdEntry(const char* entry) {
   return std::strncmp(entry, cwd::kEnvName, n) == 0 && entry[n] == '=';
 }
 
-// Calls exec(env), env being envp with the LIBGKFS_CWD entry replaced or dropped.
+// Calls exec(env), env being envp with the LIBGKFS_CWD entry replaced or dropped. An envp
+// that cannot be read is EFAULT, as from the kernel (glibc passes it through unread).
 template <typename Exec>
 int WithCwdEnvironment(char* const envp[], Exec&& exec) {
+  if (envp != nullptr && !caller::StringArrayReadable(envp, sizeof(cwd::kEnvName))) {
+    return FailWith(EFAULT);
+  }
   char buf[PATH_MAX + 64];
   const char* entry = ReentryGuard::active() ? nullptr : cwd::EnvEntryForExec(buf, sizeof(buf));
   size_t n = 0;

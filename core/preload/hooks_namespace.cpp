@@ -1,5 +1,6 @@
 // Names: unlink, rename, links, the working directory and realpath.
 #include "preload/hooks.h"
+#include "preload/caller_memory.h"
 #include "preload/permissions.h"
 
 #include <linux/limits.h>
@@ -90,7 +91,7 @@ ssize_t ReadlinkGkfs(PathTarget* t, char* buf, size_t size, ReadlinkFn real) {
   buf = Launder(buf);
   if (size == 0 || size > SSIZE_MAX) return FailWith(EINVAL);
   size_t n = std::min(size, md.link_target.size());
-  if (!sys::IsMapped(buf, n)) return FailWith(EFAULT);
+  if (!caller::WillWrite(buf, n)) return FailWith(EFAULT);
   std::memcpy(buf, md.link_target.data(), n);
   return static_cast<ssize_t>(n);
 }
@@ -111,10 +112,9 @@ int SymlinkAt(const char* target, int dirfd, const char* path) {
   PathTarget t;
   ResolveArg(dirfd, path, &t);
   if (t.gkfs()) {
-    target = Launder(target);
-    if (reinterpret_cast<uintptr_t>(target) < 4096) return FailWith(EFAULT);
-    if (target[0] == '\0') return FailWith(ENOENT);
-    if (strnlen(target, PATH_MAX) >= PATH_MAX) return FailWith(ENAMETOOLONG);
+    size_t length = 0;
+    if (int error = caller::CheckPath(Launder(target), &length)) return FailWith(error);
+    if (length == 0) return FailWith(ENOENT);
   }
   return OnPath(
       t, [&](const char* p) { return real(target, dirfd, p); },
@@ -153,6 +153,7 @@ void EnteredKernelDir(bool vfork_child) {
 char* CopyPath(const std::string& path, char* buf, size_t size) {
   if (buf == nullptr) return strdup(path.c_str());
   if (path.size() + 1 > size) return errno = ERANGE, nullptr;
+  if (!caller::WillWrite(buf, path.size() + 1)) return errno = EFAULT, nullptr;
   std::memcpy(buf, path.c_str(), path.size() + 1);
   return buf;
 }

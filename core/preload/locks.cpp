@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "preload/caller_memory.h"
 #include "preload/gkfs_ops.h"
 #include "preload/libc.h"
 #include "preload/preload.h"
@@ -74,7 +75,7 @@ bool IsOfd(int cmd) { return cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW || cmd ==
 
 int Fcntl(int fd, OpenFile& file, int cmd, struct flock* lock) {
   lock = Launder(lock);
-  if (!sys::IsMapped(lock, sizeof(*lock))) return FailWith(EFAULT);
+  if (!caller::Readable(lock, sizeof(*lock))) return FailWith(EFAULT);
   if (lock->l_type == F_RDLCK && !file.readable()) return FailWith(EBADF);
   if (lock->l_type == F_WRLCK && !file.writable()) return FailWith(EBADF);
   struct flock translated = *lock;

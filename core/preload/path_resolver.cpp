@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "gkfs/client.h"
+#include "preload/caller_memory.h"
 #include "preload/fd_table.h"
 #include "preload/preload.h"
 
@@ -93,7 +94,6 @@ void ResolveFromKernelCwd(const char* path, PathTarget* out) {
   if (!cwd::KernelCwdMayReach(path) || !cwd::KernelCwd(&abs) || path[0] == '\0') {
     return SetKernel(out, path);
   }
-  if (strnlen(path, PATH_MAX) >= PATH_MAX) return SetKernel(out, path);
   abs += '/';
   abs += path;
   Classify(abs.c_str(), path, false, out);
@@ -114,7 +114,8 @@ void ClassifyAbsolute(const std::string& absolute, PathTarget* out) {
 
 void Resolve(int dirfd, const char* path, PathTarget* out) {
   path = Launder(path);
-  if (reinterpret_cast<uintptr_t>(path) < 4096) return SetError(out, EFAULT);
+  size_t length = 0;  // < PATH_MAX once checked
+  if (int error = caller::CheckPath(path, &length)) return SetError(out, error);
   if (path[0] == '/') {
     if (!UnderMount(path, config().mountdir) && !NeedsNormalising(path)) {
       return SetKernel(out, path);
@@ -131,8 +132,7 @@ void Resolve(int dirfd, const char* path, PathTarget* out) {
     if (!dir->is_dir()) return SetError(out, ENOTDIR);
     base = dir->path;
   }
-  if (path[0] == '\0') return SetError(out, ENOENT);
-  if (strnlen(path, PATH_MAX) >= PATH_MAX) return SetError(out, ENAMETOOLONG);
+  if (length == 0) return SetError(out, ENOENT);
   std::string abs = ExternalPath(base);
   abs += '/';
   abs += path;

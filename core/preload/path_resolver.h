@@ -63,7 +63,9 @@ struct PathTarget {
 };
 
 // Resolves `path` relative to `dirfd` (AT_FDCWD or a directory descriptor) as *at() calls do.
-// NULL or unmapped-looking paths give kError/EFAULT; an empty path gives kError/ENOENT when it
+// The path is checked before it is read (caller_memory.h): a pointer the process cannot read
+// gives kError/EFAULT, a string of PATH_MAX bytes or more kError/ENAMETOOLONG, for kernel
+// paths too (the kernel would answer the same). An empty path gives kError/ENOENT when it
 // would resolve inside gkfs (callers handle AT_EMPTY_PATH before).
 void Resolve(int dirfd, const char* path, PathTarget* out);
 inline void Resolve(const char* path, PathTarget* out) { Resolve(AT_FDCWD, path, out); }
