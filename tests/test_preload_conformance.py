@@ -58,7 +58,6 @@ def R(id, argv, expect, as_nobody=False, differs=None, cwd=None, warm=True, xfai
 
 
 BUG7 = "issue 10 #7: the last component '.' or '..' is lost by lexical normalisation"
-BUG9 = "issue 10 #9: the length limit applies to the absolute path"
 BUG11 = "issue 10 #11: a process that dropped root before connecting cannot read the secret"
 
 
@@ -482,24 +481,26 @@ ROWS = [
     R("realpath-bad-path", "realpath BAD", "SIGSEGV", differs="EFAULT"),
     # relative paths of up to PATH_MAX - 1 bytes, from a deep working directory and through
     # a directory descriptor
-    R("deep-relative-path", "stat " + padded(UP + "file", 4095), "ok", cwd="{b}/" + DEEP,
-      xfail=BUG9),
+    R("deep-relative-path", "stat " + padded(UP + "file", 4095), "ok", cwd="{b}/" + DEEP),
     R("deep-relative-path-too-long", "stat " + padded(UP + "file", 4096), "ENAMETOOLONG",
       cwd="{b}/" + DEEP),
     R("deep-relative-create", "open " + padded(UP + "dir/new", 4095) + " O_CREAT|O_WRONLY",
-      "ok", cwd="{b}/" + DEEP, xfail=BUG9),
+      "ok", cwd="{b}/" + DEEP),
     R("deep-relative-mkdir", "mkdir " + padded("newdir", 4095) + " 0755", "ok",
-      cwd="{b}/" + DEEP, xfail=BUG9),
+      cwd="{b}/" + DEEP),
     R("deep-relative-rename", "rename " + padded(UP + "file", 4095) + " moved", "ok",
-      cwd="{b}/" + DEEP, xfail=BUG9),
+      cwd="{b}/" + DEEP),
     R("deep-openat-dirfd", "openat {b}/" + DEEP + " " + padded(UP + "file", 4095) + " O_RDONLY",
-      "ok", xfail=BUG9),
-    R("deep-fstatat-dirfd", "fstatat {b}/" + DEEP + " " + padded(UP + "dir", 4095) + " 0", "ok",
-      xfail=BUG9),
+      "ok"),
+    R("deep-fstatat-dirfd", "fstatat {b}/" + DEEP + " " + padded(UP + "dir", 4095) + " 0", "ok"),
     R("deep-mkdirat-dirfd", "mkdirat {b}/" + DEEP + " " + padded("newdir", 4095) + " 0755",
-      "ok", xfail=BUG9),
+      "ok"),
     R("deep-openat-dirfd-too-long", "openat {b}/" + DEEP + " " + padded(UP + "file", 4096)
       + " O_RDONLY", "ENAMETOOLONG"),
+    R("deep-relative-execve", "execve " + padded(UP + "exe", 4095) + " a", "ok",
+      cwd="{b}/" + DEEP),
+    R("deep-relative-vfork-execve", "vfork_execve " + padded(UP + "exe", 4095), "ok",
+      cwd="{b}/" + DEEP),
     R("deep-relative-past-the-gkfs-limit", "stat " + "/".join(["e" * 200] * 6), "ENOENT",
       cwd="{b}/" + DEEP, differs="ENAMETOOLONG"),
     # a process that switches to nobody before its first call (the library must have kept

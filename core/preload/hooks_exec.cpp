@@ -33,7 +33,7 @@ int WithCwdEnvironment(char* const envp[], Exec&& exec) {
   if (envp != nullptr && !caller::StringArrayReadable(envp, sizeof(cwd::kEnvName))) {
     return FailWith(EFAULT);
   }
-  char buf[PATH_MAX + 64];
+  char buf[kMaxInternalPath + 64];
   const char* entry = ReentryGuard::active() ? nullptr : cwd::EnvEntryForExec(buf, sizeof(buf));
   size_t n = 0;
   bool has_entry = false;
@@ -116,7 +116,7 @@ int SpawnSearch(pid_t* pid, const char* file, const posix_spawn_file_actions_t* 
   if (std::strchr(file, '/') != nullptr) return Spawn(pid, file, actions, attr, argv, envp);
   if (*file == '\0') return ENOENT;
   return exec::SearchPath(file, [&](const char* candidate) {
-    char abs[PATH_MAX];
+    char abs[exec::kJoinedPathSize];
     if (!exec::InGkfs(candidate, abs, sizeof(abs)) &&
         syscall(SYS_faccessat, AT_FDCWD, candidate, F_OK) != 0) {
       return errno;  // spare a failing spawn

@@ -150,8 +150,11 @@ void EnteredKernelDir(bool vfork_child) {
   }
 }
 
+// A path into the caller's buffer (getcwd, realpath), or into a new one when buf is NULL.
+// Longer than PATH_MAX (a cwd deep in gkfs) is ENAMETOOLONG, as from the kernel's getcwd.
 char* CopyPath(const std::string& path, char* buf, size_t size) {
   if (buf == nullptr) return strdup(path.c_str());
+  if (path.size() >= PATH_MAX) return errno = ENAMETOOLONG, nullptr;
   if (path.size() + 1 > size) return errno = ERANGE, nullptr;
   if (!caller::WillWrite(buf, path.size() + 1)) return errno = EFAULT, nullptr;
   std::memcpy(buf, path.c_str(), path.size() + 1);

@@ -74,7 +74,9 @@ void Walk(const std::string& path, bool follow_last, int* hops, PathTarget* out,
       resolved = std::move(next);
       continue;
     }
-    if (next.size() >= PATH_MAX || part.size() > NAME_MAX) return out->SetError(ENAMETOOLONG);
+    if (next.size() - mount.size() > kMaxInternalPath || part.size() > NAME_MAX) {
+      return out->SetError(ENAMETOOLONG);
+    }
     bool last = rest.empty();
     if (last && !follow_last && !must_be_dir) {
       resolved = std::move(next);

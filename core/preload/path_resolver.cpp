@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "common/path_util.h"
 #include "gkfs/client.h"
 #include "preload/caller_memory.h"
 #include "preload/fd_table.h"
@@ -55,17 +56,14 @@ void SetKernel(PathTarget* out, const char* path) {
 }
 
 // Classifies an absolute path. `original` is what the application passed; `composed` is set
-// when `abs` was built from a gkfs base (then the kernel must get the absolute form).
+// when `abs` was built from a gkfs base (then the kernel must get the absolute form). Only
+// `original` has a length limit (checked by Resolve): `abs` may be longer when it joins a
+// relative path to a deep directory, and what it names in gkfs must fit kMaxInternalPath.
 void Classify(const char* abs, const char* original, bool composed, PathTarget* out) {
   const std::string& mount = config().mountdir;
   bool under = UnderMount(abs, mount);
-  if (strnlen(abs, PATH_MAX) >= PATH_MAX) {
-    if (under) return SetError(out, ENAMETOOLONG);
-    out->storage = abs;
-    return SetKernel(out, composed ? out->storage.c_str() : original);
-  }
   std::string norm;
-  Status s = NormalizePath(abs, &norm);
+  Status s = NormalizePathWithin(abs, mount.size() + kMaxInternalPath, &norm);
   if (!s.ok()) {
     if (under) return SetError(out, s.code());
     out->storage = abs;

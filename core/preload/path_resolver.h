@@ -12,11 +12,18 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/limits.h>
 
 #include <cstddef>
 #include <string>
 
 namespace gkfs::preload {
+
+// The longest internal path ("/" and the path below the mount dir): what the daemons take
+// (a path on the wire is at most PATH_MAX bytes). Linux limits only the string a caller
+// passes (< PATH_MAX); a relative one from a deep working directory or directory descriptor
+// may name a longer absolute path, and in gkfs that is ENAMETOOLONG past this length.
+constexpr size_t kMaxInternalPath = PATH_MAX;
 
 struct PathTarget {
   enum class Kind { kKernel, kGkfs, kError };
