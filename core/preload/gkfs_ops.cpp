@@ -206,15 +206,6 @@ int RemoveDirectory(const PathTarget& target) {
 }
 
 
-int RmdirDotsError(const char* path) {
-  size_t n = std::strlen(path);
-  while (n > 1 && path[n - 1] == '/') --n;
-  size_t start = n;
-  while (start > 0 && path[start - 1] != '/') --start;
-  std::string_view last(path + start, n - start);
-  return last == "." ? EINVAL : last == ".." ? ENOTEMPTY : 0;
-}
-
 int StatInternal(const std::string& internal, Metadata* md) {
   Status s = WithClient([&](Client& c) { return c.Stat(internal, md); });
   return s.ok() ? 0 : FailWith(s);

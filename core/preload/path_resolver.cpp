@@ -45,6 +45,20 @@ bool NamesDirectory(const char* path) {
   return std::strcmp(last, ".") == 0 || std::strcmp(last, "..") == 0;
 }
 
+// Records a final "." or ".." of the absolute path `abs` and the directory it is in.
+void NoteLastComponent(const char* abs, PathTarget* out) {
+  size_t end = std::strlen(abs);
+  while (end > 1 && abs[end - 1] == '/') --end;
+  size_t start = end;
+  while (start > 0 && abs[start - 1] != '/') --start;
+  size_t n = end - start;
+  if (n == 0 || n > 2 || abs[start] != '.' || (n == 2 && abs[start + 1] != '.')) return;
+  out->last = n == 1 ? PathTarget::Last::kDot : PathTarget::Last::kDotDot;
+  size_t dir_end = start;
+  while (dir_end > 1 && abs[dir_end - 1] == '/') --dir_end;
+  out->dots_dir.assign(abs, dir_end);
+}
+
 void SetError(PathTarget* out, int error) {
   out->kind = PathTarget::Kind::kError;
   out->error = error;
@@ -72,11 +86,13 @@ void Classify(const char* abs, const char* original, bool composed, PathTarget* 
   if (!UnderMount(norm.c_str(), mount)) {
     // Lexically outside; hand the kernel the normalised form if we changed the meaning.
     if (composed || under) {
+      NoteLastComponent(abs, out);
       out->storage = std::move(norm);
       return SetKernel(out, out->storage.c_str());
     }
     return SetKernel(out, original);
   }
+  NoteLastComponent(abs, out);
   out->kind = PathTarget::Kind::kGkfs;
   out->internal = norm.size() == mount.size() ? "/" : norm.substr(mount.size());
   out->names_directory = NamesDirectory(original);

@@ -29,6 +29,9 @@ struct PathTarget {
   enum class Kind { kKernel, kGkfs, kError };
   Kind kind = Kind::kKernel;
   int error = 0;                       // kError: the errno to report
+  // kError: the path's directory was found, the call refuses the last component ("." or
+  // ".."): the kernel reports that after errors of the other path of a rename or link.
+  bool refused = false;
   const char* kernel_path = nullptr;   // kKernel: the path to hand to libc
   std::string internal;                // kGkfs: "/", "/a/b"
   bool names_directory = false;        // kGkfs: ended in "/", "." or "..": must be a directory
@@ -38,6 +41,13 @@ struct PathTarget {
   bool needs_walk = false;
   std::string external;
   std::string storage;                 // backs kernel_path when it had to be rewritten
+  // The last component as the caller wrote it (trailing slashes aside), when the path is
+  // gkfs's or was rewritten for the kernel: "." and ".." name no entry a call could create,
+  // remove or rename, which lexical normalisation would hide ("a/b/.." is "a"). `dots_dir`
+  // is then the absolute path of the directory that "." or ".." is in, as written.
+  enum class Last { kName, kDot, kDotDot };
+  Last last = Last::kName;
+  std::string dots_dir;
 
   PathTarget() = default;
   // Copies keep kernel_path pointing at their own storage when it pointed at the original's.
@@ -46,12 +56,15 @@ struct PathTarget {
     if (this == &other) return *this;
     kind = other.kind;
     error = other.error;
+    refused = other.refused;
     internal = other.internal;
     names_directory = other.names_directory;
     needs_walk = other.needs_walk;
     external = other.external;
     storage = other.storage;
     kernel_path = other.kernel_path == other.storage.c_str() ? storage.c_str() : other.kernel_path;
+    last = other.last;
+    dots_dir = other.dots_dir;
     return *this;
   }
 
@@ -63,6 +76,11 @@ struct PathTarget {
   void SetError(int code) {
     kind = Kind::kError;
     error = code;
+    refused = false;
+  }
+  void Refuse(int code) {
+    SetError(code);
+    refused = true;
   }
 
   bool gkfs() const { return kind == Kind::kGkfs; }
