@@ -115,16 +115,14 @@ def run(fs, program, mode, workdir, preload):
     return result.stdout
 
 
-@pytest.mark.parametrize("mode", [
-    "warm",
-    pytest.param("cold", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10 #11: the secret is unreadable after the switch")),
-])
+@pytest.mark.parametrize("mode", ["warm", "cold"])
 def test_switching_to_nobody_matches_a_local_directory(fs, program, mode):
     if os.geteuid() != 0:
         pytest.skip("needs root")
     local = tempfile.mkdtemp(prefix="gkfs-identity-", dir="/tmp")
     os.chmod(local, 0o755)
+    # nobody reads the hosts file when it connects after the switch (the secret stays root's)
+    os.chmod(os.path.dirname(fs.hosts_file), 0o755)
     try:
         expected = run(fs, program, mode, local, preload=False)
         got = run(fs, program, mode, f"{fs.mountdir}/identity-{uuid.uuid4().hex[:8]}",
@@ -133,3 +131,15 @@ def test_switching_to_nobody_matches_a_local_directory(fs, program, mode):
         shutil.rmtree(local, ignore_errors=True)
     assert "open private as nobody: EACCES" in expected
     assert got == expected
+
+
+def test_program_started_as_nobody_cannot_connect(fs, program):
+    """The secret is kept only by a program that could read it when it started."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    os.chmod(os.path.dirname(fs.hosts_file), 0o755)
+    env = dict(fs.env, LIBGKFS_LOG="errors")
+    result = subprocess.run(["stat", fs.mountdir], env=env, capture_output=True, text=True,
+                            timeout=120, user=65534, group=65534, extra_groups=[])
+    assert result.returncode != 0
+    assert "cannot read secret file" in result.stderr

@@ -19,7 +19,7 @@ struct Config {
   std::string mountdir;    // normalised absolute path, no trailing slash (LIBGKFS_MOUNTDIR)
   std::string hosts_file;  // absolute (LIBGKFS_HOSTS_FILE, relative to the start-up cwd)
   int timeout_ms = 0;      // 0: the Client's default (LIBGKFS_TIMEOUT_MS)
-  std::string secret_file;  // LIBGKFS_SECRET_FILE; empty: <hosts file>.secret if it exists
+  std::string secret_file;  // absolute (LIBGKFS_SECRET_FILE); empty: <hosts file>.secret
   // Forwarding mode: the map file (absolute, LIBGKFS_FORWARDING_MAP_FILE; empty: off), the
   // name this host has in it (LIBGKFS_HOSTNAME; empty: gethostname) and the application id
   // sent with every request (LIBGKFS_APP_ID, else SLURM_JOB_ID, else 0).
