@@ -2,6 +2,7 @@
 #include "preload/caller_memory.h"
 
 #include <linux/limits.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,12 +22,16 @@ constexpr uintptr_t kPage = 4096;
 
 uintptr_t PageOf(uintptr_t address) { return address & ~(kPage - 1); }
 
+// The kernel's sigset_t, which rt_sigprocmask copies in: 8 bytes (a power of two, so an
+// aligned copy never leaves its page).
+constexpr uintptr_t kSigsetBytes = _NSIG / 8;
+
 // One system call: can the page holding `address` be read? (Never asked for page 0, which
 // rt_sigprocmask would take for "no new mask".)
 bool PageReadable(uintptr_t address) {
   int saved = errno;
-  long r = syscall(SYS_rt_sigprocmask, -1 /* no such how */, address & ~uintptr_t{7}, nullptr,
-                   8 /* sizeof the kernel's sigset_t */);
+  long r = syscall(SYS_rt_sigprocmask, -1 /* no such how */, address & ~(kSigsetBytes - 1),
+                   nullptr, kSigsetBytes);
   bool readable = !(r < 0 && errno == EFAULT);
   errno = saved;
   return readable;

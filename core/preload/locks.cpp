@@ -93,7 +93,10 @@ int Fcntl(int fd, OpenFile& file, int cmd, struct flock* lock) {
   int lock_fd = IsOfd(cmd) ? DescriptionLockFd(file) : ProcessLockFd(file.path);
   if (lock_fd < 0) return -1;
   int r = sys::Fcntl(lock_fd, cmd, reinterpret_cast<long>(&translated));
-  if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK)) *lock = translated;
+  if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK)) {
+    if (!caller::WillWrite(lock, sizeof(*lock))) return FailWith(EFAULT);
+    *lock = translated;
+  }
   return r < 0 ? FailWith(errno) : r;
 }
 

@@ -85,10 +85,10 @@ const Config* LoadConfig() {
 }
 
 // --- the instance secret ---
-// Its file is readable by its owner only (root, for a file system root started), and a
-// program may give up root before its first gkfs call; the secret it could read at
-// start-up is therefore kept (in memory only: no descriptor stays open) and used when the
-// file cannot be read at connect time. A file that can be read then is read again: the
+// Its file is readable by its owner only (root, when root started the file system), and a
+// program may give up root before its first gkfs call: the secret it could read at start-up
+// is therefore kept (in memory only: no descriptor stays open) and used when the file
+// cannot be read at connect time. A file that can be read then is read again: the
 // file system may have been restarted with a new secret since.
 constexpr size_t kSecretTextMax = 128;  // 32 hex digits and white space
 char g_secret_at_start[kSecretTextMax];
