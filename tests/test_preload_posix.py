@@ -245,6 +245,43 @@ def test_bad_pointers_give_efault(fs, d):
     assert got == {"open_null": "EFAULT", "read_unmapped": "EFAULT", "write_unmapped": "EFAULT"}
 
 
+def test_paths_below_the_mount_of_up_to_path_max_bytes(fs, d):
+    """Linux limits the path a caller passes (< PATH_MAX), not the absolute path it names
+    from a deep working directory or directory descriptor; gkfs holds paths of up to
+    PATH_MAX bytes below the mount directory (the daemons' limit), ENAMETOOLONG past it."""
+    got = py(fs, """
+        import errno, json, os, sys
+        mount, d = sys.argv[1], sys.argv[2]
+        os.chdir(d)
+        below = len(d) - len(mount)  # bytes of the cwd below the mount directory
+        while 4096 - below - 1 > 254:  # until a name of at most 254 bytes fills it up
+            os.mkdir("c" * 200)
+            os.chdir("c" * 200)
+            below += 201
+        name = "f" * (4096 - below - 1)  # below + "/" + name: exactly 4096 bytes
+        out = {}
+        def outcome(fn, *args, **kwargs):
+            try:
+                fn(*args, **kwargs)
+                return "ok"
+            except OSError as e:
+                return errno.errorcode[e.errno]
+        out["create"] = outcome(lambda: os.close(os.open(name, os.O_CREAT | os.O_WRONLY)))
+        out["stat"] = outcome(os.stat, name)
+        out["listed"] = name in os.listdir(".")
+        here = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+        out["stat_dirfd"] = outcome(os.stat, name, dir_fd=here)
+        out["create_longer"] = outcome(os.open, name + "g", os.O_CREAT | os.O_WRONLY)
+        out["mkdir_longer_dirfd"] = outcome(os.mkdir, name + "g", dir_fd=here)
+        out["getcwd_buffer"] = outcome(os.getcwd)
+        out["unlink"] = outcome(os.unlink, name)
+        print(json.dumps(out))
+    """, fs.mountdir, d)
+    assert got == {"create": "ok", "stat": "ok", "listed": True, "stat_dirfd": "ok",
+                   "create_longer": "ENAMETOOLONG", "mkdir_longer_dirfd": "ENAMETOOLONG",
+                   "getcwd_buffer": "ok", "unlink": "ok"}
+
+
 def test_programs_that_never_touch_the_mount_need_no_daemon(fs, tmp_path):
     env = dict(fs.env, LIBGKFS_HOSTS_FILE=str(tmp_path / "missing_hosts"))
     result = fs.run(["bash", "-c", f"ls / > /dev/null && echo ok > {tmp_path}/out && cat {tmp_path}/out"],

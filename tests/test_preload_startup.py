@@ -47,6 +47,18 @@ def test_untouched_process_loads_no_client(fs, tmp_path):
     assert got["events"] is None
 
 
+def test_untouched_process_keeps_no_descriptor(fs, tmp_path):
+    """The instance secret is read at start-up (a program may give up root before its first
+    gkfs call) into memory: the program finds only its own descriptors."""
+    fds = {}
+    for name, env in (("without", {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}),
+                      ("with", fs.env)):
+        result = fs.run(["ls", "-l", "/proc/self/fd/"], env=env)
+        assert result.returncode == 0, result.stderr
+        fds[name] = sorted(line.split()[-3] for line in result.stdout.splitlines()[1:])
+    assert fds["with"] == fds["without"]
+
+
 def test_first_access_loads_the_client_with_memory_events_off(fs, d):
     got = py(fs, PROBE, d, "plain")
     assert "libgkfs_client" not in got["before"]

@@ -40,7 +40,11 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   if (secret_file.empty() && access((options.hosts_file + ".secret").c_str(), F_OK) == 0) {
     secret_file = options.hosts_file + ".secret";
   }
-  if (!secret_file.empty() && !(s = ReadSecretFile(secret_file, &secret)).ok()) return s;
+  if (!options.secret.empty()) {
+    if (!(s = ParseSecret(options.secret, "the instance secret given", &secret)).ok()) return s;
+  } else if (!secret_file.empty() && !(s = ReadSecretFile(secret_file, &secret)).ok()) {
+    return s;
+  }
   // Shared memory is possible only with a daemon on this host (its --auto-sm decides).
   char me[256] = {0};
   gethostname(me, sizeof(me) - 1);

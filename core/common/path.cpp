@@ -2,6 +2,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "common/path_util.h"
 #include "gkfs/client.h"
 
 namespace gkfs {
@@ -26,13 +27,18 @@ bool IsNormal(const std::string& path) {
 }  // namespace
 
 Status NormalizePath(const std::string& path, std::string* out) {
+  if (!path.empty() && path[0] == '/' && path.size() >= PATH_MAX) {
+    return Status::Error(ENAMETOOLONG, "path longer than PATH_MAX");
+  }
+  return NormalizePathWithin(path, PATH_MAX - 1, out);
+}
+
+Status NormalizePathWithin(const std::string& path, size_t max_len, std::string* out) {
   if (path.empty() || path[0] != '/') {
     return Status::Error(EINVAL, "path is not absolute: '" + path + "'");
   }
-  if (path.size() >= PATH_MAX) {
-    return Status::Error(ENAMETOOLONG, "path longer than PATH_MAX");
-  }
   if (IsNormal(path)) {
+    if (path.size() > max_len) return Status::Error(ENAMETOOLONG, "path too long");
     *out = path;
     return Status::OK();
   }
@@ -58,6 +64,7 @@ Status NormalizePath(const std::string& path, std::string* out) {
     result += '/';
     result += part;
   }
+  if (result.size() > max_len) return Status::Error(ENAMETOOLONG, "path too long");
   *out = result.empty() ? "/" : result;
   return Status::OK();
 }

@@ -1,11 +1,19 @@
 // Helpers over normalised file-system paths ("/", "/a/b"). Pure functions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "gkfs/status.h"
+
 namespace gkfs {
+
+// NormalizePath (gkfs/client.h) of an absolute path of any length whose result must be at
+// most max_len bytes (ENAMETOOLONG otherwise): for paths made by joining a caller's
+// relative path to a directory, where only the caller's part has a length limit.
+Status NormalizePathWithin(const std::string& path, size_t max_len, std::string* out);
 
 // "/a/b" -> "/a"; "/a" -> "/"; "/" -> "/".
 inline std::string ParentPath(std::string_view path) {

@@ -15,6 +15,9 @@ using Secret = std::array<uint8_t, 16>;
 
 // EACCES/ENOENT if unreadable; EINVAL (naming the file) unless it holds 32 hex digits.
 Status ReadSecretFile(const std::string& path, Secret* secret);
+// The contents of a secret file (32 hex digits first, white space before them ignored);
+// EINVAL naming `origin` otherwise.
+Status ParseSecret(const std::string& text, const std::string& origin, Secret* secret);
 // Constant-time comparison.
 bool SecretsEqual(const Secret& a, const Secret& b);
 

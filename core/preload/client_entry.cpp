@@ -21,10 +21,10 @@ void QuietMemoryHooks() {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) int gkfs_client_connect_v2(
+extern "C" __attribute__((visibility("default"))) int gkfs_client_connect_v3(
     const gkfs::ClientOptions* options, int quiet_memory_hooks, gkfs::Client** out,
     gkfs::Status* error) {
-  static_assert(std::is_same_v<decltype(&gkfs_client_connect_v2), gkfs::preload::ClientConnectFn>,
+  static_assert(std::is_same_v<decltype(&gkfs_client_connect_v3), gkfs::preload::ClientConnectFn>,
                 "the entry point matches its declaration");
   if (quiet_memory_hooks) QuietMemoryHooks();
   std::unique_ptr<gkfs::Client> client;

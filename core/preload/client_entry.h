@@ -12,7 +12,7 @@
 namespace gkfs::preload {
 
 constexpr char kClientLibrary[] = "libgkfs_client.so";
-constexpr char kClientConnectSymbol[] = "gkfs_client_connect_v2";
+constexpr char kClientConnectSymbol[] = "gkfs_client_connect_v3";
 
 // Connects a Client (Client::Connect). quiet_memory_hooks: turn UCX's memory events (hooks
 // on mmap, munmap, brk and malloc) off before UCX starts; the caller passes true only when it

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "preload/caller_memory.h"
 #include "preload/libc.h"
 #include "preload/path_resolver.h"
 #include "preload/preload.h"
@@ -232,7 +233,8 @@ void CloseQuietly(int fd) {
 
 bool InGkfs(const char* path, char* abs, size_t size) {
   path = Launder(path);
-  if (ReentryGuard::active() || reinterpret_cast<uintptr_t>(path) < 4096) return false;
+  size_t length = 0;  // a path that cannot be read is the kernel's: it answers EFAULT
+  if (ReentryGuard::active() || caller::CheckPath(path, &length) != 0) return false;
   const std::string& mount = config().mountdir;
   if (path[0] == '/' && !UnderMount(path, mount) && !NeedsNormalising(path)) return false;
   size_t used = 0;
@@ -241,21 +243,23 @@ bool InGkfs(const char* path, char* abs, size_t size) {
     used = std::strlen(abs);
     if (used + 1 < size) abs[used++] = '/';
   }
-  size_t len = std::strlen(path);
-  if (used + len >= size) return false;  // the kernel's ENAMETOOLONG
-  std::memcpy(abs + used, path, len + 1);
-  char norm[PATH_MAX];
-  if (std::strlen(abs) >= sizeof(norm)) return false;
-  std::strcpy(norm, abs);
+  if (used + length >= size) return false;
+  std::memcpy(abs + used, path, length + 1);
+  char norm[kJoinedPathSize];
+  if (used + length >= sizeof(norm)) return false;
+  std::memcpy(norm, abs, used + length + 1);
   Normalize(norm);
-  return UnderMount(norm, mount);
+  if (!UnderMount(norm, mount)) return false;
+  if (used + length >= PATH_MAX) std::strcpy(abs, norm);  // no physical ".." walk then
+  return true;
 }
 
 int Prepare(const char* path, Program* out) {
-  char abs[PATH_MAX];
+  char abs[kJoinedPathSize];
   out->kind = Program::Kind::kKernel;
   out->kernel_path = path;
   if (!InGkfs(path, abs, sizeof(abs))) return 0;
+  if (std::strlen(abs) >= PATH_MAX) return ENAMETOOLONG;
   int memfd = MemfdFor(abs);
   if (memfd < 0) return errno;
   int result = InVforkChild() ? FetchInHelper(abs, memfd, out->resolved, sizeof(out->resolved))
@@ -283,8 +287,9 @@ const char* SearchPathVariable() {
 }
 
 bool SearchMayReachGkfs(const char* file) {
-  char abs[PATH_MAX];
-  if (ReentryGuard::active() || reinterpret_cast<uintptr_t>(Launder(file)) < 4096) return false;
+  char abs[kJoinedPathSize];
+  size_t length = 0;
+  if (ReentryGuard::active() || caller::CheckPath(Launder(file), &length) != 0) return false;
   if (std::strchr(file, '/') != nullptr) return InGkfs(file, abs, sizeof(abs));
   bool reach = false;
   SearchPath(file, [&](const char* candidate) {

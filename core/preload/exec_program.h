@@ -19,6 +19,8 @@
 #include <cerrno>
 #include <cstddef>
 
+#include "preload/caller_memory.h"
+
 namespace gkfs::preload::exec {
 
 // A fetch's outcome when a symbolic link in gkfs led to a kernel path (written back).
@@ -26,8 +28,15 @@ constexpr int kKernelTarget = -1;
 // Interpreters of interpreters: deeper nesting is ELOOP, as Linux (5 binprm levels).
 constexpr int kMaxInterpreterDepth = 4;
 
+// Room for a path joined to the working directory: the caller's part is shorter than
+// PATH_MAX, and so is the directory's (it may lie deep in gkfs).
+constexpr size_t kJoinedPathSize = 2 * PATH_MAX + 64;
+
 // Writes the absolute form of `path` (as this process resolves it) into abs; true if it
 // names something in gkfs. False for kernel paths, NULL, and while the library calls itself.
+// An absolute form of PATH_MAX bytes or more is written with "." and ".." applied
+// lexically (exec then needs that to be shorter than PATH_MAX: ENAMETOOLONG otherwise).
+// REQUIRES: size >= kJoinedPathSize.
 bool InGkfs(const char* path, char* abs, size_t size);
 
 // What exec of one path runs: a kernel path, a gkfs program in a memfd, or a script.
@@ -68,6 +77,7 @@ int RunProgram(const char* path, char* const argv[], Run&& run, int depth = 0) {
     return result;
   }
   if (depth >= kMaxInterpreterDepth) return ELOOP;
+  if (argv != nullptr && !caller::StringArrayReadable(argv, 0)) return EFAULT;
   size_t n = 0;
   while (argv != nullptr && argv[n] != nullptr) ++n;
   auto** args = static_cast<char**>(__builtin_alloca((n + 3) * sizeof(char*)));

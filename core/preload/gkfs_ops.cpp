@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/path_util.h"
+#include "preload/caller_memory.h"
 #include "preload/libc.h"
 #include "preload/ancestors.h"
 #include "preload/links.h"
@@ -242,15 +243,6 @@ int RemoveDirectory(const PathTarget& target) {
 }
 
 
-int RmdirDotsError(const char* path) {
-  size_t n = std::strlen(path);
-  while (n > 1 && path[n - 1] == '/') --n;
-  size_t start = n;
-  while (start > 0 && path[start - 1] != '/') --start;
-  std::string_view last(path + start, n - start);
-  return last == "." ? EINVAL : last == ".." ? ENOTEMPTY : 0;
-}
-
 int StatInternal(const std::string& internal, Metadata* md) {
   Status s = WithClient([&](Client& c) { return c.Stat(internal, md); });
   return s.ok() ? 0 : FailWith(s);
@@ -286,9 +278,9 @@ int StatOpen(const OpenFile& file, Metadata* md) {
 }
 
 int StatFd(const OpenFile& file, struct stat* st) {
-  if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
   Metadata md;
   if (StatOpen(file, &md) != 0) return -1;
+  if (!caller::WillWrite(st, sizeof(*st))) return FailWith(EFAULT);
   FillStat(md, file.path, st);
   return 0;
 }

@@ -46,14 +46,15 @@ ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64
 void DropSetIdOnWrite(const OpenFile& file);
 int64_t SeekFd(int fd, const OpenFile& file, int64_t offset, int whence);
 
-// rmdir(2) and unlinkat(AT_REMOVEDIR).
+// rmdir(2) and unlinkat(AT_REMOVEDIR); they refuse a path ending in "." with EINVAL and one
+// ending in ".." with ENOTEMPTY (ResolveEntryArg).
 int RemoveDirectory(const PathTarget& target);
-// rmdir(2) refuses a path ending in "." (EINVAL) or ".." (ENOTEMPTY) before looking at it:
-// that errno, or 0. REQUIRES: path is a valid pointer.
-int RmdirDotsError(const char* path);
+constexpr int kRmdirDot = EINVAL;
+constexpr int kRmdirDotDot = ENOTEMPTY;
 
-// Metadata of an open file (its inode, whatever became of its name since it was opened),
-// and of an internal path as it is (no links followed).
+// Metadata of an open file (its inode, whatever became of its name since it was opened;
+// StatFd: EFAULT when *st cannot be written), and of an internal path as it is (no links
+// followed).
 int StatOpen(const OpenFile& file, Metadata* md);
 int StatFd(const OpenFile& file, struct stat* st);
 int StatInternal(const std::string& internal, Metadata* md);

@@ -43,6 +43,18 @@ inline void ResolveArg(int dirfd, const char* path, PathTarget* target) {
 }
 inline void ResolveArg(const char* path, PathTarget* target) { ResolveArg(AT_FDCWD, path, target); }
 
+// ResolveArg for a path whose last component the call creates, removes or renames (mkdir,
+// mknod, symlink, open with O_CREAT, unlink, rmdir, rename, the new name of link). A path
+// ending in "." or ".." names no such entry: once the directory it is in is found, the
+// target is the kernel's refusal of the call, dot_error or dotdot_error (links.h).
+inline void ResolveEntryArg(int dirfd, const char* path, int dot_error, int dotdot_error,
+                            PathTarget* target) {
+  if (ReentryGuard::active()) return ResolveArg(dirfd, path, target);
+  Resolve(dirfd, path, target);
+  if (target->last != PathTarget::Last::kName) return RefuseDots(target, dot_error, dotdot_error);
+  if (target->needs_walk) WalkDotDot(target);
+}
+
 // Status -> 0 / -1 with errno, for hooks returning int.
 inline int Result(const Status& s) { return s.ok() ? 0 : FailWith(s); }
 

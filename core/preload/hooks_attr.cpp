@@ -9,6 +9,7 @@
 
 #include <ctime>
 
+#include "preload/caller_memory.h"
 #include "preload/permissions.h"
 
 using namespace gkfs;
@@ -58,8 +59,8 @@ int64_t NowNs() {
 
 // utimensat semantics: NULL = now for both; UTIME_NOW / UTIME_OMIT per field. Setting "now"
 // needs ownership or write permission (EACCES), any other change ownership (EPERM).
+// REQUIRES: times is NULL or TimesReadable.
 int SetTimes(const std::string& internal, const Metadata& md, const struct timespec* times) {
-  times = Launder(times);
   if (times != nullptr && times[0].tv_nsec == UTIME_NOW && times[1].tv_nsec == UTIME_NOW) {
     times = nullptr;
   }
@@ -83,15 +84,24 @@ int SetTimes(const std::string& internal, const Metadata& md, const struct times
   return Result(WithClient([&](Client& c) { return c.SetAttrFile(internal, md.file_id, -1, ns[0], ns[1], -1, -1); }));
 }
 
-// timeval pairs (utimes, futimes, lutimes) as timespec pairs.
-const struct timespec* FromTimevals(const struct timeval* tv, struct timespec out[2]) {
+// The kernel reads the times before it looks at the path: EFAULT comes first.
+bool TimesReadable(const struct timespec* times) {
+  return Launder(times) == nullptr || caller::Readable(times, 2 * sizeof(*times));
+}
+
+// timeval pairs (utimes, futimes, lutimes) as timespec pairs; false (EFAULT) when tv cannot
+// be read (glibc itself would crash there).
+bool FromTimevals(const struct timeval* tv, struct timespec out[2], const struct timespec** times) {
   tv = Launder(tv);
-  if (tv == nullptr) return nullptr;
+  *times = nullptr;
+  if (tv == nullptr) return true;
+  if (!caller::Readable(tv, 2 * sizeof(*tv))) return false;
+  *times = out;
   for (int i = 0; i < 2; ++i) {
     out[i].tv_sec = tv[i].tv_sec;
     out[i].tv_nsec = tv[i].tv_usec * 1000;
   }
-  return out;
+  return true;
 }
 
 int ChmodAt(int dirfd, const char* path, mode_t mode, int flags) {
@@ -126,6 +136,7 @@ int ChownAt(int dirfd, const char* path, uid_t uid, gid_t gid, int flags) {
 
 int UtimensAt(int dirfd, const char* path, const struct timespec* times, int flags) {
   static const auto real = NextSymbol<decltype(&::utimensat)>("utimensat");
+  if (!TimesReadable(times)) return FailWith(EFAULT);
   path = Launder(path);
   if (path == nullptr) {  // Linux: the times of dirfd itself
     if (OpenFileRef f = OurFile(dirfd)) {
@@ -191,24 +202,32 @@ int futimens(int fd, const struct timespec times[2]) {
   static const auto real = NextSymbol<decltype(&::futimens)>("futimens");
   OpenFileRef f = OurFile(fd);
   if (!f) return real(fd, times);
+  if (!TimesReadable(times)) return FailWith(EFAULT);
   Metadata md;
   return StatOpen(*f, &md) != 0 ? -1 : SetTimes(f->path, md, times);
 }
 int utimes(const char* path, const struct timeval tv[2]) {
   struct timespec ts[2];
-  return UtimensAt(AT_FDCWD, path, FromTimevals(tv, ts), 0);
+  const struct timespec* times;
+  if (!FromTimevals(tv, ts, &times)) return FailWith(EFAULT);
+  return UtimensAt(AT_FDCWD, path, times, 0);
 }
 int lutimes(const char* path, const struct timeval tv[2]) {
   struct timespec ts[2];
-  return UtimensAt(AT_FDCWD, path, FromTimevals(tv, ts), AT_SYMLINK_NOFOLLOW);
+  const struct timespec* times;
+  if (!FromTimevals(tv, ts, &times)) return FailWith(EFAULT);
+  return UtimensAt(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
 }
 int futimes(int fd, const struct timeval tv[2]) {
   struct timespec ts[2];
-  return futimens(fd, FromTimevals(tv, ts));
+  const struct timespec* times;
+  if (!FromTimevals(tv, ts, &times)) return FailWith(EFAULT);
+  return futimens(fd, times);
 }
 int utime(const char* path, const struct utimbuf* times) {
   times = Launder(times);
   if (times == nullptr) return UtimensAt(AT_FDCWD, path, nullptr, 0);
+  if (!caller::Readable(times, sizeof(*times))) return FailWith(EFAULT);
   struct timespec ts[2] = {{times->actime, 0}, {times->modtime, 0}};
   return UtimensAt(AT_FDCWD, path, ts, 0);
 }

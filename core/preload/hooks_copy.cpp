@@ -1,6 +1,7 @@
 // sendfile and copy_file_range: when either side is a gkfs file the kernel cannot copy, so
 // the data goes through a buffer with the (interposed) read/write calls.
 #include "preload/hooks.h"
+#include "preload/caller_memory.h"
 
 #include <sys/sendfile.h>
 
@@ -54,7 +55,7 @@ bool EitherOurs(int a, int b) {
 }
 
 ssize_t SendFile(int out, int in, int64_t* offset, size_t count) {
-  if (offset && !sys::IsMapped(offset, sizeof(*offset))) return FailWith(EFAULT);
+  if (offset && !caller::Readable(offset, sizeof(*offset))) return FailWith(EFAULT);
   if (offset && *offset < 0) return FailWith(EINVAL);
   return CopyThroughBuffer(in, offset, out, nullptr, count);
 }
@@ -82,8 +83,8 @@ ssize_t copy_file_range(int in, off64_t* in_offset, int out, off64_t* out_offset
   if (flags != 0) return FailWith(EINVAL);
   in_offset = Launder(in_offset);
   out_offset = Launder(out_offset);
-  if ((in_offset && !sys::IsMapped(in_offset, sizeof(*in_offset))) ||
-      (out_offset && !sys::IsMapped(out_offset, sizeof(*out_offset)))) {
+  if ((in_offset && !caller::Readable(in_offset, sizeof(*in_offset))) ||
+      (out_offset && !caller::Readable(out_offset, sizeof(*out_offset)))) {
     return FailWith(EFAULT);
   }
   if ((in_offset && *in_offset < 0) || (out_offset && *out_offset < 0)) return FailWith(EINVAL);

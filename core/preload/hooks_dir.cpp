@@ -123,7 +123,7 @@ int ScanDir(DIR* dir, Entry*** list, int (*filter)(const Entry*),
 int MkdirAt(int dirfd, const char* path, mode_t mode) {
   static const auto real = NextSymbol<decltype(&::mkdirat)>("mkdirat");
   PathTarget t;
-  ResolveArg(dirfd, path, &t);
+  ResolveEntryArg(dirfd, path, EEXIST, EEXIST, &t);
   return OnPath(
       t, [&](const char* p) { return real(dirfd, p, mode); },
       [&](const PathTarget& g) {
@@ -173,8 +173,7 @@ int mkdirat(int dirfd, const char* path, mode_t mode) { return MkdirAt(dirfd, pa
 int rmdir(const char* path) {
   static const auto real = NextSymbol<decltype(&::rmdir)>("rmdir");
   PathTarget t;
-  ResolveArg(path, &t);
-  if (t.gkfs() && RmdirDotsError(path) != 0) return FailWith(RmdirDotsError(path));
+  ResolveEntryArg(AT_FDCWD, path, kRmdirDot, kRmdirDotDot, &t);
   return OnPath(t, [&](const char* p) { return real(p); }, RemoveDirectory);
 }
 

@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstring>
 
+#include "preload/caller_memory.h"
 #include "preload/exec_program.h"
 
 using namespace gkfs;
@@ -25,10 +26,14 @@ bool IsCwdEntry(const char* entry) {
   return std::strncmp(entry, cwd::kEnvName, n) == 0 && entry[n] == '=';
 }
 
-// Calls exec(env), env being envp with the LIBGKFS_CWD entry replaced or dropped.
+// Calls exec(env), env being envp with the LIBGKFS_CWD entry replaced or dropped. An envp
+// that cannot be read is EFAULT, as from the kernel (glibc passes it through unread).
 template <typename Exec>
 int WithCwdEnvironment(char* const envp[], Exec&& exec) {
-  char buf[PATH_MAX + 64];
+  if (envp != nullptr && !caller::StringArrayReadable(envp, sizeof(cwd::kEnvName))) {
+    return FailWith(EFAULT);
+  }
+  char buf[kMaxInternalPath + 64];
   const char* entry = ReentryGuard::active() ? nullptr : cwd::EnvEntryForExec(buf, sizeof(buf));
   size_t n = 0;
   bool has_entry = false;
@@ -111,7 +116,7 @@ int SpawnSearch(pid_t* pid, const char* file, const posix_spawn_file_actions_t* 
   if (std::strchr(file, '/') != nullptr) return Spawn(pid, file, actions, attr, argv, envp);
   if (*file == '\0') return ENOENT;
   return exec::SearchPath(file, [&](const char* candidate) {
-    char abs[PATH_MAX];
+    char abs[exec::kJoinedPathSize];
     if (!exec::InGkfs(candidate, abs, sizeof(abs)) &&
         syscall(SYS_faccessat, AT_FDCWD, candidate, F_OK) != 0) {
       return errno;  // spare a failing spawn

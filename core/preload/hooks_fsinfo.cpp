@@ -1,6 +1,7 @@
 // statfs/statvfs of the whole file system, and extended attributes (gkfs has none: reading
 // them gives ENOTSUP and listing them gives an empty list, which `ls -l` and `cp -a` accept).
 #include "preload/hooks.h"
+#include "preload/caller_memory.h"
 
 #include <linux/limits.h>
 #include <sys/statfs.h>
@@ -27,7 +28,7 @@ int FillStatfs(struct statfs* out) {
   FsStats fs;
   if (QueryFs(&fs) != 0) return -1;
   out = Launder(out);
-  if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
+  if (!caller::WillWrite(out, sizeof(*out))) return FailWith(EFAULT);
   std::memset(out, 0, sizeof(*out));
   uint64_t bsize = fs.block_size > 0 ? fs.block_size : 4096;
   out->f_type = kMagic;
@@ -48,7 +49,7 @@ int FillStatvfs(struct statvfs* out) {
   struct statfs fs;
   if (FillStatfs(&fs) != 0) return -1;
   out = Launder(out);
-  if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
+  if (!caller::WillWrite(out, sizeof(*out))) return FailWith(EFAULT);
   std::memset(out, 0, sizeof(*out));
   out->f_bsize = static_cast<unsigned long>(fs.f_bsize);
   out->f_frsize = static_cast<unsigned long>(fs.f_frsize);

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "preload/caller_memory.h"
 #include "preload/fts_walk.h"
 
 static_assert(sizeof(FTS) == sizeof(FTS64) && sizeof(FTSENT) == sizeof(FTSENT64) &&
@@ -55,9 +56,9 @@ Handles& OurHandles() {
   return *handles;
 }
 
-// True when one of the paths is in gkfs.
+// True when one of the paths is in gkfs (an array that cannot be read is glibc's).
 bool AnyInGkfs(char* const* argv) {
-  if (argv == nullptr) return false;
+  if (argv == nullptr || !caller::StringArrayReadable(argv, 1)) return false;
   for (; *argv != nullptr; ++argv) {
     if ((*argv)[0] == '\0') continue;
     PathTarget t;

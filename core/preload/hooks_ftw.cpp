@@ -153,7 +153,6 @@ int Start(Walk* w, const char* start) {
 
 // True when the walk from `path` is ours (it starts in gkfs).
 bool OursToWalk(const char* path) {
-  if (path == nullptr || path[0] == '\0') return false;
   PathTarget t;
   ResolveArg(path, &t);
   return t.gkfs();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "preload/caller_memory.h"
 #include "preload/permissions.h"
 
 using namespace gkfs;
@@ -15,15 +16,19 @@ using namespace gkfs::preload;
 
 namespace {
 
-// Sum of the iovec lengths, capped like Linux; -1 with errno for a bad vector.
+// Sum of the iovec lengths, capped like Linux; -1 with errno for a bad vector (EFAULT also
+// when a buffer is not mapped: the bounce buffer is copied to or from all of them).
 ssize_t VectorLength(const struct iovec* iov, int count) {
   if (count < 0 || count > IOV_MAX) return FailWith(EINVAL);
-  if (!sys::IsMapped(iov, sizeof(*iov) * static_cast<size_t>(count))) return FailWith(EFAULT);
+  if (!caller::Readable(iov, sizeof(*iov) * static_cast<size_t>(count))) return FailWith(EFAULT);
   size_t total = 0;
   for (int i = 0; i < count; ++i) {
     if (__builtin_add_overflow(total, iov[i].iov_len, &total) || total > SSIZE_MAX) {
       return FailWith(EINVAL);
     }
+  }
+  for (int i = 0; count > 1 && i < count; ++i) {
+    if (!sys::IsMapped(iov[i].iov_base, iov[i].iov_len)) return FailWith(EFAULT);
   }
   return static_cast<ssize_t>(std::min(total, kMaxTransfer));
 }

@@ -1,6 +1,7 @@
 // Names: unlink, rename, links, the working directory and realpath.
 #include "preload/hooks.h"
 #include "common/path_util.h"
+#include "preload/caller_memory.h"
 #include "preload/open_registry.h"
 #include "preload/permissions.h"
 
@@ -32,11 +33,12 @@ int Unlink(const PathTarget& t) {
 
 int UnlinkAt(int dirfd, const char* path, int flags) {
   static const auto real = NextSymbol<decltype(&::unlinkat)>("unlinkat");
+  if (flags & ~AT_REMOVEDIR) return FailWith(EINVAL);  // before anything else, as Linux
   PathTarget t;
-  ResolveArg(dirfd, path, &t);
-  if (t.gkfs() && (flags & ~AT_REMOVEDIR)) return FailWith(EINVAL);
-  if (t.gkfs() && (flags & AT_REMOVEDIR) && RmdirDotsError(path) != 0) {
-    return FailWith(RmdirDotsError(path));
+  if (flags & AT_REMOVEDIR) {
+    ResolveEntryArg(dirfd, path, kRmdirDot, kRmdirDotDot, &t);
+  } else {
+    ResolveEntryArg(dirfd, path, EISDIR, EISDIR, &t);
   }
   return OnPath(
       t, [&](const char* p) { return real(dirfd, p, flags); },
@@ -62,20 +64,35 @@ int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
   return Result(WithClient([&](Client& c) { return c.Rename(from.internal, to.internal); }));
 }
 
+// A path of a rename or link ending in "." or ".." (refused) belongs to gkfs: only the
+// directory it is in was looked up, and that was in gkfs.
+bool GkfsSide(const PathTarget& t) { return t.gkfs() || t.refused; }
+
+// The errors the kernel gives a rename before it looks at the entries: failed
+// lookups of the directories of both paths, then EXDEV, then a "." or ".." refused. 0 when
+// none applies and the entries are to be renamed in gkfs.
+int EntryPairError(const PathTarget& f, const PathTarget& t) {
+  if (f.kind == PathTarget::Kind::kError && !f.refused) return f.error;
+  if (t.kind == PathTarget::Kind::kError && !t.refused) return t.error;
+  if (GkfsSide(f) != GkfsSide(t)) return EXDEV;
+  if (!f.refused && !t.refused) return 0;
+  if (int error = ParentError(f.refused ? t : f)) return error;
+  return f.refused ? f.error : t.error;
+}
+
 int RenameAt(int from_dir, const char* from, int to_dir, const char* to, unsigned flags) {
   static const auto real_renameat = NextSymbol<decltype(&::renameat)>("renameat");
   static const auto real_renameat2 = NextSymbol<decltype(&::renameat2)>("renameat2");
   PathTarget f, t;
-  ResolveArg(from_dir, from, &f);
-  ResolveArg(to_dir, to, &t);
+  int onto_dots = (flags & RENAME_NOREPLACE) ? EEXIST : EBUSY;
+  ResolveEntryArg(from_dir, from, EBUSY, EBUSY, &f);
+  ResolveEntryArg(to_dir, to, onto_dots, onto_dots, &t);
   for (bool resolved = false;; resolved = true) {
     if (f.kernel() && t.kernel()) {
       return flags == 0 ? real_renameat(from_dir, f.kernel_path, to_dir, t.kernel_path)
                         : real_renameat2(from_dir, f.kernel_path, to_dir, t.kernel_path, flags);
     }
-    if (!f.gkfs() && !f.kernel()) return FailWith(f.error);
-    if (!t.gkfs() && !t.kernel()) return FailWith(t.error);
-    if (f.gkfs() != t.gkfs()) return FailWith(EXDEV);
+    if (int error = EntryPairError(f, t)) return FailWith(error);
     int r = RenameGkfs(f, t, flags);
     if (r == 0 || resolved || (errno != ENOENT && errno != ENOTDIR)) return r;
     bool from_moved = ResolveAncestors(&f);
@@ -95,7 +112,7 @@ ssize_t ReadlinkGkfs(PathTarget* t, char* buf, size_t size, ReadlinkFn real) {
   buf = Launder(buf);
   if (size == 0 || size > SSIZE_MAX) return FailWith(EINVAL);
   size_t n = std::min(size, md.link_target.size());
-  if (!sys::IsMapped(buf, n)) return FailWith(EFAULT);
+  if (!caller::WillWrite(buf, n)) return FailWith(EFAULT);
   std::memcpy(buf, md.link_target.data(), n);
   return static_cast<ssize_t>(n);
 }
@@ -114,12 +131,11 @@ ssize_t ReadlinkAt(int dirfd, const char* path, char* buf, size_t size) {
 int SymlinkAt(const char* target, int dirfd, const char* path) {
   static const auto real = NextSymbol<decltype(&::symlinkat)>("symlinkat");
   PathTarget t;
-  ResolveArg(dirfd, path, &t);
-  if (t.gkfs()) {
-    target = Launder(target);
-    if (reinterpret_cast<uintptr_t>(target) < 4096) return FailWith(EFAULT);
-    if (target[0] == '\0') return FailWith(ENOENT);
-    if (strnlen(target, PATH_MAX) >= PATH_MAX) return FailWith(ENAMETOOLONG);
+  ResolveEntryArg(dirfd, path, EEXIST, EEXIST, &t);
+  if (GkfsSide(t)) {  // the kernel reads the link's text first
+    size_t length = 0;
+    if (int error = caller::CheckPath(Launder(target), &length)) return FailWith(error);
+    if (length == 0) return FailWith(ENOENT);
   }
   return OnPath(
       t, [&](const char* p) { return real(target, dirfd, p); },
@@ -159,7 +175,7 @@ int MayLink(const PathTarget& from) {
 int MknodAt(int dirfd, const char* path, mode_t mode, dev_t dev) {
   static const auto real = NextSymbol<decltype(&::mknodat)>("mknodat");
   PathTarget t;
-  ResolveArg(dirfd, path, &t);
+  ResolveEntryArg(dirfd, path, EEXIST, EEXIST, &t);
   return OnPath(
       t, [&](const char* p) { return real(dirfd, p, mode, dev); },
       [&](const PathTarget& g) {
@@ -187,9 +203,13 @@ void EnteredKernelDir(bool vfork_child) {
   }
 }
 
+// A path into the caller's buffer (getcwd, realpath), or into a new one when buf is NULL.
+// Longer than PATH_MAX (a cwd deep in gkfs) is ENAMETOOLONG, as from the kernel's getcwd.
 char* CopyPath(const std::string& path, char* buf, size_t size) {
   if (buf == nullptr) return strdup(path.c_str());
+  if (path.size() >= PATH_MAX) return errno = ENAMETOOLONG, nullptr;
   if (path.size() + 1 > size) return errno = ERANGE, nullptr;
+  if (!caller::WillWrite(buf, path.size() + 1)) return errno = EFAULT, nullptr;
   std::memcpy(buf, path.c_str(), path.size() + 1);
   return buf;
 }
@@ -225,24 +245,24 @@ int symlinkat(const char* target, int dirfd, const char* path) {
 
 // link(2) and linkat(2): another name of the same inode (Client::Link); EXDEV across the
 // mount boundary. The last component of the old name is not followed unless
-// AT_SYMLINK_FOLLOW says so, as Linux.
+// AT_SYMLINK_FOLLOW says so, as Linux. What Linux checks first is checked first: the
+// existing file, the directory of the new name, a new name ending in "." or "..".
 int link(const char* from, const char* to) { return linkat(AT_FDCWD, from, AT_FDCWD, to, 0); }
 
 int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags) {
   static const auto real = NextSymbol<decltype(&::linkat)>("linkat");
   PathTarget f, t;
   ResolveArg(from_dir, from, &f);
-  ResolveArg(to_dir, to, &t);
+  ResolveEntryArg(to_dir, to, EEXIST, EEXIST, &t);
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return FailWith(EINVAL);
+  if (f.gkfs()) {
+    Metadata md;
+    if (LookupArg(&f, (flags & AT_SYMLINK_FOLLOW) != 0, &md) < 0) return -1;
+  }
   if (f.kernel() && t.kernel()) return real(from_dir, f.kernel_path, to_dir, t.kernel_path, flags);
   if (!f.gkfs() && !f.kernel()) return FailWith(f.error);
-  if (!t.gkfs() && !t.kernel()) return FailWith(t.error);
-  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return FailWith(EINVAL);
-  if (flags & AT_SYMLINK_FOLLOW && f.gkfs()) {
-    Metadata md;
-    int found = LookupArg(&f, true, &md);
-    if (found < 0) return -1;
-    if (found > 0 && t.kernel()) return real(AT_FDCWD, f.kernel_path, to_dir, t.kernel_path, 0);
-  }
+  if (!t.gkfs() && !t.kernel()) return FailWith(t.error);  // "." or "..": EEXIST
+  if (int error = ParentError(t)) return FailWith(error);
   if (f.gkfs() != t.gkfs()) return FailWith(EXDEV);
   if (MayLink(f) != 0) return -1;
   return Result(WithClient([&](Client& c) { return c.Link(f.internal, t.internal); }));

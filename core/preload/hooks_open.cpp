@@ -18,7 +18,12 @@ namespace {
 int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
   static const auto real = NextSymbol<int (*)(int, const char*, int, ...)>("openat");
   PathTarget target;
-  ResolveArg(dirfd, path, &target);
+  if (flags & O_CREAT) {  // "dir/." names the directory, which open(O_CREAT) refuses
+    int refusal = (flags & O_EXCL) ? EEXIST : EISDIR;
+    ResolveEntryArg(dirfd, path, refusal, refusal, &target);
+  } else {
+    ResolveArg(dirfd, path, &target);
+  }
   if (target.kernel()) {
     int fd = real(dirfd, target.kernel_path, flags, mode);
     return ReentryGuard::active() ? RelocateInternalFd(fd) : fd;

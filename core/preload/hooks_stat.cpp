@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "preload/caller_memory.h"
 #include "preload/permissions.h"
 
 using namespace gkfs;
@@ -22,22 +23,26 @@ int Fstat(int fd, struct stat* st) {
   return real(fd, st);
 }
 
+// True for the "" of AT_EMPTY_PATH (a pointer that cannot be read is not empty: it gives
+// EFAULT later, as on Linux).
+bool EmptyPath(const char* path) {
+  size_t length = 1;
+  return caller::CheckPath(Launder(path), &length) == 0 && length == 0;
+}
+
 // Every path-based stat ends here.
 int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   static const auto real = NextSymbol<FstatatFn>("fstatat");
-  path = Launder(path);
-  if ((flags & AT_EMPTY_PATH) && path != nullptr && path[0] == '\0' && dirfd != AT_FDCWD) {
-    return Fstat(dirfd, st);
-  }
+  if ((flags & AT_EMPTY_PATH) && dirfd != AT_FDCWD && EmptyPath(path)) return Fstat(dirfd, st);
   PathTarget t;
   ResolveArg(dirfd, path, &t);
   if (t.gkfs()) {
-    st = Launder(st);
-    if (!sys::IsMapped(st, sizeof(*st))) return FailWith(EFAULT);
     Metadata md;
     int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
     if (found < 0) return -1;
     if (found == 0) {
+      st = Launder(st);
+      if (!caller::WillWrite(st, sizeof(*st))) return FailWith(EFAULT);
       FillStat(md, t.internal, st);
       return 0;
     }
@@ -129,25 +134,24 @@ int __fxstatat64(int, int dirfd, const char* path, struct stat64* st, int flags)
 
 int statx(int dirfd, const char* path, int flags, unsigned int mask, struct statx* out) {
   static const auto real = NextSymbol<decltype(&::statx)>("statx");
-  path = Launder(path);
   out = Launder(out);
   struct stat st;
-  if ((flags & AT_EMPTY_PATH) && path != nullptr && path[0] == '\0') {
+  if ((flags & AT_EMPTY_PATH) && EmptyPath(path)) {
     OpenFileRef f = OurFile(dirfd);
     if (!f) return real(dirfd, path, flags, mask, out);
-    if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
     if (StatFd(*f, &st) != 0) return -1;
+    if (!caller::WillWrite(out, sizeof(*out))) return FailWith(EFAULT);
     FillStatx(st, out);
     return 0;
   }
   PathTarget t;
   ResolveArg(dirfd, path, &t);
   if (t.gkfs()) {
-    if (!sys::IsMapped(out, sizeof(*out))) return FailWith(EFAULT);
     Metadata md;
     int found = LookupArg(&t, !(flags & AT_SYMLINK_NOFOLLOW), &md);
     if (found < 0) return -1;
     if (found == 0) {
+      if (!caller::WillWrite(out, sizeof(*out))) return FailWith(EFAULT);
       FillStat(md, t.internal, &st);
       FillStatx(st, out);
       return 0;

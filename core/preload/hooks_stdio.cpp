@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "preload/caller_memory.h"
 #include "preload/std_streams.h"
 
 using namespace gkfs;
@@ -11,16 +12,17 @@ using namespace gkfs::preload;
 
 namespace {
 
-// fopen(3) mode -> open(2) flags; -1 for an invalid mode.
+// fopen(3) mode -> open(2) flags; -1 with errno EINVAL for an invalid mode, EFAULT for one
+// that cannot be read (where glibc itself would crash).
 int FlagsOfMode(const char* mode) {
-  mode = Launder(mode);
-  if (mode == nullptr) return -1;
+  size_t length = 0;
+  if (caller::CheckPath(Launder(mode), &length) != 0) return FailWith(EFAULT);
   int flags;
   switch (mode[0]) {
     case 'r': flags = O_RDONLY; break;
     case 'w': flags = O_WRONLY | O_CREAT | O_TRUNC; break;
     case 'a': flags = O_WRONLY | O_CREAT | O_APPEND; break;
-    default: return -1;
+    default: return FailWith(EINVAL);
   }
   for (const char* m = mode + 1; *m && *m != ','; ++m) {
     if (*m == '+') flags = (flags & ~O_ACCMODE) | O_RDWR;
@@ -33,7 +35,7 @@ int FlagsOfMode(const char* mode) {
 FILE* OpenStream(PathTarget t, const char* mode) {
   static const auto real_fdopen = NextSymbol<decltype(&::fdopen)>("fdopen");
   int flags = FlagsOfMode(mode);
-  if (flags < 0) return errno = EINVAL, nullptr;
+  if (flags < 0) return nullptr;
   int fd = OpenPath(&t, flags, 0666);
   if (fd < 0) return nullptr;
   // A symbolic link may have led to a kernel file: glibc's own stream serves it.
@@ -65,7 +67,7 @@ int StdDescriptorOf(FILE* stream) {
 // stream variable to whichever stream (ours or glibc's) serves the new file.
 FILE* ReopenStd(int std_fd, const PathTarget& t, const char* mode, FILE* stream) {
   int flags = FlagsOfMode(mode);
-  if (flags < 0) return errno = EINVAL, nullptr;
+  if (flags < 0) return nullptr;
   PathTarget target = t;
   int fd = t.gkfs() ? OpenPath(&target, flags & ~O_CLOEXEC, 0666)
                     : ::open(t.kernel_path, flags & ~O_CLOEXEC, 0666);
@@ -116,7 +118,8 @@ FILE* fopen64(const char* path, const char* mode) {
 FILE* fdopen(int fd, const char* mode) {
   static const auto real = NextSymbol<decltype(&::fdopen)>("fdopen");
   if (!OurFile(fd)) return real(fd, mode);
-  if (FlagsOfMode(mode) < 0) return errno = EINVAL, nullptr;
+  int flags = FlagsOfMode(mode);
+  if (flags < 0) return nullptr;
   return streams::Open(fd, mode);
 }
 

@@ -2,6 +2,7 @@
 // so a template inside the mount directory would land on the local disk. For gkfs templates
 // the name is generated here and created through the hooks (O_CREAT | O_EXCL, or mkdir).
 #include "preload/hooks.h"
+#include "preload/caller_memory.h"
 
 #include <sys/random.h>
 
@@ -29,12 +30,15 @@ void FillName(char* x) {
   for (int i = 0; i < 6; ++i, bits /= kBase) x[i] = kChars[bits % kBase];
 }
 
-// The six X of a template with a suffix of suffix_len, or nullptr (EINVAL).
+// The six X of a template with a suffix of suffix_len, or nullptr (EINVAL, or EFAULT when
+// the template cannot be written: glibc itself would crash). REQUIRES: tmpl was resolved.
 char* Placeholder(char* tmpl, int suffix_len) {
   size_t len = std::strlen(tmpl);
-  if (suffix_len < 0 || len < 6 + static_cast<size_t>(suffix_len)) return nullptr;
+  if (suffix_len < 0 || len < 6 + static_cast<size_t>(suffix_len)) return errno = EINVAL, nullptr;
   char* x = tmpl + len - suffix_len - 6;
-  return std::strncmp(x, "XXXXXX", 6) == 0 ? x : nullptr;
+  if (std::strncmp(x, "XXXXXX", 6) != 0) return errno = EINVAL, nullptr;
+  if (!caller::WillWrite(x, 6)) return errno = EFAULT, nullptr;
+  return x;
 }
 
 // True (and t resolved) if the template names a gkfs path; false: libc's turn (or error).
@@ -45,7 +49,7 @@ bool IsGkfsTemplate(const char* tmpl, PathTarget* t) {
 
 int MakeTempFile(char* tmpl, int suffix_len, int flags) {
   char* x = Placeholder(tmpl, suffix_len);
-  if (x == nullptr) return FailWith(EINVAL);
+  if (x == nullptr) return -1;
   for (int i = 0; i < kAttempts; ++i) {
     FillName(x);
     int fd = ::open(tmpl, O_RDWR | O_CREAT | O_EXCL | (flags & ~O_ACCMODE), 0600);
@@ -81,7 +85,7 @@ char* mkdtemp(char* tmpl) {
   if (!IsGkfsTemplate(tmpl, &t)) return real(tmpl);
   if (!t.gkfs()) return errno = t.error, nullptr;
   char* x = Placeholder(tmpl, 0);
-  if (x == nullptr) return errno = EINVAL, nullptr;
+  if (x == nullptr) return nullptr;
   for (int i = 0; i < kAttempts; ++i) {
     FillName(x);
     if (::mkdir(tmpl, 0700) == 0) return tmpl;

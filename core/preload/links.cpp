@@ -74,7 +74,9 @@ void Walk(const std::string& path, bool follow_last, int* hops, PathTarget* out,
       resolved = std::move(next);
       continue;
     }
-    if (next.size() >= PATH_MAX || part.size() > NAME_MAX) return out->SetError(ENAMETOOLONG);
+    if (next.size() - mount.size() > kMaxInternalPath || part.size() > NAME_MAX) {
+      return out->SetError(ENAMETOOLONG);
+    }
     bool last = rest.empty();
     if (last && !follow_last && !must_be_dir) {
       resolved = std::move(next);
@@ -159,6 +161,42 @@ bool ResolveAncestors(PathTarget* t) {
   }
   *t = std::move(resolved);
   return true;
+}
+
+namespace {
+
+// The directory at `dir` (absolute, as written), looked up with links followed.
+Found LookupDirectory(const std::string& dir, PathTarget* out) {
+  ClassifyAbsolute(dir == "/" ? dir : dir + "/", out);
+  Metadata md;
+  return Lookup(out, true, &md);
+}
+
+}  // namespace
+
+void RefuseDots(PathTarget* t, int dot_error, int dotdot_error) {
+  bool dot = t->last == PathTarget::Last::kDot;
+  PathTarget dir;
+  switch (LookupDirectory(t->dots_dir, &dir)) {
+    case Found::kGkfs:
+      return t->Refuse(dot ? dot_error : dotdot_error);
+    case Found::kKernel: {
+      std::string path = dir.kernel_path;
+      if (path.empty() || path.back() != '/') path += '/';
+      return t->SetKernel(path + (dot ? "." : ".."));
+    }
+    case Found::kError:
+      return t->SetError(errno);
+  }
+}
+
+int ParentError(const PathTarget& t) {
+  if (!t.gkfs() || t.internal == "/") return 0;
+  PathTarget dir;
+  int saved = errno;
+  int error = LookupDirectory(ExternalPath(ParentPath(t.internal)), &dir) == Found::kError ? errno : 0;
+  errno = saved;
+  return error;
 }
 
 Found Lookup(PathTarget* t, bool follow_last, Metadata* md) {

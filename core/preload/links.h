@@ -44,6 +44,18 @@ bool ResolveAncestors(PathTarget* t);
 // ancestors, the last component left as it is. May turn t into a kernel or error target.
 void WalkDotDot(PathTarget* t);
 
+// For a call that creates, removes or renames the entry `t` names, when t's last component
+// is "." or ".." (t->last): such a path names no entry, and the kernel refuses it once the
+// directory it is in is found. Finds that directory (links followed; ENOENT, ENOTDIR, ...
+// as for any path) and makes t the refusal, dot_error or dotdot_error (t->refused), or,
+// when a link led out of gkfs, the kernel path of that directory with the "." or ".." kept.
+void RefuseDots(PathTarget* t, int dot_error, int dotdot_error);
+
+// 0 when the directory that gkfs target t would be created in exists (links followed), else
+// its errno (ENOENT, ENOTDIR, ...): the kernel looks both parents of a rename or link up
+// before it refuses a "." or "..".
+int ParentError(const PathTarget& t);
+
 // Replaces `t`, which names the link at `link_internal` with target `link_target`, by what the
 // target names (its last component not yet followed: callers loop). ELOOP (as an error
 // target) past kMaxLinkHops, counted in *hops.

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "preload/caller_memory.h"
 #include "preload/gkfs_ops.h"
 #include "preload/libc.h"
 #include "preload/preload.h"
@@ -74,7 +75,7 @@ bool IsOfd(int cmd) { return cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW || cmd ==
 
 int Fcntl(int fd, OpenFile& file, int cmd, struct flock* lock) {
   lock = Launder(lock);
-  if (!sys::IsMapped(lock, sizeof(*lock))) return FailWith(EFAULT);
+  if (!caller::Readable(lock, sizeof(*lock))) return FailWith(EFAULT);
   if (lock->l_type == F_RDLCK && !file.readable()) return FailWith(EBADF);
   if (lock->l_type == F_WRLCK && !file.writable()) return FailWith(EBADF);
   struct flock translated = *lock;
@@ -92,7 +93,10 @@ int Fcntl(int fd, OpenFile& file, int cmd, struct flock* lock) {
   int lock_fd = IsOfd(cmd) ? DescriptionLockFd(file) : ProcessLockFd(file.path);
   if (lock_fd < 0) return -1;
   int r = sys::Fcntl(lock_fd, cmd, reinterpret_cast<long>(&translated));
-  if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK)) *lock = translated;
+  if (r == 0 && (cmd == F_GETLK || cmd == F_OFD_GETLK)) {
+    if (!caller::WillWrite(lock, sizeof(*lock))) return FailWith(EFAULT);
+    *lock = translated;
+  }
   return r < 0 ? FailWith(errno) : r;
 }
 

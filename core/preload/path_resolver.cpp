@@ -5,7 +5,9 @@
 
 #include <cstring>
 
+#include "common/path_util.h"
 #include "gkfs/client.h"
+#include "preload/caller_memory.h"
 #include "preload/fd_table.h"
 #include "preload/preload.h"
 
@@ -43,6 +45,20 @@ bool NamesDirectory(const char* path) {
   return std::strcmp(last, ".") == 0 || std::strcmp(last, "..") == 0;
 }
 
+// Records a final "." or ".." of the absolute path `abs` and the directory it is in.
+void NoteLastComponent(const char* abs, PathTarget* out) {
+  size_t end = std::strlen(abs);
+  while (end > 1 && abs[end - 1] == '/') --end;
+  size_t start = end;
+  while (start > 0 && abs[start - 1] != '/') --start;
+  size_t n = end - start;
+  if (n == 0 || n > 2 || abs[start] != '.' || (n == 2 && abs[start + 1] != '.')) return;
+  out->last = n == 1 ? PathTarget::Last::kDot : PathTarget::Last::kDotDot;
+  size_t dir_end = start;
+  while (dir_end > 1 && abs[dir_end - 1] == '/') --dir_end;
+  out->dots_dir.assign(abs, dir_end);
+}
+
 void SetError(PathTarget* out, int error) {
   out->kind = PathTarget::Kind::kError;
   out->error = error;
@@ -54,17 +70,14 @@ void SetKernel(PathTarget* out, const char* path) {
 }
 
 // Classifies an absolute path. `original` is what the application passed; `composed` is set
-// when `abs` was built from a gkfs base (then the kernel must get the absolute form).
+// when `abs` was built from a gkfs base (then the kernel must get the absolute form). Only
+// `original` has a length limit (checked by Resolve): `abs` may be longer when it joins a
+// relative path to a deep directory, and what it names in gkfs must fit kMaxInternalPath.
 void Classify(const char* abs, const char* original, bool composed, PathTarget* out) {
   const std::string& mount = config().mountdir;
   bool under = UnderMount(abs, mount);
-  if (strnlen(abs, PATH_MAX) >= PATH_MAX) {
-    if (under) return SetError(out, ENAMETOOLONG);
-    out->storage = abs;
-    return SetKernel(out, composed ? out->storage.c_str() : original);
-  }
   std::string norm;
-  Status s = NormalizePath(abs, &norm);
+  Status s = NormalizePathWithin(abs, mount.size() + kMaxInternalPath, &norm);
   if (!s.ok()) {
     if (under) return SetError(out, s.code());
     out->storage = abs;
@@ -73,11 +86,13 @@ void Classify(const char* abs, const char* original, bool composed, PathTarget* 
   if (!UnderMount(norm.c_str(), mount)) {
     // Lexically outside; hand the kernel the normalised form if we changed the meaning.
     if (composed || under) {
+      NoteLastComponent(abs, out);
       out->storage = std::move(norm);
       return SetKernel(out, out->storage.c_str());
     }
     return SetKernel(out, original);
   }
+  NoteLastComponent(abs, out);
   out->kind = PathTarget::Kind::kGkfs;
   out->internal = norm.size() == mount.size() ? "/" : norm.substr(mount.size());
   out->names_directory = NamesDirectory(original);
@@ -93,7 +108,6 @@ void ResolveFromKernelCwd(const char* path, PathTarget* out) {
   if (!cwd::KernelCwdMayReach(path) || !cwd::KernelCwd(&abs) || path[0] == '\0') {
     return SetKernel(out, path);
   }
-  if (strnlen(path, PATH_MAX) >= PATH_MAX) return SetKernel(out, path);
   abs += '/';
   abs += path;
   Classify(abs.c_str(), path, false, out);
@@ -114,7 +128,8 @@ void ClassifyAbsolute(const std::string& absolute, PathTarget* out) {
 
 void Resolve(int dirfd, const char* path, PathTarget* out) {
   path = Launder(path);
-  if (reinterpret_cast<uintptr_t>(path) < 4096) return SetError(out, EFAULT);
+  size_t length = 0;  // < PATH_MAX once checked
+  if (int error = caller::CheckPath(path, &length)) return SetError(out, error);
   if (path[0] == '/') {
     if (!UnderMount(path, config().mountdir) && !NeedsNormalising(path)) {
       return SetKernel(out, path);
@@ -131,8 +146,7 @@ void Resolve(int dirfd, const char* path, PathTarget* out) {
     if (!dir->is_dir()) return SetError(out, ENOTDIR);
     base = dir->path;
   }
-  if (path[0] == '\0') return SetError(out, ENOENT);
-  if (strnlen(path, PATH_MAX) >= PATH_MAX) return SetError(out, ENAMETOOLONG);
+  if (length == 0) return SetError(out, ENOENT);
   std::string abs = ExternalPath(base);
   abs += '/';
   abs += path;

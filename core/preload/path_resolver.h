@@ -12,16 +12,26 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/limits.h>
 
 #include <cstddef>
 #include <string>
 
 namespace gkfs::preload {
 
+// The longest internal path ("/" and the path below the mount dir): what the daemons take
+// (a path on the wire is at most PATH_MAX bytes). Linux limits only the string a caller
+// passes (< PATH_MAX); a relative one from a deep working directory or directory descriptor
+// may name a longer absolute path, and in gkfs that is ENAMETOOLONG past this length.
+constexpr size_t kMaxInternalPath = PATH_MAX;
+
 struct PathTarget {
   enum class Kind { kKernel, kGkfs, kError };
   Kind kind = Kind::kKernel;
   int error = 0;                       // kError: the errno to report
+  // kError: the path's directory was found, the call refuses the last component ("." or
+  // ".."): the kernel reports that after errors of the other path of a rename or link.
+  bool refused = false;
   const char* kernel_path = nullptr;   // kKernel: the path to hand to libc
   std::string internal;                // kGkfs: "/", "/a/b"
   bool names_directory = false;        // kGkfs: ended in "/", "." or "..": must be a directory
@@ -31,6 +41,13 @@ struct PathTarget {
   bool needs_walk = false;
   std::string external;
   std::string storage;                 // backs kernel_path when it had to be rewritten
+  // The last component as the caller wrote it (trailing slashes aside), when the path is
+  // gkfs's or was rewritten for the kernel: "." and ".." name no entry a call could create,
+  // remove or rename, which lexical normalisation would hide ("a/b/.." is "a"). `dots_dir`
+  // is then the absolute path of the directory that "." or ".." is in, as written.
+  enum class Last { kName, kDot, kDotDot };
+  Last last = Last::kName;
+  std::string dots_dir;
 
   PathTarget() = default;
   // Copies keep kernel_path pointing at their own storage when it pointed at the original's.
@@ -39,12 +56,15 @@ struct PathTarget {
     if (this == &other) return *this;
     kind = other.kind;
     error = other.error;
+    refused = other.refused;
     internal = other.internal;
     names_directory = other.names_directory;
     needs_walk = other.needs_walk;
     external = other.external;
     storage = other.storage;
     kernel_path = other.kernel_path == other.storage.c_str() ? storage.c_str() : other.kernel_path;
+    last = other.last;
+    dots_dir = other.dots_dir;
     return *this;
   }
 
@@ -56,6 +76,11 @@ struct PathTarget {
   void SetError(int code) {
     kind = Kind::kError;
     error = code;
+    refused = false;
+  }
+  void Refuse(int code) {
+    SetError(code);
+    refused = true;
   }
 
   bool gkfs() const { return kind == Kind::kGkfs; }
@@ -63,7 +88,9 @@ struct PathTarget {
 };
 
 // Resolves `path` relative to `dirfd` (AT_FDCWD or a directory descriptor) as *at() calls do.
-// NULL or unmapped-looking paths give kError/EFAULT; an empty path gives kError/ENOENT when it
+// The path is checked before it is read (caller_memory.h): a pointer the process cannot read
+// gives kError/EFAULT, a string of PATH_MAX bytes or more kError/ENAMETOOLONG, for kernel
+// paths too (the kernel would answer the same). An empty path gives kError/ENOENT when it
 // would resolve inside gkfs (callers handle AT_EMPTY_PATH before).
 void Resolve(int dirfd, const char* path, PathTarget* out);
 inline void Resolve(const char* path, PathTarget* out) { Resolve(AT_FDCWD, path, out); }

@@ -70,7 +70,9 @@ const Config* LoadConfig() {
   if (const char* t = std::getenv("LIBGKFS_TIMEOUT_MS")) cfg->timeout_ms = std::atoi(t);
   if (const char* t = std::getenv("LIBGKFS_DOWN_RECHECK_MS")) cfg->down_recheck_ms = std::atoi(t);
   if (const char* t = std::getenv("LIBGKFS_RECHECK_TIMEOUT_MS")) cfg->recheck_timeout_ms = std::atoi(t);
-  if (const char* f = std::getenv("LIBGKFS_SECRET_FILE")) cfg->secret_file = f;
+  if (const char* f = std::getenv("LIBGKFS_SECRET_FILE"); f != nullptr && *f) {
+    cfg->secret_file = Absolute(f);
+  }
   const char* map = std::getenv("LIBGKFS_FORWARDING_MAP_FILE");
   if (map != nullptr && *map) cfg->forwarding_map_file = Absolute(map);
   if (const char* host = std::getenv("LIBGKFS_HOSTNAME")) cfg->hostname = host;
@@ -83,6 +85,38 @@ const Config* LoadConfig() {
     if (fd >= 0) g_log_fd = RelocateInternalFd(fd);
   }
   return cfg;
+}
+
+// --- the instance secret ---
+// Its file is readable by its owner only (root, when root started the file system), and a
+// program may give up root before its first gkfs call: the secret it could read at start-up
+// is therefore kept (in memory only: no descriptor stays open) and used when the file
+// cannot be read at connect time. A file that can be read then is read again: the
+// file system may have been restarted with a new secret since.
+constexpr size_t kSecretTextMax = 128;  // 32 hex digits and white space
+char g_secret_at_start[kSecretTextMax];
+size_t g_secret_at_start_len = 0;
+
+// The secret file's contents (up to kSecretTextMax bytes); false if it cannot be read.
+bool ReadSecretText(const Config& cfg, char* buf, size_t* len) {
+  std::string path = cfg.secret_file.empty() ? cfg.hosts_file + ".secret" : cfg.secret_file;
+  int saved = errno;
+  int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : syscall(SYS_read, fd, buf, kSecretTextMax);
+  if (fd >= 0) sys::Close(fd);
+  errno = saved;
+  if (n <= 0) return false;
+  *len = static_cast<size_t>(n);
+  return true;
+}
+
+// The secret to hand to the Client: read now, else the one read at start-up, else none
+// (the Client then reads the file itself and reports why it cannot).
+std::string SecretForConnect(const Config& cfg) {
+  char buf[kSecretTextMax];
+  size_t len = 0;
+  if (ReadSecretText(cfg, buf, &len)) return std::string(buf, len);
+  return std::string(g_secret_at_start, g_secret_at_start_len);
 }
 
 // --- the Client ---
@@ -127,7 +161,7 @@ void AtForkChild() {
 
 __attribute__((constructor)) void OnLoad() {
   g_pid.store(static_cast<pid_t>(syscall(SYS_getpid)));
-  config();
+  ReadSecretText(config(), g_secret_at_start, &g_secret_at_start_len);
   pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
   fds::ScanInherited();
   cwd::Init();
@@ -197,6 +231,7 @@ Client* AcquireClient(Status* status) {
   if (cfg.down_recheck_ms > 0) options.down_recheck_ms = cfg.down_recheck_ms;
   if (cfg.recheck_timeout_ms > 0) options.recheck_timeout_ms = cfg.recheck_timeout_ms;
   options.secret_file = cfg.secret_file;
+  options.secret = SecretForConnect(cfg);
   options.forwarding_map_file = cfg.forwarding_map_file;
   options.hostname = cfg.hostname;
   options.app_id = cfg.app_id;

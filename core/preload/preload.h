@@ -21,7 +21,7 @@ struct Config {
   int timeout_ms = 0;      // 0: the Client's default (LIBGKFS_TIMEOUT_MS)
   int down_recheck_ms = 0;     // 0: the Client's default (LIBGKFS_DOWN_RECHECK_MS)
   int recheck_timeout_ms = 0;  // 0: the Client's default (LIBGKFS_RECHECK_TIMEOUT_MS)
-  std::string secret_file;  // LIBGKFS_SECRET_FILE; empty: <hosts file>.secret if it exists
+  std::string secret_file;  // absolute (LIBGKFS_SECRET_FILE); empty: <hosts file>.secret
   // Forwarding mode: the map file (absolute, LIBGKFS_FORWARDING_MAP_FILE; empty: off), the
   // name this host has in it (LIBGKFS_HOSTNAME; empty: gethostname) and the application id
   // sent with every request (LIBGKFS_APP_ID, else SLURM_JOB_ID, else 0).

@@ -36,7 +36,7 @@ std::string& KernelPath() {  // GUARDED_BY(g_mu)
 struct ForExec {
   pid_t pid;
   bool is_virtual;
-  char path[PATH_MAX];
+  char path[kMaxInternalPath + 1];
 };
 ForExec g_for_exec;
 
@@ -99,7 +99,7 @@ bool Get(std::string* internal) {
 }
 
 void Set(const std::string& internal) {
-  char entry[PATH_MAX + 64];
+  char entry[kMaxInternalPath + 64];
   std::lock_guard<std::mutex> lock(g_mu);
   VirtualPath() = internal;
   g_virtual.store(true, std::memory_order_release);

@@ -2,25 +2,32 @@
  * errno conformance tests (tests/test_preload_conformance.py), which run it once under the
  * preload library in gkfs and once in a local directory and compare the output.
  *
- *   gkfs_callprobe [--warm PATH] [--as UID:GID] [--umask OCTAL] CALL ARG...
+ *   gkfs_callprobe [--warm PATH] [--as UID:GID] [--umask OCTAL] [--cwd DIR] CALL ARG...
  *
  * Output: {"call": CALL, "ret": 0 or -1 (or a count), "errno": null or "ENOENT", ...} plus
  * call-specific fields (a stat's type and permissions, what was read, a listing). Results
  * that legitimately differ between file systems (descriptor numbers, inode numbers, times,
  * directory sizes) are never printed.
  *
- * Arguments: paths as given ("NULL" is a NULL pointer); flags as names joined by '|'
+ * Arguments: paths as given, or a bad pointer: "NULL", "BAD" (an unmapped page), "NONE" (a
+ * page without access), "EDGE:PATH" (PATH without its NUL at the end of the last mapped page)
+ * or "TIGHT:PATH" (PATH ending, NUL included, at the end of the last mapped page: valid);
+ * "BADBUF" as a call's last argument makes its result buffer (stat, statx, readlink) an
+ * unmapped page, and "bad" as utimensat's times an unmapped array; flags as names joined by '|'
  * (O_RDONLY|O_CREAT, AT_SYMLINK_NOFOLLOW, R_OK|W_OK, RENAME_NOREPLACE, 0); modes in octal;
  * descriptors as FD specs: "cwd" (AT_FDCWD), "bad" (a closed number), or PATH[@FLAGS] opened
  * before the call (O_RDONLY by default; a failing open is reported as {"setup": ...}).
  * --warm stats PATH first (so the preload connects while still privileged), --as then
- * switches to another user (setgroups, setgid, setuid) before anything else is done. */
+ * switches to another user (setgroups, setgid, setuid) before anything else is done, --cwd
+ * changes the working directory. A call that dies of SIGSEGV (glibc reads some pointers
+ * itself) is reported as {"call": CALL, "signal": "SIGSEGV"}. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +182,47 @@ static long number(const char* text) {
   return n;
 }
 
-static const char* path_of(const char* text) { return strcmp(text, "NULL") == 0 ? NULL : text; }
+/* Two pages: the first readable and writable, the second unmapped (or without access).
+ * They lie far below where the kernel places mappings, so that nothing the library maps
+ * later (the client, UCX) lands in the unmapped page. */
+static char* page_before(int prot_of_second) {
+  static uintptr_t next = 0x200000000000;
+  char* p = mmap((void*)next, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) usage("mmap");
+  next += 65536;
+  if (prot_of_second == -1) {
+    munmap(p + 4096, 4096);
+  } else {
+    mprotect(p + 4096, 4096, prot_of_second);
+  }
+  return p;
+}
+
+/* An address in no mapping. */
+static char* unmapped(void) { return page_before(-1) + 4096; }
+
+const char* path_of(const char* text) {
+  if (strcmp(text, "NULL") == 0) return NULL;
+  if (strcmp(text, "BAD") == 0) return unmapped();
+  if (strcmp(text, "NONE") == 0) return page_before(PROT_NONE) + 4096;
+  int edge = strncmp(text, "EDGE:", 5) == 0, tight = strncmp(text, "TIGHT:", 6) == 0;
+  if (!edge && !tight) return text;
+  const char* path = text + (edge ? 5 : 6);
+  size_t n = strlen(path) + (tight ? 1 : 0);
+  if (n > 4096) usage("EDGE:/TIGHT: path too long");
+  char* at = page_before(-1) + 4096 - n;
+  memcpy(at, path, n);
+  return at;
+}
+
+/* The result buffer of a call: `own`, or an unmapped page when the call's argument after
+ * the fixed ones is "BADBUF". */
+static void* buffer_of(char* const* a, int index, void* own) {
+  for (int i = 0; i <= index; ++i) {
+    if (a[i] == NULL) return own;
+  }
+  return strcmp(a[index], "BADBUF") == 0 ? unmapped() : own;
+}
 
 /* An FD spec: "cwd", "bad", or PATH[@FLAGS]. Exits with a setup failure if the open fails. */
 static int fd_of(const char* text) {
@@ -197,10 +244,11 @@ static int fd_of(const char* text) {
   return fd;
 }
 
-/* "now", "omit", "null" (with both times: a NULL array) or seconds */
+/* "now", "omit", "null" (with both times: a NULL array), "bad" (with both times: an unmapped
+ * array) or seconds */
 static struct timespec time_of(const char* text) {
   struct timespec ts = {0, 0};
-  if (strcmp(text, "null") == 0) return ts;
+  if (strcmp(text, "null") == 0 || strcmp(text, "bad") == 0) return ts;
   if (strcmp(text, "now") == 0) {
     ts.tv_nsec = UTIME_NOW;
   } else if (strcmp(text, "omit") == 0) {
@@ -246,11 +294,13 @@ static long stat_result(int r, const struct stat* st) {
 }
 static long c_stat(char** a) {
   struct stat st;
-  return stat_result(stat(path_of(a[0]), &st), &st);
+  struct stat* out = buffer_of(a, 1, &st);
+  return stat_result(stat(path_of(a[0]), out), out);
 }
 static long c_lstat(char** a) {
   struct stat st;
-  return stat_result(lstat(path_of(a[0]), &st), &st);
+  struct stat* out = buffer_of(a, 1, &st);
+  return stat_result(lstat(path_of(a[0]), out), out);
 }
 static long c_fstat(char** a) {
   struct stat st;
@@ -260,17 +310,19 @@ static long c_fstat(char** a) {
 static long c_fstatat(char** a) {
   struct stat st;
   int dirfd = fd_of(a[0]);
-  return stat_result(fstatat(dirfd, path_of(a[1]), &st, (int)flags_of(a[2])), &st);
+  struct stat* out = buffer_of(a, 3, &st);
+  return stat_result(fstatat(dirfd, path_of(a[1]), out, (int)flags_of(a[2])), out);
 }
 static long c_statx(char** a) {
   struct statx sx;
   int dirfd = fd_of(a[0]);
-  int r = statx(dirfd, path_of(a[1]), (int)flags_of(a[2]), STATX_BASIC_STATS, &sx);
+  struct statx* out = buffer_of(a, 3, &sx);
+  int r = statx(dirfd, path_of(a[1]), (int)flags_of(a[2]), STATX_BASIC_STATS, out);
   if (r == 0) {
     struct stat st;
     memset(&st, 0, sizeof(st));
-    st.st_mode = sx.stx_mode;
-    st.st_size = (off_t)sx.stx_size;
+    st.st_mode = out->stx_mode;
+    st.st_size = (off_t)out->stx_size;
     extra_stat(&st);
   }
   return r;
@@ -313,13 +365,15 @@ static long readlink_result(ssize_t n, const char* buf) {
 static long c_readlink(char** a) {
   char buf[PATH_MAX];
   size_t size = a[1] ? (size_t)number(a[1]) : sizeof(buf);
-  return readlink_result(readlink(path_of(a[0]), buf, size > sizeof(buf) ? sizeof(buf) : size),
-                         buf);
+  char* out = buffer_of(a, 2, buf);
+  return readlink_result(readlink(path_of(a[0]), out, size > sizeof(buf) ? sizeof(buf) : size),
+                         out);
 }
 static long c_readlinkat(char** a) {
   char buf[PATH_MAX];
   int dirfd = fd_of(a[0]);
-  return readlink_result(readlinkat(dirfd, path_of(a[1]), buf, sizeof(buf)), buf);
+  char* out = buffer_of(a, 2, buf);
+  return readlink_result(readlinkat(dirfd, path_of(a[1]), out, sizeof(buf)), out);
 }
 static long c_chmod(char** a) { return chmod(path_of(a[0]), (mode_t)number(a[1])); }
 static long c_fchmod(char** a) {
@@ -365,7 +419,8 @@ static long c_utimensat(char** a) {
   int dirfd = fd_of(a[0]);
   struct timespec ts[2] = {time_of(a[2]), time_of(a[3])};
   int both_null = strcmp(a[2], "null") == 0;
-  return utimensat(dirfd, path_of(a[1]), both_null ? NULL : ts, (int)flags_of(a[4]));
+  struct timespec* times = strcmp(a[2], "bad") == 0 ? (struct timespec*)unmapped() : ts;
+  return utimensat(dirfd, path_of(a[1]), both_null ? NULL : times, (int)flags_of(a[4]));
 }
 static long c_futimens(char** a) {
   int fd = fd_of(a[0]);
@@ -555,7 +610,18 @@ static const struct call kCalls[] = {
   {"getxattr", 2, c_getxattr}, {"listxattr", 1, c_listxattr}, {"execve", 1, c_execve},
   {"vfork_execve", 1, c_vfork_execve}, {"execvp", 2, c_execvp}, {"fexecve", 1, c_fexecve},
   {"posix_spawn", 1, c_posix_spawn}, {"posix_spawnp", 2, c_posix_spawnp},
+  {"execve_bad_env", 1, c_execve_bad_env},
 };
+
+static const char* g_call = "";
+
+static void on_segv(int sig) {
+  (void)sig;
+  char line[256];
+  int n = snprintf(line, sizeof(line), "{\"call\": \"%s\", \"signal\": \"SIGSEGV\"}\n", g_call);
+  (void)!write(1, line, (size_t)n);
+  _exit(0);
+}
 
 int main(int argc, char** argv) {
   int i = 1;
@@ -563,6 +629,11 @@ int main(int argc, char** argv) {
     if (strcmp(argv[i], "--warm") == 0) {
       struct stat st;
       stat(argv[i + 1], &st);
+    } else if (strcmp(argv[i], "--cwd") == 0) {
+      if (chdir(argv[i + 1]) != 0) {
+        printf("{\"setup\": \"chdir\", \"errno\": \"%s\"}\n", errno_name(errno));
+        return 0;
+      }
     } else if (strcmp(argv[i], "--umask") == 0) {
       umask((mode_t)strtol(argv[i + 1], NULL, 8));
     } else if (strcmp(argv[i], "--as") == 0) {
@@ -576,8 +647,10 @@ int main(int argc, char** argv) {
       usage("unknown option");
     }
   }
-  if (i >= argc) usage("usage: gkfs_callprobe [--warm PATH] [--as UID:GID] CALL ARG...");
+  if (i >= argc) usage("usage: gkfs_callprobe [--warm PATH] [--as UID:GID] [--cwd DIR] CALL ARG...");
   const char* name = argv[i];
+  g_call = name;
+  signal(SIGSEGV, on_segv);
   char** args = argv + i + 1;
   int nargs = argc - i - 1;
   for (size_t k = 0; k < sizeof(kCalls) / sizeof(kCalls[0]); ++k) {

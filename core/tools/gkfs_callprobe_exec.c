@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 
 extern char** environ;
 
-enum how { kExecve, kVfork, kExecvp, kFexecve };
+enum how { kExecve, kVfork, kExecvp, kFexecve, kExecveBadEnv };
 
 /* argv for the program: NAME followed by the remaining arguments (a is NULL-terminated). */
 static char** program_argv(const char* name, char** rest) {
@@ -44,17 +45,19 @@ static long collect(pid_t pid, int out_fd) {
   return 0;
 }
 
+static char** bad_env;  /* an unmapped page, for kExecveBadEnv */
+
 static void exec_in_child(enum how how, char** a, int fd, int out_fd, int err_fd) {
   dup2(out_fd, 1);
   if (how == kExecvp) {
     setenv("PATH", a[1], 1);
-    execvp(a[0], program_argv(a[0], a + 2));
+    execvp(path_of(a[0]), program_argv(a[0], a + 2));
   } else if (how == kFexecve) {
     fexecve(fd, program_argv(a[0], a + 1), environ);
   } else {
     char* argv[64] = {a[0]};  /* no allocation in a vfork child */
     for (int i = 1; i < 63 && a[i] != NULL; ++i) argv[i] = a[i];
-    execve(a[0], argv, environ);
+    execve(path_of(a[0]), argv, how == kExecveBadEnv ? bad_env : environ);
   }
   int e = errno;
   (void)!write(err_fd, &e, sizeof(e));
@@ -63,6 +66,10 @@ static void exec_in_child(enum how how, char** a, int fd, int out_fd, int err_fd
 
 static long run_exec(enum how how, char** a) {
   int fd = how == kFexecve ? open(a[0], O_RDONLY) : -1;
+  if (how == kExecveBadEnv) {
+    bad_env = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(bad_env, 4096);
+  }
   if (how == kFexecve && fd < 0) return -1;
   int out[2], err[2];
   if (pipe(out) != 0 || pipe2(err, O_CLOEXEC) != 0) return -1;
@@ -92,8 +99,8 @@ static long run_spawn(int search, char** a) {
   if (search) setenv("PATH", a[1], 1);
   char** argv = program_argv(a[0], a + (search ? 2 : 1));
   pid_t pid;
-  int e = search ? posix_spawnp(&pid, a[0], &actions, NULL, argv, environ)
-                 : posix_spawn(&pid, a[0], &actions, NULL, argv, environ);
+  int e = search ? posix_spawnp(&pid, path_of(a[0]), &actions, NULL, argv, environ)
+                 : posix_spawn(&pid, path_of(a[0]), &actions, NULL, argv, environ);
   close(out[1]);
   if (e != 0) {
     close(out[0]);
@@ -107,5 +114,6 @@ long c_execve(char** a) { return run_exec(kExecve, a); }
 long c_vfork_execve(char** a) { return run_exec(kVfork, a); }
 long c_execvp(char** a) { return run_exec(kExecvp, a); }
 long c_fexecve(char** a) { return run_exec(kFexecve, a); }
+long c_execve_bad_env(char** a) { return run_exec(kExecveBadEnv, a); }
 long c_posix_spawn(char** a) { return run_spawn(0, a); }
 long c_posix_spawnp(char** a) { return run_spawn(1, a); }

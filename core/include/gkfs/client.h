@@ -43,6 +43,10 @@ struct ClientOptions {
   int down_recheck_ms = 5000;
   int recheck_timeout_ms = 1000;
   std::string secret_file;     // the instance secret; empty: <hosts_file>.secret if it exists
+  // The secret file's contents, when the caller read them itself; used instead of reading
+  // secret_file (the preload library reads them at start-up, so that a program that gives
+  // up root before its first gkfs call can still connect).
+  std::string secret;
   uint32_t app_id = 0;         // application id sent with every request (scheduling, metrics)
   // Forwarding mode: every operation goes to the I/O node this map names for `hostname`
   // (empty: gethostname). EINVAL naming the file and line for a bad map; ENOTSUP in a
