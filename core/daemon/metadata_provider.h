@@ -57,6 +57,8 @@ class MetadataProvider {
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
   // Records held, not counting the root's.
   uint64_t CountRecords();
+  // Makes every metadata update acknowledged so far durable (the store's log synced).
+  Status Sync();
 
  private:
   class InDir;  // the two stripe locks and the parent's record of CreateInDir/RemoveInDir
