@@ -476,6 +476,7 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
     info.chunk_bytes = r.chunk_bytes;
     info.total_bytes = r.total_bytes;
     info.free_bytes = r.free_bytes;
+    info.syncs = r.syncs;
     infos->push_back(std::move(info));
   }
   return Status::OK();

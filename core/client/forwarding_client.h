@@ -37,6 +37,7 @@ class ForwardingClient : public ClientImpl {
   Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
   Status StatFs(FsStats* stats) override;
+  Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
 
  private:
   // Stat and SetAttr come from ClientImpl through this. REQUIRES: mu_ held.
