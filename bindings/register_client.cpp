@@ -201,6 +201,7 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("chunk_bytes", &DaemonInfo::chunk_bytes)
       .def_readonly("total_bytes", &DaemonInfo::total_bytes)
       .def_readonly("free_bytes", &DaemonInfo::free_bytes)
+      .def_readonly("syncs", &DaemonInfo::syncs)
       .def("__repr__", [](const DaemonInfo& d) {
         return py::str("DaemonInfo(uri={!r}, up={})").format(d.uri, d.up);
       });
@@ -319,6 +320,21 @@ void RegisterClient(py::module_& m) {
           py::arg("path"), py::arg("uid") = -1, py::arg("gid") = -1,
           "Sets the owner and group; -1 leaves one as is. No permission checks (the caller's "
           "identity is not consulted) and no set-id bits cleared: what is given is stored.")
+      .def(
+          "fsync",
+          [](const PyClient& self, S path, uint64_t file_id, bool datasync) {
+            SyncLevel level = datasync ? SyncLevel::kData : SyncLevel::kFile;
+            Call(self, path, [&](Client& c) { return c.Sync(path, file_id, level); });
+          },
+          py::arg("path"), py::arg("file_id"), py::arg("datasync") = false,
+          "fsync(2) of the file (fdatasync(2) with datasync): its data and metadata durable on "
+          "the daemons' storage. file_id 0: a directory.")
+      .def(
+          "syncfs",
+          [](const PyClient& self) {
+            Call(self, std::string(), [&](Client& c) { return c.SyncFs(); });
+          },
+          "syncfs(2): everything every daemon holds made durable.")
       .def("ping", &Ping, py::arg("daemon"), py::arg("payload_bytes") = 0,
            py::arg("reply_bytes") = 0,
            "One round trip to daemon index `daemon` carrying payload_bytes, with reply_bytes "
