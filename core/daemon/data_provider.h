@@ -6,8 +6,8 @@
 // mkdir+open of the same file's directory.
 //
 // Durability (fsync): writes leave their bytes in the page cache and note the chunk files
-// they touched (DirtyChunks); SyncFile fsyncs those of one file, then the directories that
-// got new entries. Syncs of one file run one at a time (a sync must not return while another
+// they touched (DirtyChunks); SyncFile starts write-back of those of one file, fsyncs each,
+// then the directories that got new entries. Syncs of one file run one at a time (a sync must not return while another
 // still syncs what the first one's caller wrote); a whole-system sync excludes them all.
 #pragma once
 

@@ -27,6 +27,14 @@ Status SyncPath(const std::string& path, bool datasync, bool directory) {
   return Status::OK();
 }
 
+// Starts write-back of path's dirty pages without waiting for it; errors show at the fsync.
+void StartWriteback(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  close(fd);
+}
+
 }  // namespace
 
 void DataProvider::NoteDirty(uint64_t file_id, const std::vector<uint64_t>& chunks, bool file_dir_changed,
@@ -57,11 +65,18 @@ Status DataProvider::SyncFile(uint64_t file_id, bool datasync, uint64_t epoch, C
 Status DataProvider::SyncBatch(uint64_t file_id, bool datasync, Clock::time_point deadline,
                                DirtyChunks::Batch* batch, bool* done) {
   const std::string dir = FileDir(file_id);
+  auto chunk_path = [&dir](uint64_t index) { return dir + "/" + std::to_string(index); };
+  // Write-back of every chunk file starts first, then each is waited for: the file system
+  // allocates and commits them together (on ext4 the first fsync's journal commit covers
+  // the rest) instead of one journal commit, and one disk cache flush, per chunk file.
+  if (batch->chunks.size() > 1) {
+    for (const auto& chunk : batch->chunks) StartWriteback(chunk_path(chunk.first));
+  }
   Status s;
   size_t synced = 0;
   for (; synced < batch->chunks.size(); ++synced) {
     if (synced > 0 && Clock::now() >= deadline) break;
-    s = SyncPath(dir + "/" + std::to_string(batch->chunks[synced].first), datasync, false);
+    s = SyncPath(chunk_path(batch->chunks[synced].first), datasync, false);
     if (!s.ok()) break;
   }
   batch->chunks.erase(batch->chunks.begin(), batch->chunks.begin() + synced);
