@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import time
@@ -15,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import HANG_GUARD_S, require_program
+from conftest import HANG_GUARD_S, compile_c, require_program, unavailable
 
 CHUNK = 64 * 1024
 
@@ -27,7 +26,7 @@ def daemon_pids(fs) -> list[int]:
 
 @contextlib.contextmanager
 def traced_syncs(fs, tmp_path: Path) -> Iterator[list[str]]:
-    """strace -f -y on every daemon of fs for fsync, fdatasync and syncfs; the list it yields
+    """strace -ff -y on every daemon of fs for fsync, fdatasync and syncfs; the list it yields
     is filled with strace's lines (each fd decoded to its path) once the block ends."""
     require_program("strace", "strace")
     out = tmp_path / f"strace-{time.monotonic_ns()}.txt"
@@ -44,6 +43,8 @@ def traced_syncs(fs, tmp_path: Path) -> Iterator[list[str]]:
         # Attached once strace says so for every daemon (all of its threads, with -f).
         deadline = time.monotonic() + HANG_GUARD_S / 6
         while not all(f"Process {pid} attached" in log.read_text() for pid in pids):
+            if "Operation not permitted" in log.read_text():
+                unavailable(f"strace may not attach to the daemons (ptrace): {log.read_text()}")
             assert tracer.poll() is None, f"strace exited: {log.read_text()}"
             assert time.monotonic() < deadline, f"strace did not attach: {log.read_text()}"
             time.sleep(0.05)
@@ -163,8 +164,6 @@ int main(int argc, char** argv) {
   return fclose(f) == 0 ? 0 : 3;
 }
 """)
-    from conftest import compile_c
-
     program = compile_c(source, tmp_path / "stdio_fsync")
     with traced_syncs(fs, tmp_path) as lines:
         result = fs.run([program, f"{fs.mountdir}/log.txt"])
