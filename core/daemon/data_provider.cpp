@@ -59,15 +59,7 @@ Status DataProvider::Init() {
   }
   if (!track_syncs_) return Status::OK();
   // The new directory's own name, so that synced chunk files are never orphaned by a crash.
-  const std::string rootdir = chunk_dir_.substr(0, chunk_dir_.rfind('/'));
-  int fd = open(rootdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    Status s = Errno(errno, "cannot sync root directory '" + rootdir + "'");
-    if (fd >= 0) close(fd);
-    return s;
-  }
-  close(fd);
-  return Status::OK();
+  return SyncPath(chunk_dir_.substr(0, chunk_dir_.rfind('/')), false, true);
 }
 
 std::string DataProvider::FileDir(uint64_t file_id) const {

@@ -83,6 +83,9 @@ class DataProvider {
                    DirtyChunks::Batch* batch, bool* done);
   // REQUIRES: sync_gate_ held exclusively.
   Status SyncAllLocked();
+  // fsync (fdatasync) of a file or directory; one that is gone (removed or truncated away
+  // since it was noted) has nothing left to sync: OK.
+  static Status SyncPath(const std::string& path, bool datasync, bool directory);
 
   std::string chunk_dir_;
   uint64_t chunk_size_;

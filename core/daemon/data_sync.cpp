@@ -12,9 +12,17 @@
 namespace gkfs {
 namespace {
 
-// fsync (or fdatasync) of path; a path that is gone (removed or truncated away since it was
-// noted) has nothing left to sync.
-Status SyncPath(const std::string& path, bool datasync, bool directory) {
+// Starts write-back of path's dirty pages without waiting for it; errors show at the fsync.
+void StartWriteback(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  close(fd);
+}
+
+}  // namespace
+
+Status DataProvider::SyncPath(const std::string& path, bool datasync, bool directory) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
   if (fd < 0) {
     if (errno == ENOENT) return Status::OK();
@@ -26,16 +34,6 @@ Status SyncPath(const std::string& path, bool datasync, bool directory) {
   if (r != 0) return Status::Error(err, (datasync ? "fdatasync " : "fsync ") + path + ": " + strerror(err));
   return Status::OK();
 }
-
-// Starts write-back of path's dirty pages without waiting for it; errors show at the fsync.
-void StartWriteback(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-  close(fd);
-}
-
-}  // namespace
 
 void DataProvider::NoteDirty(uint64_t file_id, const std::vector<uint64_t>& chunks, bool file_dir_changed,
                              bool top_dir_changed) {
