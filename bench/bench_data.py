@@ -7,11 +7,21 @@ systems: gkfs (through UCX and the daemons) against tmpfs (the kernel, same /dev
 Baseline: each round first runs the same driver on a fresh /dev/shm directory. The driver
 stamps every 4 KiB page and checks every page on read-back (and every byte in an untimed
 verify pass): a run that returns wrong data fails.
+
+Durability (test_io_fsync): write + fsync of one file (io_driver -e, IOR -e) through gkfs
+whose daemons keep their data on a disk (--disk-dir), with --sync-mode full and with
+--sync-mode none, against the same driver on that disk's file system itself, in one run.
 """
 
 from __future__ import annotations
 
-from harness import cases, driver, record, run_json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from harness import FileSystem, cases, driver, fs_type, medians, record, run_json
 
 IO_KEYS = ("write_gbs", "read_gbs", "write_ops", "read_ops", "write_s", "read_s")
 BLOCK = {"4K": "8M", "64K": "64M", "1M": "64M", "16M": "128M"}  # per process
@@ -62,3 +72,54 @@ def test_io(case, fs_pool, shm_dir, rounds, benchmark):
     benchmark.pedantic(measured, setup=baseline, rounds=rounds, iterations=1)
     fs.assert_clean()
     record(benchmark, "io", case, gkfs_rows, base_rows, IO_KEYS)
+
+
+FSYNC_KEYS = ("write_gbs", "write_s")
+
+
+def _fsync_case(daemons: int, block: str) -> dict:
+    return {"transport": "shm", "daemons": daemons, "procs": 1, "xfer": "1M", "block": block}
+
+
+@cases(full=[_fsync_case(d, b) for d in (1, 2) for b in ("64M", "512M")],
+       quick=[_fsync_case(1, "128M")])
+def test_io_fsync(case, fs_pool, disk_dir, rounds, benchmark):
+    kind = fs_type(disk_dir)
+    if kind in ("tmpfs", "ramfs"):
+        pytest.skip(f"--disk-dir {disk_dir} is on {kind}: fsync costs nothing there")
+    fs_pool.close()  # only these daemons run
+    io = driver("gkfs_io_driver")
+    args = ["-n", str(case["procs"]), "-l", "fpp", "-t", case["xfer"], "-b", case["block"], "-e"]
+    local = tempfile.mkdtemp(prefix="gkfs-bench-local-", dir=disk_dir)
+    systems = {mode: FileSystem(case["transport"], case["daemons"], disk_dir, ["--sync-mode", mode])
+               for mode in ("full", "none")}
+    rows: dict[str, list] = {"full": [], "none": [], "local": []}
+
+    def run(where: str, env=None) -> list:
+        os.sync()  # each run starts with nothing dirty left by the one before
+        return run_json([io, "-d", where, *args], env=env)
+
+    def setup() -> None:
+        rows["local"].extend(run(local))
+        rows["none"].extend(run(systems["none"].mountdir, systems["none"].env))
+        os.sync()
+
+    def measured() -> None:
+        rows["full"].extend(run_json([io, "-d", systems["full"].mountdir, *args],
+                                     env=systems["full"].env))
+
+    try:
+        for fs in systems.values():
+            fs.start()
+        benchmark.pedantic(measured, setup=setup, rounds=rounds, iterations=1)
+        for fs in systems.values():
+            fs.assert_clean()
+    finally:
+        for fs in systems.values():
+            fs.stop()
+        shutil.rmtree(local, ignore_errors=True)
+    record(benchmark, "io_fsync", dict(case, disk=kind), rows["full"], rows["local"], FSYNC_KEYS,
+           baseline_name=f"{kind} (the daemons' file system)")
+    benchmark.extra_info["none_median"] = medians(rows["none"], FSYNC_KEYS)
+    benchmark.extra_info["none_rounds"] = [{k: r[k] for k in FSYNC_KEYS} for r in rows["none"]]
+

@@ -3,6 +3,8 @@
 * ``--quick``: only the configurations of issue 6's targets (1 daemon, 2 processes, 1 MiB)
   plus the transport and start-up measurements, one round each.
 * ``--rounds N``: rounds per benchmark (default 3); summaries use the median round.
+* ``--disk-dir DIR``: a directory on a disk-backed local file system (default /var/tmp), where
+  the durability benchmark puts its daemons' root directories and its baseline.
 
 A benchmark declares its parameter sets with :func:`harness.cases`; the ``case`` fixture is one of
 them (a dict). ``fs_pool`` hands out gkfs file systems, reusing the running one while
@@ -33,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="only the issue-6 target configurations, one round each")
     group.addoption("--rounds", type=int, default=None,
                     help="rounds per benchmark (default 3, --quick 1)")
+    group.addoption("--disk-dir", default="/var/tmp",
+                    help="directory on a disk-backed file system for the write+fsync benchmark "
+                         "(default /var/tmp)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,6 +76,11 @@ def rounds(request: pytest.FixtureRequest) -> int:
 @pytest.fixture(scope="session")
 def quick(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--quick"))
+
+
+@pytest.fixture(scope="session")
+def disk_dir(request: pytest.FixtureRequest) -> str:
+    return os.path.abspath(request.config.getoption("--disk-dir"))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,9 @@ A file system is one (transport, daemons) pair:
   daemon's worker address, so UCX picks shared memory (tcp stays open as the liveness check).
 
 Daemons keep their data and RocksDB on /dev/shm (a burst buffer on RAM, like the tmpfs
-baseline); the hosts file and the (empty, kernel-side) mount directory live under /tmp.
+baseline) unless a benchmark gives them another parent directory (the durability benchmark
+puts them on a disk); the hosts file and the (empty, kernel-side) mount directory live under
+/tmp.
 """
 
 from __future__ import annotations
@@ -77,12 +79,14 @@ class FileSystem:
     ``env`` runs a program on it through the preload library; ``stop()`` stops exactly the
     daemons it started and removes its directories."""
 
-    def __init__(self, transport: str, daemons: int) -> None:
+    def __init__(self, transport: str, daemons: int, rootdir_parent: str = "/dev/shm",
+                 daemon_args: Sequence[str] = ()) -> None:
         self.transport = transport
         self.daemons = daemons
+        self.daemon_args = list(daemon_args)
         tag = f"gkfs-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.base = Path(tempfile.mkdtemp(prefix=tag + "-", dir="/tmp"))
-        self.rootdir = Path("/dev/shm") / tag
+        self.rootdir = Path(rootdir_parent) / tag
         self.hosts_file = str(self.base / "hosts.txt")
         self.mountdir = str(self.base / "mnt")
         self.env: dict[str, str] = {}
@@ -92,7 +96,7 @@ class FileSystem:
         env = ucx_env(self.transport)
         argv = ["start", "--daemons", str(self.daemons), "--hosts-file", self.hosts_file,
                 "--rootdir", str(self.rootdir), "--mountdir", self.mountdir,
-                *TRANSPORTS[self.transport]["args"]]
+                *TRANSPORTS[self.transport]["args"], *self.daemon_args]
         result = gkfs_ctl(*argv, env=env)
         if result.returncode != 0 and "No module named" in result.stderr:
             # Someone reinstalled the shared .venv under us (scripts/setup.sh): once more.
@@ -189,6 +193,21 @@ class FileSystemPool:
         current, self.current = self.current, None
         if current is not None:
             current.stop()
+
+
+def fs_type(path: str) -> str:
+    """The type of the file system holding path (ext4, xfs, tmpfs, ...), from mountinfo."""
+    real = os.path.realpath(path)
+    best, kind = "", "unknown"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            mount_point = fields[4]
+            fstype = fields[fields.index("-") + 1]
+            inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) >= len(best):
+                best, kind = mount_point, fstype
+    return kind
 
 
 def run_json(argv: Sequence[str], env: Optional[dict[str, str]] = None,

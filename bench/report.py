@@ -71,6 +71,8 @@ def fmt(v: Optional[float], kind: str = "num") -> str:
         return f"{v:.2f}"
     if kind == "gbs":
         return f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
+    if kind == "s":
+        return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
     if kind == "us":
         return f"{v:.1f}" if v < 100 else f"{v:.0f}"
     return f"{v:,.0f}"
@@ -176,6 +178,29 @@ def io_section(rows: list[Row]) -> str:
         line += [fmt(m(r, "write_ops")), fmt(m(r, "read_ops"))]
         lines.append(line)
     return "## Data through the preload (gkfs_io_driver, IOR-like)\n\n" + table(header, lines)
+
+
+def io_fsync_section(rows: list[Row]) -> str:
+    found = pick(rows, "io_fsync")
+    if not found:
+        return ""
+    header = ["daemons", "file", "disk", "write+fsync s", "gkfs full s", "× disk", "gkfs none s",
+              "× disk", "gkfs full GB/s", "disk GB/s", "gkfs none GB/s"]
+    lines = []
+    for r in found:
+        disk, full = m(r, "write_s", True), m(r, "write_s")
+        none = r.get("none_median", {}).get("write_s")
+        lines.append([str(r["daemons"]), r["block"], r.get("disk", "?"), fmt(disk, "s"),
+                      fmt(full, "s"), fmt(ratio(full, disk), "ratio"), fmt(none, "s"),
+                      fmt(ratio(none, disk), "ratio"), fmt(m(r, "write_gbs"), "gbs"),
+                      fmt(m(r, "write_gbs", True), "gbs"),
+                      fmt(r.get("none_median", {}).get("write_gbs"), "gbs")])
+    return ("## Write + fsync through the preload (gkfs_io_driver -e; daemons' data on a disk)\n\n"
+            "One process writes the file in 1 MiB transfers and fsyncs it before close; the time "
+            "is the write phase with open, fsync and close. × disk = time / the same on the "
+            "daemons' file system itself: with --sync-mode full gkfs's time includes writing the "
+            "data to that disk (× about 1 or more, up to the disk's own noise), with none it "
+            "returns before the data is durable.\n\n" + table(header, lines))
 
 
 def startup_section(rows: list[Row]) -> str:
@@ -461,7 +486,7 @@ def write(results: Path) -> Path:
            targets_section(rows),
            md_section(rows, "md_preload", "Metadata through the preload (gkfs_md_driver, mdtest-like)"),
            md_section(rows, "md_client", "Metadata through gkfs.Client (py_md_driver; baseline: os module on tmpfs)"),
-           io_section(rows), startup_section(rows), rpc_section(rows)]
+           io_section(rows), io_fsync_section(rows), startup_section(rows), rpc_section(rows)]
     doc += [f"## {title}\n\n![{title}]({name})\n" for title, name in plots]
     text = "\n".join(d for d in doc if d)
     (results / "summary.md").write_text(text)

@@ -208,6 +208,7 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("total_bytes", &DaemonInfo::total_bytes)
       .def_readonly("free_bytes", &DaemonInfo::free_bytes)
       .def_readonly("orphans", &DaemonInfo::orphans)
+      .def_readonly("syncs", &DaemonInfo::syncs)
       .def("__repr__", [](const DaemonInfo& d) {
         return py::str("DaemonInfo(uri={!r}, up={})").format(d.uri, d.up);
       });
@@ -383,6 +384,21 @@ void RegisterClient(py::module_& m) {
             Call(self, path, [&](Client& c) { return c.Mknod(path, mode, rdev); });
           },
           py::arg("path"), py::arg("mode"), py::arg("rdev") = 0)
+      .def(
+          "fsync",
+          [](const PyClient& self, S path, uint64_t file_id, bool datasync) {
+            SyncLevel level = datasync ? SyncLevel::kData : SyncLevel::kFile;
+            Call(self, path, [&](Client& c) { return c.Sync(path, file_id, level); });
+          },
+          py::arg("path"), py::arg("file_id"), py::arg("datasync") = false,
+          "fsync(2) of the file (fdatasync(2) with datasync): its data and metadata durable on "
+          "the daemons' storage. file_id 0: a directory.")
+      .def(
+          "syncfs",
+          [](const PyClient& self) {
+            Call(self, std::string(), [&](Client& c) { return c.SyncFs(); });
+          },
+          "syncfs(2): everything every daemon holds made durable.")
       .def("ping", &Ping, py::arg("daemon"), py::arg("payload_bytes") = 0,
            py::arg("reply_bytes") = 0,
            "One round trip to daemon index `daemon` carrying payload_bytes, with reply_bytes "

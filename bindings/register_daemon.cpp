@@ -56,6 +56,17 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("pfs_dir", &DaemonOptions::pfs_dir)
       .def_readwrite("io_threads", &DaemonOptions::io_threads)
       .def_readwrite("scheduler", &DaemonOptions::scheduler)
+      .def_property(
+          "sync_mode",
+          [](const DaemonOptions& o) { return o.sync_mode == SyncMode::kNone ? "none" : "full"; },
+          [](DaemonOptions& o, const std::string& mode) {
+            if (mode != "full" && mode != "none") {
+              throw py::value_error("sync_mode must be 'full' or 'none', not '" + mode + "'");
+            }
+            o.sync_mode = mode == "none" ? SyncMode::kNone : SyncMode::kFull;
+          },
+          "'full': fsync of a client syncs the chunk files and the metadata WAL; 'none': "
+          "answered at once (--sync-mode).")
       .def("__repr__", &ReprOptions);
 
   py::class_<Daemon, std::shared_ptr<Daemon>>(m, "Daemon", "One gkfs server in this process.")

@@ -6,6 +6,7 @@
 #   scripts/bench.sh                 # everything (about 15 minutes on 2 cores)
 #   scripts/bench.sh --quick         # issue 6's target configurations only (about 2 minutes)
 #   scripts/bench.sh [--quick] [--rounds N] [--suite md|io|rpc|startup|fwd]... [pytest args]
+#   scripts/bench.sh --suite io -k fsync --disk-dir /scratch   # write+fsync, data on a disk
 #
 # Runs scripts/setup.sh first (incremental build + install into .venv) and installs
 # matplotlib into .venv if missing (plots), hyperfine from Debian if missing (optional).
@@ -30,7 +31,7 @@ while (($#)); do
         *) echo "bench: unknown suite '$2' (md, io, rpc, startup, fwd)" >&2; exit 2 ;;
       esac
       shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) pytest_args+=("$1") ;;
   esac
   shift

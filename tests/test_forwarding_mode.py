@@ -123,3 +123,21 @@ def test_map_errors_name_file_and_line(io_nodes):
     io_nodes.remap(f"{socket.gethostname()}x 0\n")
     with pytest.raises(OSError, match="no line for host 'cn1'"):
         io_nodes.client("cn1", app_id=1)
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_fsync_syncs_the_pfs_file_on_the_io_node(io_nodes):
+    io_nodes.remap("cn1 1\n")
+    c = io_nodes.client("cn1", app_id=1)
+    c.create("/f", 0o644)
+    md = c.stat("/f")
+    c.write("/f", md.file_id, 0, b"durable" * 100)
+    c.fsync("/f", md.file_id)
+    c.fsync("/f", md.file_id, datasync=True)
+    c.fsync("/", 0)  # the PFS directory itself
+    assert [d.syncs for d in c.daemons()] == [0, 3]  # all on this host's I/O node
+    c.syncfs()  # every I/O node
+    assert [d.syncs for d in c.daemons()] == [1, 4]
+    with pytest.raises(FileNotFoundError):
+        c.fsync("/missing", 1)
+

@@ -337,3 +337,20 @@ def test_set_id_bits_dropped_as_linux(fs):
     shutil.rmtree(local)
     assert results["gkfs"] == results["local"]
     assert results["local"]["suid-write"] == "0o777"  # what Linux does, shown
+
+
+def test_path_relative_to_a_kernel_directory_enters_the_mount(fs, d):
+    """openat/fstatat with a kernel directory descriptor and a relative path through the mount
+    directory's name reach gkfs, as the kernel would through a real mount."""
+    got = py(fs, """
+        import json, os, sys
+        d = sys.argv[1]
+        open(f"{d}/f", "w").write("x")
+        mount = os.environ["LIBGKFS_MOUNTDIR"]
+        parent = os.open(os.path.dirname(mount), os.O_RDONLY | os.O_DIRECTORY)
+        rel = os.path.basename(mount) + d[len(mount):] + "/f"
+        st = os.stat(rel, dir_fd=parent, follow_symlinks=False)
+        fd = os.open(rel, os.O_RDONLY, dir_fd=parent)
+        print(json.dumps([st.st_size, os.read(fd, 10).decode(), st.st_ino == os.stat(f"{d}/f").st_ino]))
+    """, d)
+    assert got == [1, "x", True]

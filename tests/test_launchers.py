@@ -155,14 +155,15 @@ def test_env_and_run_pass_the_client_time_limits(make_fs):
     assert shown.stdout == "2500 700 300\n"
 
 
-def test_status_shows_health_address_capacity_and_version(make_fs):
+def test_status_shows_health_address_capacity_syncs_and_version(make_fs):
     fs = make_fs(daemons=2)
     status = fs.ctl("status")
     lines = [line for line in status.stdout.splitlines() if " up " in line]
     assert len(lines) == 2
     for line in lines:
         assert re.match(r"d[01] \S+ ucx\+tcp://127\.0\.0\.1:\d+ up files=\d+ used=\S+ "
-                        r"free=\S+ orphans=\d+ version=" + re.escape(gkfs.__version__) + "$", line), line
+                        r"free=\S+ orphans=\d+ syncs=0 version=" + re.escape(gkfs.__version__) + "$",
+                        line), line
 
 
 def test_host_list_files(tmp_path):

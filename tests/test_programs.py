@@ -314,11 +314,10 @@ def test_hard_links_with_ln_cp_and_tar(fs, tmp_path):
     """, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="rsync walks each destination path from '/' with "
-                   "openat(kernel dirfd, 'mnt', O_PATH): a relative path from a kernel directory "
-                   "descriptor that enters the mount is not seen as gkfs (preload path resolution)")
 def test_rsync_link_dest_snapshots(fs, tmp_path):
-    """rsync --link-dest: unchanged files of a new snapshot are links into the previous one."""
+    """rsync --link-dest: unchanged files of a new snapshot are links into the previous one.
+    rsync walks each destination path from "/" with openat(dirfd, name, O_PATH): a path
+    relative to a kernel directory descriptor enters the mount (failed before)."""
     require_program("rsync", "rsync")
     run_both(fs, r"""
         mkdir -p a/sub && echo one > a/f && echo two > a/sub/g && ln a/f a/f2 && ln a/sub/g a/g2

@@ -105,7 +105,7 @@ def test_bad_environment_value_names_the_variable():
 
 @pytest.mark.parametrize("override,message", [
     ({"port": 70000}, "--port"), ({"rpc_protocol": "tcp"}, "--rpc-protocol"),
-    ({"mountdir": ""}, "--mountdir"),
+    ({"mountdir": ""}, "--mountdir"), ({"sync_mode": "fast"}, "--sync-mode"),
 ])
 def test_validation_names_the_flag(override, message):
     with pytest.raises(SettingsError, match=message):
@@ -129,7 +129,7 @@ def test_cluster_settings_nest_daemon_settings():
 def test_daemon_argv_round_trips():
     original = settings.load(DaemonSettings, environ={}, chunk_size=8192, port=1234,
                              clean_rootdir_finish=True, rpc_protocol="ucx+shm",
-                             metadir="/meta")
+                             metadir="/meta", sync_mode="none")
     args = daemon_parser().parse_args(settings.to_daemon_argv(original))
     # The environment must not matter: the argv carries every setting.
     hostile = {spec.env: "junk" for _, spec in settings.specs(DaemonSettings)}

@@ -2,7 +2,7 @@
  * calls, so it measures whatever file system DIR is on (gkfs through LD_PRELOAD, or tmpfs
  * as the baseline).
  *
- *   io_driver -d DIR [-n PROCS] [-l fpp|shared] [-t XFER] [-b BLOCK] [-r] [-k]
+ *   io_driver -d DIR [-n PROCS] [-l fpp|shared] [-t XFER] [-b BLOCK] [-r] [-e] [-k]
  *
  * PROCS processes (fork) each write BLOCK bytes in transfers of XFER bytes (K/M/G suffixes),
  * then each reads them back. -l fpp: process k uses its own file DIR/io.<k>; -l shared: all
@@ -10,8 +10,9 @@
  * -r: the transfers go in a random order (each one exactly once; reads in another order
  * than the writes), as IOR -z. Phases (write, read, verify) are separated by a barrier and
  * timed by the parent from the first "go" to the last "done"; write and read include open
- * and close, as in IOR. -k keeps the files (otherwise they are removed after a last
- * barrier, untimed).
+ * and close, as in IOR. -e: each process fsyncs its file before that close of the write
+ * phase (IOR -e), so the write phase ends when the data is durable. -k keeps the files
+ * (otherwise they are removed after a last barrier, untimed).
  *
  * Data check: every 4 KiB page of a file starts with a stamp word (its file offset mixed
  * with the file's salt) followed by a fixed pattern. The timed read checks every page's
@@ -39,6 +40,7 @@ typedef struct {
   int procs;
   int shared;
   int random;
+  int fsync_writes;
   int keep;
   uint64_t xfer;
   uint64_t block;
@@ -147,6 +149,8 @@ static int RunPhase(int phase, const Options* o, int p, uint64_t salt, uint64_t*
       }
     }
   }
+  errno = 0;
+  if (phase == kWrite && o->fsync_writes && fsync(fd) != 0) return Fail("fsync", path, 0);
   if (close(fd) != 0) return Fail("close", path, 0);
   return 0;
 }
@@ -179,7 +183,7 @@ static int ParseOptions(int argc, char** argv, Options* o) {
   o->xfer = 1 << 20;
   o->block = 16 << 20;
   int c;
-  while ((c = getopt(argc, argv, "d:n:l:t:b:rk")) != -1) {
+  while ((c = getopt(argc, argv, "d:n:l:t:b:rek")) != -1) {
     switch (c) {
       case 'd': o->dir = optarg; break;
       case 'n': o->procs = atoi(optarg); break;
@@ -190,6 +194,7 @@ static int ParseOptions(int argc, char** argv, Options* o) {
       case 't': o->xfer = ParseSize(optarg); break;
       case 'b': o->block = ParseSize(optarg); break;
       case 'r': o->random = 1; break;
+      case 'e': o->fsync_writes = 1; break;
       case 'k': o->keep = 1; break;
       default: return 0;
     }
@@ -202,7 +207,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!ParseOptions(argc, argv, &o)) {
     fprintf(stderr,
-            "usage: io_driver -d DIR [-n PROCS(1..64)] [-l fpp|shared] [-t XFER] [-b BLOCK] [-r] [-k]\n"
+            "usage: io_driver -d DIR [-n PROCS(1..64)] [-l fpp|shared] [-t XFER] [-b BLOCK] [-r] [-e] [-k]\n"
             "       XFER a multiple of 4K, BLOCK a multiple of XFER (K/M/G suffixes)\n");
     return 2;
   }
@@ -229,9 +234,10 @@ int main(int argc, char** argv) {
   }
   double bytes = (double)o.block * o.procs;
   double ops = (double)(o.block / o.xfer) * o.procs;
-  printf("{\"layout\": \"%s\", \"xfer\": %llu, \"block\": %llu, \"procs\": %d, \"random\": %s",
+  printf("{\"layout\": \"%s\", \"xfer\": %llu, \"block\": %llu, \"procs\": %d, \"random\": %s, "
+         "\"fsync\": %s",
          o.shared ? "shared" : "fpp", (unsigned long long)o.xfer, (unsigned long long)o.block,
-         o.procs, o.random ? "true" : "false");
+         o.procs, o.random ? "true" : "false", o.fsync_writes ? "true" : "false");
   for (int phase = 0; phase < kVerify; ++phase) {
     printf(", \"%s_s\": %.6f, \"%s_gbs\": %.4f, \"%s_ops\": %.1f", kNames[phase], seconds[phase],
            kNames[phase], bytes / seconds[phase] / 1e9, kNames[phase], ops / seconds[phase]);

@@ -645,6 +645,7 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
     info.total_bytes = r.total_bytes;
     info.free_bytes = r.free_bytes;
     info.orphans = r.orphans;
+    info.syncs = r.syncs;
     infos->push_back(std::move(info));
   }
   return Status::OK();

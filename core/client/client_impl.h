@@ -60,6 +60,9 @@ class ClientImpl : public Client {
               size_t reply_bytes) override;
   Status Daemons(std::vector<DaemonInfo>* infos) override;
   Status IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) override;
+  // client_sync.cpp
+  Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
+  Status SyncFs() override;
 
  protected:
   // Unlocked helpers. REQUIRES: mu_ held.
@@ -164,6 +167,18 @@ class ClientImpl : public Client {
   Status FinishRenameLocked(std::vector<transport::Call> last, uint64_t moved_ino, uint64_t replaced_ino);
   // Runs calls in groups of at most kParallelCalls; the first error, if any.
   Status RunAll(std::vector<transport::Call>& calls);
+
+  // Durability (client_sync.cpp). The daemon whose metadata log holds the record of the
+  // file at path (file_id as given to Sync): today its path's owner. The one place to
+  // re-point when records are addressed by inode id.
+  uint32_t SyncMetadataOwner(const std::string& path, uint64_t file_id);
+  // Sends requests[d] to daemon d, again until each is done (a daemon out of its time
+  // budget is asked again with its epoch); (*calls)[d] ends as the last call to daemon d.
+  // The first error. REQUIRES: mu_ held.
+  Status RunSyncCalls(std::vector<rpc::SyncRequest>& requests, std::vector<transport::Call>* calls);
+  // Whether a failed chunk sync on `daemon` can be ignored: it holds no chunk of the file
+  // (a lookup of its size, so only on failure). REQUIRES: mu_ held.
+  bool HoldsNoChunks(uint32_t daemon, const std::string& path, uint64_t file_id);
 
   std::mutex mu_;
   std::vector<HostEntry> hosts_;

@@ -192,6 +192,18 @@ Status ForwardingClient::Rename(const std::string& old_path, const std::string& 
   return CallIoNode(rpc::Verb::kFwdRename, rpc::EncodeBody(req), &call);
 }
 
+// The I/O node fsyncs the PFS file (or directory) by its path. SyncFs comes from ClientImpl:
+// every I/O node syncs the PFS directory's file system.
+Status ForwardingClient::Sync(const std::string& path, uint64_t file_id, SyncLevel level) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::SyncRequest req;
+  req.file_id = file_id;
+  req.path = path;
+  req.flags = level == SyncLevel::kFile ? rpc::kSyncChunks | rpc::kSyncMetadata : rpc::kSyncChunks | rpc::kSyncDataOnly;
+  Call call;
+  return CallIoNode(rpc::Verb::kSync, rpc::EncodeBody(req), &call);
+}
+
 Status ForwardingClient::StatFs(FsStats* stats) {
   std::lock_guard<std::mutex> l(mu_);
   Call call;

@@ -44,6 +44,7 @@ class ForwardingClient : public ClientImpl {
                   Metadata* md, bool* created) override;
   Status Release(uint64_t, const std::vector<uint64_t>&) override { return Status::OK(); }
   Status StatFs(FsStats* stats) override;
+  Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
 
  private:
   // Stat and SetAttr come from ClientImpl through this. REQUIRES: mu_ held.

@@ -77,10 +77,13 @@ class DaemonImpl : public Daemon {
     if (!options_.enable_forwarding && !(s = DaemonIdentity(options_.rootdir, &identity_)).ok()) return s;
     metadata_ = std::make_unique<MetadataProvider>(std::move(store));
     if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
-    data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size);
+    const bool syncing = options_.sync_mode == SyncMode::kFull;
+    data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size, syncing);
     if (!(s = data_->Init()).ok()) return s;
-    providers_ = Providers{metadata_.get(),     data_.get(), options_.chunk_size, options_.mountdir,
-                           options_.rootdir,    options_.auto_sm, transport::HostIdentity(), ""};
+    sync_ = std::make_unique<SyncProvider>(options_.sync_mode, data_.get(), metadata_.get());
+    providers_ = Providers{metadata_.get(),  data_.get(),      sync_.get(),
+                           options_.chunk_size, options_.mountdir, options_.rootdir,
+                           options_.auto_sm,  transport::HostIdentity(), ""};
     auto handler = [this](const Request& req, Response* out) {
       if (forwarding_) return forwarding_->Handle(providers_, req, out);
       HandleRequest(providers_, req, out);
@@ -126,6 +129,7 @@ class DaemonImpl : public Daemon {
     io_.reset();          // finishes queued chunk I/O; its replies are dropped
     forwarding_.reset();  // joins its threads; replies it still completes are dropped
     server_.reset();
+    sync_.reset();
     metadata_.reset();  // closes RocksDB (flushes the WAL)
     if (options_.clean_rootdir_finish) {
       Status s = RemoveTree(options_.rootdir);
@@ -144,6 +148,7 @@ class DaemonImpl : public Daemon {
   DaemonOptions options_;
   std::unique_ptr<MetadataProvider> metadata_;
   std::unique_ptr<DataProvider> data_;
+  std::unique_ptr<SyncProvider> sync_;
   Providers providers_{};
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<WorkerPool> io_;                  // large chunk transfers; normal mode only

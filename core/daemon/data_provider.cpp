@@ -44,14 +44,22 @@ ssize_t ReadUpTo(int fd, char* p, size_t n, off_t off) {
 
 }  // namespace
 
-DataProvider::DataProvider(std::string rootdir, uint64_t chunk_size)
-    : chunk_dir_(std::move(rootdir) + "/chunks"), chunk_size_(chunk_size) {}
+DataProvider::DataProvider(std::string rootdir, uint64_t chunk_size, bool track_syncs,
+                           size_t max_tracked_chunks)
+    : chunk_dir_(std::move(rootdir) + "/chunks"),
+      chunk_size_(chunk_size),
+      track_syncs_(track_syncs),
+      dirty_(max_tracked_chunks) {}
 
 Status DataProvider::Init() {
-  if (mkdir(chunk_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Errno(errno, "cannot create chunk directory '" + chunk_dir_ + "'");
+  if (mkdir(chunk_dir_.c_str(), 0700) != 0) {
+    if (errno != EEXIST) return Errno(errno, "cannot create chunk directory '" + chunk_dir_ + "'");
+    dirty_.SetOverflow();  // a restart: what did the last run leave unsynced?
+    return Status::OK();
   }
-  return Status::OK();
+  if (!track_syncs_) return Status::OK();
+  // The new directory's own name, so that synced chunk files are never orphaned by a crash.
+  return SyncPath(chunk_dir_.substr(0, chunk_dir_.rfind('/')), false, true);
 }
 
 std::string DataProvider::FileDir(uint64_t file_id) const {
@@ -79,21 +87,40 @@ Status DataProvider::Write(uint64_t file_id, const std::vector<rpc::Piece>& piec
   if (total != payload.size()) return Status::Error(EINVAL, "write payload size does not match its pieces");
   const std::string dir = FileDir(file_id);
   const char* src = payload.data();
+  std::vector<uint64_t> written;
+  bool created_file = false, created_dir = false;
   for (const auto& p : pieces) {
     std::string path = dir + "/" + std::to_string(p.chunk_index);
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    // Without O_CREAT first: a sync must know which directories got new entries.
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-      if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno(errno, "mkdir " + dir);
+      created_file = true;
       fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0 && errno == ENOENT) {
+        created_dir = true;
+        if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+          s = Errno(errno, "mkdir " + dir);
+          break;
+        }
+        fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      }
     }
-    if (fd < 0) return Errno(errno, "open chunk " + path);
+    if (fd < 0) {
+      s = Errno(errno, "open chunk " + path);
+      break;
+    }
     bool ok = WriteAll(fd, src, p.length, p.offset);
     int err = errno;
     close(fd);
-    if (!ok) return Errno(err == 0 ? EIO : err, "write chunk " + path);
+    written.push_back(p.chunk_index);  // even a failed write may have left bytes to sync
+    if (!ok) {
+      s = Errno(err == 0 ? EIO : err, "write chunk " + path);
+      break;
+    }
     src += p.length;
   }
-  return Status::OK();
+  NoteDirty(file_id, written, created_file, created_dir);
+  return s;
 }
 
 Status DataProvider::Read(uint64_t file_id, const std::vector<rpc::Piece>& pieces,
@@ -137,6 +164,8 @@ Status DataProvider::TruncateLocked(uint64_t file_id, uint64_t size) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return errno == ENOENT ? Status::OK() : Errno(errno, "opendir " + dir);
   Status result;
+  std::vector<uint64_t> truncated;
+  bool unlinked = false;
   while (struct dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     uint64_t index = strtoull(e->d_name, nullptr, 10);
@@ -144,11 +173,15 @@ Status DataProvider::TruncateLocked(uint64_t file_id, uint64_t size) {
     uint64_t start = index * chunk_size_;
     if (start >= size) {
       if (unlink(path.c_str()) != 0 && errno != ENOENT) result = Errno(errno, "unlink " + path);
+      unlinked = true;
     } else if (size - start < chunk_size_) {
       if (truncate(path.c_str(), static_cast<off_t>(size - start)) != 0) result = Errno(errno, "truncate " + path);
+      truncated.push_back(index);
     }
   }
   closedir(d);
+  // A shrunk file must not grow back with old bytes after a crash: its next sync covers this.
+  NoteDirty(file_id, truncated, unlinked, false);
   return result;
 }
 
@@ -158,6 +191,7 @@ Status DataProvider::Remove(uint64_t file_id) {
   if (!s.ok()) return s;
   const std::string dir = FileDir(file_id);
   if (rmdir(dir.c_str()) != 0 && errno != ENOENT) return Errno(errno, "rmdir " + dir);
+  if (track_syncs_) dirty_.Forget(file_id);
   return Status::OK();
 }
 

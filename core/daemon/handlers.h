@@ -4,10 +4,12 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "daemon/data_provider.h"
 #include "daemon/metadata_provider.h"
+#include "daemon/sync_provider.h"
 #include "daemon/worker_pool.h"
 #include "transport/server.h"
 
@@ -17,6 +19,7 @@ namespace gkfs {
 struct Providers {
   MetadataProvider* metadata;
   DataProvider* data;
+  SyncProvider* sync;
   uint64_t chunk_size;
   std::string mountdir;
   std::string rootdir;
@@ -50,6 +53,26 @@ bool DecodeRequest(const Request& req, T* value, Response* out) {
   if (!s.ok()) Fail(s, out);
   return s.ok();
 }
+// Chunk transfers of at least this many bytes run on the I/O threads; smaller ones inline,
+// where handing them over would cost more than the copy.
+constexpr uint64_t kOffloadBytes = 128 * 1024;
+
+// Runs work(&response) on an I/O thread and replies from there, if the daemon has I/O
+// threads and the transfer is large (bytes >= kOffloadBytes); otherwise returns false (the
+// caller runs it inline). The request's buffer (which req.payload views) moves along.
+template <class Work>
+bool Offload(Providers& p, const Request& req, uint64_t bytes, Response* out, Work work) {
+  if (p.io == nullptr || p.server == nullptr || bytes < kOffloadBytes) return false;
+  out->deferred = true;
+  auto data = std::make_shared<Buffer>(std::move(*req.data));
+  p.io->Submit([server = p.server, token = req.token, data, work = std::move(work)] {
+    Response r;
+    work(&r);
+    server->Complete(token, std::move(r));
+  });
+  return true;
+}
+
 // Sends bytes as the reply payload.
 inline void SetPayload(const std::string& bytes, Response* out) {
   out->payload = Buffer(bytes.size());

@@ -1,32 +1,7 @@
 // Handlers of the chunk verbs.
 #include "daemon/handlers.h"
 
-#include <memory>
-
 namespace gkfs {
-namespace {
-
-// Chunk transfers of at least this many bytes run on the I/O threads; smaller ones inline,
-// where handing them over would cost more than the copy.
-constexpr uint64_t kOffloadBytes = 128 * 1024;
-
-// Runs work(&response) on an I/O thread and replies from there, if the daemon has I/O
-// threads and the transfer is large; otherwise returns false (the caller runs it inline).
-// The request's buffer (which req.payload views) moves along with the work.
-template <class Work>
-bool Offload(Providers& p, const Request& req, uint64_t bytes, Response* out, Work work) {
-  if (p.io == nullptr || p.server == nullptr || bytes < kOffloadBytes) return false;
-  out->deferred = true;
-  auto data = std::make_shared<Buffer>(std::move(*req.data));
-  p.io->Submit([server = p.server, token = req.token, data, work = std::move(work)] {
-    Response r;
-    work(&r);
-    server->Complete(token, std::move(r));
-  });
-  return true;
-}
-
-}  // namespace
 
 void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
   rpc::ChunksRequest in;

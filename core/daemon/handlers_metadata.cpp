@@ -33,6 +33,7 @@ void HandleHealth(Providers& p, const Request& req, Response* out) {
   r.files = p.metadata->CountRecords();
   r.chunk_bytes = p.data->BytesUsed();
   r.orphans = p.metadata->CountOrphans();
+  r.syncs = p.sync->syncs();
   struct statvfs vfs;
   if (statvfs(p.rootdir.c_str(), &vfs) == 0) {
     r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;

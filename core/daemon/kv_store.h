@@ -41,6 +41,9 @@ class KvStore {
   virtual Status Merge(std::string_view key, std::string_view operand) = 0;
   // REQUIRES: the iterator is destroyed before the store.
   virtual std::unique_ptr<KvIterator> NewIterator() = 0;
+  // Makes every update acknowledged so far durable (RocksDB: its WAL written and synced).
+  // Writes do not sync one by one; this is what fsync(2) of a file asks of its owner.
+  virtual Status Sync() = 0;
 };
 
 // Opens (creating if needed) a RocksDB database in dir with the gkfs merge operator.

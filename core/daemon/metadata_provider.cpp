@@ -622,4 +622,6 @@ uint64_t MetadataProvider::CountRecords() {
   return n;
 }
 
+Status MetadataProvider::Sync() { return store_->Sync(); }
+
 }  // namespace gkfs

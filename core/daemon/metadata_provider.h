@@ -69,6 +69,8 @@ class MetadataProvider {
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
   // Directory entries held, not counting the root's.
   uint64_t CountRecords();
+  // Makes every metadata update acknowledged so far durable (the store's log synced).
+  Status Sync();
 
  private:
   class Locked;  // the stripes one operation holds

@@ -65,6 +65,11 @@ ssize_t WriteVector(int fd, const OpenFile& file, const struct iovec* iov, int c
   return WriteFd(fd, file, buf.get(), static_cast<size_t>(total), offset);
 }
 
+int SyncFile(const OpenFile& file, SyncLevel level) {
+  uint64_t file_id = file.is_dir() ? 0 : file.file_id;
+  return Result(WithClient([&](Client& c) { return c.Sync(file.path, file_id, level); }));
+}
+
 int Truncate(const OpenFile& file, int64_t length) {
   if (length < 0) return FailWith(EINVAL);
   int r = Result(WithClient([&](Client& c) { return c.TruncateFile(file.path, file.file_id, length); }));
@@ -247,17 +252,51 @@ off64_t lseek64(int fd, off64_t offset, int whence) {
   return real(fd, offset, whence);
 }
 
-// Data is durable when a write returns: nothing to sync.
+// Written data sits in the daemons' page cache until these make it durable there.
 int fsync(int fd) {
   static const auto real = NextSymbol<decltype(&::fsync)>("fsync");
-  if (OurFile(fd)) return 0;
+  if (OpenFileRef f = OurFile(fd)) return SyncFile(*f, SyncLevel::kFile);
   return real(fd);
 }
 
 int fdatasync(int fd) {
   static const auto real = NextSymbol<decltype(&::fdatasync)>("fdatasync");
-  if (OurFile(fd)) return 0;
+  if (OpenFileRef f = OurFile(fd)) return SyncFile(*f, SyncLevel::kData);
   return real(fd);
+}
+
+// Writing out (SYNC_FILE_RANGE_WRITE) or waiting for (WAIT_AFTER) a range: the file's chunk
+// data is synced whole (a superset of the range), its metadata not, as on Linux.
+// WAIT_BEFORE alone waits for write-out already under way: gkfs starts none.
+int sync_file_range(int fd, off64_t offset, off64_t nbytes, unsigned int flags) {
+  static const auto real = NextSymbol<decltype(&::sync_file_range)>("sync_file_range");
+  OpenFileRef f = OurFile(fd);
+  if (!f) return real(fd, offset, nbytes, flags);
+  constexpr unsigned kAll = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+  off64_t end;
+  if ((flags & ~kAll) || offset < 0 || nbytes < 0 || __builtin_add_overflow(offset, nbytes, &end)) {
+    return FailWith(EINVAL);
+  }
+  if (f->is_dir() || !(flags & (SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER))) return 0;
+  return SyncFile(*f, SyncLevel::kDataOnly);
+}
+
+int syncfs(int fd) {
+  static const auto real = NextSymbol<decltype(&::syncfs)>("syncfs");
+  if (!OurFile(fd)) return real(fd);
+  return Result(WithClient([](Client& c) { return c.SyncFs(); }));
+}
+
+// sync(2) covers every file system, gkfs included when this process is configured for one
+// (connecting if it has not yet). It cannot fail: errors are only logged.
+void sync() {
+  static const auto real = NextSymbol<decltype(&::sync)>("sync");
+  real();
+  if (ReentryGuard::active() || InVforkChild()) return;
+  int saved = errno;
+  Status s = WithClient([](Client& c) { return c.SyncFs(); });
+  if (!s.ok()) Log(LogLevel::kErrors, "sync: gkfs: %s", s.ToString().c_str());
+  errno = saved;
 }
 
 int ftruncate(int fd, off_t length) {

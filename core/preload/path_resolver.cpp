@@ -3,12 +3,14 @@
 
 #include <linux/limits.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "common/path_util.h"
 #include "gkfs/client.h"
 #include "preload/caller_memory.h"
 #include "preload/fd_table.h"
+#include "preload/libc.h"
 #include "preload/preload.h"
 
 namespace gkfs::preload {
@@ -121,6 +123,28 @@ std::string ExternalPath(const std::string& internal) {
   return mount + internal;
 }
 
+// A path relative to a kernel directory descriptor (not ours): it reaches the mount only
+// through the mount directory's own name or "..", as when a program walks a path from "/"
+// one component at a time with openat(dirfd, name, O_PATH) (rsync does): only then is the
+// descriptor's path looked up (one readlink of /proc/self/fd).
+static void ResolveFromKernelDir(int dirfd, const char* path, PathTarget* out) {
+  const std::string mount_name(BaseName(config().mountdir));
+  if (std::strstr(path, "..") == nullptr &&
+      (mount_name.empty() || std::strstr(path, mount_name.c_str()) == nullptr)) {
+    return SetKernel(out, path);
+  }
+  char link[40];
+  char dir[PATH_MAX];
+  std::snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+  ssize_t n = sys::Readlink(link, dir, sizeof(dir) - 1);
+  if (n <= 0 || dir[0] != '/') return SetKernel(out, path);
+  dir[n] = '\0';
+  std::string abs = dir;
+  abs += '/';
+  abs += path;
+  Classify(abs.c_str(), path, false, out);
+}
+
 void ClassifyAbsolute(const std::string& absolute, PathTarget* out) {
   *out = PathTarget();
   Classify(absolute.c_str(), absolute.c_str(), true, out);  // copies what it keeps
@@ -140,9 +164,9 @@ void Resolve(int dirfd, const char* path, PathTarget* out) {
   if (dirfd == AT_FDCWD) {
     if (!cwd::Get(&base)) return ResolveFromKernelCwd(path, out);
   } else {
-    if (!fds::MaybeOurs(dirfd)) return SetKernel(out, path);
+    if (!fds::MaybeOurs(dirfd)) return ResolveFromKernelDir(dirfd, path, out);
     OpenFileRef dir = fds::Lookup(dirfd);
-    if (!dir) return SetKernel(out, path);
+    if (!dir) return ResolveFromKernelDir(dirfd, path, out);
     if (!dir->is_dir()) return SetError(out, ENOTDIR);
     base = dir->path;
   }

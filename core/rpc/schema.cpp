@@ -38,6 +38,7 @@ void HealthReply::Encode(Encoder& e) const {
   e.U64(total_bytes);
   e.U64(free_bytes);
   e.U64(orphans);
+  e.U64(syncs);
 }
 void HealthReply::Decode(Decoder& d) {
   version = d.Str(256);
@@ -46,6 +47,7 @@ void HealthReply::Decode(Decoder& d) {
   total_bytes = d.U64();
   free_bytes = d.U64();
   orphans = d.U64();
+  syncs = d.U64();
 }
 
 void PingRequest::Encode(Encoder& e) const { e.U32(reply_bytes); }
@@ -427,6 +429,31 @@ void FwdStatsReply::Decode(Decoder& d) {
   pending = d.U64();
   in_service = d.U64();
   scheduler_errors = d.U64();
+}
+
+void SyncRequest::Encode(Encoder& e) const {
+  e.U64(file_id);
+  e.Str(path);
+  e.U8(flags);
+  e.U32(budget_ms);
+  e.U64(epoch);
+}
+void SyncRequest::Decode(Decoder& d) {
+  file_id = d.U64();
+  path = d.Str(PATH_MAX);
+  flags = d.U8();
+  budget_ms = d.U32();
+  epoch = d.U64();
+  if (flags & ~kSyncFlags) d.MarkBad();
+}
+
+void SyncReply::Encode(Encoder& e) const {
+  e.U64(epoch);
+  e.U8(done);
+}
+void SyncReply::Decode(Decoder& d) {
+  epoch = d.U64();
+  done = d.U8();
 }
 
 std::string EncodeAppStats(const std::vector<AppStats>& apps) {

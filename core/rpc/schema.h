@@ -56,7 +56,8 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(FwdRead)              \
   X(FwdRename)            \
   X(FwdStats)             \
-  X(Release)
+  X(Release)             \
+  X(Sync)
 
 enum class Verb : uint16_t {
 #define GKFS_VERB_ENUM(name) k##name,
@@ -112,10 +113,12 @@ struct FsConfigReply {
 };
 
 // (empty) -> version:str files:u64 chunk_bytes:u64 total_bytes:u64 free_bytes:u64 orphans:u64
+//            syncs:u64
 struct HealthReply {
   std::string version;
   uint64_t files = 0, chunk_bytes = 0, total_bytes = 0, free_bytes = 0;
   uint64_t orphans = 0;  // files unlinked while open, kept until released
+  uint64_t syncs = 0;    // Sync requests served since the daemon started
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
@@ -445,6 +448,37 @@ struct ReleaseReply {
   void Decode(Decoder& d);
 };
 constexpr uint32_t kMaxRelease = 4096;
+// ---- durability (fsync) ----
+
+// file_id:u64 path:str flags:u8 budget_ms:u32 epoch:u64 -> epoch:u64 done:u8
+// What fsync(2) and its relatives ask of one daemon, by flags (kSync*). Chunk work stops
+// once it took budget_ms (after the chunk file in hand), leaving the rest for a repeat of
+// the request with the epoch of the first reply: a repeat syncs only what was written
+// before the first request began (so concurrent writers cannot keep it going), and
+// done = 0 says one is needed. The client keeps budget_ms below its idle timeout, so a
+// daemon busy syncing gigabytes is never mistaken for a dead one. path: the file, for a
+// daemon in forwarding mode (normal daemons address chunks by file_id alone).
+struct SyncRequest {
+  uint64_t file_id = 0;
+  std::string path;
+  uint8_t flags = 0;
+  uint32_t budget_ms = 0;   // 0: no limit
+  uint64_t epoch = 0;       // 0: a new sync; else the first reply's epoch
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+struct SyncReply {
+  uint64_t epoch = 0;
+  uint8_t done = 0;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+// SyncRequest::flags
+constexpr uint8_t kSyncChunks = 1;      // file_id's chunk files written since their last sync
+constexpr uint8_t kSyncDataOnly = 2;    // those by fdatasync instead of fsync
+constexpr uint8_t kSyncMetadata = 4;    // the metadata log (RocksDB's WAL): every record here
+constexpr uint8_t kSyncEverything = 8;  // every chunk file of every file (syncfs(2))
+constexpr uint8_t kSyncFlags = kSyncChunks | kSyncDataOnly | kSyncMetadata | kSyncEverything;
 
 // Decodes a whole body into T; EBADMSG if malformed or with trailing bytes.
 template <class T>

@@ -181,6 +181,36 @@ TEST_CASE("RPC bodies round-trip") {
   CHECK(decoded[1].ino == (1ull << 48 | 9));
 }
 
+TEST_CASE("Sync request and reply round-trip; unknown flags are rejected") {
+  rpc::SyncRequest req;
+  req.file_id = 0x0123456789abcdefull;
+  req.path = "/dir/file";
+  req.flags = rpc::kSyncChunks | rpc::kSyncDataOnly | rpc::kSyncMetadata;
+  req.budget_ms = 2500;
+  req.epoch = 42;
+  std::string bytes = rpc::EncodeBody(req);
+  rpc::SyncRequest back;
+  REQUIRE(rpc::DecodeBody(bytes, &back, "sync").ok());
+  CHECK(back.file_id == req.file_id);
+  CHECK(back.path == req.path);
+  CHECK(back.flags == req.flags);
+  CHECK(back.budget_ms == 2500);
+  CHECK(back.epoch == 42);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CHECK(rpc::DecodeBody(std::string_view(bytes).substr(0, n), &back, "sync").code() == EBADMSG);
+  }
+  req.flags = 0x10;
+  CHECK(rpc::DecodeBody(rpc::EncodeBody(req), &back, "sync").code() == EBADMSG);
+
+  rpc::SyncReply reply;
+  reply.epoch = 7;
+  reply.done = 1;
+  rpc::SyncReply reply_back;
+  REQUIRE(rpc::DecodeBody(rpc::EncodeBody(reply), &reply_back, "sync reply").ok());
+  CHECK(reply_back.epoch == 7);
+  CHECK(reply_back.done == 1);
+}
+
 TEST_CASE("RPC decoders reject truncated, oversized and garbage bodies") {
   rpc::CreateRequest create;
   create.path = "/some/file";

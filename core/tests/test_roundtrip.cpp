@@ -18,7 +18,8 @@ namespace {
 class TestFs {
  public:
   explicit TestFs(int daemons, uint64_t chunk_size = 4096, bool memory = true,
-                  const std::string& secret_hex = "", bool auto_sm = false) {
+                  const std::string& secret_hex = "", bool auto_sm = false,
+                  SyncMode sync_mode = SyncMode::kFull) {
     char tmpl[] = "/tmp/gkfs-unit-XXXXXX";
     dir_ = mkdtemp(tmpl);
     hosts_ = dir_ + "/hosts";
@@ -34,6 +35,7 @@ class TestFs {
       o.chunk_size = chunk_size;
       o.use_memory_backend = memory;
       o.auto_sm = auto_sm;
+      o.sync_mode = sync_mode;
       if (!secret_hex.empty()) o.secret_file = secret_file();
       std::unique_ptr<Daemon> d;
       Status s = Daemon::Create(o, &d);
@@ -249,6 +251,40 @@ TEST_CASE("one daemon: a create and its parent's times in one request (CreateInD
   REQUIRE(c.Remove("/d/f").ok());
   REQUIRE(c.Rmdir("/d").ok());
   CHECK(c.Stat("/d", &md).code() == ENOENT);
+}
+
+TEST_CASE("fsync reaches every daemon once and is counted there", "[roundtrip][sync]") {
+  auto memory = GENERATE(true, false);
+  auto mode = GENERATE(SyncMode::kFull, SyncMode::kNone);
+  TestFs fs(3, 4096, memory, "", false, mode);
+  Client& c = fs.client();
+  auto syncs = [&c] {
+    std::vector<DaemonInfo> infos;
+    REQUIRE(c.Daemons(&infos).ok());
+    std::vector<uint64_t> counts;
+    for (const auto& info : infos) counts.push_back(info.syncs);
+    return counts;
+  };
+  using Counts = std::vector<uint64_t>;
+  CHECK(syncs() == Counts{0, 0, 0});
+  Metadata md;
+  REQUIRE(c.Create("/f", 0644, true, &md, nullptr).ok());
+  std::string data(50000, 'd');
+  REQUIRE(c.Write("/f", md.file_id, 0, data.data(), data.size()).ok());
+  REQUIRE(c.Sync("/f", md.file_id, SyncLevel::kFile).ok());
+  CHECK(syncs() == Counts{1, 1, 1});
+  REQUIRE(c.Sync("/f", md.file_id, SyncLevel::kData).ok());
+  REQUIRE(c.Sync("/f", md.file_id, SyncLevel::kDataOnly).ok());
+  REQUIRE(c.Sync("/", 0, SyncLevel::kFile).ok());  // a directory: every daemon's log
+  CHECK(syncs() == Counts{4, 4, 4});
+  REQUIRE(c.Sync("/", 0, SyncLevel::kDataOnly).ok());  // a directory has no data: no request
+  CHECK(syncs() == Counts{4, 4, 4});
+  REQUIRE(c.SyncFs().ok());
+  CHECK(syncs() == Counts{5, 5, 5});
+  std::string back(data.size(), 'x');
+  size_t n = 0;
+  REQUIRE(c.Read("/f", md.file_id, 0, back.data(), back.size(), &n).ok());
+  CHECK(back == data);
 }
 
 TEST_CASE("symlinks and directory renames", "[roundtrip]") {

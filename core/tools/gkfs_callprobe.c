@@ -144,6 +144,9 @@ static const struct name_value kFlags[] = {
   {"MAP_PRIVATE", MAP_PRIVATE}, {"F_GETFL", F_GETFL}, {"F_SETFL", F_SETFL},
   {"F_GETFD", F_GETFD}, {"F_DUPFD", F_DUPFD}, {"S_IFIFO", S_IFIFO}, {"S_IFREG", S_IFREG},
   {"S_IFCHR", S_IFCHR}, {"S_IFSOCK", S_IFSOCK}, {"S_IFBLK", S_IFBLK},
+  {"SYNC_FILE_RANGE_WAIT_BEFORE", SYNC_FILE_RANGE_WAIT_BEFORE},
+  {"SYNC_FILE_RANGE_WRITE", SYNC_FILE_RANGE_WRITE},
+  {"SYNC_FILE_RANGE_WAIT_AFTER", SYNC_FILE_RANGE_WAIT_AFTER},
 };
 
 static void usage(const char* why) {
@@ -529,6 +532,18 @@ static long c_fsync(char** a) {
   int fd = fd_of(a[0]);
   return fsync(fd);
 }
+static long c_fdatasync(char** a) {
+  int fd = fd_of(a[0]);
+  return fdatasync(fd);
+}
+static long c_sync_file_range(char** a) {
+  int fd = fd_of(a[0]);
+  return sync_file_range(fd, number(a[1]), number(a[2]), (unsigned)flags_of(a[3]));
+}
+static long c_syncfs(char** a) {
+  int fd = fd_of(a[0]);
+  return syncfs(fd);
+}
 static long c_sendfile(char** a) {
   int out = fd_of(a[0]), in = fd_of(a[1]);
   return sendfile(out, in, NULL, (size_t)number(a[2]));
@@ -604,6 +619,8 @@ static const struct call kCalls[] = {
   {"lseek", 3, c_lseek}, {"close", 1, c_close}, {"dup2", 2, c_dup2}, {"fcntl", 2, c_fcntl},
   {"flock", 2, c_flock}, {"fallocate", 4, c_fallocate},
   {"posix_fallocate", 3, c_posix_fallocate}, {"fsync", 1, c_fsync},
+  {"fdatasync", 1, c_fdatasync}, {"sync_file_range", 4, c_sync_file_range},
+  {"syncfs", 1, c_syncfs},
   {"sendfile", 3, c_sendfile}, {"copy_file_range", 3, c_copy_file_range},
   {"mknod", 2, c_mknod}, {"mkfifo", 2, c_mkfifo}, {"statvfs", 1, c_statvfs},
   {"realpath", 1, c_realpath}, {"mmap", 4, c_mmap}, {"fopen", 2, c_fopen},

@@ -96,6 +96,7 @@ class ClientTransport {
   ~ClientTransport();
 
   size_t num_daemons() const { return daemons_.size(); }
+  int timeout_ms() const { return options_.timeout_ms; }
   // Shared memory (--auto-sm): whether daemon's offer is still to be asked for, and the
   // answer. With an address, calls go over a worker-address endpoint (UCX picks shared
   // memory on one host); the tcp endpoint stays open as the liveness check, because

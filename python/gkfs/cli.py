@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="index of the daemon, as gkfs-ctl start printed it")
 
     status = sub.add_parser("status", help="one line per daemon: health, address, version, "
-                                           "files, capacity used and free")
+                                           "files, capacity used and free, syncs served")
     _settings.add_config_argument(status)
     _settings.add_arguments(status, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(status, ClusterSettings, only=["timeout_ms"])
@@ -151,7 +151,8 @@ def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argumen
         i = indices.get(d.uri, position)
         if d.up:
             print(f"d{i} {d.host} {d.uri} up files={d.files} used={_size(d.chunk_bytes)} "
-                  f"free={_size(d.free_bytes)} orphans={d.orphans} version={d.version}")
+                  f"free={_size(d.free_bytes)} orphans={d.orphans} syncs={d.syncs} "
+                  f"version={d.version}")
         else:
             print(f"d{i} {d.host} {d.uri} down ({d.error or 'no answer'})")
     up = sum(1 for d in infos if d.up)

@@ -401,6 +401,34 @@ class Client:
                 return
             start_after = entries[-1][0]
 
+    # --- durability --------------------------------------------------------------------------
+
+    def fsync(self, file: Any) -> None:
+        """Makes a file's data and metadata durable on the daemons' storage, like os.fsync.
+        `file` is a path or a file object from :meth:`open`, whose buffered writes are
+        flushed first (os.fsync leaves that to you); a directory's path makes its entries
+        durable. Written data otherwise sits in the daemons' page cache until their kernel
+        writes it back. Returns at once when the daemons run with --sync-mode none."""
+        self._sync(file, datasync=False)
+
+    def fdatasync(self, file: Any) -> None:
+        """Like :meth:`fsync`, as os.fdatasync: the daemons use fdatasync on chunk files."""
+        self._sync(file, datasync=True)
+
+    def sync(self) -> None:
+        """Makes everything in the file system durable (syncfs(2) on every daemon)."""
+        self._core.syncfs()
+
+    def _sync(self, file: Any, datasync: bool) -> None:
+        raw = _gkfs_file(file)
+        if raw is None:
+            path = _core.normalize_path(os.fspath(file))
+            md = self._core.stat(path)
+            file_id = 0 if md.is_dir() else md.file_id
+        else:
+            path, file_id = raw._path, raw._file_id
+        self._core.fsync(path, file_id, datasync)
+
     # --- file system -----------------------------------------------------------------------
 
     def statfs(self) -> Any:
@@ -422,6 +450,22 @@ class Client:
         merged, mean_size, queue_wait_s and service_s summed over requests). OSError
         (EOPNOTSUPP) from a daemon that is not an I/O node."""
         return self._core.io_node_statistics(daemon)
+
+
+def _gkfs_file(file: Any) -> Optional[GkfsFile]:
+    """The GkfsFile under a file object of Client.open (flushed on the way down), or None
+    for a path. TypeError for other objects, ValueError for a closed file."""
+    if isinstance(file, (str, bytes, os.PathLike)):
+        return None
+    layer = file
+    while not isinstance(layer, GkfsFile):
+        if not hasattr(layer, "flush"):
+            raise TypeError(f"expected a path or a gkfs file object, not {type(file).__name__}")
+        layer.flush()
+        layer = getattr(layer, "buffer", None) or getattr(layer, "raw", None)
+    if layer.closed:
+        raise ValueError("I/O operation on closed file")
+    return layer
 
 
 def _stat_result(md: Any, config: Any) -> os.stat_result:

@@ -44,6 +44,9 @@ PROTOCOLS = ("ucx+tcp", "ucx+shm", "ucx+all", "ucx+rc", "ucx+ud", "ucx+dc")
 #: Log levels of daemon and preload library (GKFS_LOG, LIBGKFS_LOG).
 LOG_LEVELS = ("none", "errors", "info", "debug")
 
+#: What a client's fsync costs a daemon (--sync-mode).
+SYNC_MODES = ("full", "none")
+
 #: How gkfs-ctl start runs the daemons (gkfs.launchers).
 LAUNCHERS = ("local", "ssh", "srun", "mpirun")
 
@@ -226,6 +229,14 @@ class DaemonSettings:
         False,
         "Keep metadata in memory instead of RocksDB (tests; lost when the daemon stops).",
         "--memory-backend", env="GKFS_MEMORY_BACKEND", parse=parse_bool)
+    sync_mode: str = _setting(
+        "full",
+        "What fsync, fdatasync, sync_file_range and syncfs of a client do: full makes the "
+        "file's data durable on this daemon's storage (the chunk files written since their "
+        "last sync are fsynced) and its metadata too (RocksDB's WAL synced); none answers at "
+        "once, for scratch data: a crash of the node or a power loss can then lose whatever "
+        "the page cache held, fsynced or not (a crash of the daemon alone loses nothing).",
+        "--sync-mode", env="GKFS_SYNC_MODE", choices=SYNC_MODES, metavar="MODE")
     log_level: str = _setting(
         "errors", "What the daemon logs to stderr (or --log-output).",
         "--log-level", env="GKFS_LOG", choices=LOG_LEVELS, metavar="LEVEL")
@@ -557,6 +568,7 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.enable_forwarding = settings.enable_forwarding
     options.pfs_dir = settings.pfs_dir
     options.io_threads = settings.io_threads
+    options.sync_mode = settings.sync_mode
     if settings.enable_forwarding and _core.HAVE_FORWARDING:  # else Daemon.create refuses
         from gkfs.forwarding.io_node import scheduler_for
 

@@ -253,4 +253,23 @@ Status PfsStore::FsStat(uint64_t* total, uint64_t* free) const {
   return Status::OK();
 }
 
+Status PfsStore::Sync(const std::string& path, bool datasync) {
+  std::string real;
+  Status s = Resolve(path, &real);
+  if (!s.ok()) return s;
+  int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open " + path + " to sync it");
+  if ((datasync ? fdatasync(fd) : fsync(fd)) != 0) s = Errno((datasync ? "fdatasync " : "fsync ") + path);
+  close(fd);
+  return s;
+}
+
+Status PfsStore::SyncAll() {
+  int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open " + root_);
+  Status s = syncfs(fd) == 0 ? Status::OK() : Errno("syncfs " + root_);
+  close(fd);
+  return s;
+}
+
 }  // namespace gkfs

@@ -33,6 +33,10 @@ class PfsStore {
   // O_APPEND write; *offset is where the bytes went.
   Status Append(const std::string& path, const void* data, size_t len, uint64_t* offset);
   Status FsStat(uint64_t* total, uint64_t* free) const;
+  // fsync(2) (fdatasync with datasync) of the file or directory at path.
+  Status Sync(const std::string& path, bool datasync);
+  // syncfs(2) of the PFS directory's file system.
+  Status SyncAll();
 
  private:
   Status Resolve(const std::string& path, std::string* real) const;

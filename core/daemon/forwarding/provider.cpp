@@ -1,6 +1,8 @@
 // The forwarding provider's handlers: each a straight line over PfsStore or the IoQueue.
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "common/metadata_codec.h"
 #include "common/placement.h"
 #include "daemon/forwarding/forwarding.h"
@@ -19,7 +21,8 @@ void ReplyRecord(const Status& s, const Metadata& md, Response* out) {
 class ForwardingProviderImpl : public ForwardingProvider {
  public:
   ForwardingProviderImpl(const DaemonOptions& options, transport::Server* server)
-      : store_(options.pfs_dir),
+      : sync_mode_(options.sync_mode),
+        store_(options.pfs_dir),
         queue_(options.scheduler ? options.scheduler : NewFifoScheduler(16), &store_, server,
                options.io_threads) {}
 
@@ -40,6 +43,7 @@ class ForwardingProviderImpl : public ForwardingProvider {
       case rpc::Verb::kFwdWrite: return Write(req, out);
       case rpc::Verb::kFwdRead: return Read(req, out);
       case rpc::Verb::kFwdStats: return Stats(out);
+      case rpc::Verb::kSync: return Sync(req, out);
       default:
         Fail(Status::Error(EOPNOTSUPP, std::string(rpc::VerbName(req.verb)) +
                                            " is not served by a daemon in forwarding mode"), out);
@@ -51,6 +55,27 @@ class ForwardingProviderImpl : public ForwardingProvider {
     rpc::HealthReply r;
     r.version = GKFS_VERSION;
     store_.FsStat(&r.total_bytes, &r.free_bytes);
+    r.syncs = syncs_.load(std::memory_order_relaxed);
+    out->body = rpc::EncodeBody(r);
+  }
+  // The PFS file itself (its writes completed before their replies), or the whole PFS
+  // directory's file system. Runs here, on the network thread, like the other operations
+  // that are not reads or writes: a slow PFS fsync delays this I/O node's other requests.
+  void Sync(const Request& req, Response* out) {
+    rpc::SyncRequest in;
+    if (!DecodeRequest(req, &in, out)) return;
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    Status s;
+    if (sync_mode_ == SyncMode::kFull) {
+      if (in.flags & rpc::kSyncEverything) {
+        s = store_.SyncAll();
+      } else if (in.flags & (rpc::kSyncChunks | rpc::kSyncMetadata)) {
+        s = store_.Sync(in.path, (in.flags & rpc::kSyncDataOnly) != 0);
+      }
+    }
+    if (!s.ok()) return Fail(s, out);
+    rpc::SyncReply r;
+    r.done = 1;
     out->body = rpc::EncodeBody(r);
   }
   void Create(const Request& req, Response* out) {
@@ -167,6 +192,8 @@ class ForwardingProviderImpl : public ForwardingProvider {
     return io;
   }
 
+  const SyncMode sync_mode_;
+  std::atomic<uint64_t> syncs_{0};
   PfsStore store_;
   IoQueue queue_;  // after store_: its threads use the store
 };

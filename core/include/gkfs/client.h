@@ -93,6 +93,14 @@ struct DaemonInfo {
   uint64_t total_bytes = 0;    // capacity of the rootdir's file system
   uint64_t free_bytes = 0;
   uint64_t orphans = 0;        // files unlinked while open, kept until their last close
+  uint64_t syncs = 0;          // Sync requests served since the daemon started
+};
+
+// What Client::Sync makes durable, after the libc call it backs.
+enum class SyncLevel : uint8_t {
+  kFile,      // fsync(2): the file's data and its metadata (size, times, owner, mode)
+  kData,      // fdatasync(2): the same; chunk files by fdatasync (their own times may lag)
+  kDataOnly,  // sync_file_range(2): the file's data alone, not its metadata
 };
 
 struct AppIoStats {            // one application's traffic through one I/O node
@@ -207,6 +215,19 @@ class Client {
   virtual Status IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) = 0;
   // Health of every daemon in the hosts file; never fails as a whole for a down daemon.
   virtual Status Daemons(std::vector<DaemonInfo>* infos) = 0;
+
+  // Makes the file's data written so far (by any client) durable on the daemons' storage,
+  // and with kFile and kData its metadata: each daemon fsyncs the file's chunk files written
+  // since their last sync, and the file's metadata owner syncs its metadata log. One round
+  // of parallel requests (repeated only for a daemon still busy after half the timeout).
+  // file_id 0, a directory: the metadata log of every daemon (entries live with their
+  // paths' owners). With --sync-mode none the daemons answer at once. Errors: what a
+  // daemon's disk reported (EIO, ENOSPC, ...); EHOSTDOWN for an unreachable daemon that may
+  // hold part of the file (one that holds none of it does not fail the call).
+  virtual Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) = 0;
+  // syncfs(2) of the whole file system: every daemon syncs all its chunk files and its
+  // metadata log.
+  virtual Status SyncFs() = 0;
 };
 
 // Normalises an absolute path: collapses "//", resolves "." and ".." lexically, strips a

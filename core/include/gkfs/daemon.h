@@ -12,6 +12,13 @@
 
 namespace gkfs {
 
+// What fsync(2) and its relatives of a client cost on a daemon (--sync-mode).
+enum class SyncMode {
+  kFull,  // chunk files written since their last sync are fsynced, the metadata WAL synced
+  kNone,  // nothing: a sync is answered at once (scratch data; a crash of the node or a
+          // power loss may lose what the page cache held, fsync or not)
+};
+
 struct DaemonOptions {
   std::string mountdir = "/tmp/gkfs_mountdir";  // advertised to clients in fs_config
   std::string rootdir;           // chunks under <rootdir>/chunks
@@ -37,6 +44,7 @@ struct DaemonOptions {
   // thread); 0: none. Forwarding mode: PFS operations in flight at once (the scheduler's
   // limit), at least 1.
   int io_threads = 2;
+  SyncMode sync_mode = SyncMode::kFull;
 };
 
 class Daemon {
