@@ -354,3 +354,22 @@ def test_path_relative_to_a_kernel_directory_enters_the_mount(fs, d):
         print(json.dumps([st.st_size, os.read(fd, 10).decode(), st.st_ino == os.stat(f"{d}/f").st_ino]))
     """, d)
     assert got == [1, "x", True]
+
+
+def test_rename_changes_the_moved_inode_ctime(fs, d):
+    """Observed: rename did not update the renamed object's ctime (Linux does, for files and
+    directories alike); mtime stays."""
+    got = py(fs, """
+        import json, os, sys, time
+        d = sys.argv[1]
+        open(f"{d}/f", "w").close()
+        os.mkdir(f"{d}/sub")
+        before = {n: os.stat(f"{d}/{n}") for n in ("f", "sub")}
+        time.sleep(0.01)
+        os.rename(f"{d}/f", f"{d}/g")
+        os.rename(f"{d}/sub", f"{d}/sub2")
+        after = {"f": os.stat(f"{d}/g"), "sub": os.stat(f"{d}/sub2")}
+        print(json.dumps({n: [after[n].st_ctime_ns > before[n].st_ctime_ns,
+                              after[n].st_mtime_ns == before[n].st_mtime_ns] for n in before}))
+    """, d)
+    assert got == {"f": [True, True], "sub": [True, True]}
