@@ -6,12 +6,15 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bindings.h"
+#include "common/access.h"
 #include "gkfs/client.h"
 
 namespace gkfs::bindings {
@@ -22,8 +25,14 @@ class PyClient {
  public:
   PyClient(const std::string& hosts_file, int timeout_ms, const std::string& secret_file,
            const std::string& forwarding_map_file, const std::string& hostname, uint32_t app_id,
-           int down_recheck_ms, int recheck_timeout_ms) {
+           int down_recheck_ms, int recheck_timeout_ms, int64_t uid, int64_t gid,
+           std::vector<uint32_t> groups) {
     ClientOptions options;
+    if (uid >= 0) {  // checks as that identity; otherwise none (what is given is done)
+      identity_ = Identity{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid < 0 ? uid : gid), groups};
+      credentials_ = NewIdentityCredentials(identity_->uid, identity_->gid, std::move(groups));
+      options.credentials = credentials_.get();
+    }
     options.hosts_file = hosts_file;
     options.timeout_ms = timeout_ms;
     options.down_recheck_ms = down_recheck_ms;
@@ -39,8 +48,19 @@ class PyClient {
       s = Client::Connect(options, &client);
     }
     ThrowIfError(s, hosts_file);
-    client_ = std::move(client);
+    // The credentials outlive every reference to the client (calls hold one while running).
+    client_ = std::shared_ptr<Client>(client.release(), [credentials = credentials_](Client* c) { delete c; });
   }
+
+  // The identity calls are checked as, if any (gkfs.Client's uid, gid, groups).
+  struct Identity {
+    uint32_t uid = 0, gid = 0;
+    std::vector<uint32_t> groups;
+    bool InGroup(uint32_t g) const {
+      return g == gid || std::find(groups.begin(), groups.end(), g) != groups.end();
+    }
+  };
+  const std::optional<Identity>& identity() const { return identity_; }
 
   // REQUIRES: the GIL is held. Raises ValueError after close().
   std::shared_ptr<Client> get() const {
@@ -57,6 +77,8 @@ class PyClient {
   bool closed() const { return !client_; }
 
  private:
+  std::optional<Identity> identity_;
+  std::shared_ptr<const Credentials> credentials_;
   std::shared_ptr<Client> client_;
 };
 
@@ -226,11 +248,53 @@ void RegisterClient(py::module_& m) {
   using S = const std::string&;
   py::class_<PyClient>(m, "Client", "Connection to the daemons listed in a hosts file.")
       .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
-                    uint32_t, int, int>(),
+                    uint32_t, int, int, int64_t, int64_t, std::vector<uint32_t>>(),
            py::arg("hosts_file"), py::arg("timeout_ms") = 5000, py::arg("secret_file") = "",
            py::arg("forwarding_map_file") = "", py::arg("hostname") = "", py::arg("app_id") = 0,
            py::arg("down_recheck_ms") = ClientOptions().down_recheck_ms,
-           py::arg("recheck_timeout_ms") = ClientOptions().recheck_timeout_ms)
+           py::arg("recheck_timeout_ms") = ClientOptions().recheck_timeout_ms, py::arg("uid") = -1,
+           py::arg("gid") = -1, py::arg("groups") = std::vector<uint32_t>())
+      .def_property_readonly("checks_permissions",
+                             [](const PyClient& self) { return self.identity().has_value(); })
+      .def(
+          "may_access",
+          [](const PyClient& self, const Metadata& md, int mask) {
+            const auto& who = self.identity();
+            return !who || PermitsAccess(md, mask, who->uid, [&](uint32_t g) { return who->InGroup(g); });
+          },
+          py::arg("md"), py::arg("mask"),
+          "access(2)'s rule for the client's identity (True without one).")
+      .def(
+          "owns",
+          [](const PyClient& self, const Metadata& md) {
+            return !self.identity() || OwnsOrPrivileged(md, self.identity()->uid);
+          },
+          py::arg("md"), "Whether the identity owns md or is root (True without one).")
+      .def(
+          "chmod_bits",
+          [](const PyClient& self, const Metadata& md, uint32_t mode) {
+            const auto& who = self.identity();
+            uint32_t bits = mode & 07777;
+            if (who) {
+              int error = ChmodBits(md, mode, who->uid, [&](uint32_t g) { return who->InGroup(g); }, &bits);
+              ThrowIfError(error ? Status::Error(error, "chmod by neither owner nor root") : Status::OK(), "");
+            }
+            return bits;
+          },
+          py::arg("md"), py::arg("mode"), "chmod(2)'s rule: the bits to store; PermissionError (EPERM).")
+      .def(
+          "chown_mode",
+          [](const PyClient& self, const Metadata& md, int64_t uid, int64_t gid) {
+            const auto& who = self.identity();
+            int64_t mode = -1;
+            uint32_t caller = who ? who->uid : 0;
+            int error = ChownChange(md, uid, gid, caller,
+                                    [&](uint32_t g) { return who && who->InGroup(g); }, &mode);
+            ThrowIfError(error ? Status::Error(error, "chown not permitted") : Status::OK(), "");
+            return who ? mode : -1;
+          },
+          py::arg("md"), py::arg("uid"), py::arg("gid"),
+          "chown(2)'s rule: the mode to store with the change (-1: unchanged); PermissionError.")
       .def_property_readonly("config", [](const PyClient& self) { return self.get()->config(); })
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::close)
@@ -246,8 +310,9 @@ void RegisterClient(py::module_& m) {
           "open_file",
           [](const PyClient& self, S path, bool create, uint32_t mode, bool exclusive, uint64_t opener) {
             Metadata md;
-            Call(self, path, [&](Client& c) { return c.OpenFile(path, create, mode, exclusive, opener, &md, nullptr); });
-            return md;
+            bool created = false;
+            Call(self, path, [&](Client& c) { return c.OpenFile(path, create, mode, exclusive, opener, &md, &created); });
+            return py::make_tuple(md, created);
           },
           py::arg("path"), py::arg("create"), py::arg("mode") = 0644, py::arg("exclusive") = false,
           py::arg("opener") = 0,
@@ -354,10 +419,10 @@ void RegisterClient(py::module_& m) {
           py::arg("mtime_ns") = -1, "Sets permission bits / times; -1 leaves a value as is.")
       .def(
           "chown",
-          [](const PyClient& self, S path, int64_t uid, int64_t gid) {
-            Call(self, path, [&](Client& c) { return c.SetAttr(path, -1, -1, -1, uid, gid); });
+          [](const PyClient& self, S path, int64_t uid, int64_t gid, int64_t mode) {
+            Call(self, path, [&](Client& c) { return c.SetAttr(path, mode, -1, -1, uid, gid); });
           },
-          py::arg("path"), py::arg("uid") = -1, py::arg("gid") = -1,
+          py::arg("path"), py::arg("uid") = -1, py::arg("gid") = -1, py::arg("mode") = -1,
           "Sets the owner and group; -1 leaves one as is. No permission checks (the caller's "
           "identity is not consulted) and no set-id bits cleared: what is given is stored.")
       .def(

@@ -5,6 +5,7 @@ expected failures naming what is missing."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -373,3 +374,33 @@ def test_rename_changes_the_moved_inode_ctime(fs, d):
                               after[n].st_mtime_ns == before[n].st_mtime_ns] for n in before}))
     """, d)
     assert got == {"f": [True, True], "sub": [True, True]}
+
+
+def test_client_with_an_identity_is_checked_as_the_preload(fs):
+    """gkfs.Client given an identity applies the core's rules, as the preload applies them to
+    a process: open, listing, chmod, chown, utime and the directory checks of creates and
+    removals."""
+    import gkfs
+
+    with gkfs.Client(fs.hosts_file) as root:
+        root.makedirs("/ident/locked", exist_ok=True)
+        root.chmod("/ident/locked", 0o700)
+        root.chmod("/ident", 0o755)
+        root.write_bytes("/ident/rootfile", b"secret")
+        root.chmod("/ident/rootfile", 0o600)
+    with gkfs.Client(fs.hosts_file, uid=65534, gid=65534) as nobody:
+        for attempt in (lambda: nobody.open("/ident/rootfile", "rb"),
+                        lambda: nobody.listdir("/ident/locked"),
+                        lambda: nobody.open("/ident/new", "wb"),
+                        lambda: nobody.remove("/ident/rootfile")):
+            with pytest.raises(PermissionError):
+                attempt()
+        for attempt in (lambda: nobody.chmod("/ident/rootfile", 0o777),
+                        lambda: nobody.chown("/ident/rootfile", 65534, 65534),
+                        lambda: nobody.utime("/ident/rootfile", (0, 0))):
+            with pytest.raises(PermissionError) as e:
+                attempt()
+            assert e.value.errno == errno.EPERM
+        assert nobody.listdir("/ident") == ["locked", "rootfile"]
+    with gkfs.Client(fs.hosts_file) as root:  # no identity: nothing is checked
+        assert root.read_bytes("/ident/rootfile") == b"secret"

@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "preload/caller_memory.h"
+#include "common/access.h"
 #include "preload/permissions.h"
 
 using namespace gkfs;
@@ -20,11 +21,11 @@ namespace {
 // chmod(2): only the owner (or root); as Linux, an unprivileged caller outside the file's
 // group cannot set its set-group-ID bit (it is dropped, not refused).
 int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
-  if (!OwnsOrRoot(md)) return FailWith(EPERM);
-  if (geteuid() != 0 && !InGroup(md.gid)) mode &= ~static_cast<mode_t>(S_ISGID);
+  uint32_t bits = 0;
+  if (int error = ChmodBits(md, mode, geteuid(), InGroup, &bits)) return FailWith(error);
   if (md.is_dir()) ancestors::Forget();
   return Result(WithClient(
-      [&](Client& c) { return c.SetAttrFile(internal, md.file_id, static_cast<int64_t>(mode & 07777), -1, -1, -1, -1); }));
+      [&](Client& c) { return c.SetAttrFile(internal, md.file_id, static_cast<int64_t>(bits), -1, -1, -1, -1); }));
 }
 
 // chown(2): -1 keeps a field. Linux clears the set-user-ID bit of anything but a directory,
@@ -33,21 +34,11 @@ int SetMode(const std::string& internal, const Metadata& md, mode_t mode) {
 int Chown(const std::string& internal, const Metadata& md, uid_t uid, gid_t gid) {
   constexpr uid_t kKeepUid = static_cast<uid_t>(-1);
   constexpr gid_t kKeepGid = static_cast<gid_t>(-1);
-  if (geteuid() != 0) {
-    bool uid_ok = uid == kKeepUid || (geteuid() == md.uid && uid == md.uid);
-    bool gid_ok = gid == kKeepGid || (geteuid() == md.uid && (gid == md.gid || InGroup(gid)));
-    if (!uid_ok || !gid_ok) return FailWith(EPERM);
-  }
-  int64_t mode = -1;
-  if (!md.is_dir()) {
-    uint32_t bits = md.mode & 07777;
-    uint32_t cleared = bits & ~static_cast<uint32_t>(S_ISUID);
-    if ((bits & S_ISGID) && (bits & S_IXGRP)) cleared &= ~static_cast<uint32_t>(S_ISGID);
-    if (cleared != bits) mode = cleared;
-  }
-  if (md.is_dir()) ancestors::Forget();
   int64_t new_uid = uid == kKeepUid ? -1 : static_cast<int64_t>(uid);
   int64_t new_gid = gid == kKeepGid ? -1 : static_cast<int64_t>(gid);
+  int64_t mode = -1;
+  if (int error = ChownChange(md, new_uid, new_gid, geteuid(), InGroup, &mode)) return FailWith(error);
+  if (md.is_dir()) ancestors::Forget();
   return Result(WithClient([&](Client& c) { return c.SetAttrFile(internal, md.file_id, mode, -1, -1, new_uid, new_gid); }));
 }
 

@@ -1,6 +1,8 @@
 // Permission checks: the mode bits against the caller's current identity.
 #include "preload/permissions.h"
 
+#include "common/access.h"
+
 #include <unistd.h>
 
 #include <vector>
@@ -24,19 +26,11 @@ bool InGroupOf(gid_t gid, bool effective) {
 }  // namespace
 
 bool MayAccess(const Metadata& md, int mode, bool effective) {
-  mode &= R_OK | W_OK | X_OK;
-  if (mode == 0) return true;
   uid_t uid = effective ? geteuid() : getuid();
-  if (uid == 0) return !(mode & X_OK) || md.is_dir() || (md.mode & 0111);
-  unsigned shift = uid == md.uid ? 6 : InGroupOf(md.gid, effective) ? 3 : 0;
-  unsigned granted = (md.mode >> shift) & 7;
-  return (granted & static_cast<unsigned>(mode)) == static_cast<unsigned>(mode);
+  return PermitsAccess(md, mode, uid, [effective](uint32_t gid) { return InGroupOf(gid, effective); });
 }
 
-bool OwnsOrRoot(const Metadata& md) {
-  uid_t uid = geteuid();
-  return uid == 0 || uid == md.uid;
-}
+bool OwnsOrRoot(const Metadata& md) { return OwnsOrPrivileged(md, geteuid()); }
 
 bool InGroup(gid_t gid) { return InGroupOf(gid, true); }
 

@@ -16,7 +16,7 @@ import io
 import os
 import secrets
 import stat as _stat
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from gkfs import _core
 
@@ -225,7 +225,8 @@ class Client:
                  forwarding_map_file: Optional[str] = None, hostname: Optional[str] = None,
                  app_id: Optional[int] = None, secret_file: Optional[str] = None,
                  down_recheck_ms: Optional[int] = None,
-                 recheck_timeout_ms: Optional[int] = None) -> None:
+                 recheck_timeout_ms: Optional[int] = None, uid: Optional[int] = None,
+                 gid: Optional[int] = None, groups: Sequence[int] = ()) -> None:
         self.hosts_file = os.path.abspath(hosts_file or default_hosts_file())
         self.forwarding_map_file, self.hostname, self.app_id = forwarding_options(
             forwarding_map_file, hostname, app_id)
@@ -235,8 +236,12 @@ class Client:
         liveness = {name: value for name, value in (("down_recheck_ms", down_recheck_ms),
                                                     ("recheck_timeout_ms", recheck_timeout_ms))
                     if value is not None}
+        # An identity (uid; gid defaults to uid): calls are checked as that user, by the
+        # rules the preload library applies to a process (the core's); none: no checks.
+        identity = {} if uid is None else {"uid": uid, "gid": uid if gid is None else gid,
+                                           "groups": list(groups)}
         self._core = _core.Client(self.hosts_file, timeout_ms, secret, self.forwarding_map_file,
-                                  self.hostname, self.app_id, **liveness)
+                                  self.hostname, self.app_id, **liveness, **identity)
         # This client's session: its files' opens are counted under it, so a file unlinked
         # while one of them is open keeps its data until that file is closed.
         self._session = secrets.randbits(64) or 1
@@ -268,11 +273,14 @@ class Client:
         base, binary = _split_mode(mode)
         readable, writable, create, truncate, exclusive, append, must_exist = _MODES[base]
         path = _core.normalize_path(path)
-        md = self._core.open_file(path, not must_exist, perm, exclusive, self._session)
+        md, created = self._core.open_file(path, not must_exist, perm, exclusive, self._session)
         opener = self._session if md.is_regular() else 0
         try:
             if md.is_dir():
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            wanted = (os.R_OK if readable else 0) | (os.W_OK if writable or truncate else 0)
+            if not created and not self._core.may_access(md, wanted):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
             if truncate and md.size:
                 self._core.truncate_file(path, md.file_id, 0)
         except BaseException:
@@ -333,16 +341,31 @@ class Client:
         self._core.mknod(_core.normalize_path(path), mode, device)
 
     def chmod(self, path: str, mode: int) -> None:
-        self._core.set_attr(_core.normalize_path(path), mode=_stat.S_IMODE(mode))
+        """As os.chmod; with an identity, as chmod(2) for that user (PermissionError EPERM
+        unless owner or root; set-group-ID dropped for a caller outside the group)."""
+        path = _core.normalize_path(path)
+        bits = _stat.S_IMODE(mode)
+        if self._core.checks_permissions:
+            bits = self._core.chmod_bits(self._core.stat(path), bits)
+        self._core.set_attr(path, mode=bits)
 
     def chown(self, path: str, uid: int, gid: int) -> None:
-        """Sets the owner and group (-1 keeps one), as stored; this client checks no
-        permissions and clears no set-id bits (the preload library does, as chown(2))."""
-        self._core.chown(_core.normalize_path(path), uid=uid, gid=gid)
+        """Sets the owner and group (-1 keeps one). Without an identity what is given is
+        stored; with one, as chown(2) for that user: PermissionError (EPERM) as Linux, and
+        the set-id bits Linux drops are dropped."""
+        path = _core.normalize_path(path)
+        mode = -1
+        if self._core.checks_permissions:
+            mode = self._core.chown_mode(self._core.stat(path), uid, gid)
+        self._core.chown(path, uid=uid, gid=gid, mode=mode)
 
     def utime(self, path: str, ns: tuple[int, int]) -> None:
-        """Sets (atime_ns, mtime_ns)."""
-        self._core.set_attr(_core.normalize_path(path), atime_ns=ns[0], mtime_ns=ns[1])
+        """Sets (atime_ns, mtime_ns); with an identity only its owner or root may
+        (PermissionError EPERM), as utimensat(2) with explicit times."""
+        path = _core.normalize_path(path)
+        if self._core.checks_permissions and not self._core.owns(self._core.stat(path)):
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), path)
+        self._core.set_attr(path, atime_ns=ns[0], mtime_ns=ns[1])
 
     # --- metadata and directories ----------------------------------------------------------
 
@@ -388,11 +411,19 @@ class Client:
 
     def listdir(self, path: str = "/") -> list[str]:
         """Names in the directory (merged from every daemon, sorted)."""
-        return [entry[0] for entry in self._core.readdir(_core.normalize_path(path))]
+        path = _core.normalize_path(path)
+        self._check_readable_dir(path)
+        return [entry[0] for entry in self._core.readdir(path)]
+
+    def _check_readable_dir(self, path: str) -> None:
+        """With an identity: PermissionError (EACCES) unless it may read the directory."""
+        if self._core.checks_permissions and not self._core.may_access(self._core.stat(path), os.R_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
 
     def scandir(self, path: str = "/", page_size: int = 1024) -> Iterator[tuple[str, int]]:
         """Yields (name, DT_* type) page by page: suits directories of millions of entries."""
         path = _core.normalize_path(path)
+        self._check_readable_dir(path)
         start_after = ""
         while True:
             entries, end = self._core.readdir_page(path, start_after, page_size)

@@ -34,6 +34,11 @@ class Credentials {
   virtual bool Privileged() const = 0;
 };
 
+// The credentials of a fixed identity (uid, effective gid, supplementary groups), by Linux's
+// rules (core/common/access.h); uid 0 is privileged. What gkfs.Client checks with when it is
+// given an identity.
+std::unique_ptr<Credentials> NewIdentityCredentials(uint32_t uid, uint32_t gid, std::vector<uint32_t> groups);
+
 struct ClientOptions {
   std::string hosts_file;      // GekkoFS hosts file: "host uri" per line
   int timeout_ms = 5000;       // a call idle (no network progress) this long fails, EHOSTDOWN
