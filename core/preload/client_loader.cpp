@@ -57,11 +57,16 @@ class ScopedDefault {
 // dlopen of the client library. When this library is the one loading UCX, UCX's log stays
 // out of the program's output: UCX writes to stdout by default, so it goes to stderr (or
 // nowhere while stderr is a gkfs file: UCX would write into the memfd behind it, past the
-// hooks), and only errors unless LIBGKFS_LOG asks for more.
+// hooks), and only errors unless LIBGKFS_LOG asks for more. Nor does UCX install its error
+// handlers (SIGSEGV, SIGBUS, SIGILL, SIGFPE, and SIGHUP for its debug dumps): the program's
+// signal dispositions stay its own.
 void* OpenClientLibrary(const std::string& path, bool loads_ucx) {
   ScopedDefault file("UCX_LOG_FILE", fds::MaybeOurs(2) ? "/dev/null" : "stderr", loads_ucx);
   ScopedDefault level("UCX_LOG_LEVEL", "error",
                       loads_ucx && config().log_level < LogLevel::kInfo);
+  ScopedDefault errors("UCX_HANDLE_ERRORS", "none", loads_ucx);
+  ScopedDefault error_signals("UCX_ERROR_SIGNALS", "", loads_ucx);
+  ScopedDefault debug_signal("UCX_DEBUG_SIGNO", "0", loads_ucx);
   return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
 }
 

@@ -18,15 +18,20 @@ namespace gkfs::preload {
 
 // Runs fn(Client&) -> Status with the re-entrancy guard held, connecting on first use.
 // Never in a vfork child: it would drive the parent's UCX state from another process.
+// errno is the caller's again when fn succeeds: the library's own work (connecting, UCX)
+// leaves no trace in it.
 template <typename Fn>
 Status WithClient(Fn&& fn) {
   if (InVforkChild()) return Status::Error(EIO, "gkfs is not usable in a vfork child");
+  const int saved_errno = errno;
   ReentryGuard guard;
   ClientUse use;
   Status status;
   Client* client = AcquireClient(&status);
   if (client == nullptr) return status;
-  return fn(*client);
+  status = fn(*client);
+  if (status.ok()) errno = saved_errno;
+  return status;
 }
 
 // Largest transfer of one read/write call, as Linux (MAX_RW_COUNT).
