@@ -174,6 +174,20 @@ def module_fs(daemons: int) -> Callable[..., Any]:
     return fs
 
 
+def eventually(probe: Callable[[], Any], timeout: float = 15.0, interval: float = 0.2) -> Any:
+    """probe() once it returns something true, polling for at most timeout seconds (for
+    figures a daemon refreshes in the background, e.g. the bytes in its chunk files); the
+    last value otherwise, for the caller's assert to show."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
 def compile_c(source: Path, out: Path, *flags: str) -> str:
     """Builds a test's C program with the system compiler (scripts/setup.sh installs one);
     a missing compiler fails the test rather than skipping it. Returns the binary's path."""

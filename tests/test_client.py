@@ -11,6 +11,7 @@ import threading
 import pytest
 
 import gkfs
+from conftest import eventually
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +78,12 @@ def test_many_chunks_unaligned(small, unique_dir, offset):
 
 
 def test_chunks_spread_over_daemons(small, unique_dir):
+    # Daemons count their chunk bytes in the background (at most ~2 s old): wait for it.
     before = [d.chunk_bytes for d in small.daemons()]
     small.makedirs(unique_dir, exist_ok=True)
     small.write_bytes(f"{unique_dir}/spread", pattern(256 * 4096))
-    after = [d.chunk_bytes for d in small.daemons()]
-    assert all(a > b for a, b in zip(after, before)), (before, after)
+    grew = eventually(lambda: all(a.chunk_bytes > b for a, b in zip(small.daemons(), before)))
+    assert grew, (before, [d.chunk_bytes for d in small.daemons()])
 
 
 def test_holes_read_as_zeros(client, d):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_net_fs, stop_net_fs
+from conftest import eventually, start_net_fs, stop_net_fs
 
 pytestmark = pytest.mark.multihost
 
@@ -129,7 +129,12 @@ def test_metadata_and_chunks_spread_over_all_hosts(fs4, vcluster):
     result = fs4.python(WRITE_SPREAD, fs4.hosts_file)
     assert result.returncode == 0, result.stderr
 
-    status = fs4.ctl("status")
+    # Daemons count their chunk bytes in the background (at most ~2 s old): ask until no
+    # daemon says "used=0B" (or the wait ends, and the asserts below show the last answer).
+    def status_with_chunks():
+        result = fs4.ctl("status")
+        return result if result.returncode == 0 and "used=0B" not in result.stdout else None
+    status = eventually(status_with_chunks) or fs4.ctl("status")
     assert status.returncode == 0, status.stderr
     print(status.stdout)
     lines = [line for line in status.stdout.splitlines() if " up files=" in line]

@@ -55,6 +55,8 @@ Status DataProvider::Init() {
   if (mkdir(chunk_dir_.c_str(), 0700) != 0) {
     if (errno != EEXIST) return Errno(errno, "cannot create chunk directory '" + chunk_dir_ + "'");
     dirty_.SetOverflow();  // a restart: what did the last run leave unsynced?
+    counting_.store(true);
+    RefreshBytesUsed();  // what the last run left
     return Status::OK();
   }
   if (!track_syncs_) return Status::OK();
@@ -195,7 +197,27 @@ Status DataProvider::Remove(uint64_t file_id) {
   return Status::OK();
 }
 
-uint64_t DataProvider::BytesUsed() const {
+namespace {
+int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+}  // namespace
+
+void DataProvider::RefreshBytesUsed() {
+  bytes_used_.store(CountBytesUsed(), std::memory_order_relaxed);
+  bytes_counted_ns_.store(MonotonicNs(), std::memory_order_relaxed);
+  counting_.store(false, std::memory_order_release);
+}
+
+bool DataProvider::NeedsRefresh() {
+  if (MonotonicNs() - bytes_counted_ns_.load(std::memory_order_relaxed) < kBytesUsedMaxAgeNs) return false;
+  bool idle = false;
+  return counting_.compare_exchange_strong(idle, true, std::memory_order_acq_rel);
+}
+
+uint64_t DataProvider::CountBytesUsed() const {
   uint64_t total = 0;
   DIR* top = opendir(chunk_dir_.c_str());
   if (top == nullptr) return 0;

@@ -32,6 +32,15 @@ void HandleHealth(Providers& p, const Request& req, Response* out) {
   r.version = GKFS_VERSION;
   r.files = p.metadata->CountRecords();
   r.chunk_bytes = p.data->BytesUsed();
+  // Counting walks the chunk store: never here on the network thread. A stale count is
+  // recounted on an I/O thread (inline only without any), for the next Health to read.
+  if (p.data->NeedsRefresh()) {
+    if (p.io != nullptr) {
+      p.io->Submit([data = p.data] { data->RefreshBytesUsed(); });
+    } else {
+      p.data->RefreshBytesUsed();
+    }
+  }
   r.orphans = p.metadata->CountOrphans();
   r.syncs = p.sync->syncs();
   struct statvfs vfs;

@@ -146,6 +146,15 @@ Status MetadataProvider::Open(const std::string& where, uint32_t uid, uint32_t g
     s = store_->Write({{"/", entry}, {key, record}});
   }
   if (!s.ok()) return s;
+  int64_t entries = 0, orphans = 0;
+  auto it = store_->NewIterator();
+  for (it->Seek("#o"); it->Valid() && it->key().substr(0, 2) == "#o"; it->Next()) ++orphans;
+  for (it->Seek("/"); it->Valid() && !it->key().empty() && it->key()[0] == '/'; it->Next()) {
+    if (it->key() != "/") ++entries;
+  }
+  it.reset();
+  entries_.store(entries);
+  orphans_.store(orphans);
   std::lock_guard<std::mutex> l(mint_mu_);
   if (store_->Get(kHomeKey, &value).ok()) home_ = static_cast<uint32_t>(std::stoul(value));
   if (store_->Get(kNextKey, &value).ok()) next_ino_ = ino_limit_ = std::stoull(value);
@@ -242,6 +251,7 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply*
   std::vector<KvStore::Update> updates{{req.path, entry}};
   if (!key.empty()) updates.push_back({key, record});
   if (!(s = store_->Write(updates)).ok()) return s;
+  ++entries_;
   if (!record.empty()) CountOpen(req.opener, md);
   r->created = 1;
   r->record = record;
@@ -290,6 +300,7 @@ void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirRepl
   std::vector<KvStore::Update> updates{{req.path, entry}, {dir_key, dir_record}};
   if (!key.empty()) updates.push_back({key, record});
   if ((r->status = store_->Write(updates).code()) != 0) return;
+  ++entries_;
   r->record = record;
   if (record.empty()) r->remote_ino = req.ino;
   else CountOpen(req.opener, md);
@@ -341,6 +352,8 @@ void MetadataProvider::RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirRepl
   const std::string dir_key = InodeKey(pe.ino), dir_record = EncodeMetadata(touched);
   updates.push_back({dir_key, dir_record});
   if ((r->status = store_->Write(updates).code()) != 0) return;
+  --entries_;
+  if (!dropped.orphan_key.empty()) ++orphans_;
   r->record = dropped.after;
   r->reclaim = dropped.reclaim;
   r->done = 1;
@@ -366,6 +379,8 @@ Status MetadataProvider::Remove(const rpc::RemoveRequest& req, rpc::RemoveReply*
     }
   }
   if (!(s = store_->Write(updates)).ok()) return s;
+  --entries_;
+  if (!dropped.orphan_key.empty()) ++orphans_;
   r->record = dropped.after;
   r->reclaim = dropped.reclaim;
   return Status::OK();
@@ -388,6 +403,7 @@ Status MetadataProvider::Links(const rpc::LinksRequest& req, rpc::RemoveReply* r
     if ((s = ApplyOperand(dropped.operand, &md)).ok()) dropped.after = EncodeMetadata(md);
   }
   if (!s.ok() || !(s = store_->Write(updates)).ok()) return s;
+  if (!dropped.orphan_key.empty()) ++orphans_;
   r->record = dropped.after;
   r->reclaim = dropped.reclaim;
   return Status::OK();
@@ -406,7 +422,9 @@ Status MetadataProvider::PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntry
   } else if (s.code() != ENOENT) {
     return s;
   }
-  return store_->Put(req.path, EncodeEntry({req.ino, req.mode & S_IFMT}));
+  s = store_->Put(req.path, EncodeEntry({req.ino, req.mode & S_IFMT}));
+  if (s.ok() && !r->replaced) ++entries_;
+  return s;
 }
 
 Status MetadataProvider::TargetIno(const rpc::Target& target, uint64_t* ino) {
@@ -601,25 +619,10 @@ Status MetadataProvider::Release(const rpc::ReleaseRequest& req, rpc::ReleaseRep
     const std::string key = InodeKey(ino), orphan = OrphanKey(ino);
     Status s = store_->Write({{key, {}, KvStore::Update::Op::kErase}, {orphan, {}, KvStore::Update::Op::kErase}});
     if (!s.ok()) return s;
+    --orphans_;
     r->reclaimed.emplace_back(ino, md.size);
   }
   return Status::OK();
-}
-
-uint64_t MetadataProvider::CountOrphans() {
-  uint64_t n = 0;
-  auto it = store_->NewIterator();
-  for (it->Seek("#o"); it->Valid() && it->key().substr(0, 2) == "#o"; it->Next()) ++n;
-  return n;
-}
-
-uint64_t MetadataProvider::CountRecords() {
-  uint64_t n = 0;
-  auto it = store_->NewIterator();
-  for (it->Seek("/"); it->Valid() && !it->key().empty() && it->key()[0] == '/'; it->Next()) {
-    if (it->key() != "/") ++n;
-  }
-  return n;
 }
 
 Status MetadataProvider::Sync() { return store_->Sync(); }

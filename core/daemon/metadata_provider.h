@@ -10,7 +10,9 @@
 // client asks again at the inode's home.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,8 +55,8 @@ class MetadataProvider {
   // The session closed its last descriptors of these inodes; orphans no session holds any
   // more are removed and listed in r (their chunks are the caller's to remove).
   Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r);
-  // Inodes unlinked while open, kept until released ("#o" keys).
-  uint64_t CountOrphans();
+  // Inodes unlinked while open, kept until released ("#o" keys). A counter: no scan.
+  uint64_t CountOrphans() const { return static_cast<uint64_t>(std::max<int64_t>(0, orphans_.load())); }
   Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r);
   Status UntouchDir(const rpc::UntouchDirRequest& req);
   Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r);
@@ -67,8 +69,9 @@ class MetadataProvider {
   // Children of dir held here with names > start_after, sorted, at most max.
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
-  // Directory entries held, not counting the root's.
-  uint64_t CountRecords();
+  // Directory entries held, not counting the root's. A counter kept by every operation
+  // that adds or erases one (counted once by Open): statfs and status scan nothing.
+  uint64_t CountRecords() const { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
 
@@ -113,6 +116,9 @@ class MetadataProvider {
   uint32_t home_ = kMaxDaemons;   // GUARDED_BY(mint_mu_); kMaxDaemons: not known yet
   uint64_t next_ino_ = 2;         // GUARDED_BY(mint_mu_)
   uint64_t ino_limit_ = 2;        // GUARDED_BY(mint_mu_): persisted; ids below it may be used
+
+  std::atomic<int64_t> entries_{0};  // directory entries but the root's
+  std::atomic<int64_t> orphans_{0};
 
   std::mutex opens_mu_;
   // ino -> session -> opens not yet released. In memory: a daemon restart forgets them, and
