@@ -29,6 +29,16 @@ const char* UnixPath(const struct sockaddr* addr, socklen_t len, char (*storage)
   return *storage;
 }
 
+// Whether the address names a file in gkfs (then *t is its target): neither while the
+// library's own work runs, nor for abstract, unnamed or non-AF_UNIX addresses.
+bool GkfsAddress(const struct sockaddr* addr, socklen_t len, PathTarget* t) {
+  char storage[sizeof(sockaddr_un::sun_path) + 1];
+  const char* path = ReentryGuard::active() ? nullptr : UnixPath(addr, len, &storage);
+  if (path == nullptr) return false;
+  ResolveArg(path, t);
+  return t->gkfs();
+}
+
 // The kernel address standing for inode ino.
 struct sockaddr_un KernelAddress(uint64_t ino, socklen_t* len) {
   struct sockaddr_un out{};
@@ -45,11 +55,8 @@ extern "C" {
 
 int bind(int fd, const struct sockaddr* addr, socklen_t len) {
   static const auto real = NextSymbol<decltype(&::bind)>("bind");
-  char storage[sizeof(sockaddr_un::sun_path) + 1];
-  const char* path = ReentryGuard::active() ? nullptr : UnixPath(addr, len, &storage);
   PathTarget t;
-  if (path != nullptr) ResolveArg(path, &t);
-  if (path == nullptr || !t.gkfs()) return real(fd, addr, len);
+  if (!GkfsAddress(addr, len, &t)) return real(fd, addr, len);
   uint32_t perms = 0777 & ~CurrentUmask();
   Status s = WithClient([&](Client& c) { return c.Mknod(t.internal, S_IFSOCK | perms, 0); });
   if (s.code() == EEXIST) return FailWith(EADDRINUSE);
@@ -70,11 +77,8 @@ int bind(int fd, const struct sockaddr* addr, socklen_t len) {
 
 int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   static const auto real = NextSymbol<decltype(&::connect)>("connect");
-  char storage[sizeof(sockaddr_un::sun_path) + 1];
-  const char* path = ReentryGuard::active() ? nullptr : UnixPath(addr, len, &storage);
   PathTarget t;
-  if (path != nullptr) ResolveArg(path, &t);
-  if (path == nullptr || !t.gkfs()) return real(fd, addr, len);
+  if (!GkfsAddress(addr, len, &t)) return real(fd, addr, len);
   Metadata md;
   int found = LookupArg(&t, true, &md);
   if (found < 0) return -1;
