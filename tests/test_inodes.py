@@ -11,6 +11,7 @@ import os
 import signal
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -422,3 +423,99 @@ def test_client_with_an_identity_is_checked_as_the_preload(fs):
         assert nobody.listdir("/ident") == ["locked", "rootfile"]
     with gkfs.Client(fs.hosts_file) as root:  # no identity: nothing is checked
         assert root.read_bytes("/ident/rootfile") == b"secret"
+
+
+# --- findings of the review of the inode model (each failed before its fix) ---------------
+
+def _names(n: int, prefix: str, keep: Any) -> str:
+    """The first name prefix<i> for which keep(name) holds (placement-dependent cases)."""
+    return next(f"{prefix}{i}" for i in range(1000) if keep(f"{prefix}{i}"))
+
+
+def test_append_after_truncation_starts_at_the_new_end(fs, d):
+    got = py(fs, """
+        import json, os, sys
+        d = sys.argv[1]
+        for _ in range(3):
+            with open(f"{d}/log", "a") as f:
+                f.write("line;")
+        open(f"{d}/log", "w").close()               # truncate, as `: > log` does
+        with open(f"{d}/log", "a") as f:
+            f.write("fresh;")
+        print(json.dumps(open(f"{d}/log").read()))
+    """, d)
+    assert got == "fresh;"
+
+
+def test_open_of_a_renamed_file_keeps_it_when_replaced(make_fs):
+    """An open whose name's entry lives elsewhere than the inode (after a rename) is counted
+    at the inode's home: the file survives a rename that replaces its name."""
+    import gkfs
+    from gkfs import _core
+
+    fs = make_fs(daemons=4)
+    placement = _core.Placement(4)
+    with gkfs.Client(fs.hosts_file) as c:
+        c.write_bytes("/orig", b"kept")
+        home = c._core.stat("/orig").file_id >> 48
+        name = _names(4, "/renamed", lambda p: placement.metadata_owner(p) != home)
+        c.rename("/orig", name)
+        with c.open(name, "ab") as f:          # counted at the home, via the second hop
+            c.write_bytes("/other", b"new")
+            c.rename("/other", name)           # replaces the open file's name
+            f.write(b"+more")
+            assert c._core.read(name, f._file_id, 0, 100) == b"kept+more"
+        assert c.read_bytes(name) == b"new"
+        assert eventually(lambda: sum(i.orphans for i in c.daemons()) == 0)
+
+
+def test_failed_create_leaves_no_orphan(make_fs):
+    import gkfs
+    from gkfs import _core
+
+    fs = make_fs(daemons=4)
+    placement = _core.Placement(4)
+    with gkfs.Client(fs.hosts_file) as c:
+        name = _names(4, "/missing-parent/f", lambda p: placement.metadata_owner(p)
+                      != placement.metadata_owner("/missing-parent"))
+        with pytest.raises(FileNotFoundError):
+            c.open(name, "wb")
+        assert sum(i.orphans for i in c.daemons()) == 0
+        assert c.listdir("/") == []
+
+
+def test_a_program_writing_to_a_redirected_stdout_releases_it(make_fs):
+    """A shell's child opens "cmd > f" and exec's cmd: cmd releases that open at exit, so
+    removing f afterwards frees it (before: an orphan for good)."""
+    import gkfs
+
+    fs = make_fs(daemons=2)
+    d = fs.mountdir
+    result = fs.run(f"/bin/echo hello > {d}/out && /bin/cat {d}/out && rm {d}/out")
+    assert result.returncode == 0 and result.stdout == "hello\n", result.stderr
+    with gkfs.Client(fs.hosts_file) as c:
+        assert sum(i.orphans for i in c.daemons()) == 0
+
+
+def test_directory_link_counts_through_renamed_parents(make_fs):
+    """A parent whose inode lives elsewhere (a renamed directory) still gains and loses its
+    subdirectories' links on rename; a directory replacing an empty one in the same parent
+    leaves one link fewer."""
+    import gkfs
+    from gkfs import _core
+
+    fs = make_fs(daemons=4)
+    placement = _core.Placement(4)
+    with gkfs.Client(fs.hosts_file) as c:
+        c.mkdir("/p")
+        home = c._core.stat("/p").file_id >> 48
+        moved = _names(4, "/q", lambda p: placement.metadata_owner(p) != home)
+        c.rename("/p", moved)                  # its entry now lives elsewhere than its inode
+        c.makedirs("/src/sub")
+        c.rename("/src/sub", f"{moved}/sub")    # arrives in the renamed parent
+        assert c.stat(moved).st_nlink == 3
+        c.mkdir(f"{moved}/x")
+        assert c.stat(moved).st_nlink == 4
+        c.rename(f"{moved}/x", f"{moved}/sub")  # replaces an empty directory, same parent
+        assert c.stat(moved).st_nlink == 3
+        assert c.stat("/src").st_nlink == 2

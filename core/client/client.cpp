@@ -227,19 +227,20 @@ Status ClientImpl::CallTarget(rpc::Verb verb, Req req, Call* call) {
   }
 }
 
-Status ClientImpl::StatInode(uint64_t ino, Metadata* md) {
+Status ClientImpl::StatInode(uint64_t ino, Metadata* md, uint64_t opener) {
   Call call;
-  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{"", ino}}, &call);
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{"", ino}, opener}, &call);
   return s.ok() ? DecodeRecord(call, md) : s;
 }
 
-Status ClientImpl::RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md) {
+Status ClientImpl::RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md,
+                                  uint64_t opener) {
   if (!s.ok()) return s;
-  return remote_ino != 0 ? StatInode(remote_ino, md) : DecodeMetadata(record, md);
+  return remote_ino != 0 ? StatInode(remote_ino, md, opener) : DecodeMetadata(record, md);
 }
 
 Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t opener) {
-  Call call;
+  Call call;  // CallTarget's second hop sends the same request by ino: the opener goes along
   Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{path, 0}, opener}, &call);
   return s.ok() ? DecodeRecord(call, md) : s;
 }
@@ -256,6 +257,10 @@ Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode,
 
 Status ClientImpl::Release(uint64_t opener, const std::vector<uint64_t>& inos) {
   std::lock_guard<std::mutex> l(mu_);
+  return ReleaseLocked(opener, inos);
+}
+
+Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos) {
   std::map<uint32_t, rpc::ReleaseRequest> by_home;
   for (uint64_t ino : inos) {
     rpc::ReleaseRequest& req = by_home[InodeOwner(ino)];
@@ -350,15 +355,17 @@ Status ClientImpl::CreateLocked(rpc::CreateRequest req, Metadata* md, bool* crea
       in_dir = false;  // the parent's inode lives elsewhere: the two-call form
     } else {
       made = cs.ok() && r.done;
-      cs = RecordOrRemote(cs, r.record, r.remote_ino, &record);
+      cs = RecordOrRemote(cs, r.record, r.remote_ino, &record, req.opener);
     }
   }
   if (!in_dir) {
     Call create = MetaCall(req.path, rpc::Verb::kCreate, rpc::EncodeBody(req));
     dir = RunBesideTouch(&create, dir.remote != 0 ? rpc::Target{"", dir.remote} : rpc::Target{parent, 0}, subdir);
     cs = DecodeCreate(create, &record, &made, &remote);
-    if (cs.ok() && remote != 0) cs = StatInode(remote, &record);
+    if (cs.ok() && remote != 0) cs = StatInode(remote, &record, req.opener);
   }
+  // An open's lookup that found or made a regular file counted it at the file's home.
+  const bool counted = req.opener != 0 && cs.ok() && record.is_regular();
   // Linux's order: the parent's lookup and search permission, the entry, write permission.
   Status s = dir.status;
   if (s.ok()) s = CheckSearch(dir.before);
@@ -379,6 +386,8 @@ Status ClientImpl::CreateLocked(rpc::CreateRequest req, Metadata* md, bool* crea
   if (!made) dir.nlink_delta = subdir;
   AddUntouch(dir, &undo);
   if (!undo.empty()) RunAll(undo);
+  // The open failed: its count goes too (after the undo, so a file it made is reclaimed).
+  if (counted && !s.ok()) ReleaseLocked(req.opener, {record.file_id});
   return s;
 }
 
@@ -434,7 +443,7 @@ Status ClientImpl::Link(const std::string& old_path, const std::string& new_path
   if (s.ok()) return s;
   Metadata after;
   bool reclaim = false;
-  DropLinkLocked(md.file_id, &after, &reclaim);
+  if (DropLinkLocked(md.file_id, &after, &reclaim).ok() && reclaim) ReclaimLocked(after);
   return s;
 }
 

@@ -160,7 +160,12 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
     }
   }
   Status s = dir.status.ok() ? rs : dir.status;
-  if (s.ok() && remote != 0) s = DropLinkLocked(remote, removed, reclaim);
+  // The name is gone once the removal succeeded, whatever the parent's touch did: its
+  // inode elsewhere loses the link (and its data, the caller's reclaim) all the same.
+  if (rs.ok() && remote != 0) {
+    Status dropped = DropLinkLocked(remote, removed, reclaim);
+    if (s.ok()) s = dropped;
+  }
   if (!s.ok()) {
     std::vector<Call> undo;
     if (!rs.ok()) AddUntouch(dir, &undo);  // the entry stayed: the parent's times go back
@@ -236,11 +241,17 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   Status ts = StatLocked(new_path, &target);
   if (ts.ok() && target.file_id == md.file_id) return Status::OK();  // two names of one inode
   if (!ts.ok() && ts.code() != ENOENT) return ts;
-  // A directory moving between parents moves a link: the old parent loses one, the new one
-  // gains one unless the directory replaces another.
-  const bool moves_dir = md.is_dir() && old_parent != new_parent;
-  std::vector<Call> touches{TouchCall(rpc::Target{old_parent, 0}, moves_dir ? -1 : 0)};
-  if (new_parent != old_parent) touches.push_back(TouchCall(rpc::Target{new_parent, 0}, moves_dir && !ts.ok() ? 1 : 0));
+  // A directory counts in its parent's link count: the old parent loses it, the new one
+  // gains it unless it replaces a directory there (which goes); one parent: the sum.
+  const int32_t leaves = md.is_dir() ? -1 : 0;
+  const int32_t arrives = md.is_dir() && !ts.ok() ? 1 : 0;
+  std::vector<Call> touches;
+  if (new_parent == old_parent) {
+    touches.push_back(TouchCall(rpc::Target{old_parent, 0}, leaves + arrives));
+  } else {
+    touches.push_back(TouchCall(rpc::Target{old_parent, 0}, leaves));
+    touches.push_back(TouchCall(rpc::Target{new_parent, 0}, arrives));
+  }
   if (md.is_dir()) return RenameDirectoryLocked(old_path, md, new_path, std::move(touches));
   return RenameFileLocked(old_path, md, new_path, std::move(touches));
 }
@@ -251,11 +262,31 @@ Status ClientImpl::FinishRenameLocked(std::vector<Call> last, uint64_t moved_ino
   ctime.target = rpc::Target{"", moved_ino};
   last.push_back(InodeCall(moved_ino, rpc::Verb::kSetAttr, rpc::EncodeBody(ctime)));
   Status s = RunAll(last);
-  if (!s.ok() || replaced_ino == 0) return s;
+  // A parent whose inode lives elsewhere (a renamed directory) answered with its id: touch
+  // it at its home, with the same link-count change.
+  std::vector<Call> second;
+  for (const Call& call : last) {
+    rpc::TouchDirReply reply;
+    rpc::TouchDirRequest req;
+    if (call.verb != rpc::Verb::kTouchDir || !call.status.ok() ||
+        !rpc::DecodeBody(call.reply_body, &reply, "touch reply").ok() || reply.remote_ino == 0 ||
+        !rpc::DecodeBody(call.body, &req, "touch").ok()) {
+      continue;
+    }
+    second.push_back(TouchCall(rpc::Target{"", reply.remote_ino}, req.nlink_delta));
+  }
+  if (!second.empty()) {
+    Status t = RunAll(second);
+    if (s.ok()) s = t;
+  }
+  // What new_path named before lost its name with the PutEntry: drop its link even when a
+  // later step failed, or it would keep nlink >= 1 and its data with no name.
+  if (replaced_ino == 0) return s;
   Metadata after;
   bool reclaim = false;
-  s = DropLinkLocked(replaced_ino, &after, &reclaim);
-  return s.ok() && reclaim ? ReclaimLocked(after) : s;
+  Status dropped = DropLinkLocked(replaced_ino, &after, &reclaim);
+  if (dropped.ok() && reclaim) dropped = ReclaimLocked(after);
+  return s.ok() ? dropped : s;
 }
 
 namespace {

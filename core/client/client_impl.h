@@ -88,12 +88,15 @@ class ClientImpl : public Client {
   // names an inode held elsewhere, asks again at the inode's home. REQUIRES: mu_ held.
   template <class Req>
   Status CallTarget(rpc::Verb verb, Req req, transport::Call* call);
-  // The record of inode ino from its home. REQUIRES: mu_ held.
-  Status StatInode(uint64_t ino, Metadata* md);
+  // The record of inode ino from its home (opener != 0: an open's lookup, counted there).
+  // REQUIRES: mu_ held.
+  Status StatInode(uint64_t ino, Metadata* md, uint64_t opener = 0);
   // The record a Stat call (by path) answered, following its redirect. REQUIRES: mu_ held.
   Status DecodeStat(const transport::Call& call, Metadata* md);
   // The record a Create/Remove-style reply carried, or (remote_ino != 0) its home's.
-  Status RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md);
+  Status RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md,
+                        uint64_t opener = 0);
+  Status ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos);
   // Whether a create (removal) of path and the touch of its parent go as one CreateInDir
   // (RemoveInDir): one daemon owns both, so one round trip and one write.
   virtual bool OneOwnerWithParent(const std::string& path, const std::string& parent) {

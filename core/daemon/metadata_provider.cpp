@@ -391,6 +391,8 @@ Status MetadataProvider::Links(const rpc::LinksRequest& req, rpc::RemoveReply* r
   Metadata md;
   Status s = LoadInode(req.ino, &md);
   if (!s.ok()) return s;
+  // As link(2) of a file whose last name went (open elsewhere, an orphan): ENOENT.
+  if (req.delta > 0 && md.nlink == 0) return Status::Error(ENOENT, "the file has no name left");
   const int64_t now = NowNs();
   std::vector<KvStore::Update> updates;
   Dropped dropped;
@@ -465,6 +467,14 @@ Status MetadataProvider::Stat(const rpc::Target& target, uint64_t opener, rpc::R
   uint64_t ino = 0;
   Metadata md;
   bool local = false;
+  std::unique_lock<std::mutex> l;
+  if (opener != 0) {  // an open: counted under the inode's lock, which DropLink holds too
+    Status s = LockTarget(target, &l, &ino, &md, &r->remote_ino);
+    if (!s.ok() || r->remote_ino != 0) return s;
+    r->record = EncodeMetadata(md);
+    CountOpen(opener, md);
+    return Status::OK();
+  }
   Status s = Resolve(target, &ino, &md, &local);
   if (!s.ok()) return s;
   if (!local) {
@@ -527,7 +537,12 @@ Status MetadataProvider::SetSize(const rpc::SizeRequest& req, rpc::TargetReply* 
   Status s = LockTarget(req.target, &l, &ino, &md, &r->remote_ino);
   if (!s.ok() || r->remote_ino != 0) return s;
   if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
-  return store_->Merge(InodeKey(ino), EncodeSetSizeOperand(req.size, req.mtime_ns));
+  s = store_->Merge(InodeKey(ino), EncodeSetSizeOperand(req.size, req.mtime_ns));
+  if (s.ok()) {  // appends after a truncation start at the new end, not past the old one
+    std::lock_guard<std::mutex> a(append_mu_);
+    append_end_.erase(ino);
+  }
+  return s;
 }
 
 Status MetadataProvider::SetAttr(const rpc::SetAttrRequest& req, rpc::TargetReply* r) {
@@ -561,7 +576,7 @@ Status MetadataProvider::ReserveAppend(uint64_t ino, uint64_t length, uint64_t* 
     // Forget the reservations whose bytes all arrived (the size covers them).
     for (auto it = append_end_.begin(); it != append_end_.end();) {
       Metadata other;
-      bool done = it->first == ino || !LoadInode(it->first, &other).ok() || other.size >= it->second;
+      bool done = it->first != ino && (!LoadInode(it->first, &other).ok() || other.size >= it->second);
       it = done ? append_end_.erase(it) : std::next(it);
     }
   }

@@ -212,6 +212,21 @@ void ScanInherited() {
   sys::Close(dir);
 }
 
+std::vector<uint64_t> DroppedAtExec() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  std::unordered_map<const OpenFile*, bool> kept;  // description -> some fd survives exec
+  for (const auto& [fd, file] : Files()) {
+    if (file->is_dir()) continue;
+    bool survives = (sys::Fcntl(fd, F_GETFD, 0) & FD_CLOEXEC) == 0;
+    kept[file.get()] = kept[file.get()] || survives;
+  }
+  std::vector<uint64_t> dropped;
+  for (const auto& [file, survives] : kept) {
+    if (!survives) dropped.push_back(file->file_id);
+  }
+  return dropped;
+}
+
 void LockForFork() { g_mu.lock(); }
 void UnlockAfterFork() { g_mu.unlock(); }
 

@@ -92,6 +92,10 @@ int SetPosition(int fd, int64_t position);
 // After exec: finds inherited gkfs descriptors in /proc/self/fd.
 void ScanInherited();
 
+// The inode ids of the regular files whose every descriptor here is close-on-exec: an exec
+// drops those open files (each description once).
+std::vector<uint64_t> DroppedAtExec();
+
 void LockForFork();
 void UnlockAfterFork();
 

@@ -5,6 +5,7 @@
 // a vfork child may have chdir'd, so `environ` alone is not enough. Everything here lives on
 // the stack: it may run in a vfork child.
 #include "preload/hooks.h"
+#include "preload/open_registry.h"
 
 #include <alloca.h>
 #include <linux/limits.h>
@@ -50,8 +51,18 @@ int WithCwdEnvironment(char* const envp[], Exec&& exec) {
 }
 
 // Exec of a path (kernel or gkfs): returns only on failure, with errno set.
+// The open files this process's exec drops (close-on-exec) end, and its queued releases go,
+// before the image is replaced (open_registry.h). Not in a vfork child: what it sees is
+// its parent's, which lives on.
+void EndOpensAtExec() {
+  if (InVforkChild() || ReentryGuard::active()) return;
+  for (uint64_t ino : fds::DroppedAtExec()) opens::Closed(ino);
+  opens::Flush();
+}
+
 int ExecPath(const char* path, char* const argv[], char* const envp[]) {
   static const auto real = NextSymbol<decltype(&::execve)>("execve");
+  EndOpensAtExec();
   return WithCwdEnvironment(envp, [&](char* const* env) {
     return FailWith(exec::RunProgram(path, argv, [&](const char* kernel, int memfd,
                                                       char* const* args) {

@@ -4,8 +4,13 @@
 // in the middle of the application's own strtok loop (io500 walks its data directory so).
 // Calls made by the library's own work (a ReentryGuard is alive on the thread) get a place
 // of their own; the application's keep glibc's semantics (one place per process).
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
 
+#include "preload/libc.h"
+#include "preload/open_registry.h"
 #include "preload/preload.h"
 
 using namespace gkfs::preload;
@@ -19,6 +24,23 @@ extern "C" {
 
 char* strtok(char* s, const char* delim) {
   return strtok_r(s, delim, ReentryGuard::active() ? &t_library_place : &g_application_place);
+}
+
+// _exit skips the library's destructor, which releases the process's open files on the
+// daemons (open_registry.h): a shell (dash) ends so. Not in a vfork child: the releases it
+// would see are its parent's.
+void _exit(int status) {
+  static const auto real = NextSymbol<void (*)(int)>("_exit");
+  if (!InVforkChild() && !ReentryGuard::active()) opens::ReleaseAll();
+  real(status);
+  __builtin_unreachable();
+}
+
+void _Exit(int status) {
+  static const auto real = NextSymbol<void (*)(int)>("_Exit");
+  if (!InVforkChild() && !ReentryGuard::active()) opens::ReleaseAll();
+  real(status);
+  __builtin_unreachable();
 }
 
 }  // extern "C"

@@ -105,6 +105,9 @@ void Flush() {
     std::lock_guard<std::mutex> l(r.mu);
     if (r.pending.empty()) return;
     batch.swap(r.pending);
+    // Counts inherited over exec (a program run as "cmd > f") were made by this session
+    // before the exec; it may not have been drawn again in this image yet.
+    if (r.session == 0) r.session = NewSession();
     session = r.session;
   }
   Status s = WithClient([&](Client& c) { return c.Release(session, batch); });
