@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point
+from conftest import HANG_GUARD_S, entry_point, eventually
 
 from gkfs.launchers.base import proc_start_time
 
@@ -71,4 +71,5 @@ squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
                      r"stopped \(SIGTERM\)", result.stdout)
     assert proc_start_time(state["daemons"][0]["pid"]) is None
     assert not hosts.exists() and not Path(f"{hosts}.secret").exists()
-    assert local_slurm.jobs() == []
+    # slurmctld ends the allocation shortly after salloc returns: wait for it (bounded).
+    assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()

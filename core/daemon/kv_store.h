@@ -46,6 +46,9 @@ class KvStore {
   virtual Status Sync() = 0;
 };
 
+// Merge operands of one key a RocksDB memtable keeps before storing the merged value.
+constexpr size_t kMaxSuccessiveMerges = 32;
+
 // Opens (creating if needed) a RocksDB database in dir with the gkfs merge operator.
 Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out);
 std::unique_ptr<KvStore> NewMemoryStore();

@@ -17,6 +17,8 @@ std::string MergeRecord(const std::string_view* base, const std::vector<std::str
   return EncodeMetadata(md);
 }
 
+std::atomic<size_t> TEST_last_merge_operands{0};
+
 namespace {
 
 class MetadataMergeOperator : public rocksdb::MergeOperator {
@@ -27,6 +29,7 @@ class MetadataMergeOperator : public rocksdb::MergeOperator {
     std::vector<std::string_view> operands;
     operands.reserve(in.operand_list.size());
     for (const auto& op : in.operand_list) operands.push_back(op.ToStringView());
+    TEST_last_merge_operands.store(operands.size(), std::memory_order_relaxed);
     out->new_value = MergeRecord(in.existing_value != nullptr ? &base : nullptr, operands);
     return true;
   }

@@ -6,6 +6,7 @@
 
 #include <rocksdb/merge_operator.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,9 @@
 namespace gkfs {
 
 std::shared_ptr<rocksdb::MergeOperator> NewMetadataMergeOperator();
+
+// Tests: how many operands the last full merge applied.
+extern std::atomic<size_t> TEST_last_merge_operands;
 
 // The merge itself, shared with the in-memory store and unit tests. base == nullptr: none.
 std::string MergeRecord(const std::string_view* base, const std::vector<std::string_view>& operands);

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/metadata_codec.h"
+#include "daemon/kv_store.h"
 #include "daemon/merge_operator.h"
 #include "gkfs/client.h"
 #include "rpc/schema.h"
@@ -249,4 +250,26 @@ TEST_CASE("RPC decoders reject truncated, oversized and garbage bodies") {
     (void)rpc::DecodeBody(junk, &c2, "c");
     (void)rpc::DecodeDirEntries(junk, &d);
   }
+}
+
+TEST_CASE("a RocksDB lookup after many size merges replays a short operand chain") {
+  char dir[] = "/tmp/gkfs-merges-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  {
+    std::unique_ptr<KvStore> store;
+    REQUIRE(OpenRocksDbStore(dir, &store).ok());
+    Metadata md = Sample();
+    md.size = 0;
+    REQUIRE(store->Put("#i0000000000000002", EncodeMetadata(md)).ok());
+    for (uint64_t i = 1; i <= 20000; ++i) {  // ior-hard: one size operand per write
+      REQUIRE(store->Merge("#i0000000000000002", EncodeGrowOperand(i * 47008, 1)).ok());
+    }
+    std::string value;
+    REQUIRE(store->Get("#i0000000000000002", &value).ok());
+    REQUIRE(DecodeMetadata(value, &md).ok());
+    CHECK(md.size == 20000ull * 47008);
+    CHECK(TEST_last_merge_operands.load() <= kMaxSuccessiveMerges);
+  }
+  std::string rm = std::string("rm -rf ") + dir;
+  CHECK(system(rm.c_str()) == 0);
 }
