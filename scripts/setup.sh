@@ -16,6 +16,8 @@ apt_packages=(librocksdb-dev libucx-dev ucx-utils libxxhash-dev catch2 pkg-confi
 apt_packages+=(openssh-server openssh-client openmpi-bin slurm-wlm munge)
 # The preload's program matrix (tests/test_programs.py) runs these in gkfs and locally.
 apt_packages+=(sqlite3 fio git make gzip tar rsync)
+# tests/test_io500.py builds IO500 (ior, mdtest, pfind) from the bench inputs with MPI.
+apt_packages+=(libopenmpi-dev autoconf automake libtool)
 # tests/test_durability.py attaches strace to the daemons to see them fsync.
 apt_packages+=(strace)
 pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
