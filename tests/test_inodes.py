@@ -519,3 +519,27 @@ def test_directory_link_counts_through_renamed_parents(make_fs):
         c.rename(f"{moved}/x", f"{moved}/sub")  # replaces an empty directory, same parent
         assert c.stat(moved).st_nlink == 3
         assert c.stat("/src").st_nlink == 2
+
+
+def test_an_open_file_ends_with_the_last_descriptor_of_its_description(make_fs):
+    """dup'ed descriptors share one open: the file outlives its name until the last of them
+    closes, then goes (counted per descriptor number, not by references in flight)."""
+    import gkfs
+
+    fs = make_fs(daemons=2)
+    got = py(fs, """
+        import json, os, subprocess, sys
+        d = sys.argv[1]
+        fd = os.open(f"{d}/f", os.O_CREAT | os.O_RDWR, 0o600)
+        os.write(fd, b"shared")
+        other = os.dup(fd)
+        os.close(fd)
+        subprocess.run(["rm", f"{d}/f"], check=True)
+        os.lseek(other, 0, 0)
+        data = os.read(other, 100).decode()
+        os.close(other)
+        print(json.dumps(data))
+    """, fs.mountdir)
+    assert got == "shared"
+    with gkfs.Client(fs.hosts_file) as c:
+        assert sum(i.orphans for i in c.daemons()) == 0

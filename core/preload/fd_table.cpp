@@ -63,8 +63,17 @@ void SetBit(int fd, bool on) {
   }
 }
 
+// Erases fd's entry; true when it was its description's last descriptor here.
+bool EraseLocked(std::unordered_map<int, OpenFileRef>::iterator it) {
+  bool last = --it->second->descriptors == 0;
+  Files().erase(it);
+  return last;
+}
+
 void InsertLocked(int fd, OpenFileRef file) {
   if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxFds)) return;
+  if (auto it = Files().find(fd); it != Files().end()) EraseLocked(it);
+  ++file->descriptors;
   Files()[fd] = std::move(file);
   SetBit(fd, true);
 }
@@ -105,7 +114,7 @@ OpenFileRef Lookup(int fd) {
   auto it = Files().find(fd);
   if (it == Files().end()) return nullptr;
   if (it->second->memfd_ino != ino) {  // the number now names someone else's file
-    Files().erase(it);
+    EraseLocked(it);
     SetBit(fd, false);
     return nullptr;
   }
@@ -151,11 +160,13 @@ void Duplicate(int from, int to) {
   InsertLocked(to, it->second);
 }
 
-void Forget(int fd) {
-  if (!MaybeOurs(fd)) return;
+bool Forget(int fd) {
+  if (!MaybeOurs(fd)) return false;
   std::lock_guard<std::mutex> lock(g_mu);
-  Files().erase(fd);
+  bool last = false;
+  if (auto it = Files().find(fd); it != Files().end()) last = EraseLocked(it);
   SetBit(fd, false);
+  return last;
 }
 
 int ReadFlags(int fd) {

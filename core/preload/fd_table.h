@@ -43,6 +43,8 @@ struct OpenFile {
   // unprivileged write or truncation may drop them (DropSetIdOnWrite). 0 when none or
   // unknown (an inherited descriptor).
   mutable std::atomic<uint32_t> setid_bits{0};
+  // Descriptor numbers of this process naming this description. GUARDED_BY(the table's lock)
+  int descriptors = 0;
 
   bool is_dir() const { return kind == FileKind::kDirectory; }
   bool readable() const { return access_mode == O_RDONLY || access_mode == O_RDWR; }
@@ -79,8 +81,9 @@ OpenFileRef Lookup(int fd);
 int Create(FileKind kind, int flags, uint64_t file_id, const std::string& path);
 // Records that `to` now refers to the same description as `from` (after dup/dup2/F_DUPFD).
 void Duplicate(int from, int to);
-// Records that fd no longer refers to a gkfs file (after close or dup2 over it).
-void Forget(int fd);
+// Records that fd no longer refers to a gkfs file (after close or dup2 over it). True when
+// it was this process's last descriptor of its open file description.
+bool Forget(int fd);
 
 // The open flags stored in the header (shared by all descriptors of the description).
 int ReadFlags(int fd);

@@ -45,10 +45,10 @@ void Duplicated(int from, int to) {
   streams::AfterStdFdChange(to);
 }
 
-// A descriptor of file was just forgotten: when it was this process's last one of that
-// open description, the open of a regular file ends (open_registry.h).
-void EndOfDescription(OpenFileRef file) {
-  if (file && file.use_count() == 1 && !file->is_dir()) opens::Closed(file->file_id);
+// A descriptor of file was just forgotten (last: it was this process's last one of that
+// open description): the open of a regular file ends (open_registry.h).
+void EndOfDescription(const OpenFileRef& file, bool last) {
+  if (file && last && !file->is_dir()) opens::Closed(file->file_id);
 }
 
 // True if making `to` a copy of `from` concerns this library's state.
@@ -64,9 +64,9 @@ int DupOnto(int from, int to, Fn&& real_dup) {
   OpenFileRef replaced = fds::Lookup(to);
   int r = real_dup();
   if (r >= 0) {
-    fds::Forget(to);
+    bool last = fds::Forget(to);
     if (replaced) locks::Closed(replaced->path);
-    EndOfDescription(std::move(replaced));
+    EndOfDescription(replaced, last);
     if (fds::MaybeOurs(from)) fds::Duplicate(from, to);
     streams::AfterStdFdChange(to);
   }
@@ -192,9 +192,9 @@ int close(int fd) {
   OpenFileRef file = fds::Lookup(fd);
   streams::BeforeStdFdChange(fd);
   int r = real(fd);  // Linux releases the number even when close fails
-  fds::Forget(fd);
+  bool last = fds::Forget(fd);
   if (file) locks::Closed(file->path);  // POSIX: any close drops the process's record locks
-  EndOfDescription(std::move(file));
+  EndOfDescription(file, last);
   streams::AfterStdFdChange(fd);
   return r;
 }
