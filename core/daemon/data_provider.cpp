@@ -120,6 +120,9 @@ Status DataProvider::Write(uint64_t file_id, const std::vector<rpc::Piece>& piec
       break;
     }
     src += p.length;
+    // "used" between counts: what was written since (overwrites count twice until the next
+    // count, which also takes removals and truncations into account).
+    bytes_used_.fetch_add(p.length, std::memory_order_relaxed);
   }
   NoteDirty(file_id, written, created_file, created_dir);
   return s;

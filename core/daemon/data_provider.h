@@ -50,8 +50,9 @@ class DataProvider {
   // Drops chunk data at and past size.
   Status Truncate(uint64_t file_id, uint64_t size);
   Status Remove(uint64_t file_id);
-  // Bytes in chunk files, as last counted: Health reads it without walking the chunk store
-  // (the walk takes ~0.1 s per 10 000 files). RefreshBytesUsed walks it and keeps the count;
+  // Bytes in chunk files, as last counted plus the bytes written since: Health reads it
+  // without walking the chunk store (the walk takes ~0.1 s per 10 000 files); overwrites,
+  // removals and truncations show at the next count. RefreshBytesUsed walks it and keeps the count;
   // NeedsRefresh says when the count is older than kBytesUsedMaxAge and no walk runs, and
   // marks one as started. Init counts once.
   uint64_t BytesUsed() const { return bytes_used_.load(std::memory_order_relaxed); }
