@@ -227,10 +227,14 @@ Status ClientImpl::CallTarget(rpc::Verb verb, Req req, Call* call) {
   }
 }
 
-Status ClientImpl::StatInode(uint64_t ino, Metadata* md, uint64_t opener) {
-  Call call;
-  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{"", ino}, opener}, &call);
+Status ClientImpl::StatTarget(const rpc::Target& target, Metadata* md, uint64_t opener) {
+  Call call;  // CallTarget's second hop sends the same request by ino: the opener goes along
+  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{target, opener}, &call);
   return s.ok() ? DecodeRecord(call, md) : s;
+}
+
+Status ClientImpl::StatInode(uint64_t ino, Metadata* md, uint64_t opener) {
+  return StatTarget(rpc::Target{"", ino}, md, opener);
 }
 
 Status ClientImpl::RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md,
@@ -240,9 +244,7 @@ Status ClientImpl::RecordOrRemote(Status s, const std::string& record, uint64_t 
 }
 
 Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t opener) {
-  Call call;  // CallTarget's second hop sends the same request by ino: the opener goes along
-  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{rpc::Target{path, 0}, opener}, &call);
-  return s.ok() ? DecodeRecord(call, md) : s;
+  return StatTarget(rpc::Target{path, 0}, md, opener);
 }
 
 Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
@@ -303,9 +305,7 @@ Status ClientImpl::Stat(const std::string& path, Metadata* md) {
 
 Status ClientImpl::StatFile(const std::string& path, uint64_t file_id, Metadata* md) {
   std::lock_guard<std::mutex> l(mu_);
-  Call call;
-  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{FileTarget(path, file_id)}, &call);
-  return s.ok() ? DecodeRecord(call, md) : s;
+  return StatTarget(FileTarget(path, file_id), md);
 }
 
 // A CreateInDir/RemoveInDir reply as the pair a TouchDir and the operation beside it give:

@@ -158,11 +158,10 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
 
 Status ClientImpl::TruncateLocked(const rpc::Target& target, uint64_t size) {
   Metadata md;
-  Call call;
-  Status s = CallTarget(rpc::Verb::kStat, rpc::TargetRequest{target}, &call);
-  if (s.ok()) s = DecodeRecord(call, &md);
+  Status s = StatTarget(target, &md);
   if (!s.ok()) return s;
   if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
+  Call call;
   rpc::SizeRequest req;
   req.target = rpc::Target{"", md.file_id};
   req.size = size;

@@ -88,8 +88,9 @@ class ClientImpl : public Client {
   // names an inode held elsewhere, asks again at the inode's home. REQUIRES: mu_ held.
   template <class Req>
   Status CallTarget(rpc::Verb verb, Req req, transport::Call* call);
-  // The record of inode ino from its home (opener != 0: an open's lookup, counted there).
-  // REQUIRES: mu_ held.
+  // The record of what target names, following a redirect to the inode's home; StatInode:
+  // by id (opener != 0: an open's lookup, counted there). REQUIRES: mu_ held.
+  Status StatTarget(const rpc::Target& target, Metadata* md, uint64_t opener = 0);
   Status StatInode(uint64_t ino, Metadata* md, uint64_t opener = 0);
   // The record a Stat call (by path) answered, following its redirect. REQUIRES: mu_ held.
   Status DecodeStat(const transport::Call& call, Metadata* md);

@@ -33,16 +33,21 @@ inline std::string ChildPrefix(std::string_view dir) {
   return dir == "/" ? std::string("/") : std::string(dir) + "/";
 }
 
+// FNV-1a (64 bit) of bytes, continuing from h: names for node-local objects and ids that
+// only need to agree among the processes of one host (not placement: that is XXH3).
+inline uint64_t Fnv1a(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
 // st_dev of every file of the file system mounted at mountdir, the same from the preload,
 // gkfs.Client and FUSE (tar and rsync match hard links by st_dev and st_ino): major 0x6b66
 // ("fk"), minor the low 20 bits of FNV-1a over the mount directory's bytes.
 inline uint64_t FileSystemDevice(std::string_view mountdir) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : mountdir) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  const uint64_t major = 0x6b66, minor = h & 0xfffff;
+  const uint64_t major = 0x6b66, minor = Fnv1a(mountdir) & 0xfffff;
   // makedev's encoding (glibc), spelled out so this header needs no system one.
   return ((major & 0xfffff000ULL) << 32) | ((major & 0xfffULL) << 8) | ((minor & 0xffffff00ULL) << 12) |
          (minor & 0xffULL);

@@ -230,6 +230,16 @@ void MetadataProvider::DropLink(const Metadata& md, int64_t now, Dropped* out,
   out->after = EncodeMetadata(a);
 }
 
+void MetadataProvider::DescribeExisting(uint64_t ino, uint64_t opener, std::string* record, uint64_t* remote) {
+  Metadata md;
+  if (!LoadInode(ino, &md).ok()) {
+    *remote = ino;
+    return;
+  }
+  *record = EncodeMetadata(md);
+  CountOpen(opener, md);
+}
+
 Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply* r) {
   std::lock_guard<std::mutex> l(EntryLock(req.path));
   Entry existing;
@@ -237,12 +247,7 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply*
   Metadata md;
   if (s.ok()) {
     if (req.exclusive) return Status::Error(EEXIST, "file exists");
-    if (LoadInode(existing.ino, &md).ok()) {
-      r->record = EncodeMetadata(md);
-      CountOpen(req.opener, md);
-    } else {
-      r->remote_ino = existing.ino;
-    }
+    DescribeExisting(existing.ino, req.opener, &r->record, &r->remote_ino);
     return Status::OK();
   }
   if (s.code() != ENOENT) return s;
@@ -280,12 +285,7 @@ void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirRepl
   r->dir_record = EncodeMetadata(dir);
   if (es.ok()) {
     r->status = req.exclusive ? EEXIST : 0;
-    if (LoadInode(existing.ino, &md).ok()) {
-      r->record = EncodeMetadata(md);
-      if (!req.exclusive) CountOpen(req.opener, md);
-    } else {
-      r->remote_ino = existing.ino;
-    }
+    DescribeExisting(existing.ino, req.exclusive ? 0 : req.opener, &r->record, &r->remote_ino);
     return;
   }
   if (es.code() != ENOENT) {

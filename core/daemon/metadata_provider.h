@@ -106,6 +106,9 @@ class MetadataProvider {
   };
   void DropLink(const Metadata& md, int64_t now, Dropped* out, std::vector<KvStore::Update>* updates);
   void CountOpen(uint64_t opener, const Metadata& md);
+  // The create of an existing name: its inode's record (counting an open by opener), or
+  // *remote when the inode lives elsewhere.
+  void DescribeExisting(uint64_t ino, uint64_t opener, std::string* record, uint64_t* remote);
   bool IsOpen(uint64_t ino);
 
   std::unique_ptr<KvStore> store_;

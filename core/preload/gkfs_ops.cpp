@@ -100,11 +100,7 @@ mode_t CurrentUmask() {
 void ForgetUmask() { g_umask.store(-1, std::memory_order_relaxed); }
 
 uint64_t InodeOf(const std::string& internal) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: d_ino and st_ino only need to agree
-  for (unsigned char c : internal) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
+  uint64_t h = Fnv1a(internal);  // d_ino and st_ino only need to agree
   return h == 0 ? 1 : h;
 }
 

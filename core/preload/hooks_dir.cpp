@@ -24,6 +24,7 @@ struct GkfsDir {
   int fd;  // first, as in glibc's struct __dirstream
   size_t position = 0;
   std::string path;
+  uint64_t ino = 0;  // the directory's inode id (d_ino of ".")
   std::vector<DirEntry> entries;
   bool stale = false;  // rewound: fetch the listing again at the next read
   struct dirent64 entry;
@@ -43,21 +44,22 @@ uint64_t EntryInode(const std::string& dir, const DirEntry& e) {
   return InodeOf(ChildPrefix(dir) + e.name);
 }
 
-// The listing with "." and ".." first, each with the inode it names (d_ino = st_ino).
-int List(const std::string& internal, std::vector<DirEntry>* entries) {
+// The listing with "." and ".." first, each with the inode it names (d_ino = st_ino): the
+// directory's own is its descriptor's (self_ino); its parent's costs a lookup.
+int List(const std::string& internal, uint64_t self_ino, std::vector<DirEntry>* entries) {
   std::vector<DirEntry> children;
-  Metadata self, parent;
+  Metadata parent;
+  parent.file_id = self_ino;  // the root is its own parent
   Status s = WithClient([&](Client& c) {
     Status r = c.ReadDir(internal, &children);
-    if (r.ok()) r = c.Stat(internal, &self);
-    if (r.ok()) r = c.Stat(ParentPath(internal), &parent);
+    if (r.ok() && internal != "/") r = c.Stat(ParentPath(internal), &parent);
     return r;
   });
   if (!s.ok()) return FailWith(s);
   entries->clear();
   entries->reserve(children.size() + 2);
-  entries->push_back(DirEntry{".", DT_DIR, self.file_id});
-  entries->push_back(DirEntry{"..", DT_DIR, internal == "/" ? self.file_id : parent.file_id});
+  entries->push_back(DirEntry{".", DT_DIR, self_ino});
+  entries->push_back(DirEntry{"..", DT_DIR, parent.file_id});
   for (auto& child : children) entries->push_back(std::move(child));
   return 0;
 }
@@ -68,7 +70,8 @@ DIR* NewDir(int fd, const OpenFile& file) {
   auto* dir = new GkfsDir();
   dir->fd = fd;
   dir->path = file.path;
-  if (List(dir->path, &dir->entries) != 0) {
+  dir->ino = file.file_id;
+  if (List(dir->path, dir->ino, &dir->entries) != 0) {
     delete dir;
     return nullptr;
   }
@@ -200,7 +203,7 @@ struct dirent64* readdir64(DIR* stream) {
   if (dir == nullptr) return real(stream);
   if (dir->stale) {
     dir->stale = false;
-    if (List(dir->path, &dir->entries) != 0) return nullptr;
+    if (List(dir->path, dir->ino, &dir->entries) != 0) return nullptr;
   }
   if (dir->position >= dir->entries.size()) return nullptr;  // end: errno unchanged
   const DirEntry& e = dir->entries[dir->position++];
@@ -296,7 +299,7 @@ ssize_t getdents64(int fd, void* buf, size_t len) {
   int64_t position = fds::Position(fd);
   if (position < 0) return -1;
   std::lock_guard<std::mutex> lock(file->listing_mu);
-  if (position == 0 && List(file->path, &file->listing) != 0) return -1;
+  if (position == 0 && List(file->path, file->file_id, &file->listing) != 0) return -1;
   size_t used = 0;
   auto index = static_cast<size_t>(position);
   for (; index < file->listing.size(); ++index) {

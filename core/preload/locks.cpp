@@ -1,4 +1,5 @@
 // Node-local advisory locks through lock files in /dev/shm (locks.h).
+#include "common/path_util.h"
 #include "preload/locks.h"
 
 #include <sys/file.h>
@@ -30,16 +31,8 @@ std::unordered_map<std::string, int>& ProcessLocks() {
 
 // Opens (creating it, readable and writable by all) the lock file standing for `path`.
 int OpenLockFile(const std::string& path) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over "<hosts file>\0<path>"
-  auto mix = [&h](const std::string& s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 0x100000001b3ULL;
-    }
-  };
-  mix(config().hosts_file);
-  mix(std::string(1, '\0'));
-  mix(path);
+  // FNV-1a over "<hosts file>\0<path>"
+  uint64_t h = Fnv1a(path, Fnv1a(std::string_view("\0", 1), Fnv1a(config().hosts_file)));
   char name[sizeof(kLockDir) + 32];
   std::snprintf(name, sizeof(name), "%s/%016llx", kLockDir, static_cast<unsigned long long>(h));
   int fd = sys::Open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0666);

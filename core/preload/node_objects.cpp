@@ -1,3 +1,4 @@
+#include "common/path_util.h"
 #include "preload/node_objects.h"
 
 #include <fcntl.h>
@@ -17,14 +18,7 @@ constexpr char kNodeDir[] = "/dev/shm/gkfs-nodes";
 
 // Which file system: its hosts file (absolute), as the lock files (locks.cpp) tell them apart.
 uint64_t FileSystemKey() {
-  static const uint64_t key = [] {
-    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
-    for (unsigned char c : config().hosts_file) {
-      h ^= c;
-      h *= 0x100000001b3ULL;
-    }
-    return h;
-  }();
+  static const uint64_t key = Fnv1a(config().hosts_file);
   return key;
 }
 

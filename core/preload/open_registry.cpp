@@ -1,3 +1,4 @@
+#include "common/path_util.h"
 #include "preload/open_registry.h"
 
 #include <fcntl.h>
@@ -60,11 +61,7 @@ uint64_t NewSession() {
   char boot[512] = "";
   ReadProc("/proc/sys/kernel/random/boot_id", boot);
   std::string key = std::string(boot) + "/" + std::to_string(syscall(SYS_getpid)) + "/" + StartTime();
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
+  uint64_t h = Fnv1a(key);
   return h == 0 ? 1 : h;
 }
 
