@@ -416,3 +416,76 @@ def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(ma
             break
         time.sleep(0.25)
     assert reply["ok"], reply
+
+
+# Threads of one process: thread A stats a path of a frozen daemon (and waits, its timeout
+# far away), then the main thread stats a healthy daemon's path `count` times and says
+# whether A was still waiting when they were done. SIGCONT follows; A then succeeds.
+THREADED_PROBE = r"""
+import json, os, sys, threading, time
+frozen, healthy, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+stat = os.stat
+if os.environ.get("PROBE_CLIENT"):
+    import gkfs
+    client = gkfs.Client(os.environ["PROBE_CLIENT"], timeout_ms=20000)
+    stat = client.stat
+outcome = {}
+def wait_on_frozen():
+    try:
+        stat(frozen)
+        outcome["a"] = "ok"
+    except OSError as e:
+        outcome["a"] = str(e)
+stat(healthy)  # connected (the preload connects on its first call) before the freeze
+print("ready", flush=True)
+sys.stdin.readline()  # the daemon is frozen now
+a = threading.Thread(target=wait_on_frozen)
+a.start()
+time.sleep(0.3)  # let A's call go out first
+for _ in range(count):
+    stat(healthy)
+print(json.dumps({"healthy_done": count, "a_still_waiting": a.is_alive()}), flush=True)
+sys.stdin.readline()  # the daemon runs again
+a.join()
+print(json.dumps(outcome), flush=True)
+"""
+
+
+@pytest.mark.parametrize("via", ["client", "preload"])
+def test_a_thread_waiting_on_a_frozen_daemon_does_not_hold_up_the_others(make_fs, via):
+    """Issue 11, observation 3: one mutex serialised every call of a process, so a stat to a
+    healthy daemon waited while another thread waited on a stopped one."""
+    fs = make_fs(daemons=2)
+    victim = local_record(fs, 1)
+    frozen = owned_paths(fs, victim["uri"], "f", 1)[0]
+    healthy = owned_paths(fs, local_record(fs, 0)["uri"], "h", 1)[0]
+    import gkfs
+    setup = gkfs.Client(fs.hosts_file)
+    for path in (frozen, healthy):
+        setup.write_bytes(path, b"x")
+    if via == "client":
+        env = dict(os.environ, PROBE_CLIENT=fs.hosts_file)
+        args = [frozen, healthy]
+    else:
+        env = dict(fs.env, LIBGKFS_TIMEOUT_MS="20000")
+        args = [fs.mountdir + frozen, fs.mountdir + healthy]
+    proc = subprocess.Popen([sys.executable, "-c", THREADED_PROBE, *args, "20"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        os.kill(victim["pid"], signal.SIGSTOP)
+        try:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            during = json.loads(proc.stdout.readline())
+        finally:
+            os.kill(victim["pid"], signal.SIGCONT)
+        proc.stdin.write("continue\n")
+        proc.stdin.flush()
+        after = json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=HANG_GUARD_S)
+        proc.stdout.close()
+    assert during == {"healthy_done": 20, "a_still_waiting": True}, after
+    assert after == {"a": "ok"}

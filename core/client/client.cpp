@@ -75,16 +75,19 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
 }
 
 ClientImpl::ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport)
-    : hosts_(std::move(hosts)), placement_(static_cast<uint32_t>(hosts_.size())), transport_(std::move(transport)) {}
+    : hosts_(std::move(hosts)),
+      placement_(static_cast<uint32_t>(hosts_.size())),
+      transports_(std::move(transport), kMaxTransports) {}
 
 Status ClientImpl::FetchConfig() {
-  std::lock_guard<std::mutex> l(mu_);
   Status last;
   for (uint32_t i = 0; i < hosts_.size(); ++i) {
     Call call;
     call.daemon = i;
     call.verb = rpc::Verb::kFsConfig;
-    last = CallOne(&call);
+    auto t = transports_.Acquire();  // the offer applies to the transport that was given it
+    t->Run({&call});
+    last = call.status;
     if (last.code() == EACCES) {
       return Status::Error(EACCES, "daemon " + hosts_[i].uri + " refused this client: it lacks the file "
                                    "system's secret (<hosts file>.secret or LIBGKFS_SECRET_FILE)");
@@ -105,7 +108,7 @@ Status ClientImpl::FetchConfig() {
     config_.num_daemons = static_cast<uint32_t>(hosts_.size());
     config_.auto_sm = r.auto_sm;
     config_.device_id = FileSystemDevice(r.mountdir);
-    if (r.auto_sm) ApplyIntroduction(i, call);
+    if (r.auto_sm) ApplyIntroduction(*t, i, call);
     return Status::OK();
   }
   return Status::Error(EHOSTDOWN, "no daemon of the file system answered: " + last.message());
@@ -116,20 +119,21 @@ Status ClientImpl::CallOne(Call* call) {
   return call->status;
 }
 
-void ClientImpl::ApplyIntroduction(uint32_t daemon, const Call& fs_config) {
+void ClientImpl::ApplyIntroduction(transport::ClientTransport& t, uint32_t daemon, const Call& fs_config) {
   rpc::FsConfigReply r;
   bool same_host = fs_config.status.ok() && rpc::DecodeBody(fs_config.reply_body, &r, "fs_config").ok() &&
                    r.auto_sm && r.host_id == transport::HostIdentity();
-  transport_->AttachSharedMemory(daemon, same_host ? r.worker_address : "");
+  t.AttachSharedMemory(daemon, same_host ? r.worker_address : "");
 }
 
 void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
+  auto t = transports_.Acquire();
   if (config_.auto_sm) {
     std::vector<Call> intro;
     intro.reserve(calls.size());
     std::vector<Call*> ptrs;
     for (Call* c : calls) {
-      if (!transport_->NeedsIntroduction(c->daemon)) continue;
+      if (!t->NeedsIntroduction(c->daemon)) continue;
       bool listed = false;
       for (const Call& i : intro) listed |= i.daemon == c->daemon;
       if (listed) continue;
@@ -139,11 +143,11 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
       ptrs.push_back(&intro.back());
     }
     if (!ptrs.empty()) {
-      transport_->Run(ptrs);
-      for (const Call& i : intro) ApplyIntroduction(i.daemon, i);
+      t->Run(ptrs);
+      for (const Call& i : intro) ApplyIntroduction(*t, i.daemon, i);
     }
   }
-  transport_->Run(calls);
+  t->Run(calls);
 }
 
 Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string body) {
@@ -249,7 +253,6 @@ Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t op
 
 Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                             Metadata* md, bool* created) {
-  std::lock_guard<std::mutex> l(mu_);
   if (created != nullptr) *created = false;
   if (!create) return StatLocked(path, md, opener);
   rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
@@ -258,7 +261,6 @@ Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode,
 }
 
 Status ClientImpl::Release(uint64_t opener, const std::vector<uint64_t>& inos) {
-  std::lock_guard<std::mutex> l(mu_);
   return ReleaseLocked(opener, inos);
 }
 
@@ -299,12 +301,10 @@ Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& i
 }
 
 Status ClientImpl::Stat(const std::string& path, Metadata* md) {
-  std::lock_guard<std::mutex> l(mu_);
   return StatLocked(path, md);
 }
 
 Status ClientImpl::StatFile(const std::string& path, uint64_t file_id, Metadata* md) {
-  std::lock_guard<std::mutex> l(mu_);
   return StatTarget(FileTarget(path, file_id), md);
 }
 
@@ -393,12 +393,10 @@ Status ClientImpl::CreateLocked(rpc::CreateRequest req, Metadata* md, bool* crea
 
 Status ClientImpl::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                           bool* created) {
-  std::lock_guard<std::mutex> l(mu_);
   return CreateLocked(CreateBody(path, S_IFREG | (mode & 07777), exclusive), md, created);
 }
 
 Status ClientImpl::Mkdir(const std::string& path, uint32_t mode) {
-  std::lock_guard<std::mutex> l(mu_);
   Metadata md;
   return CreateLocked(CreateBody(path, S_IFDIR | (mode & 07777), true), &md, nullptr);
 }
@@ -406,7 +404,6 @@ Status ClientImpl::Mkdir(const std::string& path, uint32_t mode) {
 Status ClientImpl::Symlink(const std::string& path, const std::string& target) {
   if (target.empty()) return Status::Error(ENOENT, "empty symlink target");
   if (target.size() >= PATH_MAX) return Status::Error(ENAMETOOLONG, "symlink target longer than PATH_MAX");
-  std::lock_guard<std::mutex> l(mu_);
   Metadata md;
   return CreateLocked(CreateBody(path, S_IFLNK | 0777, true, target), &md, nullptr);
 }
@@ -417,7 +414,6 @@ Status ClientImpl::Mknod(const std::string& path, uint32_t mode, uint64_t rdev) 
     case S_IFREG: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK: break;
     default: return Status::Error(EINVAL, "mknod of a directory or symlink");
   }
-  std::lock_guard<std::mutex> l(mu_);
   rpc::CreateRequest req = CreateBody(path, mode & (S_IFMT | 07777), true);
   if (S_ISCHR(mode) || S_ISBLK(mode)) req.rdev = rdev;
   Metadata md;
@@ -425,7 +421,6 @@ Status ClientImpl::Mknod(const std::string& path, uint32_t mode, uint64_t rdev) 
 }
 
 Status ClientImpl::Link(const std::string& old_path, const std::string& new_path) {
-  std::lock_guard<std::mutex> l(mu_);
   Metadata md;
   Status s = StatLocked(old_path, &md);
   if (!s.ok()) return s;
@@ -523,12 +518,10 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
 
 Status ClientImpl::ReadDirPage(const std::string& path, const std::string& start_after,
                                size_t max_entries, std::vector<DirEntry>* entries, bool* end) {
-  std::lock_guard<std::mutex> l(mu_);
   return ReadDirLocked(path, start_after, max_entries, start_after.empty(), entries, end);
 }
 
 Status ClientImpl::ReadDir(const std::string& path, std::vector<DirEntry>* entries) {
-  std::lock_guard<std::mutex> l(mu_);
   entries->clear();
   std::string after;
   bool end = false;
@@ -577,13 +570,11 @@ Status ClientImpl::SetAttrLocked(const rpc::Target& target, int64_t mode, int64_
 
 Status ClientImpl::SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
                            int64_t uid, int64_t gid) {
-  std::lock_guard<std::mutex> l(mu_);
   return SetAttrLocked(rpc::Target{path, 0}, mode, atime_ns, mtime_ns, uid, gid);
 }
 
 Status ClientImpl::SetAttrFile(const std::string& path, uint64_t file_id, int64_t mode, int64_t atime_ns,
                                int64_t mtime_ns, int64_t uid, int64_t gid) {
-  std::lock_guard<std::mutex> l(mu_);
   return SetAttrLocked(FileTarget(path, file_id), mode, atime_ns, mtime_ns, uid, gid);
 }
 
@@ -591,7 +582,6 @@ Status ClientImpl::Ping(uint32_t daemon, const void* payload, size_t send_bytes,
                         size_t reply_bytes) {
   if (daemon >= hosts_.size()) return Status::Error(EINVAL, "no daemon with index " + std::to_string(daemon));
   if (reply_bytes > rpc::kMaxPingReply) return Status::Error(EINVAL, "ping reply larger than 64 MiB");
-  std::lock_guard<std::mutex> l(mu_);
   rpc::PingRequest req;
   req.reply_bytes = static_cast<uint32_t>(reply_bytes);
   Call call;
@@ -607,7 +597,6 @@ Status ClientImpl::Ping(uint32_t daemon, const void* payload, size_t send_bytes,
 
 Status ClientImpl::IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) {
   if (daemon >= hosts_.size()) return Status::Error(EINVAL, "no daemon with index " + std::to_string(daemon));
-  std::lock_guard<std::mutex> l(mu_);
   Call call;
   call.daemon = daemon;
   call.verb = rpc::Verb::kFwdStats;
@@ -629,7 +618,6 @@ Status ClientImpl::IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) {
 }
 
 Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
-  std::lock_guard<std::mutex> l(mu_);
   std::vector<Call> calls(hosts_.size());
   std::vector<Call*> ptrs;
   for (uint32_t i = 0; i < calls.size(); ++i) {

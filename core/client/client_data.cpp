@@ -76,14 +76,12 @@ Status ClientImpl::Write(const std::string& path, uint64_t file_id, uint64_t off
                          size_t len) {
   if (len == 0) return Status::OK();
   if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
-  std::lock_guard<std::mutex> l(mu_);
   return WriteChunksLocked(file_id, offset, buf, len, true);
 }
 
 Status ClientImpl::Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
                           uint64_t* offset) {
   if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
-  std::lock_guard<std::mutex> l(mu_);
   rpc::ReserveAppendRequest req;
   req.ino = file_id;
   req.length = len;
@@ -103,7 +101,6 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   *nread = 0;
   if (len == 0) return Status::OK();
   if (file_id == 0) return Status::Error(EISDIR, "is a directory");
-  std::lock_guard<std::mutex> l(mu_);
   std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
   std::vector<Call> calls(batches.size());
   std::vector<Call*> ptrs;
@@ -174,12 +171,10 @@ Status ClientImpl::TruncateLocked(const rpc::Target& target, uint64_t size) {
 }
 
 Status ClientImpl::Truncate(const std::string& path, uint64_t size) {
-  std::lock_guard<std::mutex> l(mu_);
   return TruncateLocked(rpc::Target{path, 0}, size);
 }
 
 Status ClientImpl::TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) {
-  std::lock_guard<std::mutex> l(mu_);
   return TruncateLocked(FileTarget(path, file_id), size);
 }
 

@@ -175,7 +175,6 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
 }
 
 Status ClientImpl::Remove(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
   if (path == "/") return Status::Error(EISDIR, "cannot remove the root directory");
   Metadata md;
   bool reclaim = false;
@@ -184,7 +183,6 @@ Status ClientImpl::Remove(const std::string& path) {
 }
 
 Status ClientImpl::Rmdir(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
   if (path == "/") return Status::Error(EBUSY, "cannot remove the root directory");
   std::vector<DirEntry> entries;
   bool end = true;
@@ -225,7 +223,6 @@ Status ClientImpl::CheckRenameLocked(const std::string& old_path, const Metadata
 }
 
 Status ClientImpl::Rename(const std::string& old_path, const std::string& new_path) {
-  std::lock_guard<std::mutex> l(mu_);
   Metadata md;
   Status s = StatLocked(old_path, &md);
   if (!s.ok()) return s;

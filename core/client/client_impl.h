@@ -1,5 +1,8 @@
-// ClientImpl: gkfs::Client over the UCX ClientTransport. Owns the transport; one mutex
-// serialises all operations of a process on it (UCX worker in serialized mode).
+// ClientImpl: gkfs::Client over the UCX ClientTransport. Thread-safe without a lock of its own:
+// its state is fixed at Connect, and each group of calls runs on a transport leased from a
+// pool (one per thread in a call), so the calls of several threads are in flight at once.
+// The *Locked helpers are the bodies of the public operations (named when one lock
+// serialised them).
 // Entry operations go to the path's owner, inode operations to the inode's home (its id's top
 // 16 bits); an entry whose inode lives elsewhere (renamed, hard-linked) is answered with the
 // inode's id and costs a second hop. Data operations send one request per target daemon
@@ -16,6 +19,7 @@
 #include "common/placement.h"
 #include "gkfs/client.h"
 #include "transport/client_transport.h"
+#include "transport/transport_pool.h"
 
 namespace gkfs {
 
@@ -65,12 +69,11 @@ class ClientImpl : public Client {
   Status SyncFs() override;
 
  protected:
-  // Unlocked helpers. REQUIRES: mu_ held.
   Status CallOne(transport::Call* call);
   // Every RPC goes through here: asks daemons not yet asked for their shared-memory offer
   // (--auto-sm), then runs the calls.
   void RunCalls(const std::vector<transport::Call*>& calls);
-  void ApplyIntroduction(uint32_t daemon, const transport::Call& fs_config);
+  static void ApplyIntroduction(transport::ClientTransport& t, uint32_t daemon, const transport::Call& fs_config);
   // The daemon that answers for path's metadata: its placement owner here; the I/O node in
   // forwarding mode.
   virtual uint32_t MetadataOwner(const std::string& path) { return placement_.MetadataOwner(path); }
@@ -85,14 +88,14 @@ class ClientImpl : public Client {
     return target.ino != 0 ? InodeOwner(target.ino) : MetadataOwner(target.path);
   }
   // Sends a Target-addressed request (its reply starts with remote_ino) and, when the entry
-  // names an inode held elsewhere, asks again at the inode's home. REQUIRES: mu_ held.
+  // names an inode held elsewhere, asks again at the inode's home.
   template <class Req>
   Status CallTarget(rpc::Verb verb, Req req, transport::Call* call);
   // The record of what target names, following a redirect to the inode's home; StatInode:
-  // by id (opener != 0: an open's lookup, counted there). REQUIRES: mu_ held.
+  // by id (opener != 0: an open's lookup, counted there).
   Status StatTarget(const rpc::Target& target, Metadata* md, uint64_t opener = 0);
   Status StatInode(uint64_t ino, Metadata* md, uint64_t opener = 0);
-  // The record a Stat call (by path) answered, following its redirect. REQUIRES: mu_ held.
+  // The record a Stat call (by path) answered, following its redirect.
   Status DecodeStat(const transport::Call& call, Metadata* md);
   // The record a Create/Remove-style reply carried, or (remote_ino != 0) its home's.
   Status RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md,
@@ -147,7 +150,7 @@ class ClientImpl : public Client {
   Status RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, bool* reclaim);
   // Drops one link of inode ino at its home (an entry removed elsewhere named it).
   Status DropLinkLocked(uint64_t ino, Metadata* after, bool* reclaim);
-  // Removes the chunks of an inode whose last link went. REQUIRES: mu_ held.
+  // Removes the chunks of an inode whose last link went.
   Status ReclaimLocked(const Metadata& md);
   // Rename's permission checks (search on both parents, the removal from the old one, the
   // addition or replacement in the new one); without credentials: OK.
@@ -178,17 +181,19 @@ class ClientImpl : public Client {
   uint32_t SyncMetadataOwner(const std::string& path, uint64_t file_id);
   // Sends requests[d] to daemon d, again until each is done (a daemon out of its time
   // budget is asked again with its epoch); (*calls)[d] ends as the last call to daemon d.
-  // The first error. REQUIRES: mu_ held.
+  // The first error.
   Status RunSyncCalls(std::vector<rpc::SyncRequest>& requests, std::vector<transport::Call>* calls);
   // Whether a failed chunk sync on `daemon` can be ignored: it holds no chunk of the file
-  // (a lookup of its size, so only on failure). REQUIRES: mu_ held.
+  // (a lookup of its size, so only on failure).
   bool HoldsNoChunks(uint32_t daemon, const std::string& path, uint64_t file_id);
 
-  std::mutex mu_;
+  // Transports of concurrent calls: calls of up to this many threads are in flight at once.
+  static constexpr size_t kMaxTransports = 8;
+
   std::vector<HostEntry> hosts_;
   Placement placement_;
   FsConfig config_;
-  std::unique_ptr<transport::ClientTransport> transport_;  // GUARDED_BY(mu_)
+  transport::TransportPool transports_;
   const Credentials* credentials_ = nullptr;                // not owned; may be null
 };
 

@@ -31,7 +31,6 @@ uint32_t ClientImpl::SyncMetadataOwner(const std::string& path, uint64_t file_id
 Status ClientImpl::Sync(const std::string& path, uint64_t file_id, SyncLevel level) {
   const bool metadata = level != SyncLevel::kDataOnly;
   if (file_id == 0 && !metadata) return Status::OK();  // a directory holds no data
-  std::lock_guard<std::mutex> l(mu_);
   const uint32_t owner = SyncMetadataOwner(path, file_id);
   std::vector<rpc::SyncRequest> requests(placement_.num_daemons());
   for (uint32_t d = 0; d < requests.size(); ++d) {
@@ -52,7 +51,6 @@ Status ClientImpl::Sync(const std::string& path, uint64_t file_id, SyncLevel lev
 }
 
 Status ClientImpl::SyncFs() {
-  std::lock_guard<std::mutex> l(mu_);
   std::vector<rpc::SyncRequest> requests(placement_.num_daemons());
   for (auto& req : requests) req.flags = rpc::kSyncEverything | rpc::kSyncMetadata;
   std::vector<Call> calls;
@@ -62,7 +60,7 @@ Status ClientImpl::SyncFs() {
 Status ClientImpl::RunSyncCalls(std::vector<rpc::SyncRequest>& requests, std::vector<Call>* calls) {
   // A daemon's chunk work stops after half our idle timeout and is asked for again, so a
   // daemon busy with a large sync answers before we would take it for dead.
-  const uint32_t budget = static_cast<uint32_t>(std::max(1, transport_->timeout_ms() / 2));
+  const uint32_t budget = static_cast<uint32_t>(std::max(1, transports_.timeout_ms() / 2));
   calls->clear();
   std::vector<uint32_t> round;
   for (uint32_t d = 0; d < requests.size(); ++d) {

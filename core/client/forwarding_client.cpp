@@ -14,19 +14,21 @@ ForwardingClient::ForwardingClient(std::vector<HostEntry> hosts,
                                    std::unique_ptr<transport::ClientTransport> transport, ForwardingMap map)
     : ClientImpl(std::move(hosts), std::move(transport)), map_(std::move(map)) {}
 
-Status ForwardingClient::CurrentIoNode(uint32_t* index) {
-  std::lock_guard<std::mutex> l(mu_);
+Status ForwardingClient::IoNode(uint32_t* index) {
+  std::lock_guard<std::mutex> l(map_mu_);
   return map_.IoNode(index);
 }
 
+Status ForwardingClient::CurrentIoNode(uint32_t* index) { return IoNode(index); }
+
 uint32_t ForwardingClient::MetadataOwner(const std::string& path) {
   uint32_t index = 0;
-  map_.IoNode(&index);  // cannot fail once Connect read a valid map: the last good one stays
+  IoNode(&index);  // cannot fail once Connect read a valid map: the last good one stays
   return index;
 }
 
 Status ForwardingClient::CallIoNode(rpc::Verb verb, std::string body, Call* call) {
-  Status s = map_.IoNode(&call->daemon);
+  Status s = IoNode(&call->daemon);
   if (!s.ok()) return s;
   call->verb = verb;
   call->body = std::move(body);

@@ -2,9 +2,11 @@
 // process goes, whole, to the one I/O node the forwarding map names for this host; the I/O
 // node runs it on the PFS (no chunking, no placement). The map is re-checked while the
 // process runs: an operation already sent finishes on the old I/O node, the next one goes
-// to the new node. Thread-safe like ClientImpl (one mutex).
+// to the new node. Thread-safe: its own operations are serialised on one mutex (mu_), the
+// map has a lock of its own (ClientImpl's operations ask it through MetadataOwner).
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,14 +49,14 @@ class ForwardingClient : public ClientImpl {
   Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
 
  private:
-  // Stat and SetAttr come from ClientImpl through this. REQUIRES: mu_ held.
+  // Stat and SetAttr come from ClientImpl through this.
   uint32_t MetadataOwner(const std::string& path) override;
   // The PFS knows files by name: an open file is addressed by its path, at the I/O node.
   uint32_t InodeOwner(uint64_t) override { return MetadataOwner(""); }
   rpc::Target FileTarget(const std::string& path, uint64_t) override { return rpc::Target{path, 0}; }
   // The I/O node serves Create, Remove and TouchDir, not CreateInDir or RemoveInDir.
   bool OneOwnerWithParent(const std::string&, const std::string&) override { return false; }
-  // One RPC to the current I/O node. REQUIRES: mu_ held.
+  // One RPC to the current I/O node.
   Status CallIoNode(rpc::Verb verb, std::string body, transport::Call* call);
   Status CreateCall(const rpc::CreateRequest& req, Metadata* md, bool* created);
   // Remove (kind 1, not a directory) or Rmdir (kind 2) on the I/O node.
@@ -62,7 +64,12 @@ class ForwardingClient : public ClientImpl {
   Status ReadDirOnce(const std::string& path, const std::string& start_after, size_t max,
                      std::vector<DirEntry>* entries, bool* end);
 
-  ForwardingMap map_;  // GUARDED_BY(mu_)
+  // The I/O node of the next operation (map_.IoNode under map_mu_).
+  Status IoNode(uint32_t* index);
+
+  std::mutex mu_;      // serialises this client's own operations
+  std::mutex map_mu_;
+  ForwardingMap map_;  // GUARDED_BY(map_mu_)
 };
 
 }  // namespace gkfs

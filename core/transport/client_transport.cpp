@@ -53,8 +53,11 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
                                std::unique_ptr<ClientTransport>* out) {
   std::unique_ptr<ClientTransport> t(new ClientTransport());
   t->options_ = options;
+  t->uris_ = uris;
   t->daemons_.resize(uris.size());
-  t->liveness_ = Liveness(uris.size(), std::chrono::milliseconds(options.down_recheck_ms));
+  t->liveness_ = options.liveness != nullptr
+                     ? options.liveness
+                     : std::make_shared<Liveness>(uris.size(), std::chrono::milliseconds(options.down_recheck_ms));
   bool all_loopback = true;
   std::string protocol;
   for (size_t i = 0; i < uris.size(); ++i) {
@@ -88,6 +91,12 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
   if (t->max_header_ == SIZE_MAX) t->max_header_ = 0;  // unknown: bodies go in the data
   *out = std::move(t);
   return Status::OK();
+}
+
+Status ClientTransport::Clone(std::unique_ptr<ClientTransport>* out) const {
+  Options options = options_;
+  options.liveness = liveness_;
+  return Create(uris_, options, out);
 }
 
 ClientTransport::~ClientTransport() {
@@ -224,13 +233,13 @@ void ClientTransport::Start(Call* call, Clock::time_point now) {
     call->status = Status::Error(EINVAL, "no such daemon index");
     return;
   }
-  switch (liveness_.Check(call->daemon, now)) {
+  switch (liveness_->Check(call->daemon, now)) {
     case Liveness::Verdict::kUp:
       Send(call);
       return;
     case Liveness::Verdict::kDown:
       call->done = true;
-      call->status = liveness_.DownStatus(call->daemon, now);
+      call->status = liveness_->DownStatus(call->daemon, now);
       return;
     case Liveness::Verdict::kRecheck:  // held (not done, never sent) until it is settled
       StartRecheck(call->daemon, now);
@@ -263,11 +272,11 @@ void ClientTransport::FailRecheck(uint32_t daemon, const std::vector<Call*>& cal
   d.rechecking = false;
   --rechecks_;
   CloseEndpoint(d);
-  liveness_.MarkDown(daemon, now, why);
+  liveness_->MarkDown(daemon, now, why);
   for (Call* c : calls) {
     if (c->daemon != daemon || c->done || c->sends > 0) continue;
     c->done = true;
-    c->status = liveness_.DownStatus(daemon, now);
+    c->status = liveness_->DownStatus(daemon, now);
   }
 }
 
@@ -278,7 +287,7 @@ void ClientTransport::Settle(const std::vector<Call*>& calls) {
     if (!d.rechecking || !d.recheck.done) continue;
     d.rechecking = false;
     --rechecks_;
-    liveness_.MarkUp(i);  // it answered, if only by refusing: no longer silent
+    liveness_->MarkUp(i);  // it answered, if only by refusing: no longer silent
     for (Call* c : calls) {
       if (c->daemon == i && !c->done && c->sends == 0) Send(c);
     }
@@ -513,7 +522,7 @@ void ClientTransport::GiveUp(const std::vector<Call*>& calls, Clock::time_point 
     Daemon& d = daemons_[c->daemon];
     std::string why = "daemon " + d.uri + " did not answer within " +
                       std::to_string(options_.timeout_ms) + " ms";
-    if (!c->done) liveness_.MarkDown(c->daemon, now, why);  // silent, not just slow to let go
+    if (!c->done) liveness_->MarkDown(c->daemon, now, why);  // silent, not just slow to let go
     c->resend = false;
     Finish(c, Status::Error(EHOSTDOWN, why));
     if (c->recv_request != nullptr) ucp_request_cancel(c->recv_worker, c->recv_request);

@@ -2,7 +2,8 @@
 // lazily on first use, re-made after a failure), sends requests and matches replies by
 // request id. A Call is owned by the caller and must outlive Run(); reply payloads are
 // received straight into the caller's buffers (scatter list) or into Call::payload.
-// Not thread-safe: the owner serialises all use (gkfs::Client holds a mutex).
+// Not thread-safe: one thread uses it at a time (gkfs::Client leases one per call from a
+// TransportPool, so that threads' calls run concurrently on transports of their own).
 //
 // Failures (docs/operations.md, "Failures"):
 // * A daemon whose process died (host up) resets the connection: its calls fail with
@@ -89,11 +90,16 @@ class ClientTransport {
     Secret secret{};         // put in every request header
     uint32_t app_id = 0;     // put in every request header
     bool with_shm = false;   // also open the shared-memory transports (AttachSharedMemory)
+    // Which daemons are down, shared by the transports of one client; null: its own.
+    std::shared_ptr<Liveness> liveness;
   };
   // uris: one per daemon, in placement order.
   static Status Create(const std::vector<std::string>& uris, const Options& options,
                        std::unique_ptr<ClientTransport>* out);
   ~ClientTransport();
+  // Another transport to the same daemons with the same options, sharing this one's
+  // liveness. Reads only what Create set, so it may run while another thread uses this.
+  Status Clone(std::unique_ptr<ClientTransport>* out) const;
 
   size_t num_daemons() const { return daemons_.size(); }
   int timeout_ms() const { return options_.timeout_ms; }
@@ -165,12 +171,13 @@ class ClientTransport {
   std::unique_ptr<Worker> local_;  // --auto-sm: worker-address endpoints; null without
   std::unique_ptr<Poller> poller_;
   Receiver net_rx_, local_rx_;
+  std::vector<std::string> uris_;  // as given to Create
   std::vector<Daemon> daemons_;
   // Calls sent and not yet answered: a handful at a time (one per daemon a call group
   // reaches), so a vector searched by id beats a hash map that allocates per call.
   std::vector<Call*> pending_;
   uint64_t next_id_ = 1;
-  Liveness liveness_;
+  std::shared_ptr<Liveness> liveness_;
   Clock::time_point last_drain_;
   std::chrono::milliseconds drain_after_idle_ = kDrainAfterIdle;
   size_t rechecks_ = 0;     // daemons rechecking

@@ -5,11 +5,14 @@
 // marked down runs that recheck (a ping with a short timeout, see ClientTransport); an answer
 // of any kind (a reply, or the host refusing the connection) clears the mark, silence marks
 // it down for another `recheck_after`. Pure bookkeeping over times the caller passes in, so
-// the rule is tested without a network. Not thread-safe: owned by one ClientTransport.
+// the rule is tested without a network. Thread-safe: the transports of one client (one per
+// thread in a call, TransportPool) share it, so a daemon one thread found silent fails the
+// other threads' calls at once too.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,7 +39,7 @@ class Liveness {
   void MarkDown(uint32_t daemon, Clock::time_point now, const std::string& why);
   // `daemon` answered: calls go to it again.
   void MarkUp(uint32_t daemon);
-  bool IsDown(uint32_t daemon) const { return daemons_[daemon].down; }
+  bool IsDown(uint32_t daemon) const;
   // EHOSTDOWN for a call failed at once: why the daemon is down and when it is rechecked.
   Status DownStatus(uint32_t daemon, Clock::time_point now) const;
 
@@ -46,7 +49,8 @@ class Liveness {
     Clock::time_point recheck_at;
     std::string why;
   };
-  std::vector<State> daemons_;
+  mutable std::mutex mu_;
+  std::vector<State> daemons_;  // GUARDED_BY(mu_)
   std::chrono::milliseconds recheck_after_{0};
 };
 

@@ -1,6 +1,8 @@
 // Client: one process's view of a gkfs file system. Owns the UCX transport state and the
-// endpoints to every daemon (created lazily). All methods are thread-safe: concurrent calls
-// are serialised on the transport. Paths are file-system-internal absolute paths ("/",
+// endpoints to every daemon (created lazily). All methods are thread-safe, and calls of
+// different threads run concurrently (up to 8 at once, each on a transport of its own; more
+// wait for one): a thread waiting on a slow or silent daemon does not hold up the others.
+// Paths are file-system-internal absolute paths ("/",
 // "/a/b"): normalised, no trailing slash, no "." or ".." components (see gkfs::NormalizePath).
 //
 // Errors are Status values whose code is the errno a local file system would give
