@@ -229,6 +229,8 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("chunk_bytes", &DaemonInfo::chunk_bytes)
       .def_readonly("total_bytes", &DaemonInfo::total_bytes)
       .def_readonly("free_bytes", &DaemonInfo::free_bytes)
+      .def_readonly("shared_memory", &DaemonInfo::shared_memory,
+                    "Whether this client reaches the daemon over shared memory (same host, --auto-sm).")
       .def_readonly("orphans", &DaemonInfo::orphans)
       .def_readonly("syncs", &DaemonInfo::syncs)
       .def("__repr__", [](const DaemonInfo& d) {

@@ -389,3 +389,15 @@ def test_ssh_stop_one_daemon_restart_it_and_refuse_a_second_start(make_net_fs, v
     restarted = fs.ctl("restart-daemon", "--daemon", "3")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "4 of 4 daemons up" in fs.ctl("status").stdout
+
+
+@pytest.mark.parametrize("flags,shared", [((), True), (("--no-auto-sm",), False)],
+                         ids=["default", "no-auto-sm"])
+def test_same_host_clients_use_shared_memory_by_default(make_fs, flags, shared):
+    """Issue 11, observation 5: same-host clients used tcp unless the daemons were started
+    with --auto-sm. Shared memory is the default now; --no-auto-sm turns it off."""
+    fs = make_fs(daemons=2, args=flags)
+    client = gkfs.Client(fs.hosts_file)
+    client.write_bytes("/f", b"x" * 100)
+    assert client.read_bytes("/f") == b"x" * 100
+    assert [d.shared_memory for d in client.daemons()] == [shared, shared]

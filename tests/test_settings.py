@@ -53,6 +53,8 @@ def test_flags_and_variables_are_unique():
     (["-H", "/h.txt"], "hosts_file", "/h.txt"),
     (["-P", "ucx+rc"], "rpc_protocol", "ucx+rc"),
     (["--auto-sm"], "auto_sm", True),
+    ([], "auto_sm", True),
+    (["--no-auto-sm"], "auto_sm", False),
     (["--clean-rootdir"], "clean_rootdir", True),
     (["-c"], "clean_rootdir_finish", True),
     (["--chunk-size", "64K"], "chunk_size", 65536),

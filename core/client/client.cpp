@@ -128,12 +128,16 @@ void ClientImpl::ApplyIntroduction(transport::ClientTransport& t, uint32_t daemo
 
 void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
   auto t = transports_.Acquire();
+  RunCallsOn(*t, calls);
+}
+
+void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& calls) {
   if (config_.auto_sm) {
     std::vector<Call> intro;
     intro.reserve(calls.size());
     std::vector<Call*> ptrs;
     for (Call* c : calls) {
-      if (!t->NeedsIntroduction(c->daemon)) continue;
+      if (!t.NeedsIntroduction(c->daemon)) continue;
       bool listed = false;
       for (const Call& i : intro) listed |= i.daemon == c->daemon;
       if (listed) continue;
@@ -143,11 +147,11 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
       ptrs.push_back(&intro.back());
     }
     if (!ptrs.empty()) {
-      t->Run(ptrs);
-      for (const Call& i : intro) ApplyIntroduction(*t, i.daemon, i);
+      t.Run(ptrs);
+      for (const Call& i : intro) ApplyIntroduction(t, i.daemon, i);
     }
   }
-  t->Run(calls);
+  t.Run(calls);
 }
 
 Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string body) {
@@ -625,7 +629,8 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
     calls[i].verb = rpc::Verb::kHealth;
     ptrs.push_back(&calls[i]);
   }
-  RunCalls(ptrs);
+  auto t = transports_.Acquire();
+  RunCallsOn(*t, ptrs);
   infos->clear();
   for (uint32_t i = 0; i < calls.size(); ++i) {
     DaemonInfo info;
@@ -643,6 +648,7 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
     info.free_bytes = r.free_bytes;
     info.orphans = r.orphans;
     info.syncs = r.syncs;
+    info.shared_memory = t->UsesSharedMemory(i);
     infos->push_back(std::move(info));
   }
   return Status::OK();

@@ -73,6 +73,7 @@ class ClientImpl : public Client {
   // Every RPC goes through here: asks daemons not yet asked for their shared-memory offer
   // (--auto-sm), then runs the calls.
   void RunCalls(const std::vector<transport::Call*>& calls);
+  void RunCallsOn(transport::ClientTransport& t, const std::vector<transport::Call*>& calls);
   static void ApplyIntroduction(transport::ClientTransport& t, uint32_t daemon, const transport::Call& fs_config);
   // The daemon that answers for path's metadata: its placement owner here; the I/O node in
   // forwarding mode.

@@ -145,6 +145,8 @@ void ClientTransport::AttachSharedMemory(uint32_t daemon, const std::string& wor
   if (ucp_ep_create(local_->handle(), &ep, &d.shm_ep) != UCS_OK) {
     d.shm_ep = nullptr;  // stay on tcp
     GKFS_LOG(kInfo, "shared memory to daemon " + d.uri + " unavailable; using tcp");
+  } else {
+    GKFS_LOG(kDebug, "daemon " + d.uri + ": calls go over shared memory");
   }
 }
 

@@ -87,14 +87,16 @@ Status Worker::Create(const std::string& protocol, const std::string& net_device
 
 // One shared-memory transport for messages (posix; sysv would allocate a second set of
 // FIFOs at every start) and CMA for rendezvous.
-Status Worker::CreateLocal(std::unique_ptr<Worker>* out) { return CreateWithTls("posix,cma", "", out); }
+Status Worker::CreateLocal(std::unique_ptr<Worker>* out) {
+  return CreateWithTls("posix,cma", "", out, /*tls_from_environment=*/false);
+}
 
 Status Worker::CreateWithTls(const std::string& tls, const std::string& net_devices,
-                             std::unique_ptr<Worker>* out) {
+                             std::unique_ptr<Worker>* out, bool tls_from_environment) {
   ucp_config_t* config = nullptr;
   ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
   if (st != UCS_OK) return UcsError(st, "ucp_config_read");
-  if (getenv("UCX_TLS") == nullptr) ucp_config_modify(config, "TLS", tls.c_str());
+  if (!tls_from_environment || getenv("UCX_TLS") == nullptr) ucp_config_modify(config, "TLS", tls.c_str());
   // An interface name narrows tcp to it; verbs devices have names of their own (mlx5_0:1),
   // so for rc/ud/dc UCX keeps its default choice.
   bool verbs = tls.rfind("rc", 0) == 0 || tls.rfind("ud", 0) == 0 || tls.rfind("dc", 0) == 0;
@@ -157,6 +159,12 @@ std::string HostIdentity() {
     if (fgets(boot, sizeof(boot), f) != nullptr) id += std::string("/") + boot;
     fclose(f);
   }
+  // Network namespaces of one kernel are hosts of their own (the multi-host tests): shared
+  // memory would reach across them, but a client there must use the network like a
+  // client on another machine.
+  char ns[64] = {0};
+  ssize_t n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
+  if (n > 0) id += std::string("/") + std::string(ns, static_cast<size_t>(n));
   return id;
 }
 

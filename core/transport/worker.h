@@ -19,8 +19,8 @@ namespace gkfs::transport {
 // EINVAL for anything else (the message lists the valid names).
 Status ProtocolToTls(const std::string& protocol, std::string* tls);
 
-// Identifies this machine (hostname and kernel boot id): equal on both sides means a
-// worker-address connection can use shared memory.
+// Identifies this machine (hostname, kernel boot id and network namespace): equal on both
+// sides means a worker-address connection can use shared memory.
 std::string HostIdentity();
 
 // The network interface that holds a local IPv4 address ("127.0.0.1" -> "lo"), or "".
@@ -42,8 +42,10 @@ class Worker {
   // UCX_NET_DEVICES) win over ours.
   static Status Create(const std::string& protocol, const std::string& net_devices,
                        bool network_only, std::unique_ptr<Worker>* out);
-  // The local worker of --auto-sm: shared memory (posix) and CMA only (UCX_TLS, if the user
-  // set it, wins), reached by peers on this host through its Address().
+  // The local worker of --auto-sm: shared memory (posix) and CMA only, whatever UCX_TLS
+  // says (it chooses the network worker's transports; both ends of a local connection must
+  // have the same, and gkfs-ctl sets UCX_TLS=tcp for daemons on loopback), reached by peers
+  // on this host through its Address(). --no-auto-sm is how shared memory is turned off.
   static Status CreateLocal(std::unique_ptr<Worker>* out);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -66,8 +68,9 @@ class Worker {
 
  private:
   Worker() = default;
+  // tls_from_environment: a UCX_TLS the user set wins over tls.
   static Status CreateWithTls(const std::string& tls, const std::string& net_devices,
-                              std::unique_ptr<Worker>* out);
+                              std::unique_ptr<Worker>* out, bool tls_from_environment = true);
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
   int event_fd_ = -1;

@@ -208,10 +208,11 @@ class DaemonSettings:
         "ucx+ud / ucx+dc (InfiniBand and Omni-Path verbs).",
         "-P", "--rpc-protocol", env="GKFS_RPC_PROTOCOL", choices=PROTOCOLS, metavar="PROTO")
     auto_sm: bool = _setting(
-        False,
-        "Offer shared memory to clients on this daemon's host: they connect by the "
-        "daemon's UCX worker address (shared memory) and keep the network endpoint as "
-        "their liveness check. Clients on other hosts are unaffected.",
+        True,
+        "Offer shared memory to clients on this daemon's host (on by default; "
+        "--no-auto-sm turns it off): they connect by the daemon's UCX worker address "
+        "(shared memory) and keep the network endpoint as their liveness check. Clients "
+        "on other hosts use the network (-P).",
         "--auto-sm", env="GKFS_AUTO_SM", parse=parse_bool)
     chunk_size: int = _setting(
         512 * 1024,
@@ -456,7 +457,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type,
         kwargs: dict[str, Any] = dict(dest=field.name, default=argparse.SUPPRESS,
                                       help=_help_with_default(field, spec))
         if spec.parse is parse_bool:
-            kwargs["action"] = "store_true"
+            # A setting on by default can be turned off on the command line: --no-<flag>.
+            kwargs["action"] = argparse.BooleanOptionalAction if field.default is True else "store_true"
         else:
             kwargs["type"] = _argparse_type(spec)
             kwargs["metavar"] = spec.metavar
@@ -594,6 +596,8 @@ def to_daemon_argv(settings: DaemonSettings) -> list[str]:
         if spec.parse is parse_bool:
             if value:
                 argv.append(spec.flags[-1])
+            elif field.default is True:
+                argv.append("--no-" + spec.flags[-1][2:])
         else:
             argv.append(f"{spec.flags[-1]}={value}")
     return argv

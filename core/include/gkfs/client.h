@@ -101,6 +101,7 @@ struct DaemonInfo {
   uint64_t free_bytes = 0;
   uint64_t orphans = 0;        // files unlinked while open, kept until their last close
   uint64_t syncs = 0;          // Sync requests served since the daemon started
+  bool shared_memory = false;  // this client reaches it over shared memory (--auto-sm)
 };
 
 // What Client::Sync makes durable, after the libc call it backs.
