@@ -4,6 +4,7 @@ the Python schedulers (gkfs.forwarding.scheduling) through the C++ I/O queue."""
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,65 @@ def test_fsync_syncs_the_pfs_file_on_the_io_node(io_nodes):
     with pytest.raises(FileNotFoundError):
         c.fsync("/missing", 1)
 
+
+
+def _writes_by_app(client, index):
+    return {a["app_id"]: a["writes"] for a in client.io_node_statistics(index)["apps"]}
+
+
+@pytest.mark.xfail(reason="issue 13: only the full host name is looked up", strict=True)
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_map_lookup_tries_the_short_host_name_then_the_full_one(io_nodes):
+    io_nodes.remap("vm 1\nother.cluster.local 0\n")
+    short = io_nodes.client("vm.cluster.local", app_id=7)  # GekkoFWD looks up 'vm'
+    full = io_nodes.client("other.cluster.local", app_id=8)  # no 'other' line: the full name
+    for c, name in ((short, "/s"), (full, "/f")):
+        c.create(name, 0o644)
+        c.write(name, c.stat(name).file_id, 0, b"x")
+    assert _writes_by_app(short, 1) == {7: 1} and _writes_by_app(short, 0) == {8: 1}
+    io_nodes.remap("vm 0\nvm.cluster.local 1\n")
+    both = io_nodes.client("vm.cluster.local", app_id=9)
+    both.write("/s", both.stat("/s").file_id, 1, b"y")
+    assert _writes_by_app(both, 0) == {8: 1, 9: 1}
+
+
+@pytest.mark.xfail(reason="issue 13: I/O nodes are indexed in placement order", strict=True)
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_io_node_index_orders_daemons_by_host_name_then_uri(io_nodes, tmp_path):
+    lines = sorted((line.split() for line in Path(io_nodes.hosts).read_text().splitlines() if line),
+                   key=lambda words: words[1])
+    low_uri, high_uri = lines[0][1], lines[1][1]
+    renamed = tmp_path / "renamed-hosts"  # the higher uri gets the lower host name
+    renamed.write_text(f"io-b {' '.join(lines[0][1:])}\nio-a {' '.join(lines[1][1:])}\n")
+    io_nodes.remap("cn1 0\ncn2 0\n")
+    c = _core.Client(str(renamed), timeout_ms=30000, forwarding_map_file=io_nodes.map,
+                     hostname="cn1", app_id=11)
+    assert [(d.host, d.uri) for d in c.daemons()] == [("io-a", high_uri), ("io-b", low_uri)]
+    c.create("/f", 0o644)
+    c.write("/f", c.stat("/f").file_id, 0, b"y")
+    by_uri = io_nodes.client("cn2", app_id=12)  # one host name for both: uri order
+    assert [d.uri for d in by_uri.daemons()] == [low_uri, high_uri]
+    assert _writes_by_app(by_uri, 1) == {11: 1} and _writes_by_app(by_uri, 0) == {}
+
+
+@pytest.mark.xfail(reason="issue 13: a bad map is logged at every poll", strict=True)
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_a_bad_map_is_logged_once_per_change(io_nodes, capfd):
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    c.create("/f", 0o644)
+    file_id = c.stat("/f").file_id
+
+    def keep_writing():
+        for i in range(5):  # over four map polls
+            threading.Event().wait(0.25)
+            c.write("/f", file_id, i, b"z")
+
+    capfd.readouterr()
+    io_nodes.remap("cn1 0\ncn1 1\n")
+    keep_writing()
+    assert capfd.readouterr().err.count("keeping the previous forwarding mapping") == 1
+    io_nodes.remap("cn1 zero\n")
+    keep_writing()
+    assert capfd.readouterr().err.count("keeping the previous forwarding mapping") == 1
+    assert _writes_by_app(c, 0) == {1: 10} and _writes_by_app(c, 1) == {}
