@@ -148,7 +148,6 @@ def _writes_by_app(client, index):
     return {a["app_id"]: a["writes"] for a in client.io_node_statistics(index)["apps"]}
 
 
-@pytest.mark.xfail(reason="issue 13: only the full host name is looked up", strict=True)
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_map_lookup_tries_the_short_host_name_then_the_full_one(io_nodes):
     io_nodes.remap("vm 1\nother.cluster.local 0\n")
@@ -164,7 +163,6 @@ def test_map_lookup_tries_the_short_host_name_then_the_full_one(io_nodes):
     assert _writes_by_app(both, 0) == {8: 1, 9: 1}
 
 
-@pytest.mark.xfail(reason="issue 13: I/O nodes are indexed in placement order", strict=True)
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_io_node_index_orders_daemons_by_host_name_then_uri(io_nodes, tmp_path):
     lines = sorted((line.split() for line in Path(io_nodes.hosts).read_text().splitlines() if line),
@@ -183,7 +181,6 @@ def test_io_node_index_orders_daemons_by_host_name_then_uri(io_nodes, tmp_path):
     assert _writes_by_app(by_uri, 1) == {11: 1} and _writes_by_app(by_uri, 0) == {}
 
 
-@pytest.mark.xfail(reason="issue 13: a bad map is logged at every poll", strict=True)
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_a_bad_map_is_logged_once_per_change(io_nodes, capfd):
     io_nodes.remap("cn1 0\n")

@@ -96,8 +96,9 @@ def test_agios_conf_as_shipped_is_read():
     assert config.waiting_s == pytest.approx(900e-6)
 
 
-def test_defaults_without_a_file(monkeypatch):
+def test_defaults_without_a_file(monkeypatch, tmp_path):
     monkeypatch.delenv("GKFS_SCHED_CONFIG", raising=False)
+    monkeypatch.setattr(sched_config, "DEFAULT_FILE", str(tmp_path / "absent.conf"))
     config = load_config()
     assert config == SchedulerConfig()
     assert (config.default_algorithm, config.max_aggregation) == ("SJF", 16)
@@ -220,7 +221,6 @@ def test_daemon_setting_checks_the_file_at_start(tmp_path):
     assert loaded.sched_config == good
 
 
-@pytest.mark.xfail(reason="issue 13: unknown agios.conf keys are errors", strict=True)
 def test_gekkofwd_agios_conf_is_read_with_unknown_keys_ignored():
     config = parse_config(GEKKOFWD_CONF, "agios.conf")
     assert config.default_algorithm == "TO"
@@ -231,7 +231,6 @@ def test_gekkofwd_agios_conf_is_read_with_unknown_keys_ignored():
     assert "agios.conf:4: trace_predict" in config.ignored
 
 
-@pytest.mark.xfail(reason="issue 13: unknown agios.conf keys are errors", strict=True)
 def test_unknown_keys_are_named_once_in_the_daemon_log(tmp_path, caplog):
     from gkfs.forwarding.io_node import scheduler_for
 
@@ -243,7 +242,6 @@ def test_unknown_keys_are_named_once_in_the_daemon_log(tmp_path, caplog):
     assert path in lines[0] and "trace_predict" in lines[0] and "user_info" in lines[0]
 
 
-@pytest.mark.xfail(reason="issue 13: wfq_conf is read for every algorithm", strict=True)
 def test_wfq_conf_is_read_only_for_wfq(tmp_path):
     config = parse_config(AGIOS_SAMPLE_WITH_WFQ, str(tmp_path / "agios.conf"))
     assert config.default_algorithm == "SJF" and config.wfq_weights == {}
@@ -252,7 +250,6 @@ def test_wfq_conf_is_read_only_for_wfq(tmp_path):
         parse_config(wfq, str(tmp_path / "agios.conf"))
 
 
-@pytest.mark.xfail(reason="issue 13: /tmp/agios.conf is not read", strict=True)
 def test_gekkofwd_default_file_is_read_without_sched_config(tmp_path):
     default = write(tmp_path, 'default_algorithm = "TWINS";', "agios.conf")
     assert load_config(environ={}, default_file=default).default_algorithm == "TWINS"
@@ -261,7 +258,6 @@ def test_gekkofwd_default_file_is_read_without_sched_config(tmp_path):
     assert sched_config.DEFAULT_FILE == "/tmp/agios.conf"  # GekkoFWD's
 
 
-@pytest.mark.xfail(reason="issue 13: /tmp/agios.conf is not read", strict=True)
 def test_daemon_reads_the_default_file_when_no_sched_config_is_given(tmp_path, monkeypatch):
     from gkfs.forwarding.io_node import scheduler_for
 

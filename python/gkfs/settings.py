@@ -272,7 +272,8 @@ class DaemonSettings:
     sched_config: str = _setting(
         "",
         "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
-        "and syntax, see docs/forwarding.md); empty: the defaults (SJF). Checked at start.",
+        "and syntax, see docs/forwarding.md); empty: /tmp/agios.conf if it exists (GekkoFWD's "
+        "default), else the defaults (SJF). Checked at start.",
         "--sched-config", env="GKFS_SCHED_CONFIG", check=_check_sched_config, metavar="FILE")
 
 
