@@ -201,3 +201,60 @@ def test_a_bad_map_is_logged_once_per_change(io_nodes, capfd):
     keep_writing()
     assert capfd.readouterr().err.count("keeping the previous forwarding mapping") == 1
     assert _writes_by_app(c, 0) == {1: 10} and _writes_by_app(c, 1) == {}
+
+
+def _open_pfs_files(pfs):
+    """The PFS files this process (whose threads are the I/O nodes) holds open."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(pfs) + "/"):
+            names.append(target[len(str(pfs)):])
+    return sorted(names)
+
+
+@pytest.mark.xfail(reason="issue 13: every PFS operation opens and closes the file", strict=True)
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_pfs_descriptors_stay_open_in_a_bounded_cache(io_nodes):
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    c.create("/kept", 0o644)
+    file_id = c.stat("/kept").file_id
+    for i in range(8):
+        c.write("/kept", file_id, i * 10, b"k" * 10)
+    assert c.read("/kept", file_id, 0, 100) == b"k" * 80
+    c.fsync("/kept", file_id)
+    assert _open_pfs_files(io_nodes.pfs) == ["/kept"]  # one descriptor served them all
+    for i in range(_core.PFS_OPEN_FILES + 10):
+        c.create(f"/many{i}", 0o644)
+        c.write(f"/many{i}", c.stat(f"/many{i}").file_id, 0, b"m")
+    assert len(_open_pfs_files(io_nodes.pfs)) == _core.PFS_OPEN_FILES
+    c.remove(f"/many{_core.PFS_OPEN_FILES + 9}")
+    assert len(_open_pfs_files(io_nodes.pfs)) == _core.PFS_OPEN_FILES - 1
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
+    io_nodes.remap("cn1 0\ncn2 1\n")
+    a, b = io_nodes.client("cn1", app_id=1), io_nodes.client("cn2", app_id=2)
+    for name in ("/unlinked", "/renamed-over", "/moved"):
+        a.create(name, 0o644)
+        a.write(name, a.stat(name).file_id, 0, b"old")  # I/O node 0 has the file open
+    b.remove("/unlinked")  # I/O node 1 replaces each name
+    b.create("/unlinked", 0o644)
+    b.create("/tmp-new", 0o644)
+    b.rename("/tmp-new", "/renamed-over")
+    b.rename("/moved", "/moved-away")
+    b.create("/moved", 0o644)
+    for name in ("/unlinked", "/renamed-over", "/moved"):
+        a.write(name, a.stat(name).file_id, 0, b"new")
+        assert (io_nodes.pfs / name[1:]).read_bytes() == b"new", name
+    assert (io_nodes.pfs / "moved-away").read_bytes() == b"old"
+    a.rename("/moved", "/moved-again")  # through the node that holds it open
+    a.create("/moved", 0o644)
+    a.write("/moved", a.stat("/moved").file_id, 0, b"third")
+    assert (io_nodes.pfs / "moved").read_bytes() == b"third"
+    assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
