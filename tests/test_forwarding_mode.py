@@ -216,7 +216,6 @@ def _open_pfs_files(pfs):
     return sorted(names)
 
 
-@pytest.mark.xfail(reason="issue 13: every PFS operation opens and closes the file", strict=True)
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_pfs_descriptors_stay_open_in_a_bounded_cache(io_nodes):
     io_nodes.remap("cn1 0\n")
