@@ -188,3 +188,31 @@ def test_wfq_bytes_are_shared_in_proportion_to_weights():
         gap = abs(served[1] / w1 - served[2] / w2)
         assert gap <= 1 + biggest / min(w1, w2)
     assert served[2] == total[2] and 2.8 < served[2] / served[1] < 3.2
+
+
+# --- AGIOS semantics by default (issue 13) -------------------------------------------------
+
+def contiguous(n, app=1, at=0.0):
+    return [req(i, app=app, file=1, offset=i * K, at=at + i * 1e-6) for i in range(n)]
+
+
+@pytest.mark.xfail(reason="issue 13: SW, TWINS and WFQ merge by default", strict=True)
+@pytest.mark.parametrize("name", ["SW", "TWINS", "WFQ"])
+def test_sw_twins_wfq_do_not_merge_unless_configured(name):
+    assert host(name).schedule(0.0, {0: contiguous(4)})[0] == [[0], [1], [2], [3]]
+    merging = host(name, sw_twins_wfq_merge=True)
+    assert merging.schedule(0.0, {0: contiguous(4)})[0] == [[0, 1, 2, 3]]
+
+
+@pytest.mark.xfail(reason="issue 13: WFQ weights are keyed by application id", strict=True)
+def test_wfq_weights_are_by_queue_position_by_default():
+    """AGIOS: the i-th weight is the i-th queue's; queues are numbered as their application
+    first reaches the I/O node (here app 900, then app 100), and take turns in that order."""
+    trace = [req(i, app=900, file=1, offset=2 * i * K, at=0.1) for i in range(6)] + \
+            [req(100 + i, app=100, file=2, offset=2 * i * K, at=0.2) for i in range(10)]
+    h = host("WFQ", wfq_weights={0: 2 * K, 1: 4 * K})
+    batch, _ = h.schedule(0.0, {0: trace})
+    assert batch == [[0], [1], [100], [101], [102], [103], [2], [3], [104], [105], [106],
+                     [107], [4], [5], [108], [109]]
+    by_app = host("WFQ", wfq_weights={900: 2 * K, 100: 4 * K}, wfq_weights_by="app")
+    assert by_app.schedule(0.0, {0: trace})[0][:6] == [[100], [101], [102], [103], [0], [1]]
