@@ -97,6 +97,17 @@ KEYS: dict[str, Key] = {
         int, 16, "requests",
         "gkfs: the most requests merged into one PFS operation (AGIOS's compile-time "
         "MAX_AGGREG_SIZE). 1 disables merging.", _at_least(1)),
+    "sw_twins_wfq_merge": Key(
+        bool, False, "",
+        "gkfs: SW, TWINS and WFQ merge contiguous requests (up to max_aggregation) into one "
+        "PFS operation. false: one request per operation, as AGIOS's versions of them."),
+    "wfq_weights_by": Key(
+        str, "queue", "",
+        "WFQ: what the weights file's numbers index. `queue` (AGIOS): the i-th weight is the "
+        "i-th queue's, queues numbered 0, 1, ... as applications first reach the I/O node, "
+        "turns in that order. `app`: application ids (LIBGKFS_APP_ID, the Slurm job id), "
+        "turns in ascending id.", lambda v: None if v in ("queue", "app") else
+        f"must be \"queue\" or \"app\" (got {v!r})"),
     "twins_targets": Key(
         int, 0, "targets",
         "gkfs: TWINS rotates over targets 0..N-1, idling through the windows of targets "
@@ -104,7 +115,8 @@ KEYS: dict[str, Key] = {
         _at_least(0)),
     "wfq_default_weight": Key(
         int, 1 << 20, "bytes",
-        "gkfs: WFQ weight (bytes per round) of an application the weights file does not list.",
+        "gkfs: WFQ weight (bytes per round) of a queue (or application) the weights file does "
+        "not list.",
         _at_least(1)),
     "trace": Key(bool, False, "", "AGIOS tracing; accepted, ignored.", used=False),
     "trace_file_prefix": Key(str, "", "", "AGIOS tracing; accepted, ignored.", used=False),
@@ -137,9 +149,11 @@ class SchedulerConfig:
     twins_window: int = KEYS["twins_window"].default
     wfq_conf: str = KEYS["wfq_conf"].default
     max_aggregation: int = KEYS["max_aggregation"].default
+    sw_twins_wfq_merge: bool = KEYS["sw_twins_wfq_merge"].default
+    wfq_weights_by: str = KEYS["wfq_weights_by"].default
     twins_targets: int = KEYS["twins_targets"].default
     wfq_default_weight: int = KEYS["wfq_default_weight"].default
-    wfq_weights: Mapping[int, int] = dataclasses.field(default_factory=dict)  # app -> bytes
+    wfq_weights: Mapping[int, int] = dataclasses.field(default_factory=dict)  # queue/app -> bytes
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     source: str = ""  # the file read, or "" for built-in defaults
     ignored: tuple[str, ...] = ()  # 'file:line: name' of each unknown key or group, ignored
@@ -156,8 +170,14 @@ class SchedulerConfig:
     def twins_window_s(self) -> float:
         return self.twins_window * 1e-6
 
-    def wfq_weight(self, app_id: int) -> int:
-        return self.wfq_weights.get(app_id, self.wfq_default_weight)
+    def wfq_weight(self, key: int) -> int:
+        """The weight of a queue position or application id (see wfq_weights_by)."""
+        return self.wfq_weights.get(key, self.wfq_default_weight)
+
+    @property
+    def window_cap(self) -> int:
+        """Requests per PFS operation in SW, TWINS and WFQ."""
+        return self.max_aggregation if self.sw_twins_wfq_merge else 1
 
 
 def parse_config(text: str, path: str = "<string>") -> SchedulerConfig:
@@ -226,9 +246,10 @@ def _type_name(t: type) -> str:
 
 
 def read_wfq_weights(path: str) -> dict[int, int]:
-    """WFQ weights (bytes per round) per application. Lines hold AGIOS's whitespace-separated
-    weights (the i-th number is application i's) and/or 'APP = WEIGHT' entries; '#' starts a
-    comment. Raises OSError, or ConfigError naming the file and line."""
+    """WFQ weights (bytes per round) by queue position (or application id, see
+    wfq_weights_by). Lines hold AGIOS's whitespace-separated weights (the i-th number is the
+    i-th's) and/or 'N = WEIGHT' entries; '#' starts a comment. Raises OSError, or ConfigError
+    naming the file and line."""
     weights: dict[int, int] = {}
     position = 0
     with open(path, encoding="utf-8") as f:
