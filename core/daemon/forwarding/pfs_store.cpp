@@ -11,6 +11,8 @@
 #include <climits>
 #include <cstring>
 
+#include "common/placement.h"
+
 namespace gkfs {
 namespace {
 
@@ -112,7 +114,7 @@ Status PfsStore::Remove(const std::string& path, uint8_t kind, Metadata* removed
   if (kind == 2 && !removed->is_dir()) return Status::Error(ENOTDIR, "not a directory");
   int rc = removed->is_dir() ? rmdir(real.c_str()) : unlink(real.c_str());
   if (rc != 0) return Errno("remove " + path);
-  files_.Forget(real, removed->is_dir());
+  Forget(path, real, removed->is_dir());
   return Status::OK();
 }
 
@@ -152,8 +154,8 @@ Status PfsStore::Rename(const std::string& old_path, const std::string& new_path
   if (s.ok()) s = Resolve(new_path, &to);
   if (!s.ok()) return s;
   if (rename(from.c_str(), to.c_str()) != 0) return Errno("rename " + old_path);
-  files_.Forget(from, true);
-  files_.Forget(to, true);
+  Forget(old_path, from, true);
+  Forget(new_path, to, true);
   return Status::OK();
 }
 
@@ -263,6 +265,31 @@ Status PfsStore::Sync(const std::string& path, bool datasync) {
     s = Errno((datasync ? "fdatasync " : "fsync ") + path);
   }
   return s;
+}
+
+void PfsStore::Forget(const std::string& path, const std::string& real, bool tree) {
+  files_.Forget(real, tree);
+  std::lock_guard<std::mutex> l(layouts_mu_);
+  const std::string below = path + "/";
+  for (auto it = layouts_.begin(); it != layouts_.end();) {
+    bool gone = it->first == path || (tree && it->first.compare(0, below.size(), below) == 0);
+    it = gone ? layouts_.erase(it) : std::next(it);
+  }
+}
+
+uint32_t PfsStore::Target(const std::string& path, uint64_t offset) {
+  {
+    std::lock_guard<std::mutex> l(layouts_mu_);
+    auto it = layouts_.find(path);
+    if (it != layouts_.end()) return static_cast<uint32_t>(it->second.TargetOf(offset));
+  }
+  std::string real;
+  PfsLayout layout = Resolve(path, &real).ok() ? ReadPfsLayout(real, HashPath(path)) : FallbackLayout(0, HashPath(path));
+  uint32_t target = static_cast<uint32_t>(layout.TargetOf(offset));
+  std::lock_guard<std::mutex> l(layouts_mu_);
+  if (layouts_.size() >= 16 * kPfsOpenFiles) layouts_.clear();  // bounded; refilled on demand
+  layouts_.emplace(path, std::move(layout));
+  return target;
 }
 
 Status PfsStore::SyncAll() {

@@ -5,9 +5,12 @@
 
 #include <sys/uio.h>
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "common/pfs_layout.h"
 #include "daemon/forwarding/pfs_files.h"
 #include "gkfs/metadata.h"
 #include "gkfs/status.h"
@@ -40,11 +43,18 @@ class PfsStore {
   Status Sync(const std::string& path, bool datasync);
   // syncfs(2) of the PFS directory's file system.
   Status SyncAll();
+  // The PFS target (server) holding byte `offset` of the file (pfs_layout.h), for TWINS.
+  // A hint: layouts are cached per path and a stale one only misplaces a window.
+  uint32_t Target(const std::string& path, uint64_t offset);
 
  private:
   Status Resolve(const std::string& path, std::string* real) const;
+  // Drops what is cached about path (and, with tree, the paths below it).
+  void Forget(const std::string& path, const std::string& real, bool tree);
   std::string root_;
   PfsFiles files_;
+  std::mutex layouts_mu_;
+  std::unordered_map<std::string, PfsLayout> layouts_;  // GUARDED_BY(layouts_mu_), by path
 };
 
 }  // namespace gkfs
