@@ -257,3 +257,32 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     a.write("/moved", a.stat("/moved").file_id, 0, b"third")
     assert (io_nodes.pfs / "moved").read_bytes() == b"third"
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
+
+
+@pytest.mark.xfail(reason="issue 13: forwarding skips directory permission checks", strict=True)
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
+    io_nodes.remap("cn1 0\n")
+    root = io_nodes.client("cn1", app_id=1)
+    root.mkdir("/locked", 0o755)
+    root.mkdir("/locked/sub", 0o755)
+    root.create("/locked/file", 0o644)
+    root.mkdir("/open", 0o777)
+    nobody = _core.Client(io_nodes.hosts, timeout_ms=30000, forwarding_map_file=io_nodes.map,
+                          hostname="cn1", app_id=2, uid=65534, gid=65534)
+    attempts = {
+        "create": lambda: nobody.create("/locked/new", 0o644),
+        "mkdir": lambda: nobody.mkdir("/locked/newdir", 0o755),
+        "remove": lambda: nobody.remove("/locked/file"),
+        "rmdir": lambda: nobody.rmdir("/locked/sub"),
+        "symlink": lambda: nobody.symlink("/locked/link", "/open"),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(PermissionError):
+            attempt()
+    assert sorted(os.listdir(io_nodes.pfs / "locked")) == ["file", "sub"], "nothing changed"
+    nobody.create("/open/mine", 0o644)  # where it may write, it can
+    nobody.mkdir("/open/d", 0o755)
+    nobody.rmdir("/open/d")
+    nobody.remove("/open/mine")
+    assert os.listdir(io_nodes.pfs / "open") == []
