@@ -259,7 +259,6 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
 
 
-@pytest.mark.xfail(reason="issue 13: forwarding skips directory permission checks", strict=True)
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
     io_nodes.remap("cn1 0\n")

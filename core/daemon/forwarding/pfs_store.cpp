@@ -92,6 +92,7 @@ Status PfsStore::Create(const rpc::CreateRequest& req, Metadata* md, bool* creat
   int rc;
   if (S_ISDIR(req.mode)) {
     rc = mkdir(real.c_str(), req.mode & 07777);
+    if (rc == 0) chmod(real.c_str(), req.mode & 07777);  // exactly the mode asked for, as files
   } else if (!req.link_target.empty()) {
     rc = symlink(req.link_target.c_str(), real.c_str());
   } else {
