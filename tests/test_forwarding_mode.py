@@ -285,3 +285,40 @@ def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
     nobody.rmdir("/open/d")
     nobody.remove("/open/mine")
     assert os.listdir(io_nodes.pfs / "open") == []
+
+
+@pytest.mark.parametrize("io_nodes", ["TO-agg"], indirect=True)
+def test_the_arbiter_moves_a_job_while_it_writes_and_no_byte_is_lost(io_nodes, tmp_path):
+    from gkfs.forwarding import stats
+    from gkfs.forwarding.arbiter import Arbiter
+
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[job]]\nname = "a"\nhosts = "cn1"\napp_id = 1\n'
+                    '[[job]]\nname = "b"\nhosts = "cn2"\napp_id = 2\n')
+    observer = _core.Client(io_nodes.hosts, timeout_ms=30000)
+    arbiter = Arbiter(str(jobs), io_nodes.map, 2, lambda: stats.collect(observer))
+    assert arbiter.step().mapping == {"cn1": 0, "cn2": 1}
+    writer = io_nodes.client("cn2", app_id=2)
+    writer.create("/moving", 0o644)
+    file_id = writer.stat("/moving").file_id
+    block, blocks = 4096, 200
+    started = threading.Event()
+
+    def write_all():
+        for i in range(blocks):
+            writer.write("/moving", file_id, i * block, i.to_bytes(4, "little") * (block // 4))
+            if i == 20:
+                started.set()
+            threading.Event().wait(0.005)
+
+    thread = threading.Thread(target=write_all)
+    thread.start()
+    assert started.wait(60)
+    jobs.write_text('[[job]]\nname = "b"\nhosts = "cn2"\napp_id = 2\n')  # a stops
+    assert arbiter.step().mapping == {"cn2": 0}  # b moves to I/O node 0 while it writes
+    thread.join(120)
+    expected = b"".join(i.to_bytes(4, "little") * (block // 4) for i in range(blocks))
+    assert (io_nodes.pfs / "moving").read_bytes() == expected  # every byte, on the PFS
+    on = [sum(a["writes"] for a in observer.io_node_statistics(n)["apps"] if a["app_id"] == 2)
+          for n in (0, 1)]
+    assert on[0] > 0 and on[1] > 0 and sum(on) == blocks
