@@ -15,6 +15,11 @@ writers are C processes (bench/fwd_driver.c) under the preload library, forwardi
   stand-in with a parallel file system's per-operation cost (ext4 on a loop device mounted
   ``-o sync``: about a millisecond per operation, whatever its size; root only), the regime
   aggregation is for. The table gives the measured time per PFS operation.
+* Forwarding against direct access: on the same sync-mounted stand-in, 8 and then 16 writers
+  interleave 4 KiB blocks of one shared file, either through one I/O node (``py:TO``,
+  GekkoFWD's shipped algorithm; ``py:TO-agg``; ``cxx:16``) or writing the PFS directory
+  themselves without gkfs (``direct``: the same driver, no preload library), in the same run.
+  Issue 13's targets: best scheduler >= 1.5x direct, TO >= 0.8x direct (never asserted).
 
 Each round checks every byte the writers left in the PFS directory. The run's numbers and
 ratios go to ``forwarding.md`` and ``forwarding.json`` in the run's results directory (that
@@ -57,6 +62,9 @@ AGGREGATION = {"writers": 8, "layout": "shared", "io_threads": 1, "pfs": "disk",
                "count": {False: 1000, True: 200},
                "schedulers": ["py:NOOP", "py:TO-agg", "cxx:1", "cxx:16"]}
 AGGREGATION_SYNC = dict(AGGREGATION, pfs="sync", count={False: 100, True: 30})
+DIRECT = {"layout": "shared", "io_threads": 8, "pfs": "sync",
+          "count": {False: 100, True: 30},
+          "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16"]}
 PFS_KINDS = {"disk": "local disk (ext4, page cache: ~10 µs per PFS operation)",
              "sync": "ext4 on a loop device mounted -o sync (milliseconds per PFS operation, "
                      "whatever its size, like a parallel file system's small-write round trip)"}
@@ -116,6 +124,23 @@ class IoNode:
         shutil.rmtree(self.pfs, ignore_errors=True)
 
 
+class DirectPfs:
+    """No I/O node: the writers open files in the PFS directory themselves (no preload)."""
+
+    def __init__(self, base: Path, pfs_base: Path) -> None:
+        self.dir = base / f"direct-{uuid.uuid4().hex[:6]}"
+        self.dir.mkdir()
+        self.pfs = pfs_base / f"pfs-{self.dir.name}"
+        self.pfs.mkdir()
+
+    def stats(self) -> dict[str, Any]:
+        return {key: 0 for key in ("requests", "merged", "queue_wait_s", "service_s", "units")}
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.pfs, ignore_errors=True)
+
+
 def expected_blocks(first: int, step: int, count: int) -> bytes:
     return b"".join(bytes([(first + i * step) % 251]) * XFER for i in range(count))
 
@@ -130,17 +155,22 @@ def check_files(node: IoNode, name: str, writers: int, count: int, layout: str) 
             assert data == expected_blocks(0, 1, count), f"file of rank {rank} has wrong bytes"
 
 
-def one_round(node: IoNode, driver: str, writers: int, count: int, layout: str) -> dict[str, Any]:
+def one_round(node: IoNode | DirectPfs, driver: str, writers: int, count: int,
+              layout: str) -> dict[str, Any]:
     """Writers start together (after connecting); returns their combined rate and, from the
     I/O node's counters, how many requests were merged away."""
     name = f"r{uuid.uuid4().hex[:6]}"
     sync = node.dir / f"sync-{name}"
     sync.mkdir()
     mountdir = node.dir / "mnt"
-    client_env = dict(env(), LD_PRELOAD=preload_library(),
-                      LIBGKFS_HOSTS_FILE=str(node.hosts_file), LIBGKFS_MOUNTDIR=str(mountdir),
-                      LIBGKFS_FORWARDING_MAP_FILE=str(node.map), LIBGKFS_HOSTNAME="bench-host",
-                      LIBGKFS_APP_ID="1")
+    if isinstance(node, DirectPfs):
+        client_env, mountdir = env(), node.pfs
+    else:
+        client_env = dict(env(), LD_PRELOAD=preload_library(),
+                          LIBGKFS_HOSTS_FILE=str(node.hosts_file),
+                          LIBGKFS_MOUNTDIR=str(mountdir),
+                          LIBGKFS_FORWARDING_MAP_FILE=str(node.map),
+                          LIBGKFS_HOSTNAME="bench-host", LIBGKFS_APP_ID="1")
     before = node.stats()
     procs = [subprocess.Popen([driver, f"{mountdir}/{name}", str(rank), str(writers), str(XFER),
                                str(count), layout, str(sync)], env=client_env,
@@ -164,7 +194,8 @@ def one_round(node: IoNode, driver: str, writers: int, count: int, layout: str) 
     seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     requests = sum(r["requests"] for r in reports)
     merged = after["merged"] - before["merged"]
-    assert after["requests"] - before["requests"] == requests
+    if not isinstance(node, DirectPfs):
+        assert after["requests"] - before["requests"] == requests
     return {"seconds": seconds, "requests_per_s": requests / seconds,
             "bytes_per_s": sum(r["bytes"] for r in reports) / seconds,
             "merged_fraction": merged / requests,
@@ -226,7 +257,8 @@ def settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 def measure(benchmark: Any, base: Path, pfs_base: Path, driver: str, settings: dict[str, Any],
             kind: str, config: dict[str, Any], scheduler: str) -> None:
-    node = IoNode(base, pfs_base, scheduler, config["io_threads"])
+    node = DirectPfs(base, pfs_base) if scheduler == "direct" else \
+        IoNode(base, pfs_base, scheduler, config["io_threads"])
     count = config["count"][settings["quick"]]
     rounds: list[dict[str, Any]] = []
     try:
@@ -259,6 +291,14 @@ def test_aggregation_gain_on_a_slow_pfs(benchmark, base, sync_pfs, driver, setti
             scheduler)
 
 
+@pytest.mark.parametrize("scheduler", DIRECT["schedulers"])
+@pytest.mark.parametrize("writers", [8, 16])
+def test_forwarding_against_direct_access(benchmark, base, sync_pfs, driver, settings, writers,
+                                          scheduler):
+    measure(benchmark, base, sync_pfs, driver, settings, f"direct-{writers}",
+            dict(DIRECT, writers=writers), scheduler)
+
+
 # --- the run's ratios -------------------------------------------------------------------------
 
 
@@ -279,6 +319,10 @@ def ratios() -> list[dict[str, Any]]:
             "bytes_per_s", "cxx:16", "cxx:1")
         add(f"merging through Python / through C++ ({pfs}): bytes/s", kind, "bytes_per_s",
             "py:TO-agg", "cxx:16")
+    for writers in (8, 16):
+        for scheduler in DIRECT["schedulers"][1:]:
+            add(f"forwarding / direct access (sync PFS, {writers} writers): bytes/s",
+                f"direct-{writers}", "bytes_per_s", scheduler, "direct")
     return rows
 
 

@@ -4,6 +4,7 @@
 
 #include "bindings.h"
 #include "common/log.h"
+#include "daemon/forwarding/pfs_files.h"
 #include "gkfs/scheduler.h"
 
 namespace gkfs::bindings {
@@ -79,6 +80,7 @@ void RegisterForwarding(py::module_& m) {
       "Adapts a gkfs.forwarding.scheduling.SchedulerHost (schedule(now, queues, limit) -> "
       "(batch, sleep), on_complete(stats)).");
   m.attr("HAVE_FORWARDING") = static_cast<bool>(GKFS_HAVE_FORWARDING);
+  m.attr("PFS_OPEN_FILES") = kPfsOpenFiles;
 }
 
 }  // namespace gkfs::bindings

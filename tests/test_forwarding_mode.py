@@ -4,6 +4,7 @@ the Python schedulers (gkfs.forwarding.scheduling) through the C++ I/O queue."""
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,183 @@ def test_fsync_syncs_the_pfs_file_on_the_io_node(io_nodes):
     with pytest.raises(FileNotFoundError):
         c.fsync("/missing", 1)
 
+
+
+def _writes_by_app(client, index):
+    return {a["app_id"]: a["writes"] for a in client.io_node_statistics(index)["apps"]}
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_map_lookup_tries_the_short_host_name_then_the_full_one(io_nodes):
+    io_nodes.remap("vm 1\nother.cluster.local 0\n")
+    short = io_nodes.client("vm.cluster.local", app_id=7)  # GekkoFWD looks up 'vm'
+    full = io_nodes.client("other.cluster.local", app_id=8)  # no 'other' line: the full name
+    for c, name in ((short, "/s"), (full, "/f")):
+        c.create(name, 0o644)
+        c.write(name, c.stat(name).file_id, 0, b"x")
+    assert _writes_by_app(short, 1) == {7: 1} and _writes_by_app(short, 0) == {8: 1}
+    io_nodes.remap("vm 0\nvm.cluster.local 1\n")
+    both = io_nodes.client("vm.cluster.local", app_id=9)
+    both.write("/s", both.stat("/s").file_id, 1, b"y")
+    assert _writes_by_app(both, 0) == {8: 1, 9: 1}
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_io_node_index_orders_daemons_by_host_name_then_uri(io_nodes, tmp_path):
+    lines = sorted((line.split() for line in Path(io_nodes.hosts).read_text().splitlines() if line),
+                   key=lambda words: words[1])
+    low_uri, high_uri = lines[0][1], lines[1][1]
+    renamed = tmp_path / "renamed-hosts"  # the higher uri gets the lower host name
+    renamed.write_text(f"io-b {' '.join(lines[0][1:])}\nio-a {' '.join(lines[1][1:])}\n")
+    io_nodes.remap("cn1 0\ncn2 0\n")
+    c = _core.Client(str(renamed), timeout_ms=30000, forwarding_map_file=io_nodes.map,
+                     hostname="cn1", app_id=11)
+    assert [(d.host, d.uri) for d in c.daemons()] == [("io-a", high_uri), ("io-b", low_uri)]
+    c.create("/f", 0o644)
+    c.write("/f", c.stat("/f").file_id, 0, b"y")
+    by_uri = io_nodes.client("cn2", app_id=12)  # one host name for both: uri order
+    assert [d.uri for d in by_uri.daemons()] == [low_uri, high_uri]
+    assert _writes_by_app(by_uri, 1) == {11: 1} and _writes_by_app(by_uri, 0) == {}
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_a_bad_map_is_logged_once_per_change(io_nodes, capfd):
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    c.create("/f", 0o644)
+    file_id = c.stat("/f").file_id
+
+    def keep_writing():
+        for i in range(5):  # over four map polls
+            threading.Event().wait(0.25)
+            c.write("/f", file_id, i, b"z")
+
+    capfd.readouterr()
+    io_nodes.remap("cn1 0\ncn1 1\n")
+    keep_writing()
+    assert capfd.readouterr().err.count("keeping the previous forwarding mapping") == 1
+    io_nodes.remap("cn1 zero\n")
+    keep_writing()
+    assert capfd.readouterr().err.count("keeping the previous forwarding mapping") == 1
+    assert _writes_by_app(c, 0) == {1: 10} and _writes_by_app(c, 1) == {}
+
+
+def _open_pfs_files(pfs):
+    """The PFS files this process (whose threads are the I/O nodes) holds open."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(pfs) + "/"):
+            names.append(target[len(str(pfs)):])
+    return sorted(names)
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_pfs_descriptors_stay_open_in_a_bounded_cache(io_nodes):
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    c.create("/kept", 0o644)
+    file_id = c.stat("/kept").file_id
+    for i in range(8):
+        c.write("/kept", file_id, i * 10, b"k" * 10)
+    assert c.read("/kept", file_id, 0, 100) == b"k" * 80
+    c.fsync("/kept", file_id)
+    assert _open_pfs_files(io_nodes.pfs) == ["/kept"]  # one descriptor served them all
+    for i in range(_core.PFS_OPEN_FILES + 10):
+        c.create(f"/many{i}", 0o644)
+        c.write(f"/many{i}", c.stat(f"/many{i}").file_id, 0, b"m")
+    assert len(_open_pfs_files(io_nodes.pfs)) == _core.PFS_OPEN_FILES
+    c.remove(f"/many{_core.PFS_OPEN_FILES + 9}")
+    assert len(_open_pfs_files(io_nodes.pfs)) == _core.PFS_OPEN_FILES - 1
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
+    io_nodes.remap("cn1 0\ncn2 1\n")
+    a, b = io_nodes.client("cn1", app_id=1), io_nodes.client("cn2", app_id=2)
+    for name in ("/unlinked", "/renamed-over", "/moved"):
+        a.create(name, 0o644)
+        a.write(name, a.stat(name).file_id, 0, b"old")  # I/O node 0 has the file open
+    b.remove("/unlinked")  # I/O node 1 replaces each name
+    b.create("/unlinked", 0o644)
+    b.create("/tmp-new", 0o644)
+    b.rename("/tmp-new", "/renamed-over")
+    b.rename("/moved", "/moved-away")
+    b.create("/moved", 0o644)
+    for name in ("/unlinked", "/renamed-over", "/moved"):
+        a.write(name, a.stat(name).file_id, 0, b"new")
+        assert (io_nodes.pfs / name[1:]).read_bytes() == b"new", name
+    assert (io_nodes.pfs / "moved-away").read_bytes() == b"old"
+    a.rename("/moved", "/moved-again")  # through the node that holds it open
+    a.create("/moved", 0o644)
+    a.write("/moved", a.stat("/moved").file_id, 0, b"third")
+    assert (io_nodes.pfs / "moved").read_bytes() == b"third"
+    assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
+    io_nodes.remap("cn1 0\n")
+    root = io_nodes.client("cn1", app_id=1)
+    root.mkdir("/locked", 0o755)
+    root.mkdir("/locked/sub", 0o755)
+    root.create("/locked/file", 0o644)
+    root.mkdir("/open", 0o777)
+    nobody = _core.Client(io_nodes.hosts, timeout_ms=30000, forwarding_map_file=io_nodes.map,
+                          hostname="cn1", app_id=2, uid=65534, gid=65534)
+    attempts = {
+        "create": lambda: nobody.create("/locked/new", 0o644),
+        "mkdir": lambda: nobody.mkdir("/locked/newdir", 0o755),
+        "remove": lambda: nobody.remove("/locked/file"),
+        "rmdir": lambda: nobody.rmdir("/locked/sub"),
+        "symlink": lambda: nobody.symlink("/locked/link", "/open"),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(PermissionError):
+            attempt()
+    assert sorted(os.listdir(io_nodes.pfs / "locked")) == ["file", "sub"], "nothing changed"
+    nobody.create("/open/mine", 0o644)  # where it may write, it can
+    nobody.mkdir("/open/d", 0o755)
+    nobody.rmdir("/open/d")
+    nobody.remove("/open/mine")
+    assert os.listdir(io_nodes.pfs / "open") == []
+
+
+@pytest.mark.parametrize("io_nodes", ["TO-agg"], indirect=True)
+def test_the_arbiter_moves_a_job_while_it_writes_and_no_byte_is_lost(io_nodes, tmp_path):
+    from gkfs.forwarding import stats
+    from gkfs.forwarding.arbiter import Arbiter
+
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[job]]\nname = "a"\nhosts = "cn1"\napp_id = 1\n'
+                    '[[job]]\nname = "b"\nhosts = "cn2"\napp_id = 2\n')
+    observer = _core.Client(io_nodes.hosts, timeout_ms=30000)
+    arbiter = Arbiter(str(jobs), io_nodes.map, 2, lambda: stats.collect(observer))
+    assert arbiter.step().mapping == {"cn1": 0, "cn2": 1}
+    writer = io_nodes.client("cn2", app_id=2)
+    writer.create("/moving", 0o644)
+    file_id = writer.stat("/moving").file_id
+    block, blocks = 4096, 200
+    started = threading.Event()
+
+    def write_all():
+        for i in range(blocks):
+            writer.write("/moving", file_id, i * block, i.to_bytes(4, "little") * (block // 4))
+            if i == 20:
+                started.set()
+            threading.Event().wait(0.005)
+
+    thread = threading.Thread(target=write_all)
+    thread.start()
+    assert started.wait(60)
+    jobs.write_text('[[job]]\nname = "b"\nhosts = "cn2"\napp_id = 2\n')  # a stops
+    assert arbiter.step().mapping == {"cn2": 0}  # b moves to I/O node 0 while it writes
+    thread.join(120)
+    expected = b"".join(i.to_bytes(4, "little") * (block // 4) for i in range(blocks))
+    assert (io_nodes.pfs / "moving").read_bytes() == expected  # every byte, on the PFS
+    on = [sum(a["writes"] for a in observer.io_node_statistics(n)["apps"] if a["app_id"] == 2)
+          for n in (0, 1)]
+    assert on[0] > 0 and on[1] > 0 and sum(on) == blocks

@@ -38,6 +38,47 @@ library_options:
 };
 """
 
+# AGIOS's current sample: the WFQ weights file is named although the algorithm is SJF.
+AGIOS_SAMPLE_WITH_WFQ = AGIOS_CONF.replace(
+    '\tstarting_algorithm = "SJF" ;\n',
+    '\tstarting_algorithm = "SJF" ;\n\twfq_conf = "/nonexistent/wfq.conf" ;\n')
+
+# GekkoFWD's agios.conf, written from the keys its AGIOS version reads (library_options and
+# a user_info group): most are unknown to gkfs and must be ignored, named once in the log.
+GEKKOFWD_CONF = """\
+library_options:
+{
+\ttrace = false ;
+\ttrace_predict = false ;
+\ttrace_full = false ;
+\tpredict_read_traces = false ;
+\tpredict_request_aggregation = false ;
+\ttrace_file_prefix = "/tmp/agios_tracefile" ;
+\ttrace_file_sufix = "out" ;
+\tsimple_trace_prefix = "/tmp/agios_simpletracefile" ;
+\tdefault_algorithm = "TO" ;
+\tprediction_time_error = 10 ;
+\tprediction_recalculate_alpha_period = -1 ;
+\tpredict_write_simplified_traces = false ;
+\taccess_times_func_file = "/tmp/access_times.func" ;
+\tselect_algorithm_period = -1 ;
+\tselect_algorithm_min_reqnumber = 1 ;
+\tstarting_algorithm = "SJF" ;
+\tmin_ab_probability = 3 ;
+\tvalidity_window = 360000 ;
+\tperformance_window = 10 ;
+\tproc_algs = 1000 ;
+\twaiting_time = 900000 ;
+\taioli_quantum = 65536 ;
+\tmlf_quantum = 8192 ;
+};
+user_info:
+{
+\tstripe_size = 32768 ;
+\tmax_trace_buffer_size = 32768 ;
+};
+"""
+
 
 def write(tmp_path: Path, text: str, name: str = "sched.conf") -> str:
     path = tmp_path / name
@@ -55,8 +96,9 @@ def test_agios_conf_as_shipped_is_read():
     assert config.waiting_s == pytest.approx(900e-6)
 
 
-def test_defaults_without_a_file(monkeypatch):
+def test_defaults_without_a_file(monkeypatch, tmp_path):
     monkeypatch.delenv("GKFS_SCHED_CONFIG", raising=False)
+    monkeypatch.setattr(sched_config, "DEFAULT_FILE", str(tmp_path / "absent.conf"))
     config = load_config()
     assert config == SchedulerConfig()
     assert (config.default_algorithm, config.max_aggregation) == ("SJF", 16)
@@ -86,18 +128,15 @@ def test_environment_variable_and_explicit_path(tmp_path):
 
 
 @pytest.mark.parametrize("text,line,message", [
-    ("default_algorithm = \"SJF\";\ntwins_windw = 3;", 2, "twins_windw: unknown key"),
     ("\n\naioli_quantum = 0;", 3, "aioli_quantum: must be >= 1 (got 0)"),
     ("waiting_time = -5;", 1, "waiting_time: must be >= 0"),
     ("mlf_quantum = \"8K\";", 1, "mlf_quantum: must be an integer"),
-    ("trace = 1;", 1, "trace: must be true or false"),
     ("max_aggregation = true;", 1, "max_aggregation: must be an integer"),
     ("default_algorithm = SJF;", 1, "syntax error"),
     ("default_algorithm = \"FIFO\";", 1, "default_algorithm: unknown scheduler 'FIFO'"),
     ("default_algorithm = \"sjf\";", 1, "unknown scheduler 'sjf'"),
     ("SW_window = 10;\nSW_window = 20;", 2, "SW_window: set twice (first at line 1)"),
     ("library_options: {\n  mlf_quantum = 1.5;\n};", 2, "mlf_quantum: must be an integer"),
-    ("user_info: { stripe_size = 1; };", 1, "user_info: unknown key"),
     ("waiting_time = 5\n\naioli_quantum 7;", 3, "expected '=' or ':'"),
     ("trace_file_prefix = \"/tmp/x", 1, "syntax error"),
     ("@include \"other.conf\"", 1, "@include is not supported"),
@@ -137,14 +176,14 @@ def test_wfq_weights_file_positional_and_by_app(tmp_path):
 ])
 def test_wfq_weights_errors_name_the_weights_file(tmp_path, weights, line, message):
     wfq = write(tmp_path, weights, "wfq.txt")
-    path = write(tmp_path, 'wfq_conf = "wfq.txt";')
+    path = write(tmp_path, 'default_algorithm = "WFQ";\nwfq_conf = "wfq.txt";')
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{wfq}:{line}: ") and message in str(info.value)
 
 
 def test_missing_wfq_file_names_the_config_line(tmp_path):
-    path = write(tmp_path, '\nwfq_conf = "absent.txt";')
+    path = write(tmp_path, 'default_algorithm = "WFQ";\nwfq_conf = "absent.txt";')
     with pytest.raises(ConfigError, match=r"sched.conf:2: wfq_conf: cannot read .*absent.txt"):
         load_config(path)
 
@@ -180,3 +219,48 @@ def test_daemon_setting_checks_the_file_at_start(tmp_path):
     good = write(tmp_path, 'default_algorithm = "TO";', "good.conf")
     loaded = settings.load(settings.DaemonSettings, environ={}, sched_config=good)
     assert loaded.sched_config == good
+
+
+def test_gekkofwd_agios_conf_is_read_with_unknown_keys_ignored():
+    config = parse_config(GEKKOFWD_CONF, "agios.conf")
+    assert config.default_algorithm == "TO"
+    assert (config.waiting_time, config.aioli_quantum, config.mlf_quantum) == \
+        (900000, 65536, 8192)
+    names = [entry.split(": ")[-1] for entry in config.ignored]
+    assert "trace_predict" in names and "proc_algs" in names and "user_info" in names
+    assert "agios.conf:4: trace_predict" in config.ignored
+
+
+def test_unknown_keys_are_named_once_in_the_daemon_log(tmp_path, caplog):
+    from gkfs.forwarding.io_node import scheduler_for
+
+    path = write(tmp_path, GEKKOFWD_CONF, "agios.conf")
+    with caplog.at_level("WARNING", logger="gkfs.forwarding"):
+        scheduler_for(path)
+    lines = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
+    assert len(lines) == 1
+    assert path in lines[0] and "trace_predict" in lines[0] and "user_info" in lines[0]
+
+
+def test_wfq_conf_is_read_only_for_wfq(tmp_path):
+    config = parse_config(AGIOS_SAMPLE_WITH_WFQ, str(tmp_path / "agios.conf"))
+    assert config.default_algorithm == "SJF" and config.wfq_weights == {}
+    wfq = AGIOS_SAMPLE_WITH_WFQ.replace('"SJF" ;\n\tselect', '"WFQ" ;\n\tselect')
+    with pytest.raises(ConfigError, match="wfq_conf: cannot read /nonexistent/wfq.conf"):
+        parse_config(wfq, str(tmp_path / "agios.conf"))
+
+
+def test_gekkofwd_default_file_is_read_without_sched_config(tmp_path):
+    default = write(tmp_path, 'default_algorithm = "TWINS";', "agios.conf")
+    assert load_config(environ={}, default_file=default).default_algorithm == "TWINS"
+    assert load_config(environ={}, default_file=default).source == default
+    assert load_config(environ={}, default_file=str(tmp_path / "absent")) == SchedulerConfig()
+    assert sched_config.DEFAULT_FILE == "/tmp/agios.conf"  # GekkoFWD's
+
+
+def test_daemon_reads_the_default_file_when_no_sched_config_is_given(tmp_path, monkeypatch):
+    from gkfs.forwarding.io_node import scheduler_for
+
+    monkeypatch.setattr(sched_config, "DEFAULT_FILE", write(tmp_path, "\naioli_quantum = 0;"))
+    with pytest.raises(settings.SettingsError, match=r"sched.conf:2: aioli_quantum"):
+        scheduler_for("")

@@ -222,3 +222,26 @@ def test_a_build_without_forwarding_builds_no_scheduler(monkeypatch, pfs):
     options = settings.to_core_options(config)
     assert options.enable_forwarding and options.pfs_dir == str(pfs)
     assert options.scheduler is None
+
+
+@needs_forwarding
+def test_fwd_arbiter_rewrites_the_map_for_the_running_jobs(fwd_fs, tmp_path):
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[job]]\nname = "a"\nhosts = "cn1"\napp_id = 1\n'
+                    '[[job]]\nname = "b"\nhosts = "cn[2-3]"\napp_id = 2\n')
+    out = tmp_path / "arbiter.map"
+    result = fwd_fs.ctl("fwd-arbiter", "--jobs", str(jobs), "--io-nodes", "2", "-o", str(out),
+                        "--interval", "0.05", "--iterations", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}: a 1, b 1" in result.stdout  # once: the second pass changed nothing
+    assert result.stdout.count("wrote") == 1
+    assert out.read_text().splitlines()[1:] == ["cn1 0", "cn2 1", "cn3 1"]
+    jobs.write_text("[[job]]\nhosts = \"cn1\"\napp_id = 1\n")  # b stopped, a renamed
+    result = fwd_fs.ctl("fwd-arbiter", "--jobs", str(jobs), "--io-nodes", "2", "-o", str(out),
+                        "--iterations", "1")
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().splitlines()[1:] == ["cn1 0"]
+    broken = fwd_fs.ctl("fwd-arbiter", "--jobs", str(tmp_path / "none.toml"), "--io-nodes", "2",
+                        "-o", str(out), "--iterations", "1")
+    assert "none.toml" in broken.stderr and "the map stays as it is" in broken.stderr
+    assert out.read_text().splitlines()[1:] == ["cn1 0"]

@@ -56,7 +56,8 @@ def test_to_agg_joins_contiguous_requests_in_fifo_order():
 @pytest.mark.parametrize("cap,sizes", [(16, [16, 16, 8]), (4, [4] * 10), (1, [1] * 40)])
 def test_aggregation_cap(name, cap, sizes):
     trace = [req(i, file=1, offset=i * K, at=i * 1e-6) for i in range(40)]
-    h = host(name, max_aggregation=cap, waiting_time=0)
+    merge = {"sw_twins_wfq_merge": True} if name in ("SW", "TWINS", "WFQ") else {}
+    h = host(name, max_aggregation=cap, waiting_time=0, **merge)
     batch, _ = h.schedule(1.0, grouped(trace))
     assert [len(u) for u in batch] == sizes
     assert [i for u in batch for i in u] == list(range(40))

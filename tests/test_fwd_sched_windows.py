@@ -29,7 +29,7 @@ def test_sw_serves_window_by_window_then_application_by_application():
         req(6, app=1, file=4, offset=0, at=1.5),     # window 1, app 1 first despite arriving later
         req(7, app=1, file=5, offset=0, at=0.25),    # app 1, window 0, another file: after file 2
     ]
-    batch, sleep = host("SW", SW_window=1000).schedule(2.0, {0: trace})
+    batch, sleep = host("SW", SW_window=1000, sw_twins_wfq_merge=True).schedule(2.0, {0: trace})
     assert batch == [[2, 4], [7], [3, 1], [6], [5]] and sleep is None
 
 
@@ -116,7 +116,7 @@ def test_wfq_deficit_round_robin_order():
     """Weights 8 KiB and 16 KiB, 4 KiB requests: two of app 1, four of app 2, per round."""
     trace = [req(i, app=1, file=1, offset=2 * i * K) for i in range(6)] + \
             [req(100 + i, app=2, file=2, offset=2 * i * K) for i in range(10)]
-    h = host("WFQ", wfq_weights={1: 2 * K, 2: 4 * K}, max_aggregation=1)
+    h = host("WFQ", wfq_weights={1: 2 * K, 2: 4 * K}, wfq_weights_by="app")
     batch, sleep = h.schedule(0.0, {0: trace})
     assert batch == [[0], [1], [100], [101], [102], [103], [2], [3], [104], [105], [106],
                      [107], [4], [5], [108], [109]]
@@ -150,7 +150,7 @@ def test_wfq_matches_textbook_drr_even_with_tiny_weights(seed, limit):
                3: rng.choice([50, 5000])}
     trace = [req(i, app=rng.choice([1, 2, 3]), file=i, length=rng.randrange(1, 65) * 512)
              for i in range(120)]
-    h = host("WFQ", wfq_weights=weights, max_aggregation=1)
+    h = host("WFQ", wfq_weights=weights, wfq_weights_by="app")
     left, got = list(trace), []
     while left:
         batch, _ = h.schedule(0.0, {0: left}, limit)
@@ -175,7 +175,7 @@ def test_wfq_bytes_are_shared_in_proportion_to_weights():
             trace.append(req(len(trace), app=app, file=file, offset=offset, length=length,
                              at=i * 1e-6))
             offset += length
-    h = host("WFQ", wfq_weights={1: w1, 2: w2})
+    h = host("WFQ", wfq_weights={1: w1, 2: w2}, wfq_weights_by="app", sw_twins_wfq_merge=True)
     result = simulate(h, trace, slots=1)
     served = {1: 0, 2: 0}
     total = {1: sum(r.length for r in trace if r.app_id == 1),
@@ -188,3 +188,29 @@ def test_wfq_bytes_are_shared_in_proportion_to_weights():
         gap = abs(served[1] / w1 - served[2] / w2)
         assert gap <= 1 + biggest / min(w1, w2)
     assert served[2] == total[2] and 2.8 < served[2] / served[1] < 3.2
+
+
+# --- AGIOS semantics by default (issue 13) -------------------------------------------------
+
+def contiguous(n, app=1, at=0.0):
+    return [req(i, app=app, file=1, offset=i * K, at=at + i * 1e-6) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", ["SW", "TWINS", "WFQ"])
+def test_sw_twins_wfq_do_not_merge_unless_configured(name):
+    assert host(name).schedule(0.0, {0: contiguous(4)})[0] == [[0], [1], [2], [3]]
+    merging = host(name, sw_twins_wfq_merge=True)
+    assert merging.schedule(0.0, {0: contiguous(4)})[0] == [[0, 1, 2, 3]]
+
+
+def test_wfq_weights_are_by_queue_position_by_default():
+    """AGIOS: the i-th weight is the i-th queue's; queues are numbered as their application
+    first reaches the I/O node (here app 900, then app 100), and take turns in that order."""
+    trace = [req(i, app=900, file=1, offset=2 * i * K, at=0.1) for i in range(6)] + \
+            [req(100 + i, app=100, file=2, offset=2 * i * K, at=0.2) for i in range(10)]
+    h = host("WFQ", wfq_weights={0: 2 * K, 1: 4 * K})
+    batch, _ = h.schedule(0.0, {0: trace})
+    assert batch == [[0], [1], [100], [101], [102], [103], [2], [3], [104], [105], [106],
+                     [107], [4], [5], [108], [109]]
+    by_app = host("WFQ", wfq_weights={900: 2 * K, 100: 4 * K}, wfq_weights_by="app")
+    assert by_app.schedule(0.0, {0: trace})[0][:6] == [[100], [101], [102], [103], [0], [1]]

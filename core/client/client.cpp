@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
@@ -27,6 +28,12 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   std::vector<HostEntry> hosts;
   Status s = ReadHostsFile(options.hosts_file, &hosts);
   if (!s.ok()) return s;
+  if (!options.forwarding_map_file.empty()) {
+    // The map's I/O-node index is GekkoFS's daemon order, (host name, uri), not placement's.
+    std::sort(hosts.begin(), hosts.end(), [](const HostEntry& a, const HostEntry& b) {
+      return std::tie(a.host, a.uri) < std::tie(b.host, b.uri);
+    });
+  }
   std::vector<std::string> uris;
   for (const auto& h : hosts) uris.push_back(h.uri);
   transport::ClientTransport::Options topts;

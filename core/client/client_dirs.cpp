@@ -109,25 +109,32 @@ Status ClientImpl::ReclaimLocked(const Metadata& md) {
   return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
 }
 
+Status ClientImpl::CheckEntryChangeLocked(const std::string& path, bool adding) {
+  if (!Checking()) return Status::OK();
+  const std::string parent = ParentPath(path);
+  std::vector<Call> stats;
+  for (const std::string* p : {&parent, &path}) {
+    stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{*p, 0}})));
+  }
+  RunAll(stats);
+  Metadata dir, entry;
+  Status s = DecodeStat(stats[0], &dir);
+  if (s.ok() && !dir.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
+  if (s.ok()) s = CheckSearch(dir);
+  Status es = DecodeStat(stats[1], &entry);
+  // Adding a name that exists changes nothing (EEXIST, or an open); removing one that does
+  // not is ENOENT from the removal itself.
+  if (s.ok() && (es.code() == ENOENT) == adding) s = CheckModify(dir, es.ok() ? &entry : nullptr);
+  return s;
+}
+
 Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, bool* reclaim) {
   *reclaim = false;
   const std::string parent = ParentPath(path);
   const int32_t subdir = (kind & 3) == 2 ? -1 : 0;
-  if (Checking()) {
-    // A removal cannot be put back once the inode is gone: check before removing.
-    std::vector<Call> stats;
-    for (const std::string* p : {&parent, &path}) {
-      stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{*p, 0}})));
-    }
-    RunAll(stats);
-    Metadata dir, entry;
-    Status s = DecodeStat(stats[0], &dir);
-    if (s.ok() && !dir.is_dir()) s = Status::Error(ENOTDIR, "a parent is not a directory");
-    if (s.ok()) s = CheckSearch(dir);
-    Status es = DecodeStat(stats[1], &entry);
-    if (s.ok() && es.code() != ENOENT) s = CheckModify(dir, es.ok() ? &entry : nullptr);
-    if (!s.ok()) return s;
-  }
+  // A removal cannot be put back once the inode is gone: check before removing.
+  Status checked = CheckEntryChangeLocked(path, false);
+  if (!checked.ok()) return checked;
   rpc::RemoveRequest req;
   req.path = path;
   req.kind = kind;

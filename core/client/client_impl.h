@@ -145,6 +145,10 @@ class ClientImpl : public Client {
   // Adding (entry null) or removing entry in dir: EACCES without write and search
   // permission, EPERM where the sticky bit protects entry.
   Status CheckModify(const Metadata& dir, const Metadata* entry) const;
+  // With credentials (Checking()), Linux's checks before adding (or removing) the entry
+  // path, on a stat of it and of its parent: search permission on the parent, then, if the
+  // name is free (or taken), write permission and the sticky bit. REQUIRES: mu_ held.
+  Status CheckEntryChangeLocked(const std::string& path, bool adding);
   // Removes the entry path (kind as rpc::RemoveRequest) beside the touch of its parent and
   // drops its link; *removed is the inode after that, *reclaim whether its data must go.
   // With credentials, the parent's permissions are checked first (a round trip more).

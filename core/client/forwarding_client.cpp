@@ -41,20 +41,26 @@ Status ForwardingClient::CreateCall(const rpc::CreateRequest& req, Metadata* md,
   return s.ok() ? DecodeCreate(call, md, created) : s;
 }
 
+// The I/O node (root on the PFS) creates and removes whatever it is asked to: the client
+// checks the parent's permissions first, as ClientImpl does.
 Status ForwardingClient::Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                                 bool* created) {
   std::lock_guard<std::mutex> l(mu_);
-  return CreateCall(CreateBody(path, S_IFREG | (mode & 07777), exclusive), md, created);
+  Status s = CheckEntryChangeLocked(path, true);
+  return s.ok() ? CreateCall(CreateBody(path, S_IFREG | (mode & 07777), exclusive), md, created) : s;
 }
 
 Status ForwardingClient::Mkdir(const std::string& path, uint32_t mode) {
   std::lock_guard<std::mutex> l(mu_);
   Metadata md;
-  return CreateCall(CreateBody(path, S_IFDIR | (mode & 07777), true), &md, nullptr);
+  Status s = CheckEntryChangeLocked(path, true);
+  return s.ok() ? CreateCall(CreateBody(path, S_IFDIR | (mode & 07777), true), &md, nullptr) : s;
 }
 
 Status ForwardingClient::RemoveKind(const std::string& path, uint8_t kind) {
   std::lock_guard<std::mutex> l(mu_);
+  Status s = CheckEntryChangeLocked(path, false);
+  if (!s.ok()) return s;
   rpc::RemoveRequest req;
   req.path = path;
   req.kind = kind;

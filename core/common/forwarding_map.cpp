@@ -39,7 +39,9 @@ Status ForwardingMap::Load() {
   std::map<std::string, uint32_t> map;
   Status s = ParseForwardingMap(path_, &map);
   if (!s.ok()) return s;
-  auto it = map.find(host_);
+  // GekkoFWD looks up the short name (up to the first '.'); a map of full names works too.
+  auto it = map.find(host_.substr(0, host_.find('.')));
+  if (it == map.end()) it = map.find(host_);
   if (it == map.end()) {
     return Status::Error(EINVAL, "forwarding map '" + path_ + "' has no line for host '" + host_ + "'");
   }
@@ -63,15 +65,12 @@ Status ForwardingMap::IoNode(uint32_t* index) {
                     st.st_mtim.tv_nsec != mtime_.tv_nsec);
     if (!loaded_ || changed) {
       Status s = Load();
-      if (s.ok()) {
-        inode_ = st.st_ino;
-        size_ = st.st_size;
-        mtime_ = st.st_mtim;
-      } else if (!loaded_) {
-        return s;
-      } else {
-        GKFS_LOG(kError, "keeping the previous forwarding mapping: " + s.message());
-      }
+      if (!s.ok() && !loaded_) return s;
+      // A bad version is remembered too: it is read (and logged) again only once it changes.
+      inode_ = st.st_ino;
+      size_ = st.st_size;
+      mtime_ = st.st_mtim;
+      if (!s.ok()) GKFS_LOG(kError, "keeping the previous forwarding mapping: " + s.message());
     }
   }
   *index = index_;

@@ -1,6 +1,6 @@
 // The forwarding map (GekkoFWD format): which I/O node serves each compute host.
-//   line := hostname io_node_index        index into the daemons of the hosts file, in the
-//                                         order clients sort them (by uri, hosts_file.h)
+//   line := hostname io_node_index        index into the daemons of the hosts file sorted by
+//                                         (host name, uri), as GekkoFS orders them
 // Blank lines are ignored; '#' starts a comment, on a line of its own or after an entry. Writers replace the file atomically
 // (write, then rename); ForwardingMap::Refresh notices the change.
 #pragma once
@@ -24,8 +24,9 @@ class ForwardingMap {
   ForwardingMap(std::string path, std::string hostname, uint32_t num_daemons)
       : path_(std::move(path)), host_(std::move(hostname)), num_daemons_(num_daemons) {}
   // Re-reads the file if it changed (checked at most every poll interval, so no call
-  // pays more than a stat(2) now and then). A broken new version keeps the old mapping.
-  // ENOENT/EINVAL (naming the file) only if no valid version was ever read.
+  // pays more than a stat(2) now and then). A broken new version keeps the old mapping and
+  // is logged once. The host's line is found by its short name (up to the first '.'), else
+  // by the full name. ENOENT/EINVAL (naming the file) only if no valid version was ever read.
   Status IoNode(uint32_t* index);
   const std::string& path() const { return path_; }
 

@@ -177,6 +177,7 @@ class Daemon:
     def shutdown(self) -> None: ...
 
 HAVE_FORWARDING: bool
+PFS_OPEN_FILES: int  # PFS descriptors an I/O node keeps open at most
 
 class IoScheduler:
     @property

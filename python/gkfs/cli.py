@@ -12,13 +12,15 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
 from typing import Optional, Sequence
 
 from gkfs import settings as _settings
 from gkfs.cluster import Cluster, ClusterError
 from gkfs.settings import (ClientEnvironment, ClusterSettings, DaemonSettings,
-                           ForwardingMapSettings)
+                           ForwardingArbiterSettings, ForwardingMapSettings)
 
 __all__ = ["main", "build_parser", "preload_library"]
 
@@ -106,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     fwd_map = sub.add_parser("fwd-map", help="write the forwarding map file (compute host -> "
                                              "I/O node) with an allocation policy")
     _settings.add_arguments(fwd_map, ForwardingMapSettings)
+
+    arbiter = sub.add_parser("fwd-arbiter", help="forwarding mode: re-allocate I/O nodes to the "
+                                                 "running jobs from measured bandwidth, rewriting "
+                                                 "the map every interval")
+    _settings.add_config_argument(arbiter)
+    _settings.add_arguments(arbiter, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(arbiter, ClusterSettings, only=["timeout_ms"])
+    _settings.add_arguments(arbiter, ForwardingArbiterSettings)
     return parser
 
 
@@ -244,8 +254,38 @@ def _fwd_map(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _fwd_arbiter(cluster: Cluster, args: argparse.Namespace,
+                 parser: argparse.ArgumentParser) -> int:
+    from gkfs.forwarding import arbiter, jobs, policies
+
+    try:
+        config = _settings.load(ForwardingArbiterSettings, args)
+    except _settings.SettingsError as e:
+        parser.error(str(e))
+    loop = arbiter.Arbiter(config.jobs, config.out, config.io_nodes, cluster.io_node_statistics)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    done = 0
+    while not stop.is_set():
+        try:
+            allocation = loop.step()
+        except (jobs.JobsError, policies.PolicyError, ClusterError, OSError) as e:
+            print(f"{PROG}: fwd-arbiter: {e}; the map stays as it is", file=sys.stderr, flush=True)
+        else:
+            if allocation is not None:
+                print(f"{PROG}: fwd-arbiter: wrote {config.out}: " + ", ".join(
+                    f"{name} {k or 'shared'}" for name, k in allocation.counts.items()),
+                    flush=True)
+        done += 1
+        if config.iterations and done >= config.iterations:
+            break
+        stop.wait(config.interval)
+    return 0
+
+
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
-             "stats": _stats, "env": _env, "run": _run}
+             "stats": _stats, "env": _env, "run": _run, "fwd-arbiter": _fwd_arbiter}
 
 
 def _size(n: int) -> str:

@@ -87,9 +87,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{PROG}: listening on {runner.daemon.uri} (rootdir {config.rootdir}, "
           f"hosts file {config.hosts_file})", file=sys.stderr, flush=True)
     if config.enable_forwarding:
+        from gkfs.forwarding.scheduling.config import resolve_path
+
         print(f"{PROG}: I/O node: files under {config.pfs_dir}, {config.io_threads} I/O "
-              f"threads, scheduler {config.sched_config or '(defaults)'}", file=sys.stderr,
-              flush=True)
+              f"threads, scheduler {resolve_path(config.sched_config, {}) or '(defaults)'}",
+              file=sys.stderr, flush=True)
 
     thread = threading.Thread(target=runner.serve, name="gkfs-daemon-run")
     thread.start()

@@ -25,6 +25,7 @@ __all__ = [
     "ClusterSettings",
     "DaemonSettings",
     "LAUNCHERS",
+    "ForwardingArbiterSettings",
     "ForwardingMapSettings",
     "SettingsError",
     "PROTOCOLS",
@@ -130,6 +131,10 @@ def _check_port(value: int) -> Optional[str]:
 
 def _check_positive(value: float) -> Optional[str]:
     return None if value > 0 else f"must be > 0 (got {value})"
+
+
+def _check_not_negative(value: int) -> Optional[str]:
+    return None if value >= 0 else f"must be >= 0 (got {value})"
 
 
 def _check_path(value: str) -> Optional[str]:
@@ -273,7 +278,8 @@ class DaemonSettings:
     sched_config: str = _setting(
         "",
         "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
-        "and syntax, see docs/forwarding.md); empty: the defaults (SJF). Checked at start.",
+        "and syntax, see docs/forwarding.md); empty: /tmp/agios.conf if it exists (GekkoFWD's "
+        "default), else the defaults (SJF). Checked at start.",
         "--sched-config", env="GKFS_SCHED_CONFIG", check=_check_sched_config, metavar="FILE")
 
 
@@ -400,6 +406,18 @@ class ClientEnvironment:
         "", "File the client log goes to; empty: stderr.", env="LIBGKFS_LOG_OUTPUT")
 
 
+def _io_nodes_setting() -> Any:
+    return _setting(
+        0, "Number of I/O nodes; the map uses indices 0..N-1 into the sorted daemon list.",
+        "--io-nodes", env="GKFS_FWD_IO_NODES", parse=parse_int, check=_check_positive,
+        metavar="N")
+
+
+def _map_out_setting(help: str) -> Any:
+    return _setting("", help, "-o", "--out", env="GKFS_FWD_MAP_FILE", check=_check_path,
+                    metavar="FILE")
+
+
 @dataclasses.dataclass
 class ForwardingMapSettings:
     """Options of ``gkfs-ctl fwd-map``, which writes the forwarding map file (which compute
@@ -416,16 +434,34 @@ class ForwardingMapSettings:
         "Compute hosts: names separated by commas, Slurm ranges (cn[01-08]) or @FILE; "
         "empty: the hosts of the jobs file.",
         "--hosts", env="GKFS_FWD_HOSTS", metavar="HOSTS")
-    io_nodes: int = _setting(
-        0, "Number of I/O nodes; the map uses indices 0..N-1 into the sorted daemon list.",
-        "--io-nodes", env="GKFS_FWD_IO_NODES", parse=parse_int, check=_check_positive,
-        metavar="N")
-    out: str = _setting(
-        "", "Map file to write; replaced atomically, so running clients never see half a map.",
-        "-o", "--out", env="GKFS_FWD_MAP_FILE", check=_check_path, metavar="FILE")
+    io_nodes: int = _io_nodes_setting()
+    out: str = _map_out_setting(
+        "Map file to write; replaced atomically, so running clients never see half a map.")
     jobs: str = _setting(
         "", "Jobs file (TOML): each job's hosts and bandwidth curve (arbitration policy).",
         "--jobs", env="GKFS_FWD_JOBS", metavar="FILE")
+
+
+@dataclasses.dataclass
+class ForwardingArbiterSettings:
+    """Options of ``gkfs-ctl fwd-arbiter``, which re-allocates I/O nodes to the running jobs
+    from their measured bandwidth and rewrites the map while they run."""
+
+    jobs: str = _setting(
+        "", "Jobs file (TOML), re-read every interval: the running jobs, their hosts, app_id "
+        "(to measure them) and optionally declared bandwidth curves.",
+        "--jobs", env="GKFS_FWD_JOBS", check=_check_path, metavar="FILE")
+    io_nodes: int = _io_nodes_setting()
+    out: str = _map_out_setting(
+        "Map file to rewrite (atomically, only when the allocation changes).")
+    interval: float = _setting(
+        10.0, "Seconds between two iterations (a stats sample and a re-allocation).",
+        "--interval", env="GKFS_FWD_INTERVAL", parse=float, check=_check_positive,
+        metavar="SECONDS")
+    iterations: int = _setting(
+        0, "Stop after this many iterations; 0: run until interrupted (SIGINT, SIGTERM).",
+        "--iterations", env="GKFS_FWD_ITERATIONS", parse=parse_int, check=_check_not_negative,
+        metavar="N")
 
 
 # --- generic machinery over the model --------------------------------------------------------
@@ -702,6 +738,7 @@ _DOC_SECTIONS = (
     ("Cluster (`gkfs-ctl`)", ClusterSettings),
     ("Client (preload library)", ClientEnvironment),
     ("Forwarding map (`gkfs-ctl fwd-map`)", ForwardingMapSettings),
+    ("Forwarding arbiter (`gkfs-ctl fwd-arbiter`)", ForwardingArbiterSettings),
 )
 
 

@@ -11,6 +11,8 @@
 #include <climits>
 #include <cstring>
 
+#include "common/placement.h"
+
 namespace gkfs {
 namespace {
 
@@ -90,6 +92,7 @@ Status PfsStore::Create(const rpc::CreateRequest& req, Metadata* md, bool* creat
   int rc;
   if (S_ISDIR(req.mode)) {
     rc = mkdir(real.c_str(), req.mode & 07777);
+    if (rc == 0) chmod(real.c_str(), req.mode & 07777);  // exactly the mode asked for, as files
   } else if (!req.link_target.empty()) {
     rc = symlink(req.link_target.c_str(), real.c_str());
   } else {
@@ -111,7 +114,9 @@ Status PfsStore::Remove(const std::string& path, uint8_t kind, Metadata* removed
   if (kind == 1 && removed->is_dir()) return Status::Error(EISDIR, "is a directory");
   if (kind == 2 && !removed->is_dir()) return Status::Error(ENOTDIR, "not a directory");
   int rc = removed->is_dir() ? rmdir(real.c_str()) : unlink(real.c_str());
-  return rc == 0 ? Status::OK() : Errno("remove " + path);
+  if (rc != 0) return Errno("remove " + path);
+  Forget(path, real, removed->is_dir());
+  return Status::OK();
 }
 
 Status PfsStore::Truncate(const std::string& path, uint64_t size) {
@@ -149,7 +154,10 @@ Status PfsStore::Rename(const std::string& old_path, const std::string& new_path
   Status s = Resolve(old_path, &from);
   if (s.ok()) s = Resolve(new_path, &to);
   if (!s.ok()) return s;
-  return rename(from.c_str(), to.c_str()) == 0 ? Status::OK() : Errno("rename " + old_path);
+  if (rename(from.c_str(), to.c_str()) != 0) return Errno("rename " + old_path);
+  Forget(old_path, from, true);
+  Forget(new_path, to, true);
+  return Status::OK();
 }
 
 Status PfsStore::ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
@@ -181,15 +189,14 @@ Status PfsStore::ReadDir(const std::string& dir, const std::string& start_after,
 Status PfsStore::WriteV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov) {
   std::string real;
   Status s = Resolve(path, &real);
-  if (!s.ok()) return s;
-  int fd = open(real.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
+  std::shared_ptr<PfsFiles::File> file;
+  if (!s.ok() || !(s = files_.Get(real, path, true, &file)).ok()) return s;
   std::vector<struct iovec> left = iov;
   size_t index = 0;
   off_t pos = static_cast<off_t>(offset);
   while (index < left.size()) {
     int count = static_cast<int>(std::min<size_t>(left.size() - index, IOV_MAX));
-    ssize_t n = pwritev(fd, left.data() + index, count, pos);
+    ssize_t n = pwritev(file->fd, left.data() + index, count, pos);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       s = n < 0 ? Errno("write " + path) : Status::Error(EIO, "short write to " + path);
@@ -198,7 +205,6 @@ Status PfsStore::WriteV(const std::string& path, uint64_t offset, const std::vec
     pos += n;
     Advance(left, &index, static_cast<size_t>(n));
   }
-  close(fd);
   return s;
 }
 
@@ -206,15 +212,14 @@ Status PfsStore::ReadV(const std::string& path, uint64_t offset, const std::vect
                        size_t* nread) {
   std::string real;
   Status s = Resolve(path, &real);
-  if (!s.ok()) return s;
-  int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
+  std::shared_ptr<PfsFiles::File> file;
+  if (!s.ok() || !(s = files_.Get(real, path, false, &file)).ok()) return s;
   std::vector<struct iovec> left = iov;
   size_t index = 0;
   *nread = 0;
   while (index < left.size()) {
     int count = static_cast<int>(std::min<size_t>(left.size() - index, IOV_MAX));
-    ssize_t n = preadv(fd, left.data() + index, count, static_cast<off_t>(offset + *nread));
+    ssize_t n = preadv(file->fd, left.data() + index, count, static_cast<off_t>(offset + *nread));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       s = Errno("read " + path);
@@ -224,7 +229,6 @@ Status PfsStore::ReadV(const std::string& path, uint64_t offset, const std::vect
     *nread += n;
     Advance(left, &index, static_cast<size_t>(n));
   }
-  close(fd);
   return s;
 }
 
@@ -256,12 +260,37 @@ Status PfsStore::FsStat(uint64_t* total, uint64_t* free) const {
 Status PfsStore::Sync(const std::string& path, bool datasync) {
   std::string real;
   Status s = Resolve(path, &real);
-  if (!s.ok()) return s;
-  int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path + " to sync it");
-  if ((datasync ? fdatasync(fd) : fsync(fd)) != 0) s = Errno((datasync ? "fdatasync " : "fsync ") + path);
-  close(fd);
+  std::shared_ptr<PfsFiles::File> file;
+  if (!s.ok() || !(s = files_.Get(real, path, false, &file)).ok()) return s;
+  if ((datasync ? fdatasync(file->fd) : fsync(file->fd)) != 0) {
+    s = Errno((datasync ? "fdatasync " : "fsync ") + path);
+  }
   return s;
+}
+
+void PfsStore::Forget(const std::string& path, const std::string& real, bool tree) {
+  files_.Forget(real, tree);
+  std::lock_guard<std::mutex> l(layouts_mu_);
+  const std::string below = path + "/";
+  for (auto it = layouts_.begin(); it != layouts_.end();) {
+    bool gone = it->first == path || (tree && it->first.compare(0, below.size(), below) == 0);
+    it = gone ? layouts_.erase(it) : std::next(it);
+  }
+}
+
+uint32_t PfsStore::Target(const std::string& path, uint64_t offset) {
+  {
+    std::lock_guard<std::mutex> l(layouts_mu_);
+    auto it = layouts_.find(path);
+    if (it != layouts_.end()) return static_cast<uint32_t>(it->second.TargetOf(offset));
+  }
+  std::string real;
+  PfsLayout layout = Resolve(path, &real).ok() ? ReadPfsLayout(real, HashPath(path)) : FallbackLayout(0, HashPath(path));
+  uint32_t target = static_cast<uint32_t>(layout.TargetOf(offset));
+  std::lock_guard<std::mutex> l(layouts_mu_);
+  if (layouts_.size() >= 16 * kPfsOpenFiles) layouts_.clear();  // bounded; refilled on demand
+  layouts_.emplace(path, std::move(layout));
+  return target;
 }
 
 Status PfsStore::SyncAll() {

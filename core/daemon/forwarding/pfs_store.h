@@ -1,13 +1,17 @@
 // PfsStore: the file operations of a forwarding daemon, executed on ordinary files under
 // the PFS directory it was given (same names as the application used; no chunks: the PFS
-// stripes them). Stateless besides the directory; thread-safe.
+// stripes them). Owns the directory's cache of open descriptors (PfsFiles); thread-safe.
 #pragma once
 
 #include <sys/uio.h>
 
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "common/pfs_layout.h"
+#include "daemon/forwarding/pfs_files.h"
 #include "gkfs/metadata.h"
 #include "gkfs/status.h"
 #include "rpc/schema.h"
@@ -27,20 +31,30 @@ class PfsStore {
   Status Rename(const std::string& old_path, const std::string& new_path);
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
-  // One positioned vector write/read of the whole iov at offset (the merged unit).
+  // One positioned vector write/read of the whole iov at offset (the merged unit), through
+  // the file's cached descriptor.
   Status WriteV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov);
   Status ReadV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov, size_t* nread);
   // O_APPEND write; *offset is where the bytes went.
   Status Append(const std::string& path, const void* data, size_t len, uint64_t* offset);
   Status FsStat(uint64_t* total, uint64_t* free) const;
-  // fsync(2) (fdatasync with datasync) of the file or directory at path.
+  // fsync(2) (fdatasync with datasync) of the file or directory at path, on the descriptor
+  // the writes used; every write already acknowledged has completed, so it is covered.
   Status Sync(const std::string& path, bool datasync);
   // syncfs(2) of the PFS directory's file system.
   Status SyncAll();
+  // The PFS target (server) holding byte `offset` of the file (pfs_layout.h), for TWINS.
+  // A hint: layouts are cached per path and a stale one only misplaces a window.
+  uint32_t Target(const std::string& path, uint64_t offset);
 
  private:
   Status Resolve(const std::string& path, std::string* real) const;
+  // Drops what is cached about path (and, with tree, the paths below it).
+  void Forget(const std::string& path, const std::string& real, bool tree);
   std::string root_;
+  PfsFiles files_;
+  std::mutex layouts_mu_;
+  std::unordered_map<std::string, PfsLayout> layouts_;  // GUARDED_BY(layouts_mu_), by path
 };
 
 }  // namespace gkfs

@@ -178,14 +178,14 @@ class ForwardingProviderImpl : public ForwardingProvider {
     out->body = rpc::EncodeBody(r);
     SetPayload(rpc::EncodeAppStats(apps), out);
   }
-  static PendingIo Pending(const Request& req, const std::string& path, uint8_t kind, uint64_t offset,
-                           uint64_t length) {
+  PendingIo Pending(const Request& req, const std::string& path, uint8_t kind, uint64_t offset,
+                    uint64_t length) {
     PendingIo io;
     io.path = path;
     io.token = req.token;
     io.info.app_id = req.app_id;
     io.info.queue_id = HashPath(path);
-    io.info.target = static_cast<uint32_t>(io.info.queue_id);  // schedulers fold it modulo their targets
+    io.info.target = store_.Target(path, offset);  // schedulers fold it modulo their targets
     io.info.kind = kind;
     io.info.offset = offset;
     io.info.length = length;

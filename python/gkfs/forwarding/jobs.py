@@ -7,6 +7,8 @@ TOML, one [[job]] table per job::
     hosts = "cn[01-08]"              # a host list (see hostlist.py) or an array of names
     bandwidth = { 1 = 2.1, 2 = 3.9, 4 = 6.0 }   # declared: I/O nodes -> bandwidth
     # or: bandwidth_file = "climate.csv"        # measured: lines 'io_nodes,bandwidth'
+    app_id = 4242                    # optional: its requests' application id (the Slurm
+                                     # job id), so gkfs-ctl fwd-arbiter can measure it
 
 A curve gives, for some numbers of I/O nodes, the aggregate bandwidth the job reaches with
 them (any unit, the same for every job). A measured file may hold several samples per count
@@ -19,13 +21,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from gkfs.forwarding import hostlist
 
 __all__ = ["Job", "JobsError", "read_bandwidth_file", "read_jobs"]
 
-_KEYS = {"name", "hosts", "bandwidth", "bandwidth_file"}
+_KEYS = {"name", "hosts", "bandwidth", "bandwidth_file", "app_id"}
 
 
 class JobsError(ValueError):
@@ -37,6 +39,7 @@ class Job:
     name: str
     hosts: tuple[str, ...]
     curve: Mapping[int, float]   # I/O nodes -> bandwidth (empty: not declared)
+    app_id: Optional[int] = None  # the application id its requests carry, if known
 
 
 def read_jobs(path: str) -> list[Job]:
@@ -99,7 +102,12 @@ def _job(table: Mapping[str, Any], number: int, path: str) -> Job:
         except OSError as e:
             raise JobsError(f"{where}: bandwidth_file: cannot read {file}: {e.strerror}") \
                 from None
-    return Job(str(name), tuple(host_list), curve)
+    app_id = table.get("app_id")
+    if app_id is not None and (isinstance(app_id, bool) or not isinstance(app_id, int) or
+                               not 0 <= app_id < 1 << 32):
+        raise JobsError(f"{where}: app_id must be an integer in 0..{(1 << 32) - 1}, got "
+                        f"{app_id!r}")
+    return Job(str(name), tuple(host_list), curve, app_id)
 
 
 def _io_nodes(text: Any, where: str) -> int:

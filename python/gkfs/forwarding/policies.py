@@ -26,6 +26,7 @@ __all__ = [
     "RoundRobin",
     "StaticBlocks",
     "allocate",
+    "blocks",
     "knapsack",
     "load_policy",
     "request_from",
@@ -59,7 +60,7 @@ class Policy:
         return []
 
 
-def _blocks(hosts: Sequence[str], first: int, count: int) -> dict[str, int]:
+def blocks(hosts: Sequence[str], first: int, count: int) -> dict[str, int]:
     """hosts split into `count` contiguous blocks of near-equal size on first..first+count-1
     (the first len(hosts) % count blocks get one host more)."""
     size, larger = divmod(len(hosts), count)
@@ -74,7 +75,7 @@ class StaticBlocks(Policy):
     name = "static"
 
     def allocate(self, request: AllocationRequest) -> Mapping[str, int]:
-        return _blocks(request.hosts, 0, min(request.io_nodes, len(request.hosts)))
+        return blocks(request.hosts, 0, min(request.io_nodes, len(request.hosts)))
 
 
 class RoundRobin(Policy):
@@ -138,7 +139,7 @@ class Arbitration(Policy):
         mapping: dict[str, int] = {}
         first = 0
         for job, k in zip(request.jobs, counts):
-            mapping.update(_blocks(job.hosts, first, k))
+            mapping.update(blocks(job.hosts, first, k))
             first += k
         return mapping
 

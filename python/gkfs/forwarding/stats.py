@@ -7,7 +7,7 @@ Report (``gkfs-ctl stats --json`` prints exactly this)::
 
     {"time": 1732212345.25,              # time.time() when the sample was taken
      "hosts_file": "/abs/hosts.txt",
-     "io_nodes": [                       # every daemon, by its map index (sorted hosts file)
+     "io_nodes": [                       # every daemon, by its map index (host name, uri)
         {"index": 0, "host": "io1", "uri": "ucx+tcp://...", "up": true, "error": "",
          "pending": 0, "in_service": 0, "scheduler_errors": 0,
          <counters>,                     # summed over the node's applications
@@ -56,13 +56,16 @@ def collect(client: Any, hosts_file: str = "") -> dict[str, Any]:
     raises for a daemon that is down or not an I/O node (see the module docstring)."""
     sample_time = time.time()
     nodes = []
-    for index, info in enumerate(client.daemons()):
+    # The map's I/O-node index orders daemons by (host name, uri), as GekkoFS does; the
+    # client (not necessarily in forwarding mode) may list them in placement order.
+    daemons = sorted(enumerate(client.daemons()), key=lambda d: (d[1].host, d[1].uri))
+    for index, (position, info) in enumerate(daemons):
         node: dict[str, Any] = {"index": index, "host": info.host, "uri": info.uri,
                                 "up": info.up, "error": info.error or ""}
         raw: dict[str, Any] = {}
         if info.up:
             try:
-                raw = client.io_node_statistics(index)
+                raw = client.io_node_statistics(position)
             except OSError as e:
                 node.update(up=False, error=f"not an I/O node or no answer: {e}")
         apps = [_derived({"app_id": a["app_id"], **{k: a[k] for k in COUNTERS}})

@@ -1,10 +1,12 @@
 """Scheduler configuration: agios.conf's key names and syntax, read into a SchedulerConfig.
 
-The file is found from an explicit path, else ``$GKFS_SCHED_CONFIG``; with neither, every key
-has its default. Keys may sit at top level or inside AGIOS's ``library_options`` group; a
-``plugin_options`` group is handed to a plug-in scheduler as a dict. An unknown key, a bad
-value or a duplicate is an error 'file:line: key: problem'. Units are AGIOS's (ns, ms, us,
-bytes). KEYS below is the one list of keys; the table in docs/forwarding.md is generated from
+The file is found from an explicit path, else ``$GKFS_SCHED_CONFIG``, else GekkoFWD's default
+``/tmp/agios.conf`` if it exists; with none, every key has its default. Keys may sit at top
+level or inside AGIOS's ``library_options`` group; a ``plugin_options`` group is handed to a
+plug-in scheduler as a dict. So that GekkoFWD's and AGIOS's own files work unchanged, a key
+(or group, such as ``user_info``) gkfs does not know is ignored and listed in
+``SchedulerConfig.ignored`` (the daemon logs them once); a bad value of a key gkfs uses, or a
+duplicate, is an error 'file:line: key: problem'. Units are AGIOS's (ns, ms, us, bytes). KEYS below is the one list of keys; the table in docs/forwarding.md is generated from
 it (``python -m gkfs.forwarding.scheduling --write docs/forwarding.md``).
 """
 
@@ -20,6 +22,7 @@ from gkfs.forwarding.scheduling import libconfig
 
 __all__ = [
     "CONFIG_ENV",
+    "DEFAULT_FILE",
     "KEYS",
     "ConfigError",
     "Key",
@@ -27,9 +30,11 @@ __all__ = [
     "load_config",
     "parse_config",
     "read_wfq_weights",
+    "resolve_path",
 ]
 
 CONFIG_ENV = "GKFS_SCHED_CONFIG"
+DEFAULT_FILE = "/tmp/agios.conf"  # GekkoFWD's daemon reads this file when given none
 _GROUP = "library_options"
 _PLUGIN_GROUP = "plugin_options"
 
@@ -86,12 +91,23 @@ KEYS: dict[str, Key] = {
         _at_least(1)),
     "wfq_conf": Key(
         str, "", "path",
-        "WFQ: weights file (relative paths are relative to this file). Empty: every "
-        "application gets wfq_default_weight.", None),
+        "WFQ: weights file (relative paths are relative to this file), read only when "
+        "default_algorithm is WFQ. Empty: every application gets wfq_default_weight.", None),
     "max_aggregation": Key(
         int, 16, "requests",
         "gkfs: the most requests merged into one PFS operation (AGIOS's compile-time "
         "MAX_AGGREG_SIZE). 1 disables merging.", _at_least(1)),
+    "sw_twins_wfq_merge": Key(
+        bool, False, "",
+        "gkfs: SW, TWINS and WFQ merge contiguous requests (up to max_aggregation) into one "
+        "PFS operation. false: one request per operation, as AGIOS's versions of them."),
+    "wfq_weights_by": Key(
+        str, "queue", "",
+        "WFQ: what the weights file's numbers index. `queue` (AGIOS): the i-th weight is the "
+        "i-th queue's, queues numbered 0, 1, ... as applications first reach the I/O node, "
+        "turns in that order. `app`: application ids (LIBGKFS_APP_ID, the Slurm job id), "
+        "turns in ascending id.", lambda v: None if v in ("queue", "app") else
+        f"must be \"queue\" or \"app\" (got {v!r})"),
     "twins_targets": Key(
         int, 0, "targets",
         "gkfs: TWINS rotates over targets 0..N-1, idling through the windows of targets "
@@ -99,7 +115,8 @@ KEYS: dict[str, Key] = {
         _at_least(0)),
     "wfq_default_weight": Key(
         int, 1 << 20, "bytes",
-        "gkfs: WFQ weight (bytes per round) of an application the weights file does not list.",
+        "gkfs: WFQ weight (bytes per round) of a queue (or application) the weights file does "
+        "not list.",
         _at_least(1)),
     "trace": Key(bool, False, "", "AGIOS tracing; accepted, ignored.", used=False),
     "trace_file_prefix": Key(str, "", "", "AGIOS tracing; accepted, ignored.", used=False),
@@ -132,11 +149,14 @@ class SchedulerConfig:
     twins_window: int = KEYS["twins_window"].default
     wfq_conf: str = KEYS["wfq_conf"].default
     max_aggregation: int = KEYS["max_aggregation"].default
+    sw_twins_wfq_merge: bool = KEYS["sw_twins_wfq_merge"].default
+    wfq_weights_by: str = KEYS["wfq_weights_by"].default
     twins_targets: int = KEYS["twins_targets"].default
     wfq_default_weight: int = KEYS["wfq_default_weight"].default
-    wfq_weights: Mapping[int, int] = dataclasses.field(default_factory=dict)  # app -> bytes
+    wfq_weights: Mapping[int, int] = dataclasses.field(default_factory=dict)  # queue/app -> bytes
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     source: str = ""  # the file read, or "" for built-in defaults
+    ignored: tuple[str, ...] = ()  # 'file:line: name' of each unknown key or group, ignored
 
     @property
     def waiting_s(self) -> float:
@@ -150,8 +170,14 @@ class SchedulerConfig:
     def twins_window_s(self) -> float:
         return self.twins_window * 1e-6
 
-    def wfq_weight(self, app_id: int) -> int:
-        return self.wfq_weights.get(app_id, self.wfq_default_weight)
+    def wfq_weight(self, key: int) -> int:
+        """The weight of a queue position or application id (see wfq_weights_by)."""
+        return self.wfq_weights.get(key, self.wfq_default_weight)
+
+    @property
+    def window_cap(self) -> int:
+        """Requests per PFS operation in SW, TWINS and WFQ."""
+        return self.max_aggregation if self.sw_twins_wfq_merge else 1
 
 
 def parse_config(text: str, path: str = "<string>") -> SchedulerConfig:
@@ -163,15 +189,16 @@ def parse_config(text: str, path: str = "<string>") -> SchedulerConfig:
     values: dict[str, Any] = {}
     lines: dict[str, int] = {}
     plugin: dict[str, Any] = {}
+    ignored: list[str] = []
     for setting in top:
         if setting.name == _GROUP and isinstance(setting.value, list) and _is_group(setting):
             for inner in setting.value:
-                _take(inner, path, values, lines, plugin)
+                _take(inner, path, values, lines, plugin, ignored)
         else:
-            _take(setting, path, values, lines, plugin)
+            _take(setting, path, values, lines, plugin, ignored)
     used = {k: v for k, v in values.items() if KEYS[k].used}
-    config = SchedulerConfig(**used, plugin_options=plugin, source=path)
-    if config.wfq_conf:
+    config = SchedulerConfig(**used, plugin_options=plugin, source=path, ignored=tuple(ignored))
+    if config.wfq_conf and config.default_algorithm == "WFQ":
         wfq_path = os.path.join(os.path.dirname(os.path.abspath(path)), config.wfq_conf)
         try:
             weights = read_wfq_weights(wfq_path)
@@ -187,7 +214,7 @@ def _is_group(setting: libconfig.Setting) -> bool:
 
 
 def _take(setting: libconfig.Setting, path: str, values: dict, lines: dict,
-          plugin: dict) -> None:
+          plugin: dict, ignored: list) -> None:
     where = f"{path}:{setting.line}: {setting.name}"
     if setting.name == _PLUGIN_GROUP:
         if not (isinstance(setting.value, list) and _is_group(setting)):
@@ -197,12 +224,14 @@ def _take(setting: libconfig.Setting, path: str, values: dict, lines: dict,
         return
     key = KEYS.get(setting.name)
     if key is None:
-        hint = " (groups other than library_options and plugin_options are not read)" \
-            if isinstance(setting.value, list) and _is_group(setting) else ""
-        raise ConfigError(f"{where}: unknown key{hint}")
+        ignored.append(where)
+        return
     if setting.name in values:
         raise ConfigError(f"{where}: set twice (first at line {lines[setting.name]})")
     value = setting.value
+    if not key.used:  # AGIOS's, ignored: whatever value AGIOS would accept
+        values[setting.name], lines[setting.name] = value, setting.line
+        return
     if key.type is int and isinstance(value, bool) or not isinstance(value, key.type):
         raise ConfigError(f"{where}: must be {_type_name(key.type)} (got {value!r})")
     problem = key.check(value) if key.check else None
@@ -217,9 +246,10 @@ def _type_name(t: type) -> str:
 
 
 def read_wfq_weights(path: str) -> dict[int, int]:
-    """WFQ weights (bytes per round) per application. Lines hold AGIOS's whitespace-separated
-    weights (the i-th number is application i's) and/or 'APP = WEIGHT' entries; '#' starts a
-    comment. Raises OSError, or ConfigError naming the file and line."""
+    """WFQ weights (bytes per round) by queue position (or application id, see
+    wfq_weights_by). Lines hold AGIOS's whitespace-separated weights (the i-th number is the
+    i-th's) and/or 'N = WEIGHT' entries; '#' starts a comment. Raises OSError, or ConfigError
+    naming the file and line."""
     weights: dict[int, int] = {}
     position = 0
     with open(path, encoding="utf-8") as f:
@@ -251,12 +281,23 @@ def _wfq_int(text: str, what: str, path: str, line: int, low: int) -> int:
     return value
 
 
-def load_config(path: Optional[str] = None,
-                environ: Optional[Mapping[str, str]] = None) -> SchedulerConfig:
-    """The configuration from `path`, else from $GKFS_SCHED_CONFIG, else the defaults.
-    Raises ConfigError (also for an unreadable file)."""
+def resolve_path(path: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
+                 default_file: Optional[str] = None) -> str:
+    """The file load_config reads: `path`, else $GKFS_SCHED_CONFIG, else `default_file`
+    (DEFAULT_FILE) if it exists, else '' (every key's default)."""
     environ = os.environ if environ is None else environ
+    default_file = DEFAULT_FILE if default_file is None else default_file
     path = path or environ.get(CONFIG_ENV, "")
+    if not path and os.path.isfile(default_file):
+        path = default_file
+    return path
+
+
+def load_config(path: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
+                default_file: Optional[str] = None) -> SchedulerConfig:
+    """The configuration from the file resolve_path() names, or the defaults.
+    Raises ConfigError (also for an unreadable file)."""
+    path = resolve_path(path, environ, default_file)
     if not path:
         return SchedulerConfig()
     try:

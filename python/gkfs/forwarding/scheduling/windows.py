@@ -18,9 +18,9 @@ class SW(Scheduler):
     to the window it arrived in. Requests are served window by window, and inside a window
     application by application (ascending app id), so an application's requests of a window
     wait until the applications before it are done with that window and then go together.
-    Inside an (window, application) group, each file's requests go in offset order, merged;
-    files in the order of their oldest request. Work-conserving, as AGIOS's SW (which orders
-    by window and app id and is otherwise FIFO, unmerged). Windows are counted from 0 on the
+    Inside an (window, application) group, each file's requests go in offset order
+    (merged only with sw_twins_wfq_merge); files in the order of their oldest request.
+    Work-conserving, as AGIOS's SW (which orders by window and app id and does not merge). Windows are counted from 0 on the
     clock of `now`: I/O nodes sharing a clock serve the same application at the same time."""
 
     name = "SW"
@@ -42,14 +42,15 @@ class SW(Scheduler):
         files: dict[tuple[int, int], list[Request]] = {}
         for r in requests:
             files.setdefault((r.queue_id, r.kind), []).append(r)
-        per_file = [runs(offset_order(rs), self.config.max_aggregation) for rs in files.values()]
+        per_file = [runs(offset_order(rs), self.config.window_cap) for rs in files.values()]
         per_file.sort(key=lambda units: min(unit_arrival(u) for u in units))
         return [u for units in per_file for u in units]
 
 
 class TWINS(Scheduler):
     """Exclusive time windows per PFS target, round robin: during a window of twins_window
-    only requests to the window's target are dispatched (FIFO, merged as TO-agg). With
+    only requests to the window's target are dispatched (FIFO; merged as TO-agg only with
+    sw_twins_wfq_merge, AGIOS's does not merge). With
     twins_targets = N the rotation is over targets 0..N-1 (others fold in modulo N) and a
     window whose target has no requests is idled through, as in AGIOS; with 0 it goes to the
     next target (ascending, cyclic) that has pending requests. The first window starts at
@@ -78,7 +79,7 @@ class TWINS(Scheduler):
         elif now >= self.window_start + width:
             self._open(self._next(pending), now)
         units = fifo_units(arrival_order(pending.get(self.current_target, ())),
-                           self.config.max_aggregation)
+                           self.config.window_cap)
         batch = [ids(u) for u in units[: queues.limit]]
         left = sum(len(rs) for rs in pending.values()) - sum(len(u) for u in batch)
         return batch, (self.window_start + width - now) if left else None

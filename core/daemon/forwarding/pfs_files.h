@@ -1,0 +1,66 @@
+// PfsFiles: a bounded cache of open descriptors of PFS files, by real path, so a burst of
+// reads and writes to one file costs one open(2) instead of an open and a close per merged
+// unit (two metadata operations on Lustre or GPFS). Least recently used entries are closed
+// first. A hit is checked with stat(2) of the path against the descriptor's (st_dev,
+// st_ino), so a name removed, renamed or replaced behind this cache (by another I/O node,
+// or by anyone on the PFS) is reopened, never written through a stale descriptor; on a PFS
+// that caches attributes under locks (Lustre, GPFS) that stat is served from the client.
+// Thread-safe; descriptors handed out stay valid while the caller holds them, even if the
+// entry is evicted meanwhile.
+#pragma once
+
+#include <sys/types.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "gkfs/status.h"
+
+namespace gkfs {
+
+// Descriptors an I/O node keeps open at most (the daemon's other descriptors stay well below
+// the usual limit of 1024).
+constexpr size_t kPfsOpenFiles = 256;
+
+class PfsFiles {
+ public:
+  // An open descriptor; closed when the last holder (cache or caller) drops it.
+  struct File {
+    explicit File(int fd, bool writable) : fd(fd), writable(writable) {}
+    ~File();
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+    const int fd;
+    const bool writable;
+    dev_t dev = 0;
+    ino_t ino = 0;
+  };
+
+  explicit PfsFiles(size_t capacity = kPfsOpenFiles) : capacity_(capacity) {}
+
+  // A descriptor of `real` (a file or directory), writable if `write`. Errors are open(2)'s
+  // or stat(2)'s errno, naming `name` (the path the client used).
+  Status Get(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out);
+  // Drops `real` and, with `tree`, every path below it (a directory renamed or removed).
+  void Forget(const std::string& real, bool tree = false);
+  size_t size();
+
+ private:
+  struct Entry {
+    std::string path;
+    std::shared_ptr<File> file;
+  };
+  // REQUIRES: mu_ held.
+  void Erase(std::list<Entry>::iterator it);
+  static Status Open(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out);
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::list<Entry> lru_;                                                 // GUARDED_BY(mu_), newest first
+  std::unordered_map<std::string, std::list<Entry>::iterator> by_path_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace gkfs

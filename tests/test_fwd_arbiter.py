@@ -1,0 +1,51 @@
+"""The allocation of gkfs-ctl fwd-arbiter: knapsack over measured and declared curves, jobs
+that outnumber the I/O nodes sharing them, and the loop's measurements from stats samples.
+(The loop against real I/O nodes: tests/test_forwarding_mode.py and tests/test_fwd_ctl.py.)"""
+
+from __future__ import annotations
+
+from gkfs.forwarding.arbiter import Arbiter, allocate_shared
+from gkfs.forwarding.jobs import Job
+from gkfs.forwarding.mapfile import read_map
+
+
+def job(name, hosts, app_id=None, **curve):
+    return Job(name, tuple(hosts), {int(k[1:]): v for k, v in curve.items()}, app_id)
+
+
+def test_io_nodes_go_to_the_jobs_that_gain_most():
+    jobs = [job("flat", ["a1", "a2"], k1=5.0, k2=5.5), job("steep", ["b1", "b2", "b3"],
+                                                           k1=2.0, k2=6.0, k3=9.0)]
+    got = allocate_shared(jobs, {j.name: j.curve for j in jobs}, 3)
+    assert got.counts == {"flat": 1, "steep": 2}
+    assert got.mapping == {"a1": 0, "a2": 0, "b1": 1, "b2": 1, "b3": 2}
+
+
+def test_jobs_that_outnumber_the_io_nodes_share_the_least_loaded():
+    jobs = [job(f"j{i}", [f"cn{i}a", f"cn{i}b"]) for i in range(3)]
+    got = allocate_shared(jobs, {}, 2)
+    assert sorted(got.counts.values()) == [0, 1, 1]
+    shared = next(name for name, k in got.counts.items() if k == 0)
+    nodes = {got.mapping[h] for h in jobs[int(shared[1])].hosts}
+    assert len(nodes) == 1 and nodes <= {0, 1}
+    assert set(got.mapping) == {h for j in jobs for h in j.hosts}
+
+
+def test_measured_bandwidth_overrides_the_declared_curve(tmp_path):
+    (tmp_path / "jobs.toml").write_text(
+        '[[job]]\nname = "x"\nhosts = "cn[1-2]"\napp_id = 7\nbandwidth = { 1 = 1.0, 2 = 9.0 }\n'
+        '[[job]]\nname = "y"\nhosts = "cn[3-4]"\napp_id = 8\n')  # y: nothing declared
+    samples = iter([
+        {"time": 0.0, "apps": []},
+        {"time": 1.0, "apps": [{"app_id": 7, "bytes": 20}, {"app_id": 8, "bytes": 100}]},
+    ])
+    arbiter = Arbiter(str(tmp_path / "jobs.toml"), str(tmp_path / "map"), 3,
+                      lambda: next(samples))
+    first = arbiter.step()
+    assert first.counts == {"x": 2, "y": 1}  # declared: x gains most from a second node
+    assert read_map(str(tmp_path / "map")).entries == {"cn1": 0, "cn2": 1, "cn3": 2, "cn4": 2}
+    # measured: x moved 20 B/s with 2 nodes, y 100 B/s with 1 (~141 with 2): y gains more
+    second = arbiter.step()
+    assert arbiter.measured == {"x": {2: 20.0}, "y": {1: 100.0}}
+    assert second.counts == {"x": 1, "y": 2}
+    assert read_map(str(tmp_path / "map")).entries == {"cn1": 0, "cn2": 0, "cn3": 1, "cn4": 2}
