@@ -134,7 +134,21 @@ def run_io500(build: Path, case: dict[str, Any], stonewall: int, datadir: str, r
                             timeout=HANG_GUARD_S * 3)
     output = result.stdout + result.stderr
     (resultdir / "stdout.txt").write_text(output)
-    return check(output, result.returncode, case["mode"], "gkfs" if fs else "tmpfs")
+    ini.unlink()  # IO500 keeps it as config-orig.ini
+    figures = check(output, result.returncode, case["mode"], "gkfs" if fs else "tmpfs")
+    anonymise(resultdir, {str(resultdir): "<resultdir>", datadir: "<datadir>", str(build): "<io500>"})
+    return figures
+
+
+def anonymise(directory: Path, names: dict[str, str]) -> None:
+    """Replaces this machine's paths in the kept result files by what they stand for, so
+    that results can be committed (longest first: the data directory may lie inside
+    another)."""
+    for path in directory.iterdir():
+        text = path.read_text(errors="replace")
+        for old in sorted(names, key=len, reverse=True):
+            text = text.replace(old, names[old])
+        path.write_text(text)
 
 
 def remove_datadir(datadir: str, fs: Optional[FileSystem]) -> None:
