@@ -144,7 +144,7 @@ def anonymise(directory: Path, names: dict[str, str]) -> None:
     """Replaces this machine's paths in the kept result files by what they stand for, so
     that results can be committed (longest first: the data directory may lie inside
     another)."""
-    for path in directory.iterdir():
+    for path in (p for p in directory.iterdir() if p.is_file()):
         text = path.read_text(errors="replace")
         for old in sorted(names, key=len, reverse=True):
             text = text.replace(old, names[old])
