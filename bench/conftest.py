@@ -5,6 +5,8 @@
 * ``--rounds N``: rounds per benchmark (default 3); summaries use the median round.
 * ``--disk-dir DIR``: a directory on a disk-backed local file system (default /var/tmp), where
   the durability benchmark puts its daemons' root directories and its baseline.
+* ``--results-dir DIR``: the run's results directory, for files a suite keeps (IO500's).
+* ``--io500 DIR`` and ``--io500-*``: the IO500 suite's build and matrix (bench_io500.py).
 
 A benchmark declares its parameter sets with :func:`harness.cases`; the ``case`` fixture is one of
 them (a dict). ``fs_pool`` hands out gkfs file systems, reusing the running one while
@@ -38,6 +40,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--disk-dir", default="/var/tmp",
                     help="directory on a disk-backed file system for the write+fsync benchmark "
                          "(default /var/tmp)")
+    group.addoption("--results-dir", default=None,
+                    help="the run's results directory (scripts/bench.sh passes it): where "
+                         "suites keep files of their own, e.g. IO500's result files")
+    io500 = parser.getgroup("gkfs IO500 suite (bench_io500.py)")
+    io500.addoption("--io500", default=None,
+                    help="an IO500 build: the directory holding the io500 executable "
+                         "(default $GKFS_IO500; scripts/bench.sh builds one from sources)")
+    io500.addoption("--io500-ranks", default="2,4", help="MPI ranks, comma-separated (default 2,4)")
+    io500.addoption("--io500-daemons", default="1,2",
+                    help="gkfs daemons, comma-separated (default 1,2)")
+    io500.addoption("--io500-transports", default="shm,tcp",
+                    help="shm and/or tcp, comma-separated (default shm,tcp)")
+    io500.addoption("--io500-mode", default="extended", choices=("standard", "extended"),
+                    help="IO500's --mode (default extended: every phase)")
+    io500.addoption("--io500-stonewall", type=int, default=1,
+                    help="[debug] stonewall-time in seconds (default 1; 300 for a valid run)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -456,12 +456,40 @@ def machine(data: dict[str, Any]) -> str:
             f"(other work on the machine).")
 
 
+def only_issue11_suites(rows: list[Row]) -> bool:
+    """A run of the io500 and threads suites only: issue 6's targets would all be '–'."""
+    return all(r.get("suite") in ("io500", "threads") for r in rows)
+
+
 def compact(results: Path, data: dict[str, Any]) -> None:
     """pytest-benchmark indents its JSON; the stored copy is written without whitespace."""
     (results / "benchmark.json").write_text(json.dumps(data, separators=(",", ":")))
 
 
+# Issue 11's targets: (what, goal) in the order of the issue; the measures come from the
+# io500 and threads suites (report_io500.targets, report_threads.targets).
+TARGETS_11 = {"IO500 score, shm": 0.40, "IO500 score, tcp": 0.20, "ior-hard-read, shm": 0.30,
+              "4 KiB sequential reads, one process, shm": 0.25, "mdtest-easy-write, shm": 0.35, "4 threads / 1 thread, stat, shm": 1.8}
+
+
+def targets_11_section(rows: list[Row]) -> str:
+    from report_io500 import targets as io500_targets
+    from report_threads import targets as threads_targets
+
+    found = dict(io500_targets(rows) + threads_targets(rows))
+    if not found:
+        return ""
+    lines = [[what, fmt(found.get(what), "ratio"), f"≥ {goal:.2f}",
+              "–" if found.get(what) is None else ("yes" if found[what] >= goal else "**no**")]
+             for what, goal in TARGETS_11.items() if what in found]
+    return ("## Issue 11's targets (1 daemon, 2 ranks; ratios gkfs / tmpfs, or N / 1 thread)\n\n" +
+            table(["measure", "now", "target", "met"], lines))
+
+
 def write(results: Path) -> Path:
+    from report_io500 import io500_section, plot_io500
+    from report_threads import plot_threads, threads_section
+
     rows, data = load(results)
     compact(results, data)
     plots = []
@@ -477,16 +505,22 @@ def write(results: Path) -> Path:
         plots.append(("I/O by transfer size", "io_xfer.png"))
     if plot_rpc(rows, results / "rpc.png"):
         plots.append(("RPC layer", "rpc.png"))
+    if plot_io500(rows, results / "io500.png"):
+        plots.append(("IO500 phases relative to tmpfs", "io500.png"))
+    if plot_threads(rows, results / "threads.png"):
+        plots.append(("Threads of one process", "threads.png"))
     doc = [f"# gkfs benchmarks: {results.name}\n",
            machine(data) + " Every number is the median of the benchmark's rounds; × is gkfs / "
            "baseline, both measured in this run (tmpfs on /dev/shm with the same driver, or "
            "ucx_perftest). gkfs daemons keep chunks and RocksDB on /dev/shm. "
            "Transport shm = `-P ucx+shm --auto-sm`, tcp = `-P ucx+tcp`. The machine is shared "
            "and has 2 cores: expect ±20 % between runs.\n",
-           targets_section(rows),
+           targets_section(rows) if not only_issue11_suites(rows) else "",
+           targets_11_section(rows),
            md_section(rows, "md_preload", "Metadata through the preload (gkfs_md_driver, mdtest-like)"),
            md_section(rows, "md_client", "Metadata through gkfs.Client (py_md_driver; baseline: os module on tmpfs)"),
-           io_section(rows), io_fsync_section(rows), startup_section(rows), rpc_section(rows)]
+           io_section(rows), io_fsync_section(rows), startup_section(rows), rpc_section(rows),
+           io500_section(rows), threads_section(rows)]
     doc += [f"## {title}\n\n![{title}]({name})\n" for title, name in plots]
     text = "\n".join(d for d in doc if d)
     (results / "summary.md").write_text(text)

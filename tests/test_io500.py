@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -85,3 +86,8 @@ def test_io500_completes_every_phase(make_fs, io500, tmp_path):
     errors = [line for line in output.splitlines() if "ERROR" in line and "ERROR INVALID" not in line]
     assert not errors, "\n".join(errors)
     assert re.search(r"^\[SCORE ?\]", result.stdout, re.M), output[-2000:]
+    # scripts/bench.sh --suite io500 reads the same output: its parser must find every phase.
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_io500 import check
+
+    assert set(check(output, result.returncode, "standard", "gkfs")) >= set(PHASES) | {"score"}
