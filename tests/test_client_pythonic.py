@@ -12,9 +12,6 @@ import pytest
 
 import gkfs
 
-# Reproducer of issue 14 (items on gkfs.Client): removed by the fix.
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 14: gkfs.Client files are not yet Python-like")
-
 
 @pytest.fixture(scope="module")
 def client(fs):
