@@ -21,6 +21,8 @@ apt_packages+=(libopenmpi-dev autoconf automake libtool)
 # tests/test_durability.py attaches strace to the daemons to see them fsync.
 apt_packages+=(strace)
 pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
+# The fsspec extra (gkfs:// for fsspec, pandas, pyarrow), tested in tests/test_fsspec.py.
+pip_packages+=(fsspec pandas pyarrow)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -45,7 +47,7 @@ fi
 source .venv/bin/activate
 
 # Install the build/test tools only when one is missing, so re-runs stay offline and fast.
-if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash" \
+if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash, fsspec, pandas, pyarrow" \
      2>/dev/null; then
   echo "setup: installing Python build and test tools"
   python -m pip install --upgrade pip
