@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 from gkfs import settings as _settings
 from gkfs.cluster import Cluster, ClusterError
+from gkfs.staging import human_size as _size
 from gkfs.settings import (ClientEnvironment, ClusterSettings, DaemonSettings,
                            ForwardingMapSettings)
 
@@ -102,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_arguments(run, ClientEnvironment, only=FORWARDING_CLIENT)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
+
+    for name, direction in (("stage-in", "from any directory (e.g. the PFS) into gkfs"),
+                            ("stage-out", "from gkfs to any directory (e.g. the PFS)")):
+        stage = sub.add_parser(name, help=f"copy trees {direction}: {name} SRC... DEST")
+        _settings.add_config_argument(stage)
+        _settings.add_arguments(stage, DaemonSettings, only=["hosts_file"])
+        _settings.add_arguments(stage, ClusterSettings, only=["timeout_ms"])
+        stage.add_argument("paths", nargs="+", metavar="SRC... DEST",
+                           help="sources and the destination directory (created if missing); "
+                                "gkfs paths are absolute in the file system or under its "
+                                "mount directory")
+        stage.add_argument("--threads", type=int, default=8, metavar="N",
+                           help="files copied at once (default 8)")
+        stage.add_argument("--verify", action="store_true",
+                           help="compare SHA-256 of every file with its copy (also of files "
+                                "skipped as identical by size and time)")
+        stage.add_argument("--progress-interval", type=float, default=10.0, metavar="S",
+                           help="seconds between progress lines when not on a terminal "
+                                "(default 10; on a terminal a bar is redrawn)")
 
     fwd_map = sub.add_parser("fwd-map", help="write the forwarding map file (compute host -> "
                                              "I/O node) with an allocation policy")
@@ -244,17 +264,33 @@ def _fwd_map(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _stage(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from gkfs import staging
+
+    if len(args.paths) < 2:
+        parser.error(f"{args.command}: give at least one SRC and the DEST directory")
+    if args.threads < 1:
+        parser.error(f"{args.command}: --threads must be at least 1")
+    try:
+        client = cluster.client()
+    except OSError as e:
+        raise ClusterError(f"cannot reach the file system: {e}") from None
+    with client:
+        gkfs_tree, local_tree = staging.GkfsTree(client), staging.LocalTree()
+        src, dst = ((local_tree, gkfs_tree) if args.command == "stage-in"
+                    else (gkfs_tree, local_tree))
+        progress = staging.Progress(args.command, sys.stderr, args.progress_interval)
+        report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
+                               args.verify, progress)
+    for path, message in report.errors:
+        print(f"{PROG}: {args.command}: {path}: {message}", file=sys.stderr)
+    print(report.summary(args.command))
+    return 1 if report.errors else 0
+
+
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
-             "stats": _stats, "env": _env, "run": _run}
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{n}B"
+             "stats": _stats, "env": _env, "run": _run, "stage-in": _stage,
+             "stage-out": _stage}
 
 
 if __name__ == "__main__":
