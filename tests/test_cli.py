@@ -352,3 +352,43 @@ def test_stop_leaves_a_reused_pid_alone(tmp_path):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_version_has_one_source():
+    import importlib.metadata
+
+    import gkfs
+    from gkfs import _core
+
+    result = gkfs_ctl("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"gkfs-ctl {gkfs.__version__}"
+    assert importlib.metadata.version("gkfs") == gkfs.__version__ == _core.version()
+
+
+def test_run_exits_127_and_126_like_a_shell(make_fs, tmp_path):
+    fs = make_fs(daemons=1)
+    result = fs.ctl("run", "--", str(tmp_path / "no-such-program"))
+    assert result.returncode == 127, result.stderr
+    assert "no-such-program" in result.stderr and "Traceback" not in result.stderr
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\ntrue\n")
+    script.chmod(0o644)
+    result = fs.ctl("run", "--", str(script))
+    assert result.returncode == 126, result.stderr
+    assert "Permission denied" in result.stderr
+
+
+def test_env_fails_clearly_without_a_file_system(tmp_path):
+    hosts = tmp_path / "hosts.txt"
+    result = gkfs_ctl("env", "--hosts-file", str(hosts))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no gkfs file system runs" in result.stderr and str(hosts) in result.stderr
+    assert "not the shell itself" in " ".join(gkfs_ctl("env", "--help").stdout.split())
+
+
+def test_help_group_titles_read_as_words():
+    text = gkfs_ctl("run", "--help").stdout
+    assert "client options:" in text and "daemon options:" in text
+    assert "clientenvironment" not in text
+    assert "forwarding map options:" in gkfs_ctl("fwd-map", "--help").stdout

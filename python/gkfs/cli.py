@@ -3,7 +3,8 @@
 Each subcommand parses its flags (and ``--config gkfs.toml``) into the settings model
 (gkfs.settings) and calls :class:`gkfs.cluster.Cluster`, which holds the behaviour. Exit
 status: 0 on success, 1 when the request failed (message on stderr), 2 on bad flags;
-``status`` exits 1 if a daemon is down; ``run`` exits with the command's status.
+``status`` exits 1 if a daemon is down; ``run`` exits with the command's status, 127 if it
+is not found and 126 if it cannot be executed (as a shell does).
 """
 
 from __future__ import annotations
@@ -47,11 +48,18 @@ def preload_library() -> str:
     return beside_core if os.path.exists(beside_core) else candidate
 
 
+def _version() -> str:
+    import gkfs
+
+    return gkfs.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Control a gkfs file system (launchers: local, ssh, srun, "
                                "mpirun). Settings: flags > GKFS_* variables > gkfs.toml "
                                "(--config) > defaults.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     start = sub.add_parser("start", help="start daemons and wait until all answer")
@@ -90,7 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true",
                        help="print the report as JSON (the shape docs/forwarding.md describes)")
 
-    env = sub.add_parser("env", help="print 'export' lines that put a shell on the file system")
+    env = sub.add_parser(
+        "env", help="print 'export' lines for programs a shell starts: eval \"$(gkfs-ctl env)\"",
+        description="Prints 'export' lines (LD_PRELOAD, LIBGKFS_*) for eval in a shell. They "
+                    "affect the child processes the shell starts afterwards, not the shell "
+                    "itself: its builtins (cd, test, echo >) and the running shell do not "
+                    "see gkfs. Fails if no file system runs with the hosts file.")
     _settings.add_config_argument(env)
     _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(env, ClusterSettings, only=CLIENT_TIMEOUTS)
@@ -219,13 +232,28 @@ def forwarding_environment(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _env(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    _require_running(cluster)
     env = _client_env(cluster, args)
     if not os.path.exists(preload_library()):
         print(f"{PROG}: warning: preload library {preload_library()} does not exist",
               file=sys.stderr)
+    print("# for the programs this shell starts from now on, not for the shell itself")
     for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
+
+
+def _require_running(cluster: Cluster) -> None:
+    """ClusterError unless the hosts file lists a daemon (what a running file system has)."""
+    from gkfs.cluster import read_hosts_file
+
+    try:
+        daemons = read_hosts_file(cluster.hosts_file)
+    except OSError:
+        daemons = []
+    if not daemons:
+        raise ClusterError(f"no gkfs file system runs with hosts file {cluster.hosts_file} "
+                           f"(start one with gkfs-ctl start, or name its hosts file with -H)")
 
 
 def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -244,7 +272,9 @@ def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentPa
     try:
         os.execvpe(command[0], command, env)
     except OSError as e:
-        raise ClusterError(f"cannot run {command[0]}: {e.strerror}") from None
+        # The shell's convention: 127 for a command not found, 126 for one that cannot run.
+        print(f"{PROG}: run: cannot run {command[0]}: {e.strerror}", file=sys.stderr)
+        return 127 if isinstance(e, FileNotFoundError) else 126
     return 127  # not reached
 
 
