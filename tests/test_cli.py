@@ -392,3 +392,26 @@ def test_help_group_titles_read_as_words():
     assert "client options:" in text and "daemon options:" in text
     assert "clientenvironment" not in text
     assert "forwarding map options:" in gkfs_ctl("fwd-map", "--help").stdout
+
+
+def run_daemon(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(gkfs_daemon_argv() + ["-H", str(tmp_path / "hosts.txt"), *args],
+                          capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=tmp_path)
+
+
+def test_daemon_errors_name_the_option_to_fix(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = run_daemon(tmp_path, "-m", str(a_file), "-r", str(tmp_path / "root"))
+    assert result.returncode == 1
+    assert f"-m/--mountdir {a_file} is not a directory" in result.stderr
+    result = run_daemon(tmp_path, "-m", str(tmp_path / "mnt"), "-r", str(a_file / "root"))
+    assert result.returncode == 1
+    assert f"-r/--rootdir {a_file / 'root'} cannot be created: Not a directory" in result.stderr
+    # 198.51.100.0/24 is for documentation (TEST-NET-2): not an address of this host.
+    result = run_daemon(tmp_path, "-m", str(tmp_path / "mnt"), "-r", str(tmp_path / "root"),
+                        "-l", "198.51.100.254")
+    assert result.returncode == 1
+    assert "-l/--listen: cannot listen on 198.51.100.254" in result.stderr
+    assert "Cannot assign requested address" in result.stderr
+    assert "Address already in use" not in result.stderr
