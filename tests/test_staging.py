@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point, gkfs_ctl, module_fs
+from conftest import HANG_GUARD_S, entry_point, gkfs_ctl, module_fs, require_program
 from gkfs.staging import Progress
 
 fs = module_fs(2)
@@ -169,3 +169,17 @@ def test_help_lists_the_stage_commands():
     result = gkfs_ctl("--help")
     assert "stage-in" in result.stdout and "stage-out" in result.stdout
     assert "--verify" in gkfs_ctl("stage-in", "--help").stdout
+
+
+def test_tasks_of_mpirun_share_a_stage(fs, tmp_path, unique_dir):
+    require_program("mpirun", "openmpi-bin")
+    src = tmp_path / "input"
+    make_tree(src)
+    args = ["--launcher", "mpirun", "--tasks-per-host", "2",
+            "--launcher-args=--allow-run-as-root --oversubscribe"]
+    result = fs.ctl("stage-in", *args, str(src), unique_dir)
+    assert "2 tasks on 1 hosts (mpirun)" in result.stdout, result.stdout + result.stderr
+    assert summary(result)["copied"] == 14
+    with fs.client() as c:
+        assert gkfs_tree(c, f"{unique_dir}/input") == local_tree(src)
+    assert summary(fs.ctl("stage-in", *args, str(src), unique_dir))["copied"] == 0

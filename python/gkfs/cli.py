@@ -10,11 +10,14 @@ is not found and 126 if it cannot be executed (as a shell does).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
+import subprocess
 import sys
-from typing import Optional, Sequence
+import types
+from typing import Any, Optional, Sequence
 
 from gkfs import settings as _settings
 from gkfs.cluster import Cluster, ClusterError
@@ -135,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         stage.add_argument("--progress-interval", type=float, default=10.0, metavar="S",
                            help="seconds between progress lines when not on a terminal "
                                 "(default 10; on a terminal a bar is redrawn)")
+        stage.add_argument("--launcher", choices=["local", "srun", "mpirun"], default="local",
+                           help="local (default): threads of this process; srun, mpirun: "
+                                "tasks on the hosts of the file system share the files")
+        stage.add_argument("--tasks-per-host", type=int, default=1, metavar="N",
+                           help="with srun or mpirun: tasks per host of the file system")
+        stage.add_argument("--launcher-args", default="", metavar="ARGS",
+                           help="extra arguments for srun or mpirun (one string)")
+        stage.add_argument("--task", action="store_true", help=argparse.SUPPRESS)
 
     fwd_map = sub.add_parser("fwd-map", help="write the forwarding map file (compute host -> "
                                              "I/O node) with an allocation policy")
@@ -310,12 +321,67 @@ def _stage(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argument
         src, dst = ((local_tree, gkfs_tree) if args.command == "stage-in"
                     else (gkfs_tree, local_tree))
         progress = staging.Progress(args.command, sys.stderr, args.progress_interval)
-        report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
-                               args.verify, progress)
+        if args.task:  # one task of a parallel stage: its share of the files, then report
+            report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
+                                   args.verify, progress, share=staging.task_share(),
+                                   directories=False)
+            print(STAGE_REPORT, json.dumps(dataclasses.asdict(report)), flush=True)
+            return 0
+        if args.launcher == "local":
+            report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
+                                   args.verify, progress)
+        else:
+            report = _stage_in_tasks(cluster, args)
+            # The directories' modes and times once every task is done.
+            report.errors += staging.stage(src, dst, args.paths[:-1], args.paths[-1],
+                                           share=(0, 0)).errors
     for path, message in report.errors:
         print(f"{PROG}: {args.command}: {path}: {message}", file=sys.stderr)
     print(report.summary(args.command))
     return 1 if report.errors else 0
+
+
+STAGE_REPORT = "gkfs-stage-task-report"
+
+
+def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
+    """Runs the stage as tasks of srun or mpirun on the hosts of the file system (each
+    copies its share of the files) and adds up their reports."""
+    from gkfs import staging
+    from gkfs.cluster import read_hosts_file
+    from gkfs.launchers.mpirun import MpirunLauncher
+
+    hosts = list(dict.fromkeys(host for host, _ in read_hosts_file(cluster.hosts_file)))
+    if not hosts:
+        raise ClusterError(f"no daemons in hosts file {cluster.hosts_file}")
+    task = [sys.executable, "-m", "gkfs.cli", args.command, "--task", "-H", cluster.hosts_file,
+            "--timeout-ms", str(cluster.config.timeout_ms), "--threads", str(args.threads),
+            "--progress-interval", str(args.progress_interval), *(["--verify"] * args.verify),
+            "--", *args.paths]
+    extra = shlex.split(args.launcher_args)
+    n = max(1, args.tasks_per_host)
+    if args.launcher == "srun":
+        argv = ["srun", f"--nodes={len(hosts)}", f"--ntasks={len(hosts) * n}",
+                f"--ntasks-per-node={n}", f"--nodelist={','.join(hosts)}", "--overlap",
+                "--job-name=gkfs-stage", *extra, *task]
+    else:
+        argv = MpirunLauncher(hosts, extra).command(types.SimpleNamespace(per_host=n), task)
+    result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    report, tasks = staging.StageReport(), 0
+    for line in result.stdout.splitlines():
+        if line.startswith(STAGE_REPORT + " "):
+            fields = json.loads(line[len(STAGE_REPORT) + 1:])
+            fields["errors"] = [tuple(e) for e in fields["errors"]]
+            report.add(staging.StageReport(**fields))
+            tasks += 1
+        else:
+            print(line)
+    if result.returncode != 0 or tasks != len(hosts) * n:
+        raise ClusterError(f"{args.launcher} ran {tasks} of {len(hosts) * n} stage tasks "
+                           f"(exit status {result.returncode}): run the same command again "
+                           f"to complete the stage")
+    print(f"{args.command}: {tasks} tasks on {len(hosts)} hosts ({args.launcher})")
+    return report
 
 
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,

@@ -142,6 +142,24 @@ class StageReport:
         return text
 
 
+    def add(self, other: "StageReport") -> None:
+        """Adds the counts of another task's report (seconds: the longest)."""
+        for field in ("files", "copied", "skipped", "verified", "bytes_total", "bytes_copied"):
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+        self.seconds = max(self.seconds, other.seconds)
+        self.errors += other.errors
+
+
+def task_share(env: Optional[dict[str, str]] = None) -> tuple[int, int]:
+    """(rank, size) of this process in a parallel job (srun, Open MPI, MPICH/Hydra)."""
+    env = dict(os.environ) if env is None else env
+    for rank, size in (("SLURM_PROCID", "SLURM_NTASKS"),
+                       ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE")):
+        if env.get(rank, "").isdigit() and env.get(size, "").isdigit():
+            return int(env[rank]), int(env[size])
+    return 0, 1
+
+
 @dataclasses.dataclass
 class _Item:
     src: str
@@ -150,13 +168,18 @@ class _Item:
 
 
 def stage(src_tree: Any, dst_tree: Any, sources: Sequence[str], dest: str, threads: int = 8,
-          verify: bool = False, progress: Optional["Progress"] = None) -> StageReport:
+          verify: bool = False, progress: Optional["Progress"] = None,
+          share: tuple[int, int] = (0, 1), directories: bool = True) -> StageReport:
     """Copies each of sources into the directory dest (created if missing). Raises
     FileNotFoundError naming a missing source; errors of single files are collected in the
-    report (the others are still copied)."""
+    report (the others are still copied). share=(rank, size): only every size-th file of the
+    plan from the rank-th on (the tasks of a parallel stage split it so); size 0: no files.
+    directories=False leaves the directories' modes and times to the caller."""
     start = time.monotonic()
     dest = dst_tree.norm(dest)
     files, dirs = _plan(src_tree, [src_tree.norm(s) for s in sources], dest)
+    rank, size = share
+    files = files[rank::size] if size else []
     report = StageReport(files=len(files), bytes_total=sum(i.st.st_size for i in files))
     if progress is not None:
         progress.begin(len(files), report.bytes_total)
@@ -183,7 +206,7 @@ def stage(src_tree: Any, dst_tree: Any, sources: Sequence[str], dest: str, threa
         list(pool.map(one, files))
     report.skipped = report.files - report.copied - len(report.errors)
     # Directories last, deepest first: their times change while files land in them.
-    for item in sorted(dirs, key=lambda i: i.dst.count("/"), reverse=True):
+    for item in sorted(dirs, key=lambda i: i.dst.count("/"), reverse=True) if directories else []:
         try:
             dst_tree.set_meta(item.dst, item.st)
         except OSError as error:
