@@ -147,3 +147,13 @@ def test_walk_matches_os_walk(client, d):
     errors: list[OSError] = []
     assert list(client.walk(f"{d}/missing", onerror=errors.append)) == []
     assert isinstance(errors[0], FileNotFoundError)
+
+
+def test_text_modes_take_buffering_like_open(client, d):
+    path = f"{d}/text"
+    with client.open(path, "w", buffering=1) as f:
+        assert f.line_buffering
+        f.write("one\n")
+        assert client.read_bytes(path) == b"one\n"  # a line reached the daemons at once
+    with client.open(path, "r", 64) as f:
+        assert f.buffer.raw.name == path and f.read() == "one\n"

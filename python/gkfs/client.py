@@ -365,8 +365,9 @@ class Client:
         the same file types: binary modes give io.BufferedReader, BufferedWriter or
         BufferedRandom over a :class:`GkfsFile` (buffering=0: the GkfsFile itself, every
         call one request), text modes an io.TextIOWrapper over those. The buffer is the
-        file system's chunk size unless buffering > 1 gives one, as open() uses st_blksize;
-        buffered writes reach the daemons at flush(), close() or Client.fsync()."""
+        file system's chunk size unless buffering > 1 gives one, as open() uses st_blksize
+        (buffering=1: line-buffered text). Buffered writes reach the daemons at flush(),
+        close() or Client.fsync()."""
         base, binary = _split_mode(mode)
         if buffering == 0 and not binary:
             raise ValueError("can't have unbuffered text I/O")
@@ -402,7 +403,7 @@ class Client:
         if binary:
             return buffered
         return io.TextIOWrapper(buffered, encoding=encoding or "utf-8", errors=errors,
-                                newline=newline)
+                                newline=newline, line_buffering=buffering == 1)
 
     def read_bytes(self, path: PathArg) -> bytes:
         with self.open(path, "rb", buffering=0) as f:
