@@ -121,6 +121,7 @@ def test_an_interrupted_stage_completes_when_run_again(fs, tmp_path, unique_dir)
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=HANG_GUARD_S)
+        assert proc.returncode == -signal.SIGKILL, "the stage ended before it was interrupted"
         landed = set(c.listdir(f"{unique_dir}/input"))
     again = summary(fs.ctl("stage-in", str(src), unique_dir))
     assert again["files"] == 300
