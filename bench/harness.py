@@ -31,7 +31,6 @@ import gkfs
 
 # A bound on every driver run: a hang fails the benchmark instead of the whole run.
 HANG_GUARD_S = 300
-BIN_DIR = Path(gkfs.__file__).resolve().parent / "bin"
 TRANSPORTS = {
     "tcp": {"args": ["--rpc-protocol", "ucx+tcp"], "env": {"UCX_TLS": "tcp"}},
     "shm": {"args": ["--rpc-protocol", "ucx+shm", "--auto-sm"], "env": {"UCX_TLS": None}},
@@ -48,11 +47,13 @@ def cases(full: Sequence[dict[str, Any]], quick: Sequence[dict[str, Any]]) -> Ca
 
 
 def driver(name: str) -> str:
-    """Path of an installed benchmark driver (gkfs/bin in the package)."""
-    path = BIN_DIR / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run scripts/setup.sh (CMake builds it)")
-    return str(path)
+    """Path of a benchmark driver, in the build tree (tests/build_tree.py finds it)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    try:
+        from build_tree import built_binary
+    finally:
+        sys.path.pop(0)
+    return built_binary(name)
 
 
 def gkfs_ctl(*args: str, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:

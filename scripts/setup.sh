@@ -21,6 +21,8 @@ apt_packages+=(libopenmpi-dev autoconf automake libtool)
 # tests/test_durability.py attaches strace to the daemons to see them fsync.
 apt_packages+=(strace)
 pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
+# The fsspec extra (gkfs:// for fsspec, pandas, pyarrow), tested in tests/test_fsspec.py.
+pip_packages+=(fsspec pandas pyarrow "tomli; python_version < '3.11'")
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -45,7 +47,7 @@ fi
 source .venv/bin/activate
 
 # Install the build/test tools only when one is missing, so re-runs stay offline and fast.
-if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash" \
+if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash, fsspec, pandas, pyarrow" \
      2>/dev/null; then
   echo "setup: installing Python build and test tools"
   python -m pip install --upgrade pip
@@ -54,7 +56,10 @@ fi
 
 echo "setup: building and installing gkfs into .venv (build dir build/<wheel_tag>)"
 log="$(mktemp /tmp/gkfs-setup.XXXXXX.log)"
-if ! python -m pip install --no-build-isolation --no-deps -v . >"$log" 2>&1; then
+# The test and benchmark binaries are built too (into build/<wheel_tag>/test-bin), but the
+# wheel never ships them.
+if ! python -m pip install --no-build-isolation --no-deps -C cmake.define.GKFS_BUILD_TESTS=ON \
+     -v . >"$log" 2>&1; then
   tail -n 60 "$log" >&2
   echo "setup: build failed; full log: $log" >&2
   exit 1

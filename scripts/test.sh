@@ -15,14 +15,9 @@ source .venv/bin/activate
 export UCX_TLS="${UCX_TLS:-tcp}"
 export UCX_NET_DEVICES="${UCX_NET_DEVICES:-lo}"
 
-# The unit-test binary just installed with the package; the build tree's copy otherwise.
-unit_tests="$(python -c 'import gkfs, os; print(os.path.join(os.path.dirname(gkfs.__file__), "bin", "gkfs_unit_tests"))')"
-if [[ ! -x "$unit_tests" ]]; then
-  unit_tests="$(find build -path '*/core/gkfs_unit_tests' -type f -perm -u+x -printf '%T@ %p\n' 2>/dev/null \
-                | sort -rn | head -n 1 | cut -d' ' -f2-)"
-fi
-if [[ -z "$unit_tests" || ! -x "$unit_tests" ]]; then
-  echo "test: gkfs_unit_tests not found (neither installed nor under build/)" >&2
+# The unit-test binary stays in the build tree (the wheel ships no test binaries).
+if ! unit_tests="$(cd tests && python -c 'from build_tree import built_binary; print(built_binary("gkfs_unit_tests"))')"; then
+  echo "test: gkfs_unit_tests not found under build/*/test-bin" >&2
   exit 1
 fi
 echo "test: C++ unit tests ($unit_tests)"
@@ -42,7 +37,7 @@ if ! cmake --build "$nofwd" --target gkfs_unit_tests >"$nofwd/build.log" 2>&1; t
   echo "test: the ENABLE_FORWARDING=OFF build failed; full log: $nofwd/build.log" >&2
   exit 1
 fi
-"$nofwd/core/gkfs_unit_tests" "[forwarding]"
+"$nofwd/test-bin/gkfs_unit_tests" "[forwarding]"
 
 echo "test: pytest"
 status=0

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
-import gkfs
+from build_tree import built_binary
 
-DRIVER = Path(gkfs.__file__).resolve().parent / "bin" / "gkfs_threads_driver"
+DRIVER = built_binary("gkfs_threads_driver")
 
 
 def run_driver(run, directory: str) -> list[dict]:

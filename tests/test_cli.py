@@ -83,7 +83,7 @@ def test_run_without_preload_library_is_a_clear_error(make_fs, tmp_path):
 
     package = tmp_path / "pkg" / "gkfs"
     package.mkdir(parents=True)
-    for name in ("__init__.py", "cli.py", "cluster.py", "settings.py"):
+    for name in ("__init__.py", "cli.py", "cluster.py", "settings.py", "staging.py"):
         (package / name).write_bytes((Path(gkfs.__file__).parent / name).read_bytes())
     shutil.copytree(Path(gkfs.__file__).parent / "launchers", package / "launchers")
     env = dict(os.environ, PYTHONPATH=str(package.parent))
@@ -352,3 +352,66 @@ def test_stop_leaves_a_reused_pid_alone(tmp_path):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_version_has_one_source():
+    import importlib.metadata
+
+    import gkfs
+    from gkfs import _core
+
+    result = gkfs_ctl("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"gkfs-ctl {gkfs.__version__}"
+    assert importlib.metadata.version("gkfs") == gkfs.__version__ == _core.version()
+
+
+def test_run_exits_127_and_126_like_a_shell(make_fs, tmp_path):
+    fs = make_fs(daemons=1)
+    result = fs.ctl("run", "--", str(tmp_path / "no-such-program"))
+    assert result.returncode == 127, result.stderr
+    assert "no-such-program" in result.stderr and "Traceback" not in result.stderr
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\ntrue\n")
+    script.chmod(0o644)
+    result = fs.ctl("run", "--", str(script))
+    assert result.returncode == 126, result.stderr
+    assert "Permission denied" in result.stderr
+
+
+def test_env_fails_clearly_without_a_file_system(tmp_path):
+    hosts = tmp_path / "hosts.txt"
+    result = gkfs_ctl("env", "--hosts-file", str(hosts))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no gkfs file system runs" in result.stderr and str(hosts) in result.stderr
+    assert "not the shell itself" in " ".join(gkfs_ctl("env", "--help").stdout.split())
+
+
+def test_help_group_titles_read_as_words():
+    text = gkfs_ctl("run", "--help").stdout
+    assert "client options:" in text and "daemon options:" in text
+    assert "clientenvironment" not in text
+    assert "forwarding map options:" in gkfs_ctl("fwd-map", "--help").stdout
+
+
+def run_daemon(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(gkfs_daemon_argv() + ["-H", str(tmp_path / "hosts.txt"), *args],
+                          capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=tmp_path)
+
+
+def test_daemon_errors_name_the_option_to_fix(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = run_daemon(tmp_path, "-m", str(a_file), "-r", str(tmp_path / "root"))
+    assert result.returncode == 1
+    assert f"-m/--mountdir {a_file} is not a directory" in result.stderr
+    result = run_daemon(tmp_path, "-m", str(tmp_path / "mnt"), "-r", str(a_file / "root"))
+    assert result.returncode == 1
+    assert f"-r/--rootdir {a_file / 'root'} cannot be created: Not a directory" in result.stderr
+    # 198.51.100.0/24 is for documentation (TEST-NET-2): not an address of this host.
+    result = run_daemon(tmp_path, "-m", str(tmp_path / "mnt"), "-r", str(tmp_path / "root"),
+                        "-l", "198.51.100.254")
+    assert result.returncode == 1
+    assert "-l/--listen: cannot listen on 198.51.100.254" in result.stderr
+    assert "Cannot assign requested address" in result.stderr
+    assert "Address already in use" not in result.stderr

@@ -460,7 +460,7 @@ def test_open_of_a_renamed_file_keeps_it_when_replaced(make_fs):
         home = c._core.stat("/orig").file_id >> 48
         name = _names(4, "/renamed", lambda p: placement.metadata_owner(p) != home)
         c.rename("/orig", name)
-        with c.open(name, "ab") as f:          # counted at the home, via the second hop
+        with c.open(name, "ab", buffering=0) as f:  # counted at the home, via the second hop
             c.write_bytes("/other", b"new")
             c.rename("/other", name)           # replaces the open file's name
             f.write(b"+more")

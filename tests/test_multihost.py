@@ -39,9 +39,9 @@ CLIENT_CHECKSUMS = r"""
 import hashlib, json, sys, gkfs
 
 def files(fs, top):
-    for name, _ in fs.scandir(top):
-        path = top + "/" + name
-        if fs.isdir(path):
+    for entry in fs.scandir(top):
+        path = entry.path
+        if entry.is_dir():
             yield from files(fs, path)
         else:
             yield path

@@ -594,9 +594,9 @@ for row in sys.argv[2:]:
 
 
 def probe_path() -> str:
-    import gkfs
+    from build_tree import built_binary
 
-    return os.path.join(os.path.dirname(os.path.abspath(gkfs.__file__)), "bin", "gkfs_callprobe")
+    return built_binary("gkfs_callprobe")
 
 
 fs = module_fs(3)  # the table needs one file system, not two

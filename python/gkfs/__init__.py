@@ -7,6 +7,7 @@
 
 import importlib
 
+# The one version source: pyproject.toml and CMakeLists.txt read this line.
 __version__ = "0.1.0"
 
 __all__ = [

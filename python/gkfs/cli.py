@@ -3,22 +3,27 @@
 Each subcommand parses its flags (and ``--config gkfs.toml``) into the settings model
 (gkfs.settings) and calls :class:`gkfs.cluster.Cluster`, which holds the behaviour. Exit
 status: 0 on success, 1 when the request failed (message on stderr), 2 on bad flags;
-``status`` exits 1 if a daemon is down; ``run`` exits with the command's status.
+``status`` exits 1 if a daemon is down; ``run`` exits with the command's status, 127 if it
+is not found and 126 if it cannot be executed (as a shell does).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import threading
-from typing import Optional, Sequence
+import types
+from typing import Any, Optional, Sequence
 
 from gkfs import settings as _settings
 from gkfs.cluster import Cluster, ClusterError
+from gkfs.staging import human_size as _size
 from gkfs.settings import (ClientEnvironment, ClusterSettings, DaemonSettings,
                            ForwardingArbiterSettings, ForwardingMapSettings)
 
@@ -48,11 +53,18 @@ def preload_library() -> str:
     return beside_core if os.path.exists(beside_core) else candidate
 
 
+def _version() -> str:
+    import gkfs
+
+    return gkfs.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Control a gkfs file system (launchers: local, ssh, srun, "
                                "mpirun). Settings: flags > GKFS_* variables > gkfs.toml "
                                "(--config) > defaults.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     start = sub.add_parser("start", help="start daemons and wait until all answer")
@@ -91,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true",
                        help="print the report as JSON (the shape docs/forwarding.md describes)")
 
-    env = sub.add_parser("env", help="print 'export' lines that put a shell on the file system")
+    env = sub.add_parser(
+        "env", help="print 'export' lines for programs a shell starts: eval \"$(gkfs-ctl env)\"",
+        description="Prints 'export' lines (LD_PRELOAD, LIBGKFS_*) for eval in a shell. They "
+                    "affect the child processes the shell starts afterwards, not the shell "
+                    "itself: its builtins (cd, test, echo >) and the running shell do not "
+                    "see gkfs. Fails if no file system runs with the hosts file.")
     _settings.add_config_argument(env)
     _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(env, ClusterSettings, only=CLIENT_TIMEOUTS)
@@ -104,6 +121,33 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_arguments(run, ClientEnvironment, only=FORWARDING_CLIENT)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
+
+    for name, direction in (("stage-in", "from any directory (e.g. the PFS) into gkfs"),
+                            ("stage-out", "from gkfs to any directory (e.g. the PFS)")):
+        stage = sub.add_parser(name, help=f"copy trees {direction}: {name} SRC... DEST")
+        _settings.add_config_argument(stage)
+        _settings.add_arguments(stage, DaemonSettings, only=["hosts_file"])
+        _settings.add_arguments(stage, ClusterSettings, only=["timeout_ms"])
+        stage.add_argument("paths", nargs="+", metavar="SRC... DEST",
+                           help="sources and the destination directory (created if missing); "
+                                "gkfs paths are absolute in the file system or under its "
+                                "mount directory")
+        stage.add_argument("--threads", type=int, default=8, metavar="N",
+                           help="files copied at once (default 8)")
+        stage.add_argument("--verify", action="store_true",
+                           help="compare SHA-256 of every file with its copy (also of files "
+                                "skipped as identical by size and time)")
+        stage.add_argument("--progress-interval", type=float, default=10.0, metavar="S",
+                           help="seconds between progress lines when not on a terminal "
+                                "(default 10; on a terminal a bar is redrawn)")
+        stage.add_argument("--launcher", choices=["local", "srun", "mpirun"], default="local",
+                           help="local (default): threads of this process; srun, mpirun: "
+                                "tasks on the hosts of the file system share the files")
+        stage.add_argument("--tasks-per-host", type=int, default=1, metavar="N",
+                           help="with srun or mpirun: tasks per host of the file system")
+        stage.add_argument("--launcher-args", default="", metavar="ARGS",
+                           help="extra arguments for srun or mpirun (one string)")
+        stage.add_argument("--task", action="store_true", help=argparse.SUPPRESS)
 
     fwd_map = sub.add_parser("fwd-map", help="write the forwarding map file (compute host -> "
                                              "I/O node) with an allocation policy")
@@ -209,13 +253,28 @@ def forwarding_environment(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _env(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    _require_running(cluster)
     env = _client_env(cluster, args)
     if not os.path.exists(preload_library()):
         print(f"{PROG}: warning: preload library {preload_library()} does not exist",
               file=sys.stderr)
+    print("# for the programs this shell starts from now on, not for the shell itself")
     for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
+
+
+def _require_running(cluster: Cluster) -> None:
+    """ClusterError unless the hosts file lists a daemon (what a running file system has)."""
+    from gkfs.cluster import read_hosts_file
+
+    try:
+        daemons = read_hosts_file(cluster.hosts_file)
+    except OSError:
+        daemons = []
+    if not daemons:
+        raise ClusterError(f"no gkfs file system runs with hosts file {cluster.hosts_file} "
+                           f"(start one with gkfs-ctl start, or name its hosts file with -H)")
 
 
 def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -234,7 +293,9 @@ def _run(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentPa
     try:
         os.execvpe(command[0], command, env)
     except OSError as e:
-        raise ClusterError(f"cannot run {command[0]}: {e.strerror}") from None
+        # The shell's convention: 127 for a command not found, 126 for one that cannot run.
+        print(f"{PROG}: run: cannot run {command[0]}: {e.strerror}", file=sys.stderr)
+        return 127 if isinstance(e, FileNotFoundError) else 126
     return 127  # not reached
 
 
@@ -284,8 +345,88 @@ def _fwd_arbiter(cluster: Cluster, args: argparse.Namespace,
     return 0
 
 
+def _stage(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from gkfs import staging
+
+    if len(args.paths) < 2:
+        parser.error(f"{args.command}: give at least one SRC and the DEST directory")
+    if args.threads < 1:
+        parser.error(f"{args.command}: --threads must be at least 1")
+    try:
+        client = cluster.client()
+    except OSError as e:
+        raise ClusterError(f"cannot reach the file system: {e}") from None
+    with client:
+        gkfs_tree, local_tree = staging.GkfsTree(client), staging.LocalTree()
+        src, dst = ((local_tree, gkfs_tree) if args.command == "stage-in"
+                    else (gkfs_tree, local_tree))
+        progress = staging.Progress(args.command, sys.stderr, args.progress_interval)
+        if args.task:  # one task of a parallel stage: its share of the files, then report
+            report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
+                                   args.verify, progress, share=staging.task_share(),
+                                   directories=False)
+            print(STAGE_REPORT, json.dumps(dataclasses.asdict(report)), flush=True)
+            return 0
+        if args.launcher == "local":
+            report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
+                                   args.verify, progress)
+        else:
+            report = _stage_in_tasks(cluster, args)
+            # The directories' modes and times once every task is done.
+            report.errors += staging.stage(src, dst, args.paths[:-1], args.paths[-1],
+                                           share=(0, 0)).errors
+    for path, message in report.errors:
+        print(f"{PROG}: {args.command}: {path}: {message}", file=sys.stderr)
+    print(report.summary(args.command))
+    return 1 if report.errors else 0
+
+
+STAGE_REPORT = "gkfs-stage-task-report"
+
+
+def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
+    """Runs the stage as tasks of srun or mpirun on the hosts of the file system (each
+    copies its share of the files) and adds up their reports."""
+    from gkfs import staging
+    from gkfs.cluster import read_hosts_file
+    from gkfs.launchers.mpirun import MpirunLauncher
+
+    hosts = list(dict.fromkeys(host for host, _ in read_hosts_file(cluster.hosts_file)))
+    if not hosts:
+        raise ClusterError(f"no daemons in hosts file {cluster.hosts_file}")
+    task = [sys.executable, "-m", "gkfs.cli", args.command, "--task", "-H", cluster.hosts_file,
+            "--timeout-ms", str(cluster.config.timeout_ms), "--threads", str(args.threads),
+            "--progress-interval", str(args.progress_interval), *(["--verify"] * args.verify),
+            "--", *args.paths]
+    extra = shlex.split(args.launcher_args)
+    n = max(1, args.tasks_per_host)
+    if args.launcher == "srun":
+        argv = ["srun", f"--nodes={len(hosts)}", f"--ntasks={len(hosts) * n}",
+                f"--ntasks-per-node={n}", f"--nodelist={','.join(hosts)}", "--overlap",
+                "--job-name=gkfs-stage", *extra, *task]
+    else:
+        argv = MpirunLauncher(hosts, extra).command(types.SimpleNamespace(per_host=n), task)
+    result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    report, tasks = staging.StageReport(), 0
+    for line in result.stdout.splitlines():
+        if line.startswith(STAGE_REPORT + " "):
+            fields = json.loads(line[len(STAGE_REPORT) + 1:])
+            fields["errors"] = [tuple(e) for e in fields["errors"]]
+            report.add(staging.StageReport(**fields))
+            tasks += 1
+        else:
+            print(line)
+    if result.returncode != 0 or tasks != len(hosts) * n:
+        raise ClusterError(f"{args.launcher} ran {tasks} of {len(hosts) * n} stage tasks "
+                           f"(exit status {result.returncode}): run the same command again "
+                           f"to complete the stage")
+    print(f"{args.command}: {tasks} tasks on {len(hosts)} hosts ({args.launcher})")
+    return report
+
+
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
-             "stats": _stats, "env": _env, "run": _run, "fwd-arbiter": _fwd_arbiter}
+             "stats": _stats, "env": _env, "run": _run, "fwd-arbiter": _fwd_arbiter,
+             "stage-in": _stage, "stage-out": _stage}
 
 
 def _size(n: int) -> str:

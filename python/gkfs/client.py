@@ -16,13 +16,16 @@ import io
 import os
 import secrets
 import stat as _stat
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from gkfs import _core
 
-__all__ = ["Client", "GkfsFile", "default_hosts_file", "forwarding_options"]
+__all__ = ["Client", "DirEntry", "GkfsFile", "ScandirIterator", "default_hosts_file",
+           "forwarding_options"]
 
 Buffer = Union[bytes, bytearray, memoryview]
+# A path as os functions take it: str, bytes or os.PathLike (pathlib).
+PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 _MODES = {
     # mode: (readable, writable, create, truncate, exclusive, append, must_exist)
@@ -63,6 +66,11 @@ def forwarding_options(forwarding_map_file: Optional[str] = None,
 def _app_id(text: str) -> int:
     """A decimal id, 0 for anything else (what the preload library does)."""
     return int(text) if text.isascii() and text.isdigit() and int(text) < 1 << 32 else 0
+
+
+def _normalize(path: PathArg) -> str:
+    """An absolute gkfs path from any path os functions accept (TypeError otherwise)."""
+    return _core.normalize_path(os.fsdecode(os.fspath(path)))
 
 
 def _split_mode(mode: str) -> tuple[str, bool]:
@@ -203,6 +211,91 @@ class GkfsFile(io.RawIOBase):
             raise ValueError("I/O operation on closed file")
 
 
+class DirEntry:
+    """One entry of :meth:`Client.scandir`, like os.DirEntry: name, path (absolute in the
+    file system), inode(), is_dir(), is_file(), is_symlink() from the listing itself, and
+    stat(), fetched once and cached. A symbolic link is followed (is_dir, is_file, stat)
+    within the file system; a target outside it counts as missing."""
+
+    __slots__ = ("name", "path", "_client", "_kind", "_lstat", "_stat")
+
+    def __init__(self, client: "Client", directory: str, name: str, kind: int) -> None:
+        self.name = name
+        self.path = f"{directory.rstrip('/')}/{name}"
+        self._client = client
+        self._kind = kind
+        self._lstat: Optional[os.stat_result] = None
+        self._stat: Optional[os.stat_result] = None
+
+    def __repr__(self) -> str:
+        return f"<DirEntry {self.name!r}>"
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def inode(self) -> int:
+        return self.stat(follow_symlinks=False).st_ino
+
+    def is_symlink(self) -> bool:
+        return self._kind == _core.DT_LNK
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return self._is(_stat.S_ISDIR, _core.DT_DIR, follow_symlinks)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return self._is(_stat.S_ISREG, _core.DT_REG, follow_symlinks)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        if self._lstat is None:
+            self._lstat = self._client.stat(self.path)
+        if not follow_symlinks or not self.is_symlink():
+            return self._lstat
+        if self._stat is None:
+            self._stat = self._client.stat(self._client._resolve(self.path))
+        return self._stat
+
+    def _is(self, test: Callable[[int], bool], kind: int, follow_symlinks: bool) -> bool:
+        if not (follow_symlinks and self.is_symlink()):
+            return self._kind == kind
+        try:
+            return test(self.stat().st_mode)
+        except OSError:
+            return False  # a dangling link, as os.DirEntry says
+
+
+class ScandirIterator:
+    """The iterator :meth:`Client.scandir` returns: DirEntry objects page by page; a
+    context manager like os.scandir's (close() ends it early)."""
+
+    def __init__(self, client: "Client", path: str, page_size: int) -> None:
+        self._entries = self._pages(client, path, page_size)
+
+    @staticmethod
+    def _pages(client: "Client", path: str, page_size: int) -> Iterator[DirEntry]:
+        start_after = ""
+        while True:
+            entries, end = client._core.readdir_page(path, start_after, page_size)
+            yield from (DirEntry(client, path, name, kind) for name, kind, _ in entries)
+            if end or not entries:
+                return
+            start_after = entries[-1][0]
+
+    def __iter__(self) -> "ScandirIterator":
+        return self
+
+    def __next__(self) -> DirEntry:
+        return next(self._entries)
+
+    def __enter__(self) -> "ScandirIterator":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._entries.close()
+
+
 class Client:
     """A connection to the daemons of one gkfs file system.
 
@@ -265,14 +358,21 @@ class Client:
 
     # --- files ---------------------------------------------------------------------------
 
-    def open(self, path: str, mode: str = "r", encoding: Optional[str] = None,
-             errors: Optional[str] = None, newline: Optional[str] = None,
-             perm: int = 0o644) -> Any:
-        """Opens a file like built-in open(): modes r, w, x, a with optional + and b.
-        Binary modes return a :class:`GkfsFile`; text modes wrap it in io.TextIOWrapper."""
+    def open(self, path: PathArg, mode: str = "r", buffering: int = -1,
+             encoding: Optional[str] = None, errors: Optional[str] = None,
+             newline: Optional[str] = None, perm: int = 0o644) -> Any:
+        """Opens a file like built-in open(): modes r, w, x, a with optional + and b, and
+        the same file types: binary modes give io.BufferedReader, BufferedWriter or
+        BufferedRandom over a :class:`GkfsFile` (buffering=0: the GkfsFile itself, every
+        call one request), text modes an io.TextIOWrapper over those. The buffer is the
+        file system's chunk size unless buffering > 1 gives one, as open() uses st_blksize
+        (buffering=1: line-buffered text). Buffered writes reach the daemons at flush(),
+        close() or Client.fsync()."""
         base, binary = _split_mode(mode)
+        if buffering == 0 and not binary:
+            raise ValueError("can't have unbuffered text I/O")
         readable, writable, create, truncate, exclusive, append, must_exist = _MODES[base]
-        path = _core.normalize_path(path)
+        path = _normalize(path)
         md, created = self._core.open_file(path, not must_exist, perm, exclusive, self._session)
         opener = self._session if md.is_regular() else 0
         try:
@@ -290,110 +390,132 @@ class Client:
         raw = GkfsFile(self._core, path, mode, md, readable, writable, append, opener)
         if append:
             raw.seek(0, io.SEEK_END)  # like open(): 'a+' reads start at the end
-        if binary:
+        if buffering == 0:
             return raw
+        size = buffering if buffering > 1 else self._core.config.chunk_size
         buffered: io.BufferedIOBase
         if readable and writable:
-            buffered = io.BufferedRandom(raw)
+            buffered = io.BufferedRandom(raw, size)
         elif readable:
-            buffered = io.BufferedReader(raw)
+            buffered = io.BufferedReader(raw, size)
         else:
-            buffered = io.BufferedWriter(raw)
+            buffered = io.BufferedWriter(raw, size)
+        if binary:
+            return buffered
         return io.TextIOWrapper(buffered, encoding=encoding or "utf-8", errors=errors,
-                                newline=newline)
+                                newline=newline, line_buffering=buffering == 1)
 
-    def read_bytes(self, path: str) -> bytes:
-        with self.open(path, "rb") as f:
+    def read_bytes(self, path: PathArg) -> bytes:
+        with self.open(path, "rb", buffering=0) as f:
             return f.readall()
 
-    def write_bytes(self, path: str, data: Buffer) -> int:
+    def write_bytes(self, path: PathArg, data: Buffer) -> int:
         """Replaces the file's contents with data (creating it); returns len(data)."""
-        with self.open(path, "wb") as f:
+        with self.open(path, "wb", buffering=0) as f:
             return f.write(data)
 
-    def truncate(self, path: str, size: int) -> None:
-        self._core.truncate(_core.normalize_path(path), size)
+    def truncate(self, path: PathArg, size: int) -> None:
+        self._core.truncate(_normalize(path), size)
 
-    def remove(self, path: str) -> None:
-        self._core.remove(_core.normalize_path(path))
+    def remove(self, path: PathArg) -> None:
+        self._core.remove(_normalize(path))
 
     unlink = remove
 
-    def rename(self, src: str, dst: str) -> None:
-        self._core.rename(_core.normalize_path(src), _core.normalize_path(dst))
+    def rename(self, src: PathArg, dst: PathArg) -> None:
+        self._core.rename(_normalize(src), _normalize(dst))
 
-    def link(self, src: str, dst: str) -> None:
+    def link(self, src: PathArg, dst: PathArg) -> None:
         """dst becomes another name of src's inode (a hard link), as os.link."""
-        self._core.link(_core.normalize_path(src), _core.normalize_path(dst))
+        self._core.link(_normalize(src), _normalize(dst))
 
-    def symlink(self, target: str, path: str) -> None:
+    def symlink(self, target: PathArg, path: PathArg) -> None:
         """path becomes a symbolic link to target (stored as given), as os.symlink."""
-        self._core.symlink(_core.normalize_path(path), target)
+        self._core.symlink(_normalize(path), os.fsdecode(os.fspath(target)))
 
-    def readlink(self, path: str) -> str:
-        md = self._core.stat(_core.normalize_path(path))
+    def readlink(self, path: PathArg) -> str:
+        md = self._core.stat(_normalize(path))
         if not _stat.S_ISLNK(md.mode):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
         return md.link_target
 
-    def mknod(self, path: str, mode: int = 0o600 | _stat.S_IFREG, device: int = 0) -> None:
+    def mknod(self, path: PathArg, mode: int = 0o600 | _stat.S_IFREG, device: int = 0) -> None:
         """A regular file, FIFO, socket or device node (device: os.makedev), as os.mknod."""
-        self._core.mknod(_core.normalize_path(path), mode, device)
+        self._core.mknod(_normalize(path), mode, device)
 
-    def chmod(self, path: str, mode: int) -> None:
+    def chmod(self, path: PathArg, mode: int) -> None:
         """As os.chmod; with an identity, as chmod(2) for that user (PermissionError EPERM
         unless owner or root; set-group-ID dropped for a caller outside the group)."""
-        path = _core.normalize_path(path)
+        path = _normalize(path)
         bits = _stat.S_IMODE(mode)
         if self._core.checks_permissions:
             bits = self._core.chmod_bits(self._core.stat(path), bits)
         self._core.set_attr(path, mode=bits)
 
-    def chown(self, path: str, uid: int, gid: int) -> None:
+    def chown(self, path: PathArg, uid: int, gid: int) -> None:
         """Sets the owner and group (-1 keeps one). Without an identity what is given is
         stored; with one, as chown(2) for that user: PermissionError (EPERM) as Linux, and
         the set-id bits Linux drops are dropped."""
-        path = _core.normalize_path(path)
+        path = _normalize(path)
         mode = -1
         if self._core.checks_permissions:
             mode = self._core.chown_mode(self._core.stat(path), uid, gid)
         self._core.chown(path, uid=uid, gid=gid, mode=mode)
 
-    def utime(self, path: str, ns: tuple[int, int]) -> None:
+    def utime(self, path: PathArg, ns: tuple[int, int]) -> None:
         """Sets (atime_ns, mtime_ns); with an identity only its owner or root may
         (PermissionError EPERM), as utimensat(2) with explicit times."""
-        path = _core.normalize_path(path)
+        path = _normalize(path)
         if self._core.checks_permissions and not self._core.owns(self._core.stat(path)):
             raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), path)
         self._core.set_attr(path, atime_ns=ns[0], mtime_ns=ns[1])
 
     # --- metadata and directories ----------------------------------------------------------
 
-    def stat(self, path: str) -> os.stat_result:
+    def stat(self, path: PathArg) -> os.stat_result:
         """os.stat_result of the path (a symlink itself, not what it points to): st_ino is
         the inode id and st_dev the file system's, as the preload library and FUSE report."""
-        md = self._core.stat(_core.normalize_path(path))
+        md = self._core.stat(_normalize(path))
         return _stat_result(md, self._core.config)
 
-    def exists(self, path: str) -> bool:
+    def _resolve(self, path: str) -> str:
+        """path with its symbolic links followed (within the file system: an absolute
+        target under the mount directory counts as inside it). ELOOP past 40 links;
+        FileNotFoundError for a target outside the file system."""
+        mountdir = self._core.config.mountdir.rstrip("/")
+        for _ in range(40):
+            md = self._core.stat(path)
+            if not _stat.S_ISLNK(md.mode):
+                return path
+            target = md.link_target
+            if target.startswith(mountdir + "/"):
+                target = target[len(mountdir):]
+            elif target.startswith("/"):
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), target)
+            else:
+                target = path.rsplit("/", 1)[0] + "/" + target
+            path = _normalize(target)
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+
+    def exists(self, path: PathArg) -> bool:
         try:
-            self._core.stat(_core.normalize_path(path))
+            self._core.stat(_normalize(path))
         except FileNotFoundError:
             return False
         return True
 
-    def isdir(self, path: str) -> bool:
+    def isdir(self, path: PathArg) -> bool:
         try:
-            return self._core.stat(_core.normalize_path(path)).is_dir()
+            return self._core.stat(_normalize(path)).is_dir()
         except FileNotFoundError:
             return False
 
-    def mkdir(self, path: str, mode: int = 0o755) -> None:
-        self._core.mkdir(_core.normalize_path(path), mode)
+    def mkdir(self, path: PathArg, mode: int = 0o755) -> None:
+        self._core.mkdir(_normalize(path), mode)
 
-    def makedirs(self, path: str, mode: int = 0o755, exist_ok: bool = False) -> None:
+    def makedirs(self, path: PathArg, mode: int = 0o755, exist_ok: bool = False) -> None:
         """Creates path and any missing parents, like os.makedirs."""
-        path = _core.normalize_path(path)
+        path = _normalize(path)
         parts = [p for p in path.split("/") if p]
         for i in range(1, len(parts) + 1):
             current = "/" + "/".join(parts[:i])
@@ -406,12 +528,12 @@ class Client:
                 if i == len(parts) and not exist_ok:
                     raise
 
-    def rmdir(self, path: str) -> None:
-        self._core.rmdir(_core.normalize_path(path))
+    def rmdir(self, path: PathArg) -> None:
+        self._core.rmdir(_normalize(path))
 
-    def listdir(self, path: str = "/") -> list[str]:
+    def listdir(self, path: PathArg = "/") -> list[str]:
         """Names in the directory (merged from every daemon, sorted)."""
-        path = _core.normalize_path(path)
+        path = _normalize(path)
         self._check_readable_dir(path)
         return [entry[0] for entry in self._core.readdir(path)]
 
@@ -420,17 +542,48 @@ class Client:
         if self._core.checks_permissions and not self._core.may_access(self._core.stat(path), os.R_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
 
-    def scandir(self, path: str = "/", page_size: int = 1024) -> Iterator[tuple[str, int]]:
-        """Yields (name, DT_* type) page by page: suits directories of millions of entries."""
-        path = _core.normalize_path(path)
+    def scandir(self, path: PathArg = "/", page_size: int = 1024) -> "ScandirIterator":
+        """The directory's entries as :class:`DirEntry` objects, like os.scandir (usable
+        as a context manager), fetched page by page: suits directories of millions of
+        entries. Entries come in name order; '.' and '..' are not included."""
+        path = _normalize(path)
         self._check_readable_dir(path)
-        start_after = ""
-        while True:
-            entries, end = self._core.readdir_page(path, start_after, page_size)
-            yield from ((name, kind) for name, kind, _ in entries)
-            if end or not entries:
-                return
-            start_after = entries[-1][0]
+        return ScandirIterator(self, path, page_size)
+
+    def walk(self, top: PathArg = "/", topdown: bool = True,
+             onerror: Optional[Callable[[OSError], Any]] = None,
+             followlinks: bool = False) -> Iterator[tuple[str, list[str], list[str]]]:
+        """Yields (dirpath, dirnames, filenames) for top and every directory below it, as
+        os.walk does: top-down the caller may prune dirnames in place; errors go to
+        onerror (else are ignored); symbolic links to directories are listed in dirnames
+        but entered only with followlinks=True."""
+        stack: list[Any] = [_normalize(top)]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, tuple):  # bottom-up: a directory whose subtree is done
+                yield item
+                continue
+            dirs: list[str] = []
+            files: list[str] = []
+            links: set[str] = set()
+            try:
+                with self.scandir(item) as entries:
+                    for entry in entries:
+                        is_dir = entry.is_dir()
+                        (dirs if is_dir else files).append(entry.name)
+                        if is_dir and entry.is_symlink():
+                            links.add(entry.name)
+            except OSError as error:
+                if onerror is not None:
+                    onerror(error)
+                continue
+            base = item.rstrip("/")
+            if topdown:
+                yield item, dirs, files
+            else:
+                stack.append((item, dirs, files))
+            below = [f"{base}/{name}" for name in dirs if followlinks or name not in links]
+            stack.extend(reversed(below))
 
     # --- durability --------------------------------------------------------------------------
 
@@ -453,7 +606,7 @@ class Client:
     def _sync(self, file: Any, datasync: bool) -> None:
         raw = _gkfs_file(file)
         if raw is None:
-            path = _core.normalize_path(os.fspath(file))
+            path = _normalize(file)
             md = self._core.stat(path)
             file_id = 0 if md.is_dir() else md.file_id
         else:

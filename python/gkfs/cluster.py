@@ -454,11 +454,23 @@ class Cluster:
         state = self.read_state() or {}
         return state.get("secret_file", "") or self.config.daemon.secret_file
 
+    def client(self) -> Any:
+        """A gkfs.Client of this file system for this process (the UCX defaults applied
+        as for every connection of the Cluster); raises OSError as Client does."""
+        from gkfs.client import Client
+
+        self._apply_ucx_defaults()
+        return Client(self.hosts_file, self.config.timeout_ms, secret_file=self._secret_file())
+
     def _connect(self, timeout_ms: int) -> Any:
         """A gkfs._core.Client for this process, with the UCX defaults of a loopback file
         system applied to this process's environment first (UCX reads it once)."""
         from gkfs import _core
 
+        self._apply_ucx_defaults()
+        return _core.Client(self.hosts_file, timeout_ms, self._secret_file())
+
+    def _apply_ucx_defaults(self) -> None:
         protocol = (self.read_state() or {}).get("rpc_protocol", self.config.daemon.rpc_protocol)
         try:
             addresses = [_uri_address(uri) or "" for _, uri in read_hosts_file(self.hosts_file)]
@@ -466,7 +478,6 @@ class Cluster:
             addresses = []
         for key, value in ucx_defaults(addresses, protocol).items():
             os.environ.setdefault(key, value)
-        return _core.Client(self.hosts_file, timeout_ms, self._secret_file())
 
     def client_environment(self, preload: str) -> dict[str, str]:
         """Variables that make a program use this file system through the preload library

@@ -12,8 +12,11 @@ bad flags.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 from typing import Any, Optional, Sequence
@@ -73,13 +76,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     os.environ.update(_settings.daemon_log_environment(config))
 
+    problem = _directory_problem(config)
+    if problem:
+        print(f"{PROG}: error: cannot start: {problem}", file=sys.stderr)
+        return 1
     runner = _Runner()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, runner.stop)
     try:
         runner.daemon = _core.Daemon.create(_settings.to_core_options(config))
     except (OSError, _settings.SettingsError) as e:
-        print(f"{PROG}: error: cannot start: {e}", file=sys.stderr)
+        print(f"{PROG}: error: cannot start: {_listen_problem(config, e) or e}", file=sys.stderr)
         return 1
     if runner.stop_requested:  # a signal arrived while the daemon was being created
         print(f"{PROG}: stopped before serving", file=sys.stderr)
@@ -103,6 +110,43 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     print(f"{PROG}: stopped", file=sys.stderr)
     return 0
+
+
+def _directory_problem(config: Any) -> str:
+    """What is wrong with the directory options, naming the flag to fix ('' if nothing):
+    a mount directory that exists but is not a directory, a root (or metadata) directory
+    that cannot be created."""
+    mountdir = config.mountdir
+    if os.path.exists(mountdir) and not os.path.isdir(mountdir):
+        return (f"-m/--mountdir {mountdir} is not a directory: name a directory (it need not "
+                f"exist) that no file occupies")
+    for flag, path in (("-r/--rootdir", config.rootdir), ("-i/--metadir", config.metadir)):
+        if not path:
+            continue
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            return f"{flag} {path} cannot be created: {e.strerror} ({e.filename or path})"
+    return ""
+
+
+def _listen_problem(config: Any, error: BaseException) -> str:
+    """For a listener that failed, why, naming the flag to fix ('' if it is not that): an
+    address that is not this host's (-l/--listen) is not 'Address already in use'."""
+    match = re.search(r"cannot listen on \[?([^\]\s]*?)\]?:(\d+)", str(error))
+    if not match:
+        return ""
+    host, port = match.group(1), int(match.group(2))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            flag = ("-l/--listen" if e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+                    else "--port")
+            return (f"{flag}: cannot listen on {host}:{port}: {e.strerror} "
+                    f"(-l/--listen {config.listen or '(default)'}, --port {config.port})")
+    return ""
 
 
 if __name__ == "__main__":

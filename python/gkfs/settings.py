@@ -482,11 +482,17 @@ def _name(spec: Spec, field: dataclasses.Field) -> str:
     return " ".join(parts) or field.name
 
 
+#: The --help group title of each settings model's flags.
+GROUP_TITLES = {"DaemonSettings": "daemon options", "ClusterSettings": "cluster options",
+                "ClientEnvironment": "client options",
+                "ForwardingMapSettings": "forwarding map options"}
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type,
                   only: Optional[Sequence[str]] = None) -> None:
     """Adds one flag per setting of cls (or only the named ones). Unset flags leave no
     attribute (SUPPRESS), so :func:`load` can tell them from values given on the command line."""
-    group = parser.add_argument_group(cls.__name__.replace("Settings", "").lower() + " options")
+    group = parser.add_argument_group(GROUP_TITLES.get(cls.__name__, f"{cls.__name__} options"))
     for field, spec in specs(cls):
         if not spec.flags or (only is not None and field.name not in only):
             continue
