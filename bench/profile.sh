@@ -17,12 +17,13 @@ source "$repo/.venv/bin/activate"
 for tool in perf strace; do
   command -v "$tool" >/dev/null || { echo "profile: $tool is missing (apt-get install linux-perf strace)" >&2; exit 1; }
 done
-bin="$(python -c 'import gkfs, os; print(os.path.join(os.path.dirname(gkfs.__file__), "bin"))')"
+# The drivers are in the build tree (tests/build_tree.py), not in the wheel.
+bin="$(cd "$repo/tests" && python -c 'import os, build_tree; print(os.path.dirname(build_tree.built_binary("gkfs_md_driver")))')"
 base="$(mktemp -d /tmp/gkfs-profile-fs-XXXXXX)"
 root="/dev/shm/$(basename "$base")"
 mkdir -p "$out"
 export UCX_NET_DEVICES=lo
-if [[ $transport == shm ]]; then args=(-P ucx+shm --auto-sm); unset UCX_TLS; else args=(-P ucx+tcp); export UCX_TLS=tcp; fi
+if [[ $transport == shm ]]; then args=(-P ucx+shm --auto-sm); unset UCX_TLS; else args=(-P ucx+tcp --no-auto-sm); export UCX_TLS=tcp; fi
 
 gkfs-ctl start -n 1 -H "$base/hosts.txt" -r "$root" -m "$base/mnt" "${args[@]}"
 trap 'gkfs-ctl stop -H "$base/hosts.txt" && rm -rf "$base" "$root"' EXIT
