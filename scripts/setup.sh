@@ -20,7 +20,9 @@ apt_packages+=(sqlite3 fio git make gzip tar rsync)
 apt_packages+=(libopenmpi-dev autoconf automake libtool)
 # tests/test_durability.py attaches strace to the daemons to see them fsync.
 apt_packages+=(strace)
-pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
+# tests/test_metrics.py scrapes the daemons' /metrics and a real Pushgateway.
+apt_packages+=(prometheus-pushgateway)
+pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash prometheus_client)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -45,7 +47,7 @@ fi
 source .venv/bin/activate
 
 # Install the build/test tools only when one is missing, so re-runs stay offline and fast.
-if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash" \
+if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash, prometheus_client" \
      2>/dev/null; then
   echo "setup: installing Python build and test tools"
   python -m pip install --upgrade pip

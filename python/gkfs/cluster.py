@@ -249,9 +249,17 @@ class Cluster:
                 raise ClusterError(f"cannot start daemons: {e}") from e
             raise
         for r in launch.daemons:
-            self._say(f"daemon {r.index} pid {r.pid} on {r.host}: {r.uri} (log {r.log})")
+            self._say(f"daemon {r.index} pid {r.pid} on {r.host}: {r.uri} (log {r.log})"
+                      + self._metrics_note(r))
         self._say(f"gkfs: {len(launch.daemons)} daemon(s) ready ({launcher.name} launcher); "
                   f"hosts file {self.hosts_file}, mountdir {daemon.mountdir}")
+
+    def _metrics_note(self, record: DaemonRecord) -> str:
+        """', metrics http://ADDR:PORT/metrics' for a daemon started with --metrics-port."""
+        base = self.config.daemon.metrics_port
+        if not base:
+            return ""
+        return f", metrics http://{_uri_address(record.uri)}:{base + record.index}/metrics"
 
     def _refuse_if_running(self) -> None:
         state = self.read_state()

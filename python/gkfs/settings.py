@@ -148,6 +148,15 @@ def _check_optional_dir(value: str) -> Optional[str]:
     return _check_dir(value) if value else None
 
 
+def _check_gateway(value: str) -> Optional[str]:
+    if not value:
+        return None
+    host, _, port = value.removeprefix("http://").rstrip("/").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"must be HOST:PORT, e.g. 127.0.0.1:9091 (got {value!r})"
+    return None
+
+
 def _check_app_id(value: int) -> Optional[str]:
     return None if 0 <= value < 1 << 32 else f"must be in 0..{(1 << 32) - 1} (got {value})"
 
@@ -269,6 +278,30 @@ class DaemonSettings:
         "scheduler dispatches into these slots).",
         "--io-threads", env="GKFS_IO_THREADS", parse=parse_int, check=_check_positive,
         metavar="N")
+    metrics_port: int = _setting(
+        0,
+        "Serve Prometheus metrics (GET /metrics, text format) on this port of the listen "
+        "address; 0: no metrics server. gkfs-ctl start gives daemon i the port "
+        "metrics-port+i and prints them.",
+        "--metrics-port", env="GKFS_METRICS_PORT", parse=parse_int, check=_check_port,
+        metavar="PORT")
+    enable_prometheus: bool = _setting(
+        False,
+        "Push the metrics to a Prometheus Pushgateway (GekkoFS's flag): the one of "
+        "--prometheus-gateway, default 127.0.0.1:9091.",
+        "--enable-prometheus", env="GKFS_ENABLE_PROMETHEUS", parse=parse_bool)
+    prometheus_gateway: str = _setting(
+        "",
+        "Pushgateway (HOST:PORT) the daemon pushes its metrics to every "
+        "--prometheus-push-interval seconds and once when it stops (job gkfs, instance the "
+        "daemon's address); implies --enable-prometheus. Empty: 127.0.0.1:9091 with "
+        "--enable-prometheus, else no push.",
+        "--prometheus-gateway", env="GKFS_PROMETHEUS_GATEWAY", check=_check_gateway,
+        metavar="HOST:PORT")
+    prometheus_push_interval: float = _setting(
+        5.0, "Seconds between two pushes to the Pushgateway.",
+        "--prometheus-push-interval", env="GKFS_PROMETHEUS_PUSH_INTERVAL",
+        parse=parse_seconds, check=_check_positive, metavar="SECONDS")
     sched_config: str = _setting(
         "",
         "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
@@ -569,6 +602,9 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.pfs_dir = settings.pfs_dir
     options.io_threads = settings.io_threads
     options.sync_mode = settings.sync_mode
+    options.metrics_port = settings.metrics_port
+    options.prometheus_gateway = prometheus_gateway(settings)
+    options.push_interval_s = settings.prometheus_push_interval
     if settings.enable_forwarding and _core.HAVE_FORWARDING:  # else Daemon.create refuses
         from gkfs.forwarding.io_node import scheduler_for
 
@@ -576,6 +612,17 @@ def to_core_options(settings: DaemonSettings) -> Any:
             raise SettingsError("--pfs-dir (GKFS_PFS_DIR) is required with --enable-forwarding")
         options.scheduler = scheduler_for(settings.sched_config)
     return options
+
+
+#: Where --enable-prometheus pushes without --prometheus-gateway (GekkoFS's default).
+DEFAULT_PUSHGATEWAY = "127.0.0.1:9091"
+
+
+def prometheus_gateway(settings: DaemonSettings) -> str:
+    """The Pushgateway the daemon pushes to ('' = none)."""
+    if settings.prometheus_gateway:
+        return settings.prometheus_gateway
+    return DEFAULT_PUSHGATEWAY if settings.enable_prometheus else ""
 
 
 def daemon_log_environment(settings: DaemonSettings) -> dict[str, str]:
