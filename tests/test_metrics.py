@@ -6,6 +6,7 @@ parser, counters that grow with the work done, and ``--enable-prometheus
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import re
 import shutil
@@ -216,3 +217,35 @@ def _version() -> str:
 
 def _uri_of(samples: dict) -> str:
     return next(dict(labels)["uri"] for (name, labels) in samples if name == "gkfs_info")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14: gkfs-ctl stats calls the daemons of a "
+                                       "normal file system down")
+def test_stats_reports_the_metrics_of_a_normal_file_system(make_fs):
+    fs = make_fs(2)
+    with fs.client() as c:
+        c.write_bytes("/s", b"s" * 8192)
+        assert c.read_bytes("/s") == b"s" * 8192
+    result = fs.ctl("stats", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    daemons = report["daemons"]
+    assert [d["up"] for d in daemons] == [True, True]
+    assert sum(d["written_bytes"] for d in daemons) == 8192
+    assert sum(d["read_bytes"] for d in daemons) == 8192
+    assert all(d["mode"] == "normal" for d in daemons)
+    text = fs.ctl("stats")
+    assert text.returncode == 0, text.stderr
+    assert "down" not in text.stdout
+    assert "all daemons:" in text.stdout and "written=8.0KiB read=8.0KiB" in text.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14: gkfs-ctl status has no --json")
+def test_status_json(make_fs):
+    fs = make_fs(2)
+    result = fs.ctl("status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [d["index"] for d in report["daemons"]] == [0, 1]
+    assert all(d["up"] and d["version"] and d["free_bytes"] > 0 for d in report["daemons"])
+    assert report["up"] == report["total"] == 2
