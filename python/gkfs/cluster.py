@@ -433,18 +433,18 @@ class Cluster:
         finally:
             client.close()
 
-    def io_node_statistics(self) -> dict[str, Any]:
-        """Forwarding mode: one metrics sample of every daemon, per I/O node and per
-        application (the report of gkfs.forwarding.stats). Raises ClusterError if the file
-        system cannot be reached."""
-        from gkfs.forwarding import stats
+    def statistics(self) -> dict[str, Any]:
+        """One metrics sample of every daemon (the report of gkfs.metrics: what each
+        daemon's /metrics serves), in forwarding mode also per I/O node and per application
+        (gkfs.forwarding.stats). Raises ClusterError if the file system cannot be reached."""
+        from gkfs import metrics
 
         try:
             client = self._connect(self.config.timeout_ms)
         except OSError as e:
             raise ClusterError(f"cannot reach the file system: {e}") from None
         try:
-            return stats.collect(client, self.hosts_file)
+            return metrics.collect(client, self.hosts_file)
         finally:
             client.close()
 
