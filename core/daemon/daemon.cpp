@@ -158,6 +158,7 @@ class DaemonImpl : public Daemon {
       fprintf(stderr, "metrics pushed to the Pushgateway %s every %gs\n", options_.prometheus_gateway.c_str(),
               options_.push_interval_s);
     }
+    GKFS_LOG(kInfo, "ready: " + uri_ + ", rootdir " + options_.rootdir);
     fprintf(stderr, "Startup successful. Daemon is ready.\n");
     fflush(stderr);
     server_->Run();

@@ -58,9 +58,14 @@ def create_secret_file(path: str) -> None:
         f.write(secrets.token_hex(16) + "\n")
 
 
+#: GekkoFS's marker line after the daemons of one file system instance (core/common/hosts_file.h).
+INSTANCE_END = "#FS_INSTANCE_END"
+
+
 def read_hosts_file(path: str, complete_only: bool = False) -> list[tuple[str, str]]:
     """(host, uri) per daemon of a GekkoFS hosts file, in file order, one entry per uri (a
-    restarted daemon appends its line again). complete_only skips a last line that has no
+    restarted daemon appends its line again), up to a #FS_INSTANCE_END line; fields after the
+    uri are ignored. complete_only skips a last line that has no
     newline yet (a daemon may be writing it). Raises OSError if the file is unreadable."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -70,6 +75,8 @@ def read_hosts_file(path: str, complete_only: bool = False) -> list[tuple[str, s
     entries, seen = [], set()
     for line in lines:
         fields = line.split()
+        if fields and fields[0] == INSTANCE_END:
+            break
         if len(fields) >= 2 and not fields[0].startswith("#") and fields[1] not in seen:
             seen.add(fields[1])
             entries.append((fields[0], fields[1]))
