@@ -86,6 +86,22 @@ def test_run_forwards_to_the_mapped_io_node_and_stats_show_it(fwd_fs):
     assert report["apps"] == [dict(app, io_nodes=[1])]
     assert node1["scheduler_errors"] == 0 and node1["pending"] == 0
 
+    # The I/O node's Prometheus text carries the same queue counters, per application.
+    from gkfs.metrics import parse_exposition
+
+    client = _core.Client(fwd_fs.hosts_file, 10000, fwd_fs.hosts_file + ".secret")
+    try:
+        samples = {(name, tuple(labels.items())): value
+                   for name, labels, value in parse_exposition(client.metrics(1))}
+    finally:
+        client.close()
+    app_label = (("app", "42"),)
+    assert samples[("gkfs_fwd_requests_total", app_label)] == app["requests"]
+    assert samples[("gkfs_fwd_merged_requests_total", app_label)] == app["merged"]
+    assert samples[("gkfs_fwd_queue_wait_seconds_total", app_label)] == \
+        pytest.approx(app["queue_wait_s"], rel=1e-6)
+    assert samples[("gkfs_fwd_pending_requests", ())] == 0
+
     text = fwd_fs.ctl("stats")
     assert text.returncode == 0, text.stderr
     assert "io node 0" in text.stdout and "io node 1" in text.stdout
