@@ -482,6 +482,14 @@ void RegisterClient(py::module_& m) {
         return infos;
       })
       .def(
+          "metrics",
+          [](const PyClient& self, uint32_t daemon) {
+            std::string text;
+            Call(self, std::string(), [&](Client& c) { return c.Metrics(daemon, &text); });
+            return text;
+          },
+          py::arg("daemon"), "Daemon `daemon`'s metrics, Prometheus text format (its /metrics).")
+      .def(
           "io_node_statistics",
           [](const PyClient& self, uint32_t daemon) {
             IoNodeStats stats;

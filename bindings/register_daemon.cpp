@@ -56,6 +56,9 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("pfs_dir", &DaemonOptions::pfs_dir)
       .def_readwrite("io_threads", &DaemonOptions::io_threads)
       .def_readwrite("scheduler", &DaemonOptions::scheduler)
+      .def_readwrite("metrics_port", &DaemonOptions::metrics_port)
+      .def_readwrite("prometheus_gateway", &DaemonOptions::prometheus_gateway)
+      .def_readwrite("push_interval_s", &DaemonOptions::push_interval_s)
       .def_property(
           "sync_mode",
           [](const DaemonOptions& o) { return o.sync_mode == SyncMode::kNone ? "none" : "full"; },

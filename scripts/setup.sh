@@ -20,7 +20,9 @@ apt_packages+=(sqlite3 fio git make gzip tar rsync)
 apt_packages+=(libopenmpi-dev autoconf automake libtool)
 # tests/test_durability.py attaches strace to the daemons to see them fsync.
 apt_packages+=(strace)
-pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash)
+# tests/test_metrics.py scrapes the daemons' /metrics and a real Pushgateway.
+apt_packages+=(prometheus-pushgateway)
+pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash prometheus_client)
 # The fsspec extra (gkfs:// for fsspec, pandas, pyarrow), tested in tests/test_fsspec.py.
 pip_packages+=(fsspec pandas pyarrow "tomli; python_version < '3.11'")
 
@@ -47,7 +49,7 @@ fi
 source .venv/bin/activate
 
 # Install the build/test tools only when one is missing, so re-runs stay offline and fast.
-if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash, fsspec, pandas, pyarrow" \
+if ! python -c "import pybind11, scikit_build_core, ninja, cmake, pytest, pytest_benchmark, xxhash, fsspec, pandas, pyarrow, prometheus_client" \
      2>/dev/null; then
   echo "setup: installing Python build and test tools"
   python -m pip install --upgrade pip

@@ -74,7 +74,9 @@ def test_run_forwards_to_the_mapped_io_node_and_stats_show_it(fwd_fs):
     stats = fwd_fs.ctl("stats", "--json")
     assert stats.returncode == 0, stats.stderr
     report = json.loads(stats.stdout)
-    assert set(report) == {"time", "hosts_file", "io_nodes", "apps"}
+    assert set(report) == {"time", "hosts_file", "daemons", "io_nodes", "apps"}
+    assert [d["mode"] for d in report["daemons"]] == ["forwarding", "forwarding"]
+    assert report["daemons"][1]["written_bytes"] == 5 + 8 * 4096
     node0, node1 = report["io_nodes"]
     assert node0["apps"] == [] and node0["requests"] == 0
     (app,) = node1["apps"]
@@ -83,6 +85,22 @@ def test_run_forwards_to_the_mapped_io_node_and_stats_show_it(fwd_fs):
     assert app["mean_size"] == pytest.approx(app["bytes"] / app["requests"])
     assert report["apps"] == [dict(app, io_nodes=[1])]
     assert node1["scheduler_errors"] == 0 and node1["pending"] == 0
+
+    # The I/O node's Prometheus text carries the same queue counters, per application.
+    from gkfs.metrics import parse_exposition
+
+    client = _core.Client(fwd_fs.hosts_file, 10000, fwd_fs.hosts_file + ".secret")
+    try:
+        samples = {(name, tuple(labels.items())): value
+                   for name, labels, value in parse_exposition(client.metrics(1))}
+    finally:
+        client.close()
+    app_label = (("app", "42"),)
+    assert samples[("gkfs_fwd_requests_total", app_label)] == app["requests"]
+    assert samples[("gkfs_fwd_merged_requests_total", app_label)] == app["merged"]
+    assert samples[("gkfs_fwd_queue_wait_seconds_total", app_label)] == \
+        pytest.approx(app["queue_wait_s"], rel=1e-6)
+    assert samples[("gkfs_fwd_pending_requests", ())] == 0
 
     text = fwd_fs.ctl("stats")
     assert text.returncode == 0, text.stderr
@@ -160,13 +178,6 @@ def test_clients_read_the_gekkofwd_example_with_comments(fwd_fs):
                      hostname="node-3", app_id=3) as fs:
         fs.write_bytes("/n3", b"3")
         assert [a["app_id"] for a in fs.io_node_statistics(1)["apps"]] == [3]
-
-
-def test_stats_of_a_file_system_without_io_nodes_fails(make_fs):
-    fs = make_fs(1)
-    result = fs.ctl("stats")
-    assert result.returncode == 1
-    assert "down (not an I/O node" in result.stdout
 
 
 @needs_forwarding

@@ -139,7 +139,10 @@ def test_daemon_argv_round_trips():
                    GKFS_LOG="debug", GKFS_LOG_OUTPUT="/tmp/elsewhere",
                    GKFS_AUTO_SM="0", GKFS_MEMORY_BACKEND="0", GKFS_CLEAN_ROOTDIR_FINISH="1",
                    GKFS_RPC_PROTOCOL="ucx+tcp", GKFS_ROOTDIR="/tmp/x", GKFS_METADIR="",
-                   GKFS_ENABLE_FORWARDING="0", GKFS_IO_THREADS="7")
+                   GKFS_ENABLE_FORWARDING="0", GKFS_IO_THREADS="7", GKFS_METRICS_PORT="9",
+                   GKFS_ENABLE_PROMETHEUS="0", GKFS_PROMETHEUS_GATEWAY="h:1",
+                   GKFS_PROMETHEUS_PUSH_INTERVAL="9", GKFS_DBBACKEND="rocksdb",
+                   GKFS_ROOTDIR_SUFFIX="")
     assert settings.load(DaemonSettings, args, environ=hostile) == original
 
 
@@ -150,8 +153,12 @@ def test_core_options_carry_every_field():
     options = settings.to_core_options(loaded)
     core_fields = {name for name in dir(_core.DaemonOptions()) if not name.startswith("_")}
     renamed = {"rpc_protocol": "protocol", "memory_backend": "use_memory_backend",
-               "sched_config": "scheduler"}  # forwarding mode builds it from the file
-    not_options = {"log_level", "log_output"}  # environment of the daemon process
+               "sched_config": "scheduler",  # forwarding mode builds it from the file
+               "prometheus_push_interval": "push_interval_s"}
+    # The daemon process's environment; --enable-prometheus folds into prometheus_gateway.
+    # GekkoFS's -s joins rootdir (empty here); -d has one value.
+    not_options = {"log_level", "log_output", "enable_prometheus", "rootdir_suffix",
+                   "dbbackend"}
     mapped = {renamed.get(f.name, f.name) for f in dataclasses.fields(DaemonSettings)
               if f.name not in not_options}
     assert core_fields == mapped

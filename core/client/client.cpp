@@ -606,12 +606,16 @@ Status ClientImpl::Ping(uint32_t daemon, const void* payload, size_t send_bytes,
   return s;
 }
 
-Status ClientImpl::IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) {
+Status ClientImpl::AskDaemon(uint32_t daemon, rpc::Verb verb, Call* call) {
   if (daemon >= hosts_.size()) return Status::Error(EINVAL, "no daemon with index " + std::to_string(daemon));
+  call->daemon = daemon;
+  call->verb = verb;
+  return CallOne(call);
+}
+
+Status ClientImpl::IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) {
   Call call;
-  call.daemon = daemon;
-  call.verb = rpc::Verb::kFwdStats;
-  Status s = CallOne(&call);
+  Status s = AskDaemon(daemon, rpc::Verb::kFwdStats, &call);
   rpc::FwdStatsReply r;
   std::vector<rpc::AppStats> apps;
   if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "stats reply");
@@ -626,6 +630,13 @@ Status ClientImpl::IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) {
                            a.queue_wait_ns / 1e9, a.service_ns / 1e9});
   }
   return Status::OK();
+}
+
+Status ClientImpl::Metrics(uint32_t daemon, std::string* text) {
+  Call call;
+  Status s = AskDaemon(daemon, rpc::Verb::kMetrics, &call);
+  if (s.ok()) *text = std::move(call.payload_in);
+  return s;
 }
 
 Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {

@@ -64,11 +64,14 @@ class ClientImpl : public Client {
               size_t reply_bytes) override;
   Status Daemons(std::vector<DaemonInfo>* infos) override;
   Status IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) override;
+  Status Metrics(uint32_t daemon, std::string* text) override;
   // client_sync.cpp
   Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
   Status SyncFs() override;
 
  protected:
+  // A request without body to daemon `daemon` (EINVAL for a bad index).
+  Status AskDaemon(uint32_t daemon, rpc::Verb verb, transport::Call* call);
   Status CallOne(transport::Call* call);
   // Every RPC goes through here: asks daemons not yet asked for their shared-memory offer
   // (--auto-sm), then runs the calls.

@@ -32,14 +32,17 @@ Status ReadHostsFile(const std::string& path, std::vector<HostEntry>* hosts) {
     ++lineno;
     std::istringstream words(line);
     HostEntry e;
-    if (!(words >> e.host) || e.host[0] == '#') continue;
-    std::string extra;
-    if (!(words >> e.uri) || e.uri.find("://") == std::string::npos ||
-        ((words >> e.id) && !IsIdentity(e.id)) || (words >> extra)) {
+    if (!(words >> e.host)) continue;
+    if (e.host == kInstanceEnd) break;  // GekkoFS: the daemons of this instance end here
+    if (e.host[0] == '#') continue;
+    if (!(words >> e.uri) || e.uri.find("://") == std::string::npos) {
       return Status::Error(EINVAL, "hosts file '" + path + "' line " + std::to_string(lineno) +
                                        ": expected 'hostname uri [id]' (id: 16 hex digits), got '" +
                                        line + "'");
     }
+    // A third field is gkfs's identity, or one of the fields GekkoFS versions add after
+    // the uri (ignored, as are any further ones).
+    if ((words >> e.id) && !IsIdentity(e.id)) e.id.clear();
     hosts->push_back(std::move(e));
   }
   if (hosts->empty()) {

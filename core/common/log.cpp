@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include "common/log_level.h"
+
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,14 +17,6 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kError)};
 std::atomic<int> g_fd{STDERR_FILENO};
 
-LogLevel ParseLevel(const char* s) {
-  if (s == nullptr) return LogLevel::kError;
-  if (!strcmp(s, "none") || !strcmp(s, "off") || !strcmp(s, "0")) return LogLevel::kNone;
-  if (!strcmp(s, "info") || !strcmp(s, "2")) return LogLevel::kInfo;
-  if (!strcmp(s, "debug") || !strcmp(s, "all") || !strcmp(s, "3")) return LogLevel::kDebug;
-  return LogLevel::kError;
-}
-
 const char* LevelName(LogLevel l) {
   switch (l) {
     case LogLevel::kError: return "error";
@@ -35,7 +29,9 @@ const char* LevelName(LogLevel l) {
 }  // namespace
 
 void LogInit(const char* level_env, const char* output_env) {
-  g_level = static_cast<int>(ParseLevel(level_env ? getenv(level_env) : nullptr));
+  const char* text = level_env ? getenv(level_env) : nullptr;
+  int level = text == nullptr ? -1 : ParseLogLevelText(text);
+  g_level = level < 0 ? static_cast<int>(LogLevel::kError) : level;
   const char* out = output_env ? getenv(output_env) : nullptr;
   if (out != nullptr && *out != '\0') {
     int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -1,5 +1,6 @@
 // Logging for daemon and client: one process-wide level and sink, configured once from
-// GKFS_LOG / LIBGKFS_LOG (none|errors|info|debug) and LIBGKFS_LOG_OUTPUT (file path).
+// a level variable (GKFS_LOG; grammar in common/log_level.h, the client's LIBGKFS_LOG means
+// the same) and an output variable (file path).
 // Safe from any thread; a line is written with one write(2) so lines never interleave.
 #pragma once
 

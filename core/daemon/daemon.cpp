@@ -15,6 +15,7 @@
 #include "common/secret.h"
 #include "daemon/forwarding/forwarding.h"
 #include "daemon/handlers.h"
+#include "daemon/metrics_exporter.h"
 #include "transport/worker.h"
 
 namespace gkfs {
@@ -105,10 +106,37 @@ class DaemonImpl : public Daemon {
       server_->RequireSecret(secret);
     }
     uri_ = options_.protocol + "://" + address + ":" + std::to_string(server_->port());
-    return Status::OK();
+    return StartMetrics(address);
   }
 
   std::string uri() const override { return uri_; }
+
+  // The metrics renderer always exists (the Metrics verb); the exporter only when asked.
+  Status StartMetrics(const std::string& address) {
+    MetricsSources sources;
+    sources.requests = &server_->metrics();
+    if (forwarding_) {
+      sources.forwarding = forwarding_.get();
+      sources.rootdir = options_.pfs_dir;
+    } else {
+      sources.metadata = metadata_.get();
+      sources.data = data_.get();
+      sources.sync = sync_.get();
+      sources.rootdir = options_.rootdir;
+    }
+    sources.uri = uri_;
+    address_ = address;
+    metrics_ = std::make_unique<DaemonMetrics>(std::move(sources));
+    providers_.metrics = metrics_.get();
+    if (options_.metrics_port == 0 && options_.prometheus_gateway.empty()) return Status::OK();
+    MetricsExporter::Options m;
+    m.address = address;
+    m.port = options_.metrics_port;
+    m.gateway = options_.prometheus_gateway;
+    m.push_interval_s = options_.push_interval_s;
+    m.instance = address + ":" + std::to_string(server_->port());
+    return MetricsExporter::Start(m, metrics_.get(), &exporter_);
+  }
 
   Status Run() override {
     if (!options_.hosts_file.empty()) {
@@ -123,9 +151,18 @@ class DaemonImpl : public Daemon {
       fprintf(stderr, "gkfs daemon %s serving %s (rootdir %s, chunk size %llu)\n", GKFS_VERSION, uri_.c_str(),
               options_.rootdir.c_str(), static_cast<unsigned long long>(options_.chunk_size));
     }
+    if (options_.metrics_port != 0) {
+      fprintf(stderr, "metrics at http://%s:%u/metrics\n", address_.c_str(), options_.metrics_port);
+    }
+    if (!options_.prometheus_gateway.empty()) {
+      fprintf(stderr, "metrics pushed to the Pushgateway %s every %gs\n", options_.prometheus_gateway.c_str(),
+              options_.push_interval_s);
+    }
+    GKFS_LOG(kInfo, "ready: " + uri_ + ", rootdir " + options_.rootdir);
     fprintf(stderr, "Startup successful. Daemon is ready.\n");
     fflush(stderr);
     server_->Run();
+    exporter_.reset();    // pushes the final numbers
     io_.reset();          // finishes queued chunk I/O; its replies are dropped
     forwarding_.reset();  // joins its threads; replies it still completes are dropped
     server_.reset();
@@ -153,7 +190,10 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<WorkerPool> io_;                  // large chunk transfers; normal mode only
   std::unique_ptr<ForwardingProvider> forwarding_;  // forwarding mode only
+  std::unique_ptr<DaemonMetrics> metrics_;
+  std::unique_ptr<MetricsExporter> exporter_;       // --metrics-port / --prometheus-gateway
   std::string uri_;
+  std::string address_;   // the resolved listen address
   std::string identity_;  // normal mode: placement order (hosts_file.h); forwarding: none
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/data_provider.h"
+#include "daemon/metrics.h"
 #include "daemon/metadata_provider.h"
 #include "daemon/sync_provider.h"
 #include "daemon/worker_pool.h"
@@ -28,6 +29,7 @@ struct Providers {
   std::string worker_address;    // set once the server exists
   transport::Server* server = nullptr;  // for deferred replies
   WorkerPool* io = nullptr;             // large chunk transfers run here; null: inline
+  const DaemonMetrics* metrics = nullptr;  // what the Metrics verb replies
 };
 
 using transport::Request;

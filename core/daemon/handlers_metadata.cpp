@@ -51,6 +51,11 @@ void HandleHealth(Providers& p, const Request& req, Response* out) {
   out->body = rpc::EncodeBody(r);
 }
 
+void HandleMetrics(Providers& p, const Request& req, Response* out) {
+  if (p.metrics == nullptr) return Fail(Status::Error(EOPNOTSUPP, "no metrics here"), out);
+  SetPayload(p.metrics->Render(), out);
+}
+
 // The verbs whose provider call fills a reply: decode, call, reply.
 template <class In, class Out, Status (MetadataProvider::*Op)(const In&, Out*)>
 void HandleWithReply(Providers& p, const Request& req, Response* out) {

@@ -69,6 +69,12 @@ class MemoryStore : public KvStore {
     return std::make_unique<MemoryIterator>(mu_, map_);
   }
   Status Sync() override { return Status::OK(); }  // nothing here survives the process anyway
+  uint64_t ApproximateBytes() override {
+    std::lock_guard<std::mutex> l(mu_);
+    uint64_t bytes = 0;
+    for (const auto& [key, value] : map_) bytes += key.size() + value.size();
+    return bytes;
+  }
 
  private:
   // REQUIRES: mu_ held.

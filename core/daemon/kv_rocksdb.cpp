@@ -79,6 +79,12 @@ class RocksStore : public KvStore {
   // FlushWAL(true), not SyncWAL(): it also writes out a WAL buffer, should manual_wal_flush
   // ever be turned on, and then syncs (the WAL file, and its directory after a new one).
   Status Sync() override { return FromRocks(db_->FlushWAL(true), "rocksdb sync wal"); }
+  uint64_t ApproximateBytes() override {
+    uint64_t tables = 0, memtables = 0;
+    db_->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &tables);
+    db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+    return tables + memtables;
+  }
 
  private:
   static rocksdb::Slice Slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }

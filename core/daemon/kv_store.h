@@ -44,6 +44,9 @@ class KvStore {
   // Makes every update acknowledged so far durable (RocksDB: its WAL written and synced).
   // Writes do not sync one by one; this is what fsync(2) of a file asks of its owner.
   virtual Status Sync() = 0;
+  // About how many bytes the store holds (RocksDB: its table files and memtables; the WAL
+  // not counted). Cheap enough for every metrics scrape.
+  virtual uint64_t ApproximateBytes() = 0;
 };
 
 // Merge operands of one key a RocksDB memtable keeps before storing the merged value.

@@ -74,6 +74,8 @@ class MetadataProvider {
   uint64_t CountRecords() const { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
+  // About how many bytes the metadata store holds (KvStore::ApproximateBytes).
+  uint64_t StoreBytes() const { return store_->ApproximateBytes(); }
 
  private:
   class Locked;  // the stripes one operation holds

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/log_level.h"
 #include "preload/permissions.h"
 #include "preload/client_loader.h"
 #include "preload/fd_table.h"
@@ -34,11 +35,8 @@ namespace {
 int g_log_fd = 2;
 
 LogLevel ParseLogLevel(const char* value) {
-  if (value == nullptr) return LogLevel::kErrors;
-  if (std::strcmp(value, "none") == 0) return LogLevel::kNone;
-  if (std::strcmp(value, "info") == 0) return LogLevel::kInfo;
-  if (std::strcmp(value, "debug") == 0 || std::strcmp(value, "all") == 0) return LogLevel::kDebug;
-  return LogLevel::kErrors;
+  int level = value == nullptr ? -1 : ParseLogLevelText(value);
+  return level < 0 ? LogLevel::kErrors : static_cast<LogLevel>(level);
 }
 
 // Absolute form of a path relative to the start-up working directory.

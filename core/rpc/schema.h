@@ -57,7 +57,8 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(FwdRename)            \
   X(FwdStats)             \
   X(Release)             \
-  X(Sync)
+  X(Sync)                 \
+  X(Metrics)
 
 enum class Verb : uint16_t {
 #define GKFS_VERB_ENUM(name) k##name,
@@ -448,6 +449,9 @@ struct ReleaseReply {
   void Decode(Decoder& d);
 };
 constexpr uint32_t kMaxRelease = 4096;
+
+// Metrics: (empty) -> (empty) ; payload := the daemon's metrics in the Prometheus text
+// exposition format 0.0.4 (what its /metrics serves; see docs/operations.md).
 // ---- durability (fsync) ----
 
 // file_id:u64 path:str flags:u8 budget_ms:u32 epoch:u64 -> epoch:u64 done:u8

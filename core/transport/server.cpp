@@ -24,6 +24,12 @@ void OnReplySent(void* request, ucs_status_t status, void* user_data) {
   ucp_request_free(request);
 }
 
+uint64_t SteadyNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 struct PendingReceive {
   class Server* server;
   void* incoming;
@@ -113,6 +119,7 @@ void Server::OnConnection(ucp_conn_request_h request, void* arg) {
   uint64_t id = self->next_connection_++;
   self->endpoints_[handle] = id;
   self->connections_[id] = handle;
+  self->metrics_.SetConnections(self->endpoints_.size());
 }
 
 void Server::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
@@ -122,6 +129,7 @@ void Server::OnEndpointError(void* arg, ucp_ep_h ep, ucs_status_t status) {
   if (it == self->endpoints_.end()) return;
   self->connections_.erase(it->second);
   self->endpoints_.erase(it);
+  self->metrics_.SetConnections(self->endpoints_.size());
   self->dead_.push_back(ep);
 }
 
@@ -180,6 +188,8 @@ void Server::Dispatch(Incoming& in) {
   ReplyToken token;
   token.ep = in.ep;
   token.request_id = h.request_id;
+  token.verb = h.verb;
+  token.dispatched_ns = SteadyNs();
   auto conn = endpoints_.find(in.ep);
   if (conn != endpoints_.end()) {
     token.connection = conn->second;
@@ -202,6 +212,7 @@ void Server::Dispatch(Incoming& in) {
     req.body = std::string_view(in.data.data(), h.body_length);
     req.payload = std::string_view(in.data.data() + h.body_length, in.data.size() - h.body_length);
     req.data = &in.data;
+    token.bytes_in = req.payload.size();
     req.token = token;
     handler_(req, &response);
     if (response.deferred) return;
@@ -258,6 +269,8 @@ bool Server::TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Res
 }
 
 void Server::SendReply(const ReplyToken& token, Response& response) {
+  metrics_.Record(token.verb, response.status, token.bytes_in,
+                  response.status == 0 ? response.payload_size : 0, SteadyNs() - token.dispatched_ns);
   if (token.connection == ReplyToken::kDeadConnection) return;  // its endpoint is gone
   if (response.status != 0 && !response.message.empty()) {
     GKFS_LOG(kDebug, "request " + std::to_string(token.request_id) + ": " + response.message);

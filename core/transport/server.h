@@ -18,6 +18,7 @@
 #include "common/secret.h"
 #include "rpc/schema.h"
 #include "transport/poller.h"
+#include "transport/request_metrics.h"
 #include "transport/worker.h"
 
 namespace gkfs::transport {
@@ -31,6 +32,11 @@ struct ReplyToken {
   uint64_t connection = 0;
   ucp_ep_h ep = nullptr;
   uint64_t request_id = 0;
+  // For RequestMetrics: the verb (kCount and above: a malformed header), when the request was
+  // dispatched (steady clock, ns) and its payload bytes.
+  uint16_t verb = UINT16_MAX;
+  uint64_t dispatched_ns = 0;
+  uint64_t bytes_in = 0;
 };
 
 struct Request {
@@ -74,6 +80,8 @@ class Server {
   void Stop();
   // A deferred reply, from any thread: sent by the progress thread soon after.
   void Complete(const ReplyToken& token, Response response);
+  // Counts of the requests answered so far; readable from any thread.
+  const RequestMetrics& metrics() const { return metrics_; }
 
  private:
   struct Incoming {
@@ -121,6 +129,7 @@ class Server {
   uint64_t next_connection_ = 1;
   std::deque<ucp_ep_h> dead_;
   std::deque<std::unique_ptr<Incoming>> ready_;
+  RequestMetrics metrics_;  // written by the progress thread only
 };
 
 }  // namespace gkfs::transport

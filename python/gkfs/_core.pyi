@@ -103,6 +103,7 @@ class Client:
                  down_recheck_ms: int = 5000, recheck_timeout_ms: int = 1000,
                  uid: int = -1, gid: int = -1, groups: list[int] = ...) -> None: ...
     def io_node_statistics(self, daemon: int) -> dict[str, Any]: ...
+    def metrics(self, daemon: int) -> str: ...
     @property
     def config(self) -> FsConfig: ...
     @property
@@ -166,6 +167,9 @@ class DaemonOptions:
     io_threads: int
     scheduler: Optional[IoScheduler]
     sync_mode: str
+    metrics_port: int
+    prometheus_gateway: str
+    push_interval_s: float
     def __init__(self) -> None: ...
 
 class Daemon:

@@ -94,14 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_config_argument(status)
     _settings.add_arguments(status, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(status, ClusterSettings, only=["timeout_ms"])
+    status.add_argument("--json", action="store_true",
+                        help="print {daemons: [{index, host, uri, up, error, version, files, "
+                             "chunk_bytes, total_bytes, free_bytes, orphans, syncs}], up, "
+                             "total} as JSON")
 
-    stats = sub.add_parser("stats", help="forwarding mode: per-I/O-node and per-application "
-                                         "metrics (requests, bytes, merges, wait, service)")
+    stats = sub.add_parser("stats", help="per-daemon metrics (requests by verb, bytes, "
+                                         "latency, store sizes, clients; the numbers of "
+                                         "/metrics); forwarding mode: per I/O node and "
+                                         "application too (merges, wait, service)")
     _settings.add_config_argument(stats)
     _settings.add_arguments(stats, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(stats, ClusterSettings, only=["timeout_ms"])
     stats.add_argument("--json", action="store_true",
-                       help="print the report as JSON (the shape docs/forwarding.md describes)")
+                       help="print the report as JSON (the shape docs/operations.md "
+                            "describes)")
+    stats.add_argument("--no-verbs", action="store_true",
+                       help="leave out each daemon's per-verb lines")
 
     env = sub.add_parser(
         "env", help="print 'export' lines for programs a shell starts: eval \"$(gkfs-ctl env)\"",
@@ -201,6 +210,12 @@ def _restart(cluster: Cluster, args: argparse.Namespace,
 def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     infos = cluster.status()
     indices = cluster.recorded_indices()  # the numbers gkfs-ctl start printed, where known
+    up = sum(1 for d in infos if d.up)
+    if args.json:
+        daemons = [dict({key: getattr(d, key) for key in _STATUS_FIELDS},
+                        index=indices.get(d.uri, position)) for position, d in enumerate(infos)]
+        print(json.dumps({"daemons": daemons, "up": up, "total": len(infos)}, indent=2))
+        return 0 if infos and up == len(infos) else 1
     for position, d in enumerate(infos):
         i = indices.get(d.uri, position)
         if d.up:
@@ -209,20 +224,19 @@ def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argumen
                   f"version={d.version}")
         else:
             print(f"d{i} {d.host} {d.uri} down ({d.error or 'no answer'})")
-    up = sum(1 for d in infos if d.up)
     print(f"{up} of {len(infos)} daemons up")
     return 0 if infos and up == len(infos) else 1
 
 
 def _stats(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from gkfs.forwarding import stats
+    from gkfs import metrics
 
-    report = cluster.io_node_statistics()
+    report = cluster.statistics()
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(stats.format_text(report))
-    return 0 if report["io_nodes"] and all(n["up"] for n in report["io_nodes"]) else 1
+        print(metrics.format_text(report, verbs=not args.no_verbs))
+    return 0 if report["daemons"] and all(d["up"] for d in report["daemons"]) else 1
 
 
 def _client_env(cluster: Cluster, args: argparse.Namespace) -> dict[str, str]:
@@ -423,6 +437,10 @@ def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
     print(f"{args.command}: {tasks} tasks on {len(hosts)} hosts ({args.launcher})")
     return report
 
+
+#: The DaemonInfo fields status --json prints.
+_STATUS_FIELDS = ("host", "uri", "up", "error", "version", "files", "chunk_bytes", "total_bytes",
+                  "free_bytes", "orphans", "syncs", "shared_memory")
 
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
              "stats": _stats, "env": _env, "run": _run, "fwd-arbiter": _fwd_arbiter,

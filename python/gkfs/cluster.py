@@ -58,9 +58,14 @@ def create_secret_file(path: str) -> None:
         f.write(secrets.token_hex(16) + "\n")
 
 
+#: GekkoFS's marker line after the daemons of one file system instance (core/common/hosts_file.h).
+INSTANCE_END = "#FS_INSTANCE_END"
+
+
 def read_hosts_file(path: str, complete_only: bool = False) -> list[tuple[str, str]]:
     """(host, uri) per daemon of a GekkoFS hosts file, in file order, one entry per uri (a
-    restarted daemon appends its line again). complete_only skips a last line that has no
+    restarted daemon appends its line again), up to a #FS_INSTANCE_END line; fields after the
+    uri are ignored. complete_only skips a last line that has no
     newline yet (a daemon may be writing it). Raises OSError if the file is unreadable."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -70,6 +75,8 @@ def read_hosts_file(path: str, complete_only: bool = False) -> list[tuple[str, s
     entries, seen = [], set()
     for line in lines:
         fields = line.split()
+        if fields and fields[0] == INSTANCE_END:
+            break
         if len(fields) >= 2 and not fields[0].startswith("#") and fields[1] not in seen:
             seen.add(fields[1])
             entries.append((fields[0], fields[1]))
@@ -249,9 +256,17 @@ class Cluster:
                 raise ClusterError(f"cannot start daemons: {e}") from e
             raise
         for r in launch.daemons:
-            self._say(f"daemon {r.index} pid {r.pid} on {r.host}: {r.uri} (log {r.log})")
+            self._say(f"daemon {r.index} pid {r.pid} on {r.host}: {r.uri} (log {r.log})"
+                      + self._metrics_note(r))
         self._say(f"gkfs: {len(launch.daemons)} daemon(s) ready ({launcher.name} launcher); "
                   f"hosts file {self.hosts_file}, mountdir {daemon.mountdir}")
+
+    def _metrics_note(self, record: DaemonRecord) -> str:
+        """', metrics http://ADDR:PORT/metrics' for a daemon started with --metrics-port."""
+        base = self.config.daemon.metrics_port
+        if not base:
+            return ""
+        return f", metrics http://{_uri_address(record.uri)}:{base + record.index}/metrics"
 
     def _refuse_if_running(self) -> None:
         state = self.read_state()
@@ -425,18 +440,18 @@ class Cluster:
         finally:
             client.close()
 
-    def io_node_statistics(self) -> dict[str, Any]:
-        """Forwarding mode: one metrics sample of every daemon, per I/O node and per
-        application (the report of gkfs.forwarding.stats). Raises ClusterError if the file
-        system cannot be reached."""
-        from gkfs.forwarding import stats
+    def statistics(self) -> dict[str, Any]:
+        """One metrics sample of every daemon (the report of gkfs.metrics: what each
+        daemon's /metrics serves), in forwarding mode also per I/O node and per application
+        (gkfs.forwarding.stats). Raises ClusterError if the file system cannot be reached."""
+        from gkfs import metrics
 
         try:
             client = self._connect(self.config.timeout_ms)
         except OSError as e:
             raise ClusterError(f"cannot reach the file system: {e}") from None
         try:
-            return stats.collect(client, self.hosts_file)
+            return metrics.collect(client, self.hosts_file)
         finally:
             client.close()
 

@@ -1,6 +1,7 @@
 """``gkfs-daemon``: runs one gkfs daemon in this process.
 
-Accepts GekkoFS's daemon flags (``-m -r -i -l -H -P --auto-sm --clean-rootdir -c``) so
+Accepts GekkoFS's daemon flags (``-m -r -i -s -d -l -H -P --auto-sm --clean-rootdir -c
+--enable-prometheus --prometheus-gateway``, -P's Mercury names mapped to UCX) so
 GekkoFS job scripts keep working, plus gkfs's own (see ``gkfs-daemon --help`` and
 docs/configuration.md), among them ``--secret-file`` (the instance secret every request must
 carry) and ``--config gkfs.toml``. The C++ daemon serves in a background thread with the GIL
@@ -44,6 +45,12 @@ def _version() -> str:
     return f"{PROG} {__version__}"
 
 
+def _gekkofs_protocols(argv: Sequence[str]) -> list[str]:
+    """GekkoFS -P names given on the command line or in GKFS_RPC_PROTOCOL."""
+    given = [arg.split("=", 1)[-1] for arg in argv] + [os.environ.get("GKFS_RPC_PROTOCOL", "")]
+    return sorted({name for name in given if name in _settings.GEKKOFS_PROTOCOLS})
+
+
 class _Runner:
     """Owns the C++ daemon and the thread inside Daemon.run(); stop() is signal-safe."""
 
@@ -74,6 +81,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from gkfs import _core
 
+    for name in _gekkofs_protocols(sys.argv[1:] if argv is None else argv):
+        print(f"{PROG}: note: -P {name} is a Mercury transport of GekkoFS; gkfs uses UCX: "
+              f"{_settings.GEKKOFS_PROTOCOLS[name]}", file=sys.stderr, flush=True)
     os.environ.update(_settings.daemon_log_environment(config))
 
     problem = _directory_problem(config)
@@ -91,7 +101,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if runner.stop_requested:  # a signal arrived while the daemon was being created
         print(f"{PROG}: stopped before serving", file=sys.stderr)
         return 0
-    print(f"{PROG}: listening on {runner.daemon.uri} (rootdir {config.rootdir}, "
+    rootdir = os.path.join(config.rootdir, config.rootdir_suffix) if config.rootdir_suffix \
+        else config.rootdir
+    print(f"{PROG}: listening on {runner.daemon.uri} (rootdir {rootdir}, "
           f"hosts file {config.hosts_file})", file=sys.stderr, flush=True)
     if config.enable_forwarding:
         from gkfs.forwarding.scheduling.config import resolve_path

@@ -29,6 +29,8 @@ __all__ = [
     "ForwardingMapSettings",
     "SettingsError",
     "PROTOCOLS",
+    "GEKKOFS_PROTOCOLS",
+    "parse_log_level",
     "add_arguments",
     "add_config_argument",
     "load",
@@ -42,8 +44,21 @@ __all__ = [
 #: The -P/--rpc-protocol values (GekkoFS names); each maps to UCX transports in the core.
 PROTOCOLS = ("ucx+tcp", "ucx+shm", "ucx+all", "ucx+rc", "ucx+ud", "ucx+dc")
 
-#: Log levels of daemon and preload library (GKFS_LOG, LIBGKFS_LOG).
+#: GekkoFS's -P values (Mercury plug-ins) and the UCX transport each means here.
+GEKKOFS_PROTOCOLS = {"ofi+sockets": "ucx+tcp", "ofi+tcp": "ucx+tcp", "bmi+tcp": "ucx+tcp",
+                     "ofi+verbs": "ucx+rc", "ofi+psm2": "ucx+ud", "na+sm": "ucx+shm"}
+
+#: Log levels of daemon and preload library (GKFS_LOG, LIBGKFS_LOG), least verbose first.
 LOG_LEVELS = ("none", "errors", "info", "debug")
+
+#: GekkoFS's level names and what they mean here (the grammar of core/common/log_level.h).
+_LOG_NAMES = {"none": 0, "off": 0, "errors": 1, "error": 1, "err": 1, "critical": 1,
+              "warnings": 1, "warning": 1, "warn": 1, "info": 2, "mercury": 2, "debug": 3,
+              "trace": 3, "most": 3, "all": 3, "syscalls": 3, "syscalls_at_entry": 3,
+              "trace_reads": 3}
+
+#: Metadata backends GekkoFS knows (-d/--dbbackend); gkfs has RocksDB.
+DB_BACKENDS = ("rocksdb",)
 
 #: What a client's fsync costs a daemon (--sync-mode).
 SYNC_MODES = ("full", "none")
@@ -72,14 +87,16 @@ class Spec:
     check: Optional[Callable[[Any], Optional[str]]] = None  # value -> problem or None
     choices: Optional[tuple[str, ...]] = None
     metavar: Optional[str] = None
+    env_aliases: tuple[str, ...] = ()    # read when env is unset (GekkoFS's names)
 
 
 def _setting(default: Any, help: str, *flags: str, env: Optional[str] = None,
              parse: Callable[[str], Any] = str,
              check: Optional[Callable[[Any], Optional[str]]] = None,
-             choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None) -> Any:
+             choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None,
+             env_aliases: tuple[str, ...] = ()) -> Any:
     spec = Spec(help=help, flags=flags, env=env, parse=parse, check=check, choices=choices,
-                metavar=metavar)
+                metavar=metavar, env_aliases=env_aliases)
     return dataclasses.field(default=default, metadata={"gkfs": spec})
 
 
@@ -103,6 +120,31 @@ def parse_bool(text: str) -> bool:
     if value in ("", "0", "false", "no", "off"):
         return False
     raise ValueError(f"not a boolean: {text!r} (use 1/0, true/false, yes/no, on/off)")
+
+
+def parse_log_level(text: str) -> str:
+    """A log level as daemon and preload library read it (core/common/log_level.h): a name
+    (none, errors, info, debug, or GekkoFS's: off, err, warn, critical, trace, all, most,
+    syscalls, ...), a GekkoFS daemon number (0 off, 1-3 errors, 4 info, 5+ debug) or a
+    comma list of those (the most verbose wins) -> none | errors | info | debug."""
+    levels = []
+    for item in text.strip().lower().split(","):
+        item = item.strip()
+        if item.isdigit():
+            number = int(item)
+            levels.append(0 if number == 0 else 1 if number <= 3 else 2 if number == 4 else 3)
+        elif item in _LOG_NAMES:
+            levels.append(_LOG_NAMES[item])
+        else:
+            raise ValueError(f"not a log level: {text!r} (use none, errors, info, debug, "
+                             f"GekkoFS's names or numbers 0-5)")
+    return LOG_LEVELS[max(levels)]
+
+
+def parse_protocol(text: str) -> str:
+    """-P value: gkfs's ucx+* names, or GekkoFS's Mercury names mapped to UCX (see
+    GEKKOFS_PROTOCOLS); anything else comes back unchanged for the choices check."""
+    return GEKKOFS_PROTOCOLS.get(text.strip(), text.strip())
 
 
 def parse_int(text: str) -> int:
@@ -153,6 +195,21 @@ def _check_optional_dir(value: str) -> Optional[str]:
     return _check_dir(value) if value else None
 
 
+def _check_suffix(value: str) -> Optional[str]:
+    if value in (".", "..") or "/" in value:
+        return f"must be one directory name, without '/' (got {value!r})"
+    return None
+
+
+def _check_gateway(value: str) -> Optional[str]:
+    if not value:
+        return None
+    host, _, port = value.removeprefix("http://").rstrip("/").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"must be HOST:PORT, e.g. 127.0.0.1:9091 (got {value!r})"
+    return None
+
+
 def _check_app_id(value: int) -> Optional[str]:
     return None if 0 <= value < 1 << 32 else f"must be in 0..{(1 << 32) - 1} (got {value})"
 
@@ -192,6 +249,17 @@ class DaemonSettings:
         "Directory of the metadata database (RocksDB); empty: <rootdir>/metadata. "
         "gkfs-ctl start gives daemon i the directory <metadir>/d<i>.",
         "-i", "--metadir", env="GKFS_METADIR", check=_check_optional_dir, metavar="DIR")
+    rootdir_suffix: str = _setting(
+        "",
+        "GekkoFS's -s: the daemon keeps its data in <rootdir>/<suffix> (several daemons "
+        "sharing one root directory on a node); empty: in <rootdir> itself.",
+        "-s", "--rootdir-suffix", env="GKFS_ROOTDIR_SUFFIX", check=_check_suffix,
+        metavar="NAME")
+    dbbackend: str = _setting(
+        "rocksdb",
+        "GekkoFS's -d: the metadata database. gkfs stores metadata in RocksDB only "
+        "(--memory-backend for tests); GekkoFS's parallaxdb is refused.",
+        "-d", "--dbbackend", env="GKFS_DBBACKEND", choices=DB_BACKENDS, metavar="NAME")
     listen: str = _setting(
         "127.0.0.1",
         "Address or network interface name (e.g. ib0) the daemon listens on, and only "
@@ -210,8 +278,11 @@ class DaemonSettings:
     rpc_protocol: str = _setting(
         "ucx+tcp",
         "Transport: ucx+tcp, ucx+shm (same node only), ucx+all (UCX picks), ucx+rc / "
-        "ucx+ud / ucx+dc (InfiniBand and Omni-Path verbs).",
-        "-P", "--rpc-protocol", env="GKFS_RPC_PROTOCOL", choices=PROTOCOLS, metavar="PROTO")
+        "ucx+ud / ucx+dc (InfiniBand and Omni-Path verbs). GekkoFS's Mercury names map to "
+        "UCX: ofi+sockets, ofi+tcp, bmi+tcp -> ucx+tcp; ofi+verbs -> ucx+rc; ofi+psm2 -> "
+        "ucx+ud (Omni-Path's hfi1 verbs); na+sm -> ucx+shm.",
+        "-P", "--rpc-protocol", env="GKFS_RPC_PROTOCOL", parse=parse_protocol,
+        choices=PROTOCOLS, metavar="PROTO")
     auto_sm: bool = _setting(
         True,
         "Offer shared memory to clients on this daemon's host (on by default; "
@@ -244,11 +315,18 @@ class DaemonSettings:
         "the page cache held, fsynced or not (a crash of the daemon alone loses nothing).",
         "--sync-mode", env="GKFS_SYNC_MODE", choices=SYNC_MODES, metavar="MODE")
     log_level: str = _setting(
-        "errors", "What the daemon logs to stderr (or --log-output).",
-        "--log-level", env="GKFS_LOG", choices=LOG_LEVELS, metavar="LEVEL")
+        "errors",
+        "What the daemon logs to stderr (or --log-output): none, errors, info or debug; "
+        "GekkoFS's names and numbers too (0 off, 1-3 errors, 4 info, 5 debug), the same "
+        "for the preload library's LIBGKFS_LOG. GekkoFS's GKFS_DAEMON_LOG_LEVEL is read "
+        "when GKFS_LOG is not set.",
+        "--log-level", env="GKFS_LOG", env_aliases=("GKFS_DAEMON_LOG_LEVEL",),
+        parse=parse_log_level, choices=LOG_LEVELS, metavar="LEVEL")
     log_output: str = _setting(
-        "", "File the daemon log goes to; empty: stderr.",
-        "--log-output", env="GKFS_LOG_OUTPUT", metavar="FILE")
+        "", "File the daemon log goes to; empty: stderr. GekkoFS's GKFS_DAEMON_LOG_PATH is "
+        "read when GKFS_LOG_OUTPUT is not set.",
+        "--log-output", env="GKFS_LOG_OUTPUT", env_aliases=("GKFS_DAEMON_LOG_PATH",),
+        metavar="FILE")
     secret_file: str = _setting(
         "",
         "File holding the instance secret (32 hex digits); the daemon refuses requests that "
@@ -275,6 +353,30 @@ class DaemonSettings:
         "scheduler dispatches into these slots).",
         "--io-threads", env="GKFS_IO_THREADS", parse=parse_int, check=_check_positive,
         metavar="N")
+    metrics_port: int = _setting(
+        0,
+        "Serve Prometheus metrics (GET /metrics, text format) on this port of the listen "
+        "address; 0: no metrics server. gkfs-ctl start gives daemon i the port "
+        "metrics-port+i and prints them.",
+        "--metrics-port", env="GKFS_METRICS_PORT", parse=parse_int, check=_check_port,
+        metavar="PORT")
+    enable_prometheus: bool = _setting(
+        False,
+        "Push the metrics to a Prometheus Pushgateway (GekkoFS's flag): the one of "
+        "--prometheus-gateway, default 127.0.0.1:9091.",
+        "--enable-prometheus", env="GKFS_ENABLE_PROMETHEUS", parse=parse_bool)
+    prometheus_gateway: str = _setting(
+        "",
+        "Pushgateway (HOST:PORT) the daemon pushes its metrics to every "
+        "--prometheus-push-interval seconds and once when it stops (job gkfs, instance the "
+        "daemon's address); implies --enable-prometheus. Empty: 127.0.0.1:9091 with "
+        "--enable-prometheus, else no push.",
+        "--prometheus-gateway", env="GKFS_PROMETHEUS_GATEWAY", check=_check_gateway,
+        metavar="HOST:PORT")
+    prometheus_push_interval: float = _setting(
+        5.0, "Seconds between two pushes to the Pushgateway.",
+        "--prometheus-push-interval", env="GKFS_PROMETHEUS_PUSH_INTERVAL",
+        parse=parse_seconds, check=_check_positive, metavar="SECONDS")
     sched_config: str = _setting(
         "",
         "Forwarding mode: the I/O node's request scheduler configuration (agios.conf keys "
@@ -400,8 +502,11 @@ class ClientEnvironment:
         "metrics); unset: SLURM_JOB_ID, else 0.",
         "--app-id", env="LIBGKFS_APP_ID", parse=parse_int, check=_check_app_id, metavar="N")
     log_level: str = _setting(
-        "errors", "What the preload library logs: none, errors, info or debug.",
-        env="LIBGKFS_LOG")
+        "errors",
+        "What the preload library logs: the levels of --log-level (none, errors, info, "
+        "debug, GekkoFS's names such as syscalls,errors and numbers 0-5), read by the same "
+        "parser as the daemon's.", env="LIBGKFS_LOG", parse=parse_log_level,
+        choices=LOG_LEVELS)
     log_output: str = _setting(
         "", "File the client log goes to; empty: stderr.", env="LIBGKFS_LOG_OUTPUT")
 
@@ -549,11 +654,13 @@ def load(cls: type[T], args: Optional[argparse.Namespace] = None,
             continue
         spec: Spec = field.metadata["gkfs"]
         value = section.get(field.name, field.default)
-        if spec.env and spec.env in environ:
+        env = next((name for name in (spec.env, *spec.env_aliases)
+                    if name and name in environ), None)
+        if env:
             try:
-                value = spec.parse(environ[spec.env])
+                value = spec.parse(environ[env])
             except ValueError as e:
-                raise SettingsError(f"{spec.env}={environ[spec.env]!r}: {e}") from None
+                raise SettingsError(f"{env}={environ[env]!r}: {e}") from None
         if args is not None and hasattr(args, field.name):
             value = getattr(args, field.name)
         if field.name in overrides:
@@ -597,7 +704,8 @@ def to_core_options(settings: DaemonSettings) -> Any:
 
     options = _core.DaemonOptions()
     options.mountdir = settings.mountdir
-    options.rootdir = settings.rootdir
+    options.rootdir = (os.path.join(settings.rootdir, settings.rootdir_suffix)
+                       if settings.rootdir_suffix else settings.rootdir)
     options.metadir = settings.metadir
     options.listen = settings.listen
     options.port = settings.port
@@ -613,6 +721,9 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.pfs_dir = settings.pfs_dir
     options.io_threads = settings.io_threads
     options.sync_mode = settings.sync_mode
+    options.metrics_port = settings.metrics_port
+    options.prometheus_gateway = prometheus_gateway(settings)
+    options.push_interval_s = settings.prometheus_push_interval
     if settings.enable_forwarding and _core.HAVE_FORWARDING:  # else Daemon.create refuses
         from gkfs.forwarding.io_node import scheduler_for
 
@@ -620,6 +731,17 @@ def to_core_options(settings: DaemonSettings) -> Any:
             raise SettingsError("--pfs-dir (GKFS_PFS_DIR) is required with --enable-forwarding")
         options.scheduler = scheduler_for(settings.sched_config)
     return options
+
+
+#: Where --enable-prometheus pushes without --prometheus-gateway (GekkoFS's default).
+DEFAULT_PUSHGATEWAY = "127.0.0.1:9091"
+
+
+def prometheus_gateway(settings: DaemonSettings) -> str:
+    """The Pushgateway the daemon pushes to ('' = none)."""
+    if settings.prometheus_gateway:
+        return settings.prometheus_gateway
+    return DEFAULT_PUSHGATEWAY if settings.enable_prometheus else ""
 
 
 def daemon_log_environment(settings: DaemonSettings) -> dict[str, str]:
@@ -647,8 +769,8 @@ def to_daemon_argv(settings: DaemonSettings) -> list[str]:
 
 def settings_environment_names() -> list[str]:
     """Every GKFS_* variable the model reads (a spawned daemon gets them only as flags)."""
-    return [spec.env for cls in (DaemonSettings, ClusterSettings)
-            for _, spec in specs(cls) if spec.env] + [CONFIG_ENV]
+    return [name for cls in (DaemonSettings, ClusterSettings) for _, spec in specs(cls)
+            for name in (spec.env, *spec.env_aliases) if name] + [CONFIG_ENV]
 
 
 # --- the config file (gkfs.toml) -------------------------------------------------------------
@@ -759,7 +881,8 @@ def markdown() -> str:
                   f"|---|---|{toml_rule}---|---|"]
         for field, spec in specs(cls):
             flags = ", ".join(f"`{f}`" for f in spec.flags) or "—"
-            env = f"`{spec.env}`" if spec.env else "—"
+            env = ", ".join(f"`{name}`" for name in (spec.env, *spec.env_aliases)
+                            if name) or "—"
             toml = f"`[{table}]` `{field.name.replace('_', '-')}` | " if table else ""
             default = f"`{field.default}`" if field.default not in ("", None) else "(empty)"
             lines.append(f"| {flags} | {env} | {toml}{default} | {spec.help} |")

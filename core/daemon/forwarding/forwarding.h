@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "daemon/handlers.h"
 #include "gkfs/daemon.h"
@@ -18,6 +19,8 @@ class ForwardingProvider {
   virtual ~ForwardingProvider() = default;
   // Serves one request (all verbs; those of the normal mode get EOPNOTSUPP).
   virtual void Handle(Providers& common, const Request& req, Response* out) = 0;
+  // The I/O queue's counters (what FwdStats replies). Thread-safe.
+  virtual void Statistics(rpc::FwdStatsReply* totals, std::vector<rpc::AppStats>* apps) = 0;
 };
 
 }  // namespace gkfs

@@ -43,11 +43,16 @@ class ForwardingProviderImpl : public ForwardingProvider {
       case rpc::Verb::kFwdWrite: return Write(req, out);
       case rpc::Verb::kFwdRead: return Read(req, out);
       case rpc::Verb::kFwdStats: return Stats(out);
+      case rpc::Verb::kMetrics: return HandleMetrics(common, req, out);
       case rpc::Verb::kSync: return Sync(req, out);
       default:
         Fail(Status::Error(EOPNOTSUPP, std::string(rpc::VerbName(req.verb)) +
                                            " is not served by a daemon in forwarding mode"), out);
     }
+  }
+
+  void Statistics(rpc::FwdStatsReply* totals, std::vector<rpc::AppStats>* apps) override {
+    queue_.Stats(totals, apps);
   }
 
  private:

@@ -221,6 +221,8 @@ class Client {
   // Forwarding mode: the queue and per-application metrics of I/O node `daemon`.
   // EOPNOTSUPP from a daemon not in forwarding mode.
   virtual Status IoNodeStatistics(uint32_t daemon, IoNodeStats* stats) = 0;
+  // Daemon `daemon`'s metrics in the Prometheus text format (what its /metrics serves).
+  virtual Status Metrics(uint32_t daemon, std::string* text) = 0;
   // Health of every daemon in the hosts file; never fails as a whole for a down daemon.
   virtual Status Daemons(std::vector<DaemonInfo>* infos) = 0;
 

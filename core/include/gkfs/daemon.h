@@ -45,6 +45,13 @@ struct DaemonOptions {
   // limit), at least 1.
   int io_threads = 2;
   SyncMode sync_mode = SyncMode::kFull;
+
+  // Prometheus: serve GET /metrics on listen:metrics_port (0: no HTTP server), and/or push
+  // the same text to the Pushgateway at prometheus_gateway ("host:port"; empty: no push)
+  // every push_interval_s seconds and once at shutdown.
+  uint16_t metrics_port = 0;
+  std::string prometheus_gateway;
+  double push_interval_s = 5.0;
 };
 
 class Daemon {

@@ -151,11 +151,12 @@ def daemon_layout(base: DaemonSettings, index: int,
                   local_index: int) -> tuple[DaemonSettings, str]:
     """Settings and log file of daemon `index` (the `local_index`-th on its host): root
     directory <rootdir>/d<index>, metadata <metadir>/d<index>, log <rootdir>/d<index>.log,
-    and with a fixed --port, port+local_index."""
+    with a fixed --port, port+local_index, and with --metrics-port, metrics-port+index."""
     settings = dataclasses.replace(
         base, rootdir=os.path.join(base.rootdir, f"d{index}"),
         metadir=os.path.join(base.metadir, f"d{index}") if base.metadir else "",
-        port=base.port + local_index if base.port else 0)
+        port=base.port + local_index if base.port else 0,
+        metrics_port=base.metrics_port + index if base.metrics_port else 0)
     return settings, os.path.join(base.rootdir, f"d{index}.log")
 
 
