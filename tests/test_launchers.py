@@ -391,13 +391,30 @@ def test_ssh_stop_one_daemon_restart_it_and_refuse_a_second_start(make_net_fs, v
     assert "4 of 4 daemons up" in fs.ctl("status").stdout
 
 
-@pytest.mark.parametrize("flags,shared", [((), True), (("--no-auto-sm",), False)],
-                         ids=["default", "no-auto-sm"])
-def test_same_host_clients_use_shared_memory_by_default(make_fs, flags, shared):
-    """Issue 11, observation 5: same-host clients used tcp unless the daemons were started
-    with --auto-sm. Shared memory is the default now; --no-auto-sm turns it off."""
+@pytest.mark.parametrize("flags,shared", [(("--auto-sm",), True), ((), False)],
+                         ids=["auto-sm", "default"])
+def test_same_host_clients_use_shared_memory_with_auto_sm(make_fs, flags, shared):
+    """Same-host clients reach --auto-sm daemons over shared memory (DaemonInfo tells);
+    without it, over the network."""
     fs = make_fs(daemons=2, args=flags)
     client = gkfs.Client(fs.hosts_file)
     client.write_bytes("/f", b"x" * 100)
     assert client.read_bytes("/f") == b"x" * 100
     assert [d.shared_memory for d in client.daemons()] == [shared, shared]
+
+
+def test_a_client_of_another_user_reaches_auto_sm_daemons_over_the_network(make_fs):
+    """Shared memory maps the other end's segments through /proc/<pid>/fd, which ptrace
+    rules keep from another user: a client whose uid differs from the daemons' (nobody,
+    daemons as root) used to get EHOSTDOWN on every call; it takes the network instead."""
+    import subprocess
+    import sys
+    fs = make_fs(daemons=2, args=("--auto-sm",))
+    gkfs.Client(fs.hosts_file).write_bytes("/shared", b"for everyone")
+    for path in (os.path.dirname(fs.hosts_file), fs.hosts_file, fs.hosts_file + ".secret"):
+        os.chmod(path, 0o755)  # nobody may connect (the test's choice)
+    script = f"print(open({fs.mountdir + '/shared'!r}).read())"
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-c", script], env=fs.env, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "for everyone\n"), done.stderr

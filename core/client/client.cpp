@@ -129,7 +129,7 @@ Status ClientImpl::CallOne(Call* call) {
 void ClientImpl::ApplyIntroduction(transport::ClientTransport& t, uint32_t daemon, const Call& fs_config) {
   rpc::FsConfigReply r;
   bool same_host = fs_config.status.ok() && rpc::DecodeBody(fs_config.reply_body, &r, "fs_config").ok() &&
-                   r.auto_sm && r.host_id == transport::HostIdentity();
+                   r.auto_sm && r.host_id == transport::HostIdentity() && r.uid == geteuid();
   t.AttachSharedMemory(daemon, same_host ? r.worker_address : "");
 }
 

@@ -1,5 +1,6 @@
 // Handlers of the metadata verbs (and fs_config, health).
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "common/metadata_codec.h"
 #include "daemon/handlers.h"
@@ -24,6 +25,7 @@ void HandleFsConfig(Providers& p, const Request& req, Response* out) {
   r.auto_sm = p.auto_sm;
   r.host_id = p.host_id;
   if (p.auto_sm) r.worker_address = p.worker_address;
+  r.uid = geteuid();
   out->body = rpc::EncodeBody(r);
 }
 

@@ -20,6 +20,7 @@ void FsConfigReply::Encode(Encoder& e) const {
   e.U8(auto_sm);
   e.Str(host_id);
   e.Str(worker_address);
+  e.U32(uid);
 }
 void FsConfigReply::Decode(Decoder& d) {
   chunk_size = d.U64();
@@ -29,6 +30,7 @@ void FsConfigReply::Decode(Decoder& d) {
   auto_sm = d.U8();
   host_id = d.Str(512);
   worker_address = d.Str(6000);
+  uid = d.U32();
 }
 
 void HealthReply::Encode(Encoder& e) const {

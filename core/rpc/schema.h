@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 4;
+constexpr uint32_t kProtocolVersion = 5;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -109,6 +109,9 @@ struct FsConfigReply {
   uint8_t auto_sm = 0;          // the daemon accepts shared-memory clients on its host
   std::string host_id;          // transport::HostIdentity() of the daemon
   std::string worker_address;   // packed UCX worker address (auto_sm only)
+  // The daemon's effective uid: shared memory needs the same one on both ends (each maps
+  // the other's segments through /proc/<pid>/fd, which ptrace rules guard).
+  uint32_t uid = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
