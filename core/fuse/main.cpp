@@ -112,9 +112,11 @@ Status CheckMountDir(const std::string& given, std::string* resolved) {
     return Status::Error(EBUSY, "mount directory " + *resolved + " is busy: something is mounted there "
                                 "(gkfs-ctl umount, or fusermount3 -u)");
   }
-  if (access("/dev/fuse", R_OK | W_OK) != 0) {
-    return Status::Error(ENODEV, "/dev/fuse: " + std::string(std::strerror(errno)) +
-                                 " (load the fuse module, or give the container the device)");
+  // Existence only: an unprivileged mount opens it through fusermount3 (set-user-ID root).
+  struct stat dev;
+  if (stat("/dev/fuse", &dev) != 0 || !S_ISCHR(dev.st_mode)) {
+    return Status::Error(ENODEV, "/dev/fuse is missing (load the fuse module, or give the "
+                                 "container the device)");
   }
   return Status::OK();
 }

@@ -165,9 +165,10 @@ void SetAttr(fuse_req_t req, fuse_ino_t node, struct stat* attr, int to_set, fus
   if (to_set & FUSE_SET_ATTR_SIZE) {
     s = by_ino ? fs.client->TruncateFile(path, ino, attr->st_size) : fs.client->Truncate(path, attr->st_size);
   }
-  int64_t mode = (to_set & FUSE_SET_ATTR_MODE) ? attr->st_mode & 07777 : -1;
-  int64_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : -1;
-  int64_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : -1;
+  // int64_t on both arms: mode_t and uid_t are unsigned, and -1 must stay "leave as is".
+  int64_t mode = (to_set & FUSE_SET_ATTR_MODE) ? int64_t{attr->st_mode & 07777} : int64_t{-1};
+  int64_t uid = (to_set & FUSE_SET_ATTR_UID) ? int64_t{attr->st_uid} : int64_t{-1};
+  int64_t gid = (to_set & FUSE_SET_ATTR_GID) ? int64_t{attr->st_gid} : int64_t{-1};
   int64_t atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? NowNs()
                   : (to_set & FUSE_SET_ATTR_ATIME) ? Ns(attr->st_atim) : -1;
   int64_t mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? NowNs()
