@@ -110,6 +110,8 @@ void Init(void* userdata, fuse_conn_info* conn) {
   conn->max_readahead = 1u << 20;
   if (fs->cache.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (!fs->cache.writeback) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // open(O_TRUNC) reaches Open with the flag, which truncates by inode.
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -277,6 +279,13 @@ void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   Metadata md;
   Status s = fs.client->OpenFile(path, false, 0, false, fs.session, &md, nullptr);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  if ((fi->flags & O_TRUNC) && md.is_regular() && md.size != 0) {
+    s = fs.client->TruncateFile(path, md.file_id, 0);
+    if (!s.ok()) {
+      fs.client->Release(fs.session, {md.file_id});
+      return (void)fuse_reply_err(req, Errno(s));
+    }
+  }
   auto* f = new OpenFile{path, md.file_id, (fi->flags & O_APPEND) != 0};
   fi->fh = reinterpret_cast<uint64_t>(f);
   fi->keep_cache = fs.cache.keep_cache;
@@ -352,6 +361,28 @@ void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   auto* f = reinterpret_cast<OpenFile*>(fi->fh);
   Status s = Fs(req).client->Sync(f->path, f->ino, datasync ? SyncLevel::kData : SyncLevel::kFile);
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+// fallocate(2) mode 0 grows the file to offset + length (the new bytes read as zeros, as
+// holes do); FALLOC_FL_KEEP_SIZE has nothing to reserve; other modes are not supported.
+void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+  auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  if (mode == FALLOC_FL_KEEP_SIZE) return (void)fuse_reply_err(req, 0);
+  if (mode != 0) return (void)fuse_reply_err(req, EOPNOTSUPP);
+  Metadata md;
+  Status s = Fs(req).client->StatFile(f->path, f->ino, &md);
+  uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
+  if (s.ok() && end > md.size) s = Fs(req).client->TruncateFile(f->path, f->ino, end);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+// gkfs keeps no extended attributes: getxattr is not supported (EOPNOTSUPP, as through the
+// preload), the list is empty.
+void GetXattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, EOPNOTSUPP); }
+
+void ListXattr(fuse_req_t req, fuse_ino_t, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, 0);
+  fuse_reply_buf(req, nullptr, 0);
 }
 
 void OpenDirOp(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
@@ -498,6 +529,9 @@ fuse_lowlevel_ops MakeOperations() {
   ops.fsyncdir = FsyncDir;
   ops.statfs = StatFs;
   ops.access = Access;
+  ops.fallocate = Fallocate;
+  ops.getxattr = GetXattr;
+  ops.listxattr = ListXattr;
   return ops;
 }
 
