@@ -372,7 +372,10 @@ class Cluster:
         """Mounts this file system at mountdir (default: its mount directory) on this host
         with gkfs-fuse. ClusterError naming the cause; nothing stays mounted on failure."""
         state = self.read_state() or {}
-        mountdir = os.path.abspath(mountdir or state.get("mountdir", self.config.daemon.mountdir))
+        if mountdir is None:  # the file system's own mount directory is made if missing
+            mountdir = state.get("mountdir", self.config.daemon.mountdir)
+            os.makedirs(mountdir, exist_ok=True)
+        mountdir = os.path.abspath(mountdir)
         mount_here(mountdir, self.client_environment(""), self.config.cache,
                    self.config.allow_other)
         self._say(f"gkfs: {self.hosts_file} mounted at {mountdir} (FUSE)")
@@ -395,11 +398,12 @@ class Cluster:
                 targets.append(target)
         return targets
 
-    def _mount_flags(self, mountdir: str) -> list[str]:
+    def _mount_flags(self) -> list[str]:
+        """gkfs-ctl mount on another host: its mount directory comes from the state file
+        beside the hosts file (which every host reads)."""
         flags = ["-H", self.hosts_file, "--timeout-ms", str(self.config.timeout_ms)]
         flags += ["--cache"] if self.config.cache else []
-        flags += ["--allow-other"] if self.config.allow_other else []
-        return flags + [mountdir]
+        return flags + (["--allow-other"] if self.config.allow_other else [])
 
     def _mount_everywhere(self) -> None:
         """start --fuse: the mount directory becomes a FUSE mount on every daemon host. If one
@@ -411,10 +415,10 @@ class Cluster:
         try:
             for target in self._mount_targets(state):
                 if target:
-                    remote_command(target, ssh_args, ["mount", *self._mount_flags(mountdir)])
+                    remote_command(target, ssh_args, ["mount", *self._mount_flags()])
                     self._say(f"gkfs: mounted at {mountdir} on {target} (FUSE)")
                 else:
-                    self.mount(mountdir)
+                    self.mount()
                 made.append(target)
         finally:
             state["fuse_mounts"] = made
