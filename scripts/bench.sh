@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                 # everything (about 15 minutes on 2 cores)
 #   scripts/bench.sh --quick         # issue 6's target configurations only (about 2 minutes)
-#   scripts/bench.sh [--quick] [--rounds N] [--suite md|io|rpc|startup|fwd]... [pytest args]
+#   scripts/bench.sh [--quick] [--rounds N] [--suite md|io|rpc|startup|fwd|fuse]... [pytest args]
 #   scripts/bench.sh --suite io -k fsync --disk-dir /scratch   # write+fsync, data on a disk
 #
 # Runs scripts/setup.sh first (incremental build + install into .venv) and installs
@@ -28,7 +28,8 @@ while (($#)); do
         rpc) suites+=(bench/bench_rpc.py) ;;
         startup) suites+=(bench/bench_startup.py) ;;
         fwd) suites+=(bench/bench_forwarding.py) ;;
-        *) echo "bench: unknown suite '$2' (md, io, rpc, startup, fwd)" >&2; exit 2 ;;
+        fuse) suites+=(bench/bench_fuse.py) ;;
+        *) echo "bench: unknown suite '$2' (md, io, rpc, startup, fwd, fuse)" >&2; exit 2 ;;
       esac
       shift ;;
     -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -37,7 +38,8 @@ while (($#)); do
   shift
 done
 if ((${#suites[@]} == 0)); then
-  suites=(bench/bench_rpc.py bench/bench_startup.py bench/bench_metadata.py bench/bench_data.py)
+  suites=(bench/bench_rpc.py bench/bench_startup.py bench/bench_metadata.py bench/bench_data.py
+          bench/bench_fuse.py)
 fi
 
 scripts/setup.sh
