@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -328,11 +329,11 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   auto* f = reinterpret_cast<OpenFile*>(fi->fh);
-  std::vector<char> buf(size);
+  std::unique_ptr<char[]> buf(new char[size]);  // not zero-filled: Read writes what it returns
   size_t n = 0;
-  Status s = Fs(req).client->Read(f->path, f->ino, off, buf.data(), size, &n);
+  Status s = Fs(req).client->Read(f->path, f->ino, off, buf.get(), size, &n);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
-  fuse_reply_buf(req, buf.data(), n);
+  fuse_reply_buf(req, buf.get(), n);
 }
 
 void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
