@@ -4,12 +4,12 @@
 # (pytest-benchmark), summary.md (tables with gkfs/baseline ratios) and PNG plots;
 # bench/results/latest.md is the newest summary.
 #
-#   scripts/bench.sh                 # md, io, rpc, startup, threads (+ io500 if --io500 or
+#   scripts/bench.sh                 # md, io, rpc, startup, threads, fuse (+ io500 if --io500 or
 #                                    # GKFS_IO500 is given: about 25 more minutes)
 #   scripts/bench.sh --quick         # issue 6's target configurations only (about 2 minutes);
 #                                    # with --suite io500/threads: one small configuration
 #   scripts/bench.sh [--quick] [--rounds N] [--suite SUITE]... [--io500 DIR] [pytest args]
-#       SUITE: md io rpc startup fwd threads io500
+#       SUITE: md io rpc startup fwd threads io500 fuse
 #   scripts/bench.sh --suite io -k fsync --disk-dir /scratch   # write+fsync, data on a disk
 #   scripts/bench.sh --suite io500 --io500 DIR [--io500-ranks 2,4] [--io500-daemons 1,2]
 #       [--io500-transports shm,tcp] [--io500-mode extended|standard] [--io500-stonewall 1]
@@ -43,9 +43,10 @@ while (($#)); do
         rpc) suites+=(bench/bench_rpc.py) ;;
         startup) suites+=(bench/bench_startup.py) ;;
         fwd) suites+=(bench/bench_forwarding.py) ;;
+        fuse) suites+=(bench/bench_fuse.py) ;;
         threads) suites+=(bench/bench_threads.py) ;;
         io500) suites+=(bench/bench_io500.py) ;;
-        *) echo "bench: unknown suite '$2' (md, io, rpc, startup, fwd, threads, io500)" >&2; exit 2 ;;
+        *) echo "bench: unknown suite '$2' (md, io, rpc, startup, fwd, threads, io500, fuse)" >&2; exit 2 ;;
       esac
       shift ;;
     -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -55,7 +56,7 @@ while (($#)); do
 done
 if ((${#suites[@]} == 0)); then
   suites=(bench/bench_rpc.py bench/bench_startup.py bench/bench_metadata.py bench/bench_data.py
-          bench/bench_threads.py)
+          bench/bench_threads.py bench/bench_fuse.py)
   if [[ -n "$io500_given" ]]; then
     suites+=(bench/bench_io500.py)
   else

@@ -20,6 +20,8 @@ apt_packages+=(sqlite3 fio git make gzip tar rsync)
 apt_packages+=(libopenmpi-dev autoconf automake libtool)
 # tests/test_durability.py attaches strace to the daemons to see them fsync.
 apt_packages+=(strace)
+# The FUSE client (gkfs-fuse): libfuse3 to build it, fusermount3 for unprivileged mounts.
+apt_packages+=(libfuse3-dev fuse3)
 # tests/test_metrics.py scrapes the daemons' /metrics and a real Pushgateway.
 apt_packages+=(prometheus-pushgateway)
 pip_packages=(pybind11 scikit-build-core ninja cmake pytest pytest-benchmark xxhash prometheus_client)

@@ -83,7 +83,7 @@ def test_run_without_preload_library_is_a_clear_error(make_fs, tmp_path):
 
     package = tmp_path / "pkg" / "gkfs"
     package.mkdir(parents=True)
-    for name in ("__init__.py", "cli.py", "cluster.py", "settings.py", "staging.py"):
+    for name in ("__init__.py", "cli.py", "cluster.py", "mounts.py", "settings.py", "staging.py"):
         (package / name).write_bytes((Path(gkfs.__file__).parent / name).read_bytes())
     shutil.copytree(Path(gkfs.__file__).parent / "launchers", package / "launchers")
     env = dict(os.environ, PYTHONPATH=str(package.parent))

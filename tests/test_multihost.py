@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import eventually, start_net_fs, stop_net_fs
+from conftest import eventually, start_net_fs, stop_net_fs, unavailable
 
 pytestmark = pytest.mark.multihost
 
@@ -206,3 +206,30 @@ def test_two_instances_side_by_side(make_net_fs, vcluster, tmp_path):
     still = b.run(["cat", f"{b.mountdir}/only-in-b"])
     assert still.stdout == "only-in-b\n"
     assert "4 of 4 daemons up" in b.ctl("status").stdout
+
+
+@pytest.mark.fuse
+def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster):
+    """gkfs-ctl start --fuse --launcher ssh: the mount directory is a FUSE mount on each
+    daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
+    plain cat on another reads, gkfs.Client on a client host sees it; stop unmounts."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    fs = make_net_fs(hosts=vcluster.hosts[:2], args=["--fuse"])
+    first, second = vcluster.hosts[:2]
+
+    def on(host, script):
+        return vcluster.run(vcluster.client, ["ssh", *vcluster.ssh_args(), host.address, script])
+
+    wrote = on(first, f"echo from-{first.name} > {fs.mountdir}/note && "
+                      f"grep -c ' {fs.mountdir} .*fuse.gkfs' /proc/self/mountinfo")
+    assert wrote.returncode == 0 and wrote.stdout == "1\n", wrote.stderr
+    read = on(second, f"cat {fs.mountdir}/note")
+    assert read.returncode == 0 and read.stdout == f"from-{first.name}\n", read.stderr
+    client = fs.python("import gkfs, sys\nwith gkfs.Client(sys.argv[1]) as c: "
+                       "print(c.read_bytes('/note').decode(), end='')", fs.hosts_file)
+    assert client.stdout == f"from-{first.name}\n", client.stderr
+    stopped = fs.stop()
+    assert stopped.returncode == 0 and "unmounted" in stopped.stdout, stopped.stderr
+    gone = on(first, f"grep -c ' {fs.mountdir} ' /proc/self/mountinfo")
+    assert gone.stdout == "0\n"

@@ -1,7 +1,8 @@
 """errno conformance: every call of issue 3, one call per run of ``gkfs_callprobe`` (a helper
 built with the core, printing the call's return value, errno and what it saw as JSON), once
-under the preload library in gkfs and once in a local directory (on /tmp, no preload); the
-two outputs must be identical, and the local one must be what the row expects (so a change
+under the preload library in gkfs, once through the FUSE mount of the same file system (no
+preload) and once in a local directory (on /tmp, no preload); the three outputs must be
+identical, and the local one must be what the row expects (so a change
 on both sides cannot go unnoticed). Each row works in its own copy of a small tree.
 
 Rows marked ``differs`` are the documented limits of gkfs (core/preload/README.md): there the
@@ -22,7 +23,7 @@ from typing import Optional
 
 import pytest
 
-from conftest import module_fs
+from conftest import start_fs, stop_fs, unavailable
 
 NOBODY = "65534:65534"
 LONG_NAME = "n" * 256
@@ -599,39 +600,52 @@ def probe_path() -> str:
     return built_binary("gkfs_callprobe")
 
 
-fs = module_fs(3)  # the table needs one file system, not two
+@pytest.fixture(scope="module")
+def fs():
+    """One file system of 3 daemons (the table needs one, not two), its mount directory also
+    mounted with the FUSE client (--allow-other: rows run as nobody)."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("the FUSE column needs /dev/fuse and fusermount3 (apt: fuse3)")
+    started = start_fs(3, args=["--fuse", "--allow-other"])
+    yield started
+    stop_fs(started)
 
 
 @pytest.fixture(scope="module")
 def trees(fs):
-    """(gkfs base, local base, other-file-system path): one tree per row in each base."""
+    """(gkfs base, local base, other-file-system path, FUSE base): one tree per row in each
+    base; the FUSE base is made through the mount, without the preload."""
     gkfs_base = f"{fs.mountdir}/conformance-{uuid.uuid4().hex[:8]}"
+    fuse_base = f"{fs.mountdir}/conformance-fuse-{uuid.uuid4().hex[:8]}"
     local_base = tempfile.mkdtemp(prefix="gkfs-conformance-", dir="/tmp")
     os.chmod(local_base, 0o755)  # nobody must reach it, as it reaches the gkfs base
     # nobody connects itself in the cold rows: it reads the hosts file (the secret is root's)
     os.chmod(os.path.dirname(fs.hosts_file), 0o755)
     plain = {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}
     rows = [row.id for row in ROWS]
-    for base, env in ((gkfs_base, fs.env), (local_base, plain)):
+    for base, env in ((gkfs_base, fs.env), (local_base, plain), (fuse_base, plain)):
         tree = f"DEEP = {DEEP!r}\n" + textwrap.dedent(TREE)
         result = subprocess.run([sys.executable, "-c", tree, base, *rows],
                                 env=env, capture_output=True, text=True, timeout=180)
         assert result.returncode == 0, result.stderr
-    yield gkfs_base, local_base, f"/dev/shm/gkfs-conformance-{uuid.uuid4().hex[:8]}"
+    yield gkfs_base, local_base, f"/dev/shm/gkfs-conformance-{uuid.uuid4().hex[:8]}", fuse_base
     shutil.rmtree(local_base, ignore_errors=True)
 
 
-def run_probe(fs, row: Row, base: str, out: str, in_gkfs: bool) -> dict:
+def run_probe(fs, row: Row, base: str, out: str, in_gkfs: bool, preload: bool = True) -> dict:
+    """The row's call in base: in gkfs through the preload (in_gkfs), through the FUSE mount
+    (in_gkfs, not preload), or locally."""
     args = row.argv.replace("{b}", f"{base}/{row.id}").replace("{out}", out).split(" ")
     args = ["" if a == "''" else a for a in args]
     argv = [probe_path(), "--umask", "022"]
     if row.as_nobody:
-        if in_gkfs and row.warm:
+        if in_gkfs and preload and row.warm:
             argv += ["--warm", fs.mountdir]  # connect while root
         argv += ["--as", NOBODY]
     if row.cwd:
         argv += ["--cwd", row.cwd.replace("{b}", f"{base}/{row.id}")]
-    env = fs.env if in_gkfs else {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}
+    env = fs.env if in_gkfs and preload else {k: v for k, v in fs.env.items()
+                                              if k != "LD_PRELOAD"}
     result = subprocess.run(argv + args, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"{argv + args}: {result.stderr}"
     return json.loads(result.stdout.replace(base, "BASE"))
@@ -650,15 +664,21 @@ def param(row: Row):
 
 @pytest.mark.parametrize("row", [param(row) for row in ROWS])
 def test_call(fs, trees, row):
-    gkfs_base, local_base, out = trees
+    gkfs_base, local_base, out, fuse_base = trees
     local = run_probe(fs, row, local_base, out, in_gkfs=False)
     assert outcome(local) == row.expect, f"the local call gave {local}"
     got = run_probe(fs, row, gkfs_base, out, in_gkfs=True)
+    fuse = run_probe(fs, row, fuse_base, out, in_gkfs=True, preload=False)
     if row.differs is None:
         assert got == local
+        assert fuse == local, f"FUSE gave {fuse}, local {local}"
     else:
         assert outcome(got) == row.differs and got != local, \
             f"documented difference changed: gkfs gave {got}, local {local}"
+        # A limit of the core shows through FUSE too; a limit of interposition (bad
+        # pointers, the preload's path length) does not: the kernel answers as locally.
+        assert fuse == local or outcome(fuse) == row.differs, \
+            f"FUSE gave {fuse}, the preload {got}, local {local}"
 
 
 def test_table_covers_the_calls_of_issue_3():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, module_fs, require_program
+from conftest import HANG_GUARD_S, require_program, start_fs, stop_fs, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,17 @@ LS_FILTER = (r"""awk '/^total /{next} """
              r"""NF>=6 {s=$5; if (substr($1,1,1)=="d") s="-"; $2=""; $5=s} {print}'""")
 
 
-fs = module_fs(3)  # the matrix needs one file system, not two
+@pytest.fixture(scope="module")
+def fs():
+    """One file system of 3 daemons (the matrix needs one, not two), its mount directory also
+    mounted with the FUSE client: preloaded processes take the preload's path, the others the
+    kernel's."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("the FUSE column needs /dev/fuse and fusermount3 (apt: fuse3)")
+    started = start_fs(3, args=["--fuse", "--allow-other"])
+    os.chmod(Path(started.mountdir).parent, 0o755)  # other users reach the mount point
+    yield started
+    stop_fs(started)
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +50,16 @@ def source_tree(tmp_path_factory) -> Path:
 
 def run_both(fs, script: str, tmp_path: Path, source: Path | None = None,
              timeout: float = HANG_GUARD_S) -> str:
-    """Runs script in gkfs (preloaded) and locally; asserts the same outcome; returns stdout."""
+    """Runs script in gkfs (preloaded), in gkfs through the FUSE mount (not preloaded) and
+    locally; asserts the same outcome; returns stdout."""
     results = []
-    for where in ("gkfs", "local"):
+    for where in ("gkfs", "fuse", "local"):
         if where == "gkfs":
             work = f"{fs.mountdir}/p-{uuid.uuid4().hex[:10]}"
             env = dict(fs.env)
+        elif where == "fuse":
+            work = f"{fs.mountdir}/f-{uuid.uuid4().hex[:10]}"
+            env = {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}
         else:
             work = str(tmp_path / "local")
             env = {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}
@@ -55,9 +69,10 @@ def run_both(fs, script: str, tmp_path: Path, source: Path | None = None,
                                 text=True, timeout=timeout)
         results.append((result.returncode, result.stdout.replace(work, "W"),
                         result.stderr.replace(work, "W")))
-    gkfs, local = results
+    gkfs, fuse, local = results
     assert local[0] == 0, f"the script fails locally too:\n{local[2]}"
     assert gkfs == local, f"gkfs:\n{gkfs[1]}\n{gkfs[2]}\n--- local:\n{local[1]}\n{local[2]}"
+    assert fuse == local, f"fuse:\n{fuse[1]}\n{fuse[2]}\n--- local:\n{local[1]}\n{local[2]}"
     return gkfs[1]
 
 

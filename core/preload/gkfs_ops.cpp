@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/path_util.h"
+#include "common/posix_stat.h"
 #include "preload/caller_memory.h"
 #include "preload/libc.h"
 #include "preload/ancestors.h"
@@ -245,27 +246,7 @@ int StatInternal(const std::string& internal, Metadata* md) {
 }
 
 void FillStat(const Metadata& md, const std::string& internal, struct stat* st) {
-  std::memset(st, 0, sizeof(*st));
-  st->st_dev = DeviceId();
-  st->st_ino = md.file_id != 0 ? md.file_id : InodeOf(internal);
-  st->st_mode = md.mode;
-  st->st_nlink = md.nlink;
-  st->st_rdev = static_cast<dev_t>(md.rdev);
-  st->st_uid = md.uid;
-  st->st_gid = md.gid;
-  uint64_t size = S_ISLNK(md.mode) ? md.link_target.size() : md.size;
-  st->st_size = static_cast<off_t>(size);
-  st->st_blksize = static_cast<blksize_t>(ChunkSize());
-  st->st_blocks = static_cast<blkcnt_t>((md.size + 511) / 512);
-  auto to_ts = [](int64_t ns) {
-    struct timespec ts;
-    ts.tv_sec = ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    return ts;
-  };
-  st->st_atim = to_ts(md.atime_ns);
-  st->st_mtim = to_ts(md.mtime_ns);
-  st->st_ctim = to_ts(md.ctime_ns);
+  gkfs::FillStat(md, DeviceId(), ChunkSize(), md.file_id != 0 ? 0 : InodeOf(internal), st);
 }
 
 int StatOpen(const OpenFile& file, Metadata* md) {

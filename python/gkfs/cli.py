@@ -35,6 +35,8 @@ PRELOAD_NAME = "libgkfs_intercept.so"
 FORWARDING_CLIENT = ["forwarding_map_file", "hostname", "app_id"]
 #: The client time limits that run and env take as flags and pass to the program.
 CLIENT_TIMEOUTS = ["timeout_ms", "down_recheck_ms", "recheck_timeout_ms"]
+#: How gkfs-ctl mount (and start --fuse) mounts.
+FUSE_OPTIONS = ["cache", "allow_other"]
 
 
 def preload_library() -> str:
@@ -131,6 +133,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
 
+    mount = sub.add_parser("mount", help="mount the file system at MOUNTDIR on this host with "
+                                         "the FUSE client (gkfs-fuse): every process sees it")
+    _settings.add_config_argument(mount)
+    _settings.add_arguments(mount, DaemonSettings, only=["hosts_file"])
+    _settings.add_arguments(mount, ClusterSettings, only=CLIENT_TIMEOUTS + FUSE_OPTIONS)
+    mount.add_argument("mount_at", nargs="?", metavar="MOUNTDIR",
+                       help="where to mount (default: the file system's mount directory)")
+
+    umount = sub.add_parser("umount", help="unmount the FUSE mount at MOUNTDIR on this host "
+                                           "(also while the daemons are down)")
+    _settings.add_config_argument(umount)
+    _settings.add_arguments(umount, DaemonSettings, only=["hosts_file"])
+    umount.add_argument("mount_at", nargs="?", metavar="MOUNTDIR",
+                        help="the mount (default: the file system's mount directory)")
+
     for name, direction in (("stage-in", "from any directory (e.g. the PFS) into gkfs"),
                             ("stage-out", "from gkfs to any directory (e.g. the PFS)")):
         stage = sub.add_parser(name, help=f"copy trees {direction}: {name} SRC... DEST")
@@ -190,6 +207,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _mount(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    cluster.mount(args.mount_at)
+    return 0
+
+
+def _umount(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    cluster.umount(args.mount_at)
+    return 0
 
 
 def _start(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -444,7 +471,7 @@ _STATUS_FIELDS = ("host", "uri", "up", "error", "version", "files", "chunk_bytes
 
 _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status": _status,
              "stats": _stats, "env": _env, "run": _run, "fwd-arbiter": _fwd_arbiter,
-             "stage-in": _stage, "stage-out": _stage}
+             "stage-in": _stage, "stage-out": _stage, "mount": _mount, "umount": _umount}
 
 
 def _size(n: int) -> str:

@@ -17,6 +17,8 @@ import json
 import os
 import re
 import secrets
+import socket
+import subprocess
 import sys
 import time
 from typing import Any, Optional, Sequence, TextIO
@@ -25,6 +27,7 @@ from gkfs import settings as _settings
 from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, log_tail)
+from gkfs.mounts import mount_here, remote_command, unmount_here
 from gkfs.settings import ClusterSettings
 
 __all__ = [
@@ -260,6 +263,13 @@ class Cluster:
                       + self._metrics_note(r))
         self._say(f"gkfs: {len(launch.daemons)} daemon(s) ready ({launcher.name} launcher); "
                   f"hosts file {self.hosts_file}, mountdir {daemon.mountdir}")
+        if self.config.fuse:
+            try:
+                self._mount_everywhere()
+            except ClusterError:
+                self._say("gkfs-ctl: start --fuse failed, stopping the daemons")
+                self.stop()
+                raise
 
     def _metrics_note(self, record: DaemonRecord) -> str:
         """', metrics http://ADDR:PORT/metrics' for a daemon started with --metrics-port."""
@@ -347,6 +357,8 @@ class Cluster:
         asked to stop and all did; stopping some never removes the hosts file from under the
         others. Returns whether the daemons asked to stop are down."""
         state = self._require_state()
+        if only is None:
+            self._unmount_everywhere(state)
         launcher = self._recorded_launcher(state)
         launch = self._launch(state)
         if only is not None:
@@ -368,6 +380,80 @@ class Cluster:
         else:
             self._say(f"gkfs-ctl: some daemons are still running; kept {self.state_file}")
         return stopped
+
+    # --- FUSE mounts (gkfs-fuse) ------------------------------------------------------------
+
+    def mount(self, mountdir: Optional[str] = None) -> str:
+        """Mounts this file system at mountdir (default: its mount directory) on this host
+        with gkfs-fuse. ClusterError naming the cause; nothing stays mounted on failure."""
+        state = self.read_state() or {}
+        if mountdir is None:  # the file system's own mount directory is made if missing
+            mountdir = state.get("mountdir", self.config.daemon.mountdir)
+            os.makedirs(mountdir, exist_ok=True)
+        mountdir = os.path.abspath(mountdir)
+        mount_here(mountdir, self.client_environment(""), self.config.cache,
+                   self.config.allow_other)
+        self._say(f"gkfs: {self.hosts_file} mounted at {mountdir} (FUSE)")
+        return mountdir
+
+    def umount(self, mountdir: Optional[str] = None) -> None:
+        """Unmounts the FUSE mount at mountdir (default: the mount directory) on this host,
+        whether or not the daemons still run."""
+        state = self.read_state() or {}
+        mountdir = os.path.abspath(mountdir or state.get("mountdir", self.config.daemon.mountdir))
+        self._say(f"gkfs: {unmount_here(mountdir)}")
+
+    def _mount_targets(self, state: dict[str, Any]) -> list[str]:
+        """Where the daemons run, as ssh destinations; "" for this host."""
+        here = socket.gethostname()
+        targets: list[str] = []
+        for record in self._launch(state).daemons:
+            target = record.target or ("" if record.host == here else record.host)
+            if target not in targets:
+                targets.append(target)
+        return targets
+
+    def _mount_flags(self) -> list[str]:
+        """gkfs-ctl mount on another host: its mount directory comes from the state file
+        beside the hosts file (which every host reads)."""
+        flags = ["-H", self.hosts_file, "--timeout-ms", str(self.config.timeout_ms)]
+        flags += ["--cache"] if self.config.cache else []
+        return flags + (["--allow-other"] if self.config.allow_other else [])
+
+    def _mount_everywhere(self) -> None:
+        """start --fuse: the mount directory becomes a FUSE mount on every daemon host. If one
+        fails, the others made are unmounted and ClusterError names the host and cause."""
+        state = self._require_state()
+        mountdir = state["mountdir"]
+        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        made: list[str] = []
+        try:
+            for target in self._mount_targets(state):
+                if target:
+                    remote_command(target, ssh_args, ["mount", *self._mount_flags()])
+                    self._say(f"gkfs: mounted at {mountdir} on {target} (FUSE)")
+                else:
+                    self.mount()
+                made.append(target)
+        finally:
+            state["fuse_mounts"] = made
+            self._rewrite_state(state, self._launch(state))
+
+    def _unmount_everywhere(self, state: dict[str, Any]) -> None:
+        """stop: the FUSE mounts start --fuse made go first; a failure is reported, not
+        fatal (the daemons are stopped anyway)."""
+        mountdir = state.get("mountdir", self.config.daemon.mountdir)
+        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        for target in state.get("fuse_mounts", []):
+            try:
+                if target:
+                    remote_command(target, ssh_args, ["umount", "-H", self.hosts_file, mountdir])
+                    self._say(f"gkfs: {mountdir} on {target}: unmounted")
+                else:
+                    self._say(f"gkfs: {unmount_here(mountdir)}")
+            except (ClusterError, OSError, subprocess.SubprocessError) as e:
+                self._say(f"gkfs-ctl: warning: cannot unmount {mountdir} on "
+                          f"{target or 'this host'}: {e}")
 
     def restart_daemon(self, index: int) -> DaemonRecord:
         """Starts recorded daemon `index` again on the same host, root directory, address

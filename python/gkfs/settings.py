@@ -449,6 +449,24 @@ class ClusterSettings:
         "Passed to programs by gkfs-ctl run and env (LIBGKFS_RECHECK_TIMEOUT_MS).",
         "--recheck-timeout-ms", env="GKFS_RECHECK_TIMEOUT_MS", parse=parse_int,
         check=_check_positive, metavar="MS")
+    fuse: bool = _setting(
+        False,
+        "gkfs-ctl start also mounts the file system at the mount directory with the FUSE "
+        "client (gkfs-fuse) on every host the daemons run on, so every process there (static "
+        "programs, your shell) reaches it; gkfs-ctl stop unmounts first.",
+        "--fuse", env="GKFS_FUSE", parse=parse_bool)
+    cache: bool = _setting(
+        False,
+        "FUSE mounts for one writer: the kernel keeps attributes and names 1 s, keeps file "
+        "pages across opens and collects writes (writeback cache). Default: every stat and "
+        "lookup asks the daemons and pages are dropped at open (close-to-open consistency "
+        "for several writers).",
+        "--cache", env="GKFS_CACHE", parse=parse_bool)
+    allow_other: bool = _setting(
+        False,
+        "FUSE mounts admit other users than the one who mounted (permissions still apply; "
+        "unprivileged mounts need user_allow_other in /etc/fuse.conf).",
+        "--allow-other", env="GKFS_ALLOW_OTHER", parse=parse_bool)
     daemon: DaemonSettings = dataclasses.field(default_factory=DaemonSettings)
 
 

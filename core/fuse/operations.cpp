@@ -1,0 +1,546 @@
+// libfuse low-level operations over the core Client. Each is a straight line: resolve the
+// node to its path (NodeTable), call the Client, reply. Errors are the Status's errno; a
+// reply is sent exactly once on every path.
+#include <fcntl.h>
+#include <dirent.h>
+#include <linux/fs.h>
+#include <sys/statvfs.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/access.h"
+#include "common/posix_stat.h"
+#include "fuse/filesystem.h"
+
+namespace gkfs::fuse {
+namespace {
+
+// What an open file handle (fi->fh) holds: the inode, and the path forwarding mode needs.
+struct OpenFile {
+  std::string path;
+  uint64_t ino = 0;
+  bool append = false;
+};
+
+// An open directory: its listing, taken at opendir ("." and ".." first).
+struct OpenDir {
+  std::string path;
+  std::vector<DirEntry> entries;
+};
+
+Filesystem& Fs(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
+
+int Errno(const Status& s) { return s.code() > 0 ? s.code() : EIO; }
+
+void FillAttr(const Filesystem& fs, const Metadata& md, struct stat* st) {
+  FillStat(md, fs.client->config().device_id, fs.client->config().chunk_size, 0, st);
+}
+
+// The path of node `node`; false (and the reply sent) when it has none.
+bool PathOf(fuse_req_t req, fuse_ino_t node, std::string* path, uint64_t* ino = nullptr) {
+  uint64_t unused;
+  if (!Fs(req).nodes->Get(node, path, ino != nullptr ? ino : &unused) || path->empty()) {
+    fuse_reply_err(req, ENOENT);
+    return false;
+  }
+  return true;
+}
+
+bool ChildOf(fuse_req_t req, fuse_ino_t parent, const char* name, std::string* path) {
+  std::string dir;
+  if (!PathOf(req, parent, &dir)) return false;
+  if (std::strlen(name) > NAME_MAX) {
+    fuse_reply_err(req, ENAMETOOLONG);
+    return false;
+  }
+  *path = ChildPath(dir, name);
+  return true;
+}
+
+// A new name's entry for the kernel: the node remembered with one lookup.
+void ReplyEntry(fuse_req_t req, const std::string& path, const Metadata& md) {
+  Filesystem& fs = Fs(req);
+  fuse_entry_param e{};
+  e.ino = fs.nodes->Remember(path, md.file_id);
+  e.attr_timeout = fs.cache.attr_timeout;
+  e.entry_timeout = fs.cache.entry_timeout;
+  FillAttr(fs, md, &e.attr);
+  if (fuse_reply_entry(req, &e) != 0) fs.nodes->Forget(e.ino, 1);
+}
+
+// Stats path and replies with its entry (after mkdir, symlink, link, mknod).
+void ReplyEntryOf(fuse_req_t req, const std::string& path) {
+  Metadata md;
+  Status s = Fs(req).client->Stat(path, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  ReplyEntry(req, path, md);
+}
+
+// The Client creates as this process's user; the caller's ids go on afterwards.
+Status OwnByCaller(fuse_req_t req, const std::string& path, uint64_t ino, Metadata* md) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (ctx->uid == md->uid && ctx->gid == md->gid) return Status::OK();
+  Status s = ino != 0 ? Fs(req).client->SetAttrFile(path, ino, -1, -1, -1, ctx->uid, ctx->gid)
+                      : Fs(req).client->SetAttr(path, -1, -1, -1, ctx->uid, ctx->gid);
+  md->uid = ctx->uid;
+  md->gid = ctx->gid;
+  return s;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int64_t Ns(const struct timespec& ts) { return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec; }
+
+// Large requests (1 MiB, as the preload's writes reach the daemons) and, with --cache, the
+// kernel's writeback cache.
+void Init(void* userdata, fuse_conn_info* conn) {
+  auto* fs = static_cast<Filesystem*>(userdata);
+  conn->max_write = 1u << 20;
+  conn->max_readahead = 1u << 20;
+  if (fs->cache.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  if (!fs->cache.writeback) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // open(O_TRUNC) reaches Open with the flag, which truncates by inode.
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Metadata md;
+  Status s = Fs(req).client->Stat(path, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  ReplyEntry(req, path, md);
+}
+
+void Forget(fuse_req_t req, fuse_ino_t node, uint64_t nlookup) {
+  Fs(req).nodes->Forget(node, nlookup);
+  fuse_reply_none(req);
+}
+
+void ForgetMulti(fuse_req_t req, size_t count, struct fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) Fs(req).nodes->Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+// The node's metadata: by the open file when there is one, else by its path, else (a node
+// whose name went) by its inode.
+Status StatNode(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi, Metadata* md) {
+  Filesystem& fs = Fs(req);
+  if (fi != nullptr && fi->fh != 0) {
+    auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+    return fs.client->StatFile(f->path, f->ino, md);
+  }
+  std::string path;
+  uint64_t ino = 0;
+  if (!fs.nodes->Get(node, &path, &ino)) return Status::Error(ENOENT, "unknown node");
+  return path.empty() ? fs.client->StatFile(path, ino, md) : fs.client->Stat(path, md);
+}
+
+void GetAttr(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
+  Metadata md;
+  Status s = StatNode(req, node, fi, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  struct stat st;
+  FillAttr(Fs(req), md, &st);
+  fuse_reply_attr(req, &st, Fs(req).cache.attr_timeout);
+}
+
+void SetAttr(fuse_req_t req, fuse_ino_t node, struct stat* attr, int to_set, fuse_file_info* fi) {
+  Filesystem& fs = Fs(req);
+  std::string path;
+  uint64_t ino = 0;
+  if (!fs.nodes->Get(node, &path, &ino)) return (void)fuse_reply_err(req, ENOENT);
+  if (fi != nullptr && fi->fh != 0) ino = reinterpret_cast<OpenFile*>(fi->fh)->ino;
+  bool by_ino = path.empty() || (fi != nullptr && fi->fh != 0);
+  Status s;
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    s = by_ino ? fs.client->TruncateFile(path, ino, attr->st_size) : fs.client->Truncate(path, attr->st_size);
+  }
+  // int64_t on both arms: mode_t and uid_t are unsigned, and -1 must stay "leave as is".
+  int64_t mode = (to_set & FUSE_SET_ATTR_MODE) ? int64_t{attr->st_mode & 07777} : int64_t{-1};
+  int64_t uid = (to_set & FUSE_SET_ATTR_UID) ? int64_t{attr->st_uid} : int64_t{-1};
+  int64_t gid = (to_set & FUSE_SET_ATTR_GID) ? int64_t{attr->st_gid} : int64_t{-1};
+  int64_t atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? NowNs()
+                  : (to_set & FUSE_SET_ATTR_ATIME) ? Ns(attr->st_atim) : -1;
+  int64_t mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? NowNs()
+                  : (to_set & FUSE_SET_ATTR_MTIME) ? Ns(attr->st_mtim) : -1;
+  bool attrs = mode >= 0 || uid >= 0 || gid >= 0 || atime >= 0 || mtime >= 0 || (to_set & FUSE_SET_ATTR_CTIME);
+  if (s.ok() && attrs) {
+    s = by_ino ? fs.client->SetAttrFile(path, ino, mode, atime, mtime, uid, gid)
+               : fs.client->SetAttr(path, mode, atime, mtime, uid, gid);
+  }
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  GetAttr(req, node, fi);
+}
+
+void ReadLink(fuse_req_t req, fuse_ino_t node) {
+  std::string path;
+  if (!PathOf(req, node, &path)) return;
+  Metadata md;
+  Status s = Fs(req).client->Stat(path, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  if (!md.is_symlink()) return (void)fuse_reply_err(req, EINVAL);
+  fuse_reply_readlink(req, md.link_target.c_str());
+}
+
+void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Filesystem& fs = Fs(req);
+  Metadata md;
+  Status s = S_ISREG(mode) ? fs.client->Create(path, mode & 07777, true, &md, nullptr)
+                           : fs.client->Mknod(path, mode, rdev);
+  if (s.ok()) s = fs.client->Stat(path, &md);
+  if (s.ok()) s = OwnByCaller(req, path, 0, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  ReplyEntry(req, path, md);
+}
+
+void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Filesystem& fs = Fs(req);
+  Metadata md;
+  Status s = fs.client->Mkdir(path, mode & 07777);
+  if (s.ok()) s = fs.client->Stat(path, &md);
+  if (s.ok()) s = OwnByCaller(req, path, 0, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  ReplyEntry(req, path, md);
+}
+
+void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Status s = Fs(req).client->Remove(path);
+  if (s.ok()) Fs(req).nodes->Unlinked(path);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Status s = Fs(req).client->Rmdir(path);
+  if (s.ok()) Fs(req).nodes->Unlinked(path);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+void SymLink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Filesystem& fs = Fs(req);
+  Metadata md;
+  Status s = fs.client->Symlink(path, target);
+  if (s.ok()) s = fs.client->Stat(path, &md);
+  if (s.ok()) s = OwnByCaller(req, path, 0, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  ReplyEntry(req, path, md);
+}
+
+void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+            unsigned int flags) {
+  std::string from, to;
+  if (!ChildOf(req, parent, name, &from) || !ChildOf(req, newparent, newname, &to)) return;
+  Filesystem& fs = Fs(req);
+  if (flags & RENAME_EXCHANGE) return (void)fuse_reply_err(req, EINVAL);
+  if (flags & RENAME_NOREPLACE) {  // not atomic against a concurrent create of `to`
+    Metadata md;
+    Status exists = fs.client->Stat(to, &md);
+    if (exists.ok()) return (void)fuse_reply_err(req, EEXIST);
+    if (exists.code() != ENOENT) return (void)fuse_reply_err(req, Errno(exists));
+  }
+  Status s = fs.client->Rename(from, to);
+  if (s.ok()) fs.nodes->Renamed(from, to);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+void Link(fuse_req_t req, fuse_ino_t node, fuse_ino_t newparent, const char* newname) {
+  std::string old_path, path;
+  if (!PathOf(req, node, &old_path) || !ChildOf(req, newparent, newname, &path)) return;
+  Status s = Fs(req).client->Link(old_path, path);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  ReplyEntryOf(req, path);
+}
+
+void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
+  Filesystem& fs = Fs(req);
+  std::string path;
+  if (!PathOf(req, node, &path)) return;
+  Metadata md;
+  Status s = fs.client->OpenFile(path, false, 0, false, fs.session, &md, nullptr);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  if ((fi->flags & O_TRUNC) && md.is_regular() && md.size != 0) {
+    s = fs.client->TruncateFile(path, md.file_id, 0);
+    if (!s.ok()) {
+      fs.client->Release(fs.session, {md.file_id});
+      return (void)fuse_reply_err(req, Errno(s));
+    }
+  }
+  auto* f = new OpenFile{path, md.file_id, (fi->flags & O_APPEND) != 0};
+  fi->fh = reinterpret_cast<uint64_t>(f);
+  fi->keep_cache = fs.cache.keep_cache;
+  fi->direct_io = fs.cache.direct_io;
+  if (fuse_reply_open(req, fi) != 0) {  // the caller was interrupted: the open ends here
+    fs.client->Release(fs.session, {f->ino});
+    delete f;
+  }
+}
+
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  std::string path;
+  if (!ChildOf(req, parent, name, &path)) return;
+  Filesystem& fs = Fs(req);
+  Metadata md;
+  bool created = false;
+  bool exclusive = (fi->flags & O_EXCL) != 0;
+  Status s = fs.client->OpenFile(path, true, mode & 07777, exclusive, fs.session, &md, &created);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  if (created) s = OwnByCaller(req, path, md.file_id, &md);
+  if (!s.ok()) {
+    fs.client->Release(fs.session, {md.file_id});
+    return (void)fuse_reply_err(req, Errno(s));
+  }
+  auto* f = new OpenFile{path, md.file_id, (fi->flags & O_APPEND) != 0};
+  fi->fh = reinterpret_cast<uint64_t>(f);
+  fi->keep_cache = fs.cache.keep_cache;
+  fi->direct_io = fs.cache.direct_io;
+  fuse_entry_param e{};
+  e.ino = fs.nodes->Remember(path, md.file_id);
+  e.attr_timeout = fs.cache.attr_timeout;
+  e.entry_timeout = fs.cache.entry_timeout;
+  FillAttr(fs, md, &e.attr);
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    fs.nodes->Forget(e.ino, 1);
+    fs.client->Release(fs.session, {f->ino});
+    delete f;
+  }
+}
+
+void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  std::unique_ptr<char[]> buf(new char[size]);  // not zero-filled: Read writes what it returns
+  size_t n = 0;
+  Status s = Fs(req).client->Read(f->path, f->ino, off, buf.get(), size, &n);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  fuse_reply_buf(req, buf.get(), n);
+}
+
+void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  Filesystem& fs = Fs(req);
+  uint64_t at = 0;
+  // Without the writeback cache the kernel passes O_APPEND writes through; the daemon then
+  // places them at the end the file has, whoever else appends.
+  Status s = f->append && !fs.cache.writeback ? fs.client->Append(f->path, f->ino, buf, size, &at)
+                                              : fs.client->Write(f->path, f->ino, off, buf, size);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  fuse_reply_write(req, size);
+}
+
+// Writes are on the daemons when Write returns: close has nothing to push.
+void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  Status s = Fs(req).client->Release(Fs(req).session, {f->ino});
+  delete f;
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+  auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  Status s = Fs(req).client->Sync(f->path, f->ino, datasync ? SyncLevel::kData : SyncLevel::kFile);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+// fallocate(2) mode 0 grows the file to offset + length (the new bytes read as zeros, as
+// holes do); FALLOC_FL_KEEP_SIZE has nothing to reserve; other modes are not supported.
+void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+  auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  if (mode == FALLOC_FL_KEEP_SIZE) return (void)fuse_reply_err(req, 0);
+  if (mode != 0) return (void)fuse_reply_err(req, EOPNOTSUPP);
+  Metadata md;
+  Status s = Fs(req).client->StatFile(f->path, f->ino, &md);
+  uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
+  if (s.ok() && end > md.size) s = Fs(req).client->TruncateFile(f->path, f->ino, end);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+// gkfs keeps no extended attributes: getxattr is not supported (EOPNOTSUPP, as through the
+// preload), the list is empty.
+void GetXattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, EOPNOTSUPP); }
+
+void ListXattr(fuse_req_t req, fuse_ino_t, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, 0);
+  fuse_reply_buf(req, nullptr, 0);
+}
+
+void OpenDirOp(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
+  std::string path;
+  uint64_t ino = 0;
+  if (!PathOf(req, node, &path, &ino)) return;
+  auto* d = new OpenDir{path, {}};
+  Status s = Fs(req).client->ReadDir(path, &d->entries);
+  if (!s.ok()) {
+    delete d;
+    return (void)fuse_reply_err(req, Errno(s));
+  }
+  // ".." names the parent's inode (glibc's readdir hides entries whose d_ino is 0).
+  Metadata parent;
+  std::string up = path == "/" ? "/" : path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+  uint64_t up_ino = Fs(req).client->Stat(up, &parent).ok() ? parent.file_id : ino;
+  std::vector<DirEntry> dots = {DirEntry{".", DT_DIR, ino}, DirEntry{"..", DT_DIR, up_ino}};
+  d->entries.insert(d->entries.begin(), dots.begin(), dots.end());
+  fi->fh = reinterpret_cast<uint64_t>(d);
+  if (fuse_reply_open(req, fi) != 0) delete d;
+}
+
+// One page of the listing from entry `off`; plus: with each entry's attributes, which count
+// as a lookup (except "." and "..", which the kernel does not keep).
+void ReadDirPage(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  Filesystem& fs = Fs(req);
+  auto* d = reinterpret_cast<OpenDir*>(fi->fh);
+  std::vector<char> buf(size);
+  size_t used = 0;
+  for (size_t i = static_cast<size_t>(off); i < d->entries.size(); ++i) {
+    const DirEntry& de = d->entries[i];
+    struct stat st {};
+    st.st_ino = de.ino;
+    st.st_mode = static_cast<mode_t>(DTTOIF(de.type));
+    size_t n;
+    if (!plus) {
+      n = fuse_add_direntry(req, buf.data() + used, size - used, de.name.c_str(), &st, i + 1);
+      if (n > size - used) break;
+    } else {
+      bool dots = de.name == "." || de.name == "..";
+      fuse_entry_param e{};
+      std::string path = ChildPath(d->path, de.name.c_str());
+      Metadata md;
+      if (!dots && fs.client->Stat(path, &md).ok()) {
+        e.ino = fs.nodes->Remember(path, md.file_id);
+        e.attr_timeout = fs.cache.attr_timeout;
+        e.entry_timeout = fs.cache.entry_timeout;
+        FillAttr(fs, md, &e.attr);
+      } else {
+        e.attr = st;  // gone since the listing, or a dot entry: a name without a node
+      }
+      n = fuse_add_direntry_plus(req, buf.data() + used, size - used, de.name.c_str(), &e, i + 1);
+      if (n > size - used) {
+        if (e.ino != 0) fs.nodes->Forget(e.ino, 1);
+        break;
+      }
+    }
+    used += n;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void ReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirPage(req, size, off, fi, false);
+}
+
+void ReadDirPlus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirPage(req, size, off, fi, true);
+}
+
+void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<OpenDir*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void FsyncDir(fuse_req_t req, fuse_ino_t node, int, fuse_file_info*) {
+  std::string path;
+  if (!PathOf(req, node, &path)) return;
+  Status s = Fs(req).client->Sync(path, 0, SyncLevel::kFile);
+  fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+}
+
+void StatFs(fuse_req_t req, fuse_ino_t) {
+  FsStats stats;
+  Status s = Fs(req).client->StatFs(&stats);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  struct statvfs sv {};
+  sv.f_bsize = sv.f_frsize = stats.block_size;
+  sv.f_blocks = stats.total_bytes / stats.block_size;
+  sv.f_bfree = sv.f_bavail = stats.free_bytes / stats.block_size;
+  sv.f_files = stats.files;
+  sv.f_ffree = sv.f_favail = UINT32_MAX;
+  sv.f_namemax = NAME_MAX;
+  sv.f_fsid = Fs(req).client->config().device_id;
+  fuse_reply_statfs(req, &sv);
+}
+
+// access(2), asked only without default_permissions: Linux's rules (common/access.h) with
+// the caller's ids and groups.
+void Access(fuse_req_t req, fuse_ino_t node, int mask) {
+  Metadata md;
+  Status s = StatNode(req, node, nullptr, &md);
+  if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  gid_t groups[256];
+  int n = fuse_req_getgroups(req, 256, groups);
+  auto in_group = [&](uint32_t gid) {
+    if (gid == ctx->gid) return true;
+    for (int i = 0; i < n && i < 256; ++i) {
+      if (groups[i] == gid) return true;
+    }
+    return false;
+  };
+  fuse_reply_err(req, PermitsAccess(md, mask, ctx->uid, in_group) ? 0 : EACCES);
+}
+
+fuse_lowlevel_ops MakeOperations() {
+  fuse_lowlevel_ops ops{};
+  ops.init = Init;
+  ops.lookup = Lookup;
+  ops.forget = Forget;
+  ops.forget_multi = ForgetMulti;
+  ops.getattr = GetAttr;
+  ops.setattr = SetAttr;
+  ops.readlink = ReadLink;
+  ops.mknod = MkNod;
+  ops.mkdir = MkDir;
+  ops.unlink = Unlink;
+  ops.rmdir = RmDir;
+  ops.symlink = SymLink;
+  ops.rename = Rename;
+  ops.link = Link;
+  ops.open = Open;
+  ops.create = Create;
+  ops.read = Read;
+  ops.write = Write;
+  ops.flush = Flush;
+  ops.release = Release;
+  ops.fsync = Fsync;
+  ops.opendir = OpenDirOp;
+  ops.readdir = ReadDir;
+  ops.readdirplus = ReadDirPlus;
+  ops.releasedir = ReleaseDir;
+  ops.fsyncdir = FsyncDir;
+  ops.statfs = StatFs;
+  ops.access = Access;
+  ops.fallocate = Fallocate;
+  ops.getxattr = GetXattr;
+  ops.listxattr = ListXattr;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& Operations() {
+  static const fuse_lowlevel_ops ops = MakeOperations();
+  return ops;
+}
+
+}  // namespace gkfs::fuse

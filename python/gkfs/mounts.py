@@ -1,0 +1,105 @@
+"""FUSE mounts of a gkfs file system: ``gkfs-fuse`` started at a mount directory on this host
+or on another one (over ssh), and unmounted again.
+
+``gkfs-fuse`` gets the client settings as the preload library does (the LIBGKFS_* variables
+of :meth:`gkfs.cluster.Cluster.client_environment`) and returns once the mount is in place or
+has failed, so a failed mount leaves nothing mounted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from typing import Optional, Sequence
+
+from gkfs.launchers.base import ClusterError, quote
+
+__all__ = ["fuse_binary", "is_mounted", "mount_here", "unmount_here", "remote_command"]
+
+FUSE_NAME = "gkfs-fuse"
+_MOUNT_TIMEOUT_S = 120.0   # gkfs-fuse itself gives up after the client timeout
+_UNMOUNT_WAIT_S = 10.0
+
+
+def fuse_binary() -> str:
+    """Path of gkfs-fuse, shipped in the package directory (beside gkfs._core in editable
+    installs)."""
+    import gkfs
+
+    candidate = os.path.join(os.path.dirname(os.path.abspath(gkfs.__file__)), FUSE_NAME)
+    if os.path.exists(candidate):
+        return candidate
+    from gkfs import _core
+    return os.path.join(os.path.dirname(os.path.abspath(_core.__file__)), FUSE_NAME)
+
+
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n") \
+        .replace("\\134", "\\")
+
+
+def is_mounted(path: str) -> bool:
+    """Whether something is mounted at path (this process's mount namespace)."""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return any(_unescape(line.split()[4]) == real for line in f if len(line.split()) > 4)
+
+
+def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
+               allow_other: bool = False) -> None:
+    """Mounts the file system env names at mountdir on this host. ClusterError with
+    gkfs-fuse's message (busy, not a directory, no /dev/fuse, daemons down) on failure."""
+    argv = [fuse_binary()]
+    if cache:
+        argv.append("--cache")
+    if allow_other:
+        argv.append("--allow-other")
+    argv.append(mountdir)
+    full_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    full_env.update({k: v for k, v in env.items() if k != "LD_PRELOAD"})
+    try:
+        proc = subprocess.run(argv, env=full_env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=_MOUNT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"gkfs-fuse did not mount {mountdir} within "
+                           f"{_MOUNT_TIMEOUT_S:g}s") from None
+    if proc.returncode != 0:
+        raise ClusterError(proc.stderr.strip() or f"gkfs-fuse failed at {mountdir} "
+                                                   f"(exit {proc.returncode})")
+
+
+def unmount_here(mountdir: str) -> str:
+    """Unmounts the FUSE mount at mountdir; works while the daemons are down. A mount still
+    in use is detached lazily (it goes once its last user leaves). Returns what it did."""
+    if not is_mounted(mountdir):  # no stat: it fails on a mount whose daemons are down
+        raise ClusterError(f"nothing is mounted at {mountdir}")
+    tool = shutil.which("fusermount3")
+    plain = [tool, "-u", mountdir] if tool else ["umount", mountdir]
+    lazy = [tool, "-u", "-z", mountdir] if tool else ["umount", "-l", mountdir]
+    done = "unmounted"
+    proc = subprocess.run(plain, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if proc.returncode != 0:
+        proc = subprocess.run(lazy, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        done = "detached (busy: it goes when its last user leaves)"
+    if proc.returncode != 0:
+        raise ClusterError(f"cannot unmount {mountdir}: {proc.stderr.strip()}")
+    deadline = time.monotonic() + _UNMOUNT_WAIT_S
+    while is_mounted(mountdir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return f"{mountdir}: {done}"
+
+
+def remote_command(target: str, ssh_args: Sequence[str], ctl_args: Sequence[str],
+                   timeout: Optional[float] = _MOUNT_TIMEOUT_S) -> None:
+    """Runs ``gkfs-ctl ctl_args`` on target over ssh, with this interpreter's path (gkfs is
+    installed at the same place on every host, as the launchers require)."""
+    argv = ["ssh", "-o", "BatchMode=yes", *ssh_args, target,
+            quote([sys.executable, "-m", "gkfs.cli", *ctl_args])]
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise ClusterError(f"on {target}: {proc.stderr.strip() or proc.stdout.strip()}")

@@ -1,0 +1,273 @@
+"""The FUSE client (gkfs-fuse, issue 12): the mount directory as a real mount, reached by
+every process of the host without the preload library: a statically linked program, a shell's
+own redirections, writable shared mmap between processes, a program stored in gkfs run by the
+kernel, df; mounts as root and as an unprivileged user (fusermount3), allow_other; the errors
+of gkfs-ctl mount and umount, and a dead daemon (EIO/EHOSTDOWN, never a hang)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HANG_GUARD_S, compile_c, gkfs_ctl, start_fs, stop_fs, unavailable
+
+pytestmark = pytest.mark.fuse
+NOBODY = 65534
+
+
+def require_fuse() -> None:
+    if not os.path.exists("/dev/fuse"):
+        unavailable("no /dev/fuse")
+    if shutil.which("fusermount3") is None:
+        unavailable("needs fusermount3 (apt: fuse3)")
+
+
+@pytest.fixture(scope="module")
+def fs():
+    """2 daemons and their mount directory mounted with gkfs-ctl start --fuse --allow-other."""
+    require_fuse()
+    started = start_fs(2, args=["--fuse", "--allow-other"])
+    os.chmod(Path(started.mountdir).parent, 0o755)  # other users reach the mount point
+    yield started
+    stop_fs(started)
+
+
+def plain_env(fs) -> dict[str, str]:
+    """The environment of a process that is not preloaded: it reaches gkfs through the kernel."""
+    return {k: v for k, v in fs.env.items() if k != "LD_PRELOAD"}
+
+
+def run_plain(fs, cmd, **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("env", plain_env(fs))
+    return fs.run(cmd, **kwargs)
+
+
+def mounted(path: str) -> bool:
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return any(line.split()[4] == real for line in f)
+
+
+def test_start_fuse_mounts_the_mount_directory(fs):
+    assert mounted(fs.mountdir)
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        line = next(l for l in f if l.split()[4] == os.path.realpath(fs.mountdir))
+    assert "fuse.gkfs" in line and "nosuid" in line
+
+
+def test_static_program_writes_and_reads_a_file(fs, tmp_path):
+    source = tmp_path / "static.c"
+    source.write_text(textwrap.dedent(r"""
+        #include <fcntl.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <unistd.h>
+        int main(int argc, char** argv) {
+          const char msg[] = "written by a static program\n";
+          int fd = open(argv[1], O_CREAT | O_TRUNC | O_WRONLY, 0644);
+          if (fd < 0 || write(fd, msg, sizeof msg - 1) != sizeof msg - 1 || close(fd)) return 1;
+          char buf[64] = {0};
+          fd = open(argv[1], O_RDONLY);
+          ssize_t n = read(fd, buf, sizeof buf);
+          close(fd);
+          printf("%zd %s", n, buf);
+          return n == sizeof msg - 1 && memcmp(buf, msg, n) == 0 ? 0 : 2;
+        }
+    """))
+    binary = compile_c(source, tmp_path / "static", "-static")
+    result = run_plain(fs, [binary, f"{fs.mountdir}/static.txt"])
+    assert result.returncode == 0, result.stderr
+    with fs.client() as c:  # in gkfs, not on a local disk under the mount point
+        assert c.read_bytes("/static.txt") == b"written by a static program\n"
+
+
+def test_a_shells_own_redirections_land_in_gkfs(fs):
+    """The commands come on the shell's standard input, as typed: the shell itself opens
+    the files (no child process, no preload)."""
+    script = textwrap.dedent(f"""
+        cd {fs.mountdir}
+        echo first > typed.txt
+        echo second >> typed.txt
+        read -r line < typed.txt
+        echo "read: $line"
+        exec 3> fd3.txt; echo via-fd3 >&3; exec 3>&-
+    """)
+    result = run_plain(fs, ["bash", "--norc", "-s"], input=script, shell=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "read: first\n"
+    with fs.client() as c:
+        assert c.read_bytes("/typed.txt") == b"first\nsecond\n"
+        assert c.read_bytes("/fd3.txt") == b"via-fd3\n"
+
+
+MMAP_PEER = textwrap.dedent(r"""
+    import mmap, os, sys, time
+    path, me, other = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    fd = os.open(path, os.O_RDWR)
+    m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    m[me * 8:(me + 1) * 8] = b"peer%04d" % me
+    m.flush()  # msync(MS_SYNC)
+    deadline = time.monotonic() + 60
+    while m[other * 8:(other + 1) * 8] != b"peer%04d" % other:
+        if time.monotonic() > deadline:
+            sys.exit("never saw the other's store")
+        time.sleep(0.01)
+    print(m[:16].decode())
+""")
+
+
+def test_shared_writable_mmap_between_two_processes(fs, tmp_path):
+    path = f"{fs.mountdir}/shared.map"
+    with open(path, "wb") as f:
+        f.truncate(4096)
+    peer = tmp_path / "peer.py"
+    peer.write_text(MMAP_PEER)
+    procs = [subprocess.Popen(["python3", str(peer), path, str(i), str(1 - i)],
+                              env=plain_env(fs), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in (0, 1)]
+    outs = [p.communicate(timeout=HANG_GUARD_S) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert out.strip() == "peer0000peer0001"
+    with fs.client() as c:  # msync wrote the pages through to the daemons
+        assert c.read_bytes("/shared.map")[:16] == b"peer0000peer0001"
+
+
+def test_the_kernel_execs_a_program_stored_in_gkfs(fs, tmp_path):
+    source = tmp_path / "hello.c"
+    source.write_text('#include <stdio.h>\nint main(int c, char** v) '
+                      '{ printf("hello from gkfs %d\\n", c); return 0; }\n')
+    binary = compile_c(source, tmp_path / "hello")
+    shutil.copy(binary, f"{fs.mountdir}/hello")
+    os.chmod(f"{fs.mountdir}/hello", 0o755)
+    result = run_plain(fs, [f"{fs.mountdir}/hello", "x"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello from gkfs 2\n"
+
+
+def test_df_on_the_mount(fs):
+    result = run_plain(fs, ["df", "-P", "-B1", fs.mountdir])
+    assert result.returncode == 0, result.stderr
+    fields = result.stdout.splitlines()[1].split()
+    assert fields[0] == "gkfs" and fields[-1] == os.path.realpath(fs.mountdir)
+    with fs.client() as c:
+        assert int(fields[1]) == c.statfs().total_bytes // 4096 * 4096 or int(fields[1]) > 0
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def test_allow_other_admits_other_users_with_permissions_applied(fs):
+    Path(f"{fs.mountdir}/public.txt").write_text("everyone\n")
+    os.chmod(f"{fs.mountdir}/public.txt", 0o644)
+    Path(f"{fs.mountdir}/private.txt").write_text("root only\n")
+    os.chmod(f"{fs.mountdir}/private.txt", 0o600)
+    result = run_plain(fs, ["cat", f"{fs.mountdir}/public.txt"], preexec_fn=as_nobody)
+    assert result.returncode == 0 and result.stdout == "everyone\n", result.stderr
+    result = run_plain(fs, ["cat", f"{fs.mountdir}/private.txt"], preexec_fn=as_nobody)
+    assert result.returncode == 1 and "Permission denied" in result.stderr
+
+
+def test_unprivileged_mount_with_fusermount3(fs):
+    """nobody mounts the file system with gkfs-fuse (what gkfs-ctl mount runs; fusermount3
+    is set-user-ID root) and creates files that it owns; without --allow-other even root is
+    kept out; nobody unmounts it again. Debian's /dev/fuse is mode 0666, a container's may be
+    0600: the script runs in a private mount namespace with a 0666 node bound over it. A copy
+    of gkfs-fuse sits in a directory nobody reaches."""
+    from gkfs.mounts import fuse_binary
+
+    home = Path(tempfile.mkdtemp(prefix="gkfs-nobody-", dir="/tmp"))
+    mnt, dev, secret, binary = home / "mnt", home / "dev", home / "secret", home / "gkfs-fuse"
+    mnt.mkdir()
+    dev.mkdir()
+    shutil.copy(fs.hosts_file + ".secret", secret)
+    shutil.copy(fuse_binary(), binary)
+    for p in (home, mnt, secret):
+        os.chown(p, NOBODY, NOBODY)
+    os.chmod(home, 0o755)
+    os.chmod(Path(fs.hosts_file).parent, 0o755)
+    nobody = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups"
+    script = textwrap.dedent(f"""
+        mount -t tmpfs -o mode=755 none {dev} && mknod -m 666 {dev}/fuse c 10 229 &&
+            mount --bind {dev}/fuse /dev/fuse || exit 10
+        cd /
+        {nobody} {binary} {mnt} || exit 11
+        {nobody} sh -c 'echo mine > {mnt}/own/f && stat -c "owner %u" {mnt}/own/f'
+        cat {mnt}/own/f 2>/dev/null || echo "root kept out"
+        {nobody} fusermount3 -u {mnt} && echo unmounted
+    """)
+    env = dict(plain_env(fs), LIBGKFS_SECRET_FILE=str(secret))
+    with fs.client() as c:  # the root directory is root's: nobody writes in its own
+        c.mkdir("/own")
+        c.chown("/own", NOBODY, NOBODY)
+    try:
+        result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                                env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"owner {NOBODY}\nroot kept out\nunmounted\n", result.stderr
+        with fs.client() as c:
+            assert c.stat("/own/f").st_uid == NOBODY
+            assert c.read_bytes("/own/f") == b"mine\n"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_mount_errors_leave_nothing_mounted(fs, tmp_path):
+    busy = gkfs_ctl("mount", "--hosts-file", fs.hosts_file, fs.mountdir)
+    assert busy.returncode == 1 and "busy" in busy.stderr
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    notdir = gkfs_ctl("mount", "--hosts-file", fs.hosts_file, str(regular))
+    assert notdir.returncode == 1 and "not a directory" in notdir.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    down = gkfs_ctl("mount", "--hosts-file", str(tmp_path / "no-hosts.txt"), str(empty))
+    assert down.returncode == 1 and "no-hosts.txt" in down.stderr
+    assert not mounted(str(empty)) and not mounted(str(regular))
+    # No /dev/fuse: a private mount namespace whose /dev is an empty tmpfs.
+    script = f"mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && " \
+             f"exec {gkfs_ctl_argv()} mount " \
+             f"--hosts-file {fs.hosts_file} {empty}"
+    nodev = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                           capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert nodev.returncode == 1 and "/dev/fuse" in nodev.stderr, nodev.stderr
+    unmounted = gkfs_ctl("umount", "--hosts-file", fs.hosts_file, str(empty))
+    assert unmounted.returncode == 1 and "nothing is mounted" in unmounted.stderr
+
+
+def gkfs_ctl_argv() -> str:
+    from conftest import entry_point
+
+    return " ".join(entry_point("gkfs-ctl", "gkfs.cli"))
+
+
+@pytest.mark.slow
+def test_dead_daemons_give_errors_and_umount_still_works(tmp_path):
+    require_fuse()
+    fs = start_fs(2, args=["--fuse", "--timeout-ms", "2000"])
+    try:
+        Path(f"{fs.mountdir}/before.txt").write_text("x")
+        state = json.loads(Path(fs.hosts_file + ".pids.json").read_text())
+        for d in state["daemons"]:
+            os.kill(d["pid"], signal.SIGKILL)
+        result = run_plain(fs, ["cat", f"{fs.mountdir}/before.txt"])
+        assert result.returncode == 1
+        assert ("Host is down" in result.stderr or "Input/output error" in result.stderr), \
+            result.stderr
+        umount = gkfs_ctl("umount", "--hosts-file", fs.hosts_file)
+        assert umount.returncode == 0, umount.stderr
+        assert not mounted(fs.mountdir)
+    finally:
+        stop_fs(fs)
