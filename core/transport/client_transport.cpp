@@ -70,26 +70,34 @@ Status ClientTransport::Create(const std::vector<std::string>& uris, const Optio
     protocol = d.parsed.protocol;
   }
   Status s = Worker::Create(protocol, all_loopback ? "lo" : "", options.with_shm, &t->net_);
-  if (s.ok() && options.with_shm) s = Worker::CreateLocal(&t->local_);
   if (!s.ok()) return s;
   t->net_rx_ = {t.get(), t->net_.get()};
-  t->local_rx_ = {t.get(), t->local_.get()};
-  for (Receiver* rx : {&t->net_rx_, &t->local_rx_}) {
-    if (rx->worker == nullptr) continue;
-    if (!(s = rx->worker->SetAmHandler(rpc::kReplyAmId, &ClientTransport::OnReply, rx)).ok()) return s;
-  }
-  t->poller_ = std::make_unique<Poller>(t->net_.get(), t->local_.get());
-  t->max_header_ = SIZE_MAX;
-  for (Worker* w : {t->net_.get(), t->local_.get()}) {
+  if (!(s = t->net_->SetAmHandler(rpc::kReplyAmId, &ClientTransport::OnReply, &t->net_rx_)).ok()) return s;
+  t->SetUpPolling();
+  *out = std::move(t);
+  return Status::OK();
+}
+
+void ClientTransport::SetUpPolling() {
+  poller_ = std::make_unique<Poller>(net_.get(), local_.get());
+  max_header_ = SIZE_MAX;
+  for (Worker* w : {net_.get(), local_.get()}) {
     if (w == nullptr) continue;
     ucp_worker_attr_t attr{};
     attr.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER;
-    if (ucp_worker_query(w->handle(), &attr) == UCS_OK) {
-      t->max_header_ = std::min<size_t>(t->max_header_, attr.max_am_header);
-    }
+    if (ucp_worker_query(w->handle(), &attr) == UCS_OK) max_header_ = std::min<size_t>(max_header_, attr.max_am_header);
   }
-  if (t->max_header_ == SIZE_MAX) t->max_header_ = 0;  // unknown: bodies go in the data
-  *out = std::move(t);
+  if (max_header_ == SIZE_MAX) max_header_ = 0;  // unknown: bodies go in the data
+}
+
+Status ClientTransport::MakeLocalWorker() {
+  std::unique_ptr<Worker> local;
+  Status s = Worker::CreateLocal(&local);
+  if (!s.ok()) return s;
+  local_rx_ = {this, local.get()};
+  if (!(s = local->SetAmHandler(rpc::kReplyAmId, &ClientTransport::OnReply, &local_rx_)).ok()) return s;
+  local_ = std::move(local);
+  SetUpPolling();  // nothing is in flight between two Run()s
   return Status::OK();
 }
 
@@ -137,7 +145,17 @@ bool ClientTransport::NeedsIntroduction(uint32_t daemon) const {
 void ClientTransport::AttachSharedMemory(uint32_t daemon, const std::string& worker_address) {
   Daemon& d = daemons_[daemon];
   d.introduced = true;
-  if (worker_address.empty() || d.shm_ep != nullptr || local_ == nullptr) return;
+  if (worker_address.empty() || d.shm_ep != nullptr) return;
+  // The shared-memory worker is made when a daemon first offers shared memory, not at
+  // start: its descriptors (FIFOs, memfds) would otherwise sit among a program's low
+  // numbers in every process on a daemon's host, where shells pick numbers by hand.
+  if (local_ == nullptr) {
+    Status s = MakeLocalWorker();
+    if (!s.ok()) {
+      GKFS_LOG(kInfo, "no shared-memory worker (" + s.message() + "); using tcp");
+      return;
+    }
+  }
   ucp_ep_params_t ep{};
   ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
   ep.address = reinterpret_cast<const ucp_address_t*>(worker_address.data());

@@ -142,6 +142,10 @@ class ClientTransport {
     Worker* worker = nullptr;
   };
   ClientTransport() = default;
+  // The poller over the workers there are, and the AM header size both take.
+  void SetUpPolling();
+  // The shared-memory worker, made on the first offer (AttachSharedMemory).
+  Status MakeLocalWorker();
   Status Connect(Daemon& d);
   // Sends call, fails it at once (its daemon is down) or holds it for a recheck.
   void Start(Call* call, Clock::time_point now);
@@ -168,7 +172,7 @@ class ClientTransport {
   static void OnReplyData(void* request, ucs_status_t status, size_t length, void* user_data);
 
   std::unique_ptr<Worker> net_;    // tcp (or verbs) endpoints: every daemon's liveness
-  std::unique_ptr<Worker> local_;  // --auto-sm: worker-address endpoints; null without
+  std::unique_ptr<Worker> local_;  // --auto-sm: worker-address endpoints; null until offered
   std::unique_ptr<Poller> poller_;
   Receiver net_rx_, local_rx_;
   std::vector<std::string> uris_;  // as given to Create
