@@ -89,7 +89,7 @@ def test_scrape_counters_grow_with_the_work_done(metrics_fs):
                      uri=_uri_of(s)) == 1
     with metrics_fs.client() as fs:
         data = bytes(range(256)) * (MiB // 256)
-        with fs.open("/m.bin", "wb") as f:
+        with fs.open("/m.bin", "wb", buffering=0) as f:  # four writes, four requests or more
             for i in range(4):
                 f.write(data[i * MiB // 4:(i + 1) * MiB // 4])
         assert fs.read_bytes("/m.bin") == data

@@ -364,7 +364,7 @@ def _fwd_arbiter(cluster: Cluster, args: argparse.Namespace,
         config = _settings.load(ForwardingArbiterSettings, args)
     except _settings.SettingsError as e:
         parser.error(str(e))
-    loop = arbiter.Arbiter(config.jobs, config.out, config.io_nodes, cluster.io_node_statistics)
+    loop = arbiter.Arbiter(config.jobs, config.out, config.io_nodes, cluster.statistics)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

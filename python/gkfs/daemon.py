@@ -146,7 +146,7 @@ def _listen_problem(config: Any, error: BaseException) -> str:
     """For a listener that failed, why, naming the flag to fix ('' if it is not that): an
     address that is not this host's (-l/--listen) is not 'Address already in use'."""
     match = re.search(r"cannot listen on \[?([^\]\s]*?)\]?:(\d+)", str(error))
-    if not match:
+    if not match or "--metrics-port" in str(error):  # that one names its flag already
         return ""
     host, port = match.group(1), int(match.group(2))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
