@@ -460,9 +460,9 @@ def test_a_thread_waiting_on_a_frozen_daemon_does_not_hold_up_the_others(make_fs
     frozen = owned_paths(fs, victim["uri"], "f", 1)[0]
     healthy = owned_paths(fs, local_record(fs, 0)["uri"], "h", 1)[0]
     import gkfs
-    setup = gkfs.Client(fs.hosts_file)
-    for path in (frozen, healthy):
-        setup.write_bytes(path, b"x")
+    with gkfs.Client(fs.hosts_file) as setup:
+        for path in (frozen, healthy):
+            setup.write_bytes(path, b"x")
     if via == "client":
         env = dict(os.environ, PROBE_CLIENT=fs.hosts_file)
         args = [frozen, healthy]

@@ -21,7 +21,15 @@ fs = module_fs(2)
 
 @pytest.fixture(scope="module")
 def opts(fs):
-    return {"hosts_file": fs.hosts_file}
+    yield {"hosts_file": fs.hosts_file}
+    # fsspec keeps its instances (and their clients) for the life of the process: close them
+    # while the daemons run, not at interpreter exit after this file system has stopped
+    # (a client destroyed then aborted pytest inside UCX's worker clean-up).
+    from gkfs.fsspec_fs import GkfsFileSystem
+
+    for instance in list(GkfsFileSystem._cache.values()):
+        instance.client.close()
+    GkfsFileSystem.clear_instance_cache()
 
 
 def test_protocol_is_registered_by_the_entry_point():

@@ -397,10 +397,10 @@ def test_same_host_clients_use_shared_memory_with_auto_sm(make_fs, flags, shared
     """Same-host clients reach --auto-sm daemons over shared memory (DaemonInfo tells);
     without it, over the network."""
     fs = make_fs(daemons=2, args=flags)
-    client = gkfs.Client(fs.hosts_file)
-    client.write_bytes("/f", b"x" * 100)
-    assert client.read_bytes("/f") == b"x" * 100
-    assert [d.shared_memory for d in client.daemons()] == [shared, shared]
+    with gkfs.Client(fs.hosts_file) as client:
+        client.write_bytes("/f", b"x" * 100)
+        assert client.read_bytes("/f") == b"x" * 100
+        assert [d.shared_memory for d in client.daemons()] == [shared, shared]
 
 
 def test_a_client_of_another_user_reaches_auto_sm_daemons_over_the_network(make_fs):
@@ -410,7 +410,8 @@ def test_a_client_of_another_user_reaches_auto_sm_daemons_over_the_network(make_
     import subprocess
     import sys
     fs = make_fs(daemons=2, args=("--auto-sm",))
-    gkfs.Client(fs.hosts_file).write_bytes("/shared", b"for everyone")
+    with gkfs.Client(fs.hosts_file) as client:
+        client.write_bytes("/shared", b"for everyone")
     for path in (os.path.dirname(fs.hosts_file), fs.hosts_file, fs.hosts_file + ".secret"):
         os.chmod(path, 0o755)  # nobody may connect (the test's choice)
     script = f"print(open({fs.mountdir + '/shared'!r}).read())"
