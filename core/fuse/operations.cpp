@@ -273,6 +273,15 @@ void Link(fuse_req_t req, fuse_ino_t node, fuse_ino_t newparent, const char* new
   ReplyEntryOf(req, path);
 }
 
+// The open file a descriptor of the kernel's names (fi->fh), with the caching mode of the mount.
+OpenFile* AttachOpenFile(const Filesystem& fs, const std::string& path, const Metadata& md, fuse_file_info* fi) {
+  auto* f = new OpenFile{path, md.file_id, (fi->flags & O_APPEND) != 0};
+  fi->fh = reinterpret_cast<uint64_t>(f);
+  fi->keep_cache = fs.cache.keep_cache;
+  fi->direct_io = fs.cache.direct_io;
+  return f;
+}
+
 void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   Filesystem& fs = Fs(req);
   std::string path;
@@ -287,10 +296,7 @@ void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
       return (void)fuse_reply_err(req, Errno(s));
     }
   }
-  auto* f = new OpenFile{path, md.file_id, (fi->flags & O_APPEND) != 0};
-  fi->fh = reinterpret_cast<uint64_t>(f);
-  fi->keep_cache = fs.cache.keep_cache;
-  fi->direct_io = fs.cache.direct_io;
+  OpenFile* f = AttachOpenFile(fs, path, md, fi);
   if (fuse_reply_open(req, fi) != 0) {  // the caller was interrupted: the open ends here
     fs.client->Release(fs.session, {f->ino});
     delete f;
@@ -311,10 +317,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
     fs.client->Release(fs.session, {md.file_id});
     return (void)fuse_reply_err(req, Errno(s));
   }
-  auto* f = new OpenFile{path, md.file_id, (fi->flags & O_APPEND) != 0};
-  fi->fh = reinterpret_cast<uint64_t>(f);
-  fi->keep_cache = fs.cache.keep_cache;
-  fi->direct_io = fs.cache.direct_io;
+  OpenFile* f = AttachOpenFile(fs, path, md, fi);
   fuse_entry_param e{};
   e.ino = fs.nodes->Remember(path, md.file_id);
   e.attr_timeout = fs.cache.attr_timeout;

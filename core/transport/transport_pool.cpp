@@ -54,9 +54,4 @@ void TransportPool::GiveBack(std::unique_ptr<ClientTransport> t) {
   returned_.notify_one();
 }
 
-size_t TransportPool::made() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return made_;
-}
-
 }  // namespace gkfs::transport

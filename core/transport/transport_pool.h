@@ -39,8 +39,6 @@ class TransportPool {
   // A transport for this thread's next calls; waits while `max` are leased.
   Lease Acquire();
   int timeout_ms() const { return timeout_ms_; }
-  // Transports made so far (tests, status).
-  size_t made() const;
 
  private:
   void GiveBack(std::unique_ptr<ClientTransport> t);

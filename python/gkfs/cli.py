@@ -474,14 +474,5 @@ _COMMANDS = {"start": _start, "stop": _stop, "restart-daemon": _restart, "status
              "stage-in": _stage, "stage-out": _stage, "mount": _mount, "umount": _umount}
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{n}B"
-
-
 if __name__ == "__main__":
     sys.exit(main())
