@@ -30,7 +30,8 @@ def scheduler(spec: str) -> object:
                                                 "waiting_time = 0", *keys])
         host = SchedulerHost(parse_config(text, "<bench>"))
         return _core.python_scheduler(host, host.config.max_aggregation)
-    raise SystemExit(f"fwd_io_node: unknown scheduler {spec!r} (py:NAME or cxx:N)")
+    raise SystemExit(f"fwd_io_node: unknown scheduler {spec!r} "
+                     f"(py:NAME[+KEY=VALUE...] or cxx:N)")
 
 
 def main() -> int:
