@@ -179,7 +179,6 @@ EXCHANGE = textwrap.dedent(r"""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: RENAME_EXCHANGE is EINVAL in the core")
 @pytest.mark.parametrize("through", ["fuse", "preload"])
 def test_rename_exchange_swaps_files_and_directories(fs, tmp_path, through):
     base = f"{fs.mountdir}/exchange-{through}"

@@ -33,7 +33,6 @@ TOO_DEEP = "/".join(["d" * 200] * 21)
 # not the absolute path they make with the working directory or a directory descriptor.
 DEEP = "/".join(["d" * 200] * 15)
 UP = "../" * 15
-EXCHANGE_MISSING = "issue 12: RENAME_EXCHANGE is EINVAL in the core"
 
 
 def padded(tail: str, length: int) -> str:
@@ -263,14 +262,11 @@ ROWS = [
       as_nobody=True),
     R("symlink-in-unwritable-dir", "symlink x {b}/dir/newlink", "EACCES", as_nobody=True),
     R("renameat2-noreplace", "renameat2 cwd {b}/file cwd {b}/ro RENAME_NOREPLACE", "EEXIST"),
-    R("renameat2-exchange", "renameat2 cwd {b}/file cwd {b}/ro RENAME_EXCHANGE", "ok",
-      xfail=EXCHANGE_MISSING),
-    R("renameat2-exchange-dirs", "renameat2 cwd {b}/dir cwd {b}/wdir RENAME_EXCHANGE", "ok",
-      xfail=EXCHANGE_MISSING),
-    R("renameat2-exchange-dir-file", "renameat2 cwd {b}/dir cwd {b}/file RENAME_EXCHANGE", "ok",
-      xfail=EXCHANGE_MISSING),
+    R("renameat2-exchange", "renameat2 cwd {b}/file cwd {b}/ro RENAME_EXCHANGE", "ok"),
+    R("renameat2-exchange-dirs", "renameat2 cwd {b}/dir cwd {b}/wdir RENAME_EXCHANGE", "ok"),
+    R("renameat2-exchange-dir-file", "renameat2 cwd {b}/dir cwd {b}/file RENAME_EXCHANGE", "ok"),
     R("renameat2-exchange-missing", "renameat2 cwd {b}/file cwd {b}/missing RENAME_EXCHANGE",
-      "ENOENT", xfail=EXCHANGE_MISSING),
+      "ENOENT"),
     R("renameat2-exchange-into-subtree", "renameat2 cwd {b}/dir cwd {b}/dir/sub RENAME_EXCHANGE",
       "EINVAL"),
     R("renameat2-exchange-noreplace", "renameat2 cwd {b}/file cwd {b}/ro RENAME_EXCHANGE|RENAME_NOREPLACE",

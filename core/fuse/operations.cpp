@@ -253,7 +253,11 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   std::string from, to;
   if (!ChildOf(req, parent, name, &from) || !ChildOf(req, newparent, newname, &to)) return;
   Filesystem& fs = Fs(req);
-  if (flags & RENAME_EXCHANGE) return (void)fuse_reply_err(req, EINVAL);
+  if (flags & RENAME_EXCHANGE) {  // the kernel found both names and refused a subtree
+    Status s = fs.client->Exchange(from, to);
+    if (s.ok()) fs.nodes->Exchanged(from, to);
+    return (void)fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+  }
   if (flags & RENAME_NOREPLACE) {  // not atomic against a concurrent create of `to`
     Metadata md;
     Status exists = fs.client->Stat(to, &md);
