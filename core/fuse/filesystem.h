@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "fuse/node_table.h"
+#include "fuse/recent_attrs.h"
 #include "gkfs/client.h"
 
 namespace gkfs::fuse {
@@ -26,6 +27,7 @@ struct Filesystem {
   std::unique_ptr<Client> client;
   std::unique_ptr<NodeTable> nodes;
   CacheOptions cache;
+  RecentAttrs recent;          // one round trip for a path walk's LOOKUP + GETATTR
   uint64_t session = 1;        // the opener id of this mount's opens (Client::OpenFile)
 };
 
