@@ -14,6 +14,9 @@
 
 namespace gkfs::fuse {
 
+// The largest read or write request the kernel sends (max_write, max_readahead).
+constexpr unsigned kMaxRequestBytes = 1u << 20;
+
 struct CacheOptions {
   // Seconds the kernel may keep attributes and names (0: ask gkfs every time).
   double attr_timeout = 0;

@@ -116,8 +116,8 @@ int64_t Ns(const struct timespec& ts) { return int64_t(ts.tv_sec) * 1000000000 +
 // kernel's writeback cache.
 void Init(void* userdata, fuse_conn_info* conn) {
   auto* fs = static_cast<Filesystem*>(userdata);
-  conn->max_write = 1u << 20;
-  conn->max_readahead = 1u << 20;
+  conn->max_write = kMaxRequestBytes;
+  conn->max_readahead = kMaxRequestBytes;
   if (fs->cache.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (!fs->cache.writeback) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   // open(O_TRUNC) reaches Open with the flag, which truncates by inode.
