@@ -192,6 +192,36 @@ def test_rename_exchange_swaps_files_and_directories(fs, tmp_path, through):
         "['z'] ['deep', 'x']", "deep in a in b", "True file f", "4 2", "['deep', 'x']"]
 
 
+def test_a_path_walk_asks_the_daemons_once_per_name():
+    """With timeouts 0 the kernel sends LOOKUP and then GETATTR for each name a path walk
+    passes (default_permissions' search check, stat's own). gkfs-fuse answers such a GETATTR
+    from the lookup's round trip (RecentAttrs), so stat of /d/f costs at most 3 Stat
+    requests (the root's search check, d, f) where it cost 5; changes made through the
+    mount still show at once."""
+    require_fuse()
+    from test_metrics import free_ports, scrape, value
+
+    port = free_ports(1)
+    fs = start_fs(1, args=["--fuse", "--metrics-port", str(port)])
+    try:
+        os.mkdir(f"{fs.mountdir}/d")
+        names = [f"{fs.mountdir}/d/f{i}" for i in range(20)]
+        for name in names:
+            Path(name).write_text("x")
+        stats = lambda: value(scrape(port), "gkfs_requests_total", verb="Stat", outcome="ok")
+        before = stats()
+        for name in names:
+            assert os.stat(name).st_size == 1
+        assert stats() - before <= 3 * len(names)
+        os.chmod(names[0], 0o600)  # a change through the mount, seen by the next stat
+        assert os.stat(names[0]).st_mode & 0o777 == 0o600
+        links = os.stat(f"{fs.mountdir}/d").st_nlink
+        os.mkdir(f"{fs.mountdir}/d/sub")
+        assert os.stat(f"{fs.mountdir}/d").st_nlink == links + 1
+    finally:
+        stop_fs(fs)
+
+
 def test_df_on_the_mount(fs):
     result = run_plain(fs, ["df", "-P", "-B1", fs.mountdir])
     assert result.returncode == 0, result.stderr
