@@ -209,9 +209,7 @@ def test_two_instances_side_by_side(make_net_fs, vcluster, tmp_path):
 
 
 @pytest.mark.fuse
-@pytest.mark.parametrize("launcher", ["ssh", pytest.param("mpirun", marks=pytest.mark.xfail(
-    strict=True, reason="issue 12: start --fuse --launcher mpirun mounts on the host of "
-    "gkfs-ctl when the daemon hosts report its host name"))])
+@pytest.mark.parametrize("launcher", ["ssh", "mpirun"])
 def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher):
     """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
     each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
