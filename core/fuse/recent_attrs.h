@@ -23,7 +23,8 @@ class RecentAttrs {
   // The attributes of node as replied to thread tid at now_ns.
   void Remember(uint64_t node, uint32_t tid, const struct stat& st, int64_t now_ns);
   // True (and *st) if thread tid was given node's attributes less than kReuseNs before
-  // now_ns and nothing changed through this mount since.
+  // now_ns and nothing changed through this mount since. Never for tid 0 (requests the
+  // kernel makes on no thread's behalf).
   bool Reuse(uint64_t node, uint32_t tid, int64_t now_ns, struct stat* st) const;
   // Something changed through this mount: no reuse of anything remembered before.
   void Changed() { generation_.fetch_add(1, std::memory_order_acq_rel); }
@@ -54,7 +55,7 @@ inline bool RecentAttrs::Reuse(uint64_t node, uint32_t tid, int64_t now_ns, stru
   auto it = entries_.find(node);
   if (it == entries_.end()) return false;
   const Entry& e = it->second;
-  if (e.tid != tid || e.generation != generation || now_ns - e.at_ns >= kReuseNs || now_ns < e.at_ns) return false;
+  if (tid == 0 || e.tid != tid || e.generation != generation || now_ns - e.at_ns >= kReuseNs || now_ns < e.at_ns) return false;
   *st = e.st;
   return true;
 }
