@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point, eventually
+from conftest import HANG_GUARD_S, entry_point, eventually, unavailable
 
 from gkfs.launchers.base import proc_start_time
 
@@ -72,4 +73,37 @@ squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
     assert proc_start_time(state["daemons"][0]["pid"]) is None
     assert not hosts.exists() and not Path(f"{hosts}.secret").exists()
     # slurmctld ends the allocation shortly after salloc returns: wait for it (bounded).
+    assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()
+
+
+@pytest.mark.fuse
+def test_srun_start_fuse_mounts_and_stop_unmounts(local_slurm):
+    """gkfs-ctl start --launcher srun --fuse: the mount directory of the allocation's node is a
+    FUSE mount; a plain shell (no preload) writes, cat reads, the preload sees the same file;
+    stop unmounts before it ends the daemons' step."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    base = Path(local_slurm.dir) / "fuse"
+    hosts, mnt = base / "hosts.txt", base / "mnt"
+    ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
+    common = f"--hosts-file {hosts}"
+    script = f"""
+set -eu
+{ctl} start --launcher srun --fuse {common} --rootdir {base}/root --mountdir {mnt}
+echo "mounts: $(grep -c ' {mnt} .*fuse.gkfs' /proc/self/mountinfo)"
+env -u LD_PRELOAD sh -c 'echo through-the-kernel > {mnt}/note'
+echo "plain: $(env -u LD_PRELOAD cat {mnt}/note)"
+echo "srun step: $(srun --nodes=1 --ntasks=1 cat {mnt}/note)"
+echo "preload: $({ctl} run {common} -- cat {mnt}/note)"
+{ctl} stop {common}
+echo "after stop: $(grep -c ' {mnt} ' /proc/self/mountinfo || true)"
+"""
+    result = local_slurm.run(["salloc", "--nodes=1", "--time=10", "--job-name=gkfs-fuse-test",
+                              "bash", "-c", script], timeout=HANG_GUARD_S)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in ("mounts: 1", "plain: through-the-kernel", "srun step: through-the-kernel",
+                 "preload: through-the-kernel", "after stop: 0"):
+        assert line in result.stdout.splitlines(), result.stdout + result.stderr
+    assert re.search(rf"{re.escape(str(mnt))}: unmounted", result.stdout), result.stdout
     assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()

@@ -57,6 +57,7 @@ class ClientImpl : public Client {
   Status SetAttrFile(const std::string& path, uint64_t file_id, int64_t mode, int64_t atime_ns,
                      int64_t mtime_ns, int64_t uid, int64_t gid) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
+  Status Exchange(const std::string& a, const std::string& b) override;
   Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
                  int64_t uid, int64_t gid) override;
   Status StatFs(FsStats* stats) override;
@@ -172,6 +173,9 @@ class ClientImpl : public Client {
   // Sends `verb` with body to every daemon in `targets` (all when empty).
   Status Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets);
   std::vector<uint32_t> ChunkOwners(uint64_t file_id, uint64_t size) const;
+  // The entries of the subtree at top (which names md), parents before children: each path,
+  // the inode it names, its type; top first.
+  Status SubtreeLocked(const std::string& top, const Metadata& md, std::vector<rpc::PutEntryRequest>* tree);
   // touches: the parents' TouchDir calls, sent with the last step.
   Status RenameDirectoryLocked(const std::string& old_path, const Metadata& md, const std::string& new_path,
                                std::vector<transport::Call> touches);
@@ -180,6 +184,8 @@ class ClientImpl : public Client {
   // The last step of a rename: drops the old names (entries only), the touches, the moved
   // inode's ctime; then the link of what new_path named before (replaced_ino, 0: none).
   Status FinishRenameLocked(std::vector<transport::Call> last, uint64_t moved_ino, uint64_t replaced_ino);
+  // The call that sets an inode's ctime to now (a renamed or exchanged inode).
+  transport::Call CtimeCall(uint64_t ino);
   // Runs calls in groups of at most kParallelCalls; the first error, if any.
   Status RunAll(std::vector<transport::Call>& calls);
 

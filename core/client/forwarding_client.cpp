@@ -200,6 +200,11 @@ Status ForwardingClient::Rename(const std::string& old_path, const std::string& 
   return CallIoNode(rpc::Verb::kFwdRename, rpc::EncodeBody(req), &call);
 }
 
+// The PFS has its own renameat2; the forwarding protocol carries plain renames only.
+Status ForwardingClient::Exchange(const std::string&, const std::string&) {
+  return Status::Error(EINVAL, "RENAME_EXCHANGE is not supported in forwarding mode");
+}
+
 // The I/O node fsyncs the PFS file (or directory) by its path. SyncFs comes from ClientImpl:
 // every I/O node syncs the PFS directory's file system.
 Status ForwardingClient::Sync(const std::string& path, uint64_t file_id, SyncLevel level) {

@@ -38,6 +38,7 @@ class ForwardingClient : public ClientImpl {
               size_t* nread) override;
   Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
+  Status Exchange(const std::string& a, const std::string& b) override;
   Status TruncateFile(const std::string& path, uint64_t file_id, uint64_t size) override;
   Status Link(const std::string& old_path, const std::string& new_path) override;
   Status Mknod(const std::string& path, uint32_t mode, uint64_t rdev) override;

@@ -27,7 +27,7 @@ from gkfs import settings as _settings
 from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, log_tail)
-from gkfs.mounts import mount_here, remote_command, unmount_here
+from gkfs.mounts import ctl_command, mount_here, remote_command, run_command, unmount_here
 from gkfs.settings import ClusterSettings
 
 __all__ = [
@@ -420,14 +420,25 @@ class Cluster:
         flags += ["--cache"] if self.config.cache else []
         return flags + (["--allow-other"] if self.config.allow_other else [])
 
+    # A fuse_mounts entry: mounted on every daemon host through the launcher itself.
+    _THROUGH_LAUNCHER = "through the launcher"
+
     def _mount_everywhere(self) -> None:
-        """start --fuse: the mount directory becomes a FUSE mount on every daemon host. If one
+        """start --fuse: the mount directory becomes a FUSE mount on every daemon host, through
+        the launcher where it runs tasks per host (mpirun), else here and over ssh. If one
         fails, the others made are unmounted and ClusterError names the host and cause."""
         state = self._require_state()
         mountdir = state["mountdir"]
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        launcher = self._recorded_launcher(state)
+        per_host = launcher.per_host_command(ctl_command(["mount", *self._mount_flags()]))
         made: list[str] = []
         try:
+            if per_host is not None:
+                made.append(self._THROUGH_LAUNCHER)  # some hosts may mount before one fails
+                run_command(per_host, f"gkfs-ctl mount through {launcher.name}")
+                self._say(f"gkfs: mounted at {mountdir} on every daemon host ({launcher.name}, FUSE)")
+                return
             for target in self._mount_targets(state):
                 if target:
                     remote_command(target, ssh_args, ["mount", *self._mount_flags()])
@@ -446,7 +457,13 @@ class Cluster:
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
         for target in state.get("fuse_mounts", []):
             try:
-                if target:
+                if target == self._THROUGH_LAUNCHER:
+                    launcher = self._recorded_launcher(state)
+                    umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
+                    run_command(launcher.per_host_command(umount) or umount,
+                                f"gkfs-ctl umount through {launcher.name}")
+                    self._say(f"gkfs: {mountdir} on every daemon host: unmounted")
+                elif target:
                     remote_command(target, ssh_args, ["umount", "-H", self.hosts_file, mountdir])
                     self._say(f"gkfs: {mountdir} on {target}: unmounted")
                 else:
