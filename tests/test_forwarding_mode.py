@@ -287,7 +287,6 @@ def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
     assert os.listdir(io_nodes.pfs / "open") == []
 
 
-@pytest.mark.xfail(strict=True, reason="forwarding mode: rename and link skip the directory checks (issue 13, 7)")
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_rename_and_link_are_checked_as_in_normal_mode(io_nodes):
     io_nodes.remap("cn1 0\n")

@@ -245,6 +245,7 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   Status ts = StatLocked(new_path, &target);
   if (ts.ok() && target.file_id == md.file_id) return Status::OK();  // two names of one inode
   if (!ts.ok() && ts.code() != ENOENT) return ts;
+  if (routing_->by_path()) return RenameByPathLocked(old_path, new_path);
   // A directory counts in its parent's link count: the old parent loses it, the new one
   // gains it unless it replaces a directory there (which goes); one parent: the sum.
   const int32_t leaves = md.is_dir() ? -1 : 0;
@@ -258,6 +259,16 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   }
   if (md.is_dir()) return RenameDirectoryLocked(old_path, md, new_path, std::move(touches));
   return RenameFileLocked(old_path, md, new_path, std::move(touches));
+}
+
+// rename(2) on the store gives its own errors (EISDIR, ENOTDIR, ENOTEMPTY) and keeps the
+// parents' times and link counts itself.
+Status ClientImpl::RenameByPathLocked(const std::string& old_path, const std::string& new_path) {
+  rpc::RenameRequest req;
+  req.old_path = old_path;
+  req.new_path = new_path;
+  Call call = MetaCall(old_path, rpc::Verb::kFwdRename, rpc::EncodeBody(req));
+  return CallOne(&call);
 }
 
 Status ClientImpl::FinishRenameLocked(std::vector<Call> last, uint64_t moved_ino, uint64_t replaced_ino) {
