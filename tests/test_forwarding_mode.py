@@ -52,9 +52,9 @@ class IoNodes:
             f.write(text)
         os.rename(tmp, self.map)
 
-    def client(self, host, app_id):
+    def client(self, host, app_id, **identity):
         return _core.Client(self.hosts, timeout_ms=30000, forwarding_map_file=self.map,
-                            hostname=host, app_id=app_id)
+                            hostname=host, app_id=app_id, **identity)
 
     def stop(self):
         for d in self.daemons:
@@ -259,16 +259,21 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
 
 
-@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
-def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
+def permission_tree(io_nodes):
+    """/locked (root's, 0755, holding file and sub/) and /open (0777) on I/O node 0; the
+    clients of root (no checks) and of nobody (checked as uid and gid 65534)."""
     io_nodes.remap("cn1 0\n")
     root = io_nodes.client("cn1", app_id=1)
     root.mkdir("/locked", 0o755)
     root.mkdir("/locked/sub", 0o755)
     root.create("/locked/file", 0o644)
     root.mkdir("/open", 0o777)
-    nobody = _core.Client(io_nodes.hosts, timeout_ms=30000, forwarding_map_file=io_nodes.map,
-                          hostname="cn1", app_id=2, uid=65534, gid=65534)
+    return root, io_nodes.client("cn1", app_id=2, uid=65534, gid=65534)
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
+    root, nobody = permission_tree(io_nodes)
     attempts = {
         "create": lambda: nobody.create("/locked/new", 0o644),
         "mkdir": lambda: nobody.mkdir("/locked/newdir", 0o755),
@@ -289,15 +294,9 @@ def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
 
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
 def test_rename_and_link_are_checked_as_in_normal_mode(io_nodes):
-    io_nodes.remap("cn1 0\n")
-    root = io_nodes.client("cn1", app_id=1)
-    root.mkdir("/locked", 0o755)
-    root.create("/locked/file", 0o644)
-    root.mkdir("/open", 0o777)
+    root, nobody = permission_tree(io_nodes)
     root.mkdir("/sticky", 0o1777)
     root.create("/sticky/roots", 0o666)
-    nobody = _core.Client(io_nodes.hosts, timeout_ms=30000, forwarding_map_file=io_nodes.map,
-                          hostname="cn1", app_id=2, uid=65534, gid=65534)
     nobody.create("/open/mine", 0o644)
     denied = {  # Linux's answers, as the same calls give in normal mode
         "rename out of a locked directory": (lambda: nobody.rename("/locked/file", "/open/x"), PermissionError),
@@ -309,7 +308,7 @@ def test_rename_and_link_are_checked_as_in_normal_mode(io_nodes):
     for name, (attempt, error) in denied.items():
         with pytest.raises(error):
             attempt()
-    assert sorted(os.listdir(io_nodes.pfs / "locked")) == ["file"], "nothing changed"
+    assert sorted(os.listdir(io_nodes.pfs / "locked")) == ["file", "sub"], "nothing changed"
     assert sorted(os.listdir(io_nodes.pfs / "sticky")) == ["roots"]
     # where it may write, it can: a hard link is a second name of the same PFS file
     nobody.link("/open/mine", "/open/hard")
