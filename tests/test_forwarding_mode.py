@@ -259,6 +259,45 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
 
 
+def requests_by_verb(client, daemon):
+    """{verb: requests answered} of one daemon, from its metrics (the Metrics verb)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    counts = {}
+    for family in text_string_to_metric_families(client.metrics(daemon)):
+        for sample in family.samples:
+            if sample.name == "gkfs_requests_total":
+                verb = sample.labels["verb"]
+                counts[verb] = counts.get(verb, 0) + sample.value
+    return counts
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_each_operation_costs_the_round_trips_it_did_before_the_client_was_one(io_nodes):
+    """A guard on the hot path, counted by the I/O node's own request counters: one request
+    per operation, as the forwarding client was before it became the one client (a create
+    or removal now carries its parent's record in the same request: CreateInDir,
+    RemoveInDir); a rename first stats both names, in one round trip, for normal mode's
+    checks."""
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+
+    def cost(op):
+        before = requests_by_verb(c, 0)
+        op()
+        after = requests_by_verb(c, 0)
+        grown = {v: after[v] - before.get(v, 0) for v in after if after[v] != before.get(v, 0)}
+        grown.pop("Metrics", None)
+        return grown
+
+    md = c.create("/f", 0o644)
+    assert cost(lambda: c.create("/g", 0o644)) == {"CreateInDir": 1}
+    assert cost(lambda: c.write("/f", md.file_id, 0, b"x" * 8192)) == {"FwdWrite": 1}
+    assert cost(lambda: c.read("/f", md.file_id, 0, 8192)) == {"FwdRead": 1}
+    assert cost(lambda: c.stat("/f")) == {"Stat": 1}
+    assert cost(lambda: c.remove("/g")) == {"RemoveInDir": 1}
+    assert cost(lambda: c.rename("/f", "/h")) == {"Stat": 2, "FwdRename": 1}
+
+
 def permission_tree(io_nodes):
     """/locked (root's, 0755, holding file and sub/) and /open (0777) on I/O node 0; the
     clients of root (no checks) and of nobody (checked as uid and gid 65534)."""

@@ -170,6 +170,10 @@ Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string b
   return call;
 }
 
+Call ClientImpl::StatCall(const std::string& path) {
+  return MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{path, 0}}));
+}
+
 Call ClientImpl::InodeCall(uint64_t ino, rpc::Verb verb, std::string body) {
   Call call;
   call.daemon = InodeOwner(ino);
@@ -499,7 +503,7 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
     calls[i].body = body;
     ptrs.push_back(&calls[i]);
   }
-  Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{path, 0}}));
+  Call stat = StatCall(path);
   if (check_dir) ptrs.push_back(&stat);
   if (extra != nullptr) ptrs.push_back(extra);
   RunCalls(ptrs);

@@ -114,7 +114,7 @@ Status ClientImpl::CheckEntryChangeLocked(const std::string& path, bool adding) 
   const std::string parent = ParentPath(path);
   std::vector<Call> stats;
   for (const std::string* p : {&parent, &path}) {
-    stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{*p, 0}})));
+    stats.push_back(StatCall(*p));
   }
   RunAll(stats);
   Metadata dir, entry;
@@ -194,7 +194,7 @@ Status ClientImpl::Rmdir(const std::string& path) {
   std::vector<DirEntry> entries;
   bool end = true;
   const std::string parent = ParentPath(path);
-  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{parent, 0}}));
+  Call parent_stat = StatCall(parent);
   Status s = ReadDirLocked(path, "", 1, true, &entries, &end, Checking() ? &parent_stat : nullptr);
   if (Checking()) {  // Linux's order: search permission, the entry, write permission
     Metadata pm;
@@ -230,8 +230,10 @@ Status ClientImpl::CheckRenameLocked(const std::string& old_path, const Metadata
 }
 
 Status ClientImpl::Rename(const std::string& old_path, const std::string& new_path) {
+  Call stats[] = {StatCall(old_path), StatCall(new_path)};  // both names in one round trip
+  RunCalls({&stats[0], &stats[1]});
   Metadata md;
-  Status s = StatLocked(old_path, &md);
+  Status s = DecodeStat(stats[0], &md);
   if (!s.ok()) return s;
   if (old_path == new_path) return Status::OK();
   if (!(s = CheckRenameLocked(old_path, md, new_path)).ok()) return s;
@@ -242,7 +244,7 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
     }
   }
   Metadata target;
-  Status ts = StatLocked(new_path, &target);
+  Status ts = DecodeStat(stats[1], &target);
   if (ts.ok() && target.file_id == md.file_id) return Status::OK();  // two names of one inode
   if (!ts.ok() && ts.code() != ENOENT) return ts;
   if (routing_->by_path()) return RenameByPathLocked(old_path, new_path);

@@ -13,14 +13,12 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "client/routing.h"
 #include "common/chunk.h"
 #include "common/hosts_file.h"
-#include "client/routing.h"
-#include "common/placement.h"
 #include "gkfs/client.h"
 #include "transport/client_transport.h"
 #include "transport/transport_pool.h"
@@ -114,6 +112,8 @@ class ClientImpl : public Client {
     return MetadataOwner(path) == MetadataOwner(parent);
   }
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
+  // A Stat of path (its reply goes through DecodeStat, which follows a redirect).
+  transport::Call StatCall(const std::string& path);
   // A call to the home of inode ino.
   transport::Call InodeCall(uint64_t ino, rpc::Verb verb, std::string body);
   Status StatLocked(const std::string& path, Metadata* md, uint64_t opener = 0);
@@ -153,7 +153,7 @@ class ClientImpl : public Client {
   Status CheckModify(const Metadata& dir, const Metadata* entry) const;
   // With credentials (Checking()), Linux's checks before adding (or removing) the entry
   // path, on a stat of it and of its parent: search permission on the parent, then, if the
-  // name is free (or taken), write permission and the sticky bit. REQUIRES: mu_ held.
+  // name is free (or taken), write permission and the sticky bit.
   Status CheckEntryChangeLocked(const std::string& path, bool adding);
   // Removes the entry path (kind as rpc::RemoveRequest) beside the touch of its parent and
   // drops its link; *removed is the inode after that, *reclaim whether its data must go.
