@@ -1,6 +1,7 @@
 """Forwarding mode through gkfs._core: I/O-node daemons over a real PFS directory, ordered by
 the Python schedulers (gkfs.forwarding.scheduling) through the C++ I/O queue."""
 
+import errno
 import os
 import socket
 import threading
@@ -16,30 +17,33 @@ pytestmark = pytest.mark.skipif(not _core.HAVE_FORWARDING, reason="built with EN
 
 
 class IoNodes:
-    """n forwarding daemons in this process (threads), sharing one PFS directory."""
+    """n forwarding daemons in this process (threads), sharing one PFS directory; with
+    algorithm None, n daemons in normal mode instead (what forwarding mode is compared to)."""
 
     def __init__(self, root, n, algorithm):
+        root.mkdir(exist_ok=True)
         self.pfs = root / "pfs"
         self.pfs.mkdir()
         self.hosts = str(root / "hosts")
-        self.map = str(root / "map")
+        self.map = str(root / "map") if algorithm else ""
         self.hosts_objs, self.daemons, self.threads = [], [], []
         for i in range(n):
-            conf = root / f"agios{i}.conf"
-            conf.write_text(f'default_algorithm = "{algorithm}";\nwaiting_time = 0;\n')
-            host = SchedulerHost(str(conf))
             o = _core.DaemonOptions()
             o.rootdir = str(root / f"d{i}")
             o.hosts_file = self.hosts
             o.use_memory_backend = True
-            o.enable_forwarding = True
-            o.pfs_dir = str(self.pfs)
             o.io_threads = 1
-            o.scheduler = _core.python_scheduler(host, host.config.max_aggregation)
+            if algorithm:
+                conf = root / f"agios{i}.conf"
+                conf.write_text(f'default_algorithm = "{algorithm}";\nwaiting_time = 0;\n')
+                host = SchedulerHost(str(conf))
+                o.enable_forwarding = True
+                o.pfs_dir = str(self.pfs)
+                o.scheduler = _core.python_scheduler(host, host.config.max_aggregation)
+                self.hosts_objs.append(host)
             d = _core.Daemon.create(o)
             t = threading.Thread(target=d.run, daemon=True)
             t.start()
-            self.hosts_objs.append(host)
             self.daemons.append(d)
             self.threads.append(t)
         hosts = root / "hosts"
@@ -259,6 +263,71 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
 
 
+def outcome(call):
+    """'ok', or the errno's name a call failed with."""
+    try:
+        call()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+
+def test_both_modes_give_the_same_answers_in_the_same_order(tmp_path):
+    """The one client over the one handler table: the same calls by an unprivileged caller
+    get the same errno from a daemon in normal mode as from an I/O node over a PFS."""
+    answers = {}
+    for mode, algorithm in (("normal", None), ("forwarding", "NOOP")):
+        nodes = IoNodes(tmp_path / mode, 1, algorithm)
+        try:
+            root, c = permission_tree(nodes)
+            root.mkdir("/sticky", 0o1777)
+            root.create("/sticky/roots", 0o666)
+            root.mkdir("/open/a", 0o777)
+            root.create("/open/a/f", 0o666)
+            root.create("/open/mine", 0o666)
+            calls = [
+                ("create in a locked dir", lambda: c.create("/locked/new", 0o644)),
+                ("create under a missing dir", lambda: c.create("/missing/x", 0o644)),
+                ("create under a file", lambda: c.create("/locked/file/x", 0o644)),
+                ("mkdir", lambda: c.mkdir("/open/d", 0o755)),
+                ("mkdir again", lambda: c.mkdir("/open/d", 0o755)),
+                ("rmdir of a non-empty dir", lambda: c.rmdir("/open/a")),
+                ("rmdir of a file", lambda: c.rmdir("/open/mine")),
+                ("rmdir in a locked dir", lambda: c.rmdir("/locked/sub")),
+                ("remove of a dir", lambda: c.remove("/open/a")),
+                ("remove in a locked dir", lambda: c.remove("/locked/file")),
+                ("remove of a missing file", lambda: c.remove("/open/none")),
+                ("stat of a missing file", lambda: c.stat("/open/none")),
+                ("readdir of a file", lambda: c.readdir("/open/mine")),
+                ("truncate of a dir", lambda: c.truncate("/open/a", 0)),
+                ("symlink in a locked dir", lambda: c.symlink("/locked/l", "/open")),
+                ("rename out of a locked dir", lambda: c.rename("/locked/file", "/open/x")),
+                ("rename into a locked dir", lambda: c.rename("/open/mine", "/locked/x")),
+                ("rename of root's file in a sticky dir", lambda: c.rename("/sticky/roots", "/open/y")),
+                ("rename of a dir into itself", lambda: c.rename("/open/a", "/open/a/b")),
+                ("rename of a dir over a file", lambda: c.rename("/open/a", "/open/mine")),
+                ("rename of a file over a dir", lambda: c.rename("/open/mine", "/open/a")),
+                ("rename onto itself", lambda: c.rename("/open/mine", "/open/mine")),
+                ("link into a locked dir", lambda: c.link("/open/mine", "/locked/hard")),
+                ("link of a dir", lambda: c.link("/open/a", "/open/dl")),
+                ("link of a missing file", lambda: c.link("/open/none", "/open/h")),
+                ("link", lambda: c.link("/open/mine", "/open/hard")),
+                ("link over a name", lambda: c.link("/open/mine", "/open/hard")),
+                ("rename of one name over another of the same file",
+                 lambda: c.rename("/open/hard", "/open/mine")),
+                ("rename", lambda: c.rename("/open/hard", "/open/moved")),
+            ]
+            answers[mode] = [(name, outcome(call)) for name, call in calls]
+        finally:
+            nodes.stop()
+    assert answers["forwarding"] == answers["normal"]
+    assert [answer for _, answer in answers["normal"]] == [
+        "EACCES", "ENOENT", "ENOTDIR", "ok", "EEXIST", "ENOTEMPTY", "ENOTDIR", "EACCES", "EISDIR",
+        "EACCES", "ENOENT", "ENOENT", "ENOTDIR", "EISDIR", "EACCES", "EACCES", "EACCES", "EPERM",
+        "EINVAL", "ENOTDIR", "EISDIR", "ok", "EACCES", "EPERM", "ENOENT", "ok", "EEXIST", "ok",
+        "ok"], "Linux's answers"
+
+
 def requests_by_verb(client, daemon):
     """{verb: requests answered} of one daemon, from its metrics (the Metrics verb)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -301,7 +370,8 @@ def test_each_operation_costs_the_round_trips_it_did_before_the_client_was_one(i
 def permission_tree(io_nodes):
     """/locked (root's, 0755, holding file and sub/) and /open (0777) on I/O node 0; the
     clients of root (no checks) and of nobody (checked as uid and gid 65534)."""
-    io_nodes.remap("cn1 0\n")
+    if io_nodes.map:
+        io_nodes.remap("cn1 0\n")
     root = io_nodes.client("cn1", app_id=1)
     root.mkdir("/locked", 0o755)
     root.mkdir("/locked/sub", 0o755)
