@@ -118,7 +118,7 @@ Status ClientImpl::CheckEntryChangeLocked(const std::string& path, bool adding) 
   const std::string parent = ParentPath(path);
   std::vector<Call> stats;
   for (const std::string* p : {&parent, &path}) {
-    stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{*p, 0}})));
+    stats.push_back(StatCall(*p));
   }
   RunAll(stats);
   Metadata dir, entry;
@@ -198,7 +198,7 @@ Status ClientImpl::Rmdir(const std::string& path) {
   std::vector<DirEntry> entries;
   bool end = true;
   const std::string parent = ParentPath(path);
-  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{parent, 0}}));
+  Call parent_stat = StatCall(parent);
   Status s = ReadDirLocked(path, "", 1, true, &entries, &end, Checking() ? &parent_stat : nullptr);
   if (Checking()) {  // Linux's order: search permission, the entry, write permission
     Metadata pm;
@@ -234,8 +234,10 @@ Status ClientImpl::CheckRenameLocked(const std::string& old_path, const Metadata
 }
 
 Status ClientImpl::Rename(const std::string& old_path, const std::string& new_path) {
+  Call stats[] = {StatCall(old_path), StatCall(new_path)};  // both names in one round trip
+  RunCalls({&stats[0], &stats[1]});
   Metadata md;
-  Status s = StatLocked(old_path, &md);
+  Status s = DecodeStat(stats[0], &md);
   if (!s.ok()) return s;
   if (old_path == new_path) return Status::OK();
   if (!(s = CheckRenameLocked(old_path, md, new_path)).ok()) return s;
@@ -246,9 +248,10 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
     }
   }
   Metadata target;
-  Status ts = StatLocked(new_path, &target);
+  Status ts = DecodeStat(stats[1], &target);
   if (ts.ok() && target.file_id == md.file_id) return Status::OK();  // two names of one inode
   if (!ts.ok() && ts.code() != ENOENT) return ts;
+  if (routing_->by_path()) return RenameByPathLocked(old_path, new_path);
   // A directory counts in its parent's link count: the old parent loses it, the new one
   // gains it unless it replaces a directory there (which goes); one parent: the sum.
   const int32_t leaves = md.is_dir() ? -1 : 0;
@@ -262,6 +265,16 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   }
   if (md.is_dir()) return RenameDirectoryLocked(old_path, md, new_path, std::move(touches));
   return RenameFileLocked(old_path, md, new_path, std::move(touches));
+}
+
+// rename(2) on the store gives its own errors (EISDIR, ENOTDIR, ENOTEMPTY) and keeps the
+// parents' times and link counts itself.
+Status ClientImpl::RenameByPathLocked(const std::string& old_path, const std::string& new_path) {
+  rpc::RenameRequest req;
+  req.old_path = old_path;
+  req.new_path = new_path;
+  Call call = MetaCall(old_path, rpc::Verb::kFwdRename, rpc::EncodeBody(req));
+  return CallOne(&call);
 }
 
 Call ClientImpl::CtimeCall(uint64_t ino) {
@@ -403,6 +416,9 @@ bool Inside(const std::string& dir, const std::string& path) {
 // link count of the two inodes changes; a parent's does when a directory and a non-directory
 // swap between two parents.
 Status ClientImpl::Exchange(const std::string& a, const std::string& b) {
+  if (routing_->by_path()) {
+    return Status::Error(EINVAL, "RENAME_EXCHANGE is not supported in forwarding mode");
+  }
   Metadata ma, mb;
   Status s = StatLocked(a, &ma);
   if (s.ok()) s = StatLocked(b, &mb);
