@@ -160,7 +160,7 @@ def test_jobs_file_declared_and_measured(tmp_path):
     ('[[job]]\nname = "a"\nhost = "cn1"\n', "job 'a' (#1): unknown key(s) ['host']"),
     ('[[job]]\nhosts = 3\n', "job 'job1' (#1): hosts must be"),
     ('[[job]]\nhosts = "cn[1-"\n', "hosts: unbalanced"),
-    ('[[job]]\nhosts = "a"\nbandwidth = { 0 = 1.0 }\n', "'0' is not a number of I/O nodes"),
+    ('[[job]]\nhosts = "a"\nbandwidth = { -2 = 1.0 }\n', "'-2' is not a number of I/O nodes"),
     ('[[job]]\nhosts = "a"\nbandwidth = { x = 1.0 }\n', "'x' is not a number of I/O nodes"),
     ('[[job]]\nhosts = "a"\nbandwidth = { 1 = "fast" }\n', "bandwidth.1: bandwidth must be"),
     ('[[job]]\nhosts = "a"\nbandwidth_file = "none.csv"\n', "bandwidth_file: cannot read"),
