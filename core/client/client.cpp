@@ -116,6 +116,7 @@ Status ClientImpl::FetchConfig() {
     config_.num_daemons = static_cast<uint32_t>(hosts_.size());
     config_.auto_sm = r.auto_sm;
     config_.device_id = FileSystemDevice(r.mountdir);
+    config_.pfs_dir = r.pfs_dir;
     if (r.auto_sm) ApplyIntroduction(*t, i, call);
     return Status::OK();
   }
@@ -139,7 +140,18 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
   RunCallsOn(*t, calls);
 }
 
-void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& calls) {
+void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& all) {
+  // Calls of the direct route run here, in this thread; the rest go out together.
+  std::vector<Call*> calls;
+  calls.reserve(all.size());
+  for (Call* c : all) {
+    if (c->daemon == Routing::kDirect) {
+      direct_.Run(config_.pfs_dir, c);
+    } else {
+      calls.push_back(c);
+    }
+  }
+  if (calls.empty()) return;
   if (config_.auto_sm) {
     std::vector<Call> intro;
     intro.reserve(calls.size());

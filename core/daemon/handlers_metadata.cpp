@@ -26,6 +26,7 @@ void HandleFsConfig(Providers& p, const Request& req, Response* out) {
   r.host_id = p.host_id;
   if (p.auto_sm) r.worker_address = p.worker_address;
   r.uid = geteuid();
+  if (p.forwarding != nullptr) r.pfs_dir = p.storage_dir;
   out->body = rpc::EncodeBody(r);
 }
 

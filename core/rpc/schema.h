@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 5;
+constexpr uint32_t kProtocolVersion = 6;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -101,7 +101,7 @@ struct Piece {
 // ---- requests and replies. Each Encode/Decode pair follows the grammar above it. ----
 
 // (empty) -> chunk_size:u64 mountdir:str rootdir:str protocol_version:u32
-//             auto_sm:u8 host_id:str worker_address:str
+//             auto_sm:u8 host_id:str worker_address:str uid:u32 pfs_dir:str
 struct FsConfigReply {
   uint64_t chunk_size = 0;
   std::string mountdir, rootdir;
@@ -112,6 +112,7 @@ struct FsConfigReply {
   // The daemon's effective uid: shared memory needs the same one on both ends (each maps
   // the other's segments through /proc/<pid>/fd, which ptrace rules guard).
   uint32_t uid = 0;
+  std::string pfs_dir;          // an I/O node's --pfs-dir (what a host mapped `direct` uses); else ""
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

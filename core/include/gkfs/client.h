@@ -74,6 +74,7 @@ struct FsConfig {
   uint32_t num_daemons = 0;    // daemons listed in the hosts file
   bool auto_sm = false;        // daemons offer shared memory to clients on their host
   uint64_t device_id = 0;      // st_dev of its files (FileSystemDevice of the mount directory)
+  std::string pfs_dir;         // forwarding mode: the I/O nodes' PFS directory (the direct route's)
 };
 
 struct DirEntry {
