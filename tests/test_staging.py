@@ -223,7 +223,6 @@ def local_link_groups(root: Path) -> list[list[str]]:
                        for p in root.rglob("*") if p.is_file())
 
 
-@pytest.mark.xfail(strict=True, reason="staging copies each name of a hard-linked file apart")
 @pytest.mark.parametrize("launcher", ["local", "mpirun"])
 def test_hard_links_within_the_tree_stay_links(fs, tmp_path, unique_dir, launcher):
     args = []
