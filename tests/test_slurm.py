@@ -88,8 +88,6 @@ def tree_digest(root: Path) -> dict[str, tuple]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="the stage's srun step asks one CPU per task: 'More "
-                   "processors requested than permitted' in an allocation of one CPU per node")
 def test_stage_in_and_out_through_srun(local_slurm, tmp_path):
     """gkfs-ctl stage-in/stage-out --launcher srun inside the allocation: tasks of a job step
     on the file system's hosts share the files, a re-run copies nothing."""
