@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -90,10 +91,12 @@ def tree_digest(root: Path) -> dict[str, tuple]:
 
 def test_stage_in_and_out_through_srun(local_slurm, tmp_path):
     """gkfs-ctl stage-in/stage-out --launcher srun inside the allocation: tasks of a job step
-    on the file system's hosts share the files, a re-run copies nothing."""
+    on the file system's hosts share the files (a hard link stays one), a re-run copies
+    nothing."""
     source = tmp_path / "src"
     shutil.copytree(REPO / "core" / "common", source)
     (source / "link").symlink_to("placement.h")
+    os.link(source / "placement.h", source / "placement-hard-link.h")
     base = Path(local_slurm.dir) / "fs"
     hosts, mnt, out = base / "hosts.txt", base / "mnt", tmp_path / "out"
     out.mkdir()
@@ -115,11 +118,16 @@ trap '{ctl} stop {common}' EXIT
             for name in ("in.1", "in.2", "out.1", "out.2")}
     assert result.returncode == 0, result.stdout + result.stderr + str(logs)
     files = len([p for p in source.rglob("*") if p.is_file() or p.is_symlink()])
-    for name, copied in (("in.1", files), ("in.2", 0), ("out.1", files), ("out.2", 0)):
+    # The first runs copy every file but the second name of the hard link, which is linked.
+    for name, copied in (("in.1", files - 1), ("in.2", 0), ("out.1", files - 1), ("out.2", 0)):
         assert "2 tasks on 1 hosts (srun)" in logs[name], logs[name]
         match = re.search(r"(\d+) files, (\d+) copied .*, (\d+) already identical",
                           logs[name].splitlines()[-1])
         assert match and (int(match[1]), int(match[2])) == (files, copied), logs[name]
-    assert f"{files - 1} verified by SHA-256" in logs["out.1"]
+    assert "1 linked" in logs["in.1"] and "1 linked" in logs["out.1"]
+    assert f"{files - 2} verified by SHA-256" in logs["out.1"]  # not the two links
     assert tree_digest(out / "results" / "src") == tree_digest(source)
+    staged = out / "results" / "src"
+    assert (staged / "placement.h").stat().st_ino == \
+        (staged / "placement-hard-link.h").stat().st_ino
     assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()
