@@ -417,9 +417,6 @@ def test_daemon_errors_name_the_option_to_fix(tmp_path):
     assert "Address already in use" not in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="gkfs-ctl start makes the directories itself and shows "
-                   "the bare OSError ('[Errno 17] File exists: ...'); the daemon shows "
-                   "'[Errno 22] ...: <rootdir>' for a --listen that is no interface")
 def test_start_errors_name_the_option_to_fix(tmp_path):
     """As the daemon's (above), through gkfs-ctl start, which makes the directories first."""
     a_file = tmp_path / "a-file"
