@@ -71,8 +71,8 @@ def per_request(callgrind_file: Path, keep: bool) -> dict[str, float]:
     """Instructions per request: Dispatch without its handler, and the server thread.
     Removes the callgrind file unless keep."""
     def annotate(*args: str) -> str:
-        return subprocess.run(["callgrind_annotate", "--inclusive=yes", *args,
-                               str(callgrind_file)], capture_output=True, text=True,
+        return subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                               *args, str(callgrind_file)], capture_output=True, text=True,
                               check=True).stdout
     flat, tree = annotate(), annotate("--tree=caller")
     if not keep:
