@@ -588,7 +588,6 @@ def _orphans(fs) -> int:
         return sum(info.orphans for info in c.daemons())
 
 
-@pytest.mark.xfail(strict=True, reason="orphans of dead clients are never reclaimed: no session leases yet")
 def test_orphans_of_a_killed_client_are_reclaimed_after_its_lease(make_fs):
     """Observed: a process killed outright (SIGKILL) while it held an unlinked file left the
     inode and its chunks on the daemons for good. A live holder keeps its file past many
@@ -613,7 +612,6 @@ def test_orphans_of_a_killed_client_are_reclaimed_after_its_lease(make_fs):
     assert eventually(lambda: f"{live_ino:016x}" not in _chunk_dirs(fs))
 
 
-@pytest.mark.xfail(strict=True, reason="orphans of dead clients are never reclaimed: no session leases yet")
 def test_orphans_a_previous_run_left_are_reclaimed_a_lease_after_start():
     """Orphans whose holder died while the file system was down (or whose daemon was
     restarted) go one lease after the daemons start, unless a live holder claims them."""
@@ -636,7 +634,6 @@ def test_orphans_a_previous_run_left_are_reclaimed_a_lease_after_start():
         stop_fs(fs)
 
 
-@pytest.mark.xfail(strict=True, reason="orphans of dead clients are never reclaimed: no session leases yet")
 def test_a_live_holder_keeps_its_file_across_a_daemon_restart(make_fs):
     """A daemon restarted while a client holds an unlinked file forgets the open; the
     client's next renewal counts it again, so the file outlives the restart's lease."""

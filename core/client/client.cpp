@@ -77,6 +77,7 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   client->SetCredentials(options.credentials);
   s = client->FetchConfig();
   if (!s.ok()) return s;
+  if (options.renew_sessions) client->RenewSessions();
   *out = std::move(client);
   return Status::OK();
 }
@@ -115,6 +116,7 @@ Status ClientImpl::FetchConfig() {
     config_.num_daemons = static_cast<uint32_t>(hosts_.size());
     config_.auto_sm = r.auto_sm;
     config_.device_id = FileSystemDevice(r.mountdir);
+    config_.session_lease_ms = r.session_lease_ms;
     if (r.auto_sm) ApplyIntroduction(*t, i, call);
     return Status::OK();
   }
@@ -262,39 +264,59 @@ Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t op
   return StatTarget(rpc::Target{path, 0}, md, opener);
 }
 
+void ClientImpl::RenewSessions() {
+  if (config_.session_lease_ms < 3) return;  // a daemon without sessions (forwarding mode)
+  leases_ = std::make_unique<SessionLeases>(
+      [this](uint64_t opener, const std::vector<uint64_t>& inos) { return Renew(opener, inos); },
+      config_.session_lease_ms / 3);
+}
+
 Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                             Metadata* md, bool* created) {
   if (created != nullptr) *created = false;
-  if (!create) return StatLocked(path, md, opener);
-  rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
-  req.opener = opener;
-  return CreateLocked(std::move(req), md, created);
+  Status s;
+  if (!create) {
+    s = StatLocked(path, md, opener);
+  } else {
+    rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
+    req.opener = opener;
+    s = CreateLocked(std::move(req), md, created);
+  }
+  if (s.ok() && opener != 0 && md->is_regular() && leases_ != nullptr) leases_->Opened(opener, md->file_id);
+  return s;
 }
 
 Status ClientImpl::Release(uint64_t opener, const std::vector<uint64_t>& inos) {
+  if (leases_ != nullptr) leases_->Released(opener, inos);
   return ReleaseLocked(opener, inos);
 }
 
-Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos) {
-  std::map<uint32_t, rpc::ReleaseRequest> by_home;
-  for (uint64_t ino : inos) {
-    rpc::ReleaseRequest& req = by_home[InodeOwner(ino)];
-    req.opener = opener;
-    req.inos.push_back(ino);
-  }
+// One request per home of the inos (split at rpc::kMaxRelease), each carrying its inos.
+std::vector<Call> ClientImpl::SessionCalls(rpc::Verb verb, uint64_t opener, const std::vector<uint64_t>& inos) {
+  std::map<uint32_t, std::vector<uint64_t>> by_home;
+  for (uint64_t ino : inos) by_home[InodeOwner(ino)].push_back(ino);
   std::vector<Call> calls;
-  for (auto& [home, req] : by_home) {
-    for (size_t start = 0; start < req.inos.size(); start += rpc::kMaxRelease) {
+  for (const auto& [home, held] : by_home) {
+    for (size_t start = 0; start < held.size(); start += rpc::kMaxRelease) {
       rpc::ReleaseRequest part;
       part.opener = opener;
-      part.inos.assign(req.inos.begin() + start,
-                       req.inos.begin() + std::min(req.inos.size(), start + rpc::kMaxRelease));
+      part.inos.assign(held.begin() + start, held.begin() + std::min(held.size(), start + rpc::kMaxRelease));
       calls.push_back(Call());
       calls.back().daemon = home;
-      calls.back().verb = rpc::Verb::kRelease;
+      calls.back().verb = verb;
       calls.back().body = rpc::EncodeBody(part);
     }
   }
+  return calls;
+}
+
+Status ClientImpl::Renew(uint64_t opener, const std::vector<uint64_t>& inos) {
+  std::vector<Call> calls = SessionCalls(rpc::Verb::kRenew, opener, inos);
+  return RunAll(calls);
+}
+
+Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos) {
+  std::vector<Call> calls = SessionCalls(rpc::Verb::kRelease, opener, inos);
   Status first = RunAll(calls);
   for (const Call& call : calls) {
     rpc::ReleaseReply reply;

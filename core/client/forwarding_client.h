@@ -45,6 +45,7 @@ class ForwardingClient : public ClientImpl {
   Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                   Metadata* md, bool* created) override;
   Status Release(uint64_t, const std::vector<uint64_t>&) override { return Status::OK(); }
+  Status Renew(uint64_t, const std::vector<uint64_t>&) override { return Status::OK(); }
   Status StatFs(FsStats* stats) override;
   Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
 
