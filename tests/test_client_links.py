@@ -188,7 +188,6 @@ CASES: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="gkfs.Client does not follow symbolic links (no lstat, no core walk)")
 @pytest.mark.parametrize("name, case", CASES, ids=[c[0] for c in CASES])
 def test_links_as_linux(client, unique_dir, name, case):
     old_umask = os.umask(0o022)  # gkfs.Client applies none: modes compare as given
@@ -204,7 +203,6 @@ def test_links_as_linux(client, unique_dir, name, case):
     assert got == expected
 
 
-@pytest.mark.xfail(strict=True, reason="gkfs.Client does not follow symbolic links (no lstat, no core walk)")
 def test_a_link_out_of_the_file_system_is_enoent(client, unique_dir):
     client.mkdir(unique_dir)
     client.symlink("/etc", f"{unique_dir}/out")
@@ -213,7 +211,6 @@ def test_a_link_out_of_the_file_system_is_enoent(client, unique_dir):
     assert stat.S_ISLNK(client.lstat(f"{unique_dir}/out").st_mode)
 
 
-@pytest.mark.xfail(strict=True, reason="gkfs.Client does not follow symbolic links (no lstat, no core walk)")
 def test_a_path_without_links_costs_one_lookup(client, unique_dir):
     """Following links costs nothing until one is met: stat of a plain path is one lookup."""
     client.mkdir(unique_dir)

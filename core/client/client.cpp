@@ -10,6 +10,7 @@
 #include <map>
 #include <tuple>
 
+#include "common/link_walk.h"
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
 #include "common/secret.h"
@@ -335,6 +336,39 @@ Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& i
 
 Status ClientImpl::Stat(const std::string& path, Metadata* md) {
   return StatLocked(path, md);
+}
+
+Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
+                           bool* exists) {
+  *exists = false;
+  Status s = StatLocked(path, md);
+  // A record at path means no link on the way to it: entries live under real directories.
+  if (s.ok() && !(follow_last && S_ISLNK(md->mode))) {
+    *resolved = path;
+    *exists = true;
+    return s;
+  }
+  if (!s.ok() && s.code() != ENOENT && s.code() != ENOTDIR) return s;
+  LinkWalk walk;
+  walk.mountdir = config_.mountdir;
+  walk.stat = [this](const std::string& p, Metadata* m) { return StatLocked(p, m); };
+  std::string mount = config_.mountdir;
+  while (mount.size() > 1 && mount.back() == '/') mount.pop_back();
+  walk.Walk(path == "/" ? mount + "/" : mount + path, follow_last);
+  if (walk.error != 0) return Status::Error(walk.error, "resolving " + path);
+  *resolved = walk.Internal(walk.resolved);
+  if (resolved->empty()) {
+    return Status::Error(ENOENT, "a symbolic link leads out of the file system, to " + walk.resolved);
+  }
+  if (walk.have_md) {
+    *md = std::move(walk.md);
+    *exists = true;
+    return Status::OK();
+  }
+  s = StatLocked(*resolved, md);
+  if (s.code() == ENOENT) return Status::OK();  // the last component is missing
+  *exists = s.ok();
+  return s;
 }
 
 Status ClientImpl::StatFile(const std::string& path, uint64_t file_id, Metadata* md) {

@@ -37,6 +37,8 @@ class ClientImpl : public Client {
   Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                 bool* created) override;
   Status Stat(const std::string& path, Metadata* md) override;
+  Status Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
+                 bool* exists) override;
   Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                   Metadata* md, bool* created) override;
   Status Release(uint64_t opener, const std::vector<uint64_t>& inos) override;

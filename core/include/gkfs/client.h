@@ -154,6 +154,15 @@ class Client {
   virtual Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                         bool* created) = 0;
   virtual Status Stat(const std::string& path, Metadata* md) = 0;
+  // Symbolic links, as the kernel's path walk (common/link_walk.h, the code the preload
+  // uses): *resolved is path with the links among its ancestors followed, and its last
+  // component's too when follow_last; absolute targets are read as the mount directory's
+  // users see them (config().mountdir). *md is what it names; a missing last component is
+  // OK with *exists false (what a create would make). One stat when no link is involved.
+  // Errors: ENOENT, ENOTDIR for an ancestor; ELOOP past 40 links; ENOENT (naming the
+  // target) for a link that leads out of the file system.
+  virtual Status Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
+                         bool* exists) = 0;
   // open(2)'s lookup: Create (create: mode, exclusive as Create) or Stat of path, which the
   // home of a regular file counts as an open by session `opener` (!= 0) until Release. A
   // file whose last name goes while it is open keeps its inode and data (nlink 0) until its
