@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 
 #include "common/path_util.h"
 #include "common/placement.h"
@@ -164,7 +165,7 @@ Status MetadataProvider::Open(const std::string& where, uint32_t uid, uint32_t g
   auto it = store_->NewIterator();
   for (it->Seek("#o"); it->Valid() && it->key().substr(0, 2) == "#o"; it->Next()) {
     std::lock_guard<std::mutex> l(opens_mu_);
-    CountOpenLocked(kPreviousRun, std::stoull(std::string(it->key().substr(2)), nullptr, 16));
+    CountOpenLocked(kPreviousRun, strtoull(std::string(it->key().substr(2)).c_str(), nullptr, 16));
     ++orphans;
   }
   for (it->Seek("/"); it->Valid() && !it->key().empty() && it->key()[0] == '/'; it->Next()) {
