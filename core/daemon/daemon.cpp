@@ -77,7 +77,8 @@ class DaemonImpl : public Daemon {
     // The identity orders this daemon among the others for placement, whatever its port:
     // a file system restarted on the same root directories finds every file.
     if (!options_.enable_forwarding && !(s = DaemonIdentity(options_.rootdir, &identity_)).ok()) return s;
-    metadata_ = std::make_unique<MetadataProvider>(std::move(store), options_.session_lease_ms);
+    metadata_ = std::make_unique<MetadataProvider>(std::move(store),
+                                                   static_cast<int64_t>(options_.session_lease_s * 1000 + 0.5));
     if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
     const bool syncing = options_.sync_mode == SyncMode::kFull;
     data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size, syncing);

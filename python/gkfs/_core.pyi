@@ -171,7 +171,7 @@ class DaemonOptions:
     metrics_port: int
     prometheus_gateway: str
     push_interval_s: float
-    session_lease_ms: int
+    session_lease_s: float
     def __init__(self) -> None: ...
 
 class Daemon:

@@ -754,7 +754,7 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.pfs_dir = settings.pfs_dir
     options.io_threads = settings.io_threads
     options.sync_mode = settings.sync_mode
-    options.session_lease_ms = round(settings.session_lease * 1000)
+    options.session_lease_s = settings.session_lease
     options.metrics_port = settings.metrics_port
     options.prometheus_gateway = prometheus_gateway(settings)
     options.push_interval_s = settings.prometheus_push_interval

@@ -49,7 +49,7 @@ struct DaemonOptions {
   // orphans) are dropped this long after the session was last heard of (an open, a close,
   // a renewal, which clients send every third of it); orphans it alone held are then
   // reclaimed, chunks included, through the hosts file (docs/operations.md).
-  int64_t session_lease_ms = 30000;
+  double session_lease_s = 30.0;
 
   // Prometheus: serve GET /metrics on listen:metrics_port (0: no HTTP server), and/or push
   // the same text to the Pushgateway at prometheus_gateway ("host:port"; empty: no push)
