@@ -652,3 +652,21 @@ def test_a_live_holder_keeps_its_file_across_a_daemon_restart(make_fs):
     assert out.split() == [str(1 << 20)]
     with gkfs.Client(fs.hosts_file) as c:
         assert eventually(lambda: sum(i.orphans for i in c.daemons()) == 0)
+
+
+def test_a_gkfs_client_holding_an_unlinked_file_renews_its_lease(make_fs):
+    """gkfs.Client's files are counted opens too: the client core renews their session, so
+    a file removed while open stays readable past many leases, then goes at close."""
+    import time
+
+    fs = make_fs(daemons=2, args=["--session-lease", str(LEASE_S)])
+    with fs.client() as c:
+        with c.open("/held", "w+b") as f:
+            f.write(b"k" * 100_000)
+            f.flush()
+            c.remove("/held")
+            time.sleep(4 * LEASE_S)
+            assert sum(i.orphans for i in c.daemons()) == 1
+            f.seek(0)
+            assert f.read() == b"k" * 100_000
+        assert eventually(lambda: sum(i.orphans for i in c.daemons()) == 0)
