@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -13,7 +14,12 @@ SessionLeases::~SessionLeases() {
     stop_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  if (owner_pid_ == getpid()) {
+    thread_.join();
+  } else {
+    thread_.detach();  // a forked child's copy: the thread lives in the parent only
+  }
 }
 
 void SessionLeases::Opened(uint64_t opener, uint64_t ino) {
@@ -25,6 +31,7 @@ void SessionLeases::Opened(uint64_t opener, uint64_t ino) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   thread_ = std::thread([this] { Loop(); });
+  owner_pid_ = getpid();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 

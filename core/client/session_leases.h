@@ -39,6 +39,7 @@ class SessionLeases {
   std::map<uint64_t, std::unordered_map<uint64_t, uint32_t>> held_;  // GUARDED_BY(mu_)
   bool stop_ = false;     // GUARDED_BY(mu_)
   std::thread thread_;    // started by the first Opened
+  int owner_pid_ = 0;     // the process that started it (a forked child has no such thread)
 };
 
 }  // namespace gkfs
