@@ -13,6 +13,7 @@ on its host, root directory and address.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -147,7 +148,7 @@ class Cluster:
         try:
             with open(self.state_file, encoding="utf-8") as f:
                 state = json.load(f)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no file, or no directory for one
             return None
         except (OSError, ValueError) as e:
             raise ClusterError(f"cannot read state file {self.state_file}: {e}") from None
@@ -221,10 +222,7 @@ class Cluster:
         launcher = self.launcher or launcher_for(self.config)
         self._refuse_if_running()
         daemon = self.config.daemon
-        os.makedirs(daemon.rootdir, exist_ok=True)
-        if launcher.name == "local":
-            os.makedirs(daemon.mountdir, exist_ok=True)
-        os.makedirs(os.path.dirname(self.hosts_file), exist_ok=True)
+        self._make_directories(launcher)
         secret_file = daemon.secret_file or secret_file_for(self.hosts_file)
         created_secret = not daemon.secret_file
         self._remove_files([self.hosts_file, self.state_file]
@@ -277,6 +275,26 @@ class Cluster:
         if not base:
             return ""
         return f", metrics http://{_uri_address(record.uri)}:{base + record.index}/metrics"
+
+    def _make_directories(self, launcher: Launcher) -> None:
+        """The root directory, the hosts file's directory and (local launcher) the mount
+        directory; ClusterError naming the flag of one that cannot be made."""
+        from gkfs.daemon import directory_problem
+
+        daemon = self.config.daemon
+        problem = directory_problem(daemon)  # makes the root directory
+        if problem:
+            raise ClusterError(problem)
+        made = [(f"-H/--hosts-file {self.hosts_file}: its directory",
+                 os.path.dirname(self.hosts_file))]
+        if launcher.name == "local":
+            made.append((f"-m/--mountdir {daemon.mountdir}", daemon.mountdir))
+        for what, directory in made:
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as e:  # EEXIST: a file holds the name
+                reason = os.strerror(errno.ENOTDIR if e.errno == errno.EEXIST else e.errno)
+                raise ClusterError(f"{what} cannot be created: {reason}") from None
 
     def _refuse_if_running(self) -> None:
         state = self.read_state()
