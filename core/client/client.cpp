@@ -144,17 +144,22 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
 }
 
 void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& all) {
-  // Calls of the direct route run here, in this thread; the rest go out together.
-  std::vector<Call*> calls;
-  calls.reserve(all.size());
-  for (Call* c : all) {
-    if (c->daemon == Routing::kDirect) {
-      direct_.Run(config_.pfs_dir, c);
-    } else {
-      calls.push_back(c);
+  // Calls of the direct route run here, in this thread; the rest go out together. A host
+  // on an I/O node (or normal mode) pays one comparison per call, no copy.
+  bool any_direct = false;
+  for (const Call* c : all) any_direct |= c->daemon == Routing::kDirect;
+  std::vector<Call*> remote;
+  if (any_direct) {
+    for (Call* c : all) {
+      if (c->daemon == Routing::kDirect) {
+        direct_.Run(config_.pfs_dir, c);
+      } else {
+        remote.push_back(c);
+      }
     }
+    if (remote.empty()) return;
   }
-  if (calls.empty()) return;
+  const std::vector<Call*>& calls = any_direct ? remote : all;
   if (config_.auto_sm) {
     std::vector<Call> intro;
     intro.reserve(calls.size());
