@@ -54,13 +54,12 @@ def test_strtok_walk_survives_the_first_gkfs_call(fs, tmp_path):
     assert result.stdout == "4\n"  # walk-*, d1, aa, bb: the walk went on past the first gkfs call
 
 
-@pytest.mark.parametrize("transport", ["tcp", pytest.param("shm", marks=pytest.mark.xfail(
-    strict=True, reason="UCX's shared-memory segments (shm_open) sit at 3 and 4"))])
+@pytest.mark.parametrize("transport", ["tcp", "shm"])
 def test_first_gkfs_call_leaves_the_process_as_it_was(fs, fs_shm, tmp_path, transport):
     """errno on success, locale, signal dispositions and mask, rand/random, environment,
     umask, cwd, descriptors below 100 and rlimits, before and after the first gkfs call.
     (Found: errno EOPNOTSUPP after a successful stat; UCX's handlers for SIGSEGV, SIGBUS,
-    SIGILL, SIGFPE and SIGHUP.)"""
+    SIGILL, SIGFPE and SIGHUP; with shared memory, UCX's segments from shm_open at 3 and 4.)"""
     fs = fs_shm if transport == "shm" else fs
     program = compile_c(Path(__file__).parent / "libc_state_probe.c", tmp_path / "probe")
     result = fs.run([program, fs.mountdir])
@@ -68,7 +67,6 @@ def test_first_gkfs_call_leaves_the_process_as_it_was(fs, fs_shm, tmp_path, tran
     assert result.stdout == "done\n"
 
 
-@pytest.mark.xfail(strict=True, reason="UCX's shared-memory segments (shm_open) sit at 3 and 4")
 def test_shell_picks_descriptors_by_hand_while_shared_memory_is_in_use(fs_shm, tmp_path):
     """A shell connects (its first gkfs access), then `exec 3<`, `exec 4>` and here-documents
     dup2() onto the low numbers: none of them may be one of the client's descriptors, or the
@@ -78,7 +76,7 @@ def test_shell_picks_descriptors_by_hand_while_shared_memory_is_in_use(fs_shm, t
     script = f"""set -euo pipefail
         mkdir {d}
         echo first > {d}/a
-        for f in /proc/$$/fd/*; do n=${{f##*/}}; if ((n < 10)); then echo "fd $n"; fi; done
+        ls /proc/$$/fd | sort -n | awk '$1 < 10 {{ print "fd " $1 }}'
         exec 3< {tmp_path}/local
         exec 4> {d}/b
         read -r line <&3
