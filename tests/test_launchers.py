@@ -391,13 +391,10 @@ def test_ssh_stop_one_daemon_restart_it_and_refuse_a_second_start(make_net_fs, v
     assert "4 of 4 daemons up" in fs.ctl("status").stdout
 
 
-NOT_YET_DEFAULT = pytest.mark.xfail(strict=True, reason="shared memory is still opt-in")
-
-
 @pytest.mark.parametrize("flags,shared", [
-    pytest.param((), True, id="default", marks=NOT_YET_DEFAULT),
+    pytest.param((), True, id="default"),
     pytest.param(("--auto-sm",), True, id="auto-sm"),
-    pytest.param(("--no-auto-sm",), False, id="no-auto-sm", marks=NOT_YET_DEFAULT)])
+    pytest.param(("--no-auto-sm",), False, id="no-auto-sm")])
 def test_same_host_clients_use_shared_memory_by_default(make_fs, flags, shared):
     """Issue 11, observation 5: same-host clients used tcp unless the daemons were started
     with --auto-sm. Shared memory is the default (DaemonInfo tells); --no-auto-sm turns it
