@@ -3,8 +3,8 @@ the real ``gkfs-ctl``, running a driver and parsing its JSON, and recording resu
 
 A file system is one (transport, daemons) pair:
 
-* ``tcp``: ``-P ucx+tcp``, ``UCX_TLS=tcp``: every client talks tcp over loopback.
-* ``shm``: ``-P ucx+shm --auto-sm``: a client on the daemon's host also connects by the
+* ``tcp``: ``-P ucx+tcp --no-auto-sm``, ``UCX_TLS=tcp``: every client talks tcp over loopback.
+* ``shm``: ``-P ucx+shm --auto-sm`` (--auto-sm is the default since issue 11): a client on the daemon's host also connects by the
   daemon's worker address, so UCX picks shared memory (tcp stays open as the liveness check).
 
 Daemons keep their data and RocksDB on /dev/shm (a burst buffer on RAM, like the tmpfs
@@ -32,7 +32,8 @@ import gkfs
 # A bound on every driver run: a hang fails the benchmark instead of the whole run.
 HANG_GUARD_S = 300
 TRANSPORTS = {
-    "tcp": {"args": ["--rpc-protocol", "ucx+tcp"], "env": {"UCX_TLS": "tcp"}},
+    # tcp even on the daemon's host: shared memory is the daemons' default (--auto-sm).
+    "tcp": {"args": ["--rpc-protocol", "ucx+tcp", "--no-auto-sm"], "env": {"UCX_TLS": "tcp"}},
     "shm": {"args": ["--rpc-protocol", "ucx+shm", "--auto-sm"], "env": {"UCX_TLS": None}},
 }
 
