@@ -132,7 +132,6 @@ def test_an_interrupted_stage_completes_when_run_again(fs, tmp_path, unique_dir)
             assert c.read_bytes(f"{unique_dir}/input/{name}") == (src / name).read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="the re-run skips the file and keeps its temporary name")
 def test_a_rerun_removes_the_temporary_name_an_interrupted_rename_left(fs, tmp_path, unique_dir):
     """A rename between two daemons puts the new entry, then removes the old one: a stage
     killed in between leaves the file under both its name and its temporary name (seen with
