@@ -406,7 +406,6 @@ def test_same_host_clients_use_shared_memory_by_default(make_fs, flags, shared):
         assert [d.shared_memory for d in client.daemons()] == [shared, shared]
 
 
-@pytest.mark.xfail(strict=True, reason="the shared-memory endpoint stays in use after setresuid")
 def test_a_client_that_changes_its_user_goes_on_over_the_network(make_fs):
     """A process connected as the daemons' user and then became nobody (as programs that
     drop privileges do): it can no longer map the daemons' segments (UCX: open of
