@@ -412,8 +412,6 @@ def _requests_by_verb(client: gkfs.Client, daemons: int) -> dict[str, float]:
     return counts
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a read sends ReadChunks and a StatForRead "
-                   "(two requests) even when one daemon holds both the chunk and the inode")
 def test_small_read_is_one_request_when_one_daemon_holds_chunk_and_inode(make_fs):
     fs = make_fs(1)
     with fs.client() as c:

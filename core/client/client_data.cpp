@@ -1,6 +1,6 @@
 // Data operations of ClientImpl: write, append, read, truncate.
+#include <algorithm>
 #include <cstring>
-#include <map>
 
 #include "client/client_impl.h"
 #include "common/metadata_codec.h"
@@ -20,23 +20,33 @@ struct Batch {
 
 std::vector<Batch> MakeBatches(const Placement& placement, uint64_t file_id, uint64_t offset,
                                size_t len, uint64_t chunk_size) {
-  std::map<uint32_t, std::vector<size_t>> open;  // daemon -> index into batches (last one open)
+  // (daemon, index of its batch still open): a handful of daemons per call, so a vector
+  // searched in order (a map allocated a node per daemon on every small read and write).
+  std::vector<std::pair<uint32_t, size_t>> open;
   std::vector<Batch> batches;
   for (const ChunkPiece& piece : SplitIntoChunks(offset, len, chunk_size)) {
     uint32_t daemon = placement.ChunkOwner(file_id, piece.chunk_index);
-    auto& list = open[daemon];
-    if (list.empty() || batches[list.back()].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
-      list.push_back(batches.size());
+    auto it = std::find_if(open.begin(), open.end(), [daemon](const auto& o) { return o.first == daemon; });
+    if (it == open.end() || batches[it->second].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
+      if (it == open.end()) it = open.insert(open.end(), {daemon, 0});
+      it->second = batches.size();
       Batch b;
       b.daemon = daemon;
       b.request.file_id = file_id;
       batches.push_back(std::move(b));
     }
-    Batch& b = batches[list.back()];
+    Batch& b = batches[it->second];
     b.request.pieces.push_back({piece.chunk_index, piece.offset, piece.length});
     b.buffer_offsets.push_back(piece.buffer_offset);
   }
   return batches;
+}
+
+// The file's record a ReadChunks with_record carried; *r is its decoded reply.
+Status DecodeSizedRead(const Call& call, rpc::ReadChunksReply* r, Metadata* md) {
+  if (!call.status.ok()) return call.status;
+  Status s = rpc::DecodeBody(call.reply_body, r, "read reply");
+  return s.ok() ? DecodeMetadata(r->record, md) : s;
 }
 
 }  // namespace
@@ -102,8 +112,17 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   if (len == 0) return Status::OK();
   if (file_id == 0) return Status::Error(EISDIR, "is a directory");
   std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
-  std::vector<Call> calls(batches.size());
+  // The size travels beside the data: holes inside it read as zeros, bytes past it do not
+  // count. The inode's home looks it up (and updates atime, relatime) within the chunk read
+  // it serves, if any (with_record); else a StatForRead goes beside the reads, in the same
+  // round trip.
+  const uint32_t home = InodeOwner(file_id);
+  size_t sized = 0;  // the batch that carries the size lookup; batches.size(): none
+  while (sized < batches.size() && batches[sized].daemon != home) ++sized;
+  if (sized < batches.size()) batches[sized].request.with_record = 1;
+  std::vector<Call> calls(batches.size() + (sized == batches.size() ? 1 : 0));
   std::vector<Call*> ptrs;
+  ptrs.reserve(calls.size());
   auto* base = static_cast<char*>(buf);
   for (size_t i = 0; i < batches.size(); ++i) {
     calls[i].daemon = batches[i].daemon;
@@ -124,13 +143,16 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
     };
     ptrs.push_back(&calls[i]);
   }
-  // The size travels beside the data: holes inside it read as zeros, bytes past it do not
-  // count. The owner updates atime on this lookup (relatime), at no extra round trip.
-  Call stat = InodeCall(file_id, rpc::Verb::kStatForRead, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{"", file_id}}));
-  ptrs.push_back(&stat);
+  if (sized == batches.size()) {
+    calls.back() = InodeCall(file_id, rpc::Verb::kStatForRead,
+                             rpc::EncodeBody(rpc::TargetRequest{rpc::Target{"", file_id}}));
+    ptrs.push_back(&calls.back());
+  }
   RunCalls(ptrs);
+  std::vector<rpc::ReadChunksReply> replies(batches.size());
   Metadata md;
-  Status s = DecodeRecord(stat, &md);
+  Status s = sized == batches.size() ? DecodeRecord(calls.back(), &md)
+                                     : DecodeSizedRead(calls[sized], &replies[sized], &md);
   if (!s.ok()) return s;
   size_t valid = offset >= md.size ? 0 : static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
   for (size_t i = 0; i < batches.size(); ++i) {
@@ -138,8 +160,8 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
     // down) without failing the read, so reading to the end needs only the file's daemons.
     if (batches[i].buffer_offsets.front() >= valid) continue;
     if (!calls[i].status.ok()) return calls[i].status;
-    rpc::ReadChunksReply r;
-    if (!rpc::DecodeBody(calls[i].reply_body, &r, "read reply").ok() ||
+    rpc::ReadChunksReply& r = replies[i];
+    if ((i != sized && !rpc::DecodeBody(calls[i].reply_body, &r, "read reply").ok()) ||
         r.lengths.size() != batches[i].request.pieces.size() || !calls[i].payload_in.empty()) {
       return Status::Error(EIO, "malformed read reply from daemon " + hosts_[calls[i].daemon].uri);
     }
