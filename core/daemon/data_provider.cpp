@@ -142,14 +142,14 @@ Status DataProvider::Read(uint64_t file_id, const std::vector<rpc::Piece>& piece
   for (size_t i = 0; i < pieces.size(); ++i) {
     const auto& p = pieces[i];
     std::string path = dir + "/" + std::to_string(p.chunk_index);
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = read_fds_.Acquire(file_id, p.chunk_index, path);
     if (fd < 0) {
       if (errno == ENOENT) continue;  // a hole
       return Errno(errno, "open chunk " + path);
     }
     ssize_t n = ReadUpTo(fd, out->data() + pos, p.length, p.offset);
     int err = errno;
-    close(fd);
+    read_fds_.Release(file_id, p.chunk_index, fd);
     if (n < 0) return Errno(err, "read chunk " + path);
     (*lengths)[i] = static_cast<uint32_t>(n);
     pos += n;
@@ -164,7 +164,7 @@ Status DataProvider::Truncate(uint64_t file_id, uint64_t size) {
 }
 
 Status DataProvider::TruncateLocked(uint64_t file_id, uint64_t size) {
-
+  read_fds_.Drop(file_id);  // chunk files may be unlinked below, and made anew by writes
   const std::string dir = FileDir(file_id);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return errno == ENOENT ? Status::OK() : Errno(errno, "opendir " + dir);
