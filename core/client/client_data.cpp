@@ -42,12 +42,21 @@ std::vector<Batch> MakeBatches(const Placement& placement, uint64_t file_id, uin
   return batches;
 }
 
-// The file's record a ReadChunks with_record carried; *r is its decoded reply.
-Status DecodeSizedRead(const Call& call, rpc::ReadChunksReply* r, Metadata* md) {
-  if (!call.status.ok()) return call.status;
-  Status s = rpc::DecodeBody(call.reply_body, r, "read reply");
-  return s.ok() ? DecodeMetadata(r->record, md) : s;
-}
+// A ReadChunks reply, decoded at most once.
+struct DecodedRead {
+  const Batch* batch = nullptr;
+  rpc::ReadChunksReply body;
+  enum { kNotYet, kGood, kBad } state = kNotYet;
+  // Whether call's reply body is well formed (a length per piece).
+  bool Decode(const Call& call) {
+    if (state == kNotYet) {
+      bool ok = rpc::DecodeBody(call.reply_body, &body, "read reply").ok() &&
+                body.lengths.size() == batch->request.pieces.size();
+      state = ok ? kGood : kBad;
+    }
+    return state == kGood;
+  }
+};
 
 }  // namespace
 
@@ -121,6 +130,8 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   while (sized < batches.size() && batches[sized].daemon != home) ++sized;
   if (sized < batches.size()) batches[sized].request.with_record = 1;
   std::vector<Call> calls(batches.size() + (sized == batches.size() ? 1 : 0));
+  // Each batch's reply, decoded once: when its bytes arrive (prepare_sink), else after Run.
+  std::vector<DecodedRead> replies(batches.size());
   std::vector<Call*> ptrs;
   ptrs.reserve(calls.size());
   auto* base = static_cast<char*>(buf);
@@ -128,17 +139,14 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
     calls[i].daemon = batches[i].daemon;
     calls[i].verb = rpc::Verb::kReadChunks;
     calls[i].body = rpc::EncodeBody(batches[i].request);
+    replies[i].batch = &batches[i];
     // The reply says how many bytes each piece has; they arrive back to back.
-    const Batch* batch = &batches[i];
-    calls[i].prepare_sink = [batch, base](Call& call) {
-      rpc::ReadChunksReply r;
-      if (!rpc::DecodeBody(call.reply_body, &r, "read reply").ok() ||
-          r.lengths.size() != batch->request.pieces.size()) {
-        return;  // sink stays empty: the payload lands in payload_in and is rejected below
-      }
-      for (size_t p = 0; p < r.lengths.size(); ++p) {
-        uint32_t n = std::min(r.lengths[p], batch->request.pieces[p].length);
-        if (n > 0) call.sink.push_back({base + batch->buffer_offsets[p], n});
+    calls[i].prepare_sink = [reply = &replies[i], base](Call& call) {
+      if (!reply->Decode(call)) return;  // sink stays empty: payload_in, rejected below
+      const Batch& batch = *reply->batch;
+      for (size_t p = 0; p < reply->body.lengths.size(); ++p) {
+        uint32_t n = std::min(reply->body.lengths[p], batch.request.pieces[p].length);
+        if (n > 0) call.sink.push_back({base + batch.buffer_offsets[p], n});
       }
     };
     ptrs.push_back(&calls[i]);
@@ -149,10 +157,14 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
     ptrs.push_back(&calls.back());
   }
   RunCalls(ptrs);
-  std::vector<rpc::ReadChunksReply> replies(batches.size());
   Metadata md;
-  Status s = sized == batches.size() ? DecodeRecord(calls.back(), &md)
-                                     : DecodeSizedRead(calls[sized], &replies[sized], &md);
+  Status s;
+  if (sized == batches.size()) {
+    s = DecodeRecord(calls.back(), &md);
+  } else if ((s = calls[sized].status).ok()) {
+    s = replies[sized].Decode(calls[sized]) ? DecodeMetadata(replies[sized].body.record, &md)
+                                            : Status::Error(EBADMSG, "malformed read reply");
+  }
   if (!s.ok()) return s;
   size_t valid = offset >= md.size ? 0 : static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
   for (size_t i = 0; i < batches.size(); ++i) {
@@ -160,13 +172,12 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
     // down) without failing the read, so reading to the end needs only the file's daemons.
     if (batches[i].buffer_offsets.front() >= valid) continue;
     if (!calls[i].status.ok()) return calls[i].status;
-    rpc::ReadChunksReply& r = replies[i];
-    if ((i != sized && !rpc::DecodeBody(calls[i].reply_body, &r, "read reply").ok()) ||
-        r.lengths.size() != batches[i].request.pieces.size() || !calls[i].payload_in.empty()) {
+    if (!replies[i].Decode(calls[i]) || !calls[i].payload_in.empty()) {
       return Status::Error(EIO, "malformed read reply from daemon " + hosts_[calls[i].daemon].uri);
     }
-    for (size_t p = 0; p < r.lengths.size(); ++p) {
-      size_t start = batches[i].buffer_offsets[p] + r.lengths[p];
+    const std::vector<uint32_t>& lengths = replies[i].body.lengths;
+    for (size_t p = 0; p < lengths.size(); ++p) {
+      size_t start = batches[i].buffer_offsets[p] + lengths[p];
       size_t stop = batches[i].buffer_offsets[p] + batches[i].request.pieces[p].length;
       if (start < valid) memset(base + start, 0, std::min(stop, valid) - start);
     }
