@@ -9,7 +9,7 @@ ChunkFds::~ChunkFds() {
   for (auto& [key, entry] : kept_) close(entry.fd);
 }
 
-int ChunkFds::Acquire(uint64_t file_id, uint64_t chunk, const std::string& path) {
+int ChunkFds::Acquire(uint64_t file_id, uint64_t chunk, const std::function<std::string()>& path) {
   const Key key{file_id, chunk};
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -20,7 +20,7 @@ int ChunkFds::Acquire(uint64_t file_id, uint64_t chunk, const std::string& path)
       return it->second.fd;
     }
   }
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(path().c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   std::lock_guard<std::mutex> l(mu_);
   auto [it, added] = kept_.try_emplace(key, Entry{fd, 1, lru_.end()});

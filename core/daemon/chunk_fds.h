@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <string>
@@ -24,9 +25,9 @@ class ChunkFds {
   ChunkFds(const ChunkFds&) = delete;
   ChunkFds& operator=(const ChunkFds&) = delete;
 
-  // A read descriptor of chunk file `path` of (file_id, chunk), opened if none is kept;
-  // -1 with errno from open(2) (ENOENT: a hole). Hand it back with Release().
-  int Acquire(uint64_t file_id, uint64_t chunk, const std::string& path);
+  // A read descriptor of (file_id, chunk), opened (at path(), called only then) if none is
+  // kept; -1 with errno from open(2) (ENOENT: a hole). Hand it back with Release().
+  int Acquire(uint64_t file_id, uint64_t chunk, const std::function<std::string()>& path);
   void Release(uint64_t file_id, uint64_t chunk, int fd);
   // Closes every kept descriptor of file_id. REQUIRES: no reader of file_id holds one.
   void Drop(uint64_t file_id);
