@@ -16,10 +16,13 @@ writers are C processes (bench/fwd_driver.c) under the preload library, forwardi
   ``-o sync``: about a millisecond per operation, whatever its size; root only), the regime
   aggregation is for. The table gives the measured time per PFS operation.
 * Forwarding against direct access: on the same sync-mounted stand-in, 8 and then 16 writers
-  interleave 4 KiB blocks of one shared file, either through one I/O node (``py:TO``,
+  interleave 4, 16 or 64 KiB blocks of one shared file, either through one I/O node (``py:TO``,
   GekkoFWD's shipped algorithm; ``py:TO-agg``; ``cxx:16``) or writing the PFS directory
   themselves without gkfs (``direct``: the same driver, no preload library), in the same run.
   Issue 13's targets: best scheduler >= 1.5x direct, TO >= 0.8x direct (never asserted).
+  The same comparison runs again on a second stand-in (bench/pfs_standin.c, FUSE; root
+  only) whose cost is per operation and serialised per PFS server, as small writes to one
+  stripe are on a PFS server.
 
 Each round checks every byte the writers left in the PFS directory. The run's numbers and
 ratios go to ``forwarding.md`` and ``forwarding.json`` in the run's results directory (that
@@ -53,7 +56,8 @@ pytestmark = pytest.mark.skipif(not _core.HAVE_FORWARDING,
 
 HERE = Path(__file__).resolve().parent
 HANG_GUARD_S = 300
-XFER = 4096
+XFER = 4096         # bytes per write, except in the direct-access comparison (DIRECT_XFERS)
+DIRECT_XFERS = [4096, 16384, 65536]
 # count: requests per writer in full runs and with --quick.
 OVERHEAD = {"writers": 4, "layout": "fpp", "io_threads": 2, "pfs": "disk",
             "count": {False: 2000, True: 400},
@@ -62,12 +66,17 @@ AGGREGATION = {"writers": 8, "layout": "shared", "io_threads": 1, "pfs": "disk",
                "count": {False: 1000, True: 200},
                "schedulers": ["py:NOOP", "py:TO-agg", "cxx:1", "cxx:16"]}
 AGGREGATION_SYNC = dict(AGGREGATION, pfs="sync", count={False: 100, True: 30})
-DIRECT = {"layout": "shared", "io_threads": 8, "pfs": "sync",
+DIRECT = {"layout": "shared", "pfs": "sync",
           "count": {False: 100, True: 30},
-          "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16"]}
+          "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16",
+                         "py:TO+target_concurrency=1", "py:TO-agg+target_concurrency=1"]}
 PFS_KINDS = {"disk": "local disk (ext4, page cache: ~10 µs per PFS operation)",
              "sync": "ext4 on a loop device mounted -o sync (milliseconds per PFS operation, "
-                     "whatever its size, like a parallel file system's small-write round trip)"}
+                     "whatever its size, like a parallel file system's small-write round trip; "
+                     "concurrent operations are served in parallel, journal commits grouped)",
+             "latency": "bench/pfs_standin.c (FUSE): 1 ms + 1 µs/KB per data operation on the "
+                        "server of its first byte, 4 servers, 1 MiB stripes, one operation at "
+                        "a time per server; 1 ms per namespace operation"}
 
 RESULTS: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -141,22 +150,23 @@ class DirectPfs:
         shutil.rmtree(self.pfs, ignore_errors=True)
 
 
-def expected_blocks(first: int, step: int, count: int) -> bytes:
-    return b"".join(bytes([(first + i * step) % 251]) * XFER for i in range(count))
+def expected_blocks(count: int, xfer: int) -> bytes:
+    return b"".join(bytes([i % 251]) * xfer for i in range(count))
 
 
-def check_files(node: IoNode, name: str, writers: int, count: int, layout: str) -> None:
+def check_files(node: IoNode | DirectPfs, name: str, writers: int, count: int, layout: str,
+                xfer: int) -> None:
     if layout == "shared":
         data = (node.pfs / f"{name}.shared").read_bytes()
-        assert data == expected_blocks(0, 1, writers * count), "shared file has wrong bytes"
+        assert data == expected_blocks(writers * count, xfer), "shared file has wrong bytes"
     else:
         for rank in range(writers):
             data = (node.pfs / f"{name}.{rank}").read_bytes()
-            assert data == expected_blocks(0, 1, count), f"file of rank {rank} has wrong bytes"
+            assert data == expected_blocks(count, xfer), f"file of rank {rank} has wrong bytes"
 
 
 def one_round(node: IoNode | DirectPfs, driver: str, writers: int, count: int,
-              layout: str) -> dict[str, Any]:
+              layout: str, xfer: int) -> dict[str, Any]:
     """Writers start together (after connecting); returns their combined rate and, from the
     I/O node's counters, how many requests were merged away."""
     name = f"r{uuid.uuid4().hex[:6]}"
@@ -172,7 +182,7 @@ def one_round(node: IoNode | DirectPfs, driver: str, writers: int, count: int,
                           LIBGKFS_FORWARDING_MAP_FILE=str(node.map),
                           LIBGKFS_HOSTNAME="bench-host", LIBGKFS_APP_ID="1")
     before = node.stats()
-    procs = [subprocess.Popen([driver, f"{mountdir}/{name}", str(rank), str(writers), str(XFER),
+    procs = [subprocess.Popen([driver, f"{mountdir}/{name}", str(rank), str(writers), str(xfer),
                                str(count), layout, str(sync)], env=client_env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for rank in range(writers)]
@@ -188,7 +198,7 @@ def one_round(node: IoNode | DirectPfs, driver: str, writers: int, count: int,
         assert p.returncode == 0, f"writer failed: {err}"
         reports.append(json.loads(out))
     after = node.stats()
-    check_files(node, name, writers, count, layout)
+    check_files(node, name, writers, count, layout, xfer)
     for path in node.pfs.glob(f"{name}.*"):
         path.unlink()
     seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
@@ -230,8 +240,10 @@ def sync_pfs(base: Path) -> Iterator[Path]:
     device, mounted with -o sync (root only; the cases that need it are skipped otherwise)."""
     image, mountpoint = base / "sync-pfs.img", base / "sync-pfs"
     mountpoint.mkdir()
+    # 1 GiB: 3 rounds of 16 writers x 100 x 64 KiB, while the I/O node keeps the files the
+    # benchmark removed open in its descriptor cache (their blocks stay allocated)
     with open(image, "wb") as f:
-        f.truncate(256 << 20)
+        f.truncate(1 << 30)
     steps = [["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0",
               str(image)],
              ["mount", "-o", "loop,sync", str(image), str(mountpoint)]]
@@ -248,6 +260,32 @@ def sync_pfs(base: Path) -> Iterator[Path]:
         image.unlink()
 
 
+STANDIN = {"latency_us": 1000, "servers": 4, "stripe": 1 << 20, "mb_per_s": 1000}
+
+
+@pytest.fixture(scope="module")
+def latency_pfs(base: Path) -> Iterator[Path]:
+    """A PFS stand-in with a fixed cost per operation on the server holding its first byte,
+    one operation at a time per server (bench/pfs_standin.c, FUSE; root only)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "fuse3"], capture_output=True,
+                           text=True)
+    if os.geteuid() != 0 or cc is None or flags.returncode != 0 or not Path("/dev/fuse").exists():
+        pytest.skip("the FUSE PFS stand-in needs root, a C compiler, libfuse3 and /dev/fuse")
+    binary, backing, mountpoint = base / "pfs_standin", base / "standin-data", base / "standin"
+    backing.mkdir()
+    mountpoint.mkdir()
+    subprocess.run([cc, "-O2", "-o", str(binary), str(HERE / "pfs_standin.c"),
+                    *flags.stdout.split(), "-lpthread"], check=True)
+    options = ",".join(f"{k}={v}" for k, v in STANDIN.items())
+    subprocess.run([str(binary), str(mountpoint), "-o", f"backing={backing},{options}",
+                    "-o", "max_threads=64"], check=True, timeout=HANG_GUARD_S)
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], capture_output=True, timeout=HANG_GUARD_S)
+
+
 @pytest.fixture(scope="module")
 def settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     quick = bool(request.config.getoption("--quick", False))
@@ -260,15 +298,16 @@ def measure(benchmark: Any, base: Path, pfs_base: Path, driver: str, settings: d
     node = DirectPfs(base, pfs_base) if scheduler == "direct" else \
         IoNode(base, pfs_base, scheduler, config["io_threads"])
     count = config["count"][settings["quick"]]
+    xfer = config.get("xfer", XFER)
     rounds: list[dict[str, Any]] = []
     try:
         benchmark.pedantic(lambda: rounds.append(one_round(
-            node, driver, config["writers"], count, config["layout"])),
+            node, driver, config["writers"], count, config["layout"], xfer)),
             rounds=settings["rounds"], iterations=1)
     finally:
         node.close()
     result = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-    result.update(writers=config["writers"], layout=config["layout"], xfer=XFER,
+    result.update(writers=config["writers"], layout=config["layout"], xfer=xfer,
                   io_threads=config["io_threads"], requests_per_writer=count,
                   pfs=config["pfs"], rounds=len(rounds))
     RESULTS[(kind, scheduler)] = result
@@ -293,10 +332,18 @@ def test_aggregation_gain_on_a_slow_pfs(benchmark, base, sync_pfs, driver, setti
 
 @pytest.mark.parametrize("scheduler", DIRECT["schedulers"])
 @pytest.mark.parametrize("writers", [8, 16])
-def test_forwarding_against_direct_access(benchmark, base, sync_pfs, driver, settings, writers,
-                                          scheduler):
-    measure(benchmark, base, sync_pfs, driver, settings, f"direct-{writers}",
-            dict(DIRECT, writers=writers), scheduler)
+@pytest.mark.parametrize("xfer", DIRECT_XFERS, ids=lambda x: f"{x // 1024}k")
+@pytest.mark.parametrize("pfs", ["sync", "latency"])
+def test_forwarding_against_direct_access(request, benchmark, base, driver, settings, pfs, xfer,
+                                          writers, scheduler):
+    pfs_dir = request.getfixturevalue(f"{pfs}_pfs")
+    measure(benchmark, base, pfs_dir, driver, settings, direct_kind(pfs, writers, xfer),
+            dict(DIRECT, writers=writers, xfer=xfer, pfs=pfs,
+                 io_threads=request.config.getoption("--fwd-io-threads")), scheduler)
+
+
+def direct_kind(pfs: str, writers: int, xfer: int) -> str:
+    return f"direct-{pfs}-{writers}-{xfer // 1024}k"
 
 
 # --- the run's ratios -------------------------------------------------------------------------
@@ -319,29 +366,32 @@ def ratios() -> list[dict[str, Any]]:
             "bytes_per_s", "cxx:16", "cxx:1")
         add(f"merging through Python / through C++ ({pfs}): bytes/s", kind, "bytes_per_s",
             "py:TO-agg", "cxx:16")
-    for writers in (8, 16):
-        for scheduler in DIRECT["schedulers"][1:]:
-            add(f"forwarding / direct access (sync PFS, {writers} writers): bytes/s",
-                f"direct-{writers}", "bytes_per_s", scheduler, "direct")
+    for pfs in ("sync", "latency"):
+        for xfer in DIRECT_XFERS:
+            for writers in (8, 16):
+                for scheduler in DIRECT["schedulers"][1:]:
+                    add(f"forwarding / direct access ({pfs} PFS, {writers} writers, "
+                        f"{xfer // 1024} KiB): bytes/s", direct_kind(pfs, writers, xfer),
+                        "bytes_per_s", scheduler, "direct")
     return rows
 
 
 def markdown(rows: list[dict[str, Any]], settings: dict[str, Any]) -> str:
     lines = ["# Forwarding mode: scheduler overhead and aggregation gain", "",
              f"One run, {settings['rounds']} round(s) per scheduler (medians), {XFER}-byte "
-             f"writes, loopback tcp, 1-minute load average {os.getloadavg()[0]:.2f} at the "
+             f"writes (the direct-access comparison: 4, 16 and 64 KiB), loopback tcp, 1-minute load average {os.getloadavg()[0]:.2f} at the "
              f"end (2-core machine: other work moves every number). `py:X` is Python "
              f"scheduler X through the plug-in path; `cxx:N` the core's C++ FIFO merging at "
              f"most N requests (`cxx:1` = TO without Python).", ""]
     lines += [f"* PFS `{key}`: {text}" for key, text in PFS_KINDS.items()]
     lines += ["", "| Ratio | Of | Against | Value |", "|---|---|---|---|"]
     lines += [f"| {r['what']} | `{r['of']}` | `{r['against']}` | {r['ratio']:.2f} |" for r in rows]
-    lines += ["", "| Kind | Scheduler | PFS | Writers | Layout | I/O threads | requests/s | "
-                  "MiB/s | merged | mean queue wait (µs) | µs per PFS op |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| Kind | Scheduler | PFS | Writers | Layout | Block | I/O threads | "
+                  "requests/s | MiB/s | merged | mean queue wait (µs) | µs per PFS op |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (kind, scheduler), r in RESULTS.items():
         lines.append(f"| {kind} | `{scheduler}` | {r['pfs']} | {r['writers']} | {r['layout']} | "
-                     f"{r['io_threads']} | {r['requests_per_s']:.0f} | "
+                     f"{r['xfer'] // 1024} KiB | {r['io_threads']} | {r['requests_per_s']:.0f} | "
                      f"{r['bytes_per_s'] / 2**20:.1f} | {100 * r['merged_fraction']:.0f}% | "
                      f"{r['mean_queue_wait_us']:.0f} | {r['pfs_op_us']:.0f} |")
     return "\n".join(lines) + "\n"

@@ -7,6 +7,8 @@
   the durability benchmark puts its daemons' root directories and its baseline.
 * ``--results-dir DIR``: the run's results directory, for files a suite keeps (IO500's).
 * ``--io500 DIR`` and ``--io500-*``: the IO500 suite's build and matrix (bench_io500.py).
+* ``--fwd-io-threads N``: the I/O node's --io-threads in bench_forwarding.py's comparison with
+  direct access (default 8).
 
 A benchmark declares its parameter sets with :func:`harness.cases`; the ``case`` fixture is one of
 them (a dict). ``fs_pool`` hands out gkfs file systems, reusing the running one while
@@ -43,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-dir", default=None,
                     help="the run's results directory (scripts/bench.sh passes it): where "
                          "suites keep files of their own, e.g. IO500's result files")
+    group.addoption("--fwd-io-threads", type=int, default=8,
+                    help="the I/O node's --io-threads in bench_forwarding.py's comparison with "
+                         "direct access (default 8)")
     io500 = parser.getgroup("gkfs IO500 suite (bench_io500.py)")
     io500.addoption("--io500", default=None,
                     help="an IO500 build: the directory holding the io500 executable "

@@ -6,7 +6,7 @@ benchmark compares, until SIGTERM:
 
 ``py:NAME`` is a built-in Python scheduler called through SchedulerHost and the
 ``_core.python_scheduler`` adapter, exactly as ``gkfs-daemon --enable-forwarding`` does
-(``waiting_time = 0``); ``cxx:N`` is the C++ FIFO of the core (``_core.fifo_scheduler``,
+(``waiting_time = 0``), ``py:NAME+KEY=VALUE+...`` the same with more agios.conf keys; ``cxx:N`` is the C++ FIFO of the core (``_core.fifo_scheduler``,
 merging at most N requests: ``cxx:1`` is AGIOS's TO without any Python, the baseline)."""
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ def scheduler(spec: str) -> object:
     if engine == "cxx":
         return _core.fifo_scheduler(int(name))
     if engine == "py":
-        host = SchedulerHost(parse_config(f'default_algorithm = "{name}";\nwaiting_time = 0;\n',
-                                          "<bench>"))
+        name, *keys = name.split("+")
+        text = "".join(f"{key};\n" for key in [f'default_algorithm = "{name}"',
+                                                "waiting_time = 0", *keys])
+        host = SchedulerHost(parse_config(text, "<bench>"))
         return _core.python_scheduler(host, host.config.max_aggregation)
-    raise SystemExit(f"fwd_io_node: unknown scheduler {spec!r} (py:NAME or cxx:N)")
+    raise SystemExit(f"fwd_io_node: unknown scheduler {spec!r} "
+                     f"(py:NAME[+KEY=VALUE...] or cxx:N)")
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 apt_packages=(librocksdb-dev libucx-dev ucx-utils libxxhash-dev catch2 pkg-config g++ cmake
-              ninja-build iproute2 python3-venv)
+              ninja-build iproute2 python3-dev python3-venv)
 # The launchers' tests: sshd in network namespaces (ssh, mpirun), Open MPI's mpirun, and a
 # private Slurm (slurmctld, slurmd, munged). The tests start their own instances of these
 # daemons with private configurations and stop them; the system services Debian may start on

@@ -415,3 +415,27 @@ def test_daemon_errors_name_the_option_to_fix(tmp_path):
     assert "-l/--listen: cannot listen on 198.51.100.254" in result.stderr
     assert "Cannot assign requested address" in result.stderr
     assert "Address already in use" not in result.stderr
+
+
+def test_start_errors_name_the_option_to_fix(tmp_path):
+    """As the daemon's (above), through gkfs-ctl start, which makes the directories first."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    common = ["--hosts-file", str(tmp_path / "hosts.txt"), "--start-timeout", "60"]
+    result = gkfs_ctl("start", *common, "-m", str(a_file), "-r", str(tmp_path / "root"))
+    assert result.returncode == 1
+    assert f"-m/--mountdir {a_file} is not a directory" in result.stderr, result.stderr
+    result = gkfs_ctl("start", *common, "-m", str(tmp_path / "mnt"), "-r", str(a_file / "r"))
+    assert result.returncode == 1
+    assert f"-r/--rootdir {a_file / 'r'} cannot be created: Not a directory" in result.stderr
+    result = gkfs_ctl("start", "--hosts-file", str(a_file / "hosts.txt"),
+                      "-m", str(tmp_path / "mnt"), "-r", str(tmp_path / "root"))
+    assert result.returncode == 1
+    assert f"-H/--hosts-file {a_file / 'hosts.txt'}: its directory cannot be created: " \
+           f"Not a directory" in result.stderr, result.stderr
+    result = run_daemon(tmp_path, "-m", str(tmp_path / "mnt"), "-r", str(tmp_path / "root"),
+                        "-l", "no-such-interface0")
+    assert result.returncode == 1
+    assert "-l/--listen 'no-such-interface0' is neither an IPv4 address nor an interface " \
+           "with one\n" in result.stderr, result.stderr
+    assert "[Errno" not in result.stderr

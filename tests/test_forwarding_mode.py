@@ -1,6 +1,7 @@
 """Forwarding mode through gkfs._core: I/O-node daemons over a real PFS directory, ordered by
 the Python schedulers (gkfs.forwarding.scheduling) through the C++ I/O queue."""
 
+import errno
 import os
 import socket
 import threading
@@ -16,30 +17,33 @@ pytestmark = pytest.mark.skipif(not _core.HAVE_FORWARDING, reason="built with EN
 
 
 class IoNodes:
-    """n forwarding daemons in this process (threads), sharing one PFS directory."""
+    """n forwarding daemons in this process (threads), sharing one PFS directory; with
+    algorithm None, n daemons in normal mode instead (what forwarding mode is compared to)."""
 
     def __init__(self, root, n, algorithm):
+        root.mkdir(exist_ok=True)
         self.pfs = root / "pfs"
         self.pfs.mkdir()
         self.hosts = str(root / "hosts")
-        self.map = str(root / "map")
+        self.map = str(root / "map") if algorithm else ""
         self.hosts_objs, self.daemons, self.threads = [], [], []
         for i in range(n):
-            conf = root / f"agios{i}.conf"
-            conf.write_text(f'default_algorithm = "{algorithm}";\nwaiting_time = 0;\n')
-            host = SchedulerHost(str(conf))
             o = _core.DaemonOptions()
             o.rootdir = str(root / f"d{i}")
             o.hosts_file = self.hosts
             o.use_memory_backend = True
-            o.enable_forwarding = True
-            o.pfs_dir = str(self.pfs)
             o.io_threads = 1
-            o.scheduler = _core.python_scheduler(host, host.config.max_aggregation)
+            if algorithm:
+                conf = root / f"agios{i}.conf"
+                conf.write_text(f'default_algorithm = "{algorithm}";\nwaiting_time = 0;\n')
+                host = SchedulerHost(str(conf))
+                o.enable_forwarding = True
+                o.pfs_dir = str(self.pfs)
+                o.scheduler = _core.python_scheduler(host, host.config.max_aggregation)
+                self.hosts_objs.append(host)
             d = _core.Daemon.create(o)
             t = threading.Thread(target=d.run, daemon=True)
             t.start()
-            self.hosts_objs.append(host)
             self.daemons.append(d)
             self.threads.append(t)
         hosts = root / "hosts"
@@ -52,9 +56,9 @@ class IoNodes:
             f.write(text)
         os.rename(tmp, self.map)
 
-    def client(self, host, app_id):
+    def client(self, host, app_id, **identity):
         return _core.Client(self.hosts, timeout_ms=30000, forwarding_map_file=self.map,
-                            hostname=host, app_id=app_id)
+                            hostname=host, app_id=app_id, **identity)
 
     def stop(self):
         for d in self.daemons:
@@ -259,16 +263,126 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
 
 
+def outcome(call):
+    """'ok', or the errno's name a call failed with."""
+    try:
+        call()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+
+def test_both_modes_give_the_same_answers_in_the_same_order(tmp_path):
+    """The one client over the one handler table: the same calls by an unprivileged caller
+    get the same errno from a daemon in normal mode as from an I/O node over a PFS."""
+    answers = {}
+    for mode, algorithm in (("normal", None), ("forwarding", "NOOP")):
+        nodes = IoNodes(tmp_path / mode, 1, algorithm)
+        try:
+            root, c = permission_tree(nodes)
+            root.mkdir("/sticky", 0o1777)
+            root.create("/sticky/roots", 0o666)
+            root.mkdir("/open/a", 0o777)
+            root.create("/open/a/f", 0o666)
+            root.create("/open/mine", 0o666)
+            calls = [
+                ("create in a locked dir", lambda: c.create("/locked/new", 0o644)),
+                ("create under a missing dir", lambda: c.create("/missing/x", 0o644)),
+                ("create under a file", lambda: c.create("/locked/file/x", 0o644)),
+                ("mkdir", lambda: c.mkdir("/open/d", 0o755)),
+                ("mkdir again", lambda: c.mkdir("/open/d", 0o755)),
+                ("rmdir of a non-empty dir", lambda: c.rmdir("/open/a")),
+                ("rmdir of a file", lambda: c.rmdir("/open/mine")),
+                ("rmdir in a locked dir", lambda: c.rmdir("/locked/sub")),
+                ("remove of a dir", lambda: c.remove("/open/a")),
+                ("remove in a locked dir", lambda: c.remove("/locked/file")),
+                ("remove of a missing file", lambda: c.remove("/open/none")),
+                ("stat of a missing file", lambda: c.stat("/open/none")),
+                ("readdir of a file", lambda: c.readdir("/open/mine")),
+                ("truncate of a dir", lambda: c.truncate("/open/a", 0)),
+                ("symlink in a locked dir", lambda: c.symlink("/locked/l", "/open")),
+                ("rename out of a locked dir", lambda: c.rename("/locked/file", "/open/x")),
+                ("rename into a locked dir", lambda: c.rename("/open/mine", "/locked/x")),
+                ("rename of root's file in a sticky dir", lambda: c.rename("/sticky/roots", "/open/y")),
+                ("rename of a dir into itself", lambda: c.rename("/open/a", "/open/a/b")),
+                ("rename of a dir over a file", lambda: c.rename("/open/a", "/open/mine")),
+                ("rename of a file over a dir", lambda: c.rename("/open/mine", "/open/a")),
+                ("rename onto itself", lambda: c.rename("/open/mine", "/open/mine")),
+                ("link into a locked dir", lambda: c.link("/open/mine", "/locked/hard")),
+                ("link of a dir", lambda: c.link("/open/a", "/open/dl")),
+                ("link of a missing file", lambda: c.link("/open/none", "/open/h")),
+                ("link", lambda: c.link("/open/mine", "/open/hard")),
+                ("link over a name", lambda: c.link("/open/mine", "/open/hard")),
+                ("rename of one name over another of the same file",
+                 lambda: c.rename("/open/hard", "/open/mine")),
+                ("rename", lambda: c.rename("/open/hard", "/open/moved")),
+            ]
+            answers[mode] = [(name, outcome(call)) for name, call in calls]
+        finally:
+            nodes.stop()
+    assert answers["forwarding"] == answers["normal"]
+    assert [answer for _, answer in answers["normal"]] == [
+        "EACCES", "ENOENT", "ENOTDIR", "ok", "EEXIST", "ENOTEMPTY", "ENOTDIR", "EACCES", "EISDIR",
+        "EACCES", "ENOENT", "ENOENT", "ENOTDIR", "EISDIR", "EACCES", "EACCES", "EACCES", "EPERM",
+        "EINVAL", "ENOTDIR", "EISDIR", "ok", "EACCES", "EPERM", "ENOENT", "ok", "EEXIST", "ok",
+        "ok"], "Linux's answers"
+
+
+def requests_by_verb(client, daemon):
+    """{verb: requests answered} of one daemon, from its metrics (the Metrics verb)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    counts = {}
+    for family in text_string_to_metric_families(client.metrics(daemon)):
+        for sample in family.samples:
+            if sample.name == "gkfs_requests_total":
+                verb = sample.labels["verb"]
+                counts[verb] = counts.get(verb, 0) + sample.value
+    return counts
+
+
 @pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
-def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
+def test_each_operation_costs_the_round_trips_it_did_before_the_client_was_one(io_nodes):
+    """A guard on the hot path, counted by the I/O node's own request counters: one request
+    per operation, as the forwarding client was before it became the one client (a create
+    or removal now carries its parent's record in the same request: CreateInDir,
+    RemoveInDir); a rename first stats both names, in one round trip, for normal mode's
+    checks."""
     io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+
+    def cost(op):
+        before = requests_by_verb(c, 0)
+        op()
+        after = requests_by_verb(c, 0)
+        grown = {v: after[v] - before.get(v, 0) for v in after if after[v] != before.get(v, 0)}
+        grown.pop("Metrics", None)
+        return grown
+
+    md = c.create("/f", 0o644)
+    assert cost(lambda: c.create("/g", 0o644)) == {"CreateInDir": 1}
+    assert cost(lambda: c.write("/f", md.file_id, 0, b"x" * 8192)) == {"FwdWrite": 1}
+    assert cost(lambda: c.read("/f", md.file_id, 0, 8192)) == {"FwdRead": 1}
+    assert cost(lambda: c.stat("/f")) == {"Stat": 1}
+    assert cost(lambda: c.remove("/g")) == {"RemoveInDir": 1}
+    assert cost(lambda: c.rename("/f", "/h")) == {"Stat": 2, "FwdRename": 1}
+
+
+def permission_tree(io_nodes):
+    """/locked (root's, 0755, holding file and sub/) and /open (0777) on I/O node 0; the
+    clients of root (no checks) and of nobody (checked as uid and gid 65534)."""
+    if io_nodes.map:
+        io_nodes.remap("cn1 0\n")
     root = io_nodes.client("cn1", app_id=1)
     root.mkdir("/locked", 0o755)
     root.mkdir("/locked/sub", 0o755)
     root.create("/locked/file", 0o644)
     root.mkdir("/open", 0o777)
-    nobody = _core.Client(io_nodes.hosts, timeout_ms=30000, forwarding_map_file=io_nodes.map,
-                          hostname="cn1", app_id=2, uid=65534, gid=65534)
+    return root, io_nodes.client("cn1", app_id=2, uid=65534, gid=65534)
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
+    root, nobody = permission_tree(io_nodes)
     attempts = {
         "create": lambda: nobody.create("/locked/new", 0o644),
         "mkdir": lambda: nobody.mkdir("/locked/newdir", 0o755),
@@ -285,6 +399,36 @@ def test_directory_permissions_are_checked_as_in_normal_mode(io_nodes):
     nobody.rmdir("/open/d")
     nobody.remove("/open/mine")
     assert os.listdir(io_nodes.pfs / "open") == []
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_rename_and_link_are_checked_as_in_normal_mode(io_nodes):
+    root, nobody = permission_tree(io_nodes)
+    root.mkdir("/sticky", 0o1777)
+    root.create("/sticky/roots", 0o666)
+    nobody.create("/open/mine", 0o644)
+    denied = {  # Linux's answers, as the same calls give in normal mode
+        "rename out of a locked directory": (lambda: nobody.rename("/locked/file", "/open/x"), PermissionError),
+        "rename into a locked directory": (lambda: nobody.rename("/open/mine", "/locked/x"), PermissionError),
+        "rename of another's file in a sticky one": (lambda: nobody.rename("/sticky/roots", "/open/y"),
+                                                     PermissionError),
+        "link into a locked directory": (lambda: nobody.link("/open/mine", "/locked/hard"), PermissionError),
+    }
+    for name, (attempt, error) in denied.items():
+        with pytest.raises(error):
+            attempt()
+    assert sorted(os.listdir(io_nodes.pfs / "locked")) == ["file", "sub"], "nothing changed"
+    assert sorted(os.listdir(io_nodes.pfs / "sticky")) == ["roots"]
+    # where it may write, it can: a hard link is a second name of the same PFS file
+    nobody.link("/open/mine", "/open/hard")
+    assert os.stat(io_nodes.pfs / "open" / "hard").st_ino == os.stat(io_nodes.pfs / "open" / "mine").st_ino
+    assert nobody.stat("/open/hard").nlink == 2
+    with pytest.raises(FileExistsError):
+        nobody.link("/open/mine", "/open/hard")
+    with pytest.raises(PermissionError):  # link(2) of a directory: EPERM, before the PFS is asked
+        nobody.link("/open", "/open/dirlink")
+    nobody.rename("/open/hard", "/open/renamed")
+    assert sorted(os.listdir(io_nodes.pfs / "open")) == ["mine", "renamed"]
 
 
 @pytest.mark.parametrize("io_nodes", ["TO-agg"], indirect=True)

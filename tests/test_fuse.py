@@ -154,6 +154,74 @@ def test_the_kernel_execs_a_program_stored_in_gkfs(fs, tmp_path):
     assert result.stdout == "hello from gkfs 2\n"
 
 
+EXCHANGE = textwrap.dedent(r"""
+    import ctypes, os, sys
+    RENAME_EXCHANGE = 2
+    libc = ctypes.CDLL(None, use_errno=True)
+    base = sys.argv[1]
+    for d in ("p", "q", "p/a", "p/a/deep", "q/b"):
+        os.mkdir(os.path.join(base, d))
+    for name, text in (("p/a/x", "in a"), ("p/a/deep/y", "deep in a"), ("q/b/z", "in b"),
+                       ("p/f", "file f")):
+        with open(os.path.join(base, name), "w") as f:
+            f.write(text)
+    def exchange(a, b):
+        if libc.renameat2(-100, os.path.join(base, a).encode(), -100,
+                          os.path.join(base, b).encode(), RENAME_EXCHANGE) != 0:
+            sys.exit(f"renameat2 {a} {b}: {os.strerror(ctypes.get_errno())}")
+    exchange("p/a", "q/b")               # two directories in two parents
+    print(sorted(os.listdir(os.path.join(base, "p/a"))), sorted(os.listdir(os.path.join(base, "q/b"))))
+    print(open(os.path.join(base, "q/b/deep/y")).read(), open(os.path.join(base, "p/a/z")).read())
+    exchange("p/f", "q/b")               # a file and a directory: the parents' link counts move
+    print(os.path.isdir(os.path.join(base, "p/f")), open(os.path.join(base, "q/b")).read())
+    print(os.stat(os.path.join(base, "p")).st_nlink, os.stat(os.path.join(base, "q")).st_nlink)
+    print(sorted(os.listdir(os.path.join(base, "p/f"))))
+""")
+
+
+@pytest.mark.parametrize("through", ["fuse", "preload"])
+def test_rename_exchange_swaps_files_and_directories(fs, tmp_path, through):
+    base = f"{fs.mountdir}/exchange-{through}"
+    os.mkdir(base)
+    script = tmp_path / "exchange.py"
+    script.write_text(EXCHANGE)
+    env = fs.env if through == "preload" else plain_env(fs)
+    result = fs.run(["python3", str(script), base], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "['z'] ['deep', 'x']", "deep in a in b", "True file f", "4 2", "['deep', 'x']"]
+
+
+def test_a_path_walk_asks_the_daemons_once_per_name():
+    """With timeouts 0 the kernel sends LOOKUP and then GETATTR for each name a path walk
+    passes (default_permissions' search check, stat's own). gkfs-fuse answers such a GETATTR
+    from the lookup's round trip (RecentAttrs), so stat of /d/f costs at most 3 Stat
+    requests (the root's search check, d, f) where it cost 5; changes made through the
+    mount still show at once."""
+    require_fuse()
+    from test_metrics import free_ports, scrape, value
+
+    port = free_ports(1)
+    fs = start_fs(1, args=["--fuse", "--metrics-port", str(port)])
+    try:
+        os.mkdir(f"{fs.mountdir}/d")
+        names = [f"{fs.mountdir}/d/f{i}" for i in range(20)]
+        for name in names:
+            Path(name).write_text("x")
+        stats = lambda: value(scrape(port), "gkfs_requests_total", verb="Stat", outcome="ok")
+        before = stats()
+        for name in names:
+            assert os.stat(name).st_size == 1
+        assert stats() - before <= 3 * len(names)
+        os.chmod(names[0], 0o600)  # a change through the mount, seen by the next stat
+        assert os.stat(names[0]).st_mode & 0o777 == 0o600
+        links = os.stat(f"{fs.mountdir}/d").st_nlink
+        os.mkdir(f"{fs.mountdir}/d/sub")
+        assert os.stat(f"{fs.mountdir}/d").st_nlink == links + 1
+    finally:
+        stop_fs(fs)
+
+
 def test_df_on_the_mount(fs):
     result = run_plain(fs, ["df", "-P", "-B1", fs.mountdir])
     assert result.returncode == 0, result.stderr

@@ -4,8 +4,10 @@ that outnumber the I/O nodes sharing them, and the loop's measurements from stat
 
 from __future__ import annotations
 
+import pytest
+
 from gkfs.forwarding.arbiter import Arbiter, allocate_shared
-from gkfs.forwarding.jobs import Job
+from gkfs.forwarding.jobs import Job, JobsError
 from gkfs.forwarding.mapfile import read_map
 
 
@@ -49,3 +51,35 @@ def test_measured_bandwidth_overrides_the_declared_curve(tmp_path):
     assert arbiter.measured == {"x": {2: 20.0}, "y": {1: 100.0}}
     assert second.counts == {"x": 1, "y": 2}
     assert read_map(str(tmp_path / "map")).entries == {"cn1": 0, "cn2": 0, "cn3": 1, "cn4": 2}
+
+
+def test_jobs_that_start_and_stop_are_reallocated_and_the_map_rewritten_only_on_change(tmp_path):
+    jobs_path, map_path = tmp_path / "jobs.toml", tmp_path / "map"
+
+    def running(*names):
+        jobs_path.write_text("".join(f'[[job]]\nname = "{n}"\nhosts = "{n}[1-2]"\napp_id = {i}\n'
+                                     for i, n in enumerate(names, 1)))
+
+    arbiter = Arbiter(str(jobs_path), str(map_path), 2,
+                      lambda: {"time": 0.0, "apps": []})
+    running("a", "b")
+    assert arbiter.step().counts == {"a": 1, "b": 1}
+    assert read_map(str(map_path)).entries == {"a1": 0, "a2": 0, "b1": 1, "b2": 1}
+    inode = map_path.stat().st_ino
+    assert arbiter.step() is None and map_path.stat().st_ino == inode  # nothing changed
+
+    running("a", "b", "c")  # c starts: three jobs on two I/O nodes, one of them shares
+    third = arbiter.step()
+    assert sorted(third.counts.values()) == [0, 1, 1]
+    entries = read_map(str(map_path)).entries
+    assert set(entries) == {f"{n}{i}" for n in "abc" for i in (1, 2)}
+    assert set(entries.values()) == {0, 1}
+    assert map_path.stat().st_ino != inode  # replaced by a rename, never written in place
+
+    running("c")  # a and b stop: c gets both I/O nodes, one per host
+    assert arbiter.step().counts == {"c": 2}
+    assert read_map(str(map_path)).entries == {"c1": 0, "c2": 1}
+    running()  # no job left: reported, and the map stays for clients still finishing
+    with pytest.raises(JobsError, match="no \\[\\[job\\]\\] tables"):
+        arbiter.step()
+    assert read_map(str(map_path)).entries == {"c1": 0, "c2": 1}

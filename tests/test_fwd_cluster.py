@@ -223,3 +223,82 @@ def test_live_remap_moves_the_traffic_without_loss(fwd_cluster, io_nodes, worklo
     run_all(vc, [(i, ranks(workload, str(fs.local / "remap"), i)) for i in range(4)],
             "the same run directly on a local directory")
     assert_same_tree(fs.pfs / "remap", fs.local / "remap")
+
+
+def test_the_arbiter_moves_a_job_between_io_nodes_while_it_writes(fwd_cluster, io_nodes,
+                                                                   workload):
+    """`gkfs-ctl fwd-arbiter` runs on a compute host with two jobs listed: a on node-1, b on
+    node-2, one I/O node each. b writes IOR-like; half-way, a stops (it leaves the jobs
+    file) while b goes on writing, and the arbiter gives b I/O node 0. Every byte b wrote
+    must be in the PFS directory, equal to the same run made directly."""
+    vc, fs = fwd_cluster, io_nodes
+    base = fs.local.parent
+    jobs, sync = base / "arbiter-jobs.toml", base / "arbiter-sync"
+    sync.mkdir()
+    job_b = '[[job]]\nname = "b"\nhosts = "node-2"\napp_id = 402\n'
+    jobs.write_text('[[job]]\nname = "a"\nhosts = "node-1"\napp_id = 401\n' + job_b)
+    fs.map.unlink(missing_ok=True)
+    arbiter = vc.popen(vc.client, entry_point("gkfs-ctl", "gkfs.cli") + [
+        "fwd-arbiter", "--hosts-file", fs.hosts_file, "--jobs", str(jobs), "--io-nodes", "2",
+        "-o", str(fs.map), "--interval", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        wait_for_map(fs.map, {"node-1": 0, "node-2": 1}, arbiter)
+        mnt = fs.mountdir
+        result = vc.run(compute_host(vc, 1), through_gkfs(fs, 1, 402, ["mkdir", f"{mnt}/arb"]))
+        assert result.returncode == 0, result.stderr
+        writer = vc.popen(compute_host(vc, 1),
+                          through_gkfs(fs, 1, 402, moving_job(workload, f"{mnt}/arb", sync)),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + HANG_GUARD_S
+        while len(list(sync.glob("ready.*"))) < 2:
+            assert writer.poll() is None, f"the writer ended early: {writer.communicate()}"
+            assert time.monotonic() < deadline, "the writer never reached half-way"
+            time.sleep(0.05)
+        (sync / "go").touch()  # b writes its second half ...
+        jobs.write_text(job_b)  # ... while a stops
+        wait_for_map(fs.map, {"node-2": 0}, arbiter)
+        finish([writer], "IOR-like job moved by the arbiter while it wrote")
+    finally:
+        arbiter.terminate()
+        out, err = arbiter.communicate(timeout=HANG_GUARD_S)
+    assert arbiter.returncode == 0, err
+    assert "wrote" in out and "b 1" in out, out
+    report = stats(fs)
+    calls = 2 * ARB_SEGMENTS * (16384 // 4096) * 2  # per rank: 2 files, 4 transfers a block
+    old, new = app_on(report, 1, 402), app_on(report, 0, 402)
+    print(f"== job b's writes: {old['writes']} on I/O node 1, {new['writes']} on I/O node 0")
+    assert old["writes"] >= calls // 2, "the first half did not go to I/O node 1"
+    assert new["writes"] > 0, "the move came after the last write: nothing moved while writing"
+    assert old["writes"] + new["writes"] == calls and old["reads"] + new["reads"] == calls
+    (fs.local / "arb").mkdir()
+    run_all(vc, [(1, moving_job(workload, f"{fs.local}/arb"))],
+            "the same job directly on a local directory")
+    assert_same_tree(fs.pfs / "arb", fs.local / "arb")
+
+
+ARB_SEGMENTS = 600
+
+
+def moving_job(binary: str, directory: str, *sync: Path) -> list[str]:
+    """Job b: 2 ranks, 4 KiB writes of 16 KiB blocks to a shared and a per-rank file; long
+    enough that its second half is still being written when the new map reaches it."""
+    return ["sh", "-c", " ".join(
+        f"{binary} ior {directory} {r} 2 4096 16384 {ARB_SEGMENTS} {' '.join(map(str, sync))} "
+        f"& p{r}=$!;" for r in range(2)) + " wait $p0 || exit 1; wait $p1 || exit 1"]
+
+
+def wait_for_map(path: Path, entries: dict[str, int], arbiter: subprocess.Popen) -> None:
+    """Until the arbiter has written `entries` into the map at path."""
+    from gkfs.forwarding.mapfile import MapError, read_map
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if read_map(str(path)).entries == entries:
+                return
+        except (OSError, MapError):
+            pass
+        assert arbiter.poll() is None, f"fwd-arbiter ended: {arbiter.communicate()}"
+        assert time.monotonic() < deadline, f"the arbiter never wrote {entries}"
+        time.sleep(0.05)

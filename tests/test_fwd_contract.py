@@ -175,3 +175,32 @@ def test_simulator_wakes_the_scheduler_after_sleep():
     result = simulate(host, [req(1, at=1.0)])
     assert [d.time for d in result.dispatches] == [1.25]
     assert [s[0] for s in sched.seen] == [1.0, 1.25]
+
+
+def test_target_concurrency_holds_a_busy_targets_requests_back_so_they_merge():
+    h = SchedulerHost(SchedulerConfig(default_algorithm="TO-agg", target_concurrency=1),
+                      strict=True)
+    assert h.schedule(0.0, {1: [req(1, file=1, target=5, offset=0)]}, 8) == ([[1]], None)
+    later = {1: [req(2, file=1, target=5, offset=4096, at=0.1),
+                 req(3, file=1, target=5, offset=8192, at=0.2)],
+             2: [req(4, file=2, target=6, offset=0, at=0.3)]}
+    assert h.schedule(0.4, later, 7) == ([[4]], None)  # target 5 is busy: 2 and 3 wait
+    h.on_complete([Completion((1,), 4096, 0.0, 1e-3, 0)])
+    assert h.schedule(0.5, {1: later[1]}, 7) == ([[2, 3]], None)  # merged once 5 is free
+
+
+@pytest.mark.parametrize("cap", [0, 1])
+def test_target_concurrency_bounds_the_units_in_service_per_target(cap):
+    """16 contiguous writes to one target, 8 I/O slots, 1 ms per PFS operation: without a
+    limit they leave in small units side by side; with 1, one unit at a time, larger."""
+    trace = [req(i, file=1, target=3, offset=i * 4096, at=i * 1e-4) for i in range(16)]
+    h = SchedulerHost(SchedulerConfig(default_algorithm="TO-agg", target_concurrency=cap),
+                      strict=True)
+    result = simulate(h, trace, slots=8, service=lambda unit: 1e-3)
+    assert sorted(result.flat()) == list(range(16))
+    spans = [(d.time, d.time + 1e-3) for d in result.dispatches]
+    overlapping = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    if cap:
+        assert overlapping == 1 and len(result.dispatches) <= 3
+    else:
+        assert overlapping > 1 and len(result.dispatches) > 3

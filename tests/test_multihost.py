@@ -209,13 +209,16 @@ def test_two_instances_side_by_side(make_net_fs, vcluster, tmp_path):
 
 
 @pytest.mark.fuse
-def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster):
-    """gkfs-ctl start --fuse --launcher ssh: the mount directory is a FUSE mount on each
-    daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
+@pytest.mark.parametrize("launcher", ["ssh", "mpirun"])
+def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher):
+    """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
+    each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
     plain cat on another reads, gkfs.Client on a client host sees it; stop unmounts."""
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
-    fs = make_net_fs(hosts=vcluster.hosts[:2], args=["--fuse"])
+    if launcher == "mpirun" and shutil.which("mpirun") is None:
+        unavailable("needs mpirun (apt: openmpi-bin)")
+    fs = make_net_fs(hosts=vcluster.hosts[:2], args=["--fuse"], launcher=launcher)
     first, second = vcluster.hosts[:2]
 
     def on(host, script):

@@ -184,3 +184,73 @@ def test_tasks_of_mpirun_share_a_stage(fs, tmp_path, unique_dir):
     with fs.client() as c:
         assert gkfs_tree(c, f"{unique_dir}/input") == local_tree(src)
     assert summary(fs.ctl("stage-in", *args, str(src), unique_dir))["copied"] == 0
+
+
+def link_groups(names_and_stats) -> list[list[str]]:
+    """Names that share an inode (by st_dev, st_ino), as sorted groups of two or more."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for name, st in names_and_stats:
+        groups.setdefault((st.st_dev, st.st_ino), []).append(name)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def make_linked_tree(root: Path, outside: Path) -> None:
+    """Three names of one file in two directories, two of another, and one name of a file
+    whose other name lies outside the tree (copied as a file of its own, as cp -a does)."""
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    (root / "a" / "three").write_bytes(os.urandom(700_000))
+    os.link(root / "a" / "three", root / "b" / "three-again")
+    os.link(root / "a" / "three", root / "three-top")
+    (root / "b" / "two").write_bytes(b"two names")
+    os.chmod(root / "b" / "two", 0o600)
+    os.link(root / "b" / "two", root / "a" / "two-again")
+    (outside / "shared").write_bytes(b"one name inside")
+    os.link(outside / "shared", root / "a" / "single")
+    (root / "plain").write_bytes(b"plain")
+
+
+EXPECTED_GROUPS = [["a/three", "b/three-again", "three-top"], ["a/two-again", "b/two"]]
+
+
+def gkfs_link_groups(client, top: str) -> list[list[str]]:
+    return link_groups((f"{path}/{name}"[len(top) + 1:], client.stat(f"{path}/{name}"))
+                       for path, _, files in client.walk(top) for name in files)
+
+
+def local_link_groups(root: Path) -> list[list[str]]:
+    return link_groups((str(p.relative_to(root)), p.lstat())
+                       for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("launcher", ["local", "mpirun"])
+def test_hard_links_within_the_tree_stay_links(fs, tmp_path, unique_dir, launcher):
+    args = []
+    if launcher == "mpirun":
+        require_program("mpirun", "openmpi-bin")
+        args = ["--launcher", "mpirun", "--tasks-per-host", "3",
+                "--launcher-args=--allow-run-as-root --oversubscribe"]
+    src, outside = tmp_path / "input", tmp_path / "outside"
+    outside.mkdir()
+    make_linked_tree(src, outside)
+    assert local_link_groups(src) == EXPECTED_GROUPS
+    first = summary(fs.ctl("stage-in", *args, str(src), unique_dir))
+    assert first["files"] == 7 and first["skipped"] == 0
+    with fs.client() as c:
+        top = f"{unique_dir}/input"
+        assert gkfs_tree(c, top) == local_tree(src)
+        assert gkfs_link_groups(c, top) == EXPECTED_GROUPS
+        assert c.stat(f"{top}/a/three").st_nlink == 3
+        assert c.stat(f"{top}/a/single").st_nlink == 1
+    assert summary(fs.ctl("stage-in", *args, str(src), unique_dir))["skipped"] == 7
+    out = tmp_path / "results"
+    assert summary(fs.ctl("stage-out", *args, f"{unique_dir}/input", str(out)))["files"] == 7
+    assert local_tree(out / "input") == local_tree(src)
+    assert local_link_groups(out / "input") == EXPECTED_GROUPS
+    assert summary(fs.ctl("stage-out", *args, f"{unique_dir}/input", str(out)))["skipped"] == 7
+    # A name that became a file of its own in the destination is linked again.
+    (out / "input" / "b" / "two").unlink()
+    (out / "input" / "b" / "two").write_bytes(b"two names")
+    again = fs.ctl("stage-out", *args, f"{unique_dir}/input", str(out))
+    assert summary(again)["skipped"] == 6 and "1 linked" in again.stdout
+    assert local_link_groups(out / "input") == EXPECTED_GROUPS

@@ -1,6 +1,5 @@
 // Connect and the metadata operations of ClientImpl.
 #include "client/client_impl.h"
-#include "client/forwarding_client.h"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -63,17 +62,18 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   std::unique_ptr<transport::ClientTransport> transport;
   s = transport::ClientTransport::Create(uris, topts, &transport);
   if (!s.ok()) return s;
-  std::unique_ptr<ClientImpl> client;
+  std::unique_ptr<Routing> routing;
   if (options.forwarding_map_file.empty()) {
-    client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport));
+    routing = std::make_unique<HashRouting>(static_cast<uint32_t>(hosts.size()));
   } else {
     // Fail now, naming the file, rather than at the first operation.
     ForwardingMap map(options.forwarding_map_file, options.hostname.empty() ? me : options.hostname,
                       static_cast<uint32_t>(hosts.size()));
     uint32_t first = 0;
     if (!(s = map.IoNode(&first)).ok()) return s;
-    client = std::make_unique<ForwardingClient>(std::move(hosts), std::move(transport), std::move(map));
+    routing = std::make_unique<IoNodeRouting>(std::move(map));
   }
+  auto client = std::make_unique<ClientImpl>(std::move(hosts), std::move(transport), std::move(routing));
   client->SetCredentials(options.credentials);
   s = client->FetchConfig();
   if (!s.ok()) return s;
@@ -81,9 +81,10 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   return Status::OK();
 }
 
-ClientImpl::ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport)
+ClientImpl::ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport,
+                       std::unique_ptr<Routing> routing)
     : hosts_(std::move(hosts)),
-      placement_(static_cast<uint32_t>(hosts_.size())),
+      routing_(std::move(routing)),
       transports_(std::move(transport), kMaxTransports) {}
 
 Status ClientImpl::FetchConfig() {
@@ -172,6 +173,10 @@ Call ClientImpl::MetaCall(const std::string& path, rpc::Verb verb, std::string b
   return call;
 }
 
+Call ClientImpl::StatCall(const std::string& path) {
+  return MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{path, 0}}));
+}
+
 Call ClientImpl::InodeCall(uint64_t ino, rpc::Verb verb, std::string body) {
   Call call;
   call.daemon = InodeOwner(ino);
@@ -208,10 +213,6 @@ rpc::CreateRequest CreateBody(const std::string& path, uint32_t mode, bool exclu
   req.exclusive = exclusive;
   req.link_target = link_target;
   return req;
-}
-
-uint32_t ClientImpl::InodeOwner(uint64_t ino) {
-  return ino == kRootIno ? MetadataOwner("/") : InodeHome(ino);
 }
 
 // remote_ino, the first field of every reply to a Target-addressed request; 0 if absent.
@@ -268,6 +269,7 @@ Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t op
 Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                             Metadata* md, bool* created) {
   if (created != nullptr) *created = false;
+  if (routing_->by_path()) opener = 0;  // a store of paths counts no opens
   if (!create) return StatLocked(path, md, opener);
   rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
   req.opener = opener;
@@ -275,6 +277,7 @@ Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode,
 }
 
 Status ClientImpl::Release(uint64_t opener, const std::vector<uint64_t>& inos) {
+  if (routing_->by_path()) return Status::OK();  // a store of paths counts no opens
   return ReleaseLocked(opener, inos);
 }
 
@@ -350,6 +353,10 @@ Status ClientImpl::DecodeInDir(const Call& call, DirTouch* dir, rpc::InDirReply*
 Status ClientImpl::CreateLocked(rpc::CreateRequest req, Metadata* md, bool* created) {
   if (created != nullptr) *created = false;
   if (req.path == "/") return Status::Error(EEXIST, "the root directory exists");
+  if (routing_->by_path()) {  // others see that store at once: check before, never undo
+    Status checked = CheckEntryChangeLocked(req.path, true);
+    if (!checked.ok()) return checked;
+  }
   req.home = MetadataOwner(req.path);
   const std::string parent = ParentPath(req.path);
   const int32_t subdir = S_ISDIR(req.mode) ? 1 : 0;
@@ -439,15 +446,19 @@ Status ClientImpl::Link(const std::string& old_path, const std::string& new_path
   Status s = StatLocked(old_path, &md);
   if (!s.ok()) return s;
   if (md.is_dir()) return Status::Error(EPERM, "hard links to directories are not allowed");
+  rpc::CreateRequest req = CreateBody(new_path, md.mode, true);
+  req.ino = md.file_id;
+  Metadata linked;
+  if (routing_->by_path()) {  // link(2) on the store, which counts the links itself
+    req.link_target = old_path;
+    return CreateLocked(std::move(req), &linked, nullptr);
+  }
   // The count goes up first, so that an unlink of old_path meanwhile cannot free the inode.
   rpc::LinksRequest up;
   up.ino = md.file_id;
   up.delta = 1;
   Call call = InodeCall(md.file_id, rpc::Verb::kLinks, rpc::EncodeBody(up));
   if (!(s = CallOne(&call)).ok()) return s;
-  rpc::CreateRequest req = CreateBody(new_path, md.mode, true);
-  req.ino = md.file_id;
-  Metadata linked;
   s = CreateLocked(std::move(req), &linked, nullptr);
   if (s.ok()) return s;
   Metadata after;
@@ -458,19 +469,20 @@ Status ClientImpl::Link(const std::string& old_path, const std::string& new_path
 
 std::vector<uint32_t> ClientImpl::ChunkOwners(uint64_t file_id, uint64_t size) const {
   uint64_t chunks = (size + config_.chunk_size - 1) / config_.chunk_size;
-  if (chunks >= placement_.num_daemons() * 4ull) return {};  // all of them
+  if (chunks >= routing_->sharer_count() * 4ull) return {};  // all of them
   std::vector<uint32_t> owners;
-  for (uint64_t i = 0; i < chunks; ++i) owners.push_back(placement_.ChunkOwner(file_id, i));
+  for (uint64_t i = 0; i < chunks; ++i) owners.push_back(routing_->ChunkOwner(file_id, i));
   std::sort(owners.begin(), owners.end());
   owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
-  if (owners.empty()) owners.push_back(placement_.ChunkOwner(file_id, 0));
+  if (owners.empty()) owners.push_back(routing_->ChunkOwner(file_id, 0));
   return owners;
 }
 
 Status ClientImpl::Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets) {
-  std::vector<Call> calls(targets.empty() ? placement_.num_daemons() : targets.size());
+  const std::vector<uint32_t> daemons = targets.empty() ? routing_->Sharers() : targets;
+  std::vector<Call> calls(daemons.size());
   for (size_t i = 0; i < calls.size(); ++i) {
-    calls[i].daemon = targets.empty() ? static_cast<uint32_t>(i) : targets[i];
+    calls[i].daemon = daemons[i];
     calls[i].verb = verb;
     calls[i].body = body;
   }
@@ -485,15 +497,16 @@ Status ClientImpl::ReadDirLocked(const std::string& path, const std::string& sta
   req.start_after = start_after;
   req.max_entries = static_cast<uint32_t>(std::min<size_t>(std::max<size_t>(max_entries, 1), rpc::kMaxReadDirPage));
   const std::string body = rpc::EncodeBody(req);
-  std::vector<Call> calls(placement_.num_daemons());
+  const std::vector<uint32_t> daemons = routing_->Sharers();
+  std::vector<Call> calls(daemons.size());
   std::vector<Call*> ptrs;
   for (uint32_t i = 0; i < calls.size(); ++i) {
-    calls[i].daemon = i;
+    calls[i].daemon = daemons[i];
     calls[i].verb = rpc::Verb::kReadDir;
     calls[i].body = body;
     ptrs.push_back(&calls[i]);
   }
-  Call stat = MetaCall(path, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{path, 0}}));
+  Call stat = StatCall(path);
   if (check_dir) ptrs.push_back(&stat);
   if (extra != nullptr) ptrs.push_back(extra);
   RunCalls(ptrs);
@@ -675,16 +688,25 @@ Status ClientImpl::Daemons(std::vector<DaemonInfo>* infos) {
   return Status::OK();
 }
 
+// The daemons that share the file system's storage: every daemon, or the I/O node (all I/O
+// nodes share one PFS directory: summing them would count it once per node).
 Status ClientImpl::StatFs(FsStats* stats) {
-  std::vector<DaemonInfo> infos;
-  Status s = Daemons(&infos);
-  if (!s.ok()) return s;
+  const std::vector<uint32_t> daemons = routing_->Sharers();
+  std::vector<Call> calls(daemons.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    calls[i].daemon = daemons[i];
+    calls[i].verb = rpc::Verb::kHealth;
+  }
+  RunAll(calls);
   *stats = FsStats();
-  for (const auto& info : infos) {
-    if (!info.up) return Status::Error(EHOSTDOWN, "daemon " + info.uri + " is down: " + info.error);
-    stats->total_bytes += info.total_bytes;
-    stats->free_bytes += info.free_bytes;
-    stats->files += info.files;
+  for (const Call& call : calls) {
+    rpc::HealthReply r;
+    Status s = call.status;
+    if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "health reply");
+    if (!s.ok()) return Status::Error(EHOSTDOWN, "daemon " + hosts_[call.daemon].uri + " is down: " + s.ToString());
+    stats->total_bytes += r.total_bytes;
+    stats->free_bytes += r.free_bytes;
+    stats->files += r.files;
   }
   return Status::OK();
 }

@@ -18,14 +18,14 @@ struct Batch {
   std::vector<size_t> buffer_offsets;  // where each piece starts in the caller's buffer
 };
 
-std::vector<Batch> MakeBatches(const Placement& placement, uint64_t file_id, uint64_t offset,
+std::vector<Batch> MakeBatches(Routing& routing, uint64_t file_id, uint64_t offset,
                                size_t len, uint64_t chunk_size) {
   // (daemon, index of its batch still open): a handful of daemons per call, so a vector
   // searched in order (a map allocated a node per daemon on every small read and write).
   std::vector<std::pair<uint32_t, size_t>> open;
   std::vector<Batch> batches;
   for (const ChunkPiece& piece : SplitIntoChunks(offset, len, chunk_size)) {
-    uint32_t daemon = placement.ChunkOwner(file_id, piece.chunk_index);
+    uint32_t daemon = routing.ChunkOwner(file_id, piece.chunk_index);
     auto it = std::find_if(open.begin(), open.end(), [daemon](const auto& o) { return o.first == daemon; });
     if (it == open.end() || batches[it->second].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
       if (it == open.end()) it = open.insert(open.end(), {daemon, 0});
@@ -61,7 +61,7 @@ struct DecodedRead {
 }  // namespace
 
 Status ClientImpl::WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len, bool grow) {
-  std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
+  std::vector<Batch> batches = MakeBatches(*routing_, file_id, offset, len, config_.chunk_size);
   const int64_t now = NowNs();
   // The size must never cover bytes that were not written: it grows once they are. When the
   // inode's home holds every piece, the write carries the size update (one round trip).
@@ -95,12 +95,14 @@ Status ClientImpl::Write(const std::string& path, uint64_t file_id, uint64_t off
                          size_t len) {
   if (len == 0) return Status::OK();
   if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
+  if (routing_->by_path()) return WriteWhole(path, offset, buf, len, false, nullptr);
   return WriteChunksLocked(file_id, offset, buf, len, true);
 }
 
 Status ClientImpl::Append(const std::string& path, uint64_t file_id, const void* buf, size_t len,
                           uint64_t* offset) {
   if (file_id == 0) return Status::Error(EISDIR, "not a regular file");
+  if (routing_->by_path()) return WriteWhole(path, 0, buf, len, true, offset);
   rpc::ReserveAppendRequest req;
   req.ino = file_id;
   req.length = len;
@@ -120,7 +122,8 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   *nread = 0;
   if (len == 0) return Status::OK();
   if (file_id == 0) return Status::Error(EISDIR, "is a directory");
-  std::vector<Batch> batches = MakeBatches(placement_, file_id, offset, len, config_.chunk_size);
+  if (routing_->by_path()) return ReadWhole(path, offset, buf, len, nread);
+  std::vector<Batch> batches = MakeBatches(*routing_, file_id, offset, len, config_.chunk_size);
   // The size travels beside the data: holes inside it read as zeros, bytes past it do not
   // count. The inode's home looks it up (and updates atime, relatime) within the chunk read
   // it serves, if any (with_record); else a StatForRead goes beside the reads, in the same
@@ -193,14 +196,47 @@ Status ClientImpl::TruncateLocked(const rpc::Target& target, uint64_t size) {
   if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
   Call call;
   rpc::SizeRequest req;
-  req.target = rpc::Target{"", md.file_id};
+  req.target = FileTarget(target.path, md.file_id);
   req.size = size;
   req.mtime_ns = NowNs();
   if (!(s = CallTarget(rpc::Verb::kSetSize, req, &call)).ok() || size >= md.size) return s;
+  if (routing_->by_path()) return s;  // the store cut the data itself
   rpc::FileSizeRequest chunks;
   chunks.file_id = md.file_id;
   chunks.size = size;
   return Broadcast(rpc::Verb::kTruncateChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+}
+
+Status ClientImpl::WriteWhole(const std::string& path, uint64_t offset, const void* buf, size_t len, bool append,
+                              uint64_t* where) {
+  rpc::FwdWriteRequest req;
+  req.path = path;
+  req.offset = offset;
+  req.append = append;
+  Call call = MetaCall(path, rpc::Verb::kFwdWrite, rpc::EncodeBody(req));
+  if (len > 0) call.payload.push_back({const_cast<void*>(buf), len});
+  Status s = CallOne(&call);
+  if (!s.ok() || !append) return s;
+  rpc::OffsetReply r;
+  if ((s = rpc::DecodeBody(call.reply_body, &r, "append reply")).ok()) *where = r.offset;
+  return s;
+}
+
+Status ClientImpl::ReadWhole(const std::string& path, uint64_t offset, void* buf, size_t len, size_t* nread) {
+  while (*nread < len) {
+    size_t part = static_cast<size_t>(std::min<uint64_t>(len - *nread, rpc::kMaxFwdRead));
+    rpc::FwdReadRequest req;
+    req.path = path;
+    req.offset = offset + *nread;
+    req.length = part;
+    Call call = MetaCall(path, rpc::Verb::kFwdRead, rpc::EncodeBody(req));
+    call.sink.push_back({static_cast<char*>(buf) + *nread, part});
+    Status s = CallOne(&call);
+    if (!s.ok()) return s;
+    *nread += call.payload_received;
+    if (call.payload_received < part) break;  // end of file
+  }
+  return Status::OK();
 }
 
 Status ClientImpl::Truncate(const std::string& path, uint64_t size) {

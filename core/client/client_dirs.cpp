@@ -5,6 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
+#include <set>
+#include <tuple>
+
 #include "client/client_impl.h"
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
@@ -114,7 +118,7 @@ Status ClientImpl::CheckEntryChangeLocked(const std::string& path, bool adding) 
   const std::string parent = ParentPath(path);
   std::vector<Call> stats;
   for (const std::string* p : {&parent, &path}) {
-    stats.push_back(MetaCall(*p, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{*p, 0}})));
+    stats.push_back(StatCall(*p));
   }
   RunAll(stats);
   Metadata dir, entry;
@@ -194,7 +198,7 @@ Status ClientImpl::Rmdir(const std::string& path) {
   std::vector<DirEntry> entries;
   bool end = true;
   const std::string parent = ParentPath(path);
-  Call parent_stat = MetaCall(parent, rpc::Verb::kStat, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{parent, 0}}));
+  Call parent_stat = StatCall(parent);
   Status s = ReadDirLocked(path, "", 1, true, &entries, &end, Checking() ? &parent_stat : nullptr);
   if (Checking()) {  // Linux's order: search permission, the entry, write permission
     Metadata pm;
@@ -230,8 +234,10 @@ Status ClientImpl::CheckRenameLocked(const std::string& old_path, const Metadata
 }
 
 Status ClientImpl::Rename(const std::string& old_path, const std::string& new_path) {
+  Call stats[] = {StatCall(old_path), StatCall(new_path)};  // both names in one round trip
+  RunCalls({&stats[0], &stats[1]});
   Metadata md;
-  Status s = StatLocked(old_path, &md);
+  Status s = DecodeStat(stats[0], &md);
   if (!s.ok()) return s;
   if (old_path == new_path) return Status::OK();
   if (!(s = CheckRenameLocked(old_path, md, new_path)).ok()) return s;
@@ -242,9 +248,10 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
     }
   }
   Metadata target;
-  Status ts = StatLocked(new_path, &target);
+  Status ts = DecodeStat(stats[1], &target);
   if (ts.ok() && target.file_id == md.file_id) return Status::OK();  // two names of one inode
   if (!ts.ok() && ts.code() != ENOENT) return ts;
+  if (routing_->by_path()) return RenameByPathLocked(old_path, new_path);
   // A directory counts in its parent's link count: the old parent loses it, the new one
   // gains it unless it replaces a directory there (which goes); one parent: the sum.
   const int32_t leaves = md.is_dir() ? -1 : 0;
@@ -260,11 +267,24 @@ Status ClientImpl::Rename(const std::string& old_path, const std::string& new_pa
   return RenameFileLocked(old_path, md, new_path, std::move(touches));
 }
 
-Status ClientImpl::FinishRenameLocked(std::vector<Call> last, uint64_t moved_ino, uint64_t replaced_ino) {
-  // rename(2) changes the moved inode's ctime.
+// rename(2) on the store gives its own errors (EISDIR, ENOTDIR, ENOTEMPTY) and keeps the
+// parents' times and link counts itself.
+Status ClientImpl::RenameByPathLocked(const std::string& old_path, const std::string& new_path) {
+  rpc::RenameRequest req;
+  req.old_path = old_path;
+  req.new_path = new_path;
+  Call call = MetaCall(old_path, rpc::Verb::kFwdRename, rpc::EncodeBody(req));
+  return CallOne(&call);
+}
+
+Call ClientImpl::CtimeCall(uint64_t ino) {
   rpc::SetAttrRequest ctime;
-  ctime.target = rpc::Target{"", moved_ino};
-  last.push_back(InodeCall(moved_ino, rpc::Verb::kSetAttr, rpc::EncodeBody(ctime)));
+  ctime.target = rpc::Target{"", ino};
+  return InodeCall(ino, rpc::Verb::kSetAttr, rpc::EncodeBody(ctime));
+}
+
+Status ClientImpl::FinishRenameLocked(std::vector<Call> last, uint64_t moved_ino, uint64_t replaced_ino) {
+  last.push_back(CtimeCall(moved_ino));  // rename(2) changes the moved inode's ctime
   Status s = RunAll(last);
   // A parent whose inode lives elsewhere (a renamed directory) answered with its id: touch
   // it at its home, with the same link-count change.
@@ -342,22 +362,9 @@ Status ClientImpl::RenameDirectoryLocked(const std::string& old_path, const Meta
   if (!(s = StatLocked(parent, &parent_md)).ok()) return s;
   if (!parent_md.is_dir()) return Status::Error(ENOTDIR, "target parent is not a directory");
 
-  // The subtree's entries, parents before children: each path, the inode it names, its type.
   // Inodes stay where they are; only the names move.
-  std::vector<rpc::PutEntryRequest> tree{{old_path, md.file_id, md.mode}};
-  for (size_t next = 0; next < tree.size(); ++next) {
-    if (!S_ISDIR(tree[next].mode)) continue;
-    std::vector<DirEntry> page;
-    std::string after;
-    for (bool end = false; !end;) {
-      if (!(s = ReadDirLocked(tree[next].path, after, rpc::kMaxReadDirPage, false, &page, &end)).ok()) return s;
-      if (page.empty()) break;
-      after = page.back().name;
-      for (const auto& e : page) {
-        tree.push_back({ChildPrefix(tree[next].path) + e.name, e.ino, DTTOIF(e.type)});
-      }
-    }
-  }
+  std::vector<rpc::PutEntryRequest> tree;
+  if (!(s = SubtreeLocked(old_path, md, &tree)).ok()) return s;
   std::vector<Call> puts;
   for (const auto& entry : tree) {
     rpc::PutEntryRequest put = entry;
@@ -376,6 +383,84 @@ Status ClientImpl::RenameDirectoryLocked(const std::string& old_path, const Meta
   }
   for (Call& t : touches) removes.push_back(std::move(t));
   return FinishRenameLocked(std::move(removes), md.file_id, top.replaced ? top.old_ino : 0);
+}
+
+
+Status ClientImpl::SubtreeLocked(const std::string& top, const Metadata& md,
+                                 std::vector<rpc::PutEntryRequest>* tree) {
+  *tree = {{top, md.file_id, md.mode}};
+  for (size_t next = 0; next < tree->size(); ++next) {
+    if (!S_ISDIR((*tree)[next].mode)) continue;
+    const std::string dir = (*tree)[next].path;
+    std::vector<DirEntry> page;
+    std::string after;
+    for (bool end = false; !end;) {
+      Status s = ReadDirLocked(dir, after, rpc::kMaxReadDirPage, false, &page, &end);
+      if (!s.ok()) return s;
+      if (page.empty()) break;
+      after = page.back().name;
+      for (const auto& e : page) tree->push_back({ChildPrefix(dir) + e.name, e.ino, DTTOIF(e.type)});
+    }
+  }
+  return Status::OK();
+}
+
+namespace {
+bool Inside(const std::string& dir, const std::string& path) {
+  return dir == "/" || path.compare(0, dir.size() + 1, dir + "/") == 0;
+}
+}  // namespace
+
+// Each side's entries are put under the other's name (PutEntry replaces an entry of the same
+// type; one whose type changes goes first), then the names only the old side had go. No
+// link count of the two inodes changes; a parent's does when a directory and a non-directory
+// swap between two parents.
+Status ClientImpl::Exchange(const std::string& a, const std::string& b) {
+  if (routing_->by_path()) {
+    return Status::Error(EINVAL, "RENAME_EXCHANGE is not supported in forwarding mode");
+  }
+  Metadata ma, mb;
+  Status s = StatLocked(a, &ma);
+  if (s.ok()) s = StatLocked(b, &mb);
+  if (!s.ok()) return s;
+  if (a == b || ma.file_id == mb.file_id) return Status::OK();
+  if ((ma.is_dir() && Inside(a, b)) || (mb.is_dir() && Inside(b, a))) {
+    return Status::Error(EINVAL, "cannot exchange a directory with a name inside it");
+  }
+  if (!(s = CheckRenameLocked(a, ma, b)).ok() || !(s = CheckRenameLocked(b, mb, a)).ok()) return s;
+  std::vector<rpc::PutEntryRequest> ta, tb;
+  if (!(s = SubtreeLocked(a, ma, &ta)).ok() || !(s = SubtreeLocked(b, mb, &tb)).ok()) return s;
+  std::map<std::string, uint32_t> type_now;  // every path of both sides -> what it names now
+  for (const auto* t : {&ta, &tb}) {
+    for (const auto& e : *t) type_now[e.path] = e.mode & S_IFMT;
+  }
+  auto remove_call = [this](const std::string& path) {
+    rpc::RemoveRequest rm;
+    rm.path = path;
+    rm.kind = rpc::kEntryOnly;
+    return MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(rm));
+  };
+  std::vector<Call> retyped, puts, gone;
+  std::set<std::string> kept;
+  for (auto [from, to, tree] : {std::tuple{&a, &b, &ta}, std::tuple{&b, &a, &tb}}) {
+    for (const auto& e : *tree) {
+      rpc::PutEntryRequest put{*to + e.path.substr(from->size()), e.ino, e.mode};
+      auto now = type_now.find(put.path);
+      if (now != type_now.end() && now->second != (put.mode & S_IFMT)) retyped.push_back(remove_call(put.path));
+      kept.insert(put.path);
+      puts.push_back(MetaCall(put.path, rpc::Verb::kPutEntry, rpc::EncodeBody(put)));
+    }
+  }
+  for (auto it = type_now.rbegin(); it != type_now.rend(); ++it) {  // children before parents
+    if (!kept.count(it->first)) gone.push_back(remove_call(it->first));
+  }
+  if (!(s = RunAll(retyped)).ok() || !(s = RunAll(puts)).ok()) return s;
+  const std::string pa = ParentPath(a), pb = ParentPath(b);
+  const int32_t to_a = int32_t{mb.is_dir()} - int32_t{ma.is_dir()};  // pa's link count change
+  gone.push_back(TouchCall(rpc::Target{pa, 0}, pa == pb ? 0 : to_a));
+  if (pa != pb) gone.push_back(TouchCall(rpc::Target{pb, 0}, -to_a));
+  gone.push_back(CtimeCall(mb.file_id));
+  return FinishRenameLocked(std::move(gone), ma.file_id, 0);
 }
 
 }  // namespace gkfs

@@ -1,22 +1,24 @@
-// ClientImpl: gkfs::Client over the UCX ClientTransport. Thread-safe without a lock of its own:
-// its state is fixed at Connect, and each group of calls runs on a transport leased from a
-// pool (one per thread in a call), so the calls of several threads are in flight at once.
-// The *Locked helpers are the bodies of the public operations (named when one lock
-// serialised them).
-// Entry operations go to the path's owner, inode operations to the inode's home (its id's top
-// 16 bits); an entry whose inode lives elsewhere (renamed, hard-linked) is answered with the
-// inode's id and costs a second hop. Data operations send one request per target daemon
-// (all in flight at once); the size grows after the bytes are written.
+// ClientImpl: gkfs::Client over the UCX ClientTransport, the one client of both modes.
+// Thread-safe without a lock of its own: its state is fixed at Connect, and each group of
+// calls runs on a transport leased from a pool (one per thread in a call), so the calls of
+// several threads are in flight at once. The *Locked helpers are the bodies of the public
+// operations (named when one lock serialised them).
+// Which daemon serves what is the Routing's (routing.h): in normal mode entry operations go
+// to the path's owner, inode operations to the inode's home (its id's top 16 bits); an entry
+// whose inode lives elsewhere (renamed, hard-linked) is answered with the inode's id and
+// costs a second hop; data operations send one request per target daemon (all in flight at
+// once) and the size grows after the bytes are written. In forwarding mode every request
+// goes to the I/O node, whose store knows files by path (Routing::by_path); the operations,
+// their checks and their errno order are the same code.
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "client/routing.h"
 #include "common/chunk.h"
 #include "common/hosts_file.h"
-#include "common/placement.h"
 #include "gkfs/client.h"
 #include "transport/client_transport.h"
 #include "transport/transport_pool.h"
@@ -25,7 +27,8 @@ namespace gkfs {
 
 class ClientImpl : public Client {
  public:
-  ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport);
+  ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport,
+             std::unique_ptr<Routing> routing);
   Status FetchConfig();
 
   const FsConfig& config() const override { return config_; }
@@ -57,6 +60,7 @@ class ClientImpl : public Client {
   Status SetAttrFile(const std::string& path, uint64_t file_id, int64_t mode, int64_t atime_ns,
                      int64_t mtime_ns, int64_t uid, int64_t gid) override;
   Status Rename(const std::string& old_path, const std::string& new_path) override;
+  Status Exchange(const std::string& a, const std::string& b) override;
   Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
                  int64_t uid, int64_t gid) override;
   Status StatFs(FsStats* stats) override;
@@ -69,7 +73,7 @@ class ClientImpl : public Client {
   Status Sync(const std::string& path, uint64_t file_id, SyncLevel level) override;
   Status SyncFs() override;
 
- protected:
+ private:
   // A request without body to daemon `daemon` (EINVAL for a bad index).
   Status AskDaemon(uint32_t daemon, rpc::Verb verb, transport::Call* call);
   Status CallOne(transport::Call* call);
@@ -78,15 +82,13 @@ class ClientImpl : public Client {
   void RunCalls(const std::vector<transport::Call*>& calls);
   void RunCallsOn(transport::ClientTransport& t, const std::vector<transport::Call*>& calls);
   static void ApplyIntroduction(transport::ClientTransport& t, uint32_t daemon, const transport::Call& fs_config);
-  // The daemon that answers for path's metadata: its placement owner here; the I/O node in
-  // forwarding mode.
-  virtual uint32_t MetadataOwner(const std::string& path) { return placement_.MetadataOwner(path); }
-  // The daemon that holds inode ino: its home (the id's top bits); the root's is the owner of
-  // "/" (every daemon keeps a root inode; the owner of "/" keeps its times).
-  virtual uint32_t InodeOwner(uint64_t ino);
-  // How an open file is addressed: by its inode here; by path in forwarding mode.
-  virtual rpc::Target FileTarget(const std::string& path, uint64_t file_id) {
-    return file_id != 0 ? rpc::Target{"", file_id} : rpc::Target{path, 0};
+  // The daemon that answers for path's entry; the one that holds inode ino (Routing).
+  uint32_t MetadataOwner(const std::string& path) { return routing_->EntryOwner(path); }
+  uint32_t InodeOwner(uint64_t ino) { return routing_->InodeOwner(ino); }
+  // How an open file (or the inode a lookup found) is addressed: by its inode id, or by its
+  // path where the daemons know files by path (forwarding mode).
+  rpc::Target FileTarget(const std::string& path, uint64_t file_id) const {
+    return file_id != 0 && !routing_->by_path() ? rpc::Target{"", file_id} : rpc::Target{path, 0};
   }
   uint32_t TargetOwner(const rpc::Target& target) {
     return target.ino != 0 ? InodeOwner(target.ino) : MetadataOwner(target.path);
@@ -107,10 +109,12 @@ class ClientImpl : public Client {
   Status ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos);
   // Whether a create (removal) of path and the touch of its parent go as one CreateInDir
   // (RemoveInDir): one daemon owns both, so one round trip and one write.
-  virtual bool OneOwnerWithParent(const std::string& path, const std::string& parent) {
+  bool OneOwnerWithParent(const std::string& path, const std::string& parent) {
     return MetadataOwner(path) == MetadataOwner(parent);
   }
   transport::Call MetaCall(const std::string& path, rpc::Verb verb, std::string body);
+  // A Stat of path (its reply goes through DecodeStat, which follows a redirect).
+  transport::Call StatCall(const std::string& path);
   // A call to the home of inode ino.
   transport::Call InodeCall(uint64_t ino, rpc::Verb verb, std::string body);
   Status StatLocked(const std::string& path, Metadata* md, uint64_t opener = 0);
@@ -150,7 +154,7 @@ class ClientImpl : public Client {
   Status CheckModify(const Metadata& dir, const Metadata* entry) const;
   // With credentials (Checking()), Linux's checks before adding (or removing) the entry
   // path, on a stat of it and of its parent: search permission on the parent, then, if the
-  // name is free (or taken), write permission and the sticky bit. REQUIRES: mu_ held.
+  // name is free (or taken), write permission and the sticky bit.
   Status CheckEntryChangeLocked(const std::string& path, bool adding);
   // Removes the entry path (kind as rpc::RemoveRequest) beside the touch of its parent and
   // drops its link; *removed is the inode after that, *reclaim whether its data must go.
@@ -167,11 +171,21 @@ class ClientImpl : public Client {
   // the inode's home holds every piece).
   Status WriteChunksLocked(uint64_t file_id, uint64_t offset, const void* buf, size_t len, bool grow);
   Status TruncateLocked(const rpc::Target& target, uint64_t size);
+  // Routing::by_path: the data of path go whole to its entry's daemon, which keeps the size
+  // (append: *offset where the bytes went, chosen there).
+  Status WriteWhole(const std::string& path, uint64_t offset, const void* buf, size_t len, bool append,
+                    uint64_t* where);
+  Status ReadWhole(const std::string& path, uint64_t offset, void* buf, size_t len, size_t* nread);
+  // Routing::by_path: rename(2) on the daemons' store, one request.
+  Status RenameByPathLocked(const std::string& old_path, const std::string& new_path);
   Status SetAttrLocked(const rpc::Target& target, int64_t mode, int64_t atime_ns, int64_t mtime_ns,
                        int64_t uid, int64_t gid);
   // Sends `verb` with body to every daemon in `targets` (all when empty).
   Status Broadcast(rpc::Verb verb, const std::string& body, const std::vector<uint32_t>& targets);
   std::vector<uint32_t> ChunkOwners(uint64_t file_id, uint64_t size) const;
+  // The entries of the subtree at top (which names md), parents before children: each path,
+  // the inode it names, its type; top first.
+  Status SubtreeLocked(const std::string& top, const Metadata& md, std::vector<rpc::PutEntryRequest>* tree);
   // touches: the parents' TouchDir calls, sent with the last step.
   Status RenameDirectoryLocked(const std::string& old_path, const Metadata& md, const std::string& new_path,
                                std::vector<transport::Call> touches);
@@ -180,6 +194,8 @@ class ClientImpl : public Client {
   // The last step of a rename: drops the old names (entries only), the touches, the moved
   // inode's ctime; then the link of what new_path named before (replaced_ino, 0: none).
   Status FinishRenameLocked(std::vector<transport::Call> last, uint64_t moved_ino, uint64_t replaced_ino);
+  // The call that sets an inode's ctime to now (a renamed or exchanged inode).
+  transport::Call CtimeCall(uint64_t ino);
   // Runs calls in groups of at most kParallelCalls; the first error, if any.
   Status RunAll(std::vector<transport::Call>& calls);
 
@@ -187,10 +203,11 @@ class ClientImpl : public Client {
   // file at path (file_id as given to Sync): today its path's owner. The one place to
   // re-point when records are addressed by inode id.
   uint32_t SyncMetadataOwner(const std::string& path, uint64_t file_id);
-  // Sends requests[d] to daemon d, again until each is done (a daemon out of its time
-  // budget is asked again with its epoch); (*calls)[d] ends as the last call to daemon d.
+  // Sends requests[i] to daemon daemons[i], again until each is done (a daemon out of its
+  // time budget is asked again with its epoch); (*calls)[i] ends as the last call to it.
   // The first error.
-  Status RunSyncCalls(std::vector<rpc::SyncRequest>& requests, std::vector<transport::Call>* calls);
+  Status RunSyncCalls(const std::vector<uint32_t>& daemons, std::vector<rpc::SyncRequest>& requests,
+                      std::vector<transport::Call>* calls);
   // Whether a failed chunk sync on `daemon` can be ignored: it holds no chunk of the file
   // (a lookup of its size, so only on failure).
   bool HoldsNoChunks(uint32_t daemon, const std::string& path, uint64_t file_id);
@@ -199,7 +216,7 @@ class ClientImpl : public Client {
   static constexpr size_t kMaxTransports = 8;
 
   std::vector<HostEntry> hosts_;
-  Placement placement_;
+  const std::unique_ptr<Routing> routing_;
   FsConfig config_;
   transport::TransportPool transports_;
   const Credentials* credentials_ = nullptr;                // not owned; may be null

@@ -32,49 +32,54 @@ Status ClientImpl::Sync(const std::string& path, uint64_t file_id, SyncLevel lev
   const bool metadata = level != SyncLevel::kDataOnly;
   if (file_id == 0 && !metadata) return Status::OK();  // a directory holds no data
   const uint32_t owner = SyncMetadataOwner(path, file_id);
-  std::vector<rpc::SyncRequest> requests(placement_.num_daemons());
-  for (uint32_t d = 0; d < requests.size(); ++d) {
-    rpc::SyncRequest& req = requests[d];
+  const std::vector<uint32_t> daemons = routing_->Sharers();
+  std::vector<rpc::SyncRequest> requests(daemons.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    rpc::SyncRequest& req = requests[i];
     req.file_id = file_id;
     req.path = path;
     if (file_id != 0) req.flags |= rpc::kSyncChunks | (level == SyncLevel::kFile ? 0 : rpc::kSyncDataOnly);
-    if (metadata && (file_id == 0 || d == owner)) req.flags |= rpc::kSyncMetadata;
+    if (metadata && (file_id == 0 || daemons[i] == owner)) req.flags |= rpc::kSyncMetadata;
   }
   std::vector<Call> calls;
-  RunSyncCalls(requests, &calls);
-  for (const Call& c : calls) {
-    if (c.status.ok()) continue;
-    bool chunks_only = !(requests[c.daemon].flags & rpc::kSyncMetadata);
-    if (!chunks_only || !HoldsNoChunks(c.daemon, path, file_id)) return c.status;
+  RunSyncCalls(daemons, requests, &calls);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].status.ok()) continue;
+    bool chunks_only = !(requests[i].flags & rpc::kSyncMetadata);
+    if (!chunks_only || !HoldsNoChunks(daemons[i], path, file_id)) return calls[i].status;
   }
   return Status::OK();
 }
 
+// Every daemon, I/O nodes too (each syncs the PFS directory's file system).
 Status ClientImpl::SyncFs() {
-  std::vector<rpc::SyncRequest> requests(placement_.num_daemons());
+  std::vector<uint32_t> daemons(hosts_.size());
+  for (uint32_t d = 0; d < daemons.size(); ++d) daemons[d] = d;
+  std::vector<rpc::SyncRequest> requests(daemons.size());
   for (auto& req : requests) req.flags = rpc::kSyncEverything | rpc::kSyncMetadata;
   std::vector<Call> calls;
-  return RunSyncCalls(requests, &calls);
+  return RunSyncCalls(daemons, requests, &calls);
 }
 
-Status ClientImpl::RunSyncCalls(std::vector<rpc::SyncRequest>& requests, std::vector<Call>* calls) {
+Status ClientImpl::RunSyncCalls(const std::vector<uint32_t>& daemons, std::vector<rpc::SyncRequest>& requests,
+                                std::vector<Call>* calls) {
   // A daemon's chunk work stops after half our idle timeout and is asked for again, so a
   // daemon busy with a large sync answers before we would take it for dead.
   const uint32_t budget = static_cast<uint32_t>(std::max(1, transports_.timeout_ms() / 2));
   calls->clear();
-  std::vector<uint32_t> round;
-  for (uint32_t d = 0; d < requests.size(); ++d) {
-    requests[d].budget_ms = budget;
-    calls->push_back(SyncCall(d, requests[d]));
-    round.push_back(d);
+  std::vector<size_t> round;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].budget_ms = budget;
+    calls->push_back(SyncCall(daemons[i], requests[i]));
+    round.push_back(i);
   }
   while (!round.empty()) {
     std::vector<Call*> ptrs;
-    for (uint32_t d : round) ptrs.push_back(&(*calls)[d]);
+    for (size_t i : round) ptrs.push_back(&(*calls)[i]);
     RunCalls(ptrs);
-    std::vector<uint32_t> again;
-    for (uint32_t d : round) {
-      Call& call = (*calls)[d];
+    std::vector<size_t> again;
+    for (size_t i : round) {
+      Call& call = (*calls)[i];
       rpc::SyncReply reply;
       if (!call.status.ok()) continue;
       if (Status s = rpc::DecodeBody(call.reply_body, &reply, "sync reply"); !s.ok()) {
@@ -82,10 +87,10 @@ Status ClientImpl::RunSyncCalls(std::vector<rpc::SyncRequest>& requests, std::ve
         continue;
       }
       if (reply.done) continue;
-      requests[d].epoch = reply.epoch;
-      requests[d].flags &= ~rpc::kSyncMetadata;  // synced in the first round
-      call = SyncCall(d, requests[d]);
-      again.push_back(d);
+      requests[i].epoch = reply.epoch;
+      requests[i].flags &= ~rpc::kSyncMetadata;  // synced in the first round
+      call = SyncCall(daemons[i], requests[i]);
+      again.push_back(i);
     }
     round = std::move(again);
   }

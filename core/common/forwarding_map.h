@@ -29,6 +29,8 @@ class ForwardingMap {
   // by the full name. ENOENT/EINVAL (naming the file) only if no valid version was ever read.
   Status IoNode(uint32_t* index);
   const std::string& path() const { return path_; }
+  // Until then IoNode() answers without looking at the file (the poll interval).
+  std::chrono::steady_clock::time_point next_check() const { return next_check_; }
 
  private:
   Status Load();

@@ -67,28 +67,18 @@ class DaemonImpl : public Daemon {
     }
     if (!(s = MakeDirs(options_.rootdir)).ok() || !(s = MakeDirs(options_.metadir)).ok()) return s;
 
-    std::unique_ptr<KvStore> store;
-    if (options_.use_memory_backend) {
-      store = NewMemoryStore();
-    } else if (!(s = OpenRocksDbStore(options_.metadir, &store)).ok()) {
-      return s;
-    }
     // The identity orders this daemon among the others for placement, whatever its port:
     // a file system restarted on the same root directories finds every file.
     if (!options_.enable_forwarding && !(s = DaemonIdentity(options_.rootdir, &identity_)).ok()) return s;
-    metadata_ = std::make_unique<MetadataProvider>(std::move(store));
-    if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
-    const bool syncing = options_.sync_mode == SyncMode::kFull;
-    data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size, syncing);
-    if (!(s = data_->Init()).ok()) return s;
-    sync_ = std::make_unique<SyncProvider>(options_.sync_mode, data_.get(), metadata_.get());
-    providers_ = Providers{metadata_.get(),  data_.get(),      sync_.get(),
-                           options_.chunk_size, options_.mountdir, options_.rootdir,
-                           options_.auto_sm,  transport::HostIdentity(), ""};
-    auto handler = [this](const Request& req, Response* out) {
-      if (forwarding_) return forwarding_->Handle(providers_, req, out);
-      HandleRequest(providers_, req, out);
-    };
+    providers_.chunk_size = options_.chunk_size;
+    providers_.mountdir = options_.mountdir;
+    providers_.rootdir = options_.rootdir;
+    providers_.storage_dir = options_.enable_forwarding ? options_.pfs_dir : options_.rootdir;
+    providers_.auto_sm = options_.auto_sm;
+    providers_.host_id = transport::HostIdentity();
+    if (!options_.enable_forwarding && !(s = OpenStores()).ok()) return s;
+    // One handler table for both modes: forwarding mode only changes the providers behind it.
+    auto handler = [this](const Request& req, Response* out) { HandleRequest(providers_, req, out); };
     s = transport::Server::Create(options_.protocol, address, options_.port, options_.auto_sm, handler, &server_);
     if (!s.ok()) return s;
     providers_.worker_address = server_->worker_address();
@@ -97,8 +87,11 @@ class DaemonImpl : public Daemon {
       io_ = std::make_unique<WorkerPool>(static_cast<unsigned>(options_.io_threads));
       providers_.io = io_.get();
     }
-    if (options_.enable_forwarding && !(s = ForwardingProvider::Create(options_, server_.get(), &forwarding_)).ok()) {
-      return s;
+    if (options_.enable_forwarding) {
+      if (!(s = ForwardingProvider::Create(options_, server_.get(), &forwarding_)).ok()) return s;
+      providers_.metadata = forwarding_->metadata();
+      providers_.sync = forwarding_->sync();
+      providers_.forwarding = forwarding_.get();
     }
     if (!options_.secret_file.empty()) {
       Secret secret;
@@ -110,6 +103,27 @@ class DaemonImpl : public Daemon {
   }
 
   std::string uri() const override { return uri_; }
+
+  // Normal mode: the metadata store (RocksDB, or memory), the chunk store and their sync.
+  Status OpenStores() {
+    std::unique_ptr<KvStore> store;
+    Status s;
+    if (options_.use_memory_backend) {
+      store = NewMemoryStore();
+    } else if (!(s = OpenRocksDbStore(options_.metadir, &store)).ok()) {
+      return s;
+    }
+    metadata_ = std::make_unique<MetadataProvider>(std::move(store));
+    if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
+    const bool syncing = options_.sync_mode == SyncMode::kFull;
+    data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size, syncing);
+    if (!(s = data_->Init()).ok()) return s;
+    sync_ = std::make_unique<SyncProvider>(options_.sync_mode, data_.get(), metadata_.get());
+    providers_.metadata = metadata_.get();
+    providers_.data = data_.get();
+    providers_.sync = sync_.get();
+    return Status::OK();
+  }
 
   // The metrics renderer always exists (the Metrics verb); the exporter only when asked.
   Status StartMetrics(const std::string& address) {
@@ -183,9 +197,9 @@ class DaemonImpl : public Daemon {
 
  private:
   DaemonOptions options_;
-  std::unique_ptr<MetadataProvider> metadata_;
-  std::unique_ptr<DataProvider> data_;
-  std::unique_ptr<SyncProvider> sync_;
+  std::unique_ptr<MetadataProvider> metadata_;  // normal mode only
+  std::unique_ptr<DataProvider> data_;          // normal mode only
+  std::unique_ptr<SyncProvider> sync_;          // normal mode only
   Providers providers_{};
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<WorkerPool> io_;                  // large chunk transfers; normal mode only

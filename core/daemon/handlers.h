@@ -1,6 +1,9 @@
 // RPC handlers of the daemon: one function per verb, each a straight line (decode,
 // validate, call the provider, fill the response). The table in handlers.cpp maps every
-// verb of rpc/schema.h to its handler; a verb without one fails to compile.
+// verb of rpc/schema.h to its handler; a verb without one fails to compile. It is the one
+// table of both modes: in forwarding mode the providers behind it are the forwarding
+// provider's (the PFS namespace, its sync, the scheduled I/O queue), so every verb is
+// decoded, validated and answered the same way.
 #pragma once
 
 #include <algorithm>
@@ -16,14 +19,18 @@
 
 namespace gkfs {
 
+class ForwardingProvider;
+
 // What handlers may use. Owned by the daemon; shared by reference.
 struct Providers {
-  MetadataProvider* metadata;
-  DataProvider* data;
-  SyncProvider* sync;
+  MetadataBackend* metadata;
+  DataProvider* data;                     // chunk store; null in forwarding mode
+  SyncBackend* sync;
   uint64_t chunk_size;
   std::string mountdir;
   std::string rootdir;
+  std::string storage_dir;                // whose file system Health reports: rootdir, or the PFS directory
+  ForwardingProvider* forwarding = nullptr;  // whole-file I/O by path; forwarding mode only
   bool auto_sm;
   std::string host_id;
   std::string worker_address;    // set once the server exists

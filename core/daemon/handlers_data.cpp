@@ -1,9 +1,29 @@
-// Handlers of the chunk verbs.
+// Handlers of the data verbs: chunks by file id (normal mode), whole files by path
+// (forwarding mode, the FwdWrite/FwdRead verbs through the forwarding provider's queue).
+#include "daemon/forwarding/forwarding.h"
 #include "daemon/handlers.h"
 
 namespace gkfs {
+namespace {
+
+// The chunk verbs need the chunk store, which a daemon in forwarding mode has not.
+bool HasChunks(Providers& p, const Request& req, Response* out) {
+  if (p.data != nullptr) return true;
+  Fail(Status::Error(EOPNOTSUPP, std::string(rpc::VerbName(req.verb)) + " is not served by a daemon in "
+                                     "forwarding mode (the PFS holds whole files)"), out);
+  return false;
+}
+
+bool HasWholeFiles(Providers& p, const Request& req, Response* out) {
+  if (p.forwarding != nullptr) return true;
+  Fail(Status::Error(EOPNOTSUPP, std::string(rpc::VerbName(req.verb)) + " is served only in forwarding mode"), out);
+  return false;
+}
+
+}  // namespace
 
 void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
+  if (!HasChunks(p, req, out)) return;
   rpc::ChunksRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   // A size update the write carries is applied once its bytes are written: the size never
@@ -17,6 +37,7 @@ void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleReadChunks(Providers& p, const Request& req, Response* out) {
+  if (!HasChunks(p, req, out)) return;
   rpc::ChunksRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   if (!req.payload.empty()) return Fail(Status::Error(EBADMSG, "read request carries a payload"), out);
@@ -41,6 +62,7 @@ void HandleReadChunks(Providers& p, const Request& req, Response* out) {
 // Truncation and removal wait for the file's reads and writes on the I/O threads (the
 // chunk store's per-file lock), so they run there too: the network thread never waits.
 void HandleTruncateChunks(Providers& p, const Request& req, Response* out) {
+  if (!HasChunks(p, req, out)) return;
   rpc::FileSizeRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   auto truncate = [data = p.data, in](Response* r) {
@@ -51,6 +73,7 @@ void HandleTruncateChunks(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleRemoveChunks(Providers& p, const Request& req, Response* out) {
+  if (!HasChunks(p, req, out)) return;
   rpc::FileSizeRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   auto remove = [data = p.data, in](Response* r) {
@@ -68,15 +91,26 @@ void HandlePing(Providers& p, const Request& req, Response* out) {
   out->payload_size = in.reply_bytes;
 }
 
-// The forwarding verbs reach this table only on a daemon in the normal mode.
-#define GKFS_FORWARDING_ONLY(name)                                                      \
-  void Handle##name(Providers& p, const Request& req, Response* out) {                  \
-    Fail(Status::Error(EOPNOTSUPP, #name " is served only in forwarding mode"), out);  \
-  }
-GKFS_FORWARDING_ONLY(FwdWrite)
-GKFS_FORWARDING_ONLY(FwdRead)
-GKFS_FORWARDING_ONLY(FwdRename)
-GKFS_FORWARDING_ONLY(FwdStats)
-#undef GKFS_FORWARDING_ONLY
+void HandleFwdWrite(Providers& p, const Request& req, Response* out) {
+  rpc::FwdWriteRequest in;
+  if (!HasWholeFiles(p, req, out) || !DecodeRequest(req, &in, out)) return;
+  p.forwarding->Write(in, req, out);
+}
+
+void HandleFwdRead(Providers& p, const Request& req, Response* out) {
+  rpc::FwdReadRequest in;
+  if (!HasWholeFiles(p, req, out) || !DecodeRequest(req, &in, out)) return;
+  if (!req.payload.empty()) return Fail(Status::Error(EBADMSG, "read request carries a payload"), out);
+  p.forwarding->Read(in, req, out);
+}
+
+void HandleFwdStats(Providers& p, const Request& req, Response* out) {
+  if (!HasWholeFiles(p, req, out)) return;
+  rpc::FwdStatsReply r;
+  std::vector<rpc::AppStats> apps;
+  p.forwarding->Statistics(&r, &apps);
+  out->body = rpc::EncodeBody(r);
+  SetPayload(rpc::EncodeAppStats(apps), out);
+}
 
 }  // namespace gkfs

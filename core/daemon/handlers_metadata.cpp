@@ -33,20 +33,22 @@ void HandleHealth(Providers& p, const Request& req, Response* out) {
   rpc::HealthReply r;
   r.version = GKFS_VERSION;
   r.files = p.metadata->CountRecords();
-  r.chunk_bytes = p.data->BytesUsed();
-  // Counting walks the chunk store: never here on the network thread. A stale count is
-  // recounted on an I/O thread (inline only without any), for the next Health to read.
-  if (p.data->NeedsRefresh()) {
-    if (p.io != nullptr) {
-      p.io->Submit([data = p.data] { data->RefreshBytesUsed(); });
-    } else {
-      p.data->RefreshBytesUsed();
+  if (p.data != nullptr) {
+    r.chunk_bytes = p.data->BytesUsed();
+    // Counting walks the chunk store: never here on the network thread. A stale count is
+    // recounted on an I/O thread (inline only without any), for the next Health to read.
+    if (p.data->NeedsRefresh()) {
+      if (p.io != nullptr) {
+        p.io->Submit([data = p.data] { data->RefreshBytesUsed(); });
+      } else {
+        p.data->RefreshBytesUsed();
+      }
     }
   }
   r.orphans = p.metadata->CountOrphans();
   r.syncs = p.sync->syncs();
   struct statvfs vfs;
-  if (statvfs(p.rootdir.c_str(), &vfs) == 0) {
+  if (statvfs(p.storage_dir.c_str(), &vfs) == 0) {
     r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
     r.free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   }
@@ -59,7 +61,7 @@ void HandleMetrics(Providers& p, const Request& req, Response* out) {
 }
 
 // The verbs whose provider call fills a reply: decode, call, reply.
-template <class In, class Out, Status (MetadataProvider::*Op)(const In&, Out*)>
+template <class In, class Out, Status (MetadataBackend::*Op)(const In&, Out*)>
 void HandleWithReply(Providers& p, const Request& req, Response* out) {
   In in;
   if (!DecodeRequest(req, &in, out)) return;
@@ -68,11 +70,11 @@ void HandleWithReply(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleCreate(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::CreateRequest, rpc::CreateReply, &MetadataProvider::Create>(p, req, out);
+  HandleWithReply<rpc::CreateRequest, rpc::CreateReply, &MetadataBackend::Create>(p, req, out);
 }
 
 // CreateInDir and RemoveInDir: the operation and its parent's touch, one reply.
-template <class In, void (MetadataProvider::*Op)(const In&, rpc::InDirReply*)>
+template <class In, void (MetadataBackend::*Op)(const In&, rpc::InDirReply*)>
 void HandleInDir(Providers& p, const Request& req, Response* out) {
   In in;
   if (!DecodeRequest(req, &in, out)) return;
@@ -83,14 +85,14 @@ void HandleInDir(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
-  HandleInDir<rpc::CreateRequest, &MetadataProvider::CreateInDir>(p, req, out);
+  HandleInDir<rpc::CreateRequest, &MetadataBackend::CreateInDir>(p, req, out);
 }
 
 void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
-  HandleInDir<rpc::RemoveRequest, &MetadataProvider::RemoveInDir>(p, req, out);
+  HandleInDir<rpc::RemoveRequest, &MetadataBackend::RemoveInDir>(p, req, out);
 }
 
-template <Status (MetadataProvider::*Op)(const rpc::Target&, uint64_t, rpc::RecordReply*)>
+template <Status (MetadataBackend::*Op)(const rpc::Target&, uint64_t, rpc::RecordReply*)>
 void HandleRecord(Providers& p, const Request& req, Response* out) {
   rpc::TargetRequest in;
   if (!DecodeRequest(req, &in, out)) return;
@@ -99,15 +101,15 @@ void HandleRecord(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleStat(Providers& p, const Request& req, Response* out) {
-  HandleRecord<&MetadataProvider::Stat>(p, req, out);
+  HandleRecord<&MetadataBackend::Stat>(p, req, out);
 }
 
 void HandleStatForRead(Providers& p, const Request& req, Response* out) {
-  HandleRecord<&MetadataProvider::StatForRead>(p, req, out);
+  HandleRecord<&MetadataBackend::StatForRead>(p, req, out);
 }
 
 void HandleTouchDir(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::TouchDirRequest, rpc::TouchDirReply, &MetadataProvider::TouchDir>(p, req, out);
+  HandleWithReply<rpc::TouchDirRequest, rpc::TouchDirReply, &MetadataBackend::TouchDir>(p, req, out);
 }
 
 void HandleUntouchDir(Providers& p, const Request& req, Response* out) {
@@ -118,7 +120,7 @@ void HandleUntouchDir(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleRemove(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::RemoveRequest, rpc::RemoveReply, &MetadataProvider::Remove>(p, req, out);
+  HandleWithReply<rpc::RemoveRequest, rpc::RemoveReply, &MetadataBackend::Remove>(p, req, out);
 }
 
 void HandleLinks(Providers& p, const Request& req, Response* out) {
@@ -145,19 +147,26 @@ void HandleReserveAppend(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleSetSize(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::SizeRequest, rpc::TargetReply, &MetadataProvider::SetSize>(p, req, out);
+  HandleWithReply<rpc::SizeRequest, rpc::TargetReply, &MetadataBackend::SetSize>(p, req, out);
 }
 
 void HandleSetAttr(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::SetAttrRequest, rpc::TargetReply, &MetadataProvider::SetAttr>(p, req, out);
+  HandleWithReply<rpc::SetAttrRequest, rpc::TargetReply, &MetadataBackend::SetAttr>(p, req, out);
 }
 
 void HandlePutEntry(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::PutEntryRequest, rpc::PutEntryReply, &MetadataProvider::PutEntry>(p, req, out);
+  HandleWithReply<rpc::PutEntryRequest, rpc::PutEntryReply, &MetadataBackend::PutEntry>(p, req, out);
 }
 
 void HandleRelease(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::ReleaseRequest, rpc::ReleaseReply, &MetadataProvider::Release>(p, req, out);
+  HandleWithReply<rpc::ReleaseRequest, rpc::ReleaseReply, &MetadataBackend::Release>(p, req, out);
+}
+
+void HandleFwdRename(Providers& p, const Request& req, Response* out) {
+  rpc::RenameRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  Status s = p.metadata->Rename(in.old_path, in.new_path);
+  if (!s.ok()) Fail(s, out);
 }
 
 void HandleReadDir(Providers& p, const Request& req, Response* out) {

@@ -8,8 +8,9 @@ namespace gkfs {
 void HandleSync(Providers& p, const Request& req, Response* out) {
   rpc::SyncRequest in;
   if (!DecodeRequest(req, &in, out)) return;
-  SyncProvider::Work work;
+  SyncBackend::Work work;
   work.file_id = in.file_id;
+  work.path = in.path;
   work.chunks = (in.flags & rpc::kSyncChunks) != 0;
   work.datasync = (in.flags & rpc::kSyncDataOnly) != 0;
   work.metadata = (in.flags & rpc::kSyncMetadata) != 0;

@@ -17,7 +17,7 @@ Status ResolveListen(const std::string& listen, std::string* address) {
   }
   struct ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return Status::Error(errno, "getifaddrs failed");
-  Status result = Status::Error(EINVAL, "--listen '" + listen + "' is neither an IPv4 address nor an interface with one");
+  Status result = Status::Error(EINVAL, "-l/--listen '" + listen + "' is neither an IPv4 address nor an interface with one");
   for (auto* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
     if (ifa->ifa_addr == nullptr || ifa->ifa_addr->sa_family != AF_INET || listen != ifa->ifa_name) continue;
     char text[INET_ADDRSTRLEN];

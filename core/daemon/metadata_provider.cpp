@@ -587,6 +587,10 @@ Status MetadataProvider::ReserveAppend(uint64_t ino, uint64_t length, uint64_t* 
   return Status::OK();
 }
 
+Status MetadataProvider::Rename(const std::string&, const std::string&) {
+  return Status::Error(EOPNOTSUPP, "FwdRename is served only in forwarding mode: here a rename moves entries one by one");
+}
+
 Status MetadataProvider::ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                                  std::vector<rpc::DirEntryWire>* entries, bool* end) {
   const std::string prefix = ChildPrefix(dir);

@@ -23,12 +23,13 @@
 #include "common/metadata_codec.h"
 #include "common/placement.h"
 #include "daemon/kv_store.h"
+#include "daemon/metadata_backend.h"
 #include "gkfs/metadata.h"
 #include "rpc/schema.h"
 
 namespace gkfs {
 
-class MetadataProvider {
+class MetadataProvider : public MetadataBackend {
  public:
   explicit MetadataProvider(std::unique_ptr<KvStore> store);
   // Checks the store's format (EINVAL naming the directory for a store written by a gkfs
@@ -36,42 +37,44 @@ class MetadataProvider {
   // inode id counter.
   Status Open(const std::string& where, uint32_t uid, uint32_t gid);
 
-  Status Create(const rpc::CreateRequest& req, rpc::CreateReply* r);
+  Status Create(const rpc::CreateRequest& req, rpc::CreateReply* r) override;
   // Create (Remove) and TouchDir of the parent in one step, for a path whose parent's entry
   // and inode are held here too (rpc::InDirReply).
-  void CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r);
-  void RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirReply* r);
-  Status Remove(const rpc::RemoveRequest& req, rpc::RemoveReply* r);
+  void CreateInDir(const rpc::CreateRequest& req, rpc::InDirReply* r) override;
+  void RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirReply* r) override;
+  Status Remove(const rpc::RemoveRequest& req, rpc::RemoveReply* r) override;
   // At the inode's home: its link count += delta; removes the inode at 0 (a directory's
   // at any negative delta), then r->reclaim.
-  Status Links(const rpc::LinksRequest& req, rpc::RemoveReply* r);
-  Status PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntryReply* r);
+  Status Links(const rpc::LinksRequest& req, rpc::RemoveReply* r) override;
+  Status PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntryReply* r) override;
 
   // opener != 0: an open(2) by that session; a regular file held here counts it (Release).
-  Status Stat(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r);
+  Status Stat(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) override;
   // Stat for a read of the file: also sets atime to now when relatime asks (atime not
   // after mtime or ctime, or a day old). A merge, no lock: racing readers both set ~now.
-  Status StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r);
+  Status StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) override;
   // The session closed its last descriptors of these inodes; orphans no session holds any
   // more are removed and listed in r (their chunks are the caller's to remove).
-  Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r);
+  Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r) override;
   // Inodes unlinked while open, kept until released ("#o" keys). A counter: no scan.
-  uint64_t CountOrphans() const { return static_cast<uint64_t>(std::max<int64_t>(0, orphans_.load())); }
-  Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r);
-  Status UntouchDir(const rpc::UntouchDirRequest& req);
-  Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r);
-  Status SetAttr(const rpc::SetAttrRequest& req, rpc::TargetReply* r);
+  uint64_t CountOrphans() const override { return static_cast<uint64_t>(std::max<int64_t>(0, orphans_.load())); }
+  Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r) override;
+  Status UntouchDir(const rpc::UntouchDirRequest& req) override;
+  Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r) override;
+  Status SetAttr(const rpc::SetAttrRequest& req, rpc::TargetReply* r) override;
 
   // By inode id, at its home.
-  Status GrowSize(uint64_t ino, uint64_t size, int64_t mtime_ns);
-  Status ReserveAppend(uint64_t ino, uint64_t length, uint64_t* offset);
+  Status GrowSize(uint64_t ino, uint64_t size, int64_t mtime_ns) override;
+  Status ReserveAppend(uint64_t ino, uint64_t length, uint64_t* offset) override;
 
   // Children of dir held here with names > start_after, sorted, at most max.
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
-                 std::vector<rpc::DirEntryWire>* entries, bool* end);
+                 std::vector<rpc::DirEntryWire>* entries, bool* end) override;
   // Directory entries held, not counting the root's. A counter kept by every operation
   // that adds or erases one (counted once by Open): statfs and status scan nothing.
-  uint64_t CountRecords() const { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
+  uint64_t CountRecords() const override { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
+  // Entries move one by one (the client's PutEntry and Remove): EOPNOTSUPP.
+  Status Rename(const std::string& old_path, const std::string& new_path) override;
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
   // About how many bytes the metadata store holds (KvStore::ApproximateBytes).

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "daemon/data_provider.h"
 #include "daemon/metadata_provider.h"
@@ -15,10 +16,13 @@
 
 namespace gkfs {
 
-class SyncProvider {
+// What the Sync handler asks of the daemon's storage, whichever it is: SyncProvider (chunk
+// store and metadata log) or the forwarding provider's (the PFS file by path, or syncfs).
+class SyncBackend {
  public:
   struct Work {
     uint64_t file_id = 0;
+    std::string path;         // the file, for a store that knows files by path (the PFS)
     bool chunks = false;      // file_id's chunk files written since their last sync
     bool datasync = false;    // those by fdatasync
     bool metadata = false;    // the metadata log: every record this daemon holds
@@ -26,16 +30,22 @@ class SyncProvider {
     std::chrono::milliseconds budget{0};  // chunk work stops after this; 0: no limit
     uint64_t epoch = 0;       // 0: a new sync; else the one its first call returned
   };
+  virtual ~SyncBackend() = default;
+  // Does `work`. *epoch is the sync's epoch (the caller sends it back when *done is false:
+  // the budget ran out with work left). Errors: those of fsync, syncfs and the metadata
+  // log (EIO, ENOSPC, ...); what failed stays to be synced by the next call.
+  virtual Status Sync(const Work& work, uint64_t* epoch, bool* done) = 0;
+  // Syncs served since start (every call of Sync, in any mode).
+  virtual uint64_t syncs() const = 0;
+};
 
+class SyncProvider : public SyncBackend {
+ public:
   SyncProvider(SyncMode mode, DataProvider* data, MetadataProvider* metadata)
       : mode_(mode), data_(*data), metadata_(*metadata) {}
 
-  // Does `work`. *epoch is the sync's epoch (the caller sends it back when *done is false:
-  // the budget ran out with chunk files left). Errors: those of fsync, syncfs and the
-  // metadata log (EIO, ENOSPC, ...); what failed stays to be synced by the next call.
-  Status Sync(const Work& work, uint64_t* epoch, bool* done);
-  // Syncs served since start (every call of Sync, in any mode).
-  uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  Status Sync(const Work& work, uint64_t* epoch, bool* done) override;
+  uint64_t syncs() const override { return syncs_.load(std::memory_order_relaxed); }
 
  private:
   const SyncMode mode_;

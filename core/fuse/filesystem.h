@@ -9,9 +9,13 @@
 #include <memory>
 
 #include "fuse/node_table.h"
+#include "fuse/recent_attrs.h"
 #include "gkfs/client.h"
 
 namespace gkfs::fuse {
+
+// The largest read or write request the kernel sends (max_write, max_readahead).
+constexpr unsigned kMaxRequestBytes = 1u << 20;
 
 struct CacheOptions {
   // Seconds the kernel may keep attributes and names (0: ask gkfs every time).
@@ -26,6 +30,7 @@ struct Filesystem {
   std::unique_ptr<Client> client;
   std::unique_ptr<NodeTable> nodes;
   CacheOptions cache;
+  RecentAttrs recent;          // one round trip for a path walk's LOOKUP + GETATTR
   uint64_t session = 1;        // the opener id of this mount's opens (Client::OpenFile)
 };
 

@@ -84,17 +84,30 @@ gkfs::ClientOptions OptionsFromEnvironment() {
   return o;
 }
 
-// Whether `dir` (absolute, resolved) is already a mount point (/proc/self/mountinfo, field 5).
-bool IsMountPoint(const std::string& dir) {
+// The device ("major:minor") of the mount at `dir` (absolute, resolved) from
+// /proc/self/mountinfo (fields 3 and 5); empty if nothing is mounted there.
+std::string MountDevice(const std::string& dir) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string id, parent, dev, root, point;
     fields >> id >> parent >> dev >> root >> point;
-    if (point == dir) return true;
+    if (point == dir) return dev;
   }
-  return false;
+  return "";
+}
+
+bool IsMountPoint(const std::string& dir) { return !MountDevice(dir).empty(); }
+
+// The kernel caps a FUSE mount's readahead at its default (128 KiB) whatever Init asks, so
+// a 1 MiB read would reach gkfs as eight 128 KiB requests. The mount's read_ahead_kb in
+// sysfs lifts the cap (root only; best effort: an unprivileged mount keeps 128 KiB).
+void RaiseReadahead(const std::string& mountdir) {
+  std::string dev = MountDevice(mountdir);
+  if (dev.empty()) return;
+  std::ofstream out("/sys/class/bdi/" + dev + "/read_ahead_kb");
+  out << (gkfs::fuse::kMaxRequestBytes >> 10) << "\n";
 }
 
 // The checks that need no daemon: a clear message instead of a half-made mount.
@@ -179,6 +192,7 @@ int Serve(const Flags& flags, int ready) {
     return fail("cannot mount at " + mountdir + " (see the message above; unprivileged users need "
                 "fusermount3 and, for --allow-other, user_allow_other in /etc/fuse.conf)");
   }
+  RaiseReadahead(mountdir);
   if (ready >= 0) {
     (void)!write(ready, "OK\n", 3);
     close(ready);

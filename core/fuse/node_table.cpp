@@ -64,8 +64,21 @@ void NodeTable::Renamed(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> l(mu_);
   if (from == to) return;
   DetachLocked(to);
+  PlaceLocked(TakeSubtreeLocked(from, to));
+}
+
+void NodeTable::Exchanged(const std::string& a, const std::string& b) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (a == b) return;
+  Moves to_b = TakeSubtreeLocked(a, b);
+  Moves to_a = TakeSubtreeLocked(b, a);
+  PlaceLocked(to_b);
+  PlaceLocked(to_a);
+}
+
+NodeTable::Moves NodeTable::TakeSubtreeLocked(const std::string& from, const std::string& to) {
   const std::string prefix = from + "/";
-  std::vector<std::pair<std::string, uint64_t>> moved;
+  Moves moved;
   for (auto it = by_path_.begin(); it != by_path_.end();) {
     const std::string& p = it->first;
     if (p == from || p.compare(0, prefix.size(), prefix) == 0) {
@@ -75,7 +88,11 @@ void NodeTable::Renamed(const std::string& from, const std::string& to) {
       ++it;
     }
   }
-  for (auto& [path, id] : moved) {
+  return moved;
+}
+
+void NodeTable::PlaceLocked(const Moves& moves) {
+  for (auto& [path, id] : moves) {
     nodes_[id].path = path;
     by_path_[path] = id;
   }

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace gkfs::fuse {
 
@@ -31,6 +33,8 @@ class NodeTable {
   void Unlinked(const std::string& path);
   // `from` (and everything under it) is now called `to`; a node that `to` named loses its name.
   void Renamed(const std::string& from, const std::string& to);
+  // a and b (and everything under each) swapped names (RENAME_EXCHANGE).
+  void Exchanged(const std::string& a, const std::string& b);
   size_t TEST_Size() const;
 
  private:
@@ -40,6 +44,10 @@ class NodeTable {
     uint64_t nlookup = 0;
   };
   void DetachLocked(const std::string& path);
+  using Moves = std::vector<std::pair<std::string, uint64_t>>;
+  // Takes the nodes at `from` and under it out of by_path_: their paths under `to`.
+  Moves TakeSubtreeLocked(const std::string& from, const std::string& to);
+  void PlaceLocked(const Moves& moves);
 
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Node> nodes_;            // GUARDED_BY(mu_)

@@ -41,6 +41,14 @@ Filesystem& Fs(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userd
 
 int Errno(const Status& s) { return s.code() > 0 ? s.code() : EIO; }
 
+// For RecentAttrs: a clock that does not jump.
+int64_t MonoNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+uint32_t Tid(fuse_req_t req) { return static_cast<uint32_t>(fuse_req_ctx(req)->pid); }
+
 void FillAttr(const Filesystem& fs, const Metadata& md, struct stat* st) {
   FillStat(md, fs.client->config().device_id, fs.client->config().chunk_size, 0, st);
 }
@@ -74,6 +82,7 @@ void ReplyEntry(fuse_req_t req, const std::string& path, const Metadata& md) {
   e.attr_timeout = fs.cache.attr_timeout;
   e.entry_timeout = fs.cache.entry_timeout;
   FillAttr(fs, md, &e.attr);
+  fs.recent.Remember(e.ino, Tid(req), e.attr, MonoNs());
   if (fuse_reply_entry(req, &e) != 0) fs.nodes->Forget(e.ino, 1);
 }
 
@@ -107,8 +116,8 @@ int64_t Ns(const struct timespec& ts) { return int64_t(ts.tv_sec) * 1000000000 +
 // kernel's writeback cache.
 void Init(void* userdata, fuse_conn_info* conn) {
   auto* fs = static_cast<Filesystem*>(userdata);
-  conn->max_write = 1u << 20;
-  conn->max_readahead = 1u << 20;
+  conn->max_write = kMaxRequestBytes;
+  conn->max_readahead = kMaxRequestBytes;
   if (fs->cache.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (!fs->cache.writeback) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   // open(O_TRUNC) reaches Open with the flag, which truncates by inode.
@@ -148,13 +157,21 @@ Status StatNode(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi, Metadata* m
   return path.empty() ? fs.client->StatFile(path, ino, md) : fs.client->Stat(path, md);
 }
 
+// By path (no open file): the attributes this thread was just given for the node, if any
+// (RecentAttrs), else the daemons'.
 void GetAttr(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
+  Filesystem& fs = Fs(req);
+  struct stat st;
+  bool by_path = fi == nullptr || fi->fh == 0;
+  if (by_path && fs.recent.Reuse(node, Tid(req), MonoNs(), &st)) {
+    return (void)fuse_reply_attr(req, &st, fs.cache.attr_timeout);
+  }
   Metadata md;
   Status s = StatNode(req, node, fi, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
-  struct stat st;
-  FillAttr(Fs(req), md, &st);
-  fuse_reply_attr(req, &st, Fs(req).cache.attr_timeout);
+  FillAttr(fs, md, &st);
+  fs.recent.Remember(node, Tid(req), st, MonoNs());
+  fuse_reply_attr(req, &st, fs.cache.attr_timeout);
 }
 
 void SetAttr(fuse_req_t req, fuse_ino_t node, struct stat* attr, int to_set, fuse_file_info* fi) {
@@ -181,6 +198,7 @@ void SetAttr(fuse_req_t req, fuse_ino_t node, struct stat* attr, int to_set, fus
     s = by_ino ? fs.client->SetAttrFile(path, ino, mode, atime, mtime, uid, gid)
                : fs.client->SetAttr(path, mode, atime, mtime, uid, gid);
   }
+  fs.recent.Changed();
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
   GetAttr(req, node, fi);
 }
@@ -202,6 +220,7 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
   Metadata md;
   Status s = S_ISREG(mode) ? fs.client->Create(path, mode & 07777, true, &md, nullptr)
                            : fs.client->Mknod(path, mode, rdev);
+  fs.recent.Changed();
   if (s.ok()) s = fs.client->Stat(path, &md);
   if (s.ok()) s = OwnByCaller(req, path, 0, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
@@ -214,6 +233,7 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Filesystem& fs = Fs(req);
   Metadata md;
   Status s = fs.client->Mkdir(path, mode & 07777);
+  fs.recent.Changed();
   if (s.ok()) s = fs.client->Stat(path, &md);
   if (s.ok()) s = OwnByCaller(req, path, 0, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
@@ -224,6 +244,7 @@ void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
   Status s = Fs(req).client->Remove(path);
+  Fs(req).recent.Changed();
   if (s.ok()) Fs(req).nodes->Unlinked(path);
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
@@ -232,6 +253,7 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
   Status s = Fs(req).client->Rmdir(path);
+  Fs(req).recent.Changed();
   if (s.ok()) Fs(req).nodes->Unlinked(path);
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
@@ -242,6 +264,7 @@ void SymLink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* 
   Filesystem& fs = Fs(req);
   Metadata md;
   Status s = fs.client->Symlink(path, target);
+  fs.recent.Changed();
   if (s.ok()) s = fs.client->Stat(path, &md);
   if (s.ok()) s = OwnByCaller(req, path, 0, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
@@ -253,7 +276,12 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   std::string from, to;
   if (!ChildOf(req, parent, name, &from) || !ChildOf(req, newparent, newname, &to)) return;
   Filesystem& fs = Fs(req);
-  if (flags & RENAME_EXCHANGE) return (void)fuse_reply_err(req, EINVAL);
+  if (flags & RENAME_EXCHANGE) {  // the kernel found both names and refused a subtree
+    Status s = fs.client->Exchange(from, to);
+    fs.recent.Changed();
+    if (s.ok()) fs.nodes->Exchanged(from, to);
+    return (void)fuse_reply_err(req, s.ok() ? 0 : Errno(s));
+  }
   if (flags & RENAME_NOREPLACE) {  // not atomic against a concurrent create of `to`
     Metadata md;
     Status exists = fs.client->Stat(to, &md);
@@ -261,6 +289,7 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
     if (exists.code() != ENOENT) return (void)fuse_reply_err(req, Errno(exists));
   }
   Status s = fs.client->Rename(from, to);
+  fs.recent.Changed();
   if (s.ok()) fs.nodes->Renamed(from, to);
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
@@ -269,6 +298,7 @@ void Link(fuse_req_t req, fuse_ino_t node, fuse_ino_t newparent, const char* new
   std::string old_path, path;
   if (!PathOf(req, node, &old_path) || !ChildOf(req, newparent, newname, &path)) return;
   Status s = Fs(req).client->Link(old_path, path);
+  Fs(req).recent.Changed();
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
   ReplyEntryOf(req, path);
 }
@@ -291,6 +321,7 @@ void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
   if ((fi->flags & O_TRUNC) && md.is_regular() && md.size != 0) {
     s = fs.client->TruncateFile(path, md.file_id, 0);
+    fs.recent.Changed();
     if (!s.ok()) {
       fs.client->Release(fs.session, {md.file_id});
       return (void)fuse_reply_err(req, Errno(s));
@@ -312,6 +343,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   bool exclusive = (fi->flags & O_EXCL) != 0;
   Status s = fs.client->OpenFile(path, true, mode & 07777, exclusive, fs.session, &md, &created);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  if (created) fs.recent.Changed();
   if (created) s = OwnByCaller(req, path, md.file_id, &md);
   if (!s.ok()) {
     fs.client->Release(fs.session, {md.file_id});
@@ -323,6 +355,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   e.attr_timeout = fs.cache.attr_timeout;
   e.entry_timeout = fs.cache.entry_timeout;
   FillAttr(fs, md, &e.attr);
+  fs.recent.Remember(e.ino, Tid(req), e.attr, MonoNs());
   if (fuse_reply_create(req, &e, fi) != 0) {
     fs.nodes->Forget(e.ino, 1);
     fs.client->Release(fs.session, {f->ino});
@@ -330,13 +363,25 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   }
 }
 
+// A worker thread's read buffer, kept across requests: a fresh 1 MiB buffer per read is an
+// mmap, 256 page faults and a munmap (Read writes what it returns: never cleared).
+char* ReadBuffer(size_t size) {
+  thread_local std::unique_ptr<char[]> buf;
+  thread_local size_t capacity = 0;
+  if (capacity < size) {
+    buf.reset(new char[size]);
+    capacity = size;
+  }
+  return buf.get();
+}
+
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   auto* f = reinterpret_cast<OpenFile*>(fi->fh);
-  std::unique_ptr<char[]> buf(new char[size]);  // not zero-filled: Read writes what it returns
+  char* buf = ReadBuffer(size);
   size_t n = 0;
-  Status s = Fs(req).client->Read(f->path, f->ino, off, buf.get(), size, &n);
+  Status s = Fs(req).client->Read(f->path, f->ino, off, buf, size, &n);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
-  fuse_reply_buf(req, buf.get(), n);
+  fuse_reply_buf(req, buf, n);
 }
 
 void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
@@ -347,12 +392,10 @@ void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, 
   // places them at the end the file has, whoever else appends.
   Status s = f->append && !fs.cache.writeback ? fs.client->Append(f->path, f->ino, buf, size, &at)
                                               : fs.client->Write(f->path, f->ino, off, buf, size);
+  fs.recent.Changed();
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
   fuse_reply_write(req, size);
 }
-
-// Writes are on the daemons when Write returns: close has nothing to push.
-void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   auto* f = reinterpret_cast<OpenFile*>(fi->fh);
@@ -377,6 +420,7 @@ void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
   Status s = Fs(req).client->StatFile(f->path, f->ino, &md);
   uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
   if (s.ok() && end > md.size) s = Fs(req).client->TruncateFile(f->path, f->ino, end);
+  Fs(req).recent.Changed();
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
 
@@ -523,7 +567,9 @@ fuse_lowlevel_ops MakeOperations() {
   ops.create = Create;
   ops.read = Read;
   ops.write = Write;
-  ops.flush = Flush;
+  // No flush: writes are on the daemons when Write returns, so close has nothing to push;
+  // libfuse answers ENOSYS and the kernel stops asking (a round trip less per close; it
+  // still writes dirty pages of mmap and the writeback cache back before close returns).
   ops.release = Release;
   ops.fsync = Fsync;
   ops.opendir = OpenDirOp;

@@ -47,7 +47,10 @@ int UnlinkAt(int dirfd, const char* path, int flags) {
 
 // rename(2) inside gkfs; Client::Rename moves files, links and whole directories.
 int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
-  if (flags & ~RENAME_NOREPLACE) return FailWith(EINVAL);  // no RENAME_EXCHANGE/WHITEOUT
+  if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+      (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+    return FailWith(EINVAL);  // RENAME_WHITEOUT, or both
+  }
   if (from.internal == "/" || to.internal == "/") return FailWith(EBUSY);
   opens::Flush();  // a file this process closed and rename replaces goes now
   ancestors::Forget();
@@ -60,6 +63,9 @@ int RenameGkfs(const PathTarget& from, const PathTarget& to, unsigned flags) {
     Metadata existing;
     if (StatInternal(to.internal, &existing) == 0) return FailWith(EEXIST);
     if (errno != ENOENT) return -1;
+  }
+  if (flags & RENAME_EXCHANGE) {
+    return Result(WithClient([&](Client& c) { return c.Exchange(from.internal, to.internal); }));
   }
   return Result(WithClient([&](Client& c) { return c.Rename(from.internal, to.internal); }));
 }

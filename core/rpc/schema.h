@@ -154,8 +154,9 @@ struct Target {
 // Makes an entry at path. ino = 0: with a new inode, whose id the daemon mints with `home`
 // (its own index in the clients' daemon order) in the top 16 bits; the entry and the inode
 // go in one write. ino != 0: the entry names that existing inode (a hard link), whose link
-// count the caller raised before. An existing entry: EEXIST when exclusive, else its inode's
-// record (or remote_ino) is returned with created = 0.
+// count the caller raised before; a daemon that knows files by path (forwarding mode) makes
+// it a hard link to the path in link_target instead. An existing entry: EEXIST when
+// exclusive, else its inode's record (or remote_ino) is returned with created = 0.
 struct CreateRequest {
   std::string path;
   uint32_t mode = 0, uid = 0, gid = 0;

@@ -203,6 +203,17 @@ TEST_CASE("forwarding: files land in the PFS directory as ordinary files; remap 
   REQUIRE(c->Truncate("/out/renamed", 10).ok());
   CHECK(ReadWhole(pfs + "/out/renamed") == expect.substr(0, 10));
   CHECK(c->Stat("/../etc/passwd", &md).code() == EINVAL);  // never outside the PFS directory
+  // The same client operations as in normal mode, the PFS behind the same handlers: a hard
+  // link is link(2) there; what the PFS cannot hold is refused, not faked.
+  REQUIRE(c->Link("/out/renamed", "/out/hard").ok());
+  struct stat a, b;
+  REQUIRE(stat((pfs + "/out/renamed").c_str(), &a) == 0);
+  REQUIRE(stat((pfs + "/out/hard").c_str(), &b) == 0);
+  CHECK(a.st_ino == b.st_ino);
+  CHECK(c->Link("/out", "/out/dirlink").code() == EPERM);
+  CHECK(c->Mknod("/out/fifo", S_IFIFO | 0644, 0).code() == EOPNOTSUPP);
+  CHECK(c->Remove("/out/hard").ok());
+  CHECK(c->Rename("/out", "/out/inside").code() == EINVAL);
 
   IoNodeStats stats;
   REQUIRE(c->IoNodeStatistics(1, &stats).ok());

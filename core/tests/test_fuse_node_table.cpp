@@ -39,6 +39,20 @@ TEST_CASE("renaming a directory moves every node under it", "[fuse]") {
   REQUIRE(t.Remember("/e/f", 2) == f);
 }
 
+TEST_CASE("an exchange swaps the nodes of both subtrees", "[fuse]") {
+  NodeTable t(100);
+  uint64_t a = t.Remember("/a", 1), ax = t.Remember("/a/x", 2), b = t.Remember("/p/b", 3);
+  uint64_t by = t.Remember("/p/b/y", 4), both = t.Remember("/a/z", 5), z = t.Remember("/p/b/z", 6);
+  t.Exchanged("/a", "/p/b");
+  REQUIRE(PathOf(t, a) == "/p/b");
+  REQUIRE(PathOf(t, ax) == "/p/b/x");
+  REQUIRE(PathOf(t, both) == "/p/b/z");  // a name both sides had: each keeps its node
+  REQUIRE(PathOf(t, b) == "/a");
+  REQUIRE(PathOf(t, by) == "/a/y");
+  REQUIRE(PathOf(t, z) == "/a/z");
+  REQUIRE(t.Remember("/a/z", 6) == z);
+}
+
 TEST_CASE("a rename over a name and an unlink leave the old node without a path", "[fuse]") {
   NodeTable t(100);
   uint64_t a = t.Remember("/a", 1), b = t.Remember("/b", 2);

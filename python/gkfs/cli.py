@@ -427,12 +427,17 @@ STAGE_REPORT = "gkfs-stage-task-report"
 
 def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
     """Runs the stage as tasks of srun or mpirun on the hosts of the file system (each
-    copies its share of the files) and adds up their reports."""
+    copies its share of the files) and adds up their reports. The srun step overlaps the
+    daemons' and may run more tasks than the allocation has CPUs (--overcommit): the tasks
+    wait on I/O."""
     from gkfs import staging
     from gkfs.cluster import read_hosts_file
     from gkfs.launchers.mpirun import MpirunLauncher
 
     hosts = list(dict.fromkeys(host for host, _ in read_hosts_file(cluster.hosts_file)))
+    state = cluster.read_state()
+    if args.launcher == "srun" and state and state["launcher"] == "srun":
+        hosts = state["launcher_state"]["nodes"]  # Slurm's names (gethostname may be longer)
     if not hosts:
         raise ClusterError(f"no daemons in hosts file {cluster.hosts_file}")
     task = [sys.executable, "-m", "gkfs.cli", args.command, "--task", "-H", cluster.hosts_file,
@@ -444,7 +449,7 @@ def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
     if args.launcher == "srun":
         argv = ["srun", f"--nodes={len(hosts)}", f"--ntasks={len(hosts) * n}",
                 f"--ntasks-per-node={n}", f"--nodelist={','.join(hosts)}", "--overlap",
-                "--job-name=gkfs-stage", *extra, *task]
+                "--overcommit", "--job-name=gkfs-stage", *extra, *task]
     else:
         argv = MpirunLauncher(hosts, extra).command(types.SimpleNamespace(per_host=n), task)
     result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)

@@ -13,6 +13,7 @@ on its host, root directory and address.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from gkfs import settings as _settings
 from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, log_tail)
-from gkfs.mounts import mount_here, remote_command, unmount_here
+from gkfs.mounts import ctl_command, mount_here, remote_command, run_command, unmount_here
 from gkfs.settings import ClusterSettings
 
 __all__ = [
@@ -147,7 +148,7 @@ class Cluster:
         try:
             with open(self.state_file, encoding="utf-8") as f:
                 state = json.load(f)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no file, or no directory for one
             return None
         except (OSError, ValueError) as e:
             raise ClusterError(f"cannot read state file {self.state_file}: {e}") from None
@@ -221,10 +222,7 @@ class Cluster:
         launcher = self.launcher or launcher_for(self.config)
         self._refuse_if_running()
         daemon = self.config.daemon
-        os.makedirs(daemon.rootdir, exist_ok=True)
-        if launcher.name == "local":
-            os.makedirs(daemon.mountdir, exist_ok=True)
-        os.makedirs(os.path.dirname(self.hosts_file), exist_ok=True)
+        self._make_directories(launcher)
         secret_file = daemon.secret_file or secret_file_for(self.hosts_file)
         created_secret = not daemon.secret_file
         self._remove_files([self.hosts_file, self.state_file]
@@ -277,6 +275,26 @@ class Cluster:
         if not base:
             return ""
         return f", metrics http://{_uri_address(record.uri)}:{base + record.index}/metrics"
+
+    def _make_directories(self, launcher: Launcher) -> None:
+        """The root directory, the hosts file's directory and (local launcher) the mount
+        directory; ClusterError naming the flag of one that cannot be made."""
+        from gkfs.daemon import directory_problem
+
+        daemon = self.config.daemon
+        problem = directory_problem(daemon)  # makes the root directory
+        if problem:
+            raise ClusterError(problem)
+        made = [(f"-H/--hosts-file {self.hosts_file}: its directory",
+                 os.path.dirname(self.hosts_file))]
+        if launcher.name == "local":
+            made.append((f"-m/--mountdir {daemon.mountdir}", daemon.mountdir))
+        for what, directory in made:
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as e:  # EEXIST: a file holds the name
+                reason = os.strerror(errno.ENOTDIR if e.errno == errno.EEXIST else e.errno)
+                raise ClusterError(f"{what} cannot be created: {reason}") from None
 
     def _refuse_if_running(self) -> None:
         state = self.read_state()
@@ -420,14 +438,25 @@ class Cluster:
         flags += ["--cache"] if self.config.cache else []
         return flags + (["--allow-other"] if self.config.allow_other else [])
 
+    # A fuse_mounts entry: mounted on every daemon host through the launcher itself.
+    _THROUGH_LAUNCHER = "through the launcher"
+
     def _mount_everywhere(self) -> None:
-        """start --fuse: the mount directory becomes a FUSE mount on every daemon host. If one
+        """start --fuse: the mount directory becomes a FUSE mount on every daemon host, through
+        the launcher where it runs tasks per host (mpirun), else here and over ssh. If one
         fails, the others made are unmounted and ClusterError names the host and cause."""
         state = self._require_state()
         mountdir = state["mountdir"]
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        launcher = self._recorded_launcher(state)
+        per_host = launcher.per_host_command(ctl_command(["mount", *self._mount_flags()]))
         made: list[str] = []
         try:
+            if per_host is not None:
+                made.append(self._THROUGH_LAUNCHER)  # some hosts may mount before one fails
+                run_command(per_host, f"gkfs-ctl mount through {launcher.name}")
+                self._say(f"gkfs: mounted at {mountdir} on every daemon host ({launcher.name}, FUSE)")
+                return
             for target in self._mount_targets(state):
                 if target:
                     remote_command(target, ssh_args, ["mount", *self._mount_flags()])
@@ -446,7 +475,13 @@ class Cluster:
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
         for target in state.get("fuse_mounts", []):
             try:
-                if target:
+                if target == self._THROUGH_LAUNCHER:
+                    launcher = self._recorded_launcher(state)
+                    umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
+                    run_command(launcher.per_host_command(umount) or umount,
+                                f"gkfs-ctl umount through {launcher.name}")
+                    self._say(f"gkfs: {mountdir} on every daemon host: unmounted")
+                elif target:
                     remote_command(target, ssh_args, ["umount", "-H", self.hosts_file, mountdir])
                     self._say(f"gkfs: {mountdir} on {target}: unmounted")
                 else:

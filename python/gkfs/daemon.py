@@ -86,7 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"{_settings.GEKKOFS_PROTOCOLS[name]}", file=sys.stderr, flush=True)
     os.environ.update(_settings.daemon_log_environment(config))
 
-    problem = _directory_problem(config)
+    problem = directory_problem(config)
     if problem:
         print(f"{PROG}: error: cannot start: {problem}", file=sys.stderr)
         return 1
@@ -96,7 +96,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         runner.daemon = _core.Daemon.create(_settings.to_core_options(config))
     except (OSError, _settings.SettingsError) as e:
-        print(f"{PROG}: error: cannot start: {_listen_problem(config, e) or e}", file=sys.stderr)
+        print(f"{PROG}: error: cannot start: {_listen_problem(config, e) or _reason(e)}",
+              file=sys.stderr)
         return 1
     if runner.stop_requested:  # a signal arrived while the daemon was being created
         print(f"{PROG}: stopped before serving", file=sys.stderr)
@@ -124,10 +125,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def _directory_problem(config: Any) -> str:
+def directory_problem(config: Any) -> str:
     """What is wrong with the directory options, naming the flag to fix ('' if nothing):
     a mount directory that exists but is not a directory, a root (or metadata) directory
-    that cannot be created."""
+    that cannot be created. Makes the root and metadata directories."""
     mountdir = config.mountdir
     if os.path.exists(mountdir) and not os.path.isdir(mountdir):
         return (f"-m/--mountdir {mountdir} is not a directory: name a directory (it need not "
@@ -140,6 +141,17 @@ def _directory_problem(config: Any) -> str:
         except OSError as e:
             return f"{flag} {path} cannot be created: {e.strerror} ({e.filename or path})"
     return ""
+
+
+def _reason(error: BaseException) -> str:
+    """The core's message ('strerror: what, naming the flag or path') without Python's
+    '[Errno N]' and the root directory the bindings attach; the directory only when the
+    core gave no message."""
+    if isinstance(error, OSError) and error.strerror:
+        if ": " in error.strerror or not error.filename:
+            return error.strerror
+        return f"{error.strerror}: {error.filename}"
+    return str(error)
 
 
 def _listen_problem(config: Any, error: BaseException) -> str:

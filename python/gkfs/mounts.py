@@ -17,7 +17,8 @@ from typing import Optional, Sequence
 
 from gkfs.launchers.base import ClusterError, quote
 
-__all__ = ["fuse_binary", "is_mounted", "mount_here", "unmount_here", "remote_command"]
+__all__ = ["ctl_command", "fuse_binary", "is_mounted", "mount_here", "unmount_here", "remote_command",
+           "run_command"]
 
 FUSE_NAME = "gkfs-fuse"
 _MOUNT_TIMEOUT_S = 120.0   # gkfs-fuse itself gives up after the client timeout
@@ -93,13 +94,27 @@ def unmount_here(mountdir: str) -> str:
     return f"{mountdir}: {done}"
 
 
+def ctl_command(ctl_args: Sequence[str]) -> list[str]:
+    """``gkfs-ctl ctl_args`` with this interpreter's path (gkfs is installed at the same
+    place on every host, as the launchers require)."""
+    return [sys.executable, "-m", "gkfs.cli", *ctl_args]
+
+
 def remote_command(target: str, ssh_args: Sequence[str], ctl_args: Sequence[str],
                    timeout: Optional[float] = _MOUNT_TIMEOUT_S) -> None:
-    """Runs ``gkfs-ctl ctl_args`` on target over ssh, with this interpreter's path (gkfs is
-    installed at the same place on every host, as the launchers require)."""
-    argv = ["ssh", "-o", "BatchMode=yes", *ssh_args, target,
-            quote([sys.executable, "-m", "gkfs.cli", *ctl_args])]
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout)
+    """Runs ``gkfs-ctl ctl_args`` on target over ssh."""
+    run_command(["ssh", "-o", "BatchMode=yes", *ssh_args, target, quote(ctl_command(ctl_args))],
+                f"on {target}", timeout)
+
+
+def run_command(argv: Sequence[str], where: str,
+                timeout: Optional[float] = _MOUNT_TIMEOUT_S) -> None:
+    """Runs argv (ssh, or a launcher's command that runs a task on every host); ClusterError
+    naming where, with the command's message, if it fails."""
+    try:
+        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"{where}: no answer within {timeout:g}s") from None
     if proc.returncode != 0:
-        raise ClusterError(f"on {target}: {proc.stderr.strip() or proc.stdout.strip()}")
+        raise ClusterError(f"{where}: {proc.stderr.strip() or proc.stdout.strip()}")

@@ -6,7 +6,11 @@ threads, keeps modes and times, and skips a file whose destination has the same 
 modification time (with ``verify``, also the same SHA-256; every copied file is then checked
 too). A file is written under a temporary name beside its destination and renamed into place
 once complete, with its mode and times set, so an interrupted stage leaves no file that
-looks finished: running it again completes it. Symbolic links are copied as links.
+looks finished: running it again completes it. Symbolic links are copied as links. Hard links
+within what is staged stay links, as with ``cp -a`` or ``rsync -H``: the names of one file
+(the same ``st_dev`` and ``st_ino``) are copied once, under the first name in path order, and
+the others become links to that copy; a name whose other names lie outside the sources is
+copied as a file of its own.
 
 The gkfs side is a :class:`gkfs.Client`; its paths are absolute inside the file system, and a
 path under the mount directory (e.g. ``/tmp/gkfs_mountdir/in``) is taken as the same file.
@@ -55,6 +59,8 @@ class LocalTree:
     makedirs = staticmethod(lambda path: os.makedirs(path, exist_ok=True))
     rename = staticmethod(os.replace)
     readlink = staticmethod(os.readlink)
+    link = staticmethod(os.link)
+    remove = staticmethod(os.remove)
 
     def symlink(self, target: str, path: str) -> None:
         if os.path.lexists(path):
@@ -106,6 +112,12 @@ class GkfsTree:
     def readlink(self, path: str) -> str:
         return self.client.readlink(path)
 
+    def link(self, src: str, dst: str) -> None:
+        self.client.link(src, dst)
+
+    def remove(self, path: str) -> None:
+        self.client.remove(path)
+
     def symlink(self, target: str, path: str) -> None:
         if self.lstat(path) is not None:
             self.client.remove(path)
@@ -119,10 +131,12 @@ class GkfsTree:
 
 @dataclasses.dataclass
 class StageReport:
-    """What a stage did; errors lists (path, message)."""
+    """What a stage did: files counts names (each name of a hard-linked file), linked the
+    names made hard links to a copied file; errors lists (path, message)."""
 
     files: int = 0
     copied: int = 0
+    linked: int = 0
     skipped: int = 0
     verified: int = 0
     bytes_total: int = 0
@@ -133,7 +147,10 @@ class StageReport:
     def summary(self, name: str) -> str:
         rate = self.bytes_copied / self.seconds if self.seconds else 0.0
         text = (f"{name}: {self.files} files, {self.copied} copied "
-                f"({human_size(self.bytes_copied)}), {self.skipped} already identical")
+                f"({human_size(self.bytes_copied)}), ")
+        if self.linked:
+            text += f"{self.linked} linked, "
+        text += f"{self.skipped} already identical"
         if self.verified:
             text += f", {self.verified} verified by SHA-256"
         text += f", {self.seconds:.1f}s, {human_size(rate)}/s"
@@ -144,7 +161,8 @@ class StageReport:
 
     def add(self, other: "StageReport") -> None:
         """Adds the counts of another task's report (seconds: the longest)."""
-        for field in ("files", "copied", "skipped", "verified", "bytes_total", "bytes_copied"):
+        for field in ("files", "copied", "linked", "skipped", "verified", "bytes_total",
+                      "bytes_copied"):
             setattr(self, field, getattr(self, field) + getattr(other, field))
         self.seconds = max(self.seconds, other.seconds)
         self.errors += other.errors
@@ -165,6 +183,7 @@ class _Item:
     src: str
     dst: str
     st: os.stat_result
+    links: list["_Item"] = dataclasses.field(default_factory=list)  # its other names
 
 
 def stage(src_tree: Any, dst_tree: Any, sources: Sequence[str], dest: str, threads: int = 8,
@@ -173,38 +192,47 @@ def stage(src_tree: Any, dst_tree: Any, sources: Sequence[str], dest: str, threa
     """Copies each of sources into the directory dest (created if missing). Raises
     FileNotFoundError naming a missing source; errors of single files are collected in the
     report (the others are still copied). share=(rank, size): only every size-th file of the
-    plan from the rank-th on (the tasks of a parallel stage split it so); size 0: no files.
+    plan from the rank-th on, with all its names (the tasks of a parallel stage split the
+    plan so); size 0: no files.
     directories=False leaves the directories' modes and times to the caller."""
     start = time.monotonic()
     dest = dst_tree.norm(dest)
     files, dirs = _plan(src_tree, [src_tree.norm(s) for s in sources], dest)
     rank, size = share
     files = files[rank::size] if size else []
-    report = StageReport(files=len(files), bytes_total=sum(i.st.st_size for i in files))
+    report = StageReport(files=sum(1 + len(i.links) for i in files),
+                         bytes_total=sum(i.st.st_size for i in files))
     if progress is not None:
-        progress.begin(len(files), report.bytes_total)
+        progress.begin(report.files, report.bytes_total)
     dst_tree.makedirs(dest)
     for item in dirs:
         dst_tree.makedirs(item.dst)
     lock = threading.Lock()
 
     def one(item: _Item) -> None:
+        copied, verified, linked, failed = False, False, 0, []
         try:
             copied, verified = _stage_file(src_tree, dst_tree, item, verify)
         except OSError as error:
-            with lock:
-                report.errors.append((item.src, str(error)))
-            copied, verified = False, False
+            failed.append((item.src, str(error)))
+            failed += [(o.src, f"not linked: {item.src} was not copied") for o in item.links]
+        for other in item.links if not failed else []:
+            try:
+                linked += _stage_link(dst_tree, item, other)
+            except OSError as error:
+                failed.append((other.src, str(error)))
         with lock:
             report.copied += copied
+            report.linked += linked
             report.verified += verified
             report.bytes_copied += item.st.st_size if copied else 0
+            report.errors += failed
         if progress is not None:
-            progress.advance(item.st.st_size)
+            progress.advance(item.st.st_size, 1 + len(item.links))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         list(pool.map(one, files))
-    report.skipped = report.files - report.copied - len(report.errors)
+    report.skipped = report.files - report.copied - report.linked - len(report.errors)
     # Directories last, deepest first: their times change while files land in them.
     for item in sorted(dirs, key=lambda i: i.dst.count("/"), reverse=True) if directories else []:
         try:
@@ -241,7 +269,24 @@ def _plan(tree: Any, sources: list[str], dest: str) -> tuple[list[_Item], list[_
                            if not _stat.S_ISLNK(tree.lstat(f"{path}/{n}").st_mode)]
             files.extend(_Item(f"{path}/{n}", f"{out}/{n}", tree.lstat(f"{path}/{n}"))
                          for n in filenames)
-    return files, dirs
+    return _group_hard_links(sorted(files, key=lambda i: i.dst)), dirs
+
+
+def _group_hard_links(files: list[_Item]) -> list[_Item]:
+    """files without the second and later names of a regular file (same st_dev and st_ino),
+    which go to the first name's links. Sorted input keeps the plan the same in every task."""
+    first: dict[tuple[int, int], _Item] = {}
+    kept = []
+    for item in files:
+        st = item.st
+        if _stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in first:
+                first[key].links.append(item)
+                continue
+            first[key] = item
+        kept.append(item)
+    return kept
 
 
 def _stage_file(src_tree: Any, dst_tree: Any, item: _Item, verify: bool) -> tuple[bool, bool]:
@@ -279,6 +324,20 @@ def _stage_file(src_tree: Any, dst_tree: Any, item: _Item, verify: bool) -> tupl
     return True, verify
 
 
+def _stage_link(dst_tree: Any, first: _Item, item: _Item) -> bool:
+    """Makes item.dst another name of first.dst (a hard link, put in place by a rename);
+    False if it already is one."""
+    target, old = dst_tree.lstat(first.dst), dst_tree.lstat(item.dst)
+    if old is not None and (old.st_dev, old.st_ino) == (target.st_dev, target.st_ino):
+        return False
+    temp = _temp_name(item.dst)
+    if dst_tree.lstat(temp) is not None:  # left by an interrupted stage
+        dst_tree.remove(temp)
+    dst_tree.link(first.dst, temp)
+    dst_tree.rename(temp, item.dst)
+    return True
+
+
 def _temp_name(path: str) -> str:
     head, _, name = path.rpartition("/")
     return f"{head}/.{name}{TEMP_SUFFIX}"
@@ -313,9 +372,9 @@ class Progress:
         self.total_files, self.total_bytes = files, total_bytes
         self._start = self._last = self.clock()
 
-    def advance(self, nbytes: int) -> None:
+    def advance(self, nbytes: int, files: int = 1) -> None:
         with self._lock:
-            self.files += 1
+            self.files += files
             self.bytes += nbytes
             now = self.clock()
             if now - self._last >= self.interval:

@@ -1,7 +1,8 @@
-// ForwardingProvider: what a daemon in forwarding mode (an I/O node, GekkoFWD) serves
-// instead of the metadata and chunk providers: the clients' files as ordinary files under
-// the PFS directory, reads and writes through the scheduled IoQueue. Owns both. Built only
-// with ENABLE_FORWARDING; without it Create fails with a message saying so.
+// ForwardingProvider: the providers of a daemon in forwarding mode (an I/O node, GekkoFWD),
+// behind the daemon's one handler table: the clients' files as ordinary files under the PFS
+// directory, known by path (its MetadataBackend and SyncBackend), and reads and writes
+// through the scheduled IoQueue (the FwdWrite and FwdRead verbs). Owns the PFS store and
+// the queue. Built only with ENABLE_FORWARDING; without it Create fails saying so.
 #pragma once
 
 #include <memory>
@@ -17,8 +18,14 @@ class ForwardingProvider {
   static Status Create(const DaemonOptions& options, transport::Server* server,
                        std::unique_ptr<ForwardingProvider>* out);
   virtual ~ForwardingProvider() = default;
-  // Serves one request (all verbs; those of the normal mode get EOPNOTSUPP).
-  virtual void Handle(Providers& common, const Request& req, Response* out) = 0;
+  // What the metadata and sync verbs' handlers call in forwarding mode. Owned here.
+  virtual MetadataBackend* metadata() = 0;
+  virtual SyncBackend* sync() = 0;
+  // A decoded FwdWrite (FwdRead): queued for the scheduler and answered when its PFS
+  // operation completed (out->deferred); an append is done at once (the kernel orders
+  // appends). REQUIRES: req is the request `in` was decoded from.
+  virtual void Write(const rpc::FwdWriteRequest& in, const Request& req, Response* out) = 0;
+  virtual void Read(const rpc::FwdReadRequest& in, const Request& req, Response* out) = 0;
   // The I/O queue's counters (what FwdStats replies). Thread-safe.
   virtual void Statistics(rpc::FwdStatsReply* totals, std::vector<rpc::AppStats>* apps) = 0;
 };

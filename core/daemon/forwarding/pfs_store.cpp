@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,6 +159,15 @@ Status PfsStore::Rename(const std::string& old_path, const std::string& new_path
   return Status::OK();
 }
 
+Status PfsStore::Link(const std::string& old_path, const std::string& new_path, Metadata* md) {
+  std::string from, to;
+  Status s = Resolve(old_path, &from);
+  if (s.ok()) s = Resolve(new_path, &to);
+  if (!s.ok()) return s;
+  if (link(from.c_str(), to.c_str()) != 0) return Errno("link " + old_path);
+  return Stat(new_path, md);
+}
+
 Status PfsStore::ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                          std::vector<rpc::DirEntryWire>* entries, bool* end) {
   std::string real;
@@ -247,14 +255,6 @@ Status PfsStore::Append(const std::string& path, const void* data, size_t len, u
   }
   close(fd);
   return s;
-}
-
-Status PfsStore::FsStat(uint64_t* total, uint64_t* free) const {
-  struct statvfs vfs;
-  if (statvfs(root_.c_str(), &vfs) != 0) return Errno("statvfs " + root_);
-  *total = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
-  *free = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-  return Status::OK();
 }
 
 Status PfsStore::Sync(const std::string& path, bool datasync) {

@@ -29,6 +29,8 @@ class PfsStore {
   Status Truncate(const std::string& path, uint64_t size);
   Status SetAttr(const rpc::SetAttrRequest& req);
   Status Rename(const std::string& old_path, const std::string& new_path);
+  // link(2): new_path becomes another name of the file at old_path; *md is its record after.
+  Status Link(const std::string& old_path, const std::string& new_path, Metadata* md);
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
   // One positioned vector write/read of the whole iov at offset (the merged unit), through
@@ -37,7 +39,6 @@ class PfsStore {
   Status ReadV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov, size_t* nread);
   // O_APPEND write; *offset is where the bytes went.
   Status Append(const std::string& path, const void* data, size_t len, uint64_t* offset);
-  Status FsStat(uint64_t* total, uint64_t* free) const;
   // fsync(2) (fdatasync with datasync) of the file or directory at path, on the descriptor
   // the writes used; every write already acknowledged has completed, so it is covered.
   Status Sync(const std::string& path, bool datasync);

@@ -208,6 +208,12 @@ class Client {
   // entry of the subtree (no data moves: chunks are keyed by file id); it is not atomic
   // against a crash of the client midway.
   virtual Status Rename(const std::string& old_path, const std::string& new_path) = 0;
+  // renameat2(RENAME_EXCHANGE): a and b (files, links or directories, of any two types)
+  // swap names; each keeps its inode, a directory takes its subtree along. Errors as
+  // renameat2(2): ENOENT (either missing), EINVAL (one inside the other). Like a directory
+  // rename, not atomic: concurrent lookups may see a name missing or both names naming one
+  // side while the entries move.
+  virtual Status Exchange(const std::string& a, const std::string& b) = 0;
   // Sets permission bits, times and owner (UTIME_OMIT-style: negative = leave as is); ctime
   // becomes now. No permission checks here: the caller decides who may (the preload does).
   virtual Status SetAttr(const std::string& path, int64_t mode, int64_t atime_ns, int64_t mtime_ns,

@@ -139,6 +139,12 @@ class Launcher:
         raise ClusterError(f"the {self.name} launcher cannot restart a single daemon; "
                            f"see docs/operations.md for the gkfs-daemon command line")
 
+    def per_host_command(self, argv: list[str]) -> Optional[list[str]]:
+        """A command that runs argv once on every host of the daemons, through this
+        launcher (start --fuse mounts that way); None when the hosts are reached otherwise
+        (here, or over ssh to the hosts the daemons report)."""
+        return None
+
     def to_state(self) -> dict[str, Any]:
         """What stop/status/restart in a later gkfs-ctl process need to rebuild this launcher."""
         return {}

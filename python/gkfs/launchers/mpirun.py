@@ -52,7 +52,15 @@ class MpirunLauncher(JobLauncher):
         return len(self.hosts)
 
     def command(self, plan: LaunchPlan, task: list[str]) -> list[str]:
-        n, total = plan.per_host, len(self.hosts) * plan.per_host
+        return self._mpirun(plan.per_host, task)
+
+    def per_host_command(self, argv: list[str]) -> list[str]:
+        """One task per host of the host list (the daemon hosts reached as mpirun reaches
+        them: their names need not differ, as on virtual hosts)."""
+        return self._mpirun(1, argv)
+
+    def _mpirun(self, n: int, task: list[str]) -> list[str]:
+        total = len(self.hosts) * n
         if mpi_flavour() == "openmpi":
             return ["mpirun", "-np", str(total), "--host", ",".join(f"{h}:{n}" for h in self.hosts),
                     "--map-by", f"ppr:{n}:node", "--bind-to", "none", *self.launcher_args, *task]

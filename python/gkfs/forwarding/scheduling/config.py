@@ -113,6 +113,12 @@ KEYS: dict[str, Key] = {
         "gkfs: TWINS rotates over targets 0..N-1, idling through the windows of targets "
         "without requests (AGIOS). 0: rotate over the targets that have pending requests.",
         _at_least(0)),
+    "target_concurrency": Key(
+        int, 0, "units",
+        "gkfs: the most units in service at once per PFS target (server), for every "
+        "scheduler; requests of a target at the limit wait, and merge, until one of its units "
+        "completes. For a PFS whose servers take one operation at a time (small writes to one "
+        "stripe). 0: no limit (--io-threads bounds the units in service).", _at_least(0)),
     "wfq_default_weight": Key(
         int, 1 << 20, "bytes",
         "gkfs: WFQ weight (bytes per round) of a queue (or application) the weights file does "
@@ -152,6 +158,7 @@ class SchedulerConfig:
     sw_twins_wfq_merge: bool = KEYS["sw_twins_wfq_merge"].default
     wfq_weights_by: str = KEYS["wfq_weights_by"].default
     twins_targets: int = KEYS["twins_targets"].default
+    target_concurrency: int = KEYS["target_concurrency"].default
     wfq_default_weight: int = KEYS["wfq_default_weight"].default
     wfq_weights: Mapping[int, int] = dataclasses.field(default_factory=dict)  # queue/app -> bytes
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)

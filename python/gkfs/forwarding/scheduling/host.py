@@ -41,6 +41,10 @@ class SchedulerHost:
         self.scheduler = scheduler
         self.strict, self.validate = strict, validate
         self.errors = 0  # calls that fell back to time order
+        # target_concurrency: units in service per PFS target, and the target of each unit
+        # in service by its first request id (Completion.ids[0])
+        self._busy: dict[int, int] = {}
+        self._unit_target: dict[int, int] = {}
 
     @property
     def work_conserving(self) -> bool:
@@ -59,8 +63,9 @@ class SchedulerHost:
         """queues: queue id -> requests in arrival order, as Requests or plain tuples in
         Request's field order. limit: free dispatch slots (None: unlimited). Returns the batch
         (units of request ids) and the sleep in seconds (or None)."""
-        view = Queues({q: [r if type(r) is Request else Request._make(r) for r in rs]
-                       for q, rs in queues.items()}, limit)
+        view = Queues(self._free_targets(
+            {q: [r if type(r) is Request else Request._make(r) for r in rs]
+             for q, rs in queues.items()}), limit)
         try:
             batch, sleep = self.scheduler.schedule(now, view)
             batch = [list(u) for u in batch]
@@ -69,7 +74,7 @@ class SchedulerHost:
             if self.validate:
                 check_batch(batch, sleep, view, self.config.max_aggregation,
                             self.scheduler.work_conserving)
-            return batch, sleep
+            return self._admit(batch, view), sleep
         except Exception as e:  # a plug-in may raise anything; I/O must go on
             if self.strict:
                 raise
@@ -80,9 +85,41 @@ class SchedulerHost:
             ordered = sorted(view.requests(), key=lambda r: (r.arrival, r.id))
             return [[r.id] for r in ordered[:limit]], None
 
+    def _free_targets(self, queues: dict[int, list[Request]]) -> dict[int, list[Request]]:
+        """The requests whose PFS target has fewer than target_concurrency units in service
+        (all of them without a limit)."""
+        cap = self.config.target_concurrency
+        if not cap or not self._busy:
+            return queues
+        free = {q: [r for r in rs if self._busy.get(r.target, 0) < cap]
+                for q, rs in queues.items()}
+        return {q: rs for q, rs in free.items() if rs}
+
+    def _admit(self, batch: list[list[int]], view: Queues) -> list[list[int]]:
+        """The units of batch that keep every target within target_concurrency, in order,
+        recorded as in service; the others stay pending (they are offered again)."""
+        cap = self.config.target_concurrency
+        if not cap:
+            return batch
+        target_of = {r.id: r.target for r in view.requests()}
+        admitted = []
+        for unit in batch:
+            target = target_of[unit[0]]
+            if self._busy.get(target, 0) < cap:
+                self._busy[target] = self._busy.get(target, 0) + 1
+                self._unit_target[unit[0]] = target
+                admitted.append(unit)
+        return admitted
+
     def on_complete(self, stats: Sequence[tuple]) -> None:
         """stats: Completions or plain tuples in Completion's field order."""
         completions = [s if type(s) is Completion else Completion._make(s) for s in stats]
+        for done in completions:
+            target = self._unit_target.pop(done.ids[0], None) if done.ids else None
+            if target is not None:
+                self._busy[target] -= 1
+                if not self._busy[target]:
+                    del self._busy[target]
         try:
             self.scheduler.on_complete(completions)
         except Exception:
