@@ -349,6 +349,18 @@ void RegisterClient(py::module_& m) {
           },
           py::arg("path"))
       .def(
+          "resolve",
+          [](const PyClient& self, S path, bool follow_last) {
+            std::string resolved;
+            Metadata md;
+            bool exists = false;
+            Call(self, path, [&](Client& c) { return c.Resolve(path, follow_last, &resolved, &md, &exists); });
+            return py::make_tuple(resolved, exists ? py::cast(md) : py::none());
+          },
+          py::arg("path"), py::arg("follow_last"),
+          "(path with its symbolic links followed, the last one when follow_last; what it names "
+          "or None when the last component is missing). One stat when no link is involved.")
+      .def(
           "remove",
           [](const PyClient& self, S path) {
             Call(self, path, [&](Client& c) { return c.Remove(path); });

@@ -59,6 +59,7 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("metrics_port", &DaemonOptions::metrics_port)
       .def_readwrite("prometheus_gateway", &DaemonOptions::prometheus_gateway)
       .def_readwrite("push_interval_s", &DaemonOptions::push_interval_s)
+      .def_readwrite("session_lease_s", &DaemonOptions::session_lease_s)
       .def_property(
           "sync_mode",
           [](const DaemonOptions& o) { return o.sync_mode == SyncMode::kNone ? "none" : "full"; },

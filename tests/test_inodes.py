@@ -543,3 +543,130 @@ def test_an_open_file_ends_with_the_last_descriptor_of_its_description(make_fs):
     assert got == "shared"
     with gkfs.Client(fs.hosts_file) as c:
         assert sum(i.orphans for i in c.daemons()) == 0
+
+
+# Orphans of dead clients: each client session renews a lease at the homes of the files it
+# holds open; a daemon drops the opens of a session it has not heard of for a lease and
+# reclaims the orphans no live session holds (docs/operations.md, "Files unlinked while
+# open"). These tests use a 1 s lease: a dead holder's orphan goes within 1.25 s of its last
+# renewal; the waits below allow a loaded machine several times that.
+LEASE_S = 1.0
+REAP_WAIT_S = 10 * LEASE_S
+
+_HOLDER = """
+import os, sys
+path, size = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+os.write(fd, b"z" * size)
+os.unlink(path)
+print(os.fstat(fd).st_ino, flush=True)
+sys.stdin.readline()                       # until the test says so
+print(len(os.pread(fd, size + 1, 0)), flush=True)
+os.close(fd)
+"""
+
+
+def _hold_unlinked(fs, path: str, size: int):
+    """A preloaded process holding path open after unlinking it: (process, inode id)."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", _HOLDER, path, str(size)], env=fs.env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line.strip().isdigit(), f"holder failed: {line!r}"
+    return p, int(line)
+
+
+def _chunk_dirs(fs) -> set[str]:
+    """The file ids (hex) with chunk files on any daemon."""
+    return {p.name for p in Path(fs.rootdir).glob("**/chunks/*") if p.is_dir() and any(p.iterdir())}
+
+
+def _orphans(fs) -> int:
+    with fs.client() as c:
+        return sum(info.orphans for info in c.daemons())
+
+
+def test_orphans_of_a_killed_client_are_reclaimed_after_its_lease(make_fs):
+    """Observed: a process killed outright (SIGKILL) while it held an unlinked file left the
+    inode and its chunks on the daemons for good. A live holder keeps its file past many
+    leases, and a clean close still reclaims at once."""
+    fs = make_fs(daemons=2, args=["--session-lease", str(LEASE_S)])
+    killed, killed_ino = _hold_unlinked(fs, f"{fs.mountdir}/killed", 3 << 20)
+    live, live_ino = _hold_unlinked(fs, f"{fs.mountdir}/live", 1 << 20)
+    assert _orphans(fs) == 2
+    assert {f"{killed_ino:016x}", f"{live_ino:016x}"} <= _chunk_dirs(fs)
+
+    killed.kill()
+    killed.communicate()
+    assert eventually(lambda: _orphans(fs) == 1, timeout=REAP_WAIT_S)
+    assert eventually(lambda: f"{killed_ino:016x}" not in _chunk_dirs(fs), timeout=REAP_WAIT_S)
+
+    import time
+    time.sleep(4 * LEASE_S)  # the live holder renews: its file stays
+    assert _orphans(fs) == 1 and f"{live_ino:016x}" in _chunk_dirs(fs)
+    out, _ = live.communicate("go\n", timeout=30)
+    assert out.split() == [str(1 << 20)]
+    assert _orphans(fs) == 0
+    assert eventually(lambda: f"{live_ino:016x}" not in _chunk_dirs(fs))
+
+
+def test_orphans_a_previous_run_left_are_reclaimed_a_lease_after_start():
+    """Orphans whose holder died while the file system was down (or whose daemon was
+    restarted) go one lease after the daemons start, unless a live holder claims them."""
+    from conftest import gkfs_ctl
+
+    fs = start_fs(daemons=2, args=["--session-lease", "600"])
+    try:
+        holder, ino = _hold_unlinked(fs, f"{fs.mountdir}/left", 2 << 20)
+        holder.kill()
+        holder.communicate()
+        assert _orphans(fs) == 1
+        assert fs.stop().returncode == 0
+        restarted = gkfs_ctl("start", "--daemons", "2", "--hosts-file", fs.hosts_file,
+                             "--rootdir", fs.rootdir, "--mountdir", fs.mountdir,
+                             "--session-lease", str(LEASE_S))
+        assert restarted.returncode == 0, restarted.stderr
+        assert eventually(lambda: _orphans(fs) == 0, timeout=REAP_WAIT_S)
+        assert eventually(lambda: f"{ino:016x}" not in _chunk_dirs(fs), timeout=REAP_WAIT_S)
+    finally:
+        stop_fs(fs)
+
+
+def test_a_live_holder_keeps_its_file_across_a_daemon_restart(make_fs):
+    """A daemon restarted while a client holds an unlinked file forgets the open; the
+    client's next renewal counts it again, so the file outlives the restart's lease."""
+    import gkfs
+
+    fs = make_fs(daemons=1, args=["--session-lease", str(LEASE_S)])
+    holder, ino = _hold_unlinked(fs, f"{fs.mountdir}/kept", 1 << 20)
+    pid = json.loads(Path(fs.hosts_file + ".pids.json").read_text())["daemons"][0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    restarted = fs.ctl("restart-daemon", "--daemon", "0")
+    assert restarted.returncode == 0, restarted.stderr
+    import time
+    time.sleep(4 * LEASE_S)
+    assert _orphans(fs) == 1 and f"{ino:016x}" in _chunk_dirs(fs)
+    out, _ = holder.communicate("go\n", timeout=30)
+    assert out.split() == [str(1 << 20)]
+    with gkfs.Client(fs.hosts_file) as c:
+        assert eventually(lambda: sum(i.orphans for i in c.daemons()) == 0)
+
+
+def test_a_gkfs_client_holding_an_unlinked_file_renews_its_lease(make_fs):
+    """gkfs.Client's files are counted opens too: the client core renews their session, so
+    a file removed while open stays readable past many leases, then goes at close."""
+    import time
+
+    fs = make_fs(daemons=2, args=["--session-lease", str(LEASE_S)])
+    with fs.client() as c:
+        with c.open("/held", "w+b") as f:
+            f.write(b"k" * 100_000)
+            f.flush()
+            c.remove("/held")
+            time.sleep(4 * LEASE_S)
+            assert sum(i.orphans for i in c.daemons()) == 1
+            f.seek(0)
+            assert f.read() == b"k" * 100_000
+        assert eventually(lambda: sum(i.orphans for i in c.daemons()) == 0)

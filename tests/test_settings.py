@@ -141,7 +141,7 @@ def test_daemon_argv_round_trips():
                    GKFS_ENABLE_FORWARDING="0", GKFS_IO_THREADS="7", GKFS_METRICS_PORT="9",
                    GKFS_ENABLE_PROMETHEUS="0", GKFS_PROMETHEUS_GATEWAY="h:1",
                    GKFS_PROMETHEUS_PUSH_INTERVAL="9", GKFS_DBBACKEND="rocksdb",
-                   GKFS_ROOTDIR_SUFFIX="")
+                   GKFS_ROOTDIR_SUFFIX="", GKFS_SESSION_LEASE="9")
     assert settings.load(DaemonSettings, args, environ=hostile) == original
 
 
@@ -153,7 +153,7 @@ def test_core_options_carry_every_field():
     core_fields = {name for name in dir(_core.DaemonOptions()) if not name.startswith("_")}
     renamed = {"rpc_protocol": "protocol", "memory_backend": "use_memory_backend",
                "sched_config": "scheduler",  # forwarding mode builds it from the file
-               "prometheus_push_interval": "push_interval_s"}
+               "prometheus_push_interval": "push_interval_s", "session_lease": "session_lease_s"}
     # The daemon process's environment; --enable-prometheus folds into prometheus_gateway.
     # GekkoFS's -s joins rootdir (empty here); -d has one value.
     not_options = {"log_level", "log_output", "enable_prometheus", "rootdir_suffix",

@@ -56,8 +56,8 @@ def gkfs_tree(client, top: str) -> dict[str, tuple]:
         for name in dirs + files:
             full = f"{path}/{name}"
             rel = full[len(top) + 1:]
-            st = client.stat(full)
-            if client.stat(full).st_mode & 0o170000 == 0o120000:
+            st = client.lstat(full)
+            if st.st_mode & 0o170000 == 0o120000:
                 out[rel] = ("link", client.readlink(full))
             elif name in files:
                 out[rel] = ("file", hashlib.sha256(client.read_bytes(full)).hexdigest(),

@@ -9,6 +9,7 @@
 #include <map>
 #include <tuple>
 
+#include "common/link_walk.h"
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
 #include "common/secret.h"
@@ -77,6 +78,7 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* ou
   client->SetCredentials(options.credentials);
   s = client->FetchConfig();
   if (!s.ok()) return s;
+  if (options.renew_sessions) client->RenewSessions();
   *out = std::move(client);
   return Status::OK();
 }
@@ -116,6 +118,7 @@ Status ClientImpl::FetchConfig() {
     config_.num_daemons = static_cast<uint32_t>(hosts_.size());
     config_.auto_sm = r.auto_sm;
     config_.device_id = FileSystemDevice(r.mountdir);
+    config_.session_lease_ms = r.session_lease_ms;
     if (r.auto_sm) ApplyIntroduction(*t, i, call);
     return Status::OK();
   }
@@ -266,41 +269,62 @@ Status ClientImpl::StatLocked(const std::string& path, Metadata* md, uint64_t op
   return StatTarget(rpc::Target{path, 0}, md, opener);
 }
 
+void ClientImpl::RenewSessions() {
+  if (config_.session_lease_ms < 3) return;  // a daemon without sessions (forwarding mode)
+  leases_ = std::make_unique<SessionLeases>(
+      [this](uint64_t opener, const std::vector<uint64_t>& inos) { return Renew(opener, inos); },
+      config_.session_lease_ms / 3);
+}
+
 Status ClientImpl::OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                             Metadata* md, bool* created) {
   if (created != nullptr) *created = false;
   if (routing_->by_path()) opener = 0;  // a store of paths counts no opens
-  if (!create) return StatLocked(path, md, opener);
-  rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
-  req.opener = opener;
-  return CreateLocked(std::move(req), md, created);
+  Status s;
+  if (!create) {
+    s = StatLocked(path, md, opener);
+  } else {
+    rpc::CreateRequest req = CreateBody(path, S_IFREG | (mode & 07777), exclusive);
+    req.opener = opener;
+    s = CreateLocked(std::move(req), md, created);
+  }
+  if (s.ok() && opener != 0 && md->is_regular() && leases_ != nullptr) leases_->Opened(opener, md->file_id);
+  return s;
 }
 
 Status ClientImpl::Release(uint64_t opener, const std::vector<uint64_t>& inos) {
   if (routing_->by_path()) return Status::OK();  // a store of paths counts no opens
+  if (leases_ != nullptr) leases_->Released(opener, inos);
   return ReleaseLocked(opener, inos);
 }
 
-Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos) {
-  std::map<uint32_t, rpc::ReleaseRequest> by_home;
-  for (uint64_t ino : inos) {
-    rpc::ReleaseRequest& req = by_home[InodeOwner(ino)];
-    req.opener = opener;
-    req.inos.push_back(ino);
-  }
+// One request per home of the inos (split at rpc::kMaxRelease), each carrying its inos.
+std::vector<Call> ClientImpl::SessionCalls(rpc::Verb verb, uint64_t opener, const std::vector<uint64_t>& inos) {
+  std::map<uint32_t, std::vector<uint64_t>> by_home;
+  for (uint64_t ino : inos) by_home[InodeOwner(ino)].push_back(ino);
   std::vector<Call> calls;
-  for (auto& [home, req] : by_home) {
-    for (size_t start = 0; start < req.inos.size(); start += rpc::kMaxRelease) {
+  for (const auto& [home, held] : by_home) {
+    for (size_t start = 0; start < held.size(); start += rpc::kMaxRelease) {
       rpc::ReleaseRequest part;
       part.opener = opener;
-      part.inos.assign(req.inos.begin() + start,
-                       req.inos.begin() + std::min(req.inos.size(), start + rpc::kMaxRelease));
+      part.inos.assign(held.begin() + start, held.begin() + std::min(held.size(), start + rpc::kMaxRelease));
       calls.push_back(Call());
       calls.back().daemon = home;
-      calls.back().verb = rpc::Verb::kRelease;
+      calls.back().verb = verb;
       calls.back().body = rpc::EncodeBody(part);
     }
   }
+  return calls;
+}
+
+Status ClientImpl::Renew(uint64_t opener, const std::vector<uint64_t>& inos) {
+  if (routing_->by_path()) return Status::OK();  // a store of paths counts no opens
+  std::vector<Call> calls = SessionCalls(rpc::Verb::kRenew, opener, inos);
+  return RunAll(calls);
+}
+
+Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos) {
+  std::vector<Call> calls = SessionCalls(rpc::Verb::kRelease, opener, inos);
   Status first = RunAll(calls);
   for (const Call& call : calls) {
     rpc::ReleaseReply reply;
@@ -319,6 +343,39 @@ Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& i
 
 Status ClientImpl::Stat(const std::string& path, Metadata* md) {
   return StatLocked(path, md);
+}
+
+Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
+                           bool* exists) {
+  *exists = false;
+  Status s = StatLocked(path, md);
+  // A record at path means no link on the way to it: entries live under real directories.
+  if (s.ok() && !(follow_last && S_ISLNK(md->mode))) {
+    *resolved = path;
+    *exists = true;
+    return s;
+  }
+  if (!s.ok() && s.code() != ENOENT && s.code() != ENOTDIR) return s;
+  LinkWalk walk;
+  walk.mountdir = config_.mountdir;
+  walk.stat = [this](const std::string& p, Metadata* m) { return StatLocked(p, m); };
+  std::string mount = config_.mountdir;
+  while (mount.size() > 1 && mount.back() == '/') mount.pop_back();
+  walk.Walk(path == "/" ? mount + "/" : mount + path, follow_last);
+  if (walk.error != 0) return Status::Error(walk.error, "resolving " + path);
+  *resolved = walk.Internal(walk.resolved);
+  if (resolved->empty()) {
+    return Status::Error(ENOENT, "a symbolic link leads out of the file system, to " + walk.resolved);
+  }
+  if (walk.have_md) {
+    *md = std::move(walk.md);
+    *exists = true;
+    return Status::OK();
+  }
+  s = StatLocked(*resolved, md);
+  if (s.code() == ENOENT) return Status::OK();  // the last component is missing
+  *exists = s.ok();
+  return s;
 }
 
 Status ClientImpl::StatFile(const std::string& path, uint64_t file_id, Metadata* md) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client/routing.h"
+#include "client/session_leases.h"
 #include "common/chunk.h"
 #include "common/hosts_file.h"
 #include "gkfs/client.h"
@@ -33,12 +34,18 @@ class ClientImpl : public Client {
 
   const FsConfig& config() const override { return config_; }
   void SetCredentials(const Credentials* credentials) { credentials_ = credentials; }
+  // Renew the sessions of the opens this client counts from a thread of its own
+  // (ClientOptions::renew_sessions). REQUIRES: FetchConfig done, before any OpenFile.
+  void RenewSessions();
   Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                 bool* created) override;
   Status Stat(const std::string& path, Metadata* md) override;
+  Status Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
+                 bool* exists) override;
   Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                   Metadata* md, bool* created) override;
   Status Release(uint64_t opener, const std::vector<uint64_t>& inos) override;
+  Status Renew(uint64_t opener, const std::vector<uint64_t>& inos) override;
   Status Remove(const std::string& path) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
   Status Symlink(const std::string& path, const std::string& target) override;
@@ -107,6 +114,8 @@ class ClientImpl : public Client {
   Status RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md,
                         uint64_t opener = 0);
   Status ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos);
+  // Release or Renew of a session's inos: one call per home, at most rpc::kMaxRelease each.
+  std::vector<transport::Call> SessionCalls(rpc::Verb verb, uint64_t opener, const std::vector<uint64_t>& inos);
   // Whether a create (removal) of path and the touch of its parent go as one CreateInDir
   // (RemoveInDir): one daemon owns both, so one round trip and one write.
   bool OneOwnerWithParent(const std::string& path, const std::string& parent) {
@@ -220,6 +229,7 @@ class ClientImpl : public Client {
   FsConfig config_;
   transport::TransportPool transports_;
   const Credentials* credentials_ = nullptr;                // not owned; may be null
+  std::unique_ptr<SessionLeases> leases_;  // null: the caller renews; destroyed first
 };
 
 int64_t NowNs();

@@ -16,6 +16,7 @@
 #include "daemon/forwarding/forwarding.h"
 #include "daemon/handlers.h"
 #include "daemon/metrics_exporter.h"
+#include "daemon/session_reaper.h"
 #include "transport/worker.h"
 
 namespace gkfs {
@@ -113,7 +114,8 @@ class DaemonImpl : public Daemon {
     } else if (!(s = OpenRocksDbStore(options_.metadir, &store)).ok()) {
       return s;
     }
-    metadata_ = std::make_unique<MetadataProvider>(std::move(store));
+    metadata_ = std::make_unique<MetadataProvider>(std::move(store),
+                                                   static_cast<int64_t>(options_.session_lease_s * 1000 + 0.5));
     if (!(s = metadata_->Open(options_.metadir, geteuid(), getegid())).ok()) return s;
     const bool syncing = options_.sync_mode == SyncMode::kFull;
     data_ = std::make_unique<DataProvider>(options_.rootdir, options_.chunk_size, syncing);
@@ -158,6 +160,7 @@ class DaemonImpl : public Daemon {
       gethostname(host, sizeof(host) - 1);
       Status s = AppendHostsFile(options_.hosts_file, HostEntry{host, uri_, identity_});
       if (!s.ok()) return s;
+      if (!forwarding_) StartReaper();
     }
     if (forwarding_) {
       fprintf(stderr, "gkfs daemon %s forwarding %s to %s\n", GKFS_VERSION, uri_.c_str(), options_.pfs_dir.c_str());
@@ -176,6 +179,7 @@ class DaemonImpl : public Daemon {
     fprintf(stderr, "Startup successful. Daemon is ready.\n");
     fflush(stderr);
     server_->Run();
+    reaper_.reset();      // a release in flight to this daemon ends by its short timeout
     exporter_.reset();    // pushes the final numbers
     io_.reset();          // finishes queued chunk I/O; its replies are dropped
     forwarding_.reset();  // joins its threads; replies it still completes are dropped
@@ -189,6 +193,16 @@ class DaemonImpl : public Daemon {
     }
     fprintf(stderr, "gkfs daemon %s stopped\n", uri_.c_str());
     return Status::OK();
+  }
+
+  // Orphans of clients that stopped renewing go with their chunks on every daemon: the
+  // reaper releases them through a client of its own (session_reaper.h).
+  void StartReaper() {
+    ClientOptions client;
+    client.hosts_file = options_.hosts_file;
+    client.secret_file = options_.secret_file;
+    client.timeout_ms = 2000;
+    reaper_ = std::make_unique<SessionReaper>(metadata_.get(), client);
   }
 
   void Shutdown() override {
@@ -206,6 +220,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<ForwardingProvider> forwarding_;  // forwarding mode only
   std::unique_ptr<DaemonMetrics> metrics_;
   std::unique_ptr<MetricsExporter> exporter_;       // --metrics-port / --prometheus-gateway
+  std::unique_ptr<SessionReaper> reaper_;           // normal mode with a hosts file
   std::string uri_;
   std::string address_;   // the resolved listen address
   std::string identity_;  // normal mode: placement order (hosts_file.h); forwarding: none

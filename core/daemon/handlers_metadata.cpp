@@ -26,6 +26,7 @@ void HandleFsConfig(Providers& p, const Request& req, Response* out) {
   r.host_id = p.host_id;
   if (p.auto_sm) r.worker_address = p.worker_address;
   r.uid = geteuid();
+  r.session_lease_ms = static_cast<uint32_t>(p.metadata->session_lease_ms());
   out->body = rpc::EncodeBody(r);
 }
 
@@ -166,6 +167,13 @@ void HandleFwdRename(Providers& p, const Request& req, Response* out) {
   rpc::RenameRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   Status s = p.metadata->Rename(in.old_path, in.new_path);
+  if (!s.ok()) Fail(s, out);
+}
+
+void HandleRenew(Providers& p, const Request& req, Response* out) {
+  rpc::ReleaseRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  Status s = p.metadata->Renew(in);
   if (!s.ok()) Fail(s, out);
 }
 

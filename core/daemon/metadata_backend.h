@@ -29,6 +29,10 @@ class MetadataBackend {
   virtual Status Stat(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) = 0;
   virtual Status StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) = 0;
   virtual Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r) = 0;
+  // The session is alive: its lease starts again (a backend without sessions: nothing to do).
+  virtual Status Renew(const rpc::ReleaseRequest& req) = 0;
+  // How long a session's opens outlive its last sign of life; 0: no sessions are kept.
+  virtual int64_t session_lease_ms() const { return 0; }
   virtual Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r) = 0;
   virtual Status UntouchDir(const rpc::UntouchDirRequest& req) = 0;
   virtual Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r) = 0;

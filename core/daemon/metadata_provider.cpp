@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "common/path_util.h"
 #include "common/placement.h"
@@ -26,6 +27,12 @@ constexpr size_t kMaxAppendEnds = 1 << 16;
 int64_t NowNs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int64_t SteadyNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
@@ -66,10 +73,17 @@ std::string OrphanKey(uint64_t ino) {
   return key;
 }
 
+void MetadataProvider::CountOpenLocked(uint64_t opener, uint64_t ino) {
+  ++opens_[ino][opener];
+  Session& session = sessions_[opener];
+  ++session.opens;
+  session.expires_ns = SteadyNs() + session_lease_ms_ * 1000000;
+}
+
 void MetadataProvider::CountOpen(uint64_t opener, const Metadata& md) {
   if (opener == 0 || !md.is_regular()) return;
   std::lock_guard<std::mutex> l(opens_mu_);
-  ++opens_[md.file_id][opener];
+  CountOpenLocked(opener, md.file_id);
 }
 
 bool MetadataProvider::IsOpen(uint64_t ino) {
@@ -91,7 +105,8 @@ class MetadataProvider::Locked {
   std::vector<std::unique_lock<std::mutex>> held_;
 };
 
-MetadataProvider::MetadataProvider(std::unique_ptr<KvStore> store) : store_(std::move(store)) {}
+MetadataProvider::MetadataProvider(std::unique_ptr<KvStore> store, int64_t session_lease_ms)
+    : store_(std::move(store)), session_lease_ms_(std::max<int64_t>(1, session_lease_ms)) {}
 
 std::mutex& MetadataProvider::EntryLock(const std::string& path) {
   return entry_stripes_[HashPath(path) % entry_stripes_.size()];
@@ -149,7 +164,11 @@ Status MetadataProvider::Open(const std::string& where, uint32_t uid, uint32_t g
   if (!s.ok()) return s;
   int64_t entries = 0, orphans = 0;
   auto it = store_->NewIterator();
-  for (it->Seek("#o"); it->Valid() && it->key().substr(0, 2) == "#o"; it->Next()) ++orphans;
+  for (it->Seek("#o"); it->Valid() && it->key().substr(0, 2) == "#o"; it->Next()) {
+    std::lock_guard<std::mutex> l(opens_mu_);
+    CountOpenLocked(kPreviousRun, strtoull(std::string(it->key().substr(2)).c_str(), nullptr, 16));
+    ++orphans;
+  }
   for (it->Seek("/"); it->Valid() && !it->key().empty() && it->key()[0] == '/'; it->Next()) {
     if (it->key() != "/") ++entries;
   }
@@ -628,9 +647,11 @@ Status MetadataProvider::Release(const rpc::ReleaseRequest& req, rpc::ReleaseRep
       std::lock_guard<std::mutex> o(opens_mu_);
       auto it = opens_.find(ino);
       if (it == opens_.end()) continue;
-      auto session = it->second.find(req.opener);
-      if (session == it->second.end()) continue;
-      if (--session->second == 0) it->second.erase(session);
+      auto count = it->second.find(req.opener);
+      if (count == it->second.end()) continue;
+      if (--count->second == 0) it->second.erase(count);
+      auto session = sessions_.find(req.opener);
+      if (session != sessions_.end() && --session->second.opens == 0) sessions_.erase(session);
       if (!it->second.empty()) continue;
       opens_.erase(it);
     }
@@ -643,6 +664,45 @@ Status MetadataProvider::Release(const rpc::ReleaseRequest& req, rpc::ReleaseRep
     r->reclaimed.emplace_back(ino, md.size);
   }
   return Status::OK();
+}
+
+Status MetadataProvider::Renew(const rpc::ReleaseRequest& req) {
+  {
+    std::lock_guard<std::mutex> o(opens_mu_);
+    auto session = sessions_.find(req.opener);
+    if (session != sessions_.end()) {
+      session->second.expires_ns = SteadyNs() + session_lease_ms_ * 1000000;
+      return Status::OK();
+    }
+  }
+  // Unknown here: this daemon restarted while the session held these files open.
+  for (uint64_t ino : req.inos) {
+    std::lock_guard<std::mutex> l(InodeLock(ino));
+    Metadata md;
+    if (LoadInode(ino, &md).ok()) CountOpen(req.opener, md);
+  }
+  return Status::OK();
+}
+
+std::vector<rpc::ReleaseRequest> MetadataProvider::ExpiredSessions() {
+  const int64_t now = SteadyNs();
+  std::lock_guard<std::mutex> o(opens_mu_);
+  std::unordered_map<uint64_t, size_t> expired;  // session -> index in out
+  std::vector<rpc::ReleaseRequest> out;
+  for (const auto& [id, session] : sessions_) {
+    if (session.expires_ns > now) continue;
+    expired[id] = out.size();
+    out.emplace_back();
+    out.back().opener = id;
+  }
+  if (out.empty()) return out;
+  for (const auto& [ino, counts] : opens_) {
+    for (const auto& [id, count] : counts) {
+      auto e = expired.find(id);
+      if (e != expired.end()) out[e->second].inos.insert(out[e->second].inos.end(), count, ino);
+    }
+  }
+  return out;
 }
 
 Status MetadataProvider::Sync() { return store_->Sync(); }

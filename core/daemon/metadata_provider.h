@@ -31,10 +31,13 @@ namespace gkfs {
 
 class MetadataProvider : public MetadataBackend {
  public:
-  explicit MetadataProvider(std::unique_ptr<KvStore> store);
+  // session_lease_ms: how long a client session's counted opens outlive its last sign of
+  // life (an open, a Release or a Renew); ExpiredSessions lists them after that.
+  explicit MetadataProvider(std::unique_ptr<KvStore> store, int64_t session_lease_ms = 30000);
   // Checks the store's format (EINVAL naming the directory for a store written by a gkfs
   // before inodes, format 1), makes the root's entry and inode if missing, and loads the
-  // inode id counter.
+  // inode id counter. Orphans found (left by a previous run) are held by kPreviousRun for
+  // one lease: a client that still holds one counts it again with its next Renew.
   Status Open(const std::string& where, uint32_t uid, uint32_t gid);
 
   Status Create(const rpc::CreateRequest& req, rpc::CreateReply* r) override;
@@ -56,6 +59,15 @@ class MetadataProvider : public MetadataBackend {
   // The session closed its last descriptors of these inodes; orphans no session holds any
   // more are removed and listed in r (their chunks are the caller's to remove).
   Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r) override;
+  // The session is alive: its lease starts again. A session unknown here (this daemon
+  // restarted since it opened them) has the listed opens counted anew.
+  Status Renew(const rpc::ReleaseRequest& req) override;
+  // The opens of every session whose lease ran out (ino once per counted open), for the
+  // caller to Release as that session. A session stays listed until released.
+  std::vector<rpc::ReleaseRequest> ExpiredSessions();
+  // The session that holds the orphans a previous run of this daemon left.
+  static constexpr uint64_t kPreviousRun = ~0ull;
+  int64_t session_lease_ms() const override { return session_lease_ms_; }
   // Inodes unlinked while open, kept until released ("#o" keys). A counter: no scan.
   uint64_t CountOrphans() const override { return static_cast<uint64_t>(std::max<int64_t>(0, orphans_.load())); }
   Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r) override;
@@ -110,6 +122,8 @@ class MetadataProvider : public MetadataBackend {
     bool reclaim = false;
   };
   void DropLink(const Metadata& md, int64_t now, Dropped* out, std::vector<KvStore::Update>* updates);
+  // REQUIRES: opens_mu_ held.
+  void CountOpenLocked(uint64_t opener, uint64_t ino);
   void CountOpen(uint64_t opener, const Metadata& md);
   // The create of an existing name: its inode's record (counting an open by opener), or
   // *remote when the inode lives elsewhere.
@@ -129,9 +143,15 @@ class MetadataProvider : public MetadataBackend {
   std::atomic<int64_t> orphans_{0};
 
   std::mutex opens_mu_;
-  // ino -> session -> opens not yet released. In memory: a daemon restart forgets them, and
-  // an orphan then stays until removed by hand (docs/operations.md).
+  // ino -> session -> opens not yet released. In memory: a daemon restart forgets them; the
+  // sessions still alive count them again with their next Renew (docs/operations.md).
   std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint32_t>> opens_;  // GUARDED_BY(opens_mu_)
+  struct Session {
+    int64_t expires_ns = 0;  // steady clock
+    uint64_t opens = 0;      // counted opens held here
+  };
+  std::unordered_map<uint64_t, Session> sessions_;  // GUARDED_BY(opens_mu_)
+  const int64_t session_lease_ms_;
 
   std::mutex append_mu_;
   std::unordered_map<uint64_t, uint64_t> append_end_;  // GUARDED_BY(append_mu_): reserved ends

@@ -4,8 +4,8 @@
 #include <linux/limits.h>
 
 #include <cerrno>
-#include <deque>
 
+#include "common/link_walk.h"
 #include "common/path_util.h"
 #include "preload/gkfs_ops.h"
 #include "preload/preload.h"
@@ -18,27 +18,6 @@ Status StatRecord(const std::string& internal, Metadata* md) {
   return WithClient([&](Client& c) { return c.Stat(internal, md); });
 }
 
-// The components of a path; a trailing "/" becomes a final "." (what precedes it must then be
-// a directory, and a link there is followed).
-std::deque<std::string> Components(const std::string& path) {
-  std::deque<std::string> parts;
-  for (size_t start = 0; start <= path.size();) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    if (slash > start) parts.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  if (path.size() > 1 && path.back() == '/' && !parts.empty()) parts.push_back(".");
-  return parts;
-}
-
-bool NamesDirectory(const std::string& path) {
-  if (path.empty()) return false;
-  if (path.back() == '/') return true;
-  std::string_view last = BaseName(path);
-  return last == "." || last == "..";
-}
-
 // The path the application would use for t, "/" kept for a target that must be a directory.
 std::string ExternalForm(const PathTarget& t) {
   std::string path = ExternalPath(t.internal);
@@ -46,67 +25,22 @@ std::string ExternalForm(const PathTarget& t) {
   return path;
 }
 
-// Resolves an absolute path component by component: components inside gkfs are looked up
-// and links replaced by their targets; ".." applies to the resolved path. The last component
-// is followed when follow_last or when the path demands a directory ("/", "." or ".." at the
-// end). When the last component was looked up and exists, *md holds it (*have_md). A missing
-// last component is not an error (it may be about to be created); a missing or non-directory
-// ancestor is (ENOENT, ENOTDIR).
+// LinkWalk::Walk (common/link_walk.h) of an absolute path as the application wrote it, into
+// a target: gkfs, kernel (a link led out) or the error. *md holds the last component's
+// record when it was looked up and exists (*have_md).
 void Walk(const std::string& path, bool follow_last, int* hops, PathTarget* out, Metadata* md,
           bool* have_md) {
-  *have_md = false;
-  const std::string& mount = config().mountdir;
-  bool must_be_dir = NamesDirectory(path);
-  std::deque<std::string> rest = Components(path);
-  std::string resolved;  // absolute, without a trailing slash; "" is "/"
-  while (!rest.empty()) {
-    std::string part = std::move(rest.front());
-    rest.pop_front();
-    if (part == ".") continue;
-    if (part == "..") {
-      resolved.resize(resolved.rfind('/') == std::string::npos ? 0 : resolved.rfind('/'));
-      continue;
-    }
-    std::string next = resolved + "/" + part;
-    bool inside = next.size() > mount.size() && next.compare(0, mount.size(), mount) == 0 &&
-                  next[mount.size()] == '/';
-    if (!inside) {  // the kernel's part of the path: lexical, as everywhere in this library
-      resolved = std::move(next);
-      continue;
-    }
-    if (next.size() - mount.size() > kMaxInternalPath || part.size() > NAME_MAX) {
-      return out->SetError(ENAMETOOLONG);
-    }
-    bool last = rest.empty();
-    if (last && !follow_last && !must_be_dir) {
-      resolved = std::move(next);
-      break;
-    }
-    Metadata m;
-    Status s = StatRecord(next.substr(mount.size()), &m);
-    if (!s.ok()) {
-      if (s.code() == ENOENT && last) {
-        resolved = std::move(next);
-        break;
-      }
-      return out->SetError(s.code() > 0 && s.code() < 4096 ? s.code() : EIO);
-    }
-    if (S_ISLNK(m.mode)) {
-      if (++*hops > kMaxLinkHops) return out->SetError(ELOOP);
-      std::deque<std::string> target = Components(m.link_target);
-      if (!m.link_target.empty() && m.link_target[0] == '/') resolved.clear();
-      rest.insert(rest.begin(), target.begin(), target.end());
-      continue;
-    }
-    if (!S_ISDIR(m.mode) && (!last || must_be_dir)) return out->SetError(ENOTDIR);
-    resolved = std::move(next);
-    if (last) {
-      *md = std::move(m);
-      *have_md = true;
-    }
-  }
-  if (must_be_dir) resolved += '/';
-  ClassifyAbsolute(resolved.empty() ? "/" : resolved, out);
+  LinkWalk walk;
+  walk.mountdir = config().mountdir;
+  walk.max_internal = kMaxInternalPath;
+  walk.stat = StatRecord;
+  walk.hops = *hops;
+  walk.Walk(path, follow_last);
+  *hops = walk.hops;
+  *have_md = walk.have_md;
+  if (walk.error != 0) return out->SetError(walk.error);
+  if (walk.have_md) *md = std::move(walk.md);
+  ClassifyAbsolute(walk.resolved, out);
 }
 
 Found Failed(int code) {

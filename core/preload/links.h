@@ -1,12 +1,9 @@
-// Symbolic links inside gkfs.
+// Symbolic links inside gkfs, for the preload's path targets.
 //
-// The daemons store a link as a record (S_IFLNK, its target as given) and resolve nothing. A
-// path through a link names no record, so an operation on it fails with ENOENT (ENOTDIR when
-// the link is the parent of a create). Resolution therefore costs nothing until an operation
-// misses or meets a link: then the path is walked component by component (one stat each),
-// links are replaced by their targets (relative ones against the link's directory), and the
-// operation runs again on the result, which may lie outside gkfs (a kernel path). As Linux,
-// more than kMaxLinkHops links in one resolution is ELOOP.
+// The component walk is the core's (common/link_walk.h, shared with gkfs.Client): an
+// operation on a path through a link fails with ENOENT (ENOTDIR when the link is the parent
+// of a create), or meets a link; only then is the path walked, and the operation runs again
+// on the result, which may lie outside gkfs (a kernel path).
 //
 // All functions here may call the Client; none may run in a vfork child (they leave the
 // target lexical there).
@@ -14,12 +11,11 @@
 
 #include <string>
 
+#include "common/link_walk.h"
 #include "gkfs/metadata.h"
 #include "preload/path_resolver.h"
 
 namespace gkfs::preload {
-
-constexpr int kMaxLinkHops = 40;
 
 // Where a lookup ended.
 enum class Found {

@@ -2,11 +2,15 @@
 #include "preload/open_registry.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <mutex>
 #include <unordered_map>
@@ -26,7 +30,11 @@ struct Registry {
   uint64_t session = 0;                          // GUARDED_BY(mu); 0: not drawn yet
   std::unordered_map<uint64_t, uint32_t> opens;  // GUARDED_BY(mu): ino -> counted opens
   std::vector<uint64_t> pending;                 // GUARDED_BY(mu): releases not sent yet
+  bool renewing = false;                         // GUARDED_BY(mu): the renewal thread runs
 };
+
+// Before the first renewal the lease is not known yet: renew soon after the first open.
+constexpr auto kFirstRenewal = std::chrono::milliseconds(250);
 
 // Never freed: hooks may run during exit, after static destructors.
 Registry& State() {
@@ -65,6 +73,45 @@ uint64_t NewSession() {
   return h == 0 ? 1 : h;
 }
 
+// Renews this session's lease at the homes of the files it holds open, every third of the
+// lease, for the life of the process: a process killed outright stops renewing, and the
+// daemons reclaim what it alone held once the lease runs out (open_registry.h).
+void RenewLoop() {
+  Registry& r = State();
+  auto interval = std::chrono::milliseconds(kFirstRenewal);
+  for (;;) {
+    std::this_thread::sleep_for(interval);
+    std::vector<uint64_t> held;
+    uint64_t session = 0;
+    {
+      std::lock_guard<std::mutex> l(r.mu);
+      for (const auto& [ino, count] : r.opens) held.insert(held.end(), count, ino);
+      if (r.session == 0) r.session = NewSession();
+      session = r.session;
+    }
+    if (held.empty()) continue;
+    uint32_t lease_ms = 0;
+    Status s = WithClient([&](Client& c) {
+      lease_ms = c.config().session_lease_ms;
+      return c.Renew(session, held);
+    });
+    if (!s.ok()) Log(LogLevel::kErrors, "renewing the lease of %zu open files failed: %s", held.size(), s.ToString().c_str());
+    if (lease_ms >= 3) interval = std::chrono::milliseconds(lease_ms / 3);
+  }
+}
+
+// REQUIRES: r.mu held. Starts the renewal thread once per process image (and fork child),
+// with every signal blocked: the application's signals never land on it.
+void StartRenewingLocked(Registry& r) {
+  if (r.renewing) return;
+  r.renewing = true;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread(RenewLoop).detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 }  // namespace
 
 uint64_t Session() {
@@ -78,6 +125,7 @@ void Opened(uint64_t ino) {
   Registry& r = State();
   std::lock_guard<std::mutex> l(r.mu);
   ++r.opens[ino];
+  StartRenewingLocked(r);
 }
 
 void Closed(uint64_t ino) {
@@ -128,6 +176,7 @@ void AtForkChild() {
   r.session = 0;
   r.opens.clear();
   r.pending.clear();
+  r.renewing = false;  // the parent's renewal thread is not in the child
 }
 
 }  // namespace gkfs::preload::opens

@@ -7,8 +7,10 @@
 // parent are the parent's to release (a child outliving its parent may lose an unlinked
 // file its parent held). Releases are batched: sent when 64 are pending, before this process
 // removes or renames a name (so a file it closed and then removes goes at once), and at exit,
-// which also releases what is still open. A process killed outright leaves its counts on the
-// daemons (docs/operations.md: orphans). Thread-safe.
+// which also releases what is still open. While it holds counted opens, a thread of the
+// library renews the session's lease at their homes every third of the lease (Client::Renew);
+// a process killed outright stops renewing and the daemons drop its counts once the lease
+// ran out, reclaiming the orphans only it held (docs/operations.md: orphans). Thread-safe.
 #pragma once
 
 #include <cstdint>

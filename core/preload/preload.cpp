@@ -234,6 +234,7 @@ Client* AcquireClient(Status* status) {
   options.hostname = cfg.hostname;
   options.app_id = cfg.app_id;
   options.credentials = &CallerCredentials();
+  options.renew_sessions = false;  // open_registry.cpp renews: its counts outlive a reconnect
   std::unique_ptr<Client> connected;
   Status s = ConnectClient(options, &connected);
   if (!s.ok()) {

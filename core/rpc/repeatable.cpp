@@ -19,6 +19,7 @@ bool SafeToRepeat(Verb verb) {
     case Verb::kRemoveChunks:
     case Verb::kFwdRead:
     case Verb::kFwdStats:
+    case Verb::kRenew:           // a second renewal of a session the first made known renews
       return true;
     default:  // Create*, Remove*, TouchDir, UntouchDir (moves a link count), Links, PutEntry,
               // ReserveAppend, Release, FwdWrite (append), FwdRename

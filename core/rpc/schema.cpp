@@ -21,6 +21,7 @@ void FsConfigReply::Encode(Encoder& e) const {
   e.Str(host_id);
   e.Str(worker_address);
   e.U32(uid);
+  e.U32(session_lease_ms);
 }
 void FsConfigReply::Decode(Decoder& d) {
   chunk_size = d.U64();
@@ -31,6 +32,7 @@ void FsConfigReply::Decode(Decoder& d) {
   host_id = d.Str(512);
   worker_address = d.Str(6000);
   uid = d.U32();
+  session_lease_ms = d.U32();
 }
 
 void HealthReply::Encode(Encoder& e) const {

@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 6;
+constexpr uint32_t kProtocolVersion = 7;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -57,6 +57,7 @@ constexpr uint32_t kMaxReadDirPage = 4096;
   X(FwdRename)            \
   X(FwdStats)             \
   X(Release)             \
+  X(Renew)               \
   X(Sync)                 \
   X(Metrics)
 
@@ -101,7 +102,7 @@ struct Piece {
 // ---- requests and replies. Each Encode/Decode pair follows the grammar above it. ----
 
 // (empty) -> chunk_size:u64 mountdir:str rootdir:str protocol_version:u32
-//             auto_sm:u8 host_id:str worker_address:str
+//             auto_sm:u8 host_id:str worker_address:str uid:u32 session_lease_ms:u32
 struct FsConfigReply {
   uint64_t chunk_size = 0;
   std::string mountdir, rootdir;
@@ -112,6 +113,9 @@ struct FsConfigReply {
   // The daemon's effective uid: shared memory needs the same one on both ends (each maps
   // the other's segments through /proc/<pid>/fd, which ptrace rules guard).
   uint32_t uid = 0;
+  // How long the daemon keeps a client session's counted opens without hearing from it
+  // (Renew); clients renew at a third of it.
+  uint32_t session_lease_ms = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
@@ -452,6 +456,9 @@ struct ReleaseRequest {
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
+// Renew: the same body as Release -> (empty). The session is alive and holds these opens
+// (an inode once per counted open) at this daemon: its lease starts again. A daemon that
+// does not know the session (it restarted since the opens) counts them anew.
 struct ReleaseReply {
   std::vector<std::pair<uint64_t, uint64_t>> reclaimed;  // (ino, size)
   void Encode(Encoder& e) const;

@@ -247,11 +247,11 @@ class DirEntry:
 
     def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
         if self._lstat is None:
-            self._lstat = self._client.stat(self.path)
+            self._lstat = self._client.lstat(self.path)
         if not follow_symlinks or not self.is_symlink():
             return self._lstat
         if self._stat is None:
-            self._stat = self._client.stat(self._client._resolve(self.path))
+            self._stat = self._client.stat(self.path)
         return self._stat
 
     def _is(self, test: Callable[[int], bool], kind: int, follow_symlinks: bool) -> bool:
@@ -373,7 +373,7 @@ class Client:
             raise ValueError("can't have unbuffered text I/O")
         readable, writable, create, truncate, exclusive, append, must_exist = _MODES[base]
         path = _normalize(path)
-        md, created = self._core.open_file(path, not must_exist, perm, exclusive, self._session)
+        md, created = self._open_file(path, not must_exist, perm, exclusive)
         opener = self._session if md.is_regular() else 0
         try:
             if md.is_dir():
@@ -405,6 +405,41 @@ class Client:
         return io.TextIOWrapper(buffered, encoding=encoding or "utf-8", errors=errors,
                                 newline=newline, line_buffering=buffering == 1)
 
+    def _open_file(self, path: str, create: bool, perm: int, exclusive: bool) -> tuple[Any, bool]:
+        """open(2)'s lookup with symbolic links followed as Linux does: a path through a
+        link fails first (one stat then resolves it), a link found is followed; creating
+        through a dangling link creates its target. Returns (metadata, created)."""
+        try:
+            md, created = self._core.open_file(path, create, perm, exclusive, self._session)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved = self._core.resolve(path, True)[0]
+            if resolved == path:
+                raise
+            return self._open_file(resolved, create, perm, exclusive)
+        if not _stat.S_ISLNK(md.mode):
+            return md, created
+        if exclusive:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+        return self._open_file(self._core.resolve(path, True)[0], create, perm, exclusive)
+
+    def _follow(self, path: PathArg, follow_symlinks: bool = True) -> str:
+        """The normalised path with the links among its ancestors followed, and its last
+        component's when follow_symlinks (one stat when no link is involved)."""
+        return self._core.resolve(_normalize(path), follow_symlinks)[0]
+
+    def _retry_resolved(self, path: PathArg, op: Callable[[str], Any]) -> Any:
+        """op(path) for a call that does not follow its last component (remove, mkdir,
+        rename, ...): on ENOENT or ENOTDIR, once more with the links among path's ancestors
+        followed, if there are any."""
+        path = _normalize(path)
+        try:
+            return op(path)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved = self._core.resolve(path, False)[0]
+            if resolved == path:
+                raise
+            return op(resolved)
+
     def read_bytes(self, path: PathArg) -> bytes:
         with self.open(path, "rb", buffering=0) as f:
             return f.readall()
@@ -415,103 +450,118 @@ class Client:
             return f.write(data)
 
     def truncate(self, path: PathArg, size: int) -> None:
-        self._core.truncate(_normalize(path), size)
+        self._core.truncate(self._follow(path), size)
 
     def remove(self, path: PathArg) -> None:
-        self._core.remove(_normalize(path))
+        self._retry_resolved(path, self._core.remove)
 
     unlink = remove
 
     def rename(self, src: PathArg, dst: PathArg) -> None:
-        self._core.rename(_normalize(src), _normalize(dst))
+        """As os.rename: links among either path's ancestors are followed, neither path's
+        last component."""
+        self._two_paths(src, dst, self._core.rename)
 
-    def link(self, src: PathArg, dst: PathArg) -> None:
-        """dst becomes another name of src's inode (a hard link), as os.link."""
-        self._core.link(_normalize(src), _normalize(dst))
+    def link(self, src: PathArg, dst: PathArg, *, follow_symlinks: bool = False) -> None:
+        """dst becomes another name of src's inode (a hard link), as os.link: of the link
+        itself when src is a symbolic link, as Linux's link(2), unless follow_symlinks."""
+        src = self._follow(src) if follow_symlinks else src
+        self._two_paths(src, dst, self._core.link)
+
+    def _two_paths(self, src: PathArg, dst: PathArg, op: Callable[[str, str], Any]) -> None:
+        """op(src, dst), once more with the links among their ancestors followed when it
+        fails with ENOENT or ENOTDIR and there are any."""
+        src, dst = _normalize(src), _normalize(dst)
+        try:
+            op(src, dst)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved = (self._core.resolve(src, False)[0], self._core.resolve(dst, False)[0])
+            if resolved == (src, dst):
+                raise
+            op(*resolved)
 
     def symlink(self, target: PathArg, path: PathArg) -> None:
-        """path becomes a symbolic link to target (stored as given), as os.symlink."""
-        self._core.symlink(_normalize(path), os.fsdecode(os.fspath(target)))
+        """path becomes a symbolic link to target (stored as given), as os.symlink. An
+        absolute target is read as the mount directory's users see it."""
+        self._retry_resolved(path, lambda p: self._core.symlink(p, os.fsdecode(os.fspath(target))))
 
     def readlink(self, path: PathArg) -> str:
-        md = self._core.stat(_normalize(path))
+        md = self._retry_resolved(path, self._core.stat)
         if not _stat.S_ISLNK(md.mode):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
         return md.link_target
 
     def mknod(self, path: PathArg, mode: int = 0o600 | _stat.S_IFREG, device: int = 0) -> None:
         """A regular file, FIFO, socket or device node (device: os.makedev), as os.mknod."""
-        self._core.mknod(_normalize(path), mode, device)
+        self._retry_resolved(path, lambda p: self._core.mknod(p, mode, device))
 
     def chmod(self, path: PathArg, mode: int) -> None:
-        """As os.chmod; with an identity, as chmod(2) for that user (PermissionError EPERM
-        unless owner or root; set-group-ID dropped for a caller outside the group)."""
-        path = _normalize(path)
+        """As os.chmod (a symbolic link is followed); with an identity, as chmod(2) for that
+        user (PermissionError EPERM unless owner or root; set-group-ID dropped for a caller
+        outside the group)."""
+        path = self._follow(path)
         bits = _stat.S_IMODE(mode)
         if self._core.checks_permissions:
             bits = self._core.chmod_bits(self._core.stat(path), bits)
         self._core.set_attr(path, mode=bits)
 
-    def chown(self, path: PathArg, uid: int, gid: int) -> None:
-        """Sets the owner and group (-1 keeps one). Without an identity what is given is
-        stored; with one, as chown(2) for that user: PermissionError (EPERM) as Linux, and
-        the set-id bits Linux drops are dropped."""
-        path = _normalize(path)
+    def chown(self, path: PathArg, uid: int, gid: int, *, follow_symlinks: bool = True) -> None:
+        """Sets the owner and group (-1 keeps one), of the link itself with
+        follow_symlinks=False (lchown). Without an identity what is given is stored; with
+        one, as chown(2) for that user: PermissionError (EPERM) as Linux, and the set-id
+        bits Linux drops are dropped."""
+        path = self._follow(path, follow_symlinks)
         mode = -1
         if self._core.checks_permissions:
             mode = self._core.chown_mode(self._core.stat(path), uid, gid)
         self._core.chown(path, uid=uid, gid=gid, mode=mode)
 
-    def utime(self, path: PathArg, ns: tuple[int, int]) -> None:
-        """Sets (atime_ns, mtime_ns); with an identity only its owner or root may
-        (PermissionError EPERM), as utimensat(2) with explicit times."""
-        path = _normalize(path)
+    def utime(self, path: PathArg, ns: tuple[int, int], *, follow_symlinks: bool = True) -> None:
+        """Sets (atime_ns, mtime_ns), of the link itself with follow_symlinks=False; with an
+        identity only its owner or root may (PermissionError EPERM), as utimensat(2) with
+        explicit times."""
+        path = self._follow(path, follow_symlinks)
         if self._core.checks_permissions and not self._core.owns(self._core.stat(path)):
             raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), path)
         self._core.set_attr(path, atime_ns=ns[0], mtime_ns=ns[1])
 
     # --- metadata and directories ----------------------------------------------------------
 
-    def stat(self, path: PathArg) -> os.stat_result:
-        """os.stat_result of the path (a symlink itself, not what it points to): st_ino is
-        the inode id and st_dev the file system's, as the preload library and FUSE report."""
-        md = self._core.stat(_normalize(path))
+    def stat(self, path: PathArg, *, follow_symlinks: bool = True) -> os.stat_result:
+        """os.stat_result of what path names, symbolic links followed as os.stat does (the
+        link itself with follow_symlinks=False, as os.lstat): st_ino is the inode id and
+        st_dev the file system's, as the preload library and FUSE report. A path without
+        links costs one lookup."""
+        path = _normalize(path)
+        try:
+            md = self._core.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            md = None
+        if md is None or (follow_symlinks and _stat.S_ISLNK(md.mode)):
+            resolved, md = self._core.resolve(path, follow_symlinks)
+            if md is None:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         return _stat_result(md, self._core.config)
 
-    def _resolve(self, path: str) -> str:
-        """path with its symbolic links followed (within the file system: an absolute
-        target under the mount directory counts as inside it). ELOOP past 40 links;
-        FileNotFoundError for a target outside the file system."""
-        mountdir = self._core.config.mountdir.rstrip("/")
-        for _ in range(40):
-            md = self._core.stat(path)
-            if not _stat.S_ISLNK(md.mode):
-                return path
-            target = md.link_target
-            if target.startswith(mountdir + "/"):
-                target = target[len(mountdir):]
-            elif target.startswith("/"):
-                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), target)
-            else:
-                target = path.rsplit("/", 1)[0] + "/" + target
-            path = _normalize(target)
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+    def lstat(self, path: PathArg) -> os.stat_result:
+        """os.lstat: the symbolic link itself, not what it points to."""
+        return self.stat(path, follow_symlinks=False)
 
     def exists(self, path: PathArg) -> bool:
         try:
-            self._core.stat(_normalize(path))
-        except FileNotFoundError:
+            self.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
             return False
         return True
 
     def isdir(self, path: PathArg) -> bool:
         try:
-            return self._core.stat(_normalize(path)).is_dir()
-        except FileNotFoundError:
+            return _stat.S_ISDIR(self.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
             return False
 
     def mkdir(self, path: PathArg, mode: int = 0o755) -> None:
-        self._core.mkdir(_normalize(path), mode)
+        self._retry_resolved(path, lambda p: self._core.mkdir(p, mode))
 
     def makedirs(self, path: PathArg, mode: int = 0o755, exist_ok: bool = False) -> None:
         """Creates path and any missing parents, like os.makedirs."""
@@ -529,11 +579,12 @@ class Client:
                     raise
 
     def rmdir(self, path: PathArg) -> None:
-        self._core.rmdir(_normalize(path))
+        self._retry_resolved(path, self._core.rmdir)
 
     def listdir(self, path: PathArg = "/") -> list[str]:
-        """Names in the directory (merged from every daemon, sorted)."""
-        path = _normalize(path)
+        """Names in the directory (merged from every daemon, sorted); a symbolic link to a
+        directory lists the directory."""
+        path = self._follow(path)
         self._check_readable_dir(path)
         return [entry[0] for entry in self._core.readdir(path)]
 
@@ -546,7 +597,7 @@ class Client:
         """The directory's entries as :class:`DirEntry` objects, like os.scandir (usable
         as a context manager), fetched page by page: suits directories of millions of
         entries. Entries come in name order; '.' and '..' are not included."""
-        path = _normalize(path)
+        path = self._follow(path)
         self._check_readable_dir(path)
         return ScandirIterator(self, path, page_size)
 

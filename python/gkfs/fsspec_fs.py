@@ -56,11 +56,11 @@ class GkfsFileSystem(AbstractFileSystem):
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)
-        lstat = self.client.stat(path)
+        lstat = self.client.lstat(path)
         if not _stat.S_ISLNK(lstat.st_mode):
             return _info(path, lstat, islink=False)
         try:
-            return _info(path, self.client.stat(self.client._resolve(path)), islink=True)
+            return _info(path, self.client.stat(path), islink=True)
         except OSError:
             return _info(path, lstat, islink=True)  # dangling: the link itself
 

@@ -175,6 +175,10 @@ def _check_positive(value: float) -> Optional[str]:
     return None if value > 0 else f"must be > 0 (got {value})"
 
 
+def _check_lease(value: float) -> Optional[str]:
+    return None if 1 <= value <= 86400 else f"must be between 1 and 86400 seconds (got {value})"
+
+
 def _check_not_negative(value: int) -> Optional[str]:
     return None if value >= 0 else f"must be >= 0 (got {value})"
 
@@ -314,6 +318,17 @@ class DaemonSettings:
         "once, for scratch data: a crash of the node or a power loss can then lose whatever "
         "the page cache held, fsynced or not (a crash of the daemon alone loses nothing).",
         "--sync-mode", env="GKFS_SYNC_MODE", choices=SYNC_MODES, metavar="MODE")
+    session_lease: float = _setting(
+        30.0,
+        "Seconds a client process's open files outlive its last sign of life. Clients renew "
+        "their session every third of this while they hold files open; a client killed "
+        "outright stops, and once its lease ran out the daemon drops its opens: files it "
+        "alone held after their last unlink (orphans) are reclaimed with their chunks, "
+        "between one and 1.25 leases after the client's last renewal. Orphans a previous run "
+        "left go one lease after the start. A client cut off for a whole lease loses its "
+        "unlinked files the same way.",
+        "--session-lease", env="GKFS_SESSION_LEASE", parse=parse_seconds,
+        check=_check_lease, metavar="SECONDS")
     log_level: str = _setting(
         "errors",
         "What the daemon logs to stderr (or --log-output): none, errors, info or debug; "
@@ -739,6 +754,7 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.pfs_dir = settings.pfs_dir
     options.io_threads = settings.io_threads
     options.sync_mode = settings.sync_mode
+    options.session_lease_s = settings.session_lease
     options.metrics_port = settings.metrics_port
     options.prometheus_gateway = prometheus_gateway(settings)
     options.push_interval_s = settings.prometheus_push_interval

@@ -91,7 +91,7 @@ class GkfsTree:
 
     def lstat(self, path: str) -> Optional[os.stat_result]:
         try:
-            return self.client.stat(path)
+            return self.client.lstat(path)
         except FileNotFoundError:
             return None
 

@@ -26,6 +26,7 @@ class PfsNamespace : public MetadataBackend {
   Status StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) override;
   // Opens are not counted: nothing is released.
   Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r) override;
+  Status Renew(const rpc::ReleaseRequest&) override { return Status::OK(); }  // no sessions
   Status TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r) override;
   Status UntouchDir(const rpc::UntouchDirRequest& req) override;
   Status SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r) override;

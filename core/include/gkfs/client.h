@@ -63,6 +63,10 @@ struct ClientOptions {
   // Directory permissions are checked against these (the preload's); none: nothing is
   // checked (gkfs.Client). Must outlive the Client.
   const Credentials* credentials = nullptr;
+  // Renew the sessions of counted opens (OpenFile with an opener) from a thread of the
+  // Client, every third of the daemons' session lease, until they are released. Off: the
+  // caller renews them (Renew), as the preload does from its own registry of open files.
+  bool renew_sessions = true;
 };
 
 // What a daemon tells a client at connect time (GekkoFS's fs_config).
@@ -74,6 +78,7 @@ struct FsConfig {
   uint32_t num_daemons = 0;    // daemons listed in the hosts file
   bool auto_sm = false;        // daemons offer shared memory to clients on their host
   uint64_t device_id = 0;      // st_dev of its files (FileSystemDevice of the mount directory)
+  uint32_t session_lease_ms = 0;  // see Client::Renew
 };
 
 struct DirEntry {
@@ -149,15 +154,30 @@ class Client {
   virtual Status Create(const std::string& path, uint32_t mode, bool exclusive, Metadata* md,
                         bool* created) = 0;
   virtual Status Stat(const std::string& path, Metadata* md) = 0;
+  // Symbolic links, as the kernel's path walk (common/link_walk.h, the code the preload
+  // uses): *resolved is path with the links among its ancestors followed, and its last
+  // component's too when follow_last; absolute targets are read as the mount directory's
+  // users see them (config().mountdir). *md is what it names; a missing last component is
+  // OK with *exists false (what a create would make). One stat when no link is involved.
+  // Errors: ENOENT, ENOTDIR for an ancestor; ELOOP past 40 links; ENOENT (naming the
+  // target) for a link that leads out of the file system.
+  virtual Status Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
+                         bool* exists) = 0;
   // open(2)'s lookup: Create (create: mode, exclusive as Create) or Stat of path, which the
   // home of a regular file counts as an open by session `opener` (!= 0) until Release. A
   // file whose last name goes while it is open keeps its inode and data (nlink 0) until its
-  // last open is released, as Linux keeps an unlinked file open.
+  // last open is released, as Linux keeps an unlinked file open, or until the session stops
+  // renewing its lease (ClientOptions::renew_sessions, Renew).
   virtual Status OpenFile(const std::string& path, bool create, uint32_t mode, bool exclusive, uint64_t opener,
                           Metadata* md, bool* created) = 0;
   // Session `opener` holds no descriptor of these inodes any more (one Release per open that
   // OpenFile counted); orphans released for good lose their chunks.
   virtual Status Release(uint64_t opener, const std::vector<uint64_t>& inos) = 0;
+  // Session `opener` is alive and holds these counted opens (an inode once per open not yet
+  // released): each home starts the session's lease again. A session that renews nothing
+  // for config().session_lease_ms loses its opens (a killed process: its orphans go);
+  // renew every third of it while opens are held. A home that restarted counts them anew.
+  virtual Status Renew(uint64_t opener, const std::vector<uint64_t>& inos) = 0;
   // Removes a regular file or symlink and its chunks. EISDIR for a directory.
   virtual Status Remove(const std::string& path) = 0;
   virtual Status Mkdir(const std::string& path, uint32_t mode) = 0;

@@ -45,6 +45,11 @@ struct DaemonOptions {
   // limit), at least 1.
   int io_threads = 2;
   SyncMode sync_mode = SyncMode::kFull;
+  // A client session's counted opens (files it holds open, which an unlink keeps as
+  // orphans) are dropped this long after the session was last heard of (an open, a close,
+  // a renewal, which clients send every third of it); orphans it alone held are then
+  // reclaimed, chunks included, through the hosts file (docs/operations.md).
+  double session_lease_s = 30.0;
 
   // Prometheus: serve GET /metrics on listen:metrics_port (0: no HTTP server), and/or push
   // the same text to the Pushgateway at prometheus_gateway ("host:port"; empty: no push)
