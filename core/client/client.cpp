@@ -143,7 +143,10 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
 }
 
 void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& calls) {
-  if (config_.auto_sm) {
+  // Once every daemon a call needs was asked (all but the first calls), nothing is allocated.
+  bool ask = false;
+  for (Call* c : calls) ask |= config_.auto_sm && t.NeedsIntroduction(c->daemon);
+  if (ask) {
     std::vector<Call> intro;
     intro.reserve(calls.size());
     std::vector<Call*> ptrs;

@@ -1,10 +1,11 @@
 #include "daemon/metadata_provider.h"
 
+#include "common/hex.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 
@@ -61,14 +62,14 @@ int32_t SubdirDelta(uint32_t mode, int32_t sign) { return S_ISDIR(mode) ? sign :
 }  // namespace
 
 std::string InodeKey(uint64_t ino) {
-  char key[24];
-  snprintf(key, sizeof(key), "#i%016" PRIx64, ino);
+  std::string key = "#i";
+  AppendHex16(&key, ino);
   return key;
 }
 
 std::string OrphanKey(uint64_t ino) {
-  char key[24];
-  snprintf(key, sizeof(key), "#o%016" PRIx64, ino);
+  std::string key = "#o";
+  AppendHex16(&key, ino);
   return key;
 }
 
