@@ -118,12 +118,14 @@ std::mutex& MetadataProvider::InodeLock(uint64_t ino) {
 
 Status MetadataProvider::LoadEntry(const std::string& path, Entry* e) {
   std::string value;
+  store_reads_.fetch_add(1, std::memory_order_relaxed);
   Status s = store_->Get(path, &value);
   return s.ok() ? DecodeEntry(value, e) : s;
 }
 
 Status MetadataProvider::LoadInode(uint64_t ino, Metadata* md) {
   std::string value;
+  store_reads_.fetch_add(1, std::memory_order_relaxed);
   Status s = store_->Get(InodeKey(ino), &value);
   return s.ok() ? DecodeMetadata(value, md) : s;
 }

@@ -87,6 +87,8 @@ class MetadataProvider : public MetadataBackend {
   uint64_t CountRecords() const override { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
   // Entries move one by one (the client's PutEntry and Remove): EOPNOTSUPP.
   Status Rename(const std::string& old_path, const std::string& new_path) override;
+  // RocksDB reads (Gets) made so far.
+  uint64_t CountStoreReads() const { return store_reads_.load(std::memory_order_relaxed); }
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
   // About how many bytes the metadata store holds (KvStore::ApproximateBytes).
@@ -139,6 +141,7 @@ class MetadataProvider : public MetadataBackend {
   uint64_t next_ino_ = 2;         // GUARDED_BY(mint_mu_)
   uint64_t ino_limit_ = 2;        // GUARDED_BY(mint_mu_): persisted; ids below it may be used
 
+  std::atomic<uint64_t> store_reads_{0};
   std::atomic<int64_t> entries_{0};  // directory entries but the root's
   std::atomic<int64_t> orphans_{0};
 
