@@ -27,7 +27,9 @@ def _grid(modes: tuple[str, ...]) -> list[dict]:
             for t in ("shm", "tcp") for d in (1, 2, 4) for p in (1, 2, 4) for m in modes]
 
 
-TARGETS = [{"transport": t, "daemons": 1, "procs": 2, "mode": "flat"} for t in ("shm", "tcp")]
+# "default": a plain `gkfs-ctl start`, beside the two transports it could be (issue 11, obs. 5).
+TARGETS = [{"transport": t, "daemons": 1, "procs": 2, "mode": "flat"}
+           for t in ("shm", "tcp", "default")]
 
 
 @cases(full=_grid(("flat", "tree")), quick=TARGETS)

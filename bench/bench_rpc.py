@@ -12,9 +12,10 @@ loopback, over tcp and over shared memory, in the same run.
   the summary doubles it) and ``ucp_am_bw``/``tag_bw`` (a stream with many sends in flight;
   it reports MiB/s, the summary converts to GB/s). UCX_TLS=tcp or sm, UCX_NET_DEVICES=lo.
 
-Transport "shm" for gkfs means daemons started with ``-P ucx+shm --auto-sm``: same-host
-clients connect by worker address and UCX picks shared memory. Without --auto-sm a client
-connects by ip:port (sockaddr) and ends on tcp whatever UCX_TLS allows.
+Transport "shm" for gkfs means daemons started with ``-P ucx+shm --auto-sm`` (the default):
+same-host clients connect by worker address and UCX picks shared memory. "tcp" means
+``--no-auto-sm``: a client connects by ip:port (sockaddr) and ends on tcp whatever UCX_TLS
+allows.
 """
 
 from __future__ import annotations

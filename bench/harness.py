@@ -3,9 +3,11 @@ the real ``gkfs-ctl``, running a driver and parsing its JSON, and recording resu
 
 A file system is one (transport, daemons) pair:
 
-* ``tcp``: ``-P ucx+tcp``, ``UCX_TLS=tcp``: every client talks tcp over loopback.
+* ``tcp``: ``-P ucx+tcp --no-auto-sm``, ``UCX_TLS=tcp``: every client talks tcp over loopback.
 * ``shm``: ``-P ucx+shm --auto-sm``: a client on the daemon's host also connects by the
   daemon's worker address, so UCX picks shared memory (tcp stays open as the liveness check).
+* ``default``: a plain ``gkfs-ctl start`` (``-P ucx+tcp``, ``--auto-sm`` on since issue 11):
+  the md suite's check that the default setup is the shared-memory one.
 
 Daemons keep their data and RocksDB on /dev/shm (a burst buffer on RAM, like the tmpfs
 baseline) unless a benchmark gives them another parent directory (the durability benchmark
@@ -32,8 +34,12 @@ import gkfs
 # A bound on every driver run: a hang fails the benchmark instead of the whole run.
 HANG_GUARD_S = 300
 TRANSPORTS = {
-    "tcp": {"args": ["--rpc-protocol", "ucx+tcp"], "env": {"UCX_TLS": "tcp"}},
+    # tcp even on the daemon's host: shared memory is the daemons' default (--auto-sm).
+    "tcp": {"args": ["--rpc-protocol", "ucx+tcp", "--no-auto-sm"], "env": {"UCX_TLS": "tcp"}},
     "shm": {"args": ["--rpc-protocol", "ucx+shm", "--auto-sm"], "env": {"UCX_TLS": None}},
+    # What a user gets from a plain `gkfs-ctl start` (issue 11, observation 5: shared memory
+    # for clients on the daemon's host since --auto-sm became the default).
+    "default": {"args": [], "env": {"UCX_TLS": None}},
 }
 
 
@@ -145,8 +151,9 @@ class FileSystem:
         """A gkfs.Client in this process (the caller closes it)."""
         os.environ.update({k: v for k, v in ucx_env(self.transport).items()
                            if k.startswith("UCX_")})
-        if self.transport == "shm":
-            os.environ.pop("UCX_TLS", None)
+        for key, value in TRANSPORTS[self.transport]["env"].items():
+            if value is None:
+                os.environ.pop(key, None)
         return gkfs.Client(self.hosts_file)
 
     def check_preload_routes_here(self) -> None:

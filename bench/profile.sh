@@ -23,7 +23,7 @@ base="$(mktemp -d /tmp/gkfs-profile-fs-XXXXXX)"
 root="/dev/shm/$(basename "$base")"
 mkdir -p "$out"
 export UCX_NET_DEVICES=lo
-if [[ $transport == shm ]]; then args=(-P ucx+shm --auto-sm); unset UCX_TLS; else args=(-P ucx+tcp); export UCX_TLS=tcp; fi
+if [[ $transport == shm ]]; then args=(-P ucx+shm --auto-sm); unset UCX_TLS; else args=(-P ucx+tcp --no-auto-sm); export UCX_TLS=tcp; fi
 
 gkfs-ctl start -n 1 -H "$base/hosts.txt" -r "$root" -m "$base/mnt" "${args[@]}"
 trap 'gkfs-ctl stop -H "$base/hosts.txt" && rm -rf "$base" "$root"' EXIT

@@ -513,7 +513,7 @@ def write(results: Path) -> Path:
            machine(data) + " Every number is the median of the benchmark's rounds; × is gkfs / "
            "baseline, both measured in this run (tmpfs on /dev/shm with the same driver, or "
            "ucx_perftest). gkfs daemons keep chunks and RocksDB on /dev/shm. "
-           "Transport shm = `-P ucx+shm --auto-sm`, tcp = `-P ucx+tcp`. The machine is shared "
+           "Transport shm = `-P ucx+shm --auto-sm`, tcp = `-P ucx+tcp --no-auto-sm`. The machine is shared "
            "and has 2 cores: expect ±20 % between runs.\n",
            targets_section(rows) if not only_issue11_suites(rows) else "",
            targets_11_section(rows),

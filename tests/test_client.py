@@ -398,3 +398,32 @@ def test_buffers_of_any_kind(client, d):
         assert f.readinto(buf) == 4
     assert bytes(buf) == b"abcd"
     assert os.fsencode("abcd") == client.read_bytes(path)
+
+
+def _requests_by_verb(client: gkfs.Client, daemons: int) -> dict[str, float]:
+    """Requests each verb got, summed over the daemons (their gkfs_requests_total)."""
+    from gkfs.metrics import parse_exposition
+
+    counts: dict[str, float] = {}
+    for daemon in range(daemons):
+        for name, labels, value in parse_exposition(client._core.metrics(daemon)):
+            if name == "gkfs_requests_total":
+                counts[labels["verb"]] = counts.get(labels["verb"], 0) + value
+    return counts
+
+
+def test_small_read_is_one_request_when_one_daemon_holds_chunk_and_inode(make_fs):
+    fs = make_fs(1)
+    with fs.client() as c:
+        data = pattern(64 * 1024)
+        c.write_bytes("/r", data)
+        before = _requests_by_verb(c, 1)
+        got = bytearray()
+        with c.open("/r", "rb", buffering=0) as f:
+            for _ in range(16):
+                got += f.read(4096)
+        after = _requests_by_verb(c, 1)
+        assert bytes(got) == data
+        grew = {verb: after.get(verb, 0) - before.get(verb, 0)
+                for verb in ("ReadChunks", "StatForRead")}
+        assert grew == {"ReadChunks": 16, "StatForRead": 0}

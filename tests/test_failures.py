@@ -322,6 +322,25 @@ def local_record(fs: Any, index: int) -> dict:
     return next(d for d in state["daemons"] if d["index"] == index)
 
 
+def freeze(pid: int) -> None:
+    """SIGSTOP pid and wait until every thread of it has stopped. The stop is asynchronous:
+    the kernel hands it to one thread, which stops the others when it next runs; meanwhile a
+    progress thread polling shared memory (no system call to interrupt it) still answers."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 30
+    while True:
+        states = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                continue  # the thread ended
+        if all(state in "tT" for state in states):
+            return
+        assert time.monotonic() < deadline, f"daemon {pid} did not stop: {states}"
+        time.sleep(0.001)
+
+
 def owned_paths(fs: Any, uri: str, prefix: str, count: int) -> list[str]:
     """count paths "/<prefix>N" whose metadata daemon is uri (in the client's order of the
     daemons, as fs_probe.py's owners request computes it)."""
@@ -388,7 +407,7 @@ def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(ma
     # 20 calls within 5 timeouts: only possible if all but the first fail at once.
     burst = {"op": "repeat", "count": 20, "within_s": 5 * timeout_ms / 1000}
 
-    os.kill(victim["pid"], signal.SIGSTOP)
+    freeze(victim["pid"])
     try:
         first = probe.ask(op="stat", path=frozen_path)
         assert first["errno"] == "EHOSTDOWN" and "did not answer" in first["error"], first
@@ -473,7 +492,7 @@ def test_a_thread_waiting_on_a_frozen_daemon_does_not_hold_up_the_others(make_fs
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        os.kill(victim["pid"], signal.SIGSTOP)
+        freeze(victim["pid"])
         try:
             proc.stdin.write("go\n")
             proc.stdin.flush()

@@ -154,6 +154,26 @@ def test_the_kernel_execs_a_program_stored_in_gkfs(fs, tmp_path):
     assert result.stdout == "hello from gkfs 2\n"
 
 
+def test_exec_permission_is_the_callers(fs, tmp_path):
+    """Exec by the caller's execute bit (owner, group, other), not by any execute bit: a
+    program readable by nobody but not executable by it is refused, one executable but not
+    readable by it runs (the kernel reads an ELF program for exec), one without any execute
+    bit is refused even to root."""
+    source = tmp_path / "hi.c"
+    source.write_text('#include <stdio.h>\nint main(void) { puts("hi"); return 0; }\n')
+    binary = compile_c(source, tmp_path / "hi")
+    for name, mode in (("owner-only", 0o744), ("exec-only", 0o711), ("no-exec", 0o644)):
+        shutil.copy(binary, f"{fs.mountdir}/{name}")
+        os.chmod(f"{fs.mountdir}/{name}", mode)
+    # Through env: setpriv still holds root's capabilities when it execs its argument.
+    denied = run_plain(fs, [*AS_NOBODY, "env", f"{fs.mountdir}/owner-only"])
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
+    ran = run_plain(fs, [*AS_NOBODY, "env", f"{fs.mountdir}/exec-only"])
+    assert ran.returncode == 0 and ran.stdout == "hi\n", ran.stderr
+    with pytest.raises(PermissionError):
+        subprocess.run([f"{fs.mountdir}/no-exec"], env=plain_env(fs), check=False)
+
+
 EXCHANGE = textwrap.dedent(r"""
     import ctypes, os, sys
     RENAME_EXCHANGE = 2
@@ -193,17 +213,19 @@ def test_rename_exchange_swaps_files_and_directories(fs, tmp_path, through):
 
 
 def test_a_path_walk_asks_the_daemons_once_per_name():
-    """With timeouts 0 the kernel sends LOOKUP and then GETATTR for each name a path walk
-    passes (default_permissions' search check, stat's own). gkfs-fuse answers such a GETATTR
-    from the lookup's round trip (RecentAttrs), so stat of /d/f costs at most 3 Stat
-    requests (the root's search check, d, f) where it cost 5; changes made through the
-    mount still show at once."""
+    """With timeouts 0 the kernel sends a LOOKUP for each name a path walk passes, then
+    stat's own GETATTR. gkfs-fuse checks permissions itself (no default_permissions: the
+    kernel asks no GETATTR for its checks) and answers stat's GETATTR from the lookup's round
+    trip (RecentAttrs), so stat of /d/f costs root 2 Stat requests (d, f; it cost 5, then 2-3)
+    and an unprivileged caller 3 (the root directory's search check too); changes made
+    through the mount still show at once."""
     require_fuse()
     from test_metrics import free_ports, scrape, value
 
     port = free_ports(1)
-    fs = start_fs(1, args=["--fuse", "--metrics-port", str(port)])
+    fs = start_fs(1, args=["--fuse", "--allow-other", "--metrics-port", str(port)])
     try:
+        os.chmod(Path(fs.mountdir).parent, 0o755)  # nobody reaches the mount point
         os.mkdir(f"{fs.mountdir}/d")
         names = [f"{fs.mountdir}/d/f{i}" for i in range(20)]
         for name in names:
@@ -212,6 +234,11 @@ def test_a_path_walk_asks_the_daemons_once_per_name():
         before = stats()
         for name in names:
             assert os.stat(name).st_size == 1
+        assert stats() - before <= 2 * len(names) + 2  # + the odd GETATTR the kernel makes of its own
+        before = stats()
+        result = subprocess.run([*AS_NOBODY, "stat", "-c", "%s", *names], capture_output=True, text=True,
+                                timeout=HANG_GUARD_S)
+        assert result.returncode == 0 and result.stdout == "1\n" * len(names), result.stderr
         assert stats() - before <= 3 * len(names)
         os.chmod(names[0], 0o600)  # a change through the mount, seen by the next stat
         assert os.stat(names[0]).st_mode & 0o777 == 0o600

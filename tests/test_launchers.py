@@ -391,16 +391,47 @@ def test_ssh_stop_one_daemon_restart_it_and_refuse_a_second_start(make_net_fs, v
     assert "4 of 4 daemons up" in fs.ctl("status").stdout
 
 
-@pytest.mark.parametrize("flags,shared", [(("--auto-sm",), True), ((), False)],
-                         ids=["auto-sm", "default"])
-def test_same_host_clients_use_shared_memory_with_auto_sm(make_fs, flags, shared):
-    """Same-host clients reach --auto-sm daemons over shared memory (DaemonInfo tells);
-    without it, over the network."""
+@pytest.mark.parametrize("flags,shared", [
+    pytest.param((), True, id="default"),
+    pytest.param(("--auto-sm",), True, id="auto-sm"),
+    pytest.param(("--no-auto-sm",), False, id="no-auto-sm")])
+def test_same_host_clients_use_shared_memory_by_default(make_fs, flags, shared):
+    """Issue 11, observation 5: same-host clients used tcp unless the daemons were started
+    with --auto-sm. Shared memory is the default (DaemonInfo tells); --no-auto-sm turns it
+    off."""
     fs = make_fs(daemons=2, args=flags)
     with gkfs.Client(fs.hosts_file) as client:
         client.write_bytes("/f", b"x" * 100)
         assert client.read_bytes("/f") == b"x" * 100
         assert [d.shared_memory for d in client.daemons()] == [shared, shared]
+
+
+def test_a_client_that_changes_its_user_goes_on_over_the_network(make_fs):
+    """A process connected as the daemons' user and then became nobody (as programs that
+    drop privileges do): it can no longer map the daemons' segments (UCX: open of
+    /proc/<daemon>/fd/N, Permission denied; the calls failed with EHOSTDOWN), so from then on
+    its calls take the network, and back to shared memory when it returns to the user."""
+    import subprocess
+    import sys
+    fs = make_fs(daemons=2)
+    script = f"""
+import os, gkfs
+with gkfs.Client({fs.hosts_file!r}) as c:
+    c.write_bytes("/before", b"x" * 200000)
+    print([d.shared_memory for d in c.daemons()])
+    os.setresuid(65534, 65534, 0)
+    for i in range(40):
+        c.write_bytes(f"/as-nobody-{{i}}", bytes(200000))
+        assert c.read_bytes(f"/as-nobody-{{i}}") == bytes(200000)
+    print([d.shared_memory for d in c.daemons()])
+    os.setresuid(0, 0, 0)
+    assert c.read_bytes("/before") == b"x" * 200000
+    print([d.shared_memory for d in c.daemons()])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[True, True]", "[False, False]", "[True, True]"]
 
 
 def test_a_client_of_another_user_reaches_auto_sm_daemons_over_the_network(make_fs):

@@ -132,6 +132,24 @@ def test_an_interrupted_stage_completes_when_run_again(fs, tmp_path, unique_dir)
             assert c.read_bytes(f"{unique_dir}/input/{name}") == (src / name).read_bytes()
 
 
+def test_a_rerun_removes_the_temporary_name_an_interrupted_rename_left(fs, tmp_path, unique_dir):
+    """A rename between two daemons puts the new entry, then removes the old one: a stage
+    killed in between leaves the file under both its name and its temporary name (seen with
+    shared memory, where the kill of the test above landed later). The re-run skips the file
+    as identical and must remove the temporary name."""
+    src = tmp_path / "input"
+    make_tree(src, files=3)
+    summary(fs.ctl("stage-in", str(src), unique_dir))
+    leftover = f"{unique_dir}/input/.f000.bin.gkfs-stage-part"
+    with fs.client() as c:
+        c.write_bytes(leftover, (src / "f000.bin").read_bytes())
+    again = summary(fs.ctl("stage-in", str(src), unique_dir))
+    assert again["copied"] == 0
+    with fs.client() as c:
+        assert not c.exists(leftover)
+        assert sorted(c.listdir(f"{unique_dir}/input")) == sorted(os.listdir(src))
+
+
 def test_bad_input_is_named(fs, tmp_path, unique_dir):
     result = fs.ctl("stage-in", str(tmp_path / "missing"), unique_dir)
     assert result.returncode == 1 and "missing" in result.stderr

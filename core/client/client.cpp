@@ -160,7 +160,10 @@ void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Cal
     if (remote.empty()) return;
   }
   const std::vector<Call*>& calls = any_direct ? remote : all;
-  if (config_.auto_sm) {
+  // Once every daemon a call needs was asked (all but the first calls), nothing is allocated.
+  bool ask = false;
+  for (Call* c : calls) ask |= config_.auto_sm && t.NeedsIntroduction(c->daemon);
+  if (ask) {
     std::vector<Call> intro;
     intro.reserve(calls.size());
     std::vector<Call*> ptrs;

@@ -1,7 +1,6 @@
 // Data operations of ClientImpl: write, append, read, truncate.
 #include <algorithm>
 #include <cstring>
-#include <map>
 
 #include "client/client_impl.h"
 #include "common/metadata_codec.h"
@@ -21,24 +20,43 @@ struct Batch {
 
 std::vector<Batch> MakeBatches(Routing& routing, uint64_t file_id, uint64_t offset,
                                size_t len, uint64_t chunk_size) {
-  std::map<uint32_t, std::vector<size_t>> open;  // daemon -> index into batches (last one open)
+  // (daemon, index of its batch still open): a handful of daemons per call, so a vector
+  // searched in order (a map allocated a node per daemon on every small read and write).
+  std::vector<std::pair<uint32_t, size_t>> open;
   std::vector<Batch> batches;
   for (const ChunkPiece& piece : SplitIntoChunks(offset, len, chunk_size)) {
     uint32_t daemon = routing.ChunkOwner(file_id, piece.chunk_index);
-    auto& list = open[daemon];
-    if (list.empty() || batches[list.back()].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
-      list.push_back(batches.size());
+    auto it = std::find_if(open.begin(), open.end(), [daemon](const auto& o) { return o.first == daemon; });
+    if (it == open.end() || batches[it->second].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
+      if (it == open.end()) it = open.insert(open.end(), {daemon, 0});
+      it->second = batches.size();
       Batch b;
       b.daemon = daemon;
       b.request.file_id = file_id;
       batches.push_back(std::move(b));
     }
-    Batch& b = batches[list.back()];
+    Batch& b = batches[it->second];
     b.request.pieces.push_back({piece.chunk_index, piece.offset, piece.length});
     b.buffer_offsets.push_back(piece.buffer_offset);
   }
   return batches;
 }
+
+// A ReadChunks reply, decoded at most once.
+struct DecodedRead {
+  const Batch* batch = nullptr;
+  rpc::ReadChunksReply body;
+  enum { kNotYet, kGood, kBad } state = kNotYet;
+  // Whether call's reply body is well formed (a length per piece).
+  bool Decode(const Call& call) {
+    if (state == kNotYet) {
+      bool ok = rpc::DecodeBody(call.reply_body, &body, "read reply").ok() &&
+                body.lengths.size() == batch->request.pieces.size();
+      state = ok ? kGood : kBad;
+    }
+    return state == kGood;
+  }
+};
 
 }  // namespace
 
@@ -106,35 +124,50 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
   if (file_id == 0) return Status::Error(EISDIR, "is a directory");
   if (routing_->by_path()) return ReadWhole(path, offset, buf, len, nread);
   std::vector<Batch> batches = MakeBatches(*routing_, file_id, offset, len, config_.chunk_size);
-  std::vector<Call> calls(batches.size());
+  // The size travels beside the data: holes inside it read as zeros, bytes past it do not
+  // count. The inode's home looks it up (and updates atime, relatime) within the chunk read
+  // it serves, if any (with_record); else a StatForRead goes beside the reads, in the same
+  // round trip.
+  const uint32_t home = InodeOwner(file_id);
+  size_t sized = 0;  // the batch that carries the size lookup; batches.size(): none
+  while (sized < batches.size() && batches[sized].daemon != home) ++sized;
+  if (sized < batches.size()) batches[sized].request.with_record = 1;
+  std::vector<Call> calls(batches.size() + (sized == batches.size() ? 1 : 0));
+  // Each batch's reply, decoded once: when its bytes arrive (prepare_sink), else after Run.
+  std::vector<DecodedRead> replies(batches.size());
   std::vector<Call*> ptrs;
+  ptrs.reserve(calls.size());
   auto* base = static_cast<char*>(buf);
   for (size_t i = 0; i < batches.size(); ++i) {
     calls[i].daemon = batches[i].daemon;
     calls[i].verb = rpc::Verb::kReadChunks;
     calls[i].body = rpc::EncodeBody(batches[i].request);
+    replies[i].batch = &batches[i];
     // The reply says how many bytes each piece has; they arrive back to back.
-    const Batch* batch = &batches[i];
-    calls[i].prepare_sink = [batch, base](Call& call) {
-      rpc::ReadChunksReply r;
-      if (!rpc::DecodeBody(call.reply_body, &r, "read reply").ok() ||
-          r.lengths.size() != batch->request.pieces.size()) {
-        return;  // sink stays empty: the payload lands in payload_in and is rejected below
-      }
-      for (size_t p = 0; p < r.lengths.size(); ++p) {
-        uint32_t n = std::min(r.lengths[p], batch->request.pieces[p].length);
-        if (n > 0) call.sink.push_back({base + batch->buffer_offsets[p], n});
+    calls[i].prepare_sink = [reply = &replies[i], base](Call& call) {
+      if (!reply->Decode(call)) return;  // sink stays empty: payload_in, rejected below
+      const Batch& batch = *reply->batch;
+      for (size_t p = 0; p < reply->body.lengths.size(); ++p) {
+        uint32_t n = std::min(reply->body.lengths[p], batch.request.pieces[p].length);
+        if (n > 0) call.sink.push_back({base + batch.buffer_offsets[p], n});
       }
     };
     ptrs.push_back(&calls[i]);
   }
-  // The size travels beside the data: holes inside it read as zeros, bytes past it do not
-  // count. The owner updates atime on this lookup (relatime), at no extra round trip.
-  Call stat = InodeCall(file_id, rpc::Verb::kStatForRead, rpc::EncodeBody(rpc::TargetRequest{rpc::Target{"", file_id}}));
-  ptrs.push_back(&stat);
+  if (sized == batches.size()) {
+    calls.back() = InodeCall(file_id, rpc::Verb::kStatForRead,
+                             rpc::EncodeBody(rpc::TargetRequest{rpc::Target{"", file_id}}));
+    ptrs.push_back(&calls.back());
+  }
   RunCalls(ptrs);
   Metadata md;
-  Status s = DecodeRecord(stat, &md);
+  Status s;
+  if (sized == batches.size()) {
+    s = DecodeRecord(calls.back(), &md);
+  } else if ((s = calls[sized].status).ok()) {
+    s = replies[sized].Decode(calls[sized]) ? DecodeMetadata(replies[sized].body.record, &md)
+                                            : Status::Error(EBADMSG, "malformed read reply");
+  }
   if (!s.ok()) return s;
   size_t valid = offset >= md.size ? 0 : static_cast<size_t>(std::min<uint64_t>(len, md.size - offset));
   for (size_t i = 0; i < batches.size(); ++i) {
@@ -142,13 +175,12 @@ Status ClientImpl::Read(const std::string& path, uint64_t file_id, uint64_t offs
     // down) without failing the read, so reading to the end needs only the file's daemons.
     if (batches[i].buffer_offsets.front() >= valid) continue;
     if (!calls[i].status.ok()) return calls[i].status;
-    rpc::ReadChunksReply r;
-    if (!rpc::DecodeBody(calls[i].reply_body, &r, "read reply").ok() ||
-        r.lengths.size() != batches[i].request.pieces.size() || !calls[i].payload_in.empty()) {
+    if (!replies[i].Decode(calls[i]) || !calls[i].payload_in.empty()) {
       return Status::Error(EIO, "malformed read reply from daemon " + hosts_[calls[i].daemon].uri);
     }
-    for (size_t p = 0; p < r.lengths.size(); ++p) {
-      size_t start = batches[i].buffer_offsets[p] + r.lengths[p];
+    const std::vector<uint32_t>& lengths = replies[i].body.lengths;
+    for (size_t p = 0; p < lengths.size(); ++p) {
+      size_t start = batches[i].buffer_offsets[p] + lengths[p];
       size_t stop = batches[i].buffer_offsets[p] + batches[i].request.pieces[p].length;
       if (start < valid) memset(base + start, 0, std::min(stop, valid) - start);
     }

@@ -1,12 +1,13 @@
 #include "daemon/data_provider.h"
 
+#include "common/hex.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,9 +66,12 @@ Status DataProvider::Init() {
 }
 
 std::string DataProvider::FileDir(uint64_t file_id) const {
-  char name[24];
-  snprintf(name, sizeof(name), "/%016" PRIx64, file_id);
-  return chunk_dir_ + name;
+  std::string dir;
+  dir.reserve(chunk_dir_.size() + 17);
+  dir += chunk_dir_;
+  dir += '/';
+  AppendHex16(&dir, file_id);
+  return dir;
 }
 
 Status DataProvider::CheckPieces(const std::vector<rpc::Piece>& pieces) const {
@@ -137,20 +141,19 @@ Status DataProvider::Read(uint64_t file_id, const std::vector<rpc::Piece>& piece
   for (const auto& p : pieces) total += p.length;
   *out = Buffer(total);
   lengths->assign(pieces.size(), 0);
-  const std::string dir = FileDir(file_id);
+  auto path = [&](uint64_t chunk) { return FileDir(file_id) + "/" + std::to_string(chunk); };
   size_t pos = 0;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const auto& p = pieces[i];
-    std::string path = dir + "/" + std::to_string(p.chunk_index);
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = read_fds_.Acquire(file_id, p.chunk_index, [&] { return path(p.chunk_index); });
     if (fd < 0) {
       if (errno == ENOENT) continue;  // a hole
-      return Errno(errno, "open chunk " + path);
+      return Errno(errno, "open chunk " + path(p.chunk_index));
     }
     ssize_t n = ReadUpTo(fd, out->data() + pos, p.length, p.offset);
     int err = errno;
-    close(fd);
-    if (n < 0) return Errno(err, "read chunk " + path);
+    read_fds_.Release(file_id, p.chunk_index, fd);
+    if (n < 0) return Errno(err, "read chunk " + path(p.chunk_index));
     (*lengths)[i] = static_cast<uint32_t>(n);
     pos += n;
   }
@@ -164,7 +167,7 @@ Status DataProvider::Truncate(uint64_t file_id, uint64_t size) {
 }
 
 Status DataProvider::TruncateLocked(uint64_t file_id, uint64_t size) {
-
+  read_fds_.Drop(file_id);  // chunk files may be unlinked below, and made anew by writes
   const std::string dir = FileDir(file_id);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return errno == ENOENT ? Status::OK() : Errno(errno, "opendir " + dir);

@@ -3,7 +3,8 @@
 // (pwrite returned) before the reply, so an acknowledged write survives a daemon crash.
 // Thread-safe: reads and writes of a file run concurrently; its truncation and removal
 // exclude them (a lock stripe per file id), so a removal's rmdir never races a write's
-// mkdir+open of the same file's directory.
+// mkdir+open of the same file's directory. Reads keep their chunk files open (ChunkFds,
+// at most kKeptReadFds); truncation and removal close a file's before they unlink.
 //
 // Durability (fsync): writes leave their bytes in the page cache and note the chunk files
 // they touched (DirtyChunks); SyncFile starts write-back of those of one file, fsyncs each,
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "common/buffer.h"
+#include "daemon/chunk_fds.h"
 #include "daemon/dirty_chunks.h"
 #include "gkfs/status.h"
 #include "rpc/schema.h"
@@ -32,6 +34,8 @@ class DataProvider {
  public:
   // Chunk files tracked for fsync before DirtyChunks gives up (a whole-system sync then).
   static constexpr size_t kMaxTrackedChunks = size_t{1} << 18;
+  // Chunk files kept open for reads.
+  static constexpr size_t kKeptReadFds = 256;
 
   // REQUIRES: chunk_size is a power of two. track_syncs false (--sync-mode none): writes
   // note nothing and SyncFile has nothing to do.
@@ -75,6 +79,7 @@ class DataProvider {
   // syncfs(2) of the chunk directory's file system: every file's data.
   Status SyncAll();
   size_t TEST_tracked_chunks() const { return dirty_.tracked(); }
+  size_t TEST_kept_read_fds() const { return read_fds_.TEST_kept(); }
 
  private:
   std::string FileDir(uint64_t file_id) const;
@@ -107,6 +112,7 @@ class DataProvider {
   std::array<std::shared_mutex, 64> stripes_;
   DirtyChunks dirty_;
   std::array<std::mutex, 64> sync_stripes_;  // one sync of a file at a time
+  ChunkFds read_fds_{kKeptReadFds};
   std::shared_mutex sync_gate_;               // shared: file syncs; exclusive: SyncAll
 };
 

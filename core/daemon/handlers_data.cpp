@@ -41,8 +41,17 @@ void HandleReadChunks(Providers& p, const Request& req, Response* out) {
   rpc::ChunksRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   if (!req.payload.empty()) return Fail(Status::Error(EBADMSG, "read request carries a payload"), out);
-  auto read = [data = p.data, in](Response* r) {
+  // The size lookup a read needs, when asked, goes first: a size read after the bytes could
+  // cover bytes a concurrent write added meanwhile, which this read did not see.
+  auto read = [data = p.data, metadata = p.metadata, in](Response* r) {
     rpc::ReadChunksReply reply;
+    if (in.with_record) {
+      rpc::RecordReply record;
+      Status s = metadata->StatForRead(rpc::Target{"", in.file_id}, 0, &record);
+      if (s.ok() && record.remote_ino != 0) s = Status::Error(EREMOTE, "not the inode's home");
+      if (!s.ok()) return Fail(s, r);
+      reply.record = std::move(record.record);
+    }
     Status s = data->Read(in.file_id, in.pieces, &reply.lengths, &r->payload, &r->payload_size);
     if (!s.ok()) return Fail(s, r);
     r->body = rpc::EncodeBody(reply);

@@ -1,11 +1,11 @@
 #include "daemon/metadata_provider.h"
 
+#include "common/hex.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <cstdlib>
 
 #include "common/path_util.h"
@@ -58,17 +58,22 @@ Metadata Touched(const Metadata& dir, int64_t now, int32_t nlink_delta) {
 
 int32_t SubdirDelta(uint32_t mode, int32_t sign) { return S_ISDIR(mode) ? sign : 0; }
 
+// The entry a create writes: to the inode it links to (req.ino), or to the new one (md).
+Entry NewEntryOf(const rpc::CreateRequest& req, const Metadata& md) {
+  return {req.ino != 0 ? req.ino : md.file_id, req.mode & S_IFMT};
+}
+
 }  // namespace
 
 std::string InodeKey(uint64_t ino) {
-  char key[24];
-  snprintf(key, sizeof(key), "#i%016" PRIx64, ino);
+  std::string key = "#i";
+  AppendHex16(&key, ino);
   return key;
 }
 
 std::string OrphanKey(uint64_t ino) {
-  char key[24];
-  snprintf(key, sizeof(key), "#o%016" PRIx64, ino);
+  std::string key = "#o";
+  AppendHex16(&key, ino);
   return key;
 }
 
@@ -116,15 +121,36 @@ std::mutex& MetadataProvider::InodeLock(uint64_t ino) {
 }
 
 Status MetadataProvider::LoadEntry(const std::string& path, Entry* e) {
+  if (entry_cache_.Find(path, e)) return Status::OK();
+  const uint64_t generation = entry_cache_.Generation(path);
   std::string value;
+  store_reads_.fetch_add(1, std::memory_order_relaxed);
   Status s = store_->Get(path, &value);
-  return s.ok() ? DecodeEntry(value, e) : s;
+  if (s.ok() && (s = DecodeEntry(value, e)).ok()) entry_cache_.Fill(path, *e, generation);
+  return s;
 }
 
 Status MetadataProvider::LoadInode(uint64_t ino, Metadata* md) {
+  if (inode_cache_.Find(ino, md)) return Status::OK();
+  const uint64_t generation = inode_cache_.Generation(ino);
   std::string value;
+  store_reads_.fetch_add(1, std::memory_order_relaxed);
   Status s = store_->Get(InodeKey(ino), &value);
-  return s.ok() ? DecodeMetadata(value, md) : s;
+  if (s.ok() && (s = DecodeMetadata(value, md)).ok()) inode_cache_.Fill(ino, *md, generation);
+  return s;
+}
+
+// A new inode's id is known to nobody before the reply: no reader or writer can race it.
+void MetadataProvider::CacheNew(const Metadata& md) {
+  inode_cache_.Put(md.file_id, md, inode_cache_.Generation(md.file_id));
+}
+
+void MetadataProvider::Wrote(const std::string& path, const Entry* e, uint64_t generation) {
+  if (e != nullptr) {
+    entry_cache_.Put(path, *e, generation);
+  } else {
+    entry_cache_.Erase(path);
+  }
 }
 
 Status MetadataProvider::Open(const std::string& where, uint32_t uid, uint32_t gid) {
@@ -206,7 +232,7 @@ Status MetadataProvider::MintIno(uint32_t home, uint64_t* ino) {
 Status MetadataProvider::NewEntry(const rpc::CreateRequest& req, int64_t now, std::string* entry,
                                   std::string* inode_key, std::string* record, Metadata* md) {
   if (req.ino != 0) {
-    *entry = EncodeEntry({req.ino, req.mode & S_IFMT});
+    *entry = EncodeEntry(NewEntryOf(req, *md));
     if (LoadInode(req.ino, md).ok()) *record = EncodeMetadata(*md);
     return Status::OK();
   }
@@ -220,7 +246,7 @@ Status MetadataProvider::NewEntry(const rpc::CreateRequest& req, int64_t now, st
   m.rdev = req.rdev;
   m.atime_ns = m.mtime_ns = m.ctime_ns = now;
   m.link_target = req.link_target;
-  *entry = EncodeEntry({m.file_id, req.mode & S_IFMT});
+  *entry = EncodeEntry(NewEntryOf(req, m));
   *inode_key = InodeKey(m.file_id);
   *record = EncodeMetadata(m);
   *md = std::move(m);
@@ -274,7 +300,11 @@ Status MetadataProvider::Create(const rpc::CreateRequest& req, rpc::CreateReply*
   if (!(s = NewEntry(req, NowNs(), &entry, &key, &record, &md)).ok()) return s;
   std::vector<KvStore::Update> updates{{req.path, entry}};
   if (!key.empty()) updates.push_back({key, record});
+  const uint64_t generation = entry_cache_.Generation(req.path);
   if (!(s = store_->Write(updates)).ok()) return s;
+  const Entry written = NewEntryOf(req, md);
+  Wrote(req.path, &written, generation);
+  if (!key.empty()) CacheNew(md);
   ++entries_;
   if (!record.empty()) CountOpen(req.opener, md);
   r->created = 1;
@@ -318,7 +348,13 @@ void MetadataProvider::CreateInDir(const rpc::CreateRequest& req, rpc::InDirRepl
   const std::string dir_key = InodeKey(pe.ino), dir_record = EncodeMetadata(touched);
   std::vector<KvStore::Update> updates{{req.path, entry}, {dir_key, dir_record}};
   if (!key.empty()) updates.push_back({key, record});
+  const uint64_t entry_generation = entry_cache_.Generation(req.path);
+  const uint64_t dir_generation = inode_cache_.Generation(pe.ino);
   if ((r->status = store_->Write(updates).code()) != 0) return;
+  const Entry written = NewEntryOf(req, md);
+  Wrote(req.path, &written, entry_generation);
+  Wrote(pe.ino, touched, dir_generation);
+  if (!key.empty()) CacheNew(md);
   ++entries_;
   r->record = record;
   if (record.empty()) r->remote_ino = req.ino;
@@ -370,7 +406,11 @@ void MetadataProvider::RemoveInDir(const rpc::RemoveRequest& req, rpc::InDirRepl
   Metadata touched = Touched(dir, now, SubdirDelta(e.mode, -1));
   const std::string dir_key = InodeKey(pe.ino), dir_record = EncodeMetadata(touched);
   updates.push_back({dir_key, dir_record});
+  const uint64_t dir_generation = inode_cache_.Generation(pe.ino);
   if ((r->status = store_->Write(updates).code()) != 0) return;
+  Wrote(req.path, nullptr, 0);
+  Wrote(pe.ino, touched, dir_generation);  // before Forget, which may share its shard
+  if (!dropped.key.empty()) Forget(e.ino);
   --entries_;
   if (!dropped.orphan_key.empty()) ++orphans_;
   r->record = dropped.after;
@@ -398,6 +438,8 @@ Status MetadataProvider::Remove(const rpc::RemoveRequest& req, rpc::RemoveReply*
     }
   }
   if (!(s = store_->Write(updates)).ok()) return s;
+  Wrote(req.path, nullptr, 0);
+  if (!dropped.key.empty()) Forget(e.ino);
   --entries_;
   if (!dropped.orphan_key.empty()) ++orphans_;
   r->record = dropped.after;
@@ -424,6 +466,7 @@ Status MetadataProvider::Links(const rpc::LinksRequest& req, rpc::RemoveReply* r
     if ((s = ApplyOperand(dropped.operand, &md)).ok()) dropped.after = EncodeMetadata(md);
   }
   if (!s.ok() || !(s = store_->Write(updates)).ok()) return s;
+  Forget(req.ino);
   if (!dropped.orphan_key.empty()) ++orphans_;
   r->record = dropped.after;
   r->reclaim = dropped.reclaim;
@@ -443,8 +486,11 @@ Status MetadataProvider::PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntry
   } else if (s.code() != ENOENT) {
     return s;
   }
-  s = store_->Put(req.path, EncodeEntry({req.ino, req.mode & S_IFMT}));
-  if (s.ok() && !r->replaced) ++entries_;
+  const Entry written{req.ino, req.mode & S_IFMT};
+  const uint64_t generation = entry_cache_.Generation(req.path);
+  if (!(s = store_->Put(req.path, EncodeEntry(written))).ok()) return s;
+  Wrote(req.path, &written, generation);
+  if (!r->replaced) ++entries_;
   return s;
 }
 
@@ -517,7 +563,9 @@ Status MetadataProvider::StatForRead(const rpc::Target& target, uint64_t opener,
   }
   AttrUpdate atime;
   atime.atime_ns = now;
-  return store_->Merge(InodeKey(md.file_id), EncodeSetAttrOperand(atime));
+  s = store_->Merge(InodeKey(md.file_id), EncodeSetAttrOperand(atime));
+  Forget(md.file_id);
+  return s;
 }
 
 Status MetadataProvider::TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDirReply* r) {
@@ -529,7 +577,9 @@ Status MetadataProvider::TouchDir(const rpc::TouchDirRequest& req, rpc::TouchDir
   r->record = EncodeMetadata(md);
   if (!md.is_dir()) return Status::OK();
   Metadata after = Touched(md, NowNs(), req.nlink_delta);
+  const uint64_t generation = inode_cache_.Generation(ino);
   if (!(s = store_->Put(InodeKey(ino), EncodeMetadata(after))).ok()) return s;
+  Wrote(ino, after, generation);
   r->touched_ns = after.mtime_ns;
   return Status::OK();
 }
@@ -546,7 +596,10 @@ Status MetadataProvider::UntouchDir(const rpc::UntouchDirRequest& req) {
     md.mtime_ns = req.mtime_ns;
     md.ctime_ns = req.ctime_ns;
   }
-  return store_->Put(InodeKey(ino), EncodeMetadata(md));
+  const uint64_t generation = inode_cache_.Generation(ino);
+  if (!(s = store_->Put(InodeKey(ino), EncodeMetadata(md))).ok()) return s;
+  Wrote(ino, md, generation);
+  return s;
 }
 
 Status MetadataProvider::SetSize(const rpc::SizeRequest& req, rpc::TargetReply* r) {
@@ -557,6 +610,7 @@ Status MetadataProvider::SetSize(const rpc::SizeRequest& req, rpc::TargetReply* 
   if (!s.ok() || r->remote_ino != 0) return s;
   if (md.is_dir()) return Status::Error(EISDIR, "is a directory");
   s = store_->Merge(InodeKey(ino), EncodeSetSizeOperand(req.size, req.mtime_ns));
+  Forget(ino);
   if (s.ok()) {  // appends after a truncation start at the new end, not past the old one
     std::lock_guard<std::mutex> a(append_mu_);
     append_end_.erase(ino);
@@ -577,11 +631,15 @@ Status MetadataProvider::SetAttr(const rpc::SetAttrRequest& req, rpc::TargetRepl
   update.ctime_ns = NowNs();
   update.uid = req.uid;
   update.gid = req.gid;
-  return store_->Merge(InodeKey(ino), EncodeSetAttrOperand(update));
+  s = store_->Merge(InodeKey(ino), EncodeSetAttrOperand(update));
+  Forget(ino);
+  return s;
 }
 
 Status MetadataProvider::GrowSize(uint64_t ino, uint64_t size, int64_t mtime_ns) {
-  return store_->Merge(InodeKey(ino), EncodeGrowOperand(size, mtime_ns));
+  Status s = store_->Merge(InodeKey(ino), EncodeGrowOperand(size, mtime_ns));
+  Forget(ino);
+  return s;
 }
 
 Status MetadataProvider::ReserveAppend(uint64_t ino, uint64_t length, uint64_t* offset) {
@@ -658,6 +716,7 @@ Status MetadataProvider::Release(const rpc::ReleaseRequest& req, rpc::ReleaseRep
     if (!LoadInode(ino, &md).ok() || md.nlink != 0) continue;
     const std::string key = InodeKey(ino), orphan = OrphanKey(ino);
     Status s = store_->Write({{key, {}, KvStore::Update::Op::kErase}, {orphan, {}, KvStore::Update::Op::kErase}});
+    Forget(ino);
     if (!s.ok()) return s;
     --orphans_;
     r->reclaimed.emplace_back(ino, md.size);

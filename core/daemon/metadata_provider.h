@@ -24,6 +24,7 @@
 #include "common/placement.h"
 #include "daemon/kv_store.h"
 #include "daemon/metadata_backend.h"
+#include "daemon/record_cache.h"
 #include "gkfs/metadata.h"
 #include "rpc/schema.h"
 
@@ -87,6 +88,9 @@ class MetadataProvider : public MetadataBackend {
   uint64_t CountRecords() const override { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
   // Entries move one by one (the client's PutEntry and Remove): EOPNOTSUPP.
   Status Rename(const std::string& old_path, const std::string& new_path) override;
+  // Store lookups (Gets) made so far; the provider's caches' hits are not counted (the
+  // store's own read cache, kv_read_cache.h, may answer some of these).
+  uint64_t CountStoreReads() const { return store_reads_.load(std::memory_order_relaxed); }
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
   // About how many bytes the metadata store holds (KvStore::ApproximateBytes).
@@ -96,8 +100,16 @@ class MetadataProvider : public MetadataBackend {
   class Locked;  // the stripes one operation holds
   std::mutex& EntryLock(const std::string& path);
   std::mutex& InodeLock(uint64_t ino);
+  // Through the caches: an entry or an inode read or written lately costs no Get.
   Status LoadEntry(const std::string& path, Entry* e);
   Status LoadInode(uint64_t ino, Metadata* md);
+  // After a write of the store: the caches' view of path (e: its entry now; null: erased)
+  // and of an inode (md: its record now). generation: the cache's, taken before the write
+  // (record_cache.h). Forget: after an erase or a merge of inode ino.
+  void Wrote(const std::string& path, const Entry* e, uint64_t generation);
+  void Wrote(uint64_t ino, const Metadata& md, uint64_t generation) { inode_cache_.Put(ino, md, generation); }
+  void Forget(uint64_t ino) { inode_cache_.Erase(ino); }
+  void CacheNew(const Metadata& md);
   // The inode id target names (by id, or the entry at its path).
   Status TargetIno(const rpc::Target& target, uint64_t* ino);
   // The inode target names: *ino, and whether it is held here (*local). ENOENT for a path
@@ -138,6 +150,12 @@ class MetadataProvider : public MetadataBackend {
   uint32_t home_ = kMaxDaemons;   // GUARDED_BY(mint_mu_); kMaxDaemons: not known yet
   uint64_t next_ino_ = 2;         // GUARDED_BY(mint_mu_)
   uint64_t ino_limit_ = 2;        // GUARDED_BY(mint_mu_): persisted; ids below it may be used
+
+  // Exact copies (record_cache.h); every store write below updates them. About 200 bytes
+  // per resident: 25 MB at most.
+  RecordCache<std::string, Entry> entry_cache_{1 << 16};
+  RecordCache<uint64_t, Metadata> inode_cache_{1 << 16};
+  std::atomic<uint64_t> store_reads_{0};
 
   std::atomic<int64_t> entries_{0};  // directory entries but the root's
   std::atomic<int64_t> orphans_{0};

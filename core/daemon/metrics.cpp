@@ -123,6 +123,9 @@ void RenderRequests(const transport::RequestMetrics& m, Exposition* e) {
 void RenderStores(const MetricsSources& s, Exposition* e) {
   e->Family("gkfs_metadata_entries", "gauge", "Directory entries held by this daemon.");
   e->Sample("gkfs_metadata_entries", "", s.metadata->CountRecords());
+  e->Family("gkfs_metadata_store_reads_total", "counter",
+            "RocksDB lookups of the metadata provider (entries and inodes its caches did not hold).");
+  e->Sample("gkfs_metadata_store_reads_total", "", s.metadata->CountStoreReads());
   e->Family("gkfs_metadata_store_bytes", "gauge", "Bytes of the metadata store (RocksDB tables and memtables).");
   e->Sample("gkfs_metadata_store_bytes", "", s.metadata->StoreBytes());
   e->Family("gkfs_orphans", "gauge", "Files unlinked while open, kept until their last close.");

@@ -31,6 +31,9 @@ struct Filesystem {
   std::unique_ptr<NodeTable> nodes;
   CacheOptions cache;
   RecentAttrs recent;          // one round trip for a path walk's LOOKUP + GETATTR
+  // default_permissions (--cache: the kernel checks with its cached attributes); else
+  // gkfs-fuse checks each request (fuse/caller.h), and the kernel asks no GETATTR for it.
+  bool kernel_checks_permissions = false;
   uint64_t session = 1;        // the opener id of this mount's opens (Client::OpenFile)
 };
 

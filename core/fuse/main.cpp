@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "fuse/caller.h"
 #include "fuse/filesystem.h"
 
 namespace {
@@ -150,8 +151,12 @@ gkfs::fuse::CacheOptions CacheFor(const Flags& f) {
   return c;
 }
 
+// With timeouts 0, default_permissions costs a GETATTR for each permission check the kernel
+// makes (every directory of a path walk): gkfs-fuse checks itself instead (fuse/caller.h).
+// With --cache those GETATTRs hit the kernel's attribute cache, and the kernel checks.
 std::vector<std::string> FuseArgs(const Flags& f) {
-  std::string opts = "fsname=gkfs,subtype=gkfs,default_permissions,nosuid,nodev";
+  std::string opts = "fsname=gkfs,subtype=gkfs,nosuid,nodev";
+  if (f.cache) opts += ",default_permissions";
   if (f.allow_other) opts += ",allow_other";
   std::vector<std::string> args = {"gkfs-fuse", "-o", opts};
   if (f.debug) args.push_back("-d");
@@ -172,6 +177,7 @@ int Serve(const Flags& flags, int ready) {
   if (!s.ok()) return fail(s.message());
   Filesystem fs;
   gkfs::ClientOptions options = OptionsFromEnvironment();
+  options.credentials = &gkfs::fuse::CallerCredentials();
   s = gkfs::Client::Connect(options, &fs.client);
   if (!s.ok()) return fail("cannot reach the file system of " + options.hosts_file + ": " + s.ToString());
   gkfs::Metadata root;
@@ -179,6 +185,7 @@ int Serve(const Flags& flags, int ready) {
   if (!s.ok()) return fail("cannot stat the root of " + options.hosts_file + ": " + s.ToString());
   fs.nodes = std::make_unique<gkfs::fuse::NodeTable>(root.file_id);
   fs.cache = CacheFor(flags);
+  fs.kernel_checks_permissions = flags.cache;
   fs.session = NewSession();
 
   std::vector<std::string> strings = FuseArgs(flags);

@@ -13,12 +13,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/access.h"
+#include "common/path_util.h"
 #include "common/posix_stat.h"
+#include "fuse/caller.h"
 #include "fuse/filesystem.h"
 
 namespace gkfs::fuse {
@@ -52,6 +55,9 @@ uint32_t Tid(fuse_req_t req) { return static_cast<uint32_t>(fuse_req_ctx(req)->p
 void FillAttr(const Filesystem& fs, const Metadata& md, struct stat* st) {
   FillStat(md, fs.client->config().device_id, fs.client->config().chunk_size, 0, st);
 }
+
+// The caller of req, checked by gkfs-fuse unless the kernel checks (default_permissions).
+Caller CallerOf(fuse_req_t req) { return Caller(req, !Fs(req).kernel_checks_permissions); }
 
 // The path of node `node`; false (and the reply sent) when it has none.
 bool PathOf(fuse_req_t req, fuse_ino_t node, std::string* path, uint64_t* ino = nullptr) {
@@ -124,9 +130,32 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
+// The attributes of node (at path) for a permission check: the ones this thread was just
+// given for it (RecentAttrs: a path walk's previous LOOKUP), else the daemons'.
+Status AttrsOf(fuse_req_t req, fuse_ino_t node, const std::string& path, struct stat* st) {
+  Filesystem& fs = Fs(req);
+  if (fs.recent.Reuse(node, Tid(req), MonoNs(), st)) return Status::OK();
+  Metadata md;
+  Status s = fs.client->Stat(path, &md);
+  if (!s.ok()) return s;
+  FillAttr(fs, md, st);
+  fs.recent.Remember(node, Tid(req), *st, MonoNs());
+  return s;
+}
+
+// Without default_permissions the kernel checks no search permission: each name's LOOKUP
+// checks it on the directory the name is in (a walk looks every name up, timeouts 0).
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
+  Caller caller = CallerOf(req);
+  if (!caller.Privileged()) {
+    struct stat dir;
+    Status s = AttrsOf(req, parent, ParentPath(path), &dir);
+    if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+    if (!S_ISDIR(dir.st_mode)) return (void)fuse_reply_err(req, ENOTDIR);
+    if (!caller.MayAccess(dir, X_OK)) return (void)fuse_reply_err(req, EACCES);
+  }
   Metadata md;
   Status s = Fs(req).client->Stat(path, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
@@ -174,6 +203,35 @@ void GetAttr(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   fuse_reply_attr(req, &st, fs.cache.attr_timeout);
 }
 
+// Linux's checks of a change of attributes (the kernel makes none without
+// default_permissions): EPERM or EACCES, or 0 with *mode the permission bits to store.
+int SetAttrDenied(const Caller& caller, const Metadata& md, const struct stat& attr, int to_set, bool by_fd,
+                  int64_t* mode) {
+  auto in_group = [&caller](uint32_t gid) { return caller.InGroup(gid); };
+  if ((to_set & FUSE_SET_ATTR_SIZE) && !by_fd && !caller.MayAccess(md, W_OK)) return EACCES;
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    // The kernel itself clears set-user-ID and set-group-ID bits when someone who may
+    // write the file writes it or changes its owner: not the owner's privilege.
+    uint32_t now = md.mode & 07777, asked = attr.st_mode & 07777;
+    bool kill_priv = asked != now && (asked | S_ISUID | S_ISGID) == (now | S_ISUID | S_ISGID) && (asked & ~now) == 0;
+    uint32_t bits = asked;
+    if (!kill_priv && ChmodBits(md, asked, caller.uid(), in_group, &bits) != 0) return EPERM;
+    *mode = bits;
+  }
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    int64_t uid = (to_set & FUSE_SET_ATTR_UID) ? int64_t{attr.st_uid} : int64_t{-1};
+    int64_t gid = (to_set & FUSE_SET_ATTR_GID) ? int64_t{attr.st_gid} : int64_t{-1};
+    int64_t unused;
+    if (ChownChange(md, uid, gid, caller.uid(), in_group, &unused) != 0) return EPERM;
+  }
+  bool explicit_times = ((to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW)) ||
+                        ((to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW));
+  bool now_times = (to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) != 0;
+  if (explicit_times && !caller.Owns(md)) return EPERM;
+  if (now_times && !caller.Owns(md) && !caller.MayAccess(md, W_OK)) return EACCES;
+  return 0;
+}
+
 void SetAttr(fuse_req_t req, fuse_ino_t node, struct stat* attr, int to_set, fuse_file_info* fi) {
   Filesystem& fs = Fs(req);
   std::string path;
@@ -181,12 +239,22 @@ void SetAttr(fuse_req_t req, fuse_ino_t node, struct stat* attr, int to_set, fus
   if (!fs.nodes->Get(node, &path, &ino)) return (void)fuse_reply_err(req, ENOENT);
   if (fi != nullptr && fi->fh != 0) ino = reinterpret_cast<OpenFile*>(fi->fh)->ino;
   bool by_ino = path.empty() || (fi != nullptr && fi->fh != 0);
+  Caller caller = CallerOf(req);
+  int64_t checked_mode = -1;
+  if (!caller.Privileged()) {
+    Metadata md;
+    Status s = StatNode(req, node, fi, &md);
+    int denied = s.ok() ? SetAttrDenied(caller, md, *attr, to_set, fi != nullptr && fi->fh != 0, &checked_mode) : 0;
+    if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+    if (denied != 0) return (void)fuse_reply_err(req, denied);
+  }
   Status s;
   if (to_set & FUSE_SET_ATTR_SIZE) {
     s = by_ino ? fs.client->TruncateFile(path, ino, attr->st_size) : fs.client->Truncate(path, attr->st_size);
   }
   // int64_t on both arms: mode_t and uid_t are unsigned, and -1 must stay "leave as is".
-  int64_t mode = (to_set & FUSE_SET_ATTR_MODE) ? int64_t{attr->st_mode & 07777} : int64_t{-1};
+  int64_t mode = checked_mode >= 0 ? checked_mode
+                 : (to_set & FUSE_SET_ATTR_MODE) ? int64_t{attr->st_mode & 07777} : int64_t{-1};
   int64_t uid = (to_set & FUSE_SET_ATTR_UID) ? int64_t{attr->st_uid} : int64_t{-1};
   int64_t gid = (to_set & FUSE_SET_ATTR_GID) ? int64_t{attr->st_gid} : int64_t{-1};
   int64_t atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? NowNs()
@@ -216,6 +284,8 @@ void ReadLink(fuse_req_t req, fuse_ino_t node) {
 void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
   Filesystem& fs = Fs(req);
   Metadata md;
   Status s = S_ISREG(mode) ? fs.client->Create(path, mode & 07777, true, &md, nullptr)
@@ -230,6 +300,8 @@ void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev
 void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
   Filesystem& fs = Fs(req);
   Metadata md;
   Status s = fs.client->Mkdir(path, mode & 07777);
@@ -243,6 +315,8 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
   Status s = Fs(req).client->Remove(path);
   Fs(req).recent.Changed();
   if (s.ok()) Fs(req).nodes->Unlinked(path);
@@ -252,6 +326,8 @@ void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
   Status s = Fs(req).client->Rmdir(path);
   Fs(req).recent.Changed();
   if (s.ok()) Fs(req).nodes->Unlinked(path);
@@ -261,6 +337,8 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void SymLink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   std::string path;
   if (!ChildOf(req, parent, name, &path)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
   Filesystem& fs = Fs(req);
   Metadata md;
   Status s = fs.client->Symlink(path, target);
@@ -275,6 +353,8 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
             unsigned int flags) {
   std::string from, to;
   if (!ChildOf(req, parent, name, &from) || !ChildOf(req, newparent, newname, &to)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
   Filesystem& fs = Fs(req);
   if (flags & RENAME_EXCHANGE) {  // the kernel found both names and refused a subtree
     Status s = fs.client->Exchange(from, to);
@@ -294,9 +374,28 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
 
+// fs.protected_hardlinks (the kernel's own check asks the permission gkfs-fuse now gives):
+// a caller who does not own the source links only a plain regular file it may read and write.
+bool MayLinkSource(const Caller& caller, const Metadata& md) {
+  if (caller.Owns(md)) return true;
+  std::ifstream sysctl("/proc/sys/fs/protected_hardlinks");
+  int protect = 0;
+  if (!(sysctl >> protect) || protect == 0) return true;
+  bool setid = (md.mode & S_ISUID) || ((md.mode & S_ISGID) && (md.mode & S_IXGRP));
+  return md.is_regular() && !setid && caller.MayAccess(md, R_OK | W_OK);
+}
+
 void Link(fuse_req_t req, fuse_ino_t node, fuse_ino_t newparent, const char* newname) {
   std::string old_path, path;
   if (!PathOf(req, node, &old_path) || !ChildOf(req, newparent, newname, &path)) return;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directories
+  if (!caller.Privileged()) {
+    Metadata md;
+    Status s = Fs(req).client->Stat(old_path, &md);
+    if (s.ok() && !MayLinkSource(caller, md)) s = Status::Error(EPERM, "protected hard link");
+    if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  }
   Status s = Fs(req).client->Link(old_path, path);
   Fs(req).recent.Changed();
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
@@ -312,6 +411,18 @@ OpenFile* AttachOpenFile(const Filesystem& fs, const std::string& path, const Me
   return f;
 }
 
+// The kernel's mark on the open of a program it execs (__FMODE_EXEC in f_flags).
+constexpr int kExecOpen = 040;
+
+// What open(2) with `flags` needs on the file: read and/or write (also for O_TRUNC), or
+// execute for the kernel's open of a program it execs.
+int OpenMask(int flags) {
+  if (flags & kExecOpen) return X_OK;
+  int acc = flags & O_ACCMODE;
+  int mask = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
+  return (flags & O_TRUNC) ? mask | W_OK : mask;
+}
+
 void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   Filesystem& fs = Fs(req);
   std::string path;
@@ -319,6 +430,10 @@ void Open(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   Metadata md;
   Status s = fs.client->OpenFile(path, false, 0, false, fs.session, &md, nullptr);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  if (!CallerOf(req).MayAccess(md, OpenMask(fi->flags))) {
+    fs.client->Release(fs.session, {md.file_id});
+    return (void)fuse_reply_err(req, EACCES);
+  }
   if ((fi->flags & O_TRUNC) && md.is_regular() && md.size != 0) {
     s = fs.client->TruncateFile(path, md.file_id, 0);
     fs.recent.Changed();
@@ -341,10 +456,13 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   Metadata md;
   bool created = false;
   bool exclusive = (fi->flags & O_EXCL) != 0;
+  Caller caller = CallerOf(req);
+  CallerScope scope(caller);  // the core checks the directory
   Status s = fs.client->OpenFile(path, true, mode & 07777, exclusive, fs.session, &md, &created);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
   if (created) fs.recent.Changed();
   if (created) s = OwnByCaller(req, path, md.file_id, &md);
+  else if (!caller.MayAccess(md, OpenMask(fi->flags))) s = Status::Error(EACCES, "open");
   if (!s.ok()) {
     fs.client->Release(fs.session, {md.file_id});
     return (void)fuse_reply_err(req, Errno(s));
@@ -437,6 +555,13 @@ void OpenDirOp(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   std::string path;
   uint64_t ino = 0;
   if (!PathOf(req, node, &path, &ino)) return;
+  Caller caller = CallerOf(req);
+  if (!caller.Privileged()) {  // listing needs read permission
+    Metadata md;
+    Status s = Fs(req).client->Stat(path, &md);
+    if (s.ok() && !caller.MayAccess(md, R_OK)) s = Status::Error(EACCES, "opendir");
+    if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
+  }
   auto* d = new OpenDir{path, {}};
   Status s = Fs(req).client->ReadDir(path, &d->entries);
   if (!s.ok()) {
@@ -528,23 +653,13 @@ void StatFs(fuse_req_t req, fuse_ino_t) {
   fuse_reply_statfs(req, &sv);
 }
 
-// access(2), asked only without default_permissions: Linux's rules (common/access.h) with
-// the caller's ids and groups.
+// access(2) and chdir(2) (the kernel asks only without default_permissions): Linux's rules
+// with the caller's ids and groups.
 void Access(fuse_req_t req, fuse_ino_t node, int mask) {
   Metadata md;
   Status s = StatNode(req, node, nullptr, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  gid_t groups[256];
-  int n = fuse_req_getgroups(req, 256, groups);
-  auto in_group = [&](uint32_t gid) {
-    if (gid == ctx->gid) return true;
-    for (int i = 0; i < n && i < 256; ++i) {
-      if (groups[i] == gid) return true;
-    }
-    return false;
-  };
-  fuse_reply_err(req, PermitsAccess(md, mask, ctx->uid, in_group) ? 0 : EACCES);
+  fuse_reply_err(req, CallerOf(req).MayAccess(md, mask) ? 0 : EACCES);
 }
 
 fuse_lowlevel_ops MakeOperations() {

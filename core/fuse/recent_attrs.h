@@ -1,8 +1,8 @@
 // RecentAttrs: the attributes gkfs-fuse last replied for each node, reused for the same
-// thread's next GETATTR of that node within kReuseNs. With timeouts 0 the kernel asks
-// LOOKUP and then GETATTR of the same node within one path walk (the GETATTR is
-// default_permissions' search check, or stat's own), and GETATTR again after CREATE: both
-// answers come from one daemon round trip. Any change made through this mount forgets
+// thread's next GETATTR of that node, or search check of a LOOKUP below it (fuse/caller.h),
+// within kReuseNs. With timeouts 0 the kernel asks LOOKUP and then GETATTR of the same node
+// for stat, and a path walk looks up each name below the last: both answers come from one
+// daemon round trip. Any change made through this mount forgets
 // everything (Changed()), so a thread sees its own changes; a change made elsewhere shows
 // at most kReuseNs late, and only to a thread that looked at the node within that window.
 // Thread-safe (one mutex).

@@ -1,5 +1,5 @@
-// Descriptors and threads of the library itself (UCX's sockets, epoll sets, event fds and
-// its async thread). The application does not know about them: a shell's `exec 3>file`
+// Descriptors and threads of the library itself (UCX's sockets, epoll sets, event fds,
+// shared-memory segments and its async thread). The application does not know about them: a shell's `exec 3>file`
 // dup2()s over whatever fd 3 is. So every descriptor created while the library is working
 // (a ReentryGuard is alive on the thread, or the thread is one the library started) is moved
 // to a number >= InternalFdFloor(), out of the range programs pick by hand, and marked
@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -112,6 +113,18 @@ int eventfd(unsigned int count, int flags) {
 int timerfd_create(int clock, int flags) {
   static const auto real = NextSymbol<decltype(&::timerfd_create)>("timerfd_create");
   return Internal(real(clock, flags));
+}
+
+// UCX's shared-memory transport (posix) keeps one segment descriptor per FIFO and memory
+// pool: shm_open's open happens inside libc, where the open hook does not see it.
+int shm_open(const char* name, int flags, mode_t mode) {
+  static const auto real = NextSymbol<decltype(&::shm_open)>("shm_open");
+  return Internal(real(name, flags, mode));
+}
+
+int memfd_create(const char* name, unsigned int flags) {
+  static const auto real = NextSymbol<decltype(&::memfd_create)>("memfd_create");
+  return Internal(real(name, flags));
 }
 
 int pipe(int fds[2]) {

@@ -361,6 +361,7 @@ void ChunksRequest::Encode(Encoder& e) const {
   }
   e.U64(grow_size);
   e.I64(mtime_ns);
+  e.U8(with_record);
 }
 void ChunksRequest::Decode(Decoder& d) {
   file_id = d.U64();
@@ -373,16 +374,19 @@ void ChunksRequest::Decode(Decoder& d) {
   }
   grow_size = d.U64();
   mtime_ns = d.I64();
+  with_record = d.U8();
 }
 
 void ReadChunksReply::Encode(Encoder& e) const {
   e.U32(static_cast<uint32_t>(lengths.size()));
   for (uint32_t n : lengths) e.U32(n);
+  e.Str(record);
 }
 void ReadChunksReply::Decode(Decoder& d) {
   uint32_t n = d.Count(4, kMaxPiecesPerRpc);
   lengths.resize(n);
   for (auto& len : lengths) len = d.U32();
+  record = d.Str();
 }
 
 void FileSizeRequest::Encode(Encoder& e) const {

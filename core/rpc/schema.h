@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 7;
+constexpr uint32_t kProtocolVersion = 8;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -369,23 +369,28 @@ std::string EncodeDirEntries(const std::vector<DirEntryWire>& entries);
 // EBADMSG for a malformed list.
 bool DecodeDirEntries(std::string_view payload, std::vector<DirEntryWire>* entries);
 
-// file_id:u64 count:u32 piece* grow_size:u64 mtime_ns:i64 ;
+// file_id:u64 count:u32 piece* grow_size:u64 mtime_ns:i64 with_record:u8 ;
 //   payload := the pieces' bytes in order -> (empty)
-// ReadChunks: same request (grow_size 0), no payload -> count:u32 (bytes:u32)* ;
+// ReadChunks: same request (grow_size 0), no payload -> count:u32 (bytes:u32)* record:str ;
 //   payload := bytes read
 // grow_size != 0 (WriteChunks to the inode's home holding every piece): once the pieces are
 // written, the inode's size grows to grow_size (GrowSize in the same round trip).
+// with_record (ReadChunks to the inode's home): the reply's record is the file's, looked up
+// as StatForRead does (atime by relatime) before the pieces are read, so a read needs no
+// StatForRead of its own; an error of that lookup fails the call. Otherwise record is empty.
 struct ChunksRequest {
   uint64_t file_id = 0;
   std::vector<Piece> pieces;
   uint64_t grow_size = 0;
   int64_t mtime_ns = 0;
+  uint8_t with_record = 0;
   uint64_t TotalBytes() const;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 struct ReadChunksReply {
   std::vector<uint32_t> lengths;  // bytes read per piece (short: end of chunk file)
+  std::string record;             // with_record: the file's record (metadata_codec)
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

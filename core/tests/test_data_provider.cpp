@@ -159,3 +159,56 @@ TEST_CASE("without sync tracking (--sync-mode none) writes note nothing", "[data
 }
 
 }  // namespace gkfs
+
+namespace gkfs {
+
+TEST_CASE("reads keep chunk files open; truncation and removal close them first", "[data]") {
+  TempRoot root;
+  DataProvider data(root.path(), 4096);
+  REQUIRE(data.Init().ok());
+  const uint64_t file_id = 0x77;
+  auto write = [&](char c) { return data.Write(file_id, {{0, 0, 4096}}, std::string(4096, c)).ok(); };
+  auto read = [&]() {
+    std::vector<uint32_t> lengths;
+    Buffer out;
+    size_t n = 0;
+    REQUIRE(data.Read(file_id, {{0, 0, 4096}}, &lengths, &out, &n).ok());
+    return std::string(out.data(), n);
+  };
+  REQUIRE(write('a'));
+  CHECK(read() == std::string(4096, 'a'));
+  CHECK(data.TEST_kept_read_fds() == 1);
+  REQUIRE(write('b'));  // through its own descriptor: the kept one sees it
+  CHECK(read() == std::string(4096, 'b'));
+  // Truncation to 0 unlinks the chunk file and a write makes a new one at the same path.
+  REQUIRE(data.Truncate(file_id, 0).ok());
+  CHECK(data.TEST_kept_read_fds() == 0);
+  CHECK(read().empty());
+  REQUIRE(write('c'));
+  CHECK(read() == std::string(4096, 'c'));
+  REQUIRE(data.Remove(file_id).ok());
+  CHECK(data.TEST_kept_read_fds() == 0);
+  REQUIRE(write('d'));
+  CHECK(read() == std::string(4096, 'd'));
+  REQUIRE(data.Remove(file_id).ok());
+}
+
+TEST_CASE("at most kKeptReadFds chunk files stay open for reads", "[data]") {
+  TempRoot root;
+  DataProvider data(root.path(), 4096);
+  REQUIRE(data.Init().ok());
+  const size_t files = DataProvider::kKeptReadFds + 10;
+  for (uint64_t f = 1; f <= files; ++f) {
+    REQUIRE(data.Write(f, {{0, 0, 10}}, std::string(10, 'x')).ok());
+    std::vector<uint32_t> lengths;
+    Buffer out;
+    size_t n = 0;
+    REQUIRE(data.Read(f, {{0, 0, 10}}, &lengths, &out, &n).ok());
+    CHECK(n == 10);
+  }
+  CHECK(data.TEST_kept_read_fds() == DataProvider::kKeptReadFds);
+  for (uint64_t f = 1; f <= files; ++f) REQUIRE(data.Remove(f).ok());
+  CHECK(data.TEST_kept_read_fds() == 0);
+}
+
+}  // namespace gkfs

@@ -160,6 +160,7 @@ void ClientTransport::AttachSharedMemory(uint32_t daemon, const std::string& wor
   ep.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
   ep.address = reinterpret_cast<const ucp_address_t*>(worker_address.data());
   ep.err_mode = UCP_ERR_HANDLING_MODE_NONE;
+  d.shm_uid = geteuid();
   if (ucp_ep_create(local_->handle(), &ep, &d.shm_ep) != UCS_OK) {
     d.shm_ep = nullptr;  // stay on tcp
     GKFS_LOG(kInfo, "shared memory to daemon " + d.uri + " unavailable; using tcp");
@@ -364,7 +365,7 @@ void ClientTransport::Send(Call* call) {
   const void* buffer;
   size_t count;
   SetDatatype(call->iov, &p, &buffer, &count);
-  void* req = ucp_am_send_nbx(d.shm_ep != nullptr ? d.shm_ep : d.ep, rpc::kRequestAmId,
+  void* req = ucp_am_send_nbx(OverSharedMemory(d, euid_) ? d.shm_ep : d.ep, rpc::kRequestAmId,
                               call->header.data(), call->header.size(), buffer, count, &p);
   if (UCS_PTR_IS_ERR(req)) {
     Finish(call, Status::Error(EHOSTDOWN, "sending to daemon " + d.uri + " failed: " +
@@ -471,6 +472,7 @@ bool ClientTransport::AllDone(const std::vector<Call*>& calls) const {
 
 void ClientTransport::Run(const std::vector<Call*>& calls) {
   auto now = Clock::now();
+  euid_ = geteuid();  // shared memory only with the uid it was set up with (header)
   if (now - last_drain_ >= drain_after_idle_) {  // see "Restarted daemon" in the header
     poller_->Drain();
     last_drain_ = now;
@@ -478,7 +480,7 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   bool net_busy = false;  // some call goes over the network worker
   for (Call* call : calls) {
     Start(call, now);
-    net_busy |= !call->done && daemons_[call->daemon].shm_ep == nullptr;
+    net_busy |= !call->done && !OverSharedMemory(daemons_[call->daemon], euid_);
   }
   // Spin briefly before blocking: a reply on loopback or shared memory usually arrives
   // within microseconds, and arming plus epoll costs more than that. Bounded, so a slow

@@ -31,6 +31,8 @@
 //   down_recheck_ms.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -106,10 +108,14 @@ class ClientTransport {
   // Shared memory (--auto-sm): whether daemon's offer is still to be asked for, and the
   // answer. With an address, calls go over a worker-address endpoint (UCX picks shared
   // memory on one host); the tcp endpoint stays open as the liveness check, because
-  // shared-memory endpoints have no peer-failure detection.
+  // shared-memory endpoints have no peer-failure detection. REQUIRES for an address: this
+  // process's effective uid is the daemon's. A process whose effective uid changes later
+  // (a program dropping privileges) cannot map the daemon's segments or read its memory
+  // (UCX aborts the process on a failed CMA read): while its uid differs, its calls take
+  // the network endpoint.
   bool NeedsIntroduction(uint32_t daemon) const;
   void AttachSharedMemory(uint32_t daemon, const std::string& worker_address);
-  bool UsesSharedMemory(uint32_t daemon) const { return daemons_[daemon].shm_ep != nullptr; }
+  bool UsesSharedMemory(uint32_t daemon) const { return OverSharedMemory(daemons_[daemon], geteuid()); }
   // Sends every call, then progresses until all are done or it idles for timeout_ms. Each
   // call's status says how it ended (EHOSTDOWN: daemon unreachable, timed out or marked
   // down; see the failure rules above).
@@ -127,6 +133,7 @@ class ClientTransport {
     Uri parsed;
     ucp_ep_h ep = nullptr;   // sockaddr (tcp) endpoint, error mode PEER
     ucp_ep_h shm_ep = nullptr;  // worker-address endpoint, error mode NONE
+    uid_t shm_uid = 0;          // the effective uid shm_ep was made with
     bool introduced = false; // the shared-memory offer was asked for
     bool failed = false;     // set by the error callback; the eps are re-made on next use
     bool answered = false;   // a reply came over the current endpoints
@@ -142,6 +149,7 @@ class ClientTransport {
     Worker* worker = nullptr;
   };
   ClientTransport() = default;
+  static bool OverSharedMemory(const Daemon& d, uid_t euid) { return d.shm_ep != nullptr && d.shm_uid == euid; }
   // The poller over the workers there are, and the AM header size both take.
   void SetUpPolling();
   // The shared-memory worker, made on the first offer (AttachSharedMemory).
@@ -188,6 +196,7 @@ class ClientTransport {
   bool attention_ = false;  // a callback left work for Settle()
   Options options_;
   size_t max_header_ = 0;  // the largest AM header both workers take
+  uid_t euid_ = 0;         // the process's effective uid when this Run() began
 };
 
 }  // namespace gkfs::transport

@@ -5,9 +5,10 @@
 namespace gkfs::transport {
 
 Liveness::Liveness(size_t daemons, std::chrono::milliseconds recheck_after)
-    : daemons_(daemons), recheck_after_(recheck_after) {}
+    : down_(new std::atomic<bool>[daemons]()), daemons_(daemons), recheck_after_(recheck_after) {}
 
 Liveness::Verdict Liveness::Check(uint32_t daemon, Clock::time_point now) const {
+  if (!down_[daemon].load(std::memory_order_acquire)) return Verdict::kUp;
   std::lock_guard<std::mutex> l(mu_);
   const State& d = daemons_[daemon];
   if (!d.down) return Verdict::kUp;
@@ -20,11 +21,13 @@ void Liveness::MarkDown(uint32_t daemon, Clock::time_point now, const std::strin
   d.down = true;
   d.recheck_at = now + recheck_after_;
   d.why = why;
+  down_[daemon].store(true, std::memory_order_release);
 }
 
 void Liveness::MarkUp(uint32_t daemon) {
   std::lock_guard<std::mutex> l(mu_);
   daemons_[daemon] = State();
+  down_[daemon].store(false, std::memory_order_release);
 }
 
 bool Liveness::IsDown(uint32_t daemon) const {

@@ -7,11 +7,14 @@
 // it down for another `recheck_after`. Pure bookkeeping over times the caller passes in, so
 // the rule is tested without a network. Thread-safe: the transports of one client (one per
 // thread in a call, TransportPool) share it, so a daemon one thread found silent fails the
-// other threads' calls at once too.
+// other threads' calls at once too. Check() of a daemon that is up (the common case, on
+// every call) reads one atomic flag and takes no lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -49,6 +52,9 @@ class Liveness {
     Clock::time_point recheck_at;
     std::string why;
   };
+  // down_[d] mirrors daemons_[d].down: written under mu_, read without it by Check()'s
+  // fast path (a daemon marked down meanwhile is seen by the next call).
+  std::unique_ptr<std::atomic<bool>[]> down_;
   mutable std::mutex mu_;
   std::vector<State> daemons_;  // GUARDED_BY(mu_)
   std::chrono::milliseconds recheck_after_{0};

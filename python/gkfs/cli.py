@@ -405,7 +405,11 @@ def _stage(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argument
             report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
                                    args.verify, progress, share=staging.task_share(),
                                    directories=False)
-            print(STAGE_REPORT, json.dumps(dataclasses.asdict(report)), flush=True)
+            # One write(2) of the whole line: the launcher forwards every task's output through
+            # one stream, and a line written in pieces can be split by another task's output.
+            sys.stdout.flush()
+            line = f"\n{STAGE_REPORT} {json.dumps(dataclasses.asdict(report))}\n".encode()
+            os.write(sys.stdout.fileno(), line)
             return 0
         if args.launcher == "local":
             report = staging.stage(src, dst, args.paths[:-1], args.paths[-1], args.threads,
@@ -453,14 +457,20 @@ def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
         argv = MpirunLauncher(hosts, extra).command(types.SimpleNamespace(per_host=n), task)
     result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
     report, tasks = staging.StageReport(), 0
+    decoder = json.JSONDecoder()
     for line in result.stdout.splitlines():
-        if line.startswith(STAGE_REPORT + " "):
-            fields = json.loads(line[len(STAGE_REPORT) + 1:])
-            fields["errors"] = [tuple(e) for e in fields["errors"]]
-            report.add(staging.StageReport(**fields))
-            tasks += 1
-        else:
-            print(line)
+        # A report starts a line of its own (it is written with a newline before it); what
+        # follows its JSON on the same line is another task's output.
+        if not line.startswith(STAGE_REPORT + " "):
+            if line:
+                print(line)
+            continue
+        fields, end = decoder.raw_decode(line, len(STAGE_REPORT) + 1)
+        fields["errors"] = [tuple(e) for e in fields["errors"]]
+        report.add(staging.StageReport(**fields))
+        tasks += 1
+        if line[end:].strip():
+            print(line[end:])
     if result.returncode != 0 or tasks != len(hosts) * n:
         raise ClusterError(f"{args.launcher} ran {tasks} of {len(hosts) * n} stage tasks "
                            f"(exit status {result.returncode}): run the same command again "

@@ -288,11 +288,12 @@ class DaemonSettings:
         "-P", "--rpc-protocol", env="GKFS_RPC_PROTOCOL", parse=parse_protocol,
         choices=PROTOCOLS, metavar="PROTO")
     auto_sm: bool = _setting(
-        False,
-        "Offer shared memory to clients on this daemon's host (same host name, boot and "
-        "network namespace, same effective uid): they connect by the daemon's UCX worker "
-        "address (shared memory) and keep the network endpoint as their liveness check. "
-        "Clients on other hosts, or of other users, use the network (-P).",
+        True,
+        "Offer shared memory to clients on this daemon's host (on by default; --no-auto-sm "
+        "turns it off). A client with the same host name, boot and network namespace and "
+        "effective uid connects by the daemon's UCX worker address (shared memory) and "
+        "keeps the network endpoint as its liveness check; clients on other hosts, or of "
+        "other users, use the network (-P).",
         "--auto-sm", env="GKFS_AUTO_SM", parse=parse_bool)
     chunk_size: int = _setting(
         512 * 1024,

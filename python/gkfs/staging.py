@@ -58,6 +58,12 @@ class LocalTree:
 
     makedirs = staticmethod(lambda path: os.makedirs(path, exist_ok=True))
     rename = staticmethod(os.replace)
+
+    def discard(self, path: str) -> None:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
     readlink = staticmethod(os.readlink)
     link = staticmethod(os.link)
     remove = staticmethod(os.remove)
@@ -108,6 +114,12 @@ class GkfsTree:
 
     def rename(self, src: str, dst: str) -> None:
         self.client.rename(src, dst)
+
+    def discard(self, path: str) -> None:
+        try:
+            self.client.remove(path)
+        except FileNotFoundError:
+            pass
 
     def readlink(self, path: str) -> str:
         return self.client.readlink(path)
@@ -302,13 +314,15 @@ def _stage_file(src_tree: Any, dst_tree: Any, item: _Item, verify: bool) -> tupl
     if not _stat.S_ISREG(st.st_mode):
         raise OSError(95, f"not a regular file, directory or link: {item.src}")
     old = dst_tree.lstat(item.dst)
+    temp = _temp_name(item.dst)
     if (old is not None and _stat.S_ISREG(old.st_mode) and old.st_size == st.st_size
             and old.st_mtime_ns == st.st_mtime_ns):
-        if not verify:
-            return False, False
-        if _sha256(src_tree, item.src) == _sha256(dst_tree, item.dst):
-            return False, True
-    temp = _temp_name(item.dst)
+        same = not verify or _sha256(src_tree, item.src) == _sha256(dst_tree, item.dst)
+        if same:
+            # A stage killed inside a rename between two daemons (the new entry is put
+            # before the old one goes) left the file under its temporary name too.
+            dst_tree.discard(temp)
+            return False, verify
     digest = hashlib.sha256()
     with src_tree.open(item.src, "rb") as fin, dst_tree.open(temp, "wb") as fout:
         while True:
