@@ -23,6 +23,10 @@ writers are C processes (bench/fwd_driver.c) under the preload library, forwardi
   The same comparison runs again on a second stand-in (bench/pfs_standin.c, FUSE; root
   only) whose cost is per operation and serialised per PFS server, as small writes to one
   stripe are on a PFS server.
+* A host mapped ``direct`` (``mapped-direct``: 4 writers through the preload library, whose
+  client works on the PFS directory itself; the I/O node must see none of their requests)
+  against the same writers without gkfs (``direct``), on local disk, 4 KiB writes: the cost
+  of the direct route per write.
 
 Each round checks every byte the writers left in the PFS directory. The run's numbers and
 ratios go to ``forwarding.md`` and ``forwarding.json`` in the run's results directory (that
@@ -70,6 +74,11 @@ DIRECT = {"layout": "shared", "pfs": "sync",
           "count": {False: 100, True: 30},
           "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16",
                          "py:TO+target_concurrency=1", "py:TO-agg+target_concurrency=1"]}
+# A host mapped `direct` (no I/O node: the preload's client works on the PFS directory itself)
+# against the same writers without gkfs: what the direct route costs per write.
+MAPPED_DIRECT = {"writers": 4, "layout": "fpp", "io_threads": 1, "pfs": "disk",
+                 "count": {False: 2000, True: 400},
+                 "schedulers": ["direct", "mapped-direct", "cxx:1"]}
 PFS_KINDS = {"disk": "local disk (ext4, page cache: ~10 µs per PFS operation)",
              "sync": "ext4 on a loop device mounted -o sync (milliseconds per PFS operation, "
                      "whatever its size, like a parallel file system's small-write round trip; "
@@ -91,15 +100,17 @@ class IoNode:
     """One I/O-node daemon process with a given scheduler, over a fresh PFS directory below
     pfs_base."""
 
-    def __init__(self, base: Path, pfs_base: Path, scheduler: str, io_threads: int) -> None:
+    def __init__(self, base: Path, pfs_base: Path, scheduler: str, io_threads: int,
+                 direct: bool = False) -> None:
         tag = f"{scheduler.replace(':', '-')}-{uuid.uuid4().hex[:6]}"
+        self.direct = direct  # the writers' host is mapped direct: they never send to it
         self.dir = base / tag
         self.dir.mkdir()
         self.pfs = pfs_base / f"pfs-{tag}"
         self.pfs.mkdir()
         self.hosts_file = self.dir / "hosts.txt"
         self.map = self.dir / "map"
-        self.map.write_text("bench-host 0\n")
+        self.map.write_text("bench-host direct\n" if direct else "bench-host 0\n")
         self.log = open(self.dir / "io_node.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "fwd_io_node.py"), "--scheduler", scheduler,
@@ -205,7 +216,7 @@ def one_round(node: IoNode | DirectPfs, driver: str, writers: int, count: int,
     requests = sum(r["requests"] for r in reports)
     merged = after["merged"] - before["merged"]
     if not isinstance(node, DirectPfs):
-        assert after["requests"] - before["requests"] == requests
+        assert after["requests"] - before["requests"] == (0 if node.direct else requests)
     return {"seconds": seconds, "requests_per_s": requests / seconds,
             "bytes_per_s": sum(r["bytes"] for r in reports) / seconds,
             "merged_fraction": merged / requests,
@@ -295,8 +306,12 @@ def settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 def measure(benchmark: Any, base: Path, pfs_base: Path, driver: str, settings: dict[str, Any],
             kind: str, config: dict[str, Any], scheduler: str) -> None:
-    node = DirectPfs(base, pfs_base) if scheduler == "direct" else \
-        IoNode(base, pfs_base, scheduler, config["io_threads"])
+    if scheduler == "direct":
+        node: IoNode | DirectPfs = DirectPfs(base, pfs_base)
+    elif scheduler == "mapped-direct":
+        node = IoNode(base, pfs_base, "py:NOOP", config["io_threads"], direct=True)
+    else:
+        node = IoNode(base, pfs_base, scheduler, config["io_threads"])
     count = config["count"][settings["quick"]]
     xfer = config.get("xfer", XFER)
     rounds: list[dict[str, Any]] = []
@@ -342,6 +357,11 @@ def test_forwarding_against_direct_access(request, benchmark, base, driver, sett
                  io_threads=request.config.getoption("--fwd-io-threads")), scheduler)
 
 
+@pytest.mark.parametrize("scheduler", MAPPED_DIRECT["schedulers"])
+def test_mapped_direct_against_direct_access(benchmark, base, driver, settings, scheduler):
+    measure(benchmark, base, base, driver, settings, "mapped-direct", MAPPED_DIRECT, scheduler)
+
+
 def direct_kind(pfs: str, writers: int, xfer: int) -> str:
     return f"direct-{pfs}-{writers}-{xfer // 1024}k"
 
@@ -366,6 +386,10 @@ def ratios() -> list[dict[str, Any]]:
             "bytes_per_s", "cxx:16", "cxx:1")
         add(f"merging through Python / through C++ ({pfs}): bytes/s", kind, "bytes_per_s",
             "py:TO-agg", "cxx:16")
+    add("host mapped direct (preload, direct route) / writers without gkfs: requests/s",
+        "mapped-direct", "requests_per_s", "mapped-direct", "direct")
+    add("host mapped direct / the same host through an I/O node (cxx:1): requests/s",
+        "mapped-direct", "requests_per_s", "mapped-direct", "cxx:1")
     for pfs in ("sync", "latency"):
         for xfer in DIRECT_XFERS:
             for writers in (8, 16):

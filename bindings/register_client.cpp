@@ -211,7 +211,8 @@ void RegisterValueTypes(py::module_& m) {
       .def_readonly("rootdir", &FsConfig::rootdir)
       .def_readonly("protocol_version", &FsConfig::protocol_version)
       .def_readonly("num_daemons", &FsConfig::num_daemons)
-      .def_readonly("device_id", &FsConfig::device_id);
+      .def_readonly("device_id", &FsConfig::device_id)
+      .def_readonly("pfs_dir", &FsConfig::pfs_dir);
 
   py::class_<FsStats>(m, "FsStats", "statfs(2) of the whole file system (sums over daemons).")
       .def_readonly("block_size", &FsStats::block_size)

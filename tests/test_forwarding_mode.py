@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gkfs import _core
+from gkfs.forwarding.mapfile import DIRECT
 from gkfs.forwarding.scheduling import SchedulerHost
 from gkfs.forwarding.scheduling.config import load_config
 
@@ -276,10 +277,10 @@ def test_both_modes_give_the_same_answers_in_the_same_order(tmp_path):
     """The one client over the one handler table: the same calls by an unprivileged caller
     get the same errno from a daemon in normal mode as from an I/O node over a PFS."""
     answers = {}
-    for mode, algorithm in (("normal", None), ("forwarding", "NOOP")):
+    for mode, algorithm in (("normal", None), ("forwarding", "NOOP"), ("direct", "NOOP")):
         nodes = IoNodes(tmp_path / mode, 1, algorithm)
         try:
-            root, c = permission_tree(nodes)
+            root, c = permission_tree(nodes, direct=mode == "direct")
             root.mkdir("/sticky", 0o1777)
             root.create("/sticky/roots", 0o666)
             root.mkdir("/open/a", 0o777)
@@ -321,6 +322,7 @@ def test_both_modes_give_the_same_answers_in_the_same_order(tmp_path):
         finally:
             nodes.stop()
     assert answers["forwarding"] == answers["normal"]
+    assert answers["direct"] == answers["normal"]
     assert [answer for _, answer in answers["normal"]] == [
         "EACCES", "ENOENT", "ENOTDIR", "ok", "EEXIST", "ENOTEMPTY", "ENOTDIR", "EACCES", "EISDIR",
         "EACCES", "ENOENT", "ENOENT", "ENOTDIR", "EISDIR", "EACCES", "EACCES", "EACCES", "EPERM",
@@ -367,11 +369,12 @@ def test_each_operation_costs_the_round_trips_it_did_before_the_client_was_one(i
     assert cost(lambda: c.rename("/f", "/h")) == {"Stat": 2, "FwdRename": 1}
 
 
-def permission_tree(io_nodes):
-    """/locked (root's, 0755, holding file and sub/) and /open (0777) on I/O node 0; the
-    clients of root (no checks) and of nobody (checked as uid and gid 65534)."""
+def permission_tree(io_nodes, direct=False):
+    """/locked (root's, 0755, holding file and sub/) and /open (0777) on I/O node 0 (direct:
+    on the PFS, through the client's direct route); the clients of root (no checks) and of
+    nobody (checked as uid and gid 65534)."""
     if io_nodes.map:
-        io_nodes.remap("cn1 0\n")
+        io_nodes.remap("cn1 direct\n" if direct else "cn1 0\n")
     root = io_nodes.client("cn1", app_id=1)
     root.mkdir("/locked", 0o755)
     root.mkdir("/locked/sub", 0o755)
@@ -466,3 +469,100 @@ def test_the_arbiter_moves_a_job_while_it_writes_and_no_byte_is_lost(io_nodes, t
     on = [sum(a["writes"] for a in observer.io_node_statistics(n)["apps"] if a["app_id"] == 2)
           for n in (0, 1)]
     assert on[0] > 0 and on[1] > 0 and sum(on) == blocks
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_a_host_mapped_direct_works_on_the_pfs_in_the_client(io_nodes):
+    """`host direct`: the client runs every operation on the I/O nodes' PFS directory itself
+    (learnt from their fs_config reply); the I/O nodes answer none of them."""
+    io_nodes.remap("cn1 direct\ncn2 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    assert c.config.pfs_dir == str(io_nodes.pfs)
+    before = [requests_by_verb(c, n) for n in (0, 1)]
+    c.mkdir("/d", 0o755)
+    md = c.create("/d/f", 0o644)
+    c.write("/d/f", md.file_id, 0, b"direct" * 1000)
+    c.write("/d/f", md.file_id, 6000, b"!")
+    assert c.read("/d/f", md.file_id, 0, 10000) == b"direct" * 1000 + b"!"
+    assert c.stat("/d/f").size == 6001
+    c.fsync("/d/f", md.file_id)
+    c.rename("/d/f", "/d/g")
+    assert [name for name, *_ in c.readdir("/d")] == ["g"]
+    assert (io_nodes.pfs / "d" / "g").read_bytes() == b"direct" * 1000 + b"!"
+    with pytest.raises(FileNotFoundError):
+        c.stat("/d/f")
+    c.remove("/d/g")
+    c.rmdir("/d")
+    assert list(io_nodes.pfs.iterdir()) == []
+    after = [requests_by_verb(c, n) for n in (0, 1)]
+    for b, a in zip(before, after):
+        a.pop("Metrics", None), b.pop("Metrics", None)
+        assert a == b, "a direct host sent requests to an I/O node"
+    # a host on an I/O node is served by it as before, and sees what the direct host wrote
+    other = io_nodes.client("cn2", app_id=2)
+    shared = c.create("/shared", 0o644)
+    c.write("/shared", shared.file_id, 0, b"from direct")
+    assert other.read("/shared", other.stat("/shared").file_id, 0, 100) == b"from direct"
+    assert requests_by_verb(other, 0).get("FwdRead", 0) == 1
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_a_malformed_direct_line_names_file_and_line(io_nodes):
+    io_nodes.remap("cn2 0\ncn1 Direct\n")
+    with pytest.raises(OSError) as err:
+        io_nodes.client("cn1", app_id=1)
+    assert io_nodes.map in str(err.value) and "line 2" in str(err.value)
+    assert "expected 'hostname io_node_index' or 'hostname direct'" in str(err.value)
+    io_nodes.remap("cn1 direct extra\n")
+    with pytest.raises(OSError, match="line 1"):
+        io_nodes.client("cn1", app_id=1)
+
+
+@pytest.mark.parametrize("io_nodes", ["TO-agg"], indirect=True)
+def test_the_arbiter_moves_a_job_to_direct_while_it_writes_and_no_byte_is_lost(io_nodes, tmp_path):
+    """Job b writes through I/O node 0; job a starts and, worth more on the one I/O node,
+    takes it: b's declared direct bandwidth (point 0) makes the arbiter map it direct while it
+    writes. Writes the I/O node acknowledged are on the PFS before the direct route reads."""
+    from gkfs.forwarding import stats
+    from gkfs.forwarding.arbiter import Arbiter
+
+    jobs = tmp_path / "jobs.toml"
+    # Declared in bytes/s, as the arbiter measures: a gains more from the I/O node than b,
+    # whatever b is measured at, and b declares its direct bandwidth.
+    b_job = '[[job]]\nname = "b"\nhosts = "cn2"\napp_id = 2\nbandwidth = { 0 = 1e11, 1 = 2e11 }\n'
+    jobs.write_text(b_job)
+    observer = _core.Client(io_nodes.hosts, timeout_ms=30000)
+    arbiter = Arbiter(str(jobs), io_nodes.map, 1, lambda: stats.collect(observer))
+    assert arbiter.step().mapping == {"cn2": 0}
+    writer = io_nodes.client("cn2", app_id=2)
+    writer.create("/moving", 0o644)
+    file_id = writer.stat("/moving").file_id
+    block, blocks = 4096, 200
+    started = threading.Event()
+    mismatches = []
+
+    def write_all():
+        for i in range(blocks):
+            data = i.to_bytes(4, "little") * (block // 4)
+            writer.write("/moving", file_id, i * block, data)
+            if writer.read("/moving", file_id, i * block, block) != data:  # over either route
+                mismatches.append(i)
+            if i == 20:
+                started.set()
+            threading.Event().wait(0.005)
+
+    thread = threading.Thread(target=write_all)
+    thread.start()
+    assert started.wait(60)
+    jobs.write_text('[[job]]\nname = "a"\nhosts = "cn1"\napp_id = 1\nbandwidth = { 1 = 1e12 }\n'
+                    + b_job)  # a starts
+    moved = arbiter.step()
+    assert moved.describe() == "a 1, b direct" and moved.mapping == {"cn1": 0, "cn2": DIRECT}
+    thread.join(120)
+    expected = b"".join(i.to_bytes(4, "little") * (block // 4) for i in range(blocks))
+    assert (io_nodes.pfs / "moving").read_bytes() == expected  # every byte, on the PFS
+    assert writer.read("/moving", file_id, 0, len(expected)) == expected  # read direct
+    assert mismatches == []
+    through_io_node = sum(a["writes"] for a in observer.io_node_statistics(0)["apps"]
+                          if a["app_id"] == 2)
+    assert 20 < through_io_node < blocks  # the rest went direct

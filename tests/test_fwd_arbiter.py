@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from gkfs.forwarding.arbiter import Arbiter, allocate_shared
-from gkfs.forwarding.jobs import Job, JobsError
-from gkfs.forwarding.mapfile import read_map
+from gkfs.forwarding.jobs import Job, JobsError, read_jobs
+from gkfs.forwarding.mapfile import DIRECT, read_map
 
 
 def job(name, hosts, app_id=None, **curve):
@@ -83,3 +83,59 @@ def test_jobs_that_start_and_stop_are_reallocated_and_the_map_rewritten_only_on_
     with pytest.raises(JobsError, match="no \\[\\[job\\]\\] tables"):
         arbiter.step()
     assert read_map(str(map_path)).entries == {"c1": 0, "c2": 1}
+
+
+def test_a_declared_point_0_values_going_direct():
+    # Two I/O nodes, three jobs: "c" declares its direct bandwidth (point 0) and, gaining
+    # least from an I/O node, goes direct instead of sharing one.
+    jobs = [job("a", ["a1", "a2"], k1=4.0), job("b", ["b1", "b2"], k1=4.0),
+            job("c", ["c1", "c2"], k0=3.0, k1=3.5)]
+    got = allocate_shared(jobs, {j.name: j.curve for j in jobs}, 2)
+    assert got.counts == {"a": 1, "b": 1, "c": 0} and got.direct == {"c"}
+    assert got.values["c"] == 3.0
+    assert got.mapping == {"a1": 0, "a2": 0, "b1": 1, "b2": 1, "c1": DIRECT, "c2": DIRECT}
+    assert got.describe() == "a 1, b 1, c direct"
+    # Without the point, c shares (worth nothing to the knapsack) as before.
+    jobs[2] = job("c", ["c1", "c2"], k1=3.5)
+    shared = allocate_shared(jobs, {j.name: j.curve for j in jobs}, 2)
+    assert shared.direct == frozenset() and "shared" in shared.describe()
+    # Direct may beat an I/O node outright: then the job gets none even when one is free.
+    alone = allocate_shared([job("d", ["d1"], k0=9.0, k1=2.0)], {"d": {0: 9.0, 1: 2.0}}, 2)
+    assert alone.counts == {"d": 0} and alone.mapping == {"d1": DIRECT}
+
+
+def test_jobs_that_start_and_stop_move_between_direct_and_io_nodes(tmp_path):
+    jobs_path, map_path = tmp_path / "jobs.toml", tmp_path / "map"
+
+    def running(*names):
+        jobs_path.write_text("".join(
+            f'[[job]]\nname = "{n}"\nhosts = "{n}[1-2]"\napp_id = {i}\n'
+            f'bandwidth = {{ 0 = {1.0 if n == "c" else 0.5}, 1 = 4.0 }}\n'
+            for i, n in enumerate(names, 1)))
+
+    arbiter = Arbiter(str(jobs_path), str(map_path), 2, lambda: {"time": 0.0, "apps": []})
+    running("c")
+    assert arbiter.step().counts == {"c": 2}
+    assert read_map(str(map_path)).entries == {"c1": 0, "c2": 1}
+    running("a", "b", "c")  # a and b start: c is worth least on an I/O node and goes direct
+    assert arbiter.step().describe() == "a 1, b 1, c direct"
+    assert read_map(str(map_path)).entries == {"a1": 0, "a2": 0, "b1": 1, "b2": 1,
+                                               "c1": DIRECT, "c2": DIRECT}
+    assert "c1 direct" in map_path.read_text()
+    running("c")  # they stop: c is back on the I/O nodes
+    assert arbiter.step().counts == {"c": 2}
+    assert read_map(str(map_path)).entries == {"c1": 0, "c2": 1}
+
+
+@pytest.mark.parametrize("curve,message", [
+    ("{ -1 = 2.0 }", "'-1' is not a number of I/O nodes (an integer >= 0; 0: direct)"),
+    ("{ x = 2.0 }", "'x' is not a number of I/O nodes"),
+])
+def test_a_bad_curve_point_names_the_file_and_job(tmp_path, curve, message):
+    path = tmp_path / "jobs.toml"
+    path.write_text(f'[[job]]\nname = "j"\nhosts = "cn1"\nbandwidth = {curve}\n')
+    with pytest.raises(JobsError) as info:
+        read_jobs(str(path))
+    assert str(path) in str(info.value) and message in str(info.value)
+    path.write_text('[[job]]\nname = "j"\nhosts = "cn1"\nbandwidth = { 0 = 2.0 }\n')
+    assert read_jobs(str(path))[0].curve == {0: 2.0}

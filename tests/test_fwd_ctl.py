@@ -110,6 +110,27 @@ def test_run_forwards_to_the_mapped_io_node_and_stats_show_it(fwd_fs):
 
 
 @needs_forwarding
+def test_run_on_a_host_mapped_direct_works_on_the_pfs_without_the_io_nodes(fwd_fs):
+    """Unmodified programs through the preload library on a host the map sends `direct`: the
+    files are the PFS's, and the I/O nodes see none of the requests."""
+    write_map(str(fwd_fs.map), {"cn1": 0, "cn2": 1, "cn3": -1})  # -1: mapfile.DIRECT
+    assert "cn3 direct" in fwd_fs.map.read_text()
+    mnt = fwd_fs.mountdir
+    result = fwd_fs.ctl("run", "--forwarding-map", str(fwd_fs.map), "--client-hostname", "cn3",
+                        "--app-id", "43", "--", "sh", "-c",
+                        f"mkdir {mnt}/d && printf direct > {mnt}/d/a && "
+                        f"dd if=/dev/zero of={mnt}/d/z bs=4096 count=8 status=none && "
+                        f"mv {mnt}/d/a {mnt}/d/b && cat {mnt}/d/b && ls {mnt}/d && "
+                        f"rm {mnt}/d/z && sync")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "directb\nz\n"
+    assert (fwd_fs.pfs / "d" / "b").read_bytes() == b"direct"
+    assert sorted(p.name for p in (fwd_fs.pfs / "d").iterdir()) == ["b"]
+    report = json.loads(fwd_fs.ctl("stats", "--json").stdout)
+    assert [node["requests"] for node in report["io_nodes"]] == [0, 0]
+
+
+@needs_forwarding
 def test_app_id_falls_back_to_the_slurm_job_id(fwd_fs):
     env = dict(os.environ, SLURM_JOB_ID="7001", LIBGKFS_HOSTNAME="cn1",
                LIBGKFS_FORWARDING_MAP_FILE=str(fwd_fs.map))

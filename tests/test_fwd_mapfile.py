@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gkfs.forwarding.mapfile import MapError, MapWatcher, parse_map, read_map, write_map
+from gkfs.forwarding.mapfile import DIRECT, MapError, MapWatcher, parse_map, read_map, write_map
 
 GEKKOFWD_EXAMPLE = """\
 # 4 compute hosts on 2 I/O nodes
@@ -31,10 +31,12 @@ def test_gekkofwd_example_is_read():
 
 
 @pytest.mark.parametrize("text,line,message", [
-    ("cn1 0\ncn2\n", 2, "expected 'hostname io_node_index', got 'cn2'"),
+    ("cn1 0\ncn2\n", 2, "expected 'hostname io_node_index' or 'hostname direct', got 'cn2'"),
     ("cn1 0 extra\n", 1, "expected 'hostname io_node_index'"),
-    ("\n\ncn1 one\n", 3, "I/O node index of cn1 must be an integer >= 0, got 'one'"),
-    ("cn1 -1\n", 1, "must be an integer >= 0, got '-1'"),
+    ("\n\ncn1 one\n", 3, "I/O node index of cn1 must be an integer >= 0 or 'direct', got 'one'"),
+    ("cn1 -1\n", 1, "must be an integer >= 0 or 'direct', got '-1'"),
+    ("cn1 Direct\n", 1, "got 'Direct'"),
+    ("cn1 direct 0\n", 1, "expected 'hostname io_node_index' or 'hostname direct'"),
     ("cn1 1.5\n", 1, "got '1.5'"),
     ("cn1 0\n# c\ncn1 1\n", 3, "cn1 is mapped twice (first at line 1)"),
 ])
@@ -43,6 +45,20 @@ def test_parse_errors_name_file_and_line(text, line, message):
         parse_map(text, "/shared/map.txt")
     assert str(info.value).startswith(f"/shared/map.txt:{line}: ")
     assert message in str(info.value)
+
+
+def test_direct_lines_need_no_io_node_and_round_trip(tmp_path):
+    forwarding_map = parse_map("cn1 direct\ncn2 1  # on an I/O node\ncn3\tdirect\n", "map.txt")
+    assert dict(forwarding_map.entries) == {"cn1": DIRECT, "cn2": 1, "cn3": DIRECT}
+    assert forwarding_map.io_nodes_used() == 2
+    forwarding_map.check_io_nodes(2)
+    only_direct = parse_map("cn1 direct\n")
+    assert only_direct.io_nodes_used() == 0
+    only_direct.check_io_nodes(0)
+    path = tmp_path / "map.txt"
+    write_map(str(path), {"cn1": DIRECT, "cn2": 0})
+    assert path.read_text() == "cn1 direct\ncn2 0\n"
+    assert dict(read_map(str(path)).entries) == {"cn1": DIRECT, "cn2": 0}
 
 
 def test_indices_are_checked_against_the_io_nodes():

@@ -14,6 +14,7 @@ from conftest import gkfs_ctl
 from gkfs import cli
 from gkfs.forwarding import hostlist, jobs, policies
 from gkfs.forwarding.jobs import Job, JobsError
+from gkfs.forwarding.mapfile import DIRECT
 from gkfs.forwarding.mapfile import read_map
 from gkfs.forwarding.policies import AllocationRequest, PolicyError, knapsack
 
@@ -129,6 +130,20 @@ def test_arbitration_ignores_counts_beyond_a_jobs_hosts():
     assert policies.Arbitration().choose(request([], 8, [job])) == (1.0, [1])
 
 
+def test_arbitration_maps_a_job_direct_where_its_declared_point_0_is_worth_more():
+    jobs = (Job("big", ("cn1", "cn2"), {1: 3.0, 2: 5.0}),
+            Job("small", ("cn3", "cn4"), {0: 1.5, 1: 2.0}))
+    policy = policies.Arbitration()
+    req = request([], 2, jobs)
+    assert policy.choose(req) == (pytest.approx(6.5), [2, 0])
+    mapping = policies.allocate(policy, req)
+    assert mapping == {"cn1": 0, "cn2": 1, "cn3": DIRECT, "cn4": DIRECT}
+    assert policy.comments(req, mapping)[1] == "job small: direct, bandwidth 1.5"
+    # without the point the small job needs an I/O node of its own, as before
+    no_point = (jobs[0], Job("small", ("cn3", "cn4"), {1: 2.0}))
+    assert policy.choose(request([], 2, no_point)) == (pytest.approx(5.0), [1, 1])
+
+
 def test_arbitration_needs_jobs_and_enough_io_nodes():
     with pytest.raises(PolicyError, match="needs a jobs file"):
         policies.allocate(policies.Arbitration(), request(["cn1"], 1))
@@ -160,7 +175,7 @@ def test_jobs_file_declared_and_measured(tmp_path):
     ('[[job]]\nname = "a"\nhost = "cn1"\n', "job 'a' (#1): unknown key(s) ['host']"),
     ('[[job]]\nhosts = 3\n', "job 'job1' (#1): hosts must be"),
     ('[[job]]\nhosts = "cn[1-"\n', "hosts: unbalanced"),
-    ('[[job]]\nhosts = "a"\nbandwidth = { 0 = 1.0 }\n', "'0' is not a number of I/O nodes"),
+    ('[[job]]\nhosts = "a"\nbandwidth = { -2 = 1.0 }\n', "'-2' is not a number of I/O nodes"),
     ('[[job]]\nhosts = "a"\nbandwidth = { x = 1.0 }\n', "'x' is not a number of I/O nodes"),
     ('[[job]]\nhosts = "a"\nbandwidth = { 1 = "fast" }\n', "bandwidth.1: bandwidth must be"),
     ('[[job]]\nhosts = "a"\nbandwidth_file = "none.csv"\n', "bandwidth_file: cannot read"),

@@ -119,6 +119,7 @@ Status ClientImpl::FetchConfig() {
     config_.auto_sm = r.auto_sm;
     config_.device_id = FileSystemDevice(r.mountdir);
     config_.session_lease_ms = r.session_lease_ms;
+    config_.pfs_dir = r.pfs_dir;
     if (r.auto_sm) ApplyIntroduction(*t, i, call);
     return Status::OK();
   }
@@ -142,7 +143,23 @@ void ClientImpl::RunCalls(const std::vector<Call*>& calls) {
   RunCallsOn(*t, calls);
 }
 
-void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& calls) {
+void ClientImpl::RunCallsOn(transport::ClientTransport& t, const std::vector<Call*>& all) {
+  // Calls of the direct route run here, in this thread; the rest go out together. A host
+  // on an I/O node (or normal mode) pays one comparison per call, no copy.
+  bool any_direct = false;
+  for (const Call* c : all) any_direct |= c->daemon == Routing::kDirect;
+  std::vector<Call*> remote;
+  if (any_direct) {
+    for (Call* c : all) {
+      if (c->daemon == Routing::kDirect) {
+        direct_.Run(config_.pfs_dir, c);
+      } else {
+        remote.push_back(c);
+      }
+    }
+    if (remote.empty()) return;
+  }
+  const std::vector<Call*>& calls = any_direct ? remote : all;
   // Once every daemon a call needs was asked (all but the first calls), nothing is allocated.
   bool ask = false;
   for (Call* c : calls) ask |= config_.auto_sm && t.NeedsIntroduction(c->daemon);

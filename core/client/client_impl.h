@@ -9,13 +9,15 @@
 // costs a second hop; data operations send one request per target daemon (all in flight at
 // once) and the size grows after the bytes are written. In forwarding mode every request
 // goes to the I/O node, whose store knows files by path (Routing::by_path); the operations,
-// their checks and their errno order are the same code.
+// their checks and their errno order are the same code. A host mapped `direct` runs them on
+// the PFS directory in this process (DirectPfs), through the I/O node's handler table.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "client/direct.h"
 #include "client/routing.h"
 #include "client/session_leases.h"
 #include "common/chunk.h"
@@ -229,6 +231,7 @@ class ClientImpl : public Client {
   FsConfig config_;
   transport::TransportPool transports_;
   const Credentials* credentials_ = nullptr;                // not owned; may be null
+  DirectPfs direct_;                                        // calls to Routing::kDirect
   std::unique_ptr<SessionLeases> leases_;  // null: the caller renews; destroyed first
 };
 

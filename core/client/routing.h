@@ -6,7 +6,9 @@
 //     id's top 16 bits), chunk i of file F on H(F, i) mod N; a listing asks every daemon.
 //   IoNodeRouting (forwarding mode, GekkoFWD): everything goes to the I/O node the map
 //     names for this host, re-read while the process runs; the I/O node's store is the PFS,
-//     which knows files by name and keeps their data whole.
+//     which knows files by name and keeps their data whole. A host the map sends `direct`
+//     gets kDirect: the client runs the operation on the PFS directory itself (direct.h),
+//     through the same handler table and PFS namespace as an I/O node.
 //
 // Thread-safe: any thread may ask at any time. IoNodeRouting's lookup is one atomic load
 // unless the map's poll interval passed (then one thread re-checks the file).
@@ -26,6 +28,8 @@ namespace gkfs {
 
 class Routing {
  public:
+  // The "daemon" of an operation the client runs on the PFS itself (a host mapped direct).
+  static constexpr uint32_t kDirect = kDirectIoNode;
   virtual ~Routing() = default;
   // The daemon that holds path's directory entry.
   virtual uint32_t EntryOwner(const std::string& path) = 0;
@@ -73,7 +77,8 @@ class IoNodeRouting : public Routing {
   std::vector<uint32_t> Sharers() override { return {IoNode()}; }
   uint32_t sharer_count() const override { return 1; }
   bool by_path() const override { return true; }
-  // The I/O node of the next operation. An operation already sent finishes where it went.
+  // The I/O node of the next operation (kDirect: none). An operation already sent finishes
+  // where it went.
   uint32_t IoNode();
 
  private:

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -25,8 +26,13 @@ Status ParseForwardingMap(const std::string& path, std::map<std::string, uint32_
     char* end = nullptr;
     unsigned long value = (words >> index) ? strtoul(index.c_str(), &end, 10) : 0;
     std::string where = "forwarding map '" + path + "' line " + std::to_string(lineno) + ": ";
-    if (index.empty() || *end != '\0' || (words >> extra)) {
-      return Status::Error(EINVAL, where + "expected 'hostname io_node_index', got '" + line + "'");
+    bool direct = index == "direct";
+    if (direct) value = kDirectIoNode;
+    if (index.empty() || (!direct && (*end != '\0' || !isdigit(static_cast<unsigned char>(index[0])) ||
+                                      value >= kDirectIoNode)) ||
+        (words >> extra)) {
+      return Status::Error(EINVAL, where + "expected 'hostname io_node_index' or 'hostname direct', got '" +
+                                       line + "'");
     }
     if (!map->emplace(host, static_cast<uint32_t>(value)).second) {
       return Status::Error(EINVAL, where + "host '" + host + "' is listed twice");
@@ -45,7 +51,7 @@ Status ForwardingMap::Load() {
   if (it == map.end()) {
     return Status::Error(EINVAL, "forwarding map '" + path_ + "' has no line for host '" + host_ + "'");
   }
-  if (it->second >= num_daemons_) {
+  if (it->second != kDirectIoNode && it->second >= num_daemons_) {
     return Status::Error(EINVAL, "forwarding map '" + path_ + "' sends host '" + host_ + "' to I/O node " +
                                      std::to_string(it->second) + ", but the hosts file lists " +
                                      std::to_string(num_daemons_) + " daemons");

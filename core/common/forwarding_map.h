@@ -1,6 +1,8 @@
 // The forwarding map (GekkoFWD format): which I/O node serves each compute host.
 //   line := hostname io_node_index        index into the daemons of the hosts file sorted by
 //                                         (host name, uri), as GekkoFS orders them
+//         | hostname "direct"             no I/O node: the host's client works on the PFS
+//                                         directory itself (kDirectIoNode)
 // Blank lines are ignored; '#' starts a comment, on a line of its own or after an entry. Writers replace the file atomically
 // (write, then rename); ForwardingMap::Refresh notices the change.
 #pragma once
@@ -8,12 +10,16 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 
 #include "gkfs/status.h"
 
 namespace gkfs {
+
+// The index a `direct` line stands for (no daemon has it).
+constexpr uint32_t kDirectIoNode = UINT32_MAX;
 
 // EINVAL naming the file and line for a malformed line or a duplicate host.
 Status ParseForwardingMap(const std::string& path, std::map<std::string, uint32_t>* map);
@@ -26,7 +32,8 @@ class ForwardingMap {
   // Re-reads the file if it changed (checked at most every poll interval, so no call
   // pays more than a stat(2) now and then). A broken new version keeps the old mapping and
   // is logged once. The host's line is found by its short name (up to the first '.'), else
-  // by the full name. ENOENT/EINVAL (naming the file) only if no valid version was ever read.
+  // by the full name. *index is kDirectIoNode for a `direct` line. ENOENT/EINVAL (naming the
+  // file) only if no valid version was ever read.
   Status IoNode(uint32_t* index);
   const std::string& path() const { return path_; }
   // Until then IoNode() answers without looking at the file (the poll interval).

@@ -27,6 +27,7 @@ void HandleFsConfig(Providers& p, const Request& req, Response* out) {
   if (p.auto_sm) r.worker_address = p.worker_address;
   r.uid = geteuid();
   r.session_lease_ms = static_cast<uint32_t>(p.metadata->session_lease_ms());
+  if (p.forwarding != nullptr) r.pfs_dir = p.storage_dir;
   out->body = rpc::EncodeBody(r);
 }
 

@@ -22,6 +22,7 @@ void FsConfigReply::Encode(Encoder& e) const {
   e.Str(worker_address);
   e.U32(uid);
   e.U32(session_lease_ms);
+  e.Str(pfs_dir);
 }
 void FsConfigReply::Decode(Decoder& d) {
   chunk_size = d.U64();
@@ -33,6 +34,7 @@ void FsConfigReply::Decode(Decoder& d) {
   worker_address = d.Str(6000);
   uid = d.U32();
   session_lease_ms = d.U32();
+  pfs_dir = d.Str(PATH_MAX);
 }
 
 void HealthReply::Encode(Encoder& e) const {

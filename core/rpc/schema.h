@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 7;
+constexpr uint32_t kProtocolVersion = 8;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -102,7 +102,7 @@ struct Piece {
 // ---- requests and replies. Each Encode/Decode pair follows the grammar above it. ----
 
 // (empty) -> chunk_size:u64 mountdir:str rootdir:str protocol_version:u32
-//             auto_sm:u8 host_id:str worker_address:str uid:u32 session_lease_ms:u32
+//             auto_sm:u8 host_id:str worker_address:str uid:u32 session_lease_ms:u32 pfs_dir:str
 struct FsConfigReply {
   uint64_t chunk_size = 0;
   std::string mountdir, rootdir;
@@ -116,6 +116,7 @@ struct FsConfigReply {
   // How long the daemon keeps a client session's counted opens without hearing from it
   // (Renew); clients renew at a third of it.
   uint32_t session_lease_ms = 0;
+  std::string pfs_dir;          // an I/O node's --pfs-dir (what a host mapped `direct` uses); else ""
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

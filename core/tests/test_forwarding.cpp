@@ -290,5 +290,15 @@ TEST_CASE("the map parser takes GekkoFWD's lines with comments anywhere, as the 
   { std::ofstream(path) << "node-1 0\nnode-1 1 # again\n"; }
   s = ParseForwardingMap(path, &map);
   CHECK(s.message().find("line 2: host 'node-1' is listed twice") != std::string::npos);
+  { std::ofstream(path) << "node-1 direct\nnode-2\t1 # an I/O node\n"; }
+  REQUIRE(ParseForwardingMap(path, &map).ok());
+  CHECK(map == std::map<std::string, uint32_t>{{"node-1", kDirectIoNode}, {"node-2", 1}});
+  for (const char* bad : {"node-1 Direct\n", "node-1 direct 0\n", "node-1 -1\n", "node-1 4294967295\n",
+                          "node-1 +1\n"}) {
+    { std::ofstream(path) << "node-0 0\n" << bad; }
+    s = ParseForwardingMap(path, &map);
+    CHECK(s.code() == EINVAL);
+    CHECK(s.message().find("line 2: expected 'hostname io_node_index' or 'hostname direct'") != std::string::npos);
+  }
   unlink(path.c_str());
 }

@@ -376,9 +376,8 @@ def _fwd_arbiter(cluster: Cluster, args: argparse.Namespace,
             print(f"{PROG}: fwd-arbiter: {e}; the map stays as it is", file=sys.stderr, flush=True)
         else:
             if allocation is not None:
-                print(f"{PROG}: fwd-arbiter: wrote {config.out}: " + ", ".join(
-                    f"{name} {k or 'shared'}" for name, k in allocation.counts.items()),
-                    flush=True)
+                print(f"{PROG}: fwd-arbiter: wrote {config.out}: {allocation.describe()}",
+                      flush=True)
         done += 1
         if config.iterations and done >= config.iterations:
             break

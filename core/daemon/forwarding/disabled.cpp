@@ -8,4 +8,8 @@ Status ForwardingProvider::Create(const DaemonOptions&, transport::Server*,
   return Status::Error(ENOTSUP, "this build of gkfs lacks forwarding mode (built with ENABLE_FORWARDING=OFF)");
 }
 
+Status ForwardingProvider::CreateDirect(const std::string&, std::unique_ptr<ForwardingProvider>*) {
+  return Status::Error(ENOTSUP, "this build of gkfs lacks forwarding mode (built with ENABLE_FORWARDING=OFF)");
+}
+
 }  // namespace gkfs

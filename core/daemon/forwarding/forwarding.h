@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "daemon/handlers.h"
@@ -13,10 +14,17 @@
 
 namespace gkfs {
 
+// OK if pfs_dir names a directory; else EINVAL (empty) or ENOTDIR, naming --pfs-dir.
+Status CheckPfsDir(const std::string& pfs_dir);
+
 class ForwardingProvider {
  public:
   static Status Create(const DaemonOptions& options, transport::Server* server,
                        std::unique_ptr<ForwardingProvider>* out);
+  // The direct route of a client whose host the map sends to no I/O node: the same PFS
+  // namespace and sync over pfs_dir, with reads and writes done at once in the calling
+  // thread (no queue, no scheduler, no statistics). Same errors as Create for a bad pfs_dir.
+  static Status CreateDirect(const std::string& pfs_dir, std::unique_ptr<ForwardingProvider>* out);
   virtual ~ForwardingProvider() = default;
   // What the metadata and sync verbs' handlers call in forwarding mode. Owned here.
   virtual MetadataBackend* metadata() = 0;

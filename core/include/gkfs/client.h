@@ -79,6 +79,7 @@ struct FsConfig {
   bool auto_sm = false;        // daemons offer shared memory to clients on their host
   uint64_t device_id = 0;      // st_dev of its files (FileSystemDevice of the mount directory)
   uint32_t session_lease_ms = 0;  // see Client::Renew
+  std::string pfs_dir;         // forwarding mode: the I/O nodes' PFS directory (the direct route's)
 };
 
 struct DirEntry {

@@ -8,10 +8,11 @@ multiple-choice knapsack of policies.knapsack) over the curves, measured points 
 declared ones, unknown counts estimated from the nearest known one with diminishing returns
 (in proportion to the square root of the count; with no point at all, the square root of the
 count itself, so unknown jobs are spread over the I/O nodes). A job may get no I/O node of its
-own: it then shares the I/O node serving the fewest hosts, which is how jobs that outnumber
-the I/O nodes are all served. The map is rewritten atomically, and only when it changes.
-
-Not done: a 0-I/O-node allocation meaning direct PFS access (the client has no direct mode).
+own: if its curve declares a point 0 (its bandwidth going direct to the PFS, which the I/O
+nodes cannot measure) that point is the value of no I/O node and its hosts are mapped
+``direct``; otherwise it shares the I/O node serving the fewest hosts, which is how jobs that
+outnumber the I/O nodes are all served. The map is rewritten atomically, and only when it
+changes.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ __all__ = ["Allocation", "Arbiter", "allocate_shared"]
 
 @dataclasses.dataclass(frozen=True)
 class Allocation:
-    mapping: dict[str, int]          # host -> I/O node index
-    counts: dict[str, int]           # job name -> dedicated I/O nodes (0: shares one)
+    mapping: dict[str, int]          # host -> I/O node index, or mapfile.DIRECT
+    counts: dict[str, int]           # job name -> dedicated I/O nodes (0: direct or shares one)
     values: dict[str, float]         # job name -> the bandwidth the allocation expects
+    direct: frozenset[str] = frozenset()   # jobs given 0 I/O nodes that go direct
+
+    def describe(self) -> str:
+        """'climate 2, ml direct, post shared': what each job got."""
+        return ", ".join(f"{name} {k or ('direct' if name in self.direct else 'shared')}"
+                         for name, k in self.counts.items())
 
 
 def _estimate(curve: Mapping[int, float], k: int) -> float:
@@ -46,10 +53,12 @@ def _estimate(curve: Mapping[int, float], k: int) -> float:
 
 def allocate_shared(job_list: Sequence[jobs_file.Job], curves: Mapping[str, Mapping[int, float]],
                     io_nodes: int) -> Allocation:
-    """Dedicated I/O nodes by knapsack over the curves (0..min(hosts, io_nodes) each, 0 worth
-    nothing), in job order on consecutive indices; jobs given none share the I/O node that
-    serves the fewest hosts at that point. Raises policies.PolicyError."""
-    options = [{k: (_estimate(curves.get(job.name, {}), k) if k else 0.0)
+    """Dedicated I/O nodes by knapsack over the curves (0..min(hosts, io_nodes) each), in job
+    order on consecutive indices. A job given none goes direct if its curve has a point 0 (worth
+    that point), else it shares the I/O node that serves the fewest hosts at that point (worth
+    nothing). Raises policies.PolicyError."""
+    options = [{k: (_estimate(curves.get(job.name, {}), k) if k else
+                    curves.get(job.name, {}).get(0, 0.0))
                 for k in range(0, min(len(job.hosts), io_nodes) + 1)} for job in job_list]
     _, counts = policies.knapsack(options, io_nodes)
     mapping: dict[str, int] = {}
@@ -61,14 +70,19 @@ def allocate_shared(job_list: Sequence[jobs_file.Job], curves: Mapping[str, Mapp
                 mapping[host] = index
                 load[index] += 1
             first += k
+    direct = frozenset(job.name for job, k in zip(job_list, counts)
+                       if not k and 0 in curves.get(job.name, {}))
     for job, k in zip(job_list, counts):
-        if not k:
+        if job.name in direct:
+            mapping.update({host: mapfile.DIRECT for host in job.hosts})
+        elif not k:
             index = min(range(io_nodes), key=lambda i: (load[i], i))
             for host in job.hosts:
                 mapping[host] = index
             load[index] += len(job.hosts)
     return Allocation(mapping, {job.name: k for job, k in zip(job_list, counts)},
-                      {job.name: options[i][k] for i, (job, k) in enumerate(zip(job_list, counts))})
+                      {job.name: options[i][k] for i, (job, k) in enumerate(zip(job_list, counts))},
+                      direct)
 
 
 class Arbiter:
@@ -97,8 +111,7 @@ class Arbiter:
         self.counts = allocation.counts
         if allocation.mapping == self.mapping:
             return None
-        comments = ["gkfs-ctl fwd-arbiter: " + ", ".join(
-            f"{name} {k or 'shared'}" for name, k in allocation.counts.items())]
+        comments = ["gkfs-ctl fwd-arbiter: " + allocation.describe()]
         mapfile.write_map(self.map_path, allocation.mapping, comments)
         self.mapping = allocation.mapping
         return allocation

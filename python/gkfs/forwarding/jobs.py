@@ -5,13 +5,15 @@ TOML, one [[job]] table per job::
     [[job]]
     name = "climate"                 # optional; default job<N>
     hosts = "cn[01-08]"              # a host list (see hostlist.py) or an array of names
-    bandwidth = { 1 = 2.1, 2 = 3.9, 4 = 6.0 }   # declared: I/O nodes -> bandwidth
+    bandwidth = { 0 = 1.5, 1 = 2.1, 2 = 3.9, 4 = 6.0 }   # declared: I/O nodes -> bandwidth
     # or: bandwidth_file = "climate.csv"        # measured: lines 'io_nodes,bandwidth'
     app_id = 4242                    # optional: its requests' application id (the Slurm
                                      # job id), so gkfs-ctl fwd-arbiter can measure it
 
 A curve gives, for some numbers of I/O nodes, the aggregate bandwidth the job reaches with
-them (any unit, the same for every job). A measured file may hold several samples per count
+them (any unit, the same for every job). The point ``0`` is the job's bandwidth going
+**direct** to the PFS with no I/O node: the I/O nodes cannot measure it, so it is only ever
+declared; `gkfs-ctl fwd-arbiter` may then map the job's hosts ``direct``. A measured file may hold several samples per count
 (their mean is used), a header line and '#' comments; relative paths are relative to the
 jobs file. Errors name the file, the job and the key.
 """
@@ -115,8 +117,9 @@ def _io_nodes(text: Any, where: str) -> int:
         value = int(str(text).strip())
     except ValueError:
         value = 0
-    if value < 1:
-        raise JobsError(f"{where}: {text!r} is not a number of I/O nodes (an integer >= 1)")
+    if value < 0 or (value == 0 and str(text).strip() != "0"):
+        raise JobsError(f"{where}: {text!r} is not a number of I/O nodes (an integer >= 0; "
+                        f"0: direct)")
     return value
 
 

@@ -4,9 +4,12 @@ Grammar (UTF-8 text)::
 
     file    = { line }
     line    = [ entry ] [ comment ] "\\n"
-    entry   = hostname blanks index           (blanks: spaces or tabs)
+    entry   = hostname blanks ( index | "direct" )   (blanks: spaces or tabs)
     comment = "#" { any character }
     index   = decimal integer >= 0            (position in the sorted I/O-node daemon list)
+
+``direct`` (gkfs's extension; GekkoFWD has no such line) sends the host to no I/O node: its
+client works on the PFS directory itself. In a :class:`ForwardingMap` it is :data:`DIRECT`.
 
 A host appears at most once. Readers get a :class:`ForwardingMap`; every error names the
 file and line. Writers replace the file atomically (temporary file in the same directory,
@@ -21,7 +24,11 @@ import os
 import tempfile
 from typing import Iterable, Mapping, Optional
 
-__all__ = ["ForwardingMap", "MapError", "MapWatcher", "parse_map", "read_map", "write_map"]
+__all__ = ["DIRECT", "ForwardingMap", "MapError", "MapWatcher", "parse_map", "read_map", "write_map"]
+
+
+DIRECT = -1
+"""The index of a host mapped ``direct`` (no I/O node; the client goes to the PFS itself)."""
 
 
 class MapError(ValueError):
@@ -40,13 +47,13 @@ class ForwardingMap:
         return self.entries.get(host)
 
     def io_nodes_used(self) -> int:
-        """How many I/O nodes the map needs (largest index + 1)."""
+        """How many I/O nodes the map needs (largest index + 1; direct hosts need none)."""
         return max(self.entries.values(), default=-1) + 1
 
     def check_io_nodes(self, count: int) -> None:
         """Raises MapError naming the first entry whose index is not below `count`."""
         for host, index in self.entries.items():
-            if index >= count:
+            if index != DIRECT and index >= count:
                 raise MapError(f"{self.path}:{self.lines.get(host, 0)}: {host} uses I/O node "
                                f"{index}, but there are only {count} (indices 0..{count - 1})")
 
@@ -61,15 +68,17 @@ def parse_map(text: str, path: str = "<map>") -> ForwardingMap:
             continue
         words = line.split()
         if len(words) != 2:
-            raise MapError(f"{path}:{number}: expected 'hostname io_node_index', got {line!r}")
+            raise MapError(f"{path}:{number}: expected 'hostname io_node_index' or "
+                           f"'hostname direct', got {line!r}")
         host, index_text = words
-        if not index_text.isdigit():
+        if index_text != "direct" and not (index_text.isascii() and index_text.isdigit()):
             raise MapError(f"{path}:{number}: I/O node index of {host} must be an integer "
-                           f">= 0, got {index_text!r}")
+                           f">= 0 or 'direct', got {index_text!r}")
         if host in entries:
             raise MapError(f"{path}:{number}: {host} is mapped twice (first at line "
                            f"{lines[host]})")
-        entries[host], lines[host] = int(index_text), number
+        index = DIRECT if index_text == "direct" else int(index_text)
+        entries[host], lines[host] = index, number
     return ForwardingMap(entries, lines, path)
 
 
@@ -84,9 +93,9 @@ def format_map(entries: Mapping[str, int], comments: Iterable[str] = ()) -> str:
     for host, index in entries.items():
         if not host or any(c.isspace() or c == "#" for c in host):
             raise MapError(f"host name {host!r} cannot be written to a map file")
-        if index < 0:
-            raise MapError(f"{host}: I/O node index must be >= 0, not {index}")
-        out.append(f"{host} {index}")
+        if index < 0 and index != DIRECT:
+            raise MapError(f"{host}: I/O node index must be >= 0 or DIRECT, not {index}")
+        out.append(f"{host} {'direct' if index == DIRECT else index}")
     return "\n".join(out) + "\n"
 
 

@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import ClassVar, Mapping, Sequence
 
 from gkfs.forwarding.jobs import Job
+from gkfs.forwarding.mapfile import DIRECT
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -117,9 +118,10 @@ def knapsack(options: Sequence[Mapping[int, float]], capacity: int) -> tuple[flo
 
 class Arbitration(Policy):
     """I/O nodes to the jobs that gain most (Bez et al., GekkoFWD arbitration): every job
-    gets one of the I/O-node counts its curve names (at least 1, at most its host count),
-    the counts chosen to maximise the sum of the jobs' bandwidths (:func:`knapsack`). Jobs get
-    consecutive I/O nodes in file order; a job's hosts are split into blocks over its nodes."""
+    gets one of the I/O-node counts its curve names (at most its host count; 0, going direct
+    to the PFS, only where the curve declares it), the counts chosen to maximise the sum of
+    the jobs' bandwidths (:func:`knapsack`). Jobs get consecutive I/O nodes in file order; a
+    job's hosts are split into blocks over its nodes, or all mapped ``direct`` for 0."""
 
     name = "arbitration"
     needs_jobs = True
@@ -127,10 +129,10 @@ class Arbitration(Policy):
     def choose(self, request: AllocationRequest) -> tuple[float, list[int]]:
         options = []
         for job in request.jobs:
-            usable = {k: v for k, v in job.curve.items() if 1 <= k <= len(job.hosts)}
+            usable = {k: v for k, v in job.curve.items() if 0 <= k <= len(job.hosts)}
             if not usable:
                 raise PolicyError(f"job {job.name!r}: its bandwidth curve names no I/O-node "
-                                  f"count between 1 and its {len(job.hosts)} hosts")
+                                  f"count between 0 and its {len(job.hosts)} hosts")
             options.append(usable)
         return knapsack(options, request.io_nodes)
 
@@ -139,13 +141,14 @@ class Arbitration(Policy):
         mapping: dict[str, int] = {}
         first = 0
         for job, k in zip(request.jobs, counts):
-            mapping.update(blocks(job.hosts, first, k))
+            mapping.update(blocks(job.hosts, first, k) if k else dict.fromkeys(job.hosts, DIRECT))
             first += k
         return mapping
 
     def comments(self, request: AllocationRequest, mapping: Mapping[str, int]) -> list[str]:
         total, counts = self.choose(request)
-        lines = [f"job {job.name}: {k} I/O node(s), bandwidth {job.curve[k]:g}"
+        lines = [f"job {job.name}: {f'{k} I/O node(s)' if k else 'direct'}, bandwidth "
+                 f"{job.curve[k]:g}"
                  for job, k in zip(request.jobs, counts)]
         return lines + [f"total bandwidth {total:g} on {sum(counts)} of {request.io_nodes} "
                         f"I/O nodes"]
@@ -177,8 +180,8 @@ def load_policy(name: str) -> Policy:
 
 
 def allocate(policy: Policy, request: AllocationRequest) -> dict[str, int]:
-    """policy's mapping for request, checked: every host mapped once, to 0..io_nodes-1.
-    Returned in the order of request.hosts. Raises PolicyError."""
+    """policy's mapping for request, checked: every host mapped once, to 0..io_nodes-1 or
+    DIRECT. Returned in the order of request.hosts. Raises PolicyError."""
     if request.io_nodes < 1:
         raise PolicyError(f"need at least one I/O node, got {request.io_nodes}")
     if not request.hosts:
@@ -194,9 +197,9 @@ def allocate(policy: Policy, request: AllocationRequest) -> dict[str, int]:
                           f"unknown {extra[:5]}")
     for host, index in mapping.items():
         if isinstance(index, bool) or not isinstance(index, int) or \
-                not 0 <= index < request.io_nodes:
+                not (0 <= index < request.io_nodes or index == DIRECT):
             raise PolicyError(f"policy sent {host} to I/O node {index!r}; valid: 0.."
-                              f"{request.io_nodes - 1}")
+                              f"{request.io_nodes - 1} or mapfile.DIRECT")
     return {h: mapping[h] for h in request.hosts}
 
 
