@@ -78,7 +78,6 @@ squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
 
 
 @pytest.mark.fuse
-@pytest.mark.xfail(strict=True, reason="issue 12: srun mounts over ssh/here, not in a job step")
 def test_srun_start_fuse_mounts_and_stop_unmounts(local_slurm):
     """gkfs-ctl start --launcher srun --fuse: the mount directory of the allocation's node is a
     FUSE mount served by a job step of its own (gkfs-fuse, recorded in the state file; a
@@ -99,7 +98,9 @@ set -eu
 echo "mounts: $(grep -c ' {mnt} .*fuse.gkfs' /proc/self/mountinfo)"
 step=$({fuse_step} {hosts}.pids.json)
 echo "mount step: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' | grep -c "^$step gkfs-fuse$")"
-echo "scontrol: $(scontrol show step "$step" | grep -o 'StepName=gkfs-fuse')"
+echo "scontrol: $(scontrol show step "$step" | grep -o 'Name=gkfs-fuse')"
+echo "in the step: $(scontrol listpids "$step" | awk 'NR > 1 {{print $1}}' \
+    | xargs -I{{}} cat /proc/{{}}/comm 2>/dev/null | grep -c '^gkfs-fuse$' || true)"
 env -u LD_PRELOAD sh -c 'echo through-the-kernel > {mnt}/note'
 echo "plain: $(env -u LD_PRELOAD cat {mnt}/note)"
 echo "srun step: $(srun --nodes=1 --ntasks=1 cat {mnt}/note)"
@@ -115,12 +116,42 @@ echo "mount steps after stop: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -
                               "bash", "-c", script], timeout=HANG_GUARD_S)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
-    for line in ("mounts: 1", "mount step: 1", "scontrol: StepName=gkfs-fuse",
+    for line in ("mounts: 1", "mount step: 1", "scontrol: Name=gkfs-fuse", "in the step: 1",
                  "plain: through-the-kernel", "srun step: through-the-kernel",
                  "preload: through-the-kernel", "after stop: 0", "mount steps after stop: 0"):
         assert line in result.stdout.splitlines(), result.stdout + result.stderr
     assert re.search(rf"{re.escape(str(mnt))}: unmounted", result.stdout), result.stdout
     assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()
+
+
+@pytest.mark.fuse
+def test_srun_start_fuse_failed_mount_names_the_node_and_leaves_nothing(local_slurm):
+    """A mount that fails in the srun mount step (something else is mounted at the mount
+    directory) ends the step; start --fuse names the node and the cause, stops the daemons, and no step stays."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    base = Path(local_slurm.dir) / "badfuse"
+    base.mkdir()
+    hosts, mnt = base / "hosts.txt", base / "mnt"
+    mnt.mkdir()
+    ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
+    script = f"""
+set -u
+mount -t tmpfs gkfs-test-busy {mnt}
+{ctl} start --launcher srun --fuse --hosts-file {hosts} --rootdir {base}/root --mountdir {mnt}
+echo "start: $?"
+umount {mnt}
+echo "steps left: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -c '^gkfs' || true)"
+echo "state left: $(ls {hosts}.pids.json 2>/dev/null | wc -l)"
+"""
+    result = local_slurm.run(["salloc", "--nodes=1", "--time=10", "--job-name=gkfs-fuse-bad",
+                              "bash", "-c", script], timeout=HANG_GUARD_S)
+    print(result.stdout, result.stderr)
+    lines = result.stdout.splitlines()
+    for line in ("start: 1", "steps left: 0", "state left: 0"):
+        assert line in lines, result.stdout + result.stderr
+    assert re.search(rf"error: .*mount job .*exited.*\n.*{local_slurm.node}: .*{re.escape(str(mnt))}",
+                     result.stderr), result.stderr
 
 
 def tree_digest(root: Path) -> dict[str, tuple]:
