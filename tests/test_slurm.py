@@ -80,34 +80,78 @@ squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
 @pytest.mark.fuse
 def test_srun_start_fuse_mounts_and_stop_unmounts(local_slurm):
     """gkfs-ctl start --launcher srun --fuse: the mount directory of the allocation's node is a
-    FUSE mount; a plain shell (no preload) writes, cat reads, the preload sees the same file;
-    stop unmounts before it ends the daemons' step."""
+    FUSE mount served by a job step of its own (gkfs-fuse, recorded in the state file; a
+    short srun step would take its gkfs-fuse with it); a plain shell (no preload) writes, cat
+    reads, the preload sees the same file; stop unmounts through Slurm, which ends the mount
+    step, before it ends the daemons' step."""
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
     base = Path(local_slurm.dir) / "fuse"
     hosts, mnt = base / "hosts.txt", base / "mnt"
     ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
     common = f"--hosts-file {hosts}"
+    fuse_step = shlex.join([sys.executable, "-c", "import json, sys; "
+                            "print(json.load(open(sys.argv[1]))['fuse_job']['step'])"])
     script = f"""
 set -eu
 {ctl} start --launcher srun --fuse {common} --rootdir {base}/root --mountdir {mnt}
 echo "mounts: $(grep -c ' {mnt} .*fuse.gkfs' /proc/self/mountinfo)"
+step=$({fuse_step} {hosts}.pids.json)
+echo "mount step: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' | grep -c "^$step gkfs-fuse$")"
+echo "scontrol: $(scontrol show step "$step" | grep -o 'Name=gkfs-fuse')"
+echo "in the step: $(scontrol listpids "$step" | awk 'NR > 1 {{print $1}}' \
+    | xargs -I{{}} cat /proc/{{}}/comm 2>/dev/null | grep -c '^gkfs-fuse$' || true)"
 env -u LD_PRELOAD sh -c 'echo through-the-kernel > {mnt}/note'
 echo "plain: $(env -u LD_PRELOAD cat {mnt}/note)"
 echo "srun step: $(srun --nodes=1 --ntasks=1 cat {mnt}/note)"
 echo "preload: $({ctl} run {common} -- cat {mnt}/note)"
 {ctl} stop {common}
 echo "after stop: $(grep -c ' {mnt} ' /proc/self/mountinfo || true)"
+for i in $(seq 100); do  # squeue may list a step for a moment after its srun exits
+    squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -q '^gkfs-fuse$' || break; sleep 0.1
+done
+echo "mount steps after stop: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -c '^gkfs-fuse$' || true)"
 """
     result = local_slurm.run(["salloc", "--nodes=1", "--time=10", "--job-name=gkfs-fuse-test",
                               "bash", "-c", script], timeout=HANG_GUARD_S)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
-    for line in ("mounts: 1", "plain: through-the-kernel", "srun step: through-the-kernel",
-                 "preload: through-the-kernel", "after stop: 0"):
+    for line in ("mounts: 1", "mount step: 1", "scontrol: Name=gkfs-fuse", "in the step: 1",
+                 "plain: through-the-kernel", "srun step: through-the-kernel",
+                 "preload: through-the-kernel", "after stop: 0", "mount steps after stop: 0"):
         assert line in result.stdout.splitlines(), result.stdout + result.stderr
     assert re.search(rf"{re.escape(str(mnt))}: unmounted", result.stdout), result.stdout
     assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()
+
+
+@pytest.mark.fuse
+def test_srun_start_fuse_failed_mount_names_the_node_and_leaves_nothing(local_slurm):
+    """A mount that fails in the srun mount step (something else is mounted at the mount
+    directory) ends the step; start --fuse names the node and the cause, stops the daemons, and no step stays."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    base = Path(local_slurm.dir) / "badfuse"
+    base.mkdir()
+    hosts, mnt = base / "hosts.txt", base / "mnt"
+    mnt.mkdir()
+    ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
+    script = f"""
+set -u
+mount -t tmpfs gkfs-test-busy {mnt}
+{ctl} start --launcher srun --fuse --hosts-file {hosts} --rootdir {base}/root --mountdir {mnt}
+echo "start: $?"
+umount {mnt}
+echo "steps left: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -c '^gkfs' || true)"
+echo "state left: $(ls {hosts}.pids.json 2>/dev/null | wc -l)"
+"""
+    result = local_slurm.run(["salloc", "--nodes=1", "--time=10", "--job-name=gkfs-fuse-bad",
+                              "bash", "-c", script], timeout=HANG_GUARD_S)
+    print(result.stdout, result.stderr)
+    lines = result.stdout.splitlines()
+    for line in ("start: 1", "steps left: 0", "state left: 0"):
+        assert line in lines, result.stdout + result.stderr
+    assert re.search(rf"error: .*mount job .*exited.*\n.*{local_slurm.node}: .*{re.escape(str(mnt))}",
+                     result.stderr), result.stderr
 
 
 def tree_digest(root: Path) -> dict[str, tuple]:

@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_arguments(mount, ClusterSettings, only=CLIENT_TIMEOUTS + FUSE_OPTIONS)
     mount.add_argument("mount_at", nargs="?", metavar="MOUNTDIR",
                        help="where to mount (default: the file system's mount directory)")
+    mount.add_argument("--foreground", action="store_true",
+                       help="stay until the mount is unmounted, with gkfs-fuse as a child "
+                            "(start --fuse runs this in the srun launcher's job step)")
 
     umount = sub.add_parser("umount", help="unmount the FUSE mount at MOUNTDIR on this host "
                                            "(also while the daemons are down)")
@@ -210,6 +213,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _mount(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.foreground:
+        return cluster.serve(args.mount_at)
     cluster.mount(args.mount_at)
     return 0
 

@@ -27,9 +27,14 @@ from typing import Any, Optional, Sequence, TextIO
 from gkfs import settings as _settings
 from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
-                                 Launcher, LaunchPlan, log_tail)
-from gkfs.mounts import ctl_command, mount_here, remote_command, run_command, unmount_here
+                                 Launcher, LaunchPlan, current_run, log_tail, wait_gone)
+from gkfs.launchers.job import JobLauncher
+from gkfs.mounts import (SERVING_LINE, ctl_command, mount_here, remote_command, run_command,
+                         serve_here, unmount_here)
 from gkfs.settings import ClusterSettings
+
+# start --fuse in a job step: how long beyond --start-timeout the step may take to mount.
+_FUSE_MOUNT_SLACK_S = 60.0
 
 __all__ = [
     "Cluster",
@@ -401,14 +406,26 @@ class Cluster:
 
     # --- FUSE mounts (gkfs-fuse) ------------------------------------------------------------
 
-    def mount(self, mountdir: Optional[str] = None) -> str:
-        """Mounts this file system at mountdir (default: its mount directory) on this host
-        with gkfs-fuse. ClusterError naming the cause; nothing stays mounted on failure."""
+    def _mount_point(self, mountdir: Optional[str]) -> str:
         state = self.read_state() or {}
         if mountdir is None:  # the file system's own mount directory is made if missing
             mountdir = state.get("mountdir", self.config.daemon.mountdir)
             os.makedirs(mountdir, exist_ok=True)
-        mountdir = os.path.abspath(mountdir)
+        return os.path.abspath(mountdir)
+
+    def serve(self, mountdir: Optional[str] = None) -> int:
+        """gkfs-ctl mount --foreground: mounts like mount() and stays until unmounted."""
+        mountdir = self._mount_point(mountdir)
+        try:
+            return serve_here(mountdir, self.client_environment(""), self.config.cache,
+                              self.config.allow_other)
+        except ClusterError as e:  # one task of a job among many: name the host
+            raise ClusterError(f"{socket.gethostname()}: {e}") from None
+
+    def mount(self, mountdir: Optional[str] = None) -> str:
+        """Mounts this file system at mountdir (default: its mount directory) on this host
+        with gkfs-fuse. ClusterError naming the cause; nothing stays mounted on failure."""
+        mountdir = self._mount_point(mountdir)
         mount_here(mountdir, self.client_environment(""), self.config.cache,
                    self.config.allow_other)
         self._say(f"gkfs: {self.hosts_file} mounted at {mountdir} (FUSE)")
@@ -438,17 +455,25 @@ class Cluster:
         flags += ["--cache"] if self.config.cache else []
         return flags + (["--allow-other"] if self.config.allow_other else [])
 
-    # A fuse_mounts entry: mounted on every daemon host through the launcher itself.
+    # fuse_mounts entries: mounted on every daemon host through the launcher itself, by a
+    # short job (mpirun), or by a job that serves the mounts until stop (srun's job step).
     _THROUGH_LAUNCHER = "through the launcher"
+    _IN_A_JOB = "in a job of the launcher"
 
     def _mount_everywhere(self) -> None:
-        """start --fuse: the mount directory becomes a FUSE mount on every daemon host, through
-        the launcher where it runs tasks per host (mpirun), else here and over ssh. If one
-        fails, the others made are unmounted and ClusterError names the host and cause."""
+        """start --fuse: the mount directory becomes a FUSE mount on every daemon host: in a
+        job of the launcher that keeps gkfs-fuse running (srun), through the launcher where it
+        runs tasks per host (mpirun), else here and over ssh. If one fails, the others made
+        are unmounted and ClusterError names the host and cause."""
         state = self._require_state()
         mountdir = state["mountdir"]
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
         launcher = self._recorded_launcher(state)
+        serve = launcher.serve_command(ctl_command(["mount", "--foreground",
+                                                    *self._mount_flags()]))
+        if serve is not None:
+            self._mount_in_a_job(state, launcher, serve)
+            return
         per_host = launcher.per_host_command(ctl_command(["mount", *self._mount_flags()]))
         made: list[str] = []
         try:
@@ -468,6 +493,82 @@ class Cluster:
             state["fuse_mounts"] = made
             self._rewrite_state(state, self._launch(state))
 
+    def _mount_in_a_job(self, state: dict[str, Any], launcher: Launcher,
+                        serve: list[str]) -> None:
+        """Starts the job that mounts and serves on every daemon host (gkfs-ctl mount
+        --foreground, one task per host), records it in the state file and waits until every
+        task reports its mount. A task that fails ends the job (--kill-on-bad-exit), and the
+        others unmount on its SIGTERM; ClusterError with the failed hosts' messages."""
+        assert isinstance(launcher, JobLauncher)
+        mountdir = state["mountdir"]
+        log = os.path.join(LaunchPlan.from_state(state["plan"]).base.rootdir,
+                           f"{launcher.name}-fuse.log")
+        child, job = launcher.start_job(serve, log)
+        state["fuse_mounts"] = [self._IN_A_JOB]
+        state["fuse_job"] = dataclasses.asdict(job)
+        self._rewrite_state(state, self._launch(state))
+        hosts = launcher.host_count()
+        deadline = time.monotonic() + self.config.start_timeout + _FUSE_MOUNT_SLACK_S
+        while True:
+            serving = self._serving(log)
+            if len(serving) >= hosts:
+                break
+            if child.poll() is not None or time.monotonic() >= deadline:
+                what = (f"exited (status {child.returncode})" if child.returncode is not None
+                        else f"did not mount on every host within "
+                             f"{self.config.start_timeout + _FUSE_MOUNT_SLACK_S:g}s")
+                if child.poll() is None:
+                    launcher.stop(Launch(job=job), self.config.stop_grace)
+                errors = [line.strip() for line in self._job_run(log).splitlines()
+                          if "error:" in line]
+                state["fuse_mounts"] = []
+                self._rewrite_state(state, self._launch(state))
+                raise ClusterError(f"the mount job ({launcher.describe(Launch(job=job))}) "
+                                   f"{what} ({len(serving)} of {hosts} hosts had mounted; "
+                                   f"they unmount as the step ends):\n"
+                                   + ("\n".join(f"    {e}" for e in errors)
+                                      or log_tail(log)))
+            time.sleep(POLL_S)
+        step = next(iter(serving.values()), "-")
+        job.step = "" if step == "-" else step
+        state["fuse_job"] = dataclasses.asdict(job)
+        self._rewrite_state(state, self._launch(state))
+        self._say(f"gkfs: mounted at {mountdir} on {', '.join(sorted(serving))} (FUSE, "
+                  f"{launcher.describe(Launch(job=job))}, log {log})")
+
+    @staticmethod
+    def _job_run(log: str) -> str:
+        try:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                return current_run(f.read())
+        except OSError:
+            return ""
+
+    def _serving(self, log: str) -> dict[str, str]:
+        """Host -> job step of the tasks that reported their mount in the log's last run."""
+        pattern = re.escape(SERVING_LINE) + r" host (\S+) mountdir \S+ step (\S+)"
+        return dict(re.findall(pattern, self._job_run(log)))
+
+    def _unmount_job(self, state: dict[str, Any], mountdir: str) -> None:
+        """stop after start --fuse with srun: gkfs-ctl umount in a short job step on every
+        host ends the foreground gkfs-fuse of each, and so the mount step; a step still
+        running after the grace period is signalled (its tasks unmount on SIGTERM)."""
+        launcher = self._recorded_launcher(state)
+        job = JobRecord(**state["fuse_job"])
+        problem = ""
+        if launcher.job_alive(job):
+            umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
+            try:
+                run_command(launcher.per_host_command(umount) or umount,
+                            f"gkfs-ctl umount through {launcher.name}")
+            except ClusterError as e:
+                problem = f" (umount: {e})"
+        what = launcher.describe(Launch(job=job))
+        if wait_gone(launcher.job_alive, [job], self.config.stop_grace):
+            lines, _ = launcher.stop(Launch(job=job), self.config.stop_grace)
+            problem += f" ({'; '.join(lines)})"
+        self._say(f"gkfs: {mountdir}: unmounted on every daemon host, {what} ended{problem}")
+
     def _unmount_everywhere(self, state: dict[str, Any]) -> None:
         """stop: the FUSE mounts start --fuse made go first; a failure is reported, not
         fatal (the daemons are stopped anyway)."""
@@ -475,7 +576,9 @@ class Cluster:
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
         for target in state.get("fuse_mounts", []):
             try:
-                if target == self._THROUGH_LAUNCHER:
+                if target == self._IN_A_JOB:
+                    self._unmount_job(state, mountdir)
+                elif target == self._THROUGH_LAUNCHER:
                     launcher = self._recorded_launcher(state)
                     umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
                     run_command(launcher.per_host_command(umount) or umount,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,8 +19,8 @@ from typing import Optional, Sequence
 
 from gkfs.launchers.base import ClusterError, quote
 
-__all__ = ["ctl_command", "fuse_binary", "is_mounted", "mount_here", "unmount_here", "remote_command",
-           "run_command"]
+__all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_mounted", "mount_here", "serve_here",
+           "unmount_here", "remote_command", "run_command"]
 
 FUSE_NAME = "gkfs-fuse"
 _MOUNT_TIMEOUT_S = 120.0   # gkfs-fuse itself gives up after the client timeout
@@ -49,18 +51,21 @@ def is_mounted(path: str) -> bool:
         return any(_unescape(line.split()[4]) == real for line in f if len(line.split()) > 4)
 
 
+def _fuse_argv(mountdir: str, env: dict[str, str], cache: bool, allow_other: bool,
+               foreground: bool) -> tuple[list[str], dict[str, str]]:
+    """gkfs-fuse's command line and environment (this process's, without LD_PRELOAD)."""
+    argv = [fuse_binary()] + (["--cache"] if cache else []) \
+        + (["--allow-other"] if allow_other else []) + (["--foreground"] if foreground else [])
+    full_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    full_env.update({k: v for k, v in env.items() if k != "LD_PRELOAD"})
+    return argv + [mountdir], full_env
+
+
 def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
                allow_other: bool = False) -> None:
     """Mounts the file system env names at mountdir on this host. ClusterError with
     gkfs-fuse's message (busy, not a directory, no /dev/fuse, daemons down) on failure."""
-    argv = [fuse_binary()]
-    if cache:
-        argv.append("--cache")
-    if allow_other:
-        argv.append("--allow-other")
-    argv.append(mountdir)
-    full_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    full_env.update({k: v for k, v in env.items() if k != "LD_PRELOAD"})
+    argv, full_env = _fuse_argv(mountdir, env, cache, allow_other, foreground=False)
     try:
         proc = subprocess.run(argv, env=full_env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -71,6 +76,54 @@ def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
     if proc.returncode != 0:
         raise ClusterError(proc.stderr.strip() or f"gkfs-fuse failed at {mountdir} "
                                                    f"(exit {proc.returncode})")
+
+
+# What serve_here() prints once its mount is in place (the srun launcher's mount step).
+SERVING_LINE = "gkfs-ctl: serving"
+
+
+def serve_here(mountdir: str, env: dict[str, str], cache: bool = False,
+               allow_other: bool = False) -> int:
+    """Mounts like mount_here() but keeps gkfs-fuse in the foreground as this process's
+    child, for a launcher that runs it as a job task (srun's mount step): prints
+    ``SERVING_LINE host H mountdir M step S`` once the mount is in place, then waits until
+    gkfs-fuse ends (unmounted: ``gkfs-ctl umount``) and returns its exit status. SIGTERM
+    (scancel of the step) unmounts. ClusterError if the mount fails."""
+    argv, full_env = _fuse_argv(mountdir, env, cache, allow_other, foreground=True)
+    if is_mounted(mountdir):
+        raise ClusterError(f"{mountdir} is already a mount point")
+    proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def on_term(signum: int, frame: object) -> None:
+        if is_mounted(mountdir):
+            try:
+                unmount_here(mountdir)  # lazily if busy: gkfs-fuse's own unmount would fail
+            except ClusterError:
+                pass
+        if proc.poll() is None:
+            proc.terminate()
+
+    signal.signal(signal.SIGTERM, on_term)
+    deadline = time.monotonic() + _MOUNT_TIMEOUT_S
+    while not is_mounted(mountdir):
+        if proc.poll() is not None:  # failed, or SIGTERM before the mount was in place
+            raise ClusterError(proc.stderr.read().strip() or f"gkfs-fuse failed at {mountdir} "
+                                                              f"(exit {proc.returncode})")
+        if time.monotonic() >= deadline:
+            proc.kill()
+            proc.wait()
+            raise ClusterError(f"gkfs-fuse did not mount {mountdir} within "
+                               f"{_MOUNT_TIMEOUT_S:g}s")
+        time.sleep(0.05)
+    step = ".".join(os.environ[k] for k in ("SLURM_JOB_ID", "SLURM_STEP_ID") if k in os.environ)
+    print(f"{SERVING_LINE} host {socket.gethostname()} mountdir {mountdir} step {step or '-'}",
+          flush=True)
+    stderr = proc.stderr.read()  # until gkfs-fuse ends (its stderr closes)
+    status = proc.wait()
+    if status != 0 and stderr.strip():
+        print(stderr.strip(), file=sys.stderr, flush=True)
+    return status
 
 
 def unmount_here(mountdir: str) -> str:

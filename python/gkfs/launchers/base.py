@@ -145,6 +145,12 @@ class Launcher:
         (here, or over ssh to the hosts the daemons report)."""
         return None
 
+    def serve_command(self, argv: list[str]) -> Optional[list[str]]:
+        """A command that runs argv once on every host of the daemons as a job of the
+        launcher's own that lasts as long as argv does (srun: a job step, so that Slurm keeps
+        the FUSE clients of start --fuse); None when the launcher has none."""
+        return None
+
     def to_state(self) -> dict[str, Any]:
         """What stop/status/restart in a later gkfs-ctl process need to rebuild this launcher."""
         return {}

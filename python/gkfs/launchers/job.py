@@ -67,25 +67,29 @@ class JobLauncher(Launcher):
     def spawn(self, plan: LaunchPlan, launch: Launch) -> None:
         argv = self.command(plan, self.task(plan))
         log = os.path.join(plan.base.rootdir, f"{self.name}.log")
-        os.makedirs(plan.base.rootdir, exist_ok=True)
+        self._child, launch.job = self.start_job(argv, log)
+        for i in range(self.host_count() * plan.per_host):
+            settings, daemon_log = daemon_layout(plan.base, i, i % plan.per_host)
+            launch.daemons.append(DaemonRecord(index=i, pid=0, start_time=0, host="",
+                                               rootdir=settings.rootdir, log=daemon_log))
+
+    def start_job(self, argv: list[str], log: str) -> tuple[subprocess.Popen, JobRecord]:
+        """Runs the launcher command argv in the background, in its own session, its output
+        appended to log (a new run's section)."""
+        os.makedirs(os.path.dirname(log), exist_ok=True)
         with open(log, "ab") as out:
             begin_log_run(out.fileno())
             out.write(f"gkfs-ctl: {' '.join(argv)}\n".encode())
             out.flush()
             try:
-                self._child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                               stderr=subprocess.STDOUT, start_new_session=True,
-                                               close_fds=True)
+                child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         close_fds=True)
             except FileNotFoundError:
                 raise ClusterError(f"{argv[0]} not found: the {self.name} launcher needs it "
                                    f"on PATH") from None
-        launch.job = JobRecord(pid=self._child.pid,
-                               start_time=proc_start_time(self._child.pid) or 0,
-                               host=socket.gethostname(), log=log)
-        for i in range(self.host_count() * plan.per_host):
-            settings, daemon_log = daemon_layout(plan.base, i, i % plan.per_host)
-            launch.daemons.append(DaemonRecord(index=i, pid=0, start_time=0, host="",
-                                               rootdir=settings.rootdir, log=daemon_log))
+        return child, JobRecord(pid=child.pid, start_time=proc_start_time(child.pid) or 0,
+                                host=socket.gethostname(), log=log)
 
     def job_alive(self, job: JobRecord) -> bool:
         if self._child is not None and self._child.pid == job.pid:

@@ -70,10 +70,21 @@ class SrunLauncher(JobLauncher):
         return len(self.nodes())
 
     def command(self, plan: LaunchPlan, task: list[str]) -> list[str]:
+        return self._srun(plan.per_host, "gkfs-daemons", task)
+
+    def serve_command(self, argv: list[str]) -> list[str]:
+        """A job step 'gkfs-fuse' with one task per node, beside the daemons' step."""
+        return self._srun(1, "gkfs-fuse", argv)
+
+    def per_host_command(self, argv: list[str]) -> list[str]:
+        """A short job step with one task per node (gkfs-ctl umount at stop)."""
+        return self._srun(1, "gkfs-ctl", argv)
+
+    def _srun(self, per_node: int, job_name: str, task: list[str]) -> list[str]:
         nodes = self.nodes()
-        return ["srun", f"--nodes={len(nodes)}", f"--ntasks={len(nodes) * plan.per_host}",
-                f"--ntasks-per-node={plan.per_host}", f"--nodelist={','.join(nodes)}",
-                "--overlap", "--kill-on-bad-exit=1", "--job-name=gkfs-daemons",
+        return ["srun", f"--nodes={len(nodes)}", f"--ntasks={len(nodes) * per_node}",
+                f"--ntasks-per-node={per_node}", f"--nodelist={','.join(nodes)}",
+                "--overlap", "--kill-on-bad-exit=1", f"--job-name={job_name}",
                 *self.launcher_args, *task]
 
     def job_alive(self, job: JobRecord) -> bool:
