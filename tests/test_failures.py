@@ -516,8 +516,6 @@ def test_a_thread_waiting_on_a_frozen_daemon_does_not_hold_up_the_others(make_fs
     assert after == {"a": "ok"}
 
 
-@pytest.mark.xfail(strict=True, reason="FetchConfig asks the daemons one after another: a new "
-                                       "client waits out the first daemon's timeout")
 def test_a_new_client_connects_while_the_first_daemon_is_frozen(make_fs, probes):
     """A client asks the daemons for the file system's configuration when it connects. The
     first daemon it asks is frozen and its timeout is far away: gkfs.Client and the preload
