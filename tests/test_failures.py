@@ -329,16 +329,22 @@ def freeze(pid: int) -> None:
     os.kill(pid, signal.SIGSTOP)
     deadline = time.monotonic() + 30
     while True:
-        states = []
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
-            except OSError:
-                continue  # the thread ended
+        states = task_states(pid)
         if all(state in "tT" for state in states):
             return
         assert time.monotonic() < deadline, f"daemon {pid} did not stop: {states}"
         time.sleep(0.001)
+
+
+def task_states(pid: int) -> list[str]:
+    """The scheduler state (R, S, t, ...) of each thread of pid."""
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            continue  # the thread ended
+    return states
 
 
 def owned_paths(fs: Any, uri: str, prefix: str, count: int) -> list[str]:
@@ -508,3 +514,32 @@ def test_a_thread_waiting_on_a_frozen_daemon_does_not_hold_up_the_others(make_fs
         proc.stdout.close()
     assert during == {"healthy_done": 20, "a_still_waiting": True}, after
     assert after == {"a": "ok"}
+
+
+def test_a_new_client_connects_while_the_first_daemon_is_frozen(make_fs, probes):
+    """A client asks the daemons for the file system's configuration when it connects. The
+    first daemon it asks is frozen and its timeout is far away: gkfs.Client and the preload
+    must still connect, through the other daemon, and answer their first call while it is
+    frozen (the daemon the answer came from is the only one running)."""
+    from fs_probe import sorted_uris
+
+    fs = make_fs(daemons=2)
+    first_uri, other_uri = sorted_uris(fs.hosts_file)
+    victim = next(d for d in (local_record(fs, 0), local_record(fs, 1)) if d["uri"] == first_uri)
+    healthy_path = owned_paths(fs, other_uri, "h", 1)[0]
+    import gkfs
+    with gkfs.Client(fs.hosts_file) as setup:
+        setup.write_bytes(healthy_path, b"x")
+    far = 10 * HANG_GUARD_S * 1000  # a client that waited out the frozen daemon hangs here
+    freeze(victim["pid"])
+    try:
+        probe = probes(None, fs.hosts_file, far)
+        reply = probe.ask(op="stat", path=healthy_path)
+        assert reply["ok"], reply
+        preloaded = probes(None, fs.hosts_file, 0, command=[sys.executable, "-c", PRELOADED_PROBE],
+                           env=dict(fs.env, LIBGKFS_TIMEOUT_MS=str(far)))
+        reply = preloaded.ask(op="stat", path=fs.mountdir + healthy_path)
+        assert reply["ok"], reply
+        assert all(state in "tT" for state in task_states(victim["pid"]))  # still frozen
+    finally:
+        os.kill(victim["pid"], signal.SIGCONT)

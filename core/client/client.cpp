@@ -90,40 +90,60 @@ ClientImpl::ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::
       transports_(std::move(transport), kMaxTransports) {}
 
 Status ClientImpl::FetchConfig() {
+  // Any daemon tells the configuration: ask kConfigFanout at once and take the first good
+  // reply, so a frozen or dead daemon among them costs nothing while another answers (a
+  // healthy start-up: one round trip, as asking one). The next few only if none of them did.
+  constexpr uint32_t kConfigFanout = 3;
   Status last;
-  for (uint32_t i = 0; i < hosts_.size(); ++i) {
-    Call call;
-    call.daemon = i;
-    call.verb = rpc::Verb::kFsConfig;
+  bool refused = false;
+  for (uint32_t first = 0; first < hosts_.size(); first += kConfigFanout) {
+    std::vector<Call> calls(std::min<size_t>(kConfigFanout, hosts_.size() - first));
+    std::vector<Call*> ptrs;
+    for (uint32_t k = 0; k < calls.size(); ++k) {
+      calls[k].daemon = first + k;
+      calls[k].verb = rpc::Verb::kFsConfig;
+      ptrs.push_back(&calls[k]);
+    }
     auto t = transports_.Acquire();  // the offer applies to the transport that was given it
-    t->Run({&call});
-    last = call.status;
-    if (last.code() == EACCES) {
-      return Status::Error(EACCES, "daemon " + hosts_[i].uri + " refused this client: it lacks the file "
-                                   "system's secret (<hosts file>.secret or LIBGKFS_SECRET_FILE)");
+    t->RunFirst(ptrs);
+    const Call* answer = nullptr;
+    for (const Call& call : calls) {
+      refused |= call.status.code() == EACCES;
+      if (!call.status.ok()) {
+        if (call.status.code() != ECANCELED) last = call.status;
+        continue;
+      }
+      if (answer == nullptr) answer = &call;
+      ApplyIntroduction(*t, call.daemon, call);  // what a first call would ask it anyway
     }
-    if (!last.ok()) continue;
-    rpc::FsConfigReply r;
-    Status s = rpc::DecodeBody(call.reply_body, &r, "fs_config reply");
-    if (!s.ok()) return s;
-    if (r.protocol_version != rpc::kProtocolVersion) {
-      return Status::Error(EPROTO, "daemon " + hosts_[i].uri + " speaks protocol " +
-                                       std::to_string(r.protocol_version) + ", this client " +
-                                       std::to_string(rpc::kProtocolVersion));
-    }
-    config_.chunk_size = r.chunk_size;
-    config_.mountdir = r.mountdir;
-    config_.rootdir = r.rootdir;
-    config_.protocol_version = r.protocol_version;
-    config_.num_daemons = static_cast<uint32_t>(hosts_.size());
-    config_.auto_sm = r.auto_sm;
-    config_.device_id = FileSystemDevice(r.mountdir);
-    config_.session_lease_ms = r.session_lease_ms;
-    config_.pfs_dir = r.pfs_dir;
-    if (r.auto_sm) ApplyIntroduction(*t, i, call);
-    return Status::OK();
+    if (answer != nullptr) return ApplyConfig(*answer);
+  }
+  if (refused) {
+    return Status::Error(EACCES, "the daemons refused this client: it lacks the file system's secret "
+                                 "(<hosts file>.secret or LIBGKFS_SECRET_FILE)");
   }
   return Status::Error(EHOSTDOWN, "no daemon of the file system answered: " + last.message());
+}
+
+Status ClientImpl::ApplyConfig(const Call& fs_config) {
+  rpc::FsConfigReply r;
+  Status s = rpc::DecodeBody(fs_config.reply_body, &r, "fs_config reply");
+  if (!s.ok()) return s;
+  if (r.protocol_version != rpc::kProtocolVersion) {
+    return Status::Error(EPROTO, "daemon " + hosts_[fs_config.daemon].uri + " speaks protocol " +
+                                     std::to_string(r.protocol_version) + ", this client " +
+                                     std::to_string(rpc::kProtocolVersion));
+  }
+  config_.chunk_size = r.chunk_size;
+  config_.mountdir = r.mountdir;
+  config_.rootdir = r.rootdir;
+  config_.protocol_version = r.protocol_version;
+  config_.num_daemons = static_cast<uint32_t>(hosts_.size());
+  config_.auto_sm = r.auto_sm;
+  config_.device_id = FileSystemDevice(r.mountdir);
+  config_.session_lease_ms = r.session_lease_ms;
+  config_.pfs_dir = r.pfs_dir;
+  return Status::OK();
 }
 
 Status ClientImpl::CallOne(Call* call) {

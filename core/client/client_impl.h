@@ -32,6 +32,8 @@ class ClientImpl : public Client {
  public:
   ClientImpl(std::vector<HostEntry> hosts, std::unique_ptr<transport::ClientTransport> transport,
              std::unique_ptr<Routing> routing);
+  // Asks the daemons for the file system's configuration (the first good reply of a few
+  // asked at once; see FetchConfig) and introduces this client to those that answered.
   Status FetchConfig();
 
   const FsConfig& config() const override { return config_; }
@@ -90,6 +92,8 @@ class ClientImpl : public Client {
   // (--auto-sm), then runs the calls.
   void RunCalls(const std::vector<transport::Call*>& calls);
   void RunCallsOn(transport::ClientTransport& t, const std::vector<transport::Call*>& calls);
+  // Takes the configuration an fs_config reply carries (EPROTO for another protocol).
+  Status ApplyConfig(const transport::Call& fs_config);
   static void ApplyIntroduction(transport::ClientTransport& t, uint32_t daemon, const transport::Call& fs_config);
   // The daemon that answers for path's entry; the one that holds inode ino (Routing).
   uint32_t MetadataOwner(const std::string& path) { return routing_->EntryOwner(path); }

@@ -470,7 +470,11 @@ bool ClientTransport::AllDone(const std::vector<Call*>& calls) const {
   return true;
 }
 
-void ClientTransport::Run(const std::vector<Call*>& calls) {
+void ClientTransport::Run(const std::vector<Call*>& calls) { RunUntil(calls, false); }
+
+void ClientTransport::RunFirst(const std::vector<Call*>& calls) { RunUntil(calls, true); }
+
+void ClientTransport::RunUntil(const std::vector<Call*>& calls, bool first_good) {
   auto now = Clock::now();
   euid_ = geteuid();  // shared memory only with the uid it was set up with (header)
   if (now - last_drain_ >= drain_after_idle_) {  // see "Restarted daemon" in the header
@@ -500,6 +504,12 @@ void ClientTransport::Run(const std::vector<Call*>& calls) {
   while (true) {
     if (attention_) Settle(calls);
     if (AllDone(calls)) return;
+    if (first_good && std::any_of(calls.begin(), calls.end(), [](const Call* c) {
+          return c->done && c->status.ok() && c->send_request == nullptr && c->recv_request == nullptr;
+        })) {
+      DropRest(calls);
+      return;
+    }
     if (poller_->Turn(net_busy)) {
       progressed = true;
       continue;
@@ -550,6 +560,22 @@ void ClientTransport::GiveUp(const std::vector<Call*>& calls, Clock::time_point 
     if (c->recv_request != nullptr) ucp_request_cancel(c->recv_worker, c->recv_request);
     CloseEndpoint(d);
   }
+  WaitReleased(calls);
+}
+
+void ClientTransport::DropRest(const std::vector<Call*>& calls) {
+  for (Call* c : calls) {
+    if (c->done && c->send_request == nullptr && c->recv_request == nullptr) continue;
+    c->resend = false;
+    Finish(c, Status::Error(ECANCELED, "another daemon answered first"));
+    if (c->send_request == nullptr && c->recv_request == nullptr) continue;
+    if (c->recv_request != nullptr) ucp_request_cancel(c->recv_worker, c->recv_request);
+    CloseEndpoint(daemons_[c->daemon]);
+  }
+  WaitReleased(calls);
+}
+
+void ClientTransport::WaitReleased(const std::vector<Call*>& calls) {
   for (int i = 0; i < 1000; ++i) {
     bool busy = false;
     for (Call* c : calls) busy |= c->send_request != nullptr || c->recv_request != nullptr;

@@ -29,6 +29,9 @@
 //   answer (a reply, or the host refusing the connection) clears the mark and the held
 //   calls are sent; silence fails them at once and marks the daemon down for another
 //   down_recheck_ms.
+// * Connecting: a question any daemon answers alike (fs_config) goes to a few daemons at once
+//   through RunFirst(), which returns at the first good reply; a silent daemon among them
+//   costs nothing then, and is not marked down.
 #pragma once
 
 #include <unistd.h>
@@ -120,6 +123,10 @@ class ClientTransport {
   // call's status says how it ended (EHOSTDOWN: daemon unreachable, timed out or marked
   // down; see the failure rules above).
   void Run(const std::vector<Call*>& calls);
+  // Run() for a question any of the daemons answers alike (fs_config at connect): returns
+  // once one call has a good reply, or all are done. The calls still out end with
+  // ECANCELED and their daemons are not marked down (a late reply is dropped as stale).
+  void RunFirst(const std::vector<Call*>& calls);
 
   // Run() drains the network before sending when it last did so this long ago.
   static constexpr std::chrono::milliseconds kDrainAfterIdle{1};
@@ -165,9 +172,15 @@ class ClientTransport {
   // Acts on what callbacks flagged (attention_): answered rechecks, calls to resend.
   void Settle(const std::vector<Call*>& calls);
   bool AllDone(const std::vector<Call*>& calls) const;
+  // Run() and RunFirst() (first_good: return at the first good reply).
+  void RunUntil(const std::vector<Call*>& calls, bool first_good);
   // Run() ran out of time: fails what is left, marks those daemons down, closes their
   // endpoints and waits until UCX no longer points into the calls' buffers.
   void GiveUp(const std::vector<Call*>& calls, Clock::time_point now);
+  // RunFirst() has its answer: ends what is left with ECANCELED, closing only the endpoints
+  // UCX still uses for them (a send or a reply under way), and waits as GiveUp does.
+  void DropRest(const std::vector<Call*>& calls);
+  void WaitReleased(const std::vector<Call*>& calls);
   void Finish(Call* call, Status status);
   void FailDaemon(uint32_t daemon, const Status& status);
   Call* FindPending(uint64_t id) const;
