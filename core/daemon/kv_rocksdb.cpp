@@ -7,7 +7,6 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/metadata_codec.h"
-#include "daemon/kv_read_cache.h"
 #include "daemon/kv_store.h"
 #include "daemon/merge_operator.h"
 
@@ -141,7 +140,7 @@ Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out) {
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return Status::Error(EIO, "cannot open RocksDB in '" + dir + "': " + s.ToString());
-  *out = std::make_unique<KvReadCache>(std::make_unique<RocksStore>(db), kReadCacheEntries);
+  *out = std::make_unique<RocksStore>(db);
   return Status::OK();
 }
 

@@ -52,11 +52,7 @@ class KvStore {
 // Merge operands of one key a RocksDB memtable keeps before storing the merged value.
 constexpr size_t kMaxSuccessiveMerges = 32;
 
-// Records a RocksDB store keeps in its read cache (KvReadCache).
-constexpr size_t kReadCacheEntries = 4096;
-
-// Opens (creating if needed) a RocksDB database in dir with the gkfs merge operator, behind
-// a read cache (kv_read_cache.h).
+// Opens (creating if needed) a RocksDB database in dir with the gkfs merge operator.
 Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out);
 std::unique_ptr<KvStore> NewMemoryStore();
 

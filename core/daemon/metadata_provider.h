@@ -88,8 +88,7 @@ class MetadataProvider : public MetadataBackend {
   uint64_t CountRecords() const override { return static_cast<uint64_t>(std::max<int64_t>(0, entries_.load())); }
   // Entries move one by one (the client's PutEntry and Remove): EOPNOTSUPP.
   Status Rename(const std::string& old_path, const std::string& new_path) override;
-  // Store lookups (Gets) made so far; the provider's caches' hits are not counted (the
-  // store's own read cache, kv_read_cache.h, may answer some of these).
+  // Store lookups (Gets) made so far; the provider's caches' hits are not counted.
   uint64_t CountStoreReads() const { return store_reads_.load(std::memory_order_relaxed); }
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
