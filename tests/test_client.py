@@ -414,8 +414,9 @@ def _requests_by_verb(client: gkfs.Client, daemons: int) -> dict[str, float]:
 
 def test_a_new_client_asks_each_daemon_for_the_configuration_once(make_fs):
     """Connecting asks a few daemons at once (the first good answer wins) and takes the
-    others' answers as their introductions (--auto-sm), so a client that reaches every daemon
-    asks each once: 3 at connect and the 4th on its first call, as many as asking one."""
+    others' answers, when they are already in, as their introductions (--auto-sm): a client that
+    reaches every daemon asks each once (3 at connect, the 4th on its first call), plus at most
+    one more for each of the two connect answers that came in after the first."""
     fs = make_fs(4)
     with fs.client() as observer:
         before = _requests_by_verb(observer, 4).get("FsConfig", 0)
@@ -423,7 +424,8 @@ def test_a_new_client_asks_each_daemon_for_the_configuration_once(make_fs):
             for i in range(64):  # paths of every daemon
                 with pytest.raises(FileNotFoundError):
                     c.stat(f"/absent{i}")
-        assert _requests_by_verb(observer, 4).get("FsConfig", 0) - before == 4
+        asked = _requests_by_verb(observer, 4).get("FsConfig", 0) - before
+        assert 4 <= asked <= 6, asked
 
 
 def test_small_read_is_one_request_when_one_daemon_holds_chunk_and_inode(make_fs):
