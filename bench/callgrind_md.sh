@@ -18,7 +18,7 @@ export UCX_NET_DEVICES=lo UCX_TLS=tcp
 valgrind --tool=callgrind --callgrind-out-file="$out" \
   --toggle-collect='*HandleStat*' --toggle-collect='*HandleCreateInDir*' \
   --toggle-collect='*HandleRemoveInDir*' \
-  python -m gkfs.daemon -r "$base/root" -m "$base/mnt" -H "$base/hosts" -P ucx+tcp --listen 127.0.0.1 \
+  python -m gkfs.daemon -r "$base/root" -m "$base/mnt" -H "$base/hosts" -P ucx+tcp --no-auto-sm --listen 127.0.0.1 \
   > "$base/daemon.log" 2>&1 &
 daemon=$!
 for _ in $(seq 600); do [[ -s "$base/hosts" ]] && break; sleep 0.5; done

@@ -49,7 +49,7 @@ def run_daemon(package: str, spec: str, n: int, out: Path) -> Path:
         daemon = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={result}", sys.executable,
              "-m", "gkfs.daemon", "-r", f"{d}/root", "-m", f"{d}/mnt", "-H", str(hosts),
-             "-l", "lo", "-P", "ucx+tcp"], env=env, stdout=log, stderr=subprocess.STDOUT)
+             "-l", "lo", "-P", "ucx+tcp", "--no-auto-sm"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 300
             while not (hosts.exists() and hosts.read_text().endswith("\n")):

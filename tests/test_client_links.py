@@ -191,15 +191,17 @@ CASES: list[tuple[str, Callable[[Any], Any]]] = [
 @pytest.mark.parametrize("name, case", CASES, ids=[c[0] for c in CASES])
 def test_links_as_linux(client, unique_dir, name, case):
     old_umask = os.umask(0o022)  # gkfs.Client applies none: modes compare as given
-    with tempfile.TemporaryDirectory(prefix="gkfs-links-") as local_root:
-        local = Local(local_root)
-        client.mkdir(unique_dir)
-        ours = Gkfs(client, unique_dir)
-        build(local)
-        build(ours)
-        expected = outcome(lambda: case(local))
-        got = outcome(lambda: case(ours))
-    os.umask(old_umask)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gkfs-links-") as local_root:
+            local = Local(local_root)
+            client.mkdir(unique_dir)
+            ours = Gkfs(client, unique_dir)
+            build(local)
+            build(ours)
+            expected = outcome(lambda: case(local))
+            got = outcome(lambda: case(ours))
+    finally:
+        os.umask(old_umask)
     assert got == expected
 
 

@@ -419,9 +419,11 @@ Status ClientImpl::Exchange(const std::string& a, const std::string& b) {
   if (routing_->by_path()) {
     return Status::Error(EINVAL, "RENAME_EXCHANGE is not supported in forwarding mode");
   }
+  Call stats[] = {StatCall(a), StatCall(b)};  // both names in one round trip
+  RunCalls({&stats[0], &stats[1]});
   Metadata ma, mb;
-  Status s = StatLocked(a, &ma);
-  if (s.ok()) s = StatLocked(b, &mb);
+  Status s = DecodeStat(stats[0], &ma);
+  if (s.ok()) s = DecodeStat(stats[1], &mb);
   if (!s.ok()) return s;
   if (a == b || ma.file_id == mb.file_id) return Status::OK();
   if ((ma.is_dir() && Inside(a, b)) || (mb.is_dir() && Inside(b, a))) {

@@ -90,12 +90,15 @@ void RenewLoop() {
       session = r.session;
     }
     if (held.empty()) continue;
+    bool configured = false;
     uint32_t lease_ms = 0;
     Status s = WithClient([&](Client& c) {
+      configured = true;
       lease_ms = c.config().session_lease_ms;
       return c.Renew(session, held);
     });
     if (!s.ok()) Log(LogLevel::kErrors, "renewing the lease of %zu open files failed: %s", held.size(), s.ToString().c_str());
+    if (configured && lease_ms < 3) return;  // daemons that keep no sessions (forwarding mode)
     if (lease_ms >= 3) interval = std::chrono::milliseconds(lease_ms / 3);
   }
 }

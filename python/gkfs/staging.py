@@ -66,7 +66,6 @@ class LocalTree:
             pass
     readlink = staticmethod(os.readlink)
     link = staticmethod(os.link)
-    remove = staticmethod(os.remove)
 
     def symlink(self, target: str, path: str) -> None:
         if os.path.lexists(path):
@@ -126,9 +125,6 @@ class GkfsTree:
 
     def link(self, src: str, dst: str) -> None:
         self.client.link(src, dst)
-
-    def remove(self, path: str) -> None:
-        self.client.remove(path)
 
     def symlink(self, target: str, path: str) -> None:
         if self.lstat(path) is not None:
@@ -345,8 +341,7 @@ def _stage_link(dst_tree: Any, first: _Item, item: _Item) -> bool:
     if old is not None and (old.st_dev, old.st_ino) == (target.st_dev, target.st_ino):
         return False
     temp = _temp_name(item.dst)
-    if dst_tree.lstat(temp) is not None:  # left by an interrupted stage
-        dst_tree.remove(temp)
+    dst_tree.discard(temp)  # left by an interrupted stage
     dst_tree.link(first.dst, temp)
     dst_tree.rename(temp, item.dst)
     return True
