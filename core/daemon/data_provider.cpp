@@ -1,5 +1,6 @@
 #include "daemon/data_provider.h"
 
+#include "common/clock.h"
 #include "common/hex.h"
 
 #include <dirent.h>
@@ -203,13 +204,6 @@ Status DataProvider::Remove(uint64_t file_id) {
   return Status::OK();
 }
 
-namespace {
-int64_t MonotonicNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-}  // namespace
 
 void DataProvider::RefreshBytesUsed() {
   bytes_used_.store(CountBytesUsed(), std::memory_order_relaxed);

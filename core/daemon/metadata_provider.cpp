@@ -1,5 +1,6 @@
 #include "daemon/metadata_provider.h"
 
+#include "common/clock.h"
 #include "common/hex.h"
 
 #include <dirent.h>
@@ -26,12 +27,6 @@ constexpr size_t kMaxAppendEnds = 1 << 16;
 int64_t NowNs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-int64_t SteadyNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
@@ -81,7 +76,7 @@ void MetadataProvider::CountOpenLocked(uint64_t opener, uint64_t ino) {
   ++opens_[ino][opener];
   Session& session = sessions_[opener];
   ++session.opens;
-  session.expires_ns = SteadyNs() + session_lease_ms_ * 1000000;
+  session.expires_ns = MonotonicNs() + session_lease_ms_ * 1000000;
 }
 
 void MetadataProvider::CountOpen(uint64_t opener, const Metadata& md) {
@@ -729,7 +724,7 @@ Status MetadataProvider::Renew(const rpc::ReleaseRequest& req) {
     std::lock_guard<std::mutex> o(opens_mu_);
     auto session = sessions_.find(req.opener);
     if (session != sessions_.end()) {
-      session->second.expires_ns = SteadyNs() + session_lease_ms_ * 1000000;
+      session->second.expires_ns = MonotonicNs() + session_lease_ms_ * 1000000;
       return Status::OK();
     }
   }
@@ -743,7 +738,7 @@ Status MetadataProvider::Renew(const rpc::ReleaseRequest& req) {
 }
 
 std::vector<rpc::ReleaseRequest> MetadataProvider::ExpiredSessions() {
-  const int64_t now = SteadyNs();
+  const int64_t now = MonotonicNs();
   std::lock_guard<std::mutex> o(opens_mu_);
   std::unordered_map<uint64_t, size_t> expired;  // session -> index in out
   std::vector<rpc::ReleaseRequest> out;

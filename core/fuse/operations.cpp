@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/access.h"
+#include "common/clock.h"
 #include "common/path_util.h"
 #include "common/posix_stat.h"
 #include "fuse/caller.h"
@@ -43,12 +44,6 @@ struct OpenDir {
 Filesystem& Fs(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
 int Errno(const Status& s) { return s.code() > 0 ? s.code() : EIO; }
-
-// For RecentAttrs: a clock that does not jump.
-int64_t MonoNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 uint32_t Tid(fuse_req_t req) { return static_cast<uint32_t>(fuse_req_ctx(req)->pid); }
 
@@ -88,7 +83,7 @@ void ReplyEntry(fuse_req_t req, const std::string& path, const Metadata& md) {
   e.attr_timeout = fs.cache.attr_timeout;
   e.entry_timeout = fs.cache.entry_timeout;
   FillAttr(fs, md, &e.attr);
-  fs.recent.Remember(e.ino, Tid(req), e.attr, MonoNs());
+  fs.recent.Remember(e.ino, Tid(req), e.attr, MonotonicNs());
   if (fuse_reply_entry(req, &e) != 0) fs.nodes->Forget(e.ino, 1);
 }
 
@@ -134,12 +129,12 @@ void Init(void* userdata, fuse_conn_info* conn) {
 // given for it (RecentAttrs: a path walk's previous LOOKUP), else the daemons'.
 Status AttrsOf(fuse_req_t req, fuse_ino_t node, const std::string& path, struct stat* st) {
   Filesystem& fs = Fs(req);
-  if (fs.recent.Reuse(node, Tid(req), MonoNs(), st)) return Status::OK();
+  if (fs.recent.Reuse(node, Tid(req), MonotonicNs(), st)) return Status::OK();
   Metadata md;
   Status s = fs.client->Stat(path, &md);
   if (!s.ok()) return s;
   FillAttr(fs, md, st);
-  fs.recent.Remember(node, Tid(req), *st, MonoNs());
+  fs.recent.Remember(node, Tid(req), *st, MonotonicNs());
   return s;
 }
 
@@ -192,14 +187,14 @@ void GetAttr(fuse_req_t req, fuse_ino_t node, fuse_file_info* fi) {
   Filesystem& fs = Fs(req);
   struct stat st;
   bool by_path = fi == nullptr || fi->fh == 0;
-  if (by_path && fs.recent.Reuse(node, Tid(req), MonoNs(), &st)) {
+  if (by_path && fs.recent.Reuse(node, Tid(req), MonotonicNs(), &st)) {
     return (void)fuse_reply_attr(req, &st, fs.cache.attr_timeout);
   }
   Metadata md;
   Status s = StatNode(req, node, fi, &md);
   if (!s.ok()) return (void)fuse_reply_err(req, Errno(s));
   FillAttr(fs, md, &st);
-  fs.recent.Remember(node, Tid(req), st, MonoNs());
+  fs.recent.Remember(node, Tid(req), st, MonotonicNs());
   fuse_reply_attr(req, &st, fs.cache.attr_timeout);
 }
 
@@ -473,7 +468,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   e.attr_timeout = fs.cache.attr_timeout;
   e.entry_timeout = fs.cache.entry_timeout;
   FillAttr(fs, md, &e.attr);
-  fs.recent.Remember(e.ino, Tid(req), e.attr, MonoNs());
+  fs.recent.Remember(e.ino, Tid(req), e.attr, MonotonicNs());
   if (fuse_reply_create(req, &e, fi) != 0) {
     fs.nodes->Forget(e.ino, 1);
     fs.client->Release(fs.session, {f->ino});

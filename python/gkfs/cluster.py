@@ -557,10 +557,8 @@ class Cluster:
         job = JobRecord(**state["fuse_job"])
         problem = ""
         if launcher.job_alive(job):
-            umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
             try:
-                run_command(launcher.per_host_command(umount) or umount,
-                            f"gkfs-ctl umount through {launcher.name}")
+                self._umount_through(launcher, mountdir)
             except ClusterError as e:
                 problem = f" (umount: {e})"
         what = launcher.describe(Launch(job=job))
@@ -568,6 +566,12 @@ class Cluster:
             lines, _ = launcher.stop(Launch(job=job), self.config.stop_grace)
             problem += f" ({'; '.join(lines)})"
         self._say(f"gkfs: {mountdir}: unmounted on every daemon host, {what} ended{problem}")
+
+    def _umount_through(self, launcher: Launcher, mountdir: str) -> None:
+        """gkfs-ctl umount on every daemon host, as one task per host of the launcher."""
+        umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
+        run_command(launcher.per_host_command(umount) or umount,
+                    f"gkfs-ctl umount through {launcher.name}")
 
     def _unmount_everywhere(self, state: dict[str, Any]) -> None:
         """stop: the FUSE mounts start --fuse made go first; a failure is reported, not
@@ -579,10 +583,7 @@ class Cluster:
                 if target == self._IN_A_JOB:
                     self._unmount_job(state, mountdir)
                 elif target == self._THROUGH_LAUNCHER:
-                    launcher = self._recorded_launcher(state)
-                    umount = ctl_command(["umount", "-H", self.hosts_file, mountdir])
-                    run_command(launcher.per_host_command(umount) or umount,
-                                f"gkfs-ctl umount through {launcher.name}")
+                    self._umount_through(self._recorded_launcher(state), mountdir)
                     self._say(f"gkfs: {mountdir} on every daemon host: unmounted")
                 elif target:
                     remote_command(target, ssh_args, ["umount", "-H", self.hosts_file, mountdir])
