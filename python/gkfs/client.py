@@ -409,36 +409,35 @@ class Client:
         """open(2)'s lookup with symbolic links followed as Linux does: a path through a
         link fails first (one stat then resolves it), a link found is followed; creating
         through a dangling link creates its target. Returns (metadata, created)."""
-        try:
-            md, created = self._core.open_file(path, create, perm, exclusive, self._session)
-        except (FileNotFoundError, NotADirectoryError):
-            resolved = self._core.resolve(path, True)[0]
-            if resolved == path:
-                raise
-            return self._open_file(resolved, create, perm, exclusive)
+        def open_at(at: str) -> tuple[Any, bool]:
+            return self._core.open_file(at, create, perm, exclusive, self._session)
+
+        md, created = self._retry_resolved(open_at, path, follow_last=True)
         if not _stat.S_ISLNK(md.mode):
             return md, created
         if exclusive:
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
-        return self._open_file(self._core.resolve(path, True)[0], create, perm, exclusive)
+        return open_at(self._core.resolve(path, True)[0])
 
     def _follow(self, path: PathArg, follow_symlinks: bool = True) -> str:
         """The normalised path with the links among its ancestors followed, and its last
         component's when follow_symlinks (one stat when no link is involved)."""
         return self._core.resolve(_normalize(path), follow_symlinks)[0]
 
-    def _retry_resolved(self, path: PathArg, op: Callable[[str], Any]) -> Any:
-        """op(path) for a call that does not follow its last component (remove, mkdir,
-        rename, ...): on ENOENT or ENOTDIR, once more with the links among path's ancestors
-        followed, if there are any."""
-        path = _normalize(path)
+    def _retry_resolved(self, op: Callable[..., Any], *paths: PathArg,
+                        follow_last: bool = False) -> Any:
+        """op(*paths) normalised; when it fails with ENOENT or ENOTDIR, once more with the
+        links among the paths' ancestors followed (and their last components' when
+        follow_last), if there are any. Calls that do not follow their last component
+        (remove, mkdir, rename, ...) leave follow_last False."""
+        normalized = tuple(_normalize(path) for path in paths)
         try:
-            return op(path)
+            return op(*normalized)
         except (FileNotFoundError, NotADirectoryError):
-            resolved = self._core.resolve(path, False)[0]
-            if resolved == path:
+            resolved = tuple(self._core.resolve(path, follow_last)[0] for path in normalized)
+            if resolved == normalized:
                 raise
-            return op(resolved)
+            return op(*resolved)
 
     def read_bytes(self, path: PathArg) -> bytes:
         with self.open(path, "rb", buffering=0) as f:
@@ -453,47 +452,35 @@ class Client:
         self._core.truncate(self._follow(path), size)
 
     def remove(self, path: PathArg) -> None:
-        self._retry_resolved(path, self._core.remove)
+        self._retry_resolved(self._core.remove, path)
 
     unlink = remove
 
     def rename(self, src: PathArg, dst: PathArg) -> None:
         """As os.rename: links among either path's ancestors are followed, neither path's
         last component."""
-        self._two_paths(src, dst, self._core.rename)
+        self._retry_resolved(self._core.rename, src, dst)
 
     def link(self, src: PathArg, dst: PathArg, *, follow_symlinks: bool = False) -> None:
         """dst becomes another name of src's inode (a hard link), as os.link: of the link
         itself when src is a symbolic link, as Linux's link(2), unless follow_symlinks."""
         src = self._follow(src) if follow_symlinks else src
-        self._two_paths(src, dst, self._core.link)
-
-    def _two_paths(self, src: PathArg, dst: PathArg, op: Callable[[str, str], Any]) -> None:
-        """op(src, dst), once more with the links among their ancestors followed when it
-        fails with ENOENT or ENOTDIR and there are any."""
-        src, dst = _normalize(src), _normalize(dst)
-        try:
-            op(src, dst)
-        except (FileNotFoundError, NotADirectoryError):
-            resolved = (self._core.resolve(src, False)[0], self._core.resolve(dst, False)[0])
-            if resolved == (src, dst):
-                raise
-            op(*resolved)
+        self._retry_resolved(self._core.link, src, dst)
 
     def symlink(self, target: PathArg, path: PathArg) -> None:
         """path becomes a symbolic link to target (stored as given), as os.symlink. An
         absolute target is read as the mount directory's users see it."""
-        self._retry_resolved(path, lambda p: self._core.symlink(p, os.fsdecode(os.fspath(target))))
+        self._retry_resolved(lambda p: self._core.symlink(p, os.fsdecode(os.fspath(target))), path)
 
     def readlink(self, path: PathArg) -> str:
-        md = self._retry_resolved(path, self._core.stat)
+        md = self._retry_resolved(self._core.stat, path)
         if not _stat.S_ISLNK(md.mode):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
         return md.link_target
 
     def mknod(self, path: PathArg, mode: int = 0o600 | _stat.S_IFREG, device: int = 0) -> None:
         """A regular file, FIFO, socket or device node (device: os.makedev), as os.mknod."""
-        self._retry_resolved(path, lambda p: self._core.mknod(p, mode, device))
+        self._retry_resolved(lambda p: self._core.mknod(p, mode, device), path)
 
     def chmod(self, path: PathArg, mode: int) -> None:
         """As os.chmod (a symbolic link is followed); with an identity, as chmod(2) for that
@@ -561,7 +548,7 @@ class Client:
             return False
 
     def mkdir(self, path: PathArg, mode: int = 0o755) -> None:
-        self._retry_resolved(path, lambda p: self._core.mkdir(p, mode))
+        self._retry_resolved(lambda p: self._core.mkdir(p, mode), path)
 
     def makedirs(self, path: PathArg, mode: int = 0o755, exist_ok: bool = False) -> None:
         """Creates path and any missing parents, like os.makedirs."""
@@ -579,7 +566,7 @@ class Client:
                     raise
 
     def rmdir(self, path: PathArg) -> None:
-        self._retry_resolved(path, self._core.rmdir)
+        self._retry_resolved(self._core.rmdir, path)
 
     def listdir(self, path: PathArg = "/") -> list[str]:
         """Names in the directory (merged from every daemon, sorted); a symbolic link to a
