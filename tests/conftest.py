@@ -26,7 +26,7 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import pytest
 
@@ -186,6 +186,31 @@ def eventually(probe: Callable[[], Any], timeout: float = 15.0, interval: float 
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def requests_by_verb(core: Any, daemons: Iterable[int]) -> dict[str, float]:
+    """{verb: requests answered, ok or not}, summed over the daemons numbered in daemons:
+    their gkfs_requests_total, read with the Metrics verb through core (a gkfs._core.Client,
+    e.g. gkfs.Client._core). A daemon counts a request before its reply leaves, so a call
+    that returned is counted at once. The Metrics requests themselves are left out."""
+    from gkfs.metrics import parse_exposition
+
+    counts: dict[str, float] = {}
+    for daemon in daemons:
+        for name, labels, value in parse_exposition(core.metrics(daemon)):
+            if name == "gkfs_requests_total" and labels["verb"] != "Metrics":
+                counts[labels["verb"]] = counts.get(labels["verb"], 0) + value
+    return counts
+
+
+def requests_during(core: Any, daemons: Iterable[int], op: Callable[[], Any]) -> dict[str, float]:
+    """{verb: requests} the daemons numbered in daemons answered while op() ran (verbs that
+    got none left out): a round-trip guard counts an operation's requests with it."""
+    daemons = list(daemons)
+    before = requests_by_verb(core, daemons)
+    op()
+    after = requests_by_verb(core, daemons)
+    return {verb: n - before.get(verb, 0) for verb, n in after.items() if n != before.get(verb, 0)}
 
 
 def compile_c(source: Path, out: Path, *flags: str) -> str:

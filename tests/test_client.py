@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import gkfs
-from conftest import eventually
+from conftest import eventually, requests_by_verb, requests_during
 
 
 @pytest.fixture(scope="module")
@@ -400,18 +400,6 @@ def test_buffers_of_any_kind(client, d):
     assert os.fsencode("abcd") == client.read_bytes(path)
 
 
-def _requests_by_verb(client: gkfs.Client, daemons: int) -> dict[str, float]:
-    """Requests each verb got, summed over the daemons (their gkfs_requests_total)."""
-    from gkfs.metrics import parse_exposition
-
-    counts: dict[str, float] = {}
-    for daemon in range(daemons):
-        for name, labels, value in parse_exposition(client._core.metrics(daemon)):
-            if name == "gkfs_requests_total":
-                counts[labels["verb"]] = counts.get(labels["verb"], 0) + value
-    return counts
-
-
 def test_a_new_client_asks_each_daemon_for_the_configuration_once(make_fs):
     """Connecting asks a few daemons at once (the first good answer wins) and takes the
     others' answers, when they are already in, as their introductions (--auto-sm): a client that
@@ -419,12 +407,12 @@ def test_a_new_client_asks_each_daemon_for_the_configuration_once(make_fs):
     one more for each of the two connect answers that came in after the first."""
     fs = make_fs(4)
     with fs.client() as observer:
-        before = _requests_by_verb(observer, 4).get("FsConfig", 0)
+        before = requests_by_verb(observer._core, range(4)).get("FsConfig", 0)
         with fs.client() as c:
             for i in range(64):  # paths of every daemon
                 with pytest.raises(FileNotFoundError):
                     c.stat(f"/absent{i}")
-        asked = _requests_by_verb(observer, 4).get("FsConfig", 0) - before
+        asked = requests_by_verb(observer._core, range(4)).get("FsConfig", 0) - before
         assert 4 <= asked <= 6, asked
 
 
@@ -433,13 +421,14 @@ def test_small_read_is_one_request_when_one_daemon_holds_chunk_and_inode(make_fs
     with fs.client() as c:
         data = pattern(64 * 1024)
         c.write_bytes("/r", data)
-        before = _requests_by_verb(c, 1)
         got = bytearray()
-        with c.open("/r", "rb", buffering=0) as f:
-            for _ in range(16):
-                got += f.read(4096)
-        after = _requests_by_verb(c, 1)
+
+        def read_in_blocks() -> None:
+            with c.open("/r", "rb", buffering=0) as f:
+                for _ in range(16):
+                    got.extend(f.read(4096))
+
+        grew = requests_during(c._core, [0], read_in_blocks)
         assert bytes(got) == data
-        grew = {verb: after.get(verb, 0) - before.get(verb, 0)
-                for verb in ("ReadChunks", "StatForRead")}
-        assert grew == {"ReadChunks": 16, "StatForRead": 0}
+        assert {verb: grew.get(verb, 0) for verb in ("ReadChunks", "StatForRead")} == \
+            {"ReadChunks": 16, "StatForRead": 0}
