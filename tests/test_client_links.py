@@ -215,7 +215,6 @@ def test_a_link_out_of_the_file_system_is_enoent(client, unique_dir):
     assert stat.S_ISLNK(client.lstat(f"{unique_dir}/out").st_mode)
 
 
-@pytest.mark.xfail(strict=True, reason="stat looks a missing name or a link up twice")
 def test_stat_asks_each_name_once(client, unique_dir):
     """Following links costs nothing until one is met, and then each name on the way is
     looked up once (the daemons' Stat requests per call, counted by their metrics): a miss

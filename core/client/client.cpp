@@ -385,7 +385,20 @@ Status ClientImpl::Stat(const std::string& path, Metadata* md) {
 Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
                            bool* exists) {
   *exists = false;
-  Status s = StatLocked(path, md);
+  // One lookup per name in a resolution: the walk meets path's own first lookup again, and
+  // the last lookup the walk's (a miss, a link's target).
+  std::map<std::string, std::pair<Status, Metadata>> seen;
+  auto lookup = [this, &seen](const std::string& p, Metadata* m) {
+    auto it = seen.find(p);
+    if (it == seen.end()) {
+      Metadata found;
+      Status s = StatLocked(p, &found);
+      it = seen.emplace(p, std::make_pair(std::move(s), std::move(found))).first;
+    }
+    *m = it->second.second;
+    return it->second.first;
+  };
+  Status s = lookup(path, md);
   // A record at path means no link on the way to it: entries live under real directories.
   if (s.ok() && !(follow_last && S_ISLNK(md->mode))) {
     *resolved = path;
@@ -395,7 +408,7 @@ Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::strin
   if (!s.ok() && s.code() != ENOENT && s.code() != ENOTDIR) return s;
   LinkWalk walk;
   walk.mountdir = config_.mountdir;
-  walk.stat = [this](const std::string& p, Metadata* m) { return StatLocked(p, m); };
+  walk.stat = lookup;
   std::string mount = config_.mountdir;
   while (mount.size() > 1 && mount.back() == '/') mount.pop_back();
   walk.Walk(path == "/" ? mount + "/" : mount + path, follow_last);
@@ -409,7 +422,7 @@ Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::strin
     *exists = true;
     return Status::OK();
   }
-  s = StatLocked(*resolved, md);
+  s = lookup(*resolved, md);
   if (s.code() == ENOENT) return Status::OK();  // the last component is missing
   *exists = s.ok();
   return s;

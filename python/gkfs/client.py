@@ -518,16 +518,12 @@ class Client:
         """os.stat_result of what path names, symbolic links followed as os.stat does (the
         link itself with follow_symlinks=False, as os.lstat): st_ino is the inode id and
         st_dev the file system's, as the preload library and FUSE report. A path without
-        links costs one lookup."""
+        links costs one lookup, else one per name on the way (a miss: the name and the
+        directories above it)."""
         path = _normalize(path)
-        try:
-            md = self._core.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            md = None
-        if md is None or (follow_symlinks and _stat.S_ISLNK(md.mode)):
-            resolved, md = self._core.resolve(path, follow_symlinks)
-            if md is None:
-                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        md = self._core.resolve(path, follow_symlinks)[1]
+        if md is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         return _stat_result(md, self._core.config)
 
     def lstat(self, path: PathArg) -> os.stat_result:

@@ -159,7 +159,8 @@ class Client {
   // uses): *resolved is path with the links among its ancestors followed, and its last
   // component's too when follow_last; absolute targets are read as the mount directory's
   // users see them (config().mountdir). *md is what it names; a missing last component is
-  // OK with *exists false (what a create would make). One stat when no link is involved.
+  // OK with *exists false (what a create would make). One stat when no link is involved,
+  // else one per name the walk meets (a miss: the name and its ancestors).
   // Errors: ENOENT, ENOTDIR for an ancestor; ELOOP past 40 links; ENOENT (naming the
   // target) for a link that leads out of the file system.
   virtual Status Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
