@@ -441,6 +441,7 @@ def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
     from gkfs import staging
     from gkfs.cluster import read_hosts_file
     from gkfs.launchers.mpirun import MpirunLauncher
+    from gkfs.launchers.srun import SrunLauncher
 
     hosts = list(dict.fromkeys(host for host, _ in read_hosts_file(cluster.hosts_file)))
     state = cluster.read_state()
@@ -455,9 +456,8 @@ def _stage_in_tasks(cluster: Cluster, args: argparse.Namespace) -> Any:
     extra = shlex.split(args.launcher_args)
     n = max(1, args.tasks_per_host)
     if args.launcher == "srun":
-        argv = ["srun", f"--nodes={len(hosts)}", f"--ntasks={len(hosts) * n}",
-                f"--ntasks-per-node={n}", f"--nodelist={','.join(hosts)}", "--overlap",
-                "--overcommit", "--job-name=gkfs-stage", *extra, *task]
+        srun = SrunLauncher.from_state({"nodes": hosts, "launcher_args": extra})
+        argv = srun.stage_command(n, task)
     else:
         argv = MpirunLauncher(hosts, extra).command(types.SimpleNamespace(per_host=n), task)
     result = subprocess.run(argv, stdout=subprocess.PIPE, text=True)

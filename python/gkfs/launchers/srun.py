@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from gkfs.launchers.base import ClusterError, JobRecord, LaunchPlan
 from gkfs.launchers.job import JobLauncher
@@ -80,11 +80,18 @@ class SrunLauncher(JobLauncher):
         """A short job step with one task per node (gkfs-ctl umount at stop)."""
         return self._srun(1, "gkfs-ctl", argv)
 
-    def _srun(self, per_node: int, job_name: str, task: list[str]) -> list[str]:
+    def stage_command(self, per_node: int, task: list[str]) -> list[str]:
+        """A job step 'gkfs-stage' of per_node tasks per node (gkfs-ctl stage-in/out): they
+        wait on I/O, so they may outnumber the CPUs (--overcommit), and a task that fails
+        leaves the others their share (no --kill-on-bad-exit)."""
+        return self._srun(per_node, "gkfs-stage", task, step_options=("--overcommit",))
+
+    def _srun(self, per_node: int, job_name: str, task: list[str],
+              step_options: Sequence[str] = ("--kill-on-bad-exit=1",)) -> list[str]:
         nodes = self.nodes()
         return ["srun", f"--nodes={len(nodes)}", f"--ntasks={len(nodes) * per_node}",
                 f"--ntasks-per-node={per_node}", f"--nodelist={','.join(nodes)}",
-                "--overlap", "--kill-on-bad-exit=1", f"--job-name={job_name}",
+                "--overlap", *step_options, f"--job-name={job_name}",
                 *self.launcher_args, *task]
 
     def job_alive(self, job: JobRecord) -> bool:
