@@ -148,6 +148,13 @@ def require_program(name: str, package: str) -> None:
         unavailable(f"needs {name} (apt: {package})")
 
 
+def require_fuse() -> None:
+    """The test mounts with FUSE: it needs /dev/fuse and fusermount3 (apt: fuse3)."""
+    if not os.path.exists("/dev/fuse"):
+        unavailable("needs /dev/fuse")
+    require_program("fusermount3", "fuse3")
+
+
 def virtual_cluster(hosts: int, clients: int) -> Iterator[Any]:
     """A fixture body: `hosts` daemon hosts with sshd and `clients` client hosts as network
     namespaces (tests/netns.py), always torn down, also when a test fails."""
@@ -211,6 +218,26 @@ def requests_during(core: Any, daemons: Iterable[int], op: Callable[[], Any]) ->
     op()
     after = requests_by_verb(core, daemons)
     return {verb: n - before.get(verb, 0) for verb, n in after.items() if n != before.get(verb, 0)}
+
+
+def tree_digest(root: Path) -> dict[str, tuple]:
+    """Every name under root (a local directory) by relative path: a file's SHA-256, mode
+    and mtime, a link's target, a directory's mode; what a copy that keeps them (staging)
+    must give back."""
+    import hashlib
+
+    out: dict[str, tuple] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = ("link", os.readlink(path))
+        elif path.is_file():
+            out[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(),
+                        st.st_mode & 0o7777, st.st_mtime_ns)
+        else:
+            out[rel] = ("dir", st.st_mode & 0o7777)
+    return out
 
 
 def compile_c(source: Path, out: Path, *flags: str) -> str:

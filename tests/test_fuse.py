@@ -18,17 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, compile_c, gkfs_ctl, start_fs, stop_fs, unavailable
+from conftest import HANG_GUARD_S, compile_c, gkfs_ctl, require_fuse, start_fs, stop_fs
 
 pytestmark = pytest.mark.fuse
 NOBODY = 65534
-
-
-def require_fuse() -> None:
-    if not os.path.exists("/dev/fuse"):
-        unavailable("no /dev/fuse")
-    if shutil.which("fusermount3") is None:
-        unavailable("needs fusermount3 (apt: fuse3)")
 
 
 @pytest.fixture(scope="module")

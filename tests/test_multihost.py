@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import eventually, start_net_fs, stop_net_fs, unavailable
+from conftest import eventually, require_fuse, start_net_fs, stop_net_fs, unavailable
 
 pytestmark = pytest.mark.multihost
 
@@ -214,8 +214,7 @@ def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher)
     """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
     each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
     plain cat on another reads, gkfs.Client on a client host sees it; stop unmounts."""
-    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
-        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    require_fuse()
     if launcher == "mpirun" and shutil.which("mpirun") is None:
         unavailable("needs mpirun (apt: openmpi-bin)")
     fs = make_net_fs(hosts=vcluster.hosts[:2], args=["--fuse"], launcher=launcher)

@@ -23,7 +23,7 @@ from typing import Optional
 
 import pytest
 
-from conftest import start_fs, stop_fs, unavailable
+from conftest import require_fuse, start_fs, stop_fs
 
 NOBODY = "65534:65534"
 LONG_NAME = "n" * 256
@@ -614,8 +614,7 @@ def probe_path() -> str:
 def fs():
     """One file system of 3 daemons (the table needs one, not two), its mount directory also
     mounted with the FUSE client (--allow-other: rows run as nobody)."""
-    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
-        unavailable("the FUSE column needs /dev/fuse and fusermount3 (apt: fuse3)")
+    require_fuse()
     started = start_fs(3, args=["--fuse", "--allow-other"])
     yield started
     stop_fs(started)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, require_program, start_fs, stop_fs, unavailable
+from conftest import HANG_GUARD_S, require_fuse, require_program, start_fs, stop_fs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,8 +30,7 @@ def fs():
     """One file system of 3 daemons (the matrix needs one, not two), its mount directory also
     mounted with the FUSE client: preloaded processes take the preload's path, the others the
     kernel's."""
-    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
-        unavailable("the FUSE column needs /dev/fuse and fusermount3 (apt: fuse3)")
+    require_fuse()
     started = start_fs(3, args=["--fuse", "--allow-other"])
     os.chmod(Path(started.mountdir).parent, 0o755)  # other users reach the mount point
     yield started

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point, eventually, unavailable
+from conftest import HANG_GUARD_S, entry_point, eventually, require_fuse, tree_digest
 
 from gkfs.launchers.base import proc_start_time
 
@@ -84,8 +84,7 @@ def test_srun_start_fuse_mounts_and_stop_unmounts(local_slurm):
     short srun step would take its gkfs-fuse with it); a plain shell (no preload) writes, cat
     reads, the preload sees the same file; stop unmounts through Slurm, which ends the mount
     step, before it ends the daemons' step."""
-    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
-        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    require_fuse()
     base = Path(local_slurm.dir) / "fuse"
     hosts, mnt = base / "hosts.txt", base / "mnt"
     ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
@@ -128,8 +127,7 @@ echo "mount steps after stop: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -
 def test_srun_start_fuse_failed_mount_names_the_node_and_leaves_nothing(local_slurm):
     """A mount that fails in the srun mount step (something else is mounted at the mount
     directory) ends the step; start --fuse names the node and the cause, stops the daemons, and no step stays."""
-    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
-        unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
+    require_fuse()
     base = Path(local_slurm.dir) / "badfuse"
     base.mkdir()
     hosts, mnt = base / "hosts.txt", base / "mnt"
@@ -152,19 +150,6 @@ echo "state left: $(ls {hosts}.pids.json 2>/dev/null | wc -l)"
         assert line in lines, result.stdout + result.stderr
     assert re.search(rf"error: .*mount job .*exited.*\n.*{local_slurm.node}: .*{re.escape(str(mnt))}",
                      result.stderr), result.stderr
-
-
-def tree_digest(root: Path) -> dict[str, tuple]:
-    """Every name under root: a file's SHA-256, mode and mtime, a link's target."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        st = p.lstat()
-        if p.is_symlink():
-            out[str(p.relative_to(root))] = ("link", str(p.readlink()))
-        elif p.is_file():
-            out[str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest(),
-                                             st.st_mode & 0o7777, st.st_mtime_ns)
-    return out
 
 
 def test_stage_in_and_out_through_srun(local_slurm, tmp_path):

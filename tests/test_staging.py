@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point, gkfs_ctl, module_fs, require_program
+from conftest import HANG_GUARD_S, entry_point, gkfs_ctl, module_fs, require_program, tree_digest
 from gkfs.staging import Progress
 
 fs = module_fs(2)
@@ -35,22 +35,8 @@ def make_tree(root: Path, files: int = 12) -> None:
     (root / "link").symlink_to("sub/f001.bin")
 
 
-def local_tree(root: Path) -> dict[str, tuple]:
-    out = {}
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        rel = str(path.relative_to(root))
-        if path.is_symlink():
-            out[rel] = ("link", os.readlink(path))
-        elif path.is_file():
-            out[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(),
-                        st.st_mode & 0o7777, st.st_mtime_ns)
-        else:
-            out[rel] = ("dir", st.st_mode & 0o7777)
-    return out
-
-
 def gkfs_tree(client, top: str) -> dict[str, tuple]:
+    """tree_digest of directory top in gkfs, read through client."""
     out = {}
     for path, dirs, files in client.walk(top):
         for name in dirs + files:
@@ -81,7 +67,7 @@ def test_stage_in_and_out_keep_contents_modes_and_times(fs, tmp_path, unique_dir
     first = summary(fs.ctl("stage-in", str(src), fs.mountdir + unique_dir))
     assert first["copied"] == first["files"] == 14
     with fs.client() as c:
-        assert gkfs_tree(c, f"{unique_dir}/input") == local_tree(src)
+        assert gkfs_tree(c, f"{unique_dir}/input") == tree_digest(src)
     again = summary(fs.ctl("stage-in", str(src), unique_dir, "--verify"))
     assert again["copied"] == 0 and again["skipped"] == 14
     # every regular file (13): the link is compared by its target
@@ -90,7 +76,7 @@ def test_stage_in_and_out_keep_contents_modes_and_times(fs, tmp_path, unique_dir
     out = tmp_path / "results"
     result = fs.ctl("stage-out", f"{unique_dir}/input", str(out), "--verify")
     assert summary(result)["copied"] == 14
-    assert local_tree(out / "input") == local_tree(src)
+    assert tree_digest(out / "input") == tree_digest(src)
     assert summary(fs.ctl("stage-out", f"{unique_dir}/input", str(out)))["copied"] == 0
 
 
@@ -200,7 +186,7 @@ def test_tasks_of_mpirun_share_a_stage(fs, tmp_path, unique_dir):
     assert "2 tasks on 1 hosts (mpirun)" in result.stdout, result.stdout + result.stderr
     assert summary(result)["copied"] == 14
     with fs.client() as c:
-        assert gkfs_tree(c, f"{unique_dir}/input") == local_tree(src)
+        assert gkfs_tree(c, f"{unique_dir}/input") == tree_digest(src)
     assert summary(fs.ctl("stage-in", *args, str(src), unique_dir))["copied"] == 0
 
 
@@ -256,14 +242,14 @@ def test_hard_links_within_the_tree_stay_links(fs, tmp_path, unique_dir, launche
     assert first["files"] == 7 and first["skipped"] == 0
     with fs.client() as c:
         top = f"{unique_dir}/input"
-        assert gkfs_tree(c, top) == local_tree(src)
+        assert gkfs_tree(c, top) == tree_digest(src)
         assert gkfs_link_groups(c, top) == EXPECTED_GROUPS
         assert c.stat(f"{top}/a/three").st_nlink == 3
         assert c.stat(f"{top}/a/single").st_nlink == 1
     assert summary(fs.ctl("stage-in", *args, str(src), unique_dir))["skipped"] == 7
     out = tmp_path / "results"
     assert summary(fs.ctl("stage-out", *args, f"{unique_dir}/input", str(out)))["files"] == 7
-    assert local_tree(out / "input") == local_tree(src)
+    assert tree_digest(out / "input") == tree_digest(src)
     assert local_link_groups(out / "input") == EXPECTED_GROUPS
     assert summary(fs.ctl("stage-out", *args, f"{unique_dir}/input", str(out)))["skipped"] == 7
     # A name that became a file of its own in the destination is linked again.
