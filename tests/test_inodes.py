@@ -549,8 +549,11 @@ def test_an_open_file_ends_with_the_last_descriptor_of_its_description(make_fs):
 # holds open; a daemon drops the opens of a session it has not heard of for a lease and
 # reclaims the orphans no live session holds (docs/operations.md, "Files unlinked while
 # open"). These tests use a 1 s lease: a dead holder's orphan goes within 1.25 s of its last
-# renewal; the waits below allow a loaded machine several times that.
+# renewal (the reaper wakes every quarter lease), so a live holder whose file is still there
+# OUTLIVE_S after its open or last known renewal has renewed. The waits for a reclaim allow a
+# loaded machine several times that.
 LEASE_S = 1.0
+OUTLIVE_S = 2 * LEASE_S
 REAP_WAIT_S = 10 * LEASE_S
 
 _HOLDER = """
@@ -604,7 +607,7 @@ def test_orphans_of_a_killed_client_are_reclaimed_after_its_lease(make_fs):
     assert eventually(lambda: f"{killed_ino:016x}" not in _chunk_dirs(fs), timeout=REAP_WAIT_S)
 
     import time
-    time.sleep(4 * LEASE_S)  # the live holder renews: its file stays
+    time.sleep(OUTLIVE_S)  # the live holder renews: its file stays
     assert _orphans(fs) == 1 and f"{live_ino:016x}" in _chunk_dirs(fs)
     out, _ = live.communicate("go\n", timeout=30)
     assert out.split() == [str(1 << 20)]
@@ -646,7 +649,7 @@ def test_a_live_holder_keeps_its_file_across_a_daemon_restart(make_fs):
     restarted = fs.ctl("restart-daemon", "--daemon", "0")
     assert restarted.returncode == 0, restarted.stderr
     import time
-    time.sleep(4 * LEASE_S)
+    time.sleep(OUTLIVE_S)
     assert _orphans(fs) == 1 and f"{ino:016x}" in _chunk_dirs(fs)
     out, _ = holder.communicate("go\n", timeout=30)
     assert out.split() == [str(1 << 20)]
@@ -665,7 +668,7 @@ def test_a_gkfs_client_holding_an_unlinked_file_renews_its_lease(make_fs):
             f.write(b"k" * 100_000)
             f.flush()
             c.remove("/held")
-            time.sleep(4 * LEASE_S)
+            time.sleep(OUTLIVE_S)
             assert sum(i.orphans for i in c.daemons()) == 1
             f.seek(0)
             assert f.read() == b"k" * 100_000
