@@ -29,9 +29,10 @@ unset LD_PRELOAD
 env LD_PRELOAD="$preload" "$bin/gkfs_md_driver" "$base/mnt" "$n" 1 flat >&2
 kill -INT "$daemon"
 wait "$daemon" || true
+# One annotation (the slow part) serves the three handlers.
+callgrind_annotate --tree=caller --inclusive=yes "$out" > "$base/annotation" 2>/dev/null
 for h in HandleStat HandleCreateInDir HandleRemoveInDir; do
-  callgrind_annotate --tree=caller --inclusive=yes "$out" 2>/dev/null |
-    grep -A1 -E "< .*HandleRequest.*\([0-9,]+x\)" | grep -B1 -E "\*  .*gkfs::$h\(" | head -1 |
+  grep -A1 -E "< .*HandleRequest.*\([0-9,]+x\)" "$base/annotation" | grep -B1 -E "\*  .*gkfs::$h\(" | head -1 |
     python3 -c "
 import re, sys
 m = re.search(r'^\s*([\d,]+).*\(([\d,]+)x\)', sys.stdin.read())
