@@ -6,6 +6,7 @@ fresh directory under /tmp, and always stops it (``gkfs-ctl stop``) afterwards, 
 the test fails. (Not under pytest's tmp_path: a concurrent pytest session prunes old
 basetemp directories, which would delete the state file of running daemons.) ``fs`` is a module-scoped file system parametrised over 2 and 4
 daemons; ``fs_small_chunks`` uses 4 KiB chunks so small writes cross many chunks.
+``client`` is a module-scoped gkfs.Client of ``fs``, ``d`` a fresh directory made through it.
 
 Daemons and clients get UCX_TLS=tcp and UCX_NET_DEVICES=lo unless the caller set them.
 
@@ -249,6 +250,18 @@ def compile_c(source: Path, out: Path, *flags: str) -> str:
     return str(out)
 
 
+def stop_all(started: Sequence[Any], stop: Callable[[Any], None]) -> None:
+    """stop(fs) for every file system a factory fixture started, even after one fails; the
+    failures together."""
+    errors = []
+    for fs in started:
+        try:
+            stop(fs)
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
 @pytest.fixture
 def make_fs() -> Iterator[Callable[..., FileSystem]]:
     """Factory of function-scoped file systems: make_fs(daemons=N, args=[...])."""
@@ -261,13 +274,7 @@ def make_fs() -> Iterator[Callable[..., FileSystem]]:
         return fs
 
     yield make
-    errors = []
-    for fs in started:
-        try:
-            stop_fs(fs)
-        except AssertionError as e:
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
+    stop_all(started, stop_fs)
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n}daemons")
@@ -290,6 +297,20 @@ def fs_small_chunks() -> Iterator[FileSystem]:
 def unique_dir() -> str:
     """A fresh directory name for one test inside a shared file system ("/t-<hex>")."""
     return f"/t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def client(fs: FileSystem) -> Iterator[Any]:
+    """A gkfs.Client of the module's ``fs``, shared by its tests."""
+    with fs.client() as c:
+        yield c
+
+
+@pytest.fixture
+def d(client: Any, unique_dir: str) -> str:
+    """A fresh directory made through ``client`` (its path in the file system)."""
+    client.mkdir(unique_dir)
+    return unique_dir
 
 
 # --- several hosts: network namespaces (tests/netns.py) --------------------------------------
@@ -387,13 +408,7 @@ def make_net_fs(vcluster: Any) -> Iterator[Callable[..., NetFileSystem]]:
         return fs
 
     yield make
-    errors = []
-    for fs in started:
-        try:
-            stop_net_fs(fs)
-        except AssertionError as e:
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
+    stop_all(started, stop_net_fs)
 
 
 # --- a private Slurm (tests/slurm.py) -----------------------------------------------------------

@@ -15,21 +15,9 @@ from conftest import eventually, requests_by_verb, requests_during
 
 
 @pytest.fixture(scope="module")
-def client(fs):
-    with fs.client() as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def small(fs_small_chunks):
     with fs_small_chunks.client() as c:
         yield c
-
-
-@pytest.fixture
-def d(client, unique_dir):
-    client.mkdir(unique_dir)
-    return unique_dir
 
 
 def pattern(n: int, seed: int = 1) -> bytes:

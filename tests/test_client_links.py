@@ -17,12 +17,6 @@ import pytest
 from conftest import requests_during
 
 
-@pytest.fixture(scope="module")
-def client(fs):
-    with fs.client() as c:
-        yield c
-
-
 class Local:
     """The calls the cases make, on a local directory through os (the reference)."""
 

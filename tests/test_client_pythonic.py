@@ -13,18 +13,6 @@ import pytest
 import gkfs
 
 
-@pytest.fixture(scope="module")
-def client(fs):
-    with fs.client() as c:
-        yield c
-
-
-@pytest.fixture
-def d(client, unique_dir):
-    client.mkdir(unique_dir)
-    return unique_dir
-
-
 class CountingCore:
     """Passes every call through to the real client core, counting data requests."""
 
