@@ -126,9 +126,7 @@ class GkfsFile(io.RawIOBase):
         raise io.UnsupportedOperation("gkfs files have no kernel file descriptor")
 
     def readinto(self, buffer: Any) -> int:
-        self._check_closed()
-        if not self._readable:
-            raise io.UnsupportedOperation("file not open for reading")
+        self._check_open_for("reading")
         view = memoryview(buffer).cast("B")
         if not len(view):
             return 0
@@ -137,9 +135,7 @@ class GkfsFile(io.RawIOBase):
         return n
 
     def readall(self) -> bytes:
-        self._check_closed()
-        if not self._readable:
-            raise io.UnsupportedOperation("file not open for reading")
+        self._check_open_for("reading")
         size = self._core.stat_file(self._path, self._file_id).size
         data = self._core.read(self._path, self._file_id, self._pos,
                                max(size - self._pos, 0))
@@ -155,9 +151,7 @@ class GkfsFile(io.RawIOBase):
         return b"".join(chunks)
 
     def write(self, data: Any) -> int:
-        self._check_closed()
-        if not self._writable:
-            raise io.UnsupportedOperation("file not open for writing")
+        self._check_open_for("writing")
         view = memoryview(data).cast("B")
         if not len(view):
             return 0
@@ -189,9 +183,7 @@ class GkfsFile(io.RawIOBase):
         return self._pos
 
     def truncate(self, size: Optional[int] = None) -> int:
-        self._check_closed()
-        if not self._writable:
-            raise io.UnsupportedOperation("file not open for writing")
+        self._check_open_for("writing")
         size = self._pos if size is None else size
         self._core.truncate_file(self._path, self._file_id, size)
         return size
@@ -209,6 +201,13 @@ class GkfsFile(io.RawIOBase):
     def _check_closed(self) -> None:
         if self.closed:
             raise ValueError("I/O operation on closed file")
+
+    def _check_open_for(self, use: str) -> None:
+        """ValueError when closed, io.UnsupportedOperation unless open for use ('reading'
+        or 'writing'), as io's files."""
+        self._check_closed()
+        if not (self._readable if use == "reading" else self._writable):
+            raise io.UnsupportedOperation(f"file not open for {use}")
 
 
 class DirEntry:
