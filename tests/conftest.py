@@ -221,12 +221,21 @@ def requests_during(core: Any, daemons: Iterable[int], op: Callable[[], Any]) ->
     return {verb: n - before.get(verb, 0) for verb, n in after.items() if n != before.get(verb, 0)}
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a local file (hex), read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def tree_digest(root: Path) -> dict[str, tuple]:
     """Every name under root (a local directory) by relative path: a file's SHA-256, mode
     and mtime, a link's target, a directory's mode; what a copy that keeps them (staging)
     must give back."""
-    import hashlib
-
     out: dict[str, tuple] = {}
     for path in sorted(root.rglob("*")):
         st = path.lstat()
@@ -234,8 +243,7 @@ def tree_digest(root: Path) -> dict[str, tuple]:
         if path.is_symlink():
             out[rel] = ("link", os.readlink(path))
         elif path.is_file():
-            out[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(),
-                        st.st_mode & 0o7777, st.st_mtime_ns)
+            out[rel] = ("file", file_sha256(path), st.st_mode & 0o7777, st.st_mtime_ns)
         else:
             out[rel] = ("dir", st.st_mode & 0o7777)
     return out

@@ -7,7 +7,6 @@ workload transcript.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import eventually, require_fuse, start_net_fs, stop_net_fs, unavailable
+from conftest import (eventually, file_sha256, require_fuse, start_net_fs, stop_net_fs,
+                      unavailable)
 
 pytestmark = pytest.mark.multihost
 
@@ -25,12 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE_TREE = REPO / "core"
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def tree_checksums(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): file_sha256(p)
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # Prints {relative path: sha256} of every file below sys.argv[1] in gkfs, read with
@@ -98,7 +95,7 @@ def test_foundation_workloads_on_four_hosts(fs4, vcluster, tmp_path):
     step("dd out again (bs=100000, across chunk boundaries)",
          fs4.run(["dd", f"if={mnt}/random.bin", f"of={tmp_path}/random.back", "bs=100000",
                   "status=none"]))
-    assert sha256(tmp_path / "random.back") == sha256(blob)
+    assert file_sha256(tmp_path / "random.back") == file_sha256(blob)
     sums = step("sha256sum random.bin (in gkfs, and the original)",
                 fs4.run(["sha256sum", f"{mnt}/random.bin", str(blob)]))
     assert len({line.split()[0] for line in sums.splitlines()}) == 1

@@ -4,7 +4,6 @@ with LD_PRELOAD set; results are checked from outside (hashes, listings, errno n
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_program
+from conftest import file_sha256, require_program
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,14 +33,6 @@ def py(fs, code: str, *args: str):
     result = fs.run([sys.executable, "-c", textwrap.dedent(code), *args])
     assert result.returncode == 0, f"stdout: {result.stdout}\nstderr: {result.stderr}"
     return json.loads(result.stdout)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @pytest.fixture
@@ -72,7 +63,7 @@ def test_cp_cat_ls_l_stat(fs, d, tmp_path):
         stat -c '%s %F' {d}/f
         ls -l {d}
     """).stdout.splitlines()
-    assert out[0] == sha256(src)
+    assert out[0] == file_sha256(src)
     assert out[1] == f"{src.stat().st_size} regular file"
     assert out[2].startswith("total")
     assert out[3].startswith("-rw") and out[3].split()[4] == str(src.stat().st_size)
@@ -98,7 +89,7 @@ def test_cp_r_source_tree_and_back(fs, d, tmp_path, source_tree):
     files = sorted(p for p in source_tree.rglob("*") if p.is_file())
     sums = sh(fs, f"cd {d}/core && sha256sum " +
               " ".join(str(p.relative_to(source_tree)) for p in files)).stdout
-    assert [line.split()[0] for line in sums.splitlines()] == [sha256(p) for p in files]
+    assert [line.split()[0] for line in sums.splitlines()] == [file_sha256(p) for p in files]
     sh(fs, f"rm -r {d}/core; test ! -e {d}/core")
 
 
@@ -169,7 +160,7 @@ def test_dd_256mib_round_trip(fs, d, tmp_path):
         dd if={d}/big bs=1M status=none | sha256sum | cut -d' ' -f1
         sha256sum {d}/big | cut -d' ' -f1
     """).stdout.split()
-    assert out == [str(256 << 20), sha256(src), sha256(src)]
+    assert out == [str(256 << 20), file_sha256(src), file_sha256(src)]
 
 
 def test_python_open_listdir_copytree(fs, d, source_tree):
