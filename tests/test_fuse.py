@@ -64,6 +64,29 @@ def test_start_fuse_mounts_the_mount_directory(fs):
     assert "fuse.gkfs" in line and "nosuid" in line
 
 
+def test_status_lists_the_fuse_mount_and_notices_it_gone():
+    """gkfs-ctl status reports the mount start --fuse made (text and --json), and exits 1
+    once it is gone, as for a daemon that is down; gkfs-ctl mount puts it back."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse"])
+    try:
+        mountdir = os.path.realpath(fs.mountdir)
+        status = fs.ctl("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"fuse {os.uname().nodename} {mountdir} mounted (this host)" in status.stdout
+        assert "1 of 1 daemons up, 1 of 1 FUSE mounts in place" in status.stdout
+        assert gkfs_ctl("umount", "--hosts-file", fs.hosts_file).returncode == 0
+        gone = fs.ctl("status", "--json")
+        assert gone.returncode == 1, gone.stdout + gone.stderr
+        assert json.loads(gone.stdout)["fuse"] == [
+            {"host": os.uname().nodename, "mountdir": mountdir, "mounted": False, "how": "this host"}]
+        assert "NOT mounted" in fs.ctl("status").stdout
+        assert gkfs_ctl("mount", "--hosts-file", fs.hosts_file).returncode == 0
+        assert fs.ctl("status").returncode == 0
+    finally:
+        stop_fs(fs)
+
+
 def test_static_program_writes_and_reads_a_file(fs, tmp_path):
     source = tmp_path / "static.c"
     source.write_text(textwrap.dedent(r"""

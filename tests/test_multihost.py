@@ -213,7 +213,8 @@ def test_two_instances_side_by_side(make_net_fs, vcluster, tmp_path):
 def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher):
     """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
     each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
-    plain cat on another reads, gkfs.Client on a client host sees it; stop unmounts."""
+    plain cat on another reads, gkfs.Client on a client host sees it; status reports the
+    mounts; stop unmounts."""
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
     if launcher == "mpirun" and shutil.which("mpirun") is None:
@@ -232,6 +233,10 @@ def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher)
     client = fs.python("import gkfs, sys\nwith gkfs.Client(sys.argv[1]) as c: "
                        "print(c.read_bytes('/note').decode(), end='')", fs.hosts_file)
     assert client.stdout == f"from-{first.name}\n", client.stderr
+    status = fs.ctl("status")  # each mount looked at where it is (ssh, or through mpirun)
+    mounts = [line for line in status.stdout.splitlines() if line.startswith("fuse ")]
+    assert status.returncode == 0 and len(mounts) == (2 if launcher == "ssh" else 1), status.stdout
+    assert all(f" {fs.mountdir} mounted (checked " in line for line in mounts), status.stdout
     stopped = fs.stop()
     assert stopped.returncode == 0 and "unmounted" in stopped.stdout, stopped.stderr
     gone = on(first, f"grep -c ' {fs.mountdir} ' /proc/self/mountinfo")

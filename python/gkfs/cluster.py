@@ -29,8 +29,9 @@ from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, current_run, log_tail, wait_gone)
 from gkfs.launchers.job import JobLauncher
-from gkfs.mounts import (SERVING_LINE, ctl_command, mount_here, remote_command, run_command,
-                         serve_here, unmount_here)
+from gkfs.mounts import (SERVING_LINE, ctl_command, is_gkfs_mount, mount_check_command,
+                         mount_here, remote_command, run_command, serve_here, ssh_command,
+                         unmount_here)
 from gkfs.settings import ClusterSettings
 
 # start --fuse in a job step: how long beyond --start-timeout the step may take to mount.
@@ -501,8 +502,7 @@ class Cluster:
         others unmount on its SIGTERM; ClusterError with the failed hosts' messages."""
         assert isinstance(launcher, JobLauncher)
         mountdir = state["mountdir"]
-        log = os.path.join(LaunchPlan.from_state(state["plan"]).base.rootdir,
-                           f"{launcher.name}-fuse.log")
+        log = self._mount_job_log(state, launcher)
         child, job = launcher.start_job(serve, log)
         state["fuse_mounts"] = [self._IN_A_JOB]
         state["fuse_job"] = dataclasses.asdict(job)
@@ -535,6 +535,12 @@ class Cluster:
         self._rewrite_state(state, self._launch(state))
         self._say(f"gkfs: mounted at {mountdir} on {', '.join(sorted(serving))} (FUSE, "
                   f"{launcher.describe(Launch(job=job))}, log {log})")
+
+    @staticmethod
+    def _mount_job_log(state: dict[str, Any], launcher: Launcher) -> str:
+        """Where the mount job of start --fuse writes (beside the daemons' logs)."""
+        return os.path.join(LaunchPlan.from_state(state["plan"]).base.rootdir,
+                            f"{launcher.name}-fuse.log")
 
     @staticmethod
     def _job_run(log: str) -> str:
@@ -593,6 +599,51 @@ class Cluster:
             except (ClusterError, OSError, subprocess.SubprocessError) as e:
                 self._say(f"gkfs-ctl: warning: cannot unmount {mountdir} on "
                           f"{target or 'this host'}: {e}")
+
+    def fuse_status(self) -> list[dict[str, Any]]:
+        """The FUSE mounts start --fuse made (none without --fuse), each looked at where it
+        is: here, over ssh, through the launcher (mpirun: one check per host), or the srun
+        mount step's liveness and the hosts it reported. One dict per mount, or per group
+        the launcher checks at once: {host, mountdir, mounted, how}."""
+        state = self.read_state() or {}
+        mountdir = state.get("mountdir", self.config.daemon.mountdir)
+        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        report: list[dict[str, Any]] = []
+        for target in state.get("fuse_mounts", []):
+            if target == self._IN_A_JOB:
+                report += self._job_mounts(state, mountdir)
+                continue
+            if target == self._THROUGH_LAUNCHER:
+                launcher = self._recorded_launcher(state)
+                host, how = "every daemon host", f"checked through {launcher.name}"
+                check = launcher.per_host_command(mount_check_command(mountdir))
+            elif target:
+                host, how = target, "checked over ssh"
+                check = ssh_command(target, ssh_args, mount_check_command(mountdir))
+            else:
+                report.append({"host": socket.gethostname(), "mountdir": mountdir,
+                               "mounted": is_gkfs_mount(mountdir), "how": "this host"})
+                continue
+            try:
+                run_command(check or [], how, timeout=self.config.start_timeout)
+                mounted = True
+            except (ClusterError, OSError) as e:
+                mounted, how = False, f"{how}: {e}"
+            report.append({"host": host, "mountdir": mountdir, "mounted": mounted, "how": how})
+        return report
+
+    def _job_mounts(self, state: dict[str, Any], mountdir: str) -> list[dict[str, Any]]:
+        """fuse_status of the mounts served by a job of the launcher (srun's mount step):
+        mounted on the hosts whose task reported its mount, while the step runs."""
+        if "fuse_job" not in state:
+            return []
+        launcher = self._recorded_launcher(state)
+        job = JobRecord(**state["fuse_job"])
+        alive = launcher.job_alive(job)
+        what = launcher.describe(Launch(job=job))
+        how = f"served by {what}" if alive else f"{what} ended"
+        hosts = sorted(self._serving(self._mount_job_log(state, launcher))) or ["every daemon host"]
+        return [{"host": h, "mountdir": mountdir, "mounted": alive, "how": how} for h in hosts]
 
     def restart_daemon(self, index: int) -> DaemonRecord:
         """Starts recorded daemon `index` again on the same host, root directory, address

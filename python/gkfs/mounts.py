@@ -19,8 +19,9 @@ from typing import Optional, Sequence
 
 from gkfs.launchers.base import ClusterError, quote
 
-__all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_mounted", "mount_here", "serve_here",
-           "unmount_here", "remote_command", "run_command"]
+__all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_gkfs_mount", "is_mounted",
+           "mount_check_command", "mount_here", "serve_here", "unmount_here", "remote_command",
+           "run_command", "ssh_command"]
 
 FUSE_NAME = "gkfs-fuse"
 _MOUNT_TIMEOUT_S = 120.0   # gkfs-fuse itself gives up after the client timeout
@@ -49,6 +50,30 @@ def is_mounted(path: str) -> bool:
     real = os.path.realpath(path)
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         return any(_unescape(line.split()[4]) == real for line in f if len(line.split()) > 4)
+
+
+def is_gkfs_mount(path: str) -> bool:
+    """Whether a gkfs-fuse mount (file system type fuse.gkfs) is at path (this process's
+    mount namespace)."""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            # ID PARENT DEV ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+            if len(fields) > 4 and "-" in fields and _unescape(fields[4]) == real:
+                after = fields[fields.index("-") + 1:]
+                if after and after[0] == "fuse.gkfs":
+                    return True
+    return False
+
+
+def mount_check_command(mountdir: str) -> list[str]:
+    """A command that exits 0 if a gkfs-fuse mount is at mountdir on the host it runs on, else
+    1 with a message (gkfs is installed at the same place on every host)."""
+    code = ("import sys; from gkfs.mounts import is_gkfs_mount; "
+            "sys.exit(0 if is_gkfs_mount(sys.argv[1]) else "
+            "f'no gkfs FUSE mount at {sys.argv[1]}')")
+    return [sys.executable, "-c", code, mountdir]
 
 
 def _fuse_argv(mountdir: str, env: dict[str, str], cache: bool, allow_other: bool,
@@ -153,11 +178,15 @@ def ctl_command(ctl_args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "gkfs.cli", *ctl_args]
 
 
+def ssh_command(target: str, ssh_args: Sequence[str], argv: Sequence[str]) -> list[str]:
+    """argv run on target over ssh (no password prompt)."""
+    return ["ssh", "-o", "BatchMode=yes", *ssh_args, target, quote(list(argv))]
+
+
 def remote_command(target: str, ssh_args: Sequence[str], ctl_args: Sequence[str],
                    timeout: Optional[float] = _MOUNT_TIMEOUT_S) -> None:
     """Runs ``gkfs-ctl ctl_args`` on target over ssh."""
-    run_command(["ssh", "-o", "BatchMode=yes", *ssh_args, target, quote(ctl_command(ctl_args))],
-                f"on {target}", timeout)
+    run_command(ssh_command(target, ssh_args, ctl_command(ctl_args)), f"on {target}", timeout)
 
 
 def run_command(argv: Sequence[str], where: str,
