@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, compile_c, gkfs_ctl, start_fs, stop_fs, unavailable
+from conftest import HANG_GUARD_S, compile_c, eventually, gkfs_ctl, start_fs, stop_fs, unavailable
 
 pytestmark = pytest.mark.fuse
 NOBODY = 65534
@@ -84,6 +84,34 @@ def test_status_lists_the_fuse_mount_and_notices_it_gone():
         assert gkfs_ctl("mount", "--hosts-file", fs.hosts_file).returncode == 0
         assert fs.ctl("status").returncode == 0
     finally:
+        stop_fs(fs)
+
+
+@pytest.mark.xfail(strict=True, reason="--cache used the kernel's writeback cache, which keeps "
+                                      "its own size of a cached file: a change made elsewhere never shows")
+def test_cache_mode_sees_another_hosts_change_after_a_reopen(tmp_path):
+    """docs/fuse.md's promise for --cache: a file another host changed shows here once the
+    cached attributes expired (1 s) and the file is opened again. The other host is a second
+    mount of the same file system (gkfs-ctl mount -H HOSTS DIR, the login-node case), in the
+    default mode; this host's reader had the file in its page cache."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse", "--cache"])
+    other = tmp_path / "other-host"
+    other.mkdir()
+    try:
+        mounted_other = gkfs_ctl("mount", "--hosts-file", fs.hosts_file, str(other))
+        assert mounted_other.returncode == 0, mounted_other.stderr
+        here = Path(fs.mountdir, "checkpoint")
+        here.write_text("step 1\n")
+        assert (other / "checkpoint").read_text() == "step 1\n"  # written back at close
+        assert here.read_text() == "step 1\n"                    # now in this host's cache
+        (other / "checkpoint").write_text("step 2, longer\n")
+        seen = eventually(lambda: here.read_text() == "step 2, longer\n", timeout=10)
+        assert seen, f"this host still reads {here.read_text()!r}"
+        assert here.stat().st_size == len("step 2, longer\n")
+    finally:
+        if mounted(str(other)):
+            gkfs_ctl("umount", "--hosts-file", fs.hosts_file, str(other))
         stop_fs(fs)
 
 
@@ -268,6 +296,36 @@ def test_a_path_walk_asks_the_daemons_once_per_name():
         links = os.stat(f"{fs.mountdir}/d").st_nlink
         os.mkdir(f"{fs.mountdir}/d/sub")
         assert os.stat(f"{fs.mountdir}/d").st_nlink == links + 1
+    finally:
+        stop_fs(fs)
+
+
+def test_a_listing_asks_no_attributes_the_kernel_would_drop():
+    """With timeouts 0 the kernel keeps nothing a READDIRPLUS reply carries (it looks each
+    name up again before use), so the default mount lists with plain READDIR: a listing of
+    N files costs no Stat per file. ls -l walks each DIR/NAME twice (statx, then the ACL
+    lgetxattr), a LOOKUP of DIR and of NAME each: 4 Stats per file, where the READDIRPLUS
+    listing added a fifth."""
+    require_fuse()
+    from test_metrics import free_ports, scrape, value
+
+    port = free_ports(1)
+    fs = start_fs(1, args=["--fuse", "--metrics-port", str(port)])
+    try:
+        files = 40
+        with fs.client() as c:
+            c.mkdir("/many")
+            for i in range(files):
+                c.write_bytes(f"/many/f{i:02d}", b"x")
+        stats = lambda: value(scrape(port), "gkfs_requests_total", verb="Stat", outcome="ok")
+        before = stats()
+        assert len(os.listdir(f"{fs.mountdir}/many")) == files
+        assert stats() - before <= 4  # the directory and its parent, not each file
+        before = stats()
+        result = subprocess.run(["ls", "-l", f"{fs.mountdir}/many"], capture_output=True, text=True,
+                                timeout=HANG_GUARD_S)
+        assert result.returncode == 0 and result.stdout.count(" f") == files, result.stderr
+        assert stats() - before <= 4 * files + 10  # + the directory's own, a few
     finally:
         stop_fs(fs)
 
