@@ -87,8 +87,6 @@ def test_status_lists_the_fuse_mount_and_notices_it_gone():
         stop_fs(fs)
 
 
-@pytest.mark.xfail(strict=True, reason="--cache used the kernel's writeback cache, which keeps "
-                                      "its own size of a cached file: a change made elsewhere never shows")
 def test_cache_mode_sees_another_hosts_change_after_a_reopen(tmp_path):
     """docs/fuse.md's promise for --cache: a file another host changed shows here once the
     cached attributes expired (1 s) and the file is opened again. The other host is a second
@@ -112,6 +110,25 @@ def test_cache_mode_sees_another_hosts_change_after_a_reopen(tmp_path):
     finally:
         if mounted(str(other)):
             gkfs_ctl("umount", "--hosts-file", fs.hosts_file, str(other))
+        stop_fs(fs)
+
+
+def test_writeback_mode_writes_back_at_close():
+    """--writeback (the kernel's writeback cache, --cache implied): small writes collected
+    by the kernel are on the daemons once the file is closed, O_APPEND included."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse", "--writeback"])
+    try:
+        path = Path(fs.mountdir, "log")
+        with open(path, "w") as f:
+            for i in range(100):
+                f.write(f"line {i}\n")
+                f.flush()
+        with open(path, "a") as f:
+            f.write("appended\n")
+        with fs.client() as c:
+            assert c.read_bytes("/log").decode().splitlines()[-2:] == ["line 99", "appended"]
+    finally:
         stop_fs(fs)
 
 

@@ -121,6 +121,8 @@ void Init(void* userdata, fuse_conn_info* conn) {
   conn->max_readahead = kMaxRequestBytes;
   if (fs->cache.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (!fs->cache.writeback) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // Pages kept across opens (--cache) go once a refreshed mtime or size shows a change.
+  if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   // open(O_TRUNC) reaches Open with the flag, which truncates by inode.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   // With entry timeout 0 the kernel drops the names and attributes a READDIRPLUS reply

@@ -37,7 +37,7 @@ FORWARDING_CLIENT = ["forwarding_map_file", "hostname", "app_id"]
 #: The client time limits that run and env take as flags and pass to the program.
 CLIENT_TIMEOUTS = ["timeout_ms", "down_recheck_ms", "recheck_timeout_ms"]
 #: How gkfs-ctl mount (and start --fuse) mounts.
-FUSE_OPTIONS = ["cache", "allow_other"]
+FUSE_OPTIONS = ["cache", "writeback", "allow_other"]
 
 
 def preload_library() -> str:

@@ -418,8 +418,7 @@ class Cluster:
         """gkfs-ctl mount --foreground: mounts like mount() and stays until unmounted."""
         mountdir = self._mount_point(mountdir)
         try:
-            return serve_here(mountdir, self.client_environment(""), self.config.cache,
-                              self.config.allow_other)
+            return serve_here(mountdir, self.client_environment(""), self._fuse_options())
         except ClusterError as e:  # one task of a job among many: name the host
             raise ClusterError(f"{socket.gethostname()}: {e}") from None
 
@@ -427,8 +426,7 @@ class Cluster:
         """Mounts this file system at mountdir (default: its mount directory) on this host
         with gkfs-fuse. ClusterError naming the cause; nothing stays mounted on failure."""
         mountdir = self._mount_point(mountdir)
-        mount_here(mountdir, self.client_environment(""), self.config.cache,
-                   self.config.allow_other)
+        mount_here(mountdir, self.client_environment(""), self._fuse_options())
         self._say(f"gkfs: {self.hosts_file} mounted at {mountdir} (FUSE)")
         return mountdir
 
@@ -452,9 +450,14 @@ class Cluster:
     def _mount_flags(self) -> list[str]:
         """gkfs-ctl mount on another host: its mount directory comes from the state file
         beside the hosts file (which every host reads)."""
-        flags = ["-H", self.hosts_file, "--timeout-ms", str(self.config.timeout_ms)]
-        flags += ["--cache"] if self.config.cache else []
-        return flags + (["--allow-other"] if self.config.allow_other else [])
+        return ["-H", self.hosts_file, "--timeout-ms", str(self.config.timeout_ms),
+                *self._fuse_options()]
+
+    def _fuse_options(self) -> list[str]:
+        """The mount's options, as both gkfs-ctl mount and gkfs-fuse spell them."""
+        chosen = {"--cache": self.config.cache, "--writeback": self.config.writeback,
+                  "--allow-other": self.config.allow_other}
+        return [flag for flag, on in chosen.items() if on]
 
     # fuse_mounts entries: mounted on every daemon host through the launcher itself, by a
     # short job (mpirun), or by a job that serves the mounts until stop (srun's job step).

@@ -76,21 +76,20 @@ def mount_check_command(mountdir: str) -> list[str]:
     return [sys.executable, "-c", code, mountdir]
 
 
-def _fuse_argv(mountdir: str, env: dict[str, str], cache: bool, allow_other: bool,
+def _fuse_argv(mountdir: str, env: dict[str, str], options: Sequence[str],
                foreground: bool) -> tuple[list[str], dict[str, str]]:
     """gkfs-fuse's command line and environment (this process's, without LD_PRELOAD)."""
-    argv = [fuse_binary()] + (["--cache"] if cache else []) \
-        + (["--allow-other"] if allow_other else []) + (["--foreground"] if foreground else [])
+    argv = [fuse_binary(), *options] + (["--foreground"] if foreground else [])
     full_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     full_env.update({k: v for k, v in env.items() if k != "LD_PRELOAD"})
     return argv + [mountdir], full_env
 
 
-def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
-               allow_other: bool = False) -> None:
-    """Mounts the file system env names at mountdir on this host. ClusterError with
-    gkfs-fuse's message (busy, not a directory, no /dev/fuse, daemons down) on failure."""
-    argv, full_env = _fuse_argv(mountdir, env, cache, allow_other, foreground=False)
+def mount_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) -> None:
+    """Mounts the file system env names at mountdir on this host, with gkfs-fuse's options
+    (--cache, --writeback, --allow-other). ClusterError with gkfs-fuse's message (busy, not
+    a directory, no /dev/fuse, daemons down) on failure."""
+    argv, full_env = _fuse_argv(mountdir, env, options, foreground=False)
     try:
         proc = subprocess.run(argv, env=full_env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -107,14 +106,13 @@ def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
 SERVING_LINE = "gkfs-ctl: serving"
 
 
-def serve_here(mountdir: str, env: dict[str, str], cache: bool = False,
-               allow_other: bool = False) -> int:
+def serve_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) -> int:
     """Mounts like mount_here() but keeps gkfs-fuse in the foreground as this process's
     child, for a launcher that runs it as a job task (srun's mount step): prints
     ``SERVING_LINE host H mountdir M step S`` once the mount is in place, then waits until
     gkfs-fuse ends (unmounted: ``gkfs-ctl umount``) and returns its exit status. SIGTERM
     (scancel of the step) unmounts. ClusterError if the mount fails."""
-    argv, full_env = _fuse_argv(mountdir, env, cache, allow_other, foreground=True)
+    argv, full_env = _fuse_argv(mountdir, env, options, foreground=True)
     if is_mounted(mountdir):
         raise ClusterError(f"{mountdir} is already a mount point")
     proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL,
