@@ -242,6 +242,22 @@ def test_exec_permission_is_the_callers(fs, tmp_path):
         subprocess.run([f"{fs.mountdir}/no-exec"], env=plain_env(fs), check=False)
 
 
+def test_set_user_id_bits_are_kept_but_ignored_at_exec(fs, tmp_path):
+    """nosuid: a set-user-ID root program stored in gkfs keeps its mode bits, and runs with
+    the caller's identity, not root's."""
+    source = tmp_path / "whoami.c"
+    source.write_text('#include <stdio.h>\n#include <unistd.h>\n'
+                      'int main(void) { printf("%d\\n", (int)geteuid()); return 0; }\n')
+    binary = compile_c(source, tmp_path / "whoami")
+    stored = f"{fs.mountdir}/suid-whoami"
+    shutil.copy(binary, stored)
+    os.chown(stored, 0, 0)
+    os.chmod(stored, 0o4755)
+    assert os.stat(stored).st_mode & 0o7777 == 0o4755
+    result = run_plain(fs, [*AS_NOBODY, stored])
+    assert result.returncode == 0 and result.stdout == f"{NOBODY}\n", result.stderr
+
+
 EXCHANGE = textwrap.dedent(r"""
     import ctypes, os, sys
     RENAME_EXCHANGE = 2
