@@ -210,11 +210,12 @@ def test_two_instances_side_by_side(make_net_fs, vcluster, tmp_path):
 
 @pytest.mark.fuse
 @pytest.mark.parametrize("launcher", ["ssh", "mpirun"])
-def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher):
+def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher, tmp_path):
     """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
     each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
-    plain cat on another reads, gkfs.Client on a client host sees it; status reports the
-    mounts; stop unmounts."""
+    plain cat on another reads, a tree copied in with cp on one host has the same checksums
+    on the other, gkfs.Client on a client host sees it; status reports the mounts; stop
+    unmounts."""
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
     if launcher == "mpirun" and shutil.which("mpirun") is None:
@@ -230,6 +231,15 @@ def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher)
     assert wrote.returncode == 0 and wrote.stdout == "1\n", wrote.stderr
     read = on(second, f"cat {fs.mountdir}/note")
     assert read.returncode == 0 and read.stdout == f"from-{first.name}\n", read.stderr
+    # A tree copied in by plain cp on one host, checksummed by plain tools on the other.
+    source = tmp_path / "common"
+    shutil.copytree(SOURCE_TREE / "common", source)
+    copied = on(first, f"cp -r {source} {fs.mountdir}/tree")
+    assert copied.returncode == 0, copied.stderr
+    sums = on(second, f"cd {fs.mountdir}/tree && find . -type f | LC_ALL=C sort | xargs sha256sum")
+    assert sums.returncode == 0, sums.stderr
+    assert {line.split()[1][2:]: line.split()[0] for line in sums.stdout.splitlines()} == \
+        tree_checksums(source)
     client = fs.python("import gkfs, sys\nwith gkfs.Client(sys.argv[1]) as c: "
                        "print(c.read_bytes('/note').decode(), end='')", fs.hosts_file)
     assert client.stdout == f"from-{first.name}\n", client.stderr
