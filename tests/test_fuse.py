@@ -79,9 +79,46 @@ def test_status_lists_the_fuse_mount_and_notices_it_gone():
         gone = fs.ctl("status", "--json")
         assert gone.returncode == 1, gone.stdout + gone.stderr
         assert json.loads(gone.stdout)["fuse"] == [
-            {"host": os.uname().nodename, "mountdir": mountdir, "mounted": False, "how": "this host"}]
+            {"host": os.uname().nodename, "mountdir": mountdir, "mounted": False,
+             "how": f"this host: no gkfs FUSE mount at {mountdir}"}]
         assert "NOT mounted" in fs.ctl("status").stdout
         assert gkfs_ctl("mount", "--hosts-file", fs.hosts_file).returncode == 0
+        assert fs.ctl("status").returncode == 0
+    finally:
+        stop_fs(fs)
+
+
+def fuse_server_pids(mountdir: str) -> list[int]:
+    """The gkfs-fuse processes serving mountdir (by their command line)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if argv[0].endswith(b"/gkfs-fuse") and os.fsencode(mountdir) in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def test_a_mount_whose_gkfs_fuse_died_is_reported_and_can_be_replaced():
+    """gkfs-fuse killed: the mount directory answers ENOTCONN. status says the mount is gone
+    (exit 1); mount names the cause and the fix instead of a Python error; umount clears it
+    and a new mount works."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse"])
+    try:
+        (pid,) = fuse_server_pids(os.path.realpath(fs.mountdir))
+        os.kill(pid, signal.SIGKILL)
+        assert eventually(lambda: not fuse_server_pids(os.path.realpath(fs.mountdir)))
+        status = fs.ctl("status")
+        assert status.returncode == 1 and "NOT mounted" in status.stdout, status.stdout + status.stderr
+        again = gkfs_ctl("mount", "--hosts-file", fs.hosts_file)
+        assert again.returncode == 1, again.stderr
+        assert "no longer answers" in again.stderr and "gkfs-ctl umount" in again.stderr, again.stderr
+        assert gkfs_ctl("umount", "--hosts-file", fs.hosts_file).returncode == 0
+        remounted = gkfs_ctl("mount", "--hosts-file", fs.hosts_file)
+        assert remounted.returncode == 0, remounted.stderr
         assert fs.ctl("status").returncode == 0
     finally:
         stop_fs(fs)

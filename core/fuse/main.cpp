@@ -118,12 +118,17 @@ void RaiseReadahead(const std::string& mountdir) {
 
 // The checks that need no daemon: a clear message instead of a half-made mount.
 Status CheckMountDir(const std::string& given, std::string* resolved) {
+  const Status server_gone = Status::Error(
+      EBUSY, "mount directory " + given + " is busy: the FUSE mount there no longer answers (its "
+             "server ended); unmount it first (gkfs-ctl umount, or fusermount3 -u)");
   char buf[PATH_MAX];
   if (realpath(given.c_str(), buf) == nullptr) {
+    if (errno == ENOTCONN) return server_gone;
     return Status::Error(errno, "mount directory " + given + ": " + std::strerror(errno));
   }
   *resolved = buf;
   struct stat st;
+  if (stat(buf, &st) != 0 && errno == ENOTCONN) return server_gone;
   if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::Error(ENOTDIR, "mount directory " + given + " is not a directory");
   }

@@ -29,8 +29,8 @@ from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, current_run, log_tail, wait_gone)
 from gkfs.launchers.job import JobLauncher
-from gkfs.mounts import (SERVING_LINE, ctl_command, is_gkfs_mount, mount_check_command,
-                         mount_here, remote_command, run_command, serve_here, ssh_command,
+from gkfs.mounts import (SERVING_LINE, ctl_command, is_mounted, mount_check_command,
+                         mount_here, mount_problem, remote_command, run_command, serve_here, ssh_command,
                          unmount_here)
 from gkfs.settings import ClusterSettings
 
@@ -411,7 +411,8 @@ class Cluster:
         state = self.read_state() or {}
         if mountdir is None:  # the file system's own mount directory is made if missing
             mountdir = state.get("mountdir", self.config.daemon.mountdir)
-            os.makedirs(mountdir, exist_ok=True)
+            if not is_mounted(mountdir):  # a mount whose gkfs-fuse ended fails any stat
+                os.makedirs(mountdir, exist_ok=True)
         return os.path.abspath(mountdir)
 
     def serve(self, mountdir: Optional[str] = None) -> int:
@@ -624,8 +625,10 @@ class Cluster:
                 host, how = target, "checked over ssh"
                 check = ssh_command(target, ssh_args, mount_check_command(mountdir))
             else:
+                problem = mount_problem(mountdir)
                 report.append({"host": socket.gethostname(), "mountdir": mountdir,
-                               "mounted": is_gkfs_mount(mountdir), "how": "this host"})
+                               "mounted": problem is None,
+                               "how": f"this host: {problem}" if problem else "this host"})
                 continue
             try:
                 run_command(check or [], how, timeout=self.config.start_timeout)

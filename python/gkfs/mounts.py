@@ -8,6 +8,7 @@ has failed, so a failed mount leaves nothing mounted.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from typing import Optional, Sequence
 from gkfs.launchers.base import ClusterError, quote
 
 __all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_gkfs_mount", "is_mounted",
-           "mount_check_command", "mount_here", "serve_here", "unmount_here", "remote_command",
+           "mount_check_command", "mount_problem", "server_gone", "mount_here", "serve_here", "unmount_here", "remote_command",
            "run_command", "ssh_command"]
 
 FUSE_NAME = "gkfs-fuse"
@@ -67,13 +68,41 @@ def is_gkfs_mount(path: str) -> bool:
     return False
 
 
+def server_gone(path: str) -> bool:
+    """Whether the mount at path has lost its FUSE server (gkfs-fuse ended without an
+    unmount: every access gives ENOTCONN). An error of the daemons behind a live gkfs-fuse
+    is not that."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ENOTCONN
+    return False
+
+
+def mount_problem(mountdir: str) -> Optional[str]:
+    """Why no gkfs-fuse mount serves mountdir on this host; None if one does."""
+    if not is_gkfs_mount(mountdir):
+        return f"no gkfs FUSE mount at {mountdir}"
+    if server_gone(mountdir):
+        return f"the FUSE mount at {mountdir} no longer answers (its gkfs-fuse ended)"
+    return None
+
+
 def mount_check_command(mountdir: str) -> list[str]:
-    """A command that exits 0 if a gkfs-fuse mount is at mountdir on the host it runs on, else
-    1 with a message (gkfs is installed at the same place on every host)."""
-    code = ("import sys; from gkfs.mounts import is_gkfs_mount; "
-            "sys.exit(0 if is_gkfs_mount(sys.argv[1]) else "
-            "f'no gkfs FUSE mount at {sys.argv[1]}')")
+    """A command that exits 0 if a gkfs-fuse mount serves mountdir on the host it runs on,
+    else 1 with the problem (gkfs is installed at the same place on every host)."""
+    code = ("import sys; from gkfs.mounts import mount_problem; "
+            "sys.exit(mount_problem(sys.argv[1]))")
     return [sys.executable, "-c", code, mountdir]
+
+
+def _refuse_busy(mountdir: str) -> None:
+    """ClusterError if something is mounted at mountdir already, with the fix for a mount
+    whose gkfs-fuse ended (gkfs-fuse itself would only see ENOTCONN)."""
+    if is_mounted(mountdir) and server_gone(mountdir):
+        raise ClusterError(f"mount directory {mountdir} is busy: the FUSE mount there no longer "
+                           f"answers (its gkfs-fuse ended); unmount it first: gkfs-ctl umount "
+                           f"{mountdir}")
 
 
 def _fuse_argv(mountdir: str, env: dict[str, str], options: Sequence[str],
@@ -89,6 +118,7 @@ def mount_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) 
     """Mounts the file system env names at mountdir on this host, with gkfs-fuse's options
     (--cache, --writeback, --allow-other). ClusterError with gkfs-fuse's message (busy, not
     a directory, no /dev/fuse, daemons down) on failure."""
+    _refuse_busy(mountdir)
     argv, full_env = _fuse_argv(mountdir, env, options, foreground=False)
     try:
         proc = subprocess.run(argv, env=full_env, stdin=subprocess.DEVNULL,
@@ -113,6 +143,7 @@ def serve_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) 
     gkfs-fuse ends (unmounted: ``gkfs-ctl umount``) and returns its exit status. SIGTERM
     (scancel of the step) unmounts. ClusterError if the mount fails."""
     argv, full_env = _fuse_argv(mountdir, env, options, foreground=True)
+    _refuse_busy(mountdir)
     if is_mounted(mountdir):
         raise ClusterError(f"{mountdir} is already a mount point")
     proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL,
