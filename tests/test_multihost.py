@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import eventually, start_net_fs, stop_net_fs, unavailable
+from conftest import entry_point, eventually, start_net_fs, stop_net_fs, unavailable
 
 pytestmark = pytest.mark.multihost
 
@@ -214,7 +215,8 @@ def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher,
     """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
     each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
     plain cat on another reads, a tree copied in with cp on one host has the same checksums
-    on the other, gkfs.Client on a client host sees it; status reports the mounts; stop
+    on the other, gkfs.Client on a client host sees it; gkfs-ctl mount -H on a host without
+    daemons (a login node) mounts and umount unmounts; status reports the mounts; stop
     unmounts."""
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         unavailable("needs /dev/fuse and fusermount3 (apt: fuse3)")
@@ -243,6 +245,15 @@ def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher,
     client = fs.python("import gkfs, sys\nwith gkfs.Client(sys.argv[1]) as c: "
                        "print(c.read_bytes('/note').decode(), end='')", fs.hosts_file)
     assert client.stdout == f"from-{first.name}\n", client.stderr
+    # A login node (a host without daemons): gkfs-ctl mount -H HOSTS there, then umount.
+    ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
+    login = vcluster.clients[0]
+    script = (f"{ctl} mount -H {fs.hosts_file} && cat {fs.mountdir}/note && "
+              f"{ctl} umount -H {fs.hosts_file} && "
+              f"grep -c ' {fs.mountdir} ' /proc/self/mountinfo || true")
+    there = vcluster.run(login, ["sh", "-c", script])  # one mount namespace for the script
+    assert there.returncode == 0 and f"from-{first.name}\n" in there.stdout, there.stderr
+    assert there.stdout.endswith("unmounted\n0\n"), there.stdout
     status = fs.ctl("status")  # each mount looked at where it is (ssh, or through mpirun)
     mounts = [line for line in status.stdout.splitlines() if line.startswith("fuse ")]
     assert status.returncode == 0 and len(mounts) == (2 if launcher == "ssh" else 1), status.stdout
