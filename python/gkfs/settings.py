@@ -474,9 +474,9 @@ class ClusterSettings:
     cache: bool = _setting(
         False,
         "FUSE mounts for one writer per file: the kernel keeps attributes and names 1 s and "
-        "file pages across opens (dropped when a reopen finds the file changed). Default: "
-        "every stat and lookup asks the daemons and pages are dropped at open (close-to-open "
-        "consistency for several writers).",
+        "file pages across opens (dropped once refreshed attributes show the file changed). "
+        "Default: every stat and lookup asks the daemons and pages are dropped at open "
+        "(close-to-open consistency for several writers).",
         "--cache", env="GKFS_CACHE", parse=parse_bool)
     writeback: bool = _setting(
         False,
