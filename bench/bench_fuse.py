@@ -2,7 +2,7 @@
 ways in each round, under the same machine load: on tmpfs (/dev/shm), on gkfs through the
 preload library, and on gkfs through the FUSE mount of the same file system (not preloaded).
 One daemon (shared memory to the local daemon), one process; the default FUSE mount (no
-kernel caching) and a --cache mount.
+kernel caching), a --cache mount and a --writeback mount.
 
 Recorded as suite ``fuse_io`` / ``fuse_md``: the median is FUSE's, the baseline the
 preload's (FUSE/preload is the ratio of the targets: 1 MiB sequential >= 0.5, metadata >=
@@ -19,9 +19,10 @@ IO_KEYS = ("write_gbs", "read_gbs", "write_ops", "read_ops")
 MD_KEYS = ("create_ops", "stat_ops", "remove_ops")
 MD_FILES = 1000
 
-IO_CASES = [{"mount": m, "xfer": "1M", "block": "64M", "access": "seq"} for m in ("default", "cache")] + \
-           [{"mount": m, "xfer": "4K", "block": "4M", "access": "random"} for m in ("default", "cache")]
-MD_CASES = [{"mount": m} for m in ("default", "cache")]
+MOUNTS = ("default", "cache", "writeback")
+IO_CASES = [{"mount": m, "xfer": "1M", "block": "64M", "access": "seq"} for m in MOUNTS] + \
+           [{"mount": m, "xfer": "4K", "block": "4M", "access": "random"} for m in MOUNTS]
+MD_CASES = [{"mount": m} for m in MOUNTS]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def fuse_fs():
 
     def get(mount: str) -> FileSystem:
         if mount not in started:
-            args = ["--fuse"] + (["--cache"] if mount == "cache" else [])
+            args = ["--fuse"] + ([f"--{mount}"] if mount != "default" else [])
             started[mount] = FileSystem("shm", 1, daemon_args=args).start()
         return started[mount]
 

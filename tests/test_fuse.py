@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, compile_c, gkfs_ctl, require_fuse, start_fs, stop_fs
+from conftest import (HANG_GUARD_S, compile_c, eventually, gkfs_ctl, require_fuse, start_fs,
+                      stop_fs)
 
 pytestmark = pytest.mark.fuse
 NOBODY = 65534
@@ -55,6 +56,111 @@ def test_start_fuse_mounts_the_mount_directory(fs):
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         line = next(l for l in f if l.split()[4] == os.path.realpath(fs.mountdir))
     assert "fuse.gkfs" in line and "nosuid" in line
+
+
+def test_status_lists_the_fuse_mount_and_notices_it_gone():
+    """gkfs-ctl status reports the mount start --fuse made (text and --json), and exits 1
+    once it is gone, as for a daemon that is down; gkfs-ctl mount puts it back."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse"])
+    try:
+        mountdir = os.path.realpath(fs.mountdir)
+        status = fs.ctl("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"fuse {os.uname().nodename} {mountdir} mounted (this host)" in status.stdout
+        assert "1 of 1 daemons up, 1 of 1 FUSE mounts in place" in status.stdout
+        assert gkfs_ctl("umount", "--hosts-file", fs.hosts_file).returncode == 0
+        gone = fs.ctl("status", "--json")
+        assert gone.returncode == 1, gone.stdout + gone.stderr
+        assert json.loads(gone.stdout)["fuse"] == [
+            {"host": os.uname().nodename, "mountdir": mountdir, "mounted": False,
+             "how": f"this host: no gkfs FUSE mount at {mountdir}"}]
+        assert "NOT mounted" in fs.ctl("status").stdout
+        assert gkfs_ctl("mount", "--hosts-file", fs.hosts_file).returncode == 0
+        assert fs.ctl("status").returncode == 0
+    finally:
+        stop_fs(fs)
+
+
+def fuse_server_pids(mountdir: str) -> list[int]:
+    """The gkfs-fuse processes serving mountdir (by their command line)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if argv[0].endswith(b"/gkfs-fuse") and os.fsencode(mountdir) in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def test_a_mount_whose_gkfs_fuse_died_is_reported_and_can_be_replaced():
+    """gkfs-fuse killed: the mount directory answers ENOTCONN. status says the mount is gone
+    (exit 1); mount names the cause and the fix instead of a Python error; umount clears it
+    and a new mount works."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse"])
+    try:
+        (pid,) = fuse_server_pids(os.path.realpath(fs.mountdir))
+        os.kill(pid, signal.SIGKILL)
+        assert eventually(lambda: not fuse_server_pids(os.path.realpath(fs.mountdir)))
+        status = fs.ctl("status")
+        assert status.returncode == 1 and "NOT mounted" in status.stdout, status.stdout + status.stderr
+        again = gkfs_ctl("mount", "--hosts-file", fs.hosts_file)
+        assert again.returncode == 1, again.stderr
+        assert "no longer answers" in again.stderr and "gkfs-ctl umount" in again.stderr, again.stderr
+        assert gkfs_ctl("umount", "--hosts-file", fs.hosts_file).returncode == 0
+        remounted = gkfs_ctl("mount", "--hosts-file", fs.hosts_file)
+        assert remounted.returncode == 0, remounted.stderr
+        assert fs.ctl("status").returncode == 0
+    finally:
+        stop_fs(fs)
+
+
+def test_cache_mode_sees_another_hosts_change_after_a_reopen(tmp_path):
+    """docs/fuse.md's promise for --cache: a file another host changed shows here once the
+    cached attributes expired (1 s) and the file is opened again. The other host is a second
+    mount of the same file system (gkfs-ctl mount -H HOSTS DIR, the login-node case), in the
+    default mode; this host's reader had the file in its page cache."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse", "--cache"])
+    other = tmp_path / "other-host"
+    other.mkdir()
+    try:
+        mounted_other = gkfs_ctl("mount", "--hosts-file", fs.hosts_file, str(other))
+        assert mounted_other.returncode == 0, mounted_other.stderr
+        here = Path(fs.mountdir, "checkpoint")
+        here.write_text("step 1\n")
+        assert (other / "checkpoint").read_text() == "step 1\n"  # written back at close
+        assert here.read_text() == "step 1\n"                    # now in this host's cache
+        (other / "checkpoint").write_text("step 2, longer\n")
+        seen = eventually(lambda: here.read_text() == "step 2, longer\n", timeout=10)
+        assert seen, f"this host still reads {here.read_text()!r}"
+        assert here.stat().st_size == len("step 2, longer\n")
+    finally:
+        if mounted(str(other)):
+            gkfs_ctl("umount", "--hosts-file", fs.hosts_file, str(other))
+        stop_fs(fs)
+
+
+def test_writeback_mode_writes_back_at_close():
+    """--writeback (the kernel's writeback cache, --cache implied): small writes collected
+    by the kernel are on the daemons once the file is closed, O_APPEND included."""
+    require_fuse()
+    fs = start_fs(1, args=["--fuse", "--writeback"])
+    try:
+        path = Path(fs.mountdir, "log")
+        with open(path, "w") as f:
+            for i in range(100):
+                f.write(f"line {i}\n")
+                f.flush()
+        with open(path, "a") as f:
+            f.write("appended\n")
+        with fs.client() as c:
+            assert c.read_bytes("/log").decode().splitlines()[-2:] == ["line 99", "appended"]
+    finally:
+        stop_fs(fs)
 
 
 def test_static_program_writes_and_reads_a_file(fs, tmp_path):
@@ -167,6 +273,22 @@ def test_exec_permission_is_the_callers(fs, tmp_path):
         subprocess.run([f"{fs.mountdir}/no-exec"], env=plain_env(fs), check=False)
 
 
+def test_set_user_id_bits_are_kept_but_ignored_at_exec(fs, tmp_path):
+    """nosuid: a set-user-ID root program stored in gkfs keeps its mode bits, and runs with
+    the caller's identity, not root's."""
+    source = tmp_path / "whoami.c"
+    source.write_text('#include <stdio.h>\n#include <unistd.h>\n'
+                      'int main(void) { printf("%d\\n", (int)geteuid()); return 0; }\n')
+    binary = compile_c(source, tmp_path / "whoami")
+    stored = f"{fs.mountdir}/suid-whoami"
+    shutil.copy(binary, stored)
+    os.chown(stored, 0, 0)
+    os.chmod(stored, 0o4755)
+    assert os.stat(stored).st_mode & 0o7777 == 0o4755
+    result = run_plain(fs, [*AS_NOBODY, stored])
+    assert result.returncode == 0 and result.stdout == f"{NOBODY}\n", result.stderr
+
+
 EXCHANGE = textwrap.dedent(r"""
     import ctypes, os, sys
     RENAME_EXCHANGE = 2
@@ -238,6 +360,36 @@ def test_a_path_walk_asks_the_daemons_once_per_name():
         links = os.stat(f"{fs.mountdir}/d").st_nlink
         os.mkdir(f"{fs.mountdir}/d/sub")
         assert os.stat(f"{fs.mountdir}/d").st_nlink == links + 1
+    finally:
+        stop_fs(fs)
+
+
+def test_a_listing_asks_no_attributes_the_kernel_would_drop():
+    """With timeouts 0 the kernel keeps nothing a READDIRPLUS reply carries (it looks each
+    name up again before use), so the default mount lists with plain READDIR: a listing of
+    N files costs no Stat per file. ls -l walks each DIR/NAME twice (statx, then the ACL
+    lgetxattr), a LOOKUP of DIR and of NAME each: 4 Stats per file, where the READDIRPLUS
+    listing added a fifth."""
+    require_fuse()
+    from test_metrics import free_ports, scrape, value
+
+    port = free_ports(1)
+    fs = start_fs(1, args=["--fuse", "--metrics-port", str(port)])
+    try:
+        files = 40
+        with fs.client() as c:
+            c.mkdir("/many")
+            for i in range(files):
+                c.write_bytes(f"/many/f{i:02d}", b"x")
+        stats = lambda: value(scrape(port), "gkfs_requests_total", verb="Stat", outcome="ok")
+        before = stats()
+        assert len(os.listdir(f"{fs.mountdir}/many")) == files
+        assert stats() - before <= 4  # the directory and its parent, not each file
+        before = stats()
+        result = subprocess.run(["ls", "-l", f"{fs.mountdir}/many"], capture_output=True, text=True,
+                                timeout=HANG_GUARD_S)
+        assert result.returncode == 0 and result.stdout.count(" f") == files, result.stderr
+        assert stats() - before <= 4 * files + 10  # + the directory's own, a few
     finally:
         stop_fs(fs)
 

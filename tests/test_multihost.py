@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import (eventually, file_sha256, require_fuse, start_net_fs, stop_net_fs,
-                      unavailable)
+from conftest import (entry_point, eventually, file_sha256, require_fuse, start_net_fs,
+                      stop_net_fs, unavailable)
 
 pytestmark = pytest.mark.multihost
 
@@ -207,10 +208,13 @@ def test_two_instances_side_by_side(make_net_fs, vcluster, tmp_path):
 
 @pytest.mark.fuse
 @pytest.mark.parametrize("launcher", ["ssh", "mpirun"])
-def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher):
+def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher, tmp_path):
     """gkfs-ctl start --fuse --launcher ssh|mpirun: the mount directory is a FUSE mount on
     each daemon host (its own mount namespace, as sshd's); a plain shell on one host writes, a
-    plain cat on another reads, gkfs.Client on a client host sees it; stop unmounts."""
+    plain cat on another reads, a tree copied in with cp on one host has the same checksums
+    on the other, gkfs.Client on a client host sees it; gkfs-ctl mount -H on a host without
+    daemons (a login node) mounts and umount unmounts; status reports the mounts; stop
+    unmounts."""
     require_fuse()
     if launcher == "mpirun" and shutil.which("mpirun") is None:
         unavailable("needs mpirun (apt: openmpi-bin)")
@@ -225,9 +229,31 @@ def test_start_fuse_mounts_on_every_daemon_host(make_net_fs, vcluster, launcher)
     assert wrote.returncode == 0 and wrote.stdout == "1\n", wrote.stderr
     read = on(second, f"cat {fs.mountdir}/note")
     assert read.returncode == 0 and read.stdout == f"from-{first.name}\n", read.stderr
+    # A tree copied in by plain cp on one host, checksummed by plain tools on the other.
+    source = tmp_path / "common"
+    shutil.copytree(SOURCE_TREE / "common", source)
+    copied = on(first, f"cp -r {source} {fs.mountdir}/tree")
+    assert copied.returncode == 0, copied.stderr
+    sums = on(second, f"cd {fs.mountdir}/tree && find . -type f | LC_ALL=C sort | xargs sha256sum")
+    assert sums.returncode == 0, sums.stderr
+    assert {line.split()[1][2:]: line.split()[0] for line in sums.stdout.splitlines()} == \
+        tree_checksums(source)
     client = fs.python("import gkfs, sys\nwith gkfs.Client(sys.argv[1]) as c: "
                        "print(c.read_bytes('/note').decode(), end='')", fs.hosts_file)
     assert client.stdout == f"from-{first.name}\n", client.stderr
+    # A login node (a host without daemons): gkfs-ctl mount -H HOSTS there, then umount.
+    ctl = shlex.join(entry_point("gkfs-ctl", "gkfs.cli"))
+    login = vcluster.clients[0]
+    script = (f"{ctl} mount -H {fs.hosts_file} && cat {fs.mountdir}/note && "
+              f"{ctl} umount -H {fs.hosts_file} && "
+              f"grep -c ' {fs.mountdir} ' /proc/self/mountinfo || true")
+    there = vcluster.run(login, ["sh", "-c", script])  # one mount namespace for the script
+    assert there.returncode == 0 and f"from-{first.name}\n" in there.stdout, there.stderr
+    assert there.stdout.endswith("unmounted\n0\n"), there.stdout
+    status = fs.ctl("status")  # each mount looked at where it is (ssh, or through mpirun)
+    mounts = [line for line in status.stdout.splitlines() if line.startswith("fuse ")]
+    assert status.returncode == 0 and len(mounts) == (2 if launcher == "ssh" else 1), status.stdout
+    assert all(f" {fs.mountdir} mounted (checked " in line for line in mounts), status.stdout
     stopped = fs.stop()
     assert stopped.returncode == 0 and "unmounted" in stopped.stdout, stopped.stderr
     gone = on(first, f"grep -c ' {fs.mountdir} ' /proc/self/mountinfo")

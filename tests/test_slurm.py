@@ -82,8 +82,8 @@ def test_srun_start_fuse_mounts_and_stop_unmounts(local_slurm):
     """gkfs-ctl start --launcher srun --fuse: the mount directory of the allocation's node is a
     FUSE mount served by a job step of its own (gkfs-fuse, recorded in the state file; a
     short srun step would take its gkfs-fuse with it); a plain shell (no preload) writes, cat
-    reads, the preload sees the same file; stop unmounts through Slurm, which ends the mount
-    step, before it ends the daemons' step."""
+    reads, the preload sees the same file; status reports the mount and its step; stop
+    unmounts through Slurm, which ends the mount step, before it ends the daemons' step."""
     require_fuse()
     base = Path(local_slurm.dir) / "fuse"
     hosts, mnt = base / "hosts.txt", base / "mnt"
@@ -104,6 +104,7 @@ env -u LD_PRELOAD sh -c 'echo through-the-kernel > {mnt}/note'
 echo "plain: $(env -u LD_PRELOAD cat {mnt}/note)"
 echo "srun step: $(srun --nodes=1 --ntasks=1 cat {mnt}/note)"
 echo "preload: $({ctl} run {common} -- cat {mnt}/note)"
+echo "status: $({ctl} status {common} | grep -c "^fuse .* {mnt} mounted (served by .*job step $step)$")"
 {ctl} stop {common}
 echo "after stop: $(grep -c ' {mnt} ' /proc/self/mountinfo || true)"
 for i in $(seq 100); do  # squeue may list a step for a moment after its srun exits
@@ -117,7 +118,8 @@ echo "mount steps after stop: $(squeue -h -s -j "$SLURM_JOB_ID" -o '%j' | grep -
     assert result.returncode == 0, result.stdout + result.stderr
     for line in ("mounts: 1", "mount step: 1", "scontrol: Name=gkfs-fuse", "in the step: 1",
                  "plain: through-the-kernel", "srun step: through-the-kernel",
-                 "preload: through-the-kernel", "after stop: 0", "mount steps after stop: 0"):
+                 "preload: through-the-kernel", "status: 1", "after stop: 0",
+                 "mount steps after stop: 0"):
         assert line in result.stdout.splitlines(), result.stdout + result.stderr
     assert re.search(rf"{re.escape(str(mnt))}: unmounted", result.stdout), result.stdout
     assert eventually(lambda: local_slurm.jobs() == []), local_slurm.jobs()

@@ -30,6 +30,7 @@ using gkfs::fuse::Filesystem;
 struct Flags {
   std::string mountdir;
   bool cache = false;
+  bool writeback = false;  // implies cache
   bool direct_io = false;
   bool allow_other = false;
   bool foreground = false;
@@ -38,12 +39,15 @@ struct Flags {
 };
 
 const char kUsage[] =
-    "usage: gkfs-fuse [--cache] [--direct-io] [--allow-other] [--threads N] [--foreground] [--debug] MOUNTDIR\n"
+    "usage: gkfs-fuse [--cache] [--writeback] [--direct-io] [--allow-other] [--threads N] [--foreground]\n"
+    "                 [--debug] MOUNTDIR\n"
     "Mounts the gkfs file system named by LIBGKFS_HOSTS_FILE (and LIBGKFS_SECRET_FILE,\n"
     "LIBGKFS_TIMEOUT_MS, LIBGKFS_DOWN_RECHECK_MS, LIBGKFS_RECHECK_TIMEOUT_MS, as `gkfs-ctl env`\n"
     "prints them) at MOUNTDIR. `gkfs-ctl mount` runs it for you.\n"
-    "  --cache        single-writer speed: the kernel keeps attributes and names for 1 s and\n"
-    "                 pages across opens, and collects writes (writeback cache)\n"
+    "  --cache        one writer per file: the kernel keeps attributes and names for 1 s and\n"
+    "                 pages across opens (dropped once it sees the file changed)\n"
+    "  --writeback    --cache, and the kernel collects writes (writeback cache); it then keeps\n"
+    "                 its own size of a cached file: only for files no other host changes\n"
     "  --direct-io    no kernel page cache at all (no shared writable mmap)\n"
     "  --allow-other  other users may use the mount (non-root: needs user_allow_other in\n"
     "                 /etc/fuse.conf)\n";
@@ -52,6 +56,7 @@ int ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--cache") f->cache = true;
+    else if (a == "--writeback") f->writeback = f->cache = true;
     else if (a == "--direct-io") f->direct_io = true;
     else if (a == "--allow-other") f->allow_other = true;
     else if (a == "--foreground" || a == "-f") f->foreground = true;
@@ -113,12 +118,17 @@ void RaiseReadahead(const std::string& mountdir) {
 
 // The checks that need no daemon: a clear message instead of a half-made mount.
 Status CheckMountDir(const std::string& given, std::string* resolved) {
+  const Status server_gone = Status::Error(
+      EBUSY, "mount directory " + given + " is busy: the FUSE mount there no longer answers (its "
+             "server ended); unmount it first (gkfs-ctl umount, or fusermount3 -u)");
   char buf[PATH_MAX];
   if (realpath(given.c_str(), buf) == nullptr) {
+    if (errno == ENOTCONN) return server_gone;
     return Status::Error(errno, "mount directory " + given + ": " + std::strerror(errno));
   }
   *resolved = buf;
   struct stat st;
+  if (stat(buf, &st) != 0 && errno == ENOTCONN) return server_gone;
   if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::Error(ENOTDIR, "mount directory " + given + " is not a directory");
   }
@@ -145,8 +155,11 @@ gkfs::fuse::CacheOptions CacheFor(const Flags& f) {
   gkfs::fuse::CacheOptions c;
   if (f.cache) {
     c.attr_timeout = c.entry_timeout = 1.0;
-    c.keep_cache = c.writeback = true;
+    c.keep_cache = true;
   }
+  // The kernel's writeback cache trusts its own size and times of a file it keeps (a file
+  // another host changed keeps its old size here): an option of its own, not part of --cache.
+  c.writeback = f.writeback;
   c.direct_io = f.direct_io;
   return c;
 }

@@ -121,8 +121,14 @@ void Init(void* userdata, fuse_conn_info* conn) {
   conn->max_readahead = kMaxRequestBytes;
   if (fs->cache.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (!fs->cache.writeback) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // Pages kept across opens (--cache) go once a refreshed mtime or size shows a change.
+  if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   // open(O_TRUNC) reaches Open with the flag, which truncates by inode.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  // With entry timeout 0 the kernel drops the names and attributes a READDIRPLUS reply
+  // carries and looks each name up again before it uses it: a Stat per listed name for
+  // nothing. The default mode lists with plain READDIR.
+  if (fs->cache.entry_timeout == 0) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 }
 
 // The attributes of node (at path) for a permission check: the ones this thread was just
@@ -537,10 +543,9 @@ void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
 
-// gkfs keeps no extended attributes: getxattr is not supported (EOPNOTSUPP, as through the
-// preload), the list is empty.
-void GetXattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, EOPNOTSUPP); }
-
+// gkfs keeps no extended attributes. No getxattr op: libfuse answers ENOSYS, the kernel stops
+// asking and gives every later getxattr EOPNOTSUPP (as the preload does) without a request
+// (ls -l asks for ACLs). The list is empty.
 void ListXattr(fuse_req_t req, fuse_ino_t, size_t size) {
   if (size == 0) return (void)fuse_reply_xattr(req, 0);
   fuse_reply_buf(req, nullptr, 0);
@@ -690,7 +695,6 @@ fuse_lowlevel_ops MakeOperations() {
   ops.statfs = StatFs;
   ops.access = Access;
   ops.fallocate = Fallocate;
-  ops.getxattr = GetXattr;
   ops.listxattr = ListXattr;
   return ops;
 }

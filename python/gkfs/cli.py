@@ -3,8 +3,9 @@
 Each subcommand parses its flags (and ``--config gkfs.toml``) into the settings model
 (gkfs.settings) and calls :class:`gkfs.cluster.Cluster`, which holds the behaviour. Exit
 status: 0 on success, 1 when the request failed (message on stderr), 2 on bad flags;
-``status`` exits 1 if a daemon is down; ``run`` exits with the command's status, 127 if it
-is not found and 126 if it cannot be executed (as a shell does).
+``status`` exits 1 if a daemon is down or a FUSE mount that start --fuse made is gone;
+``run`` exits with the command's status, 127 if it is not found and 126 if it cannot be
+executed (as a shell does).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ FORWARDING_CLIENT = ["forwarding_map_file", "hostname", "app_id"]
 #: The client time limits that run and env take as flags and pass to the program.
 CLIENT_TIMEOUTS = ["timeout_ms", "down_recheck_ms", "recheck_timeout_ms"]
 #: How gkfs-ctl mount (and start --fuse) mounts.
-FUSE_OPTIONS = ["cache", "allow_other"]
+FUSE_OPTIONS = ["cache", "writeback", "allow_other"]
 
 
 def preload_library() -> str:
@@ -92,14 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="index of the daemon, as gkfs-ctl start printed it")
 
     status = sub.add_parser("status", help="one line per daemon: health, address, version, "
-                                           "files, capacity used and free, syncs served")
+                                           "files, capacity used and free, syncs served; one "
+                                           "per FUSE mount start --fuse made")
     _settings.add_config_argument(status)
     _settings.add_arguments(status, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(status, ClusterSettings, only=["timeout_ms"])
     status.add_argument("--json", action="store_true",
                         help="print {daemons: [{index, host, uri, up, error, version, files, "
                              "chunk_bytes, total_bytes, free_bytes, orphans, syncs}], up, "
-                             "total} as JSON")
+                             "total, fuse: [{host, mountdir, mounted, how}]} as JSON")
 
     stats = sub.add_parser("stats", help="per-daemon metrics (requests by verb, bytes, "
                                          "latency, store sizes, clients; the numbers of "
@@ -242,12 +244,15 @@ def _restart(cluster: Cluster, args: argparse.Namespace,
 def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     infos = cluster.status()
     indices = cluster.recorded_indices()  # the numbers gkfs-ctl start printed, where known
+    mounts = cluster.fuse_status()
     up = sum(1 for d in infos if d.up)
+    healthy = bool(infos) and up == len(infos) and all(m["mounted"] for m in mounts)
     if args.json:
         daemons = [dict({key: getattr(d, key) for key in _STATUS_FIELDS},
                         index=indices.get(d.uri, position)) for position, d in enumerate(infos)]
-        print(json.dumps({"daemons": daemons, "up": up, "total": len(infos)}, indent=2))
-        return 0 if infos and up == len(infos) else 1
+        print(json.dumps({"daemons": daemons, "up": up, "total": len(infos), "fuse": mounts},
+                         indent=2))
+        return 0 if healthy else 1
     for position, d in enumerate(infos):
         i = indices.get(d.uri, position)
         if d.up:
@@ -256,8 +261,13 @@ def _status(cluster: Cluster, args: argparse.Namespace, parser: argparse.Argumen
                   f"version={d.version}")
         else:
             print(f"d{i} {d.host} {d.uri} down ({d.error or 'no answer'})")
-    print(f"{up} of {len(infos)} daemons up")
-    return 0 if infos and up == len(infos) else 1
+    for m in mounts:
+        print(f"fuse {m['host']} {m['mountdir']} {'mounted' if m['mounted'] else 'NOT mounted'} "
+              f"({m['how']})")
+    print(f"{up} of {len(infos)} daemons up"
+          + (f", {sum(m['mounted'] for m in mounts)} of {len(mounts)} FUSE mounts in place"
+             if mounts else ""))
+    return 0 if healthy else 1
 
 
 def _stats(cluster: Cluster, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

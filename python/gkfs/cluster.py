@@ -29,8 +29,9 @@ from gkfs.launchers import launcher_for, launcher_from_state
 from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, Launch,
                                  Launcher, LaunchPlan, current_run, log_tail, wait_gone)
 from gkfs.launchers.job import JobLauncher
-from gkfs.mounts import (SERVING_LINE, ctl_command, mount_here, remote_command, run_command,
-                         serve_here, unmount_here)
+from gkfs.mounts import (SERVING_LINE, ctl_command, is_mounted, mount_check_command,
+                         mount_here, mount_problem, remote_command, run_command, serve_here, ssh_command,
+                         unmount_here)
 from gkfs.settings import ClusterSettings
 
 # start --fuse in a job step: how long beyond --start-timeout the step may take to mount.
@@ -410,15 +411,15 @@ class Cluster:
         state = self.read_state() or {}
         if mountdir is None:  # the file system's own mount directory is made if missing
             mountdir = state.get("mountdir", self.config.daemon.mountdir)
-            os.makedirs(mountdir, exist_ok=True)
+            if not is_mounted(mountdir):  # a mount whose gkfs-fuse ended fails any stat
+                os.makedirs(mountdir, exist_ok=True)
         return os.path.abspath(mountdir)
 
     def serve(self, mountdir: Optional[str] = None) -> int:
         """gkfs-ctl mount --foreground: mounts like mount() and stays until unmounted."""
         mountdir = self._mount_point(mountdir)
         try:
-            return serve_here(mountdir, self.client_environment(""), self.config.cache,
-                              self.config.allow_other)
+            return serve_here(mountdir, self.client_environment(""), self._fuse_options())
         except ClusterError as e:  # one task of a job among many: name the host
             raise ClusterError(f"{socket.gethostname()}: {e}") from None
 
@@ -426,8 +427,7 @@ class Cluster:
         """Mounts this file system at mountdir (default: its mount directory) on this host
         with gkfs-fuse. ClusterError naming the cause; nothing stays mounted on failure."""
         mountdir = self._mount_point(mountdir)
-        mount_here(mountdir, self.client_environment(""), self.config.cache,
-                   self.config.allow_other)
+        mount_here(mountdir, self.client_environment(""), self._fuse_options())
         self._say(f"gkfs: {self.hosts_file} mounted at {mountdir} (FUSE)")
         return mountdir
 
@@ -451,9 +451,14 @@ class Cluster:
     def _mount_flags(self) -> list[str]:
         """gkfs-ctl mount on another host: its mount directory comes from the state file
         beside the hosts file (which every host reads)."""
-        flags = ["-H", self.hosts_file, "--timeout-ms", str(self.config.timeout_ms)]
-        flags += ["--cache"] if self.config.cache else []
-        return flags + (["--allow-other"] if self.config.allow_other else [])
+        return ["-H", self.hosts_file, "--timeout-ms", str(self.config.timeout_ms),
+                *self._fuse_options()]
+
+    def _fuse_options(self) -> list[str]:
+        """The mount's options, as both gkfs-ctl mount and gkfs-fuse spell them."""
+        chosen = {"--cache": self.config.cache, "--writeback": self.config.writeback,
+                  "--allow-other": self.config.allow_other}
+        return [flag for flag, on in chosen.items() if on]
 
     # fuse_mounts entries: mounted on every daemon host through the launcher itself, by a
     # short job (mpirun), or by a job that serves the mounts until stop (srun's job step).
@@ -501,8 +506,7 @@ class Cluster:
         others unmount on its SIGTERM; ClusterError with the failed hosts' messages."""
         assert isinstance(launcher, JobLauncher)
         mountdir = state["mountdir"]
-        log = os.path.join(LaunchPlan.from_state(state["plan"]).base.rootdir,
-                           f"{launcher.name}-fuse.log")
+        log = self._mount_job_log(state, launcher)
         child, job = launcher.start_job(serve, log)
         state["fuse_mounts"] = [self._IN_A_JOB]
         state["fuse_job"] = dataclasses.asdict(job)
@@ -535,6 +539,12 @@ class Cluster:
         self._rewrite_state(state, self._launch(state))
         self._say(f"gkfs: mounted at {mountdir} on {', '.join(sorted(serving))} (FUSE, "
                   f"{launcher.describe(Launch(job=job))}, log {log})")
+
+    @staticmethod
+    def _mount_job_log(state: dict[str, Any], launcher: Launcher) -> str:
+        """Where the mount job of start --fuse writes (beside the daemons' logs)."""
+        return os.path.join(LaunchPlan.from_state(state["plan"]).base.rootdir,
+                            f"{launcher.name}-fuse.log")
 
     @staticmethod
     def _job_run(log: str) -> str:
@@ -593,6 +603,53 @@ class Cluster:
             except (ClusterError, OSError, subprocess.SubprocessError) as e:
                 self._say(f"gkfs-ctl: warning: cannot unmount {mountdir} on "
                           f"{target or 'this host'}: {e}")
+
+    def fuse_status(self) -> list[dict[str, Any]]:
+        """The FUSE mounts start --fuse made (none without --fuse), each looked at where it
+        is: here, over ssh, through the launcher (mpirun: one check per host), or the srun
+        mount step's liveness and the hosts it reported. One dict per mount, or per group
+        the launcher checks at once: {host, mountdir, mounted, how}."""
+        state = self.read_state() or {}
+        mountdir = state.get("mountdir", self.config.daemon.mountdir)
+        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        report: list[dict[str, Any]] = []
+        for target in state.get("fuse_mounts", []):
+            if target == self._IN_A_JOB:
+                report += self._job_mounts(state, mountdir)
+                continue
+            if target == self._THROUGH_LAUNCHER:
+                launcher = self._recorded_launcher(state)
+                host, how = "every daemon host", f"checked through {launcher.name}"
+                check = launcher.per_host_command(mount_check_command(mountdir))
+            elif target:
+                host, how = target, "checked over ssh"
+                check = ssh_command(target, ssh_args, mount_check_command(mountdir))
+            else:
+                problem = mount_problem(mountdir)
+                report.append({"host": socket.gethostname(), "mountdir": mountdir,
+                               "mounted": problem is None,
+                               "how": f"this host: {problem}" if problem else "this host"})
+                continue
+            try:
+                run_command(check or [], how, timeout=self.config.start_timeout)
+                mounted = True
+            except (ClusterError, OSError) as e:
+                mounted, how = False, f"{how}: {e}"
+            report.append({"host": host, "mountdir": mountdir, "mounted": mounted, "how": how})
+        return report
+
+    def _job_mounts(self, state: dict[str, Any], mountdir: str) -> list[dict[str, Any]]:
+        """fuse_status of the mounts served by a job of the launcher (srun's mount step):
+        mounted on the hosts whose task reported its mount, while the step runs."""
+        if "fuse_job" not in state:
+            return []
+        launcher = self._recorded_launcher(state)
+        job = JobRecord(**state["fuse_job"])
+        alive = launcher.job_alive(job)
+        what = launcher.describe(Launch(job=job))
+        how = f"served by {what}" if alive else f"{what} ended"
+        hosts = sorted(self._serving(self._mount_job_log(state, launcher))) or ["every daemon host"]
+        return [{"host": h, "mountdir": mountdir, "mounted": alive, "how": how} for h in hosts]
 
     def restart_daemon(self, index: int) -> DaemonRecord:
         """Starts recorded daemon `index` again on the same host, root directory, address

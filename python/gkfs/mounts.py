@@ -8,6 +8,7 @@ has failed, so a failed mount leaves nothing mounted.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -19,8 +20,9 @@ from typing import Optional, Sequence
 
 from gkfs.launchers.base import ClusterError, quote
 
-__all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_mounted", "mount_here", "serve_here",
-           "unmount_here", "remote_command", "run_command"]
+__all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_gkfs_mount", "is_mounted",
+           "mount_check_command", "mount_problem", "server_gone", "mount_here", "serve_here", "unmount_here", "remote_command",
+           "run_command", "ssh_command"]
 
 FUSE_NAME = "gkfs-fuse"
 _MOUNT_TIMEOUT_S = 120.0   # gkfs-fuse itself gives up after the client timeout
@@ -51,21 +53,73 @@ def is_mounted(path: str) -> bool:
         return any(_unescape(line.split()[4]) == real for line in f if len(line.split()) > 4)
 
 
-def _fuse_argv(mountdir: str, env: dict[str, str], cache: bool, allow_other: bool,
+def is_gkfs_mount(path: str) -> bool:
+    """Whether a gkfs-fuse mount (file system type fuse.gkfs) is at path (this process's
+    mount namespace)."""
+    real = os.path.realpath(path)
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            # ID PARENT DEV ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+            if len(fields) > 4 and "-" in fields and _unescape(fields[4]) == real:
+                after = fields[fields.index("-") + 1:]
+                if after and after[0] == "fuse.gkfs":
+                    return True
+    return False
+
+
+def server_gone(path: str) -> bool:
+    """Whether the mount at path has lost its FUSE server (gkfs-fuse ended without an
+    unmount: every access gives ENOTCONN). An error of the daemons behind a live gkfs-fuse
+    is not that."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ENOTCONN
+    return False
+
+
+def mount_problem(mountdir: str) -> Optional[str]:
+    """Why no gkfs-fuse mount serves mountdir on this host; None if one does."""
+    if not is_gkfs_mount(mountdir):
+        return f"no gkfs FUSE mount at {mountdir}"
+    if server_gone(mountdir):
+        return f"the FUSE mount at {mountdir} no longer answers (its gkfs-fuse ended)"
+    return None
+
+
+def mount_check_command(mountdir: str) -> list[str]:
+    """A command that exits 0 if a gkfs-fuse mount serves mountdir on the host it runs on,
+    else 1 with the problem (gkfs is installed at the same place on every host)."""
+    code = ("import sys; from gkfs.mounts import mount_problem; "
+            "sys.exit(mount_problem(sys.argv[1]))")
+    return [sys.executable, "-c", code, mountdir]
+
+
+def _refuse_busy(mountdir: str) -> None:
+    """ClusterError if something is mounted at mountdir already, with the fix for a mount
+    whose gkfs-fuse ended (gkfs-fuse itself would only see ENOTCONN)."""
+    if is_mounted(mountdir) and server_gone(mountdir):
+        raise ClusterError(f"mount directory {mountdir} is busy: the FUSE mount there no longer "
+                           f"answers (its gkfs-fuse ended); unmount it first: gkfs-ctl umount "
+                           f"{mountdir}")
+
+
+def _fuse_argv(mountdir: str, env: dict[str, str], options: Sequence[str],
                foreground: bool) -> tuple[list[str], dict[str, str]]:
     """gkfs-fuse's command line and environment (this process's, without LD_PRELOAD)."""
-    argv = [fuse_binary()] + (["--cache"] if cache else []) \
-        + (["--allow-other"] if allow_other else []) + (["--foreground"] if foreground else [])
+    argv = [fuse_binary(), *options] + (["--foreground"] if foreground else [])
     full_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     full_env.update({k: v for k, v in env.items() if k != "LD_PRELOAD"})
     return argv + [mountdir], full_env
 
 
-def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
-               allow_other: bool = False) -> None:
-    """Mounts the file system env names at mountdir on this host. ClusterError with
-    gkfs-fuse's message (busy, not a directory, no /dev/fuse, daemons down) on failure."""
-    argv, full_env = _fuse_argv(mountdir, env, cache, allow_other, foreground=False)
+def mount_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) -> None:
+    """Mounts the file system env names at mountdir on this host, with gkfs-fuse's options
+    (--cache, --writeback, --allow-other). ClusterError with gkfs-fuse's message (busy, not
+    a directory, no /dev/fuse, daemons down) on failure."""
+    _refuse_busy(mountdir)
+    argv, full_env = _fuse_argv(mountdir, env, options, foreground=False)
     try:
         proc = subprocess.run(argv, env=full_env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -82,14 +136,14 @@ def mount_here(mountdir: str, env: dict[str, str], cache: bool = False,
 SERVING_LINE = "gkfs-ctl: serving"
 
 
-def serve_here(mountdir: str, env: dict[str, str], cache: bool = False,
-               allow_other: bool = False) -> int:
+def serve_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) -> int:
     """Mounts like mount_here() but keeps gkfs-fuse in the foreground as this process's
     child, for a launcher that runs it as a job task (srun's mount step): prints
     ``SERVING_LINE host H mountdir M step S`` once the mount is in place, then waits until
     gkfs-fuse ends (unmounted: ``gkfs-ctl umount``) and returns its exit status. SIGTERM
     (scancel of the step) unmounts. ClusterError if the mount fails."""
-    argv, full_env = _fuse_argv(mountdir, env, cache, allow_other, foreground=True)
+    argv, full_env = _fuse_argv(mountdir, env, options, foreground=True)
+    _refuse_busy(mountdir)
     if is_mounted(mountdir):
         raise ClusterError(f"{mountdir} is already a mount point")
     proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL,
@@ -153,11 +207,15 @@ def ctl_command(ctl_args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "gkfs.cli", *ctl_args]
 
 
+def ssh_command(target: str, ssh_args: Sequence[str], argv: Sequence[str]) -> list[str]:
+    """argv run on target over ssh (no password prompt)."""
+    return ["ssh", "-o", "BatchMode=yes", *ssh_args, target, quote(list(argv))]
+
+
 def remote_command(target: str, ssh_args: Sequence[str], ctl_args: Sequence[str],
                    timeout: Optional[float] = _MOUNT_TIMEOUT_S) -> None:
     """Runs ``gkfs-ctl ctl_args`` on target over ssh."""
-    run_command(["ssh", "-o", "BatchMode=yes", *ssh_args, target, quote(ctl_command(ctl_args))],
-                f"on {target}", timeout)
+    run_command(ssh_command(target, ssh_args, ctl_command(ctl_args)), f"on {target}", timeout)
 
 
 def run_command(argv: Sequence[str], where: str,

@@ -473,11 +473,18 @@ class ClusterSettings:
         "--fuse", env="GKFS_FUSE", parse=parse_bool)
     cache: bool = _setting(
         False,
-        "FUSE mounts for one writer: the kernel keeps attributes and names 1 s, keeps file "
-        "pages across opens and collects writes (writeback cache). Default: every stat and "
-        "lookup asks the daemons and pages are dropped at open (close-to-open consistency "
-        "for several writers).",
+        "FUSE mounts for one writer per file: the kernel keeps attributes and names 1 s and "
+        "file pages across opens (dropped once refreshed attributes show the file changed). "
+        "Default: every stat and lookup asks the daemons and pages are dropped at open "
+        "(close-to-open consistency for several writers).",
         "--cache", env="GKFS_CACHE", parse=parse_bool)
+    writeback: bool = _setting(
+        False,
+        "Implies --cache; the kernel also collects writes and sends them at close, fsync or "
+        "under memory pressure (writeback cache): fast small writes, but the kernel then trusts its "
+        "own size of a file it keeps, so a change made on another host does not show on this "
+        "one until the file leaves its cache: only for files no other host changes.",
+        "--writeback", env="GKFS_WRITEBACK", parse=parse_bool)
     allow_other: bool = _setting(
         False,
         "FUSE mounts admit other users than the one who mounted (permissions still apply; "
