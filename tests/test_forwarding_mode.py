@@ -264,6 +264,36 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
 
 
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_descriptors_of_files_removed_behind_the_io_node_are_closed(io_nodes):
+    """A cached descriptor keeps its file's blocks allocated: the I/O node closes it when it
+    removes or renames over the name itself, when the name is found gone, and (at most
+    PFS_REVALIDATE_BATCH idle entries per PFS_REVALIDATE_SECONDS) when anyone else removed it."""
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    for name in ("/own", "/over", "/src", "/gone", "/idle", "/busy"):
+        c.create(name, 0o644)
+        c.write(name, c.stat(name).file_id, 0, b"x" * 4096)
+    c.remove("/own")
+    c.rename("/src", "/over")  # renamed over by the I/O node that holds /over open
+    assert _open_pfs_files(io_nodes.pfs) == ["/busy", "/gone", "/idle"]  # no "(deleted)"
+    gone = c.stat("/gone").file_id
+    os.unlink(io_nodes.pfs / "gone")  # removed by someone else on the PFS
+    with pytest.raises(FileNotFoundError):
+        c.read("/gone", gone, 0, 10)
+    assert _open_pfs_files(io_nodes.pfs) == ["/busy", "/idle"]
+    os.unlink(io_nodes.pfs / "idle")  # removed by someone else, and never asked for again
+    busy = c.stat("/busy").file_id
+    deadline = threading.Event()
+    for _ in range(int(60 / _core.PFS_REVALIDATE_SECONDS)):
+        if _open_pfs_files(io_nodes.pfs) == ["/busy"]:  # not even "/idle (deleted)"
+            break
+        deadline.wait(_core.PFS_REVALIDATE_SECONDS / 4)
+        c.write("/busy", busy, 0, b"y")
+    assert _open_pfs_files(io_nodes.pfs) == ["/busy"]
+    assert (io_nodes.pfs / "over").read_bytes() == b"x" * 4096
+
+
 def outcome(call):
     """'ok', or the errno's name a call failed with."""
     try:

@@ -186,6 +186,8 @@ class Daemon:
 
 HAVE_FORWARDING: bool
 PFS_OPEN_FILES: int  # PFS descriptors an I/O node keeps open at most
+PFS_REVALIDATE_BATCH: int  # idle cached descriptors checked for removed files per pass
+PFS_REVALIDATE_SECONDS: float  # period of those passes
 
 class IoScheduler:
     @property
