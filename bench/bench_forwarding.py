@@ -23,6 +23,10 @@ writers are C processes (bench/fwd_driver.c) under the preload library, forwardi
   The same comparison runs again on a second stand-in (bench/pfs_standin.c, FUSE; root
   only) whose cost is per operation and serialised per PFS server, as small writes to one
   stripe are on a PFS server.
+* Holding small units: on the FUSE stand-in, 16 writers, 4 and 16 KiB blocks, ``py:TO-agg``
+  without and with ``target_concurrency = 1``, each against itself with
+  ``aggregation_size = 65536`` (a unit below 64 KiB is held up to ``aggregation_wait``, 1 ms,
+  for more contiguous requests to join it).
 * A host mapped ``direct`` (``mapped-direct``: 4 writers through the preload library, whose
   client works on the PFS directory itself; the I/O node must see none of their requests)
   against the same writers without gkfs (``direct``), on local disk, 4 KiB writes: the cost
@@ -74,6 +78,11 @@ DIRECT = {"layout": "shared", "pfs": "sync",
           "count": {False: 100, True: 30},
           "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16",
                          "py:TO+target_concurrency=1", "py:TO-agg+target_concurrency=1"]}
+# Holding small units (aggregation_size, at most aggregation_wait) against not holding, on the
+# latency stand-in, without and with target_concurrency = 1.
+HOLD = {"layout": "shared", "pfs": "latency", "writers": 16, "io_threads": 8,
+        "count": {False: 100, True: 30}, "xfers": [4096, 16384], "size": 65536,
+        "schedulers": ["py:TO-agg", "py:TO-agg+target_concurrency=1"]}
 # A host mapped `direct` (no I/O node: the preload's client works on the PFS directory itself)
 # against the same writers without gkfs: what the direct route costs per write.
 MAPPED_DIRECT = {"writers": 4, "layout": "fpp", "io_threads": 1, "pfs": "disk",
@@ -357,6 +366,15 @@ def test_forwarding_against_direct_access(request, benchmark, base, driver, sett
                  io_threads=request.config.getoption("--fwd-io-threads")), scheduler)
 
 
+@pytest.mark.parametrize("hold", [False, True], ids=["no-hold", "hold"])
+@pytest.mark.parametrize("scheduler", HOLD["schedulers"])
+@pytest.mark.parametrize("xfer", HOLD["xfers"], ids=lambda x: f"{x // 1024}k")
+def test_holding_small_units(request, benchmark, base, driver, settings, xfer, scheduler, hold):
+    name = f"{scheduler}+aggregation_size={HOLD['size']}" if hold else scheduler
+    measure(benchmark, base, request.getfixturevalue("latency_pfs"), driver, settings,
+            f"hold-latency-{HOLD['writers']}-{xfer // 1024}k", dict(HOLD, xfer=xfer), name)
+
+
 @pytest.mark.parametrize("scheduler", MAPPED_DIRECT["schedulers"])
 def test_mapped_direct_against_direct_access(benchmark, base, driver, settings, scheduler):
     measure(benchmark, base, base, driver, settings, "mapped-direct", MAPPED_DIRECT, scheduler)
@@ -390,6 +408,12 @@ def ratios() -> list[dict[str, Any]]:
         "mapped-direct", "requests_per_s", "mapped-direct", "direct")
     add("host mapped direct / the same host through an I/O node (cxx:1): requests/s",
         "mapped-direct", "requests_per_s", "mapped-direct", "cxx:1")
+    for xfer in HOLD["xfers"]:
+        for scheduler in HOLD["schedulers"]:
+            add(f"holding units to {HOLD['size'] // 1024} KiB / not holding (latency PFS, "
+                f"{HOLD['writers']} writers, {xfer // 1024} KiB): bytes/s",
+                f"hold-latency-{HOLD['writers']}-{xfer // 1024}k", "bytes_per_s",
+                f"{scheduler}+aggregation_size={HOLD['size']}", scheduler)
     for pfs in ("sync", "latency"):
         for xfer in DIRECT_XFERS:
             for writers in (8, 16):
