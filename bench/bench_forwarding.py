@@ -76,7 +76,7 @@ AGGREGATION = {"writers": 8, "layout": "shared", "io_threads": 1, "pfs": "disk",
 AGGREGATION_SYNC = dict(AGGREGATION, pfs="sync", count={False: 100, True: 30})
 DIRECT = {"layout": "shared", "pfs": "sync",
           "count": {False: 100, True: 30},
-          "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16",
+          "schedulers": ["direct", "py:TO", "cxx:1", "py:TO-agg", "cxx:16",
                          "py:TO+target_concurrency=1", "py:TO-agg+target_concurrency=1"]}
 # Holding small units (aggregation_size, at most aggregation_wait) against not holding, on the
 # latency stand-in, without and with target_concurrency = 1.
