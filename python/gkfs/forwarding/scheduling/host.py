@@ -21,6 +21,10 @@ __all__ = ["SchedulerHost", "check_batch"]
 
 log = logging.getLogger("gkfs.forwarding")
 
+#: A hold ending within this many seconds has ended: now + sleep may round to just below
+#: the deadline, and a sleep too short to move the clock would be a spin.
+_CLOCK_SLACK = 1e-7
+
 
 class SchedulerHost:
     """One scheduler of one I/O node. Not thread-safe: C++ calls it from one thread at a time."""
@@ -109,7 +113,7 @@ class SchedulerHost:
         for unit in batch:
             requests = [by_id[i] for i in unit]
             held_for = wait - (now - min(r.arrival for r in requests))
-            if sum(r.length for r in requests) < size and held_for > 0:
+            if sum(r.length for r in requests) < size and held_for > _CLOCK_SLACK:
                 sleep = held_for if sleep is None else min(sleep, held_for)
             else:
                 kept.append(unit)
