@@ -167,6 +167,7 @@ class DaemonOptions:
     auto_sm: bool
     enable_forwarding: bool
     pfs_dir: str
+    pfs_direct_io: bool
     io_threads: int
     scheduler: Optional[IoScheduler]
     sync_mode: str

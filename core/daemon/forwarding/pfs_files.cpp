@@ -18,7 +18,25 @@ Status Errno(int err, const std::string& what) { return Status::Error(err, what 
 
 }  // namespace
 
-PfsFiles::File::~File() { close(fd); }
+PfsFiles::File::~File() {
+  close(fd);
+  if (direct_fd_ >= 0) close(direct_fd_);
+}
+
+int PfsFiles::File::DirectFd() {
+  std::lock_guard<std::mutex> l(direct_mu_);
+  if (direct_fd_ < 0 && !direct_refused_ && writable) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    direct_fd_ = open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    direct_refused_ = direct_fd_ < 0;
+  }
+  return direct_refused_ ? -1 : direct_fd_;
+}
+
+void PfsFiles::File::RefuseDirect() {
+  std::lock_guard<std::mutex> l(direct_mu_);
+  direct_refused_ = true;  // the descriptor stays open until ~File: another write may use it
+}
 
 Status PfsFiles::Open(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out) {
   // Read-write when the file allows it, so one descriptor serves reads and writes; else

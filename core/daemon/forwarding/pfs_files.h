@@ -41,10 +41,20 @@ class PfsFiles {
     ~File();
     File(const File&) = delete;
     File& operator=(const File&) = delete;
+    // A write-only O_DIRECT descriptor of this same file (reopened through /proc/self/fd,
+    // so a name replaced meanwhile does not matter), opened on first use; -1 if the file
+    // system refused O_DIRECT (for good once RefuseDirect() was called).
+    int DirectFd();
+    void RefuseDirect();
     const int fd;
     const bool writable;
     dev_t dev = 0;
     ino_t ino = 0;
+
+   private:
+    std::mutex direct_mu_;
+    int direct_fd_ = -1;          // GUARDED_BY(direct_mu_)
+    bool direct_refused_ = false;  // GUARDED_BY(direct_mu_)
   };
 
   explicit PfsFiles(size_t capacity = kPfsOpenFiles) : capacity_(capacity) {}
