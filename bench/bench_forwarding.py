@@ -23,6 +23,13 @@ writers are C processes (bench/fwd_driver.c) under the preload library, forwardi
   The same comparison runs again on a second stand-in (bench/pfs_standin.c, FUSE; root
   only) whose cost is per operation and serialised per PFS server, as small writes to one
   stripe are on a PFS server.
+* Holding small units: on the FUSE stand-in, 16 writers, 4 and 16 KiB blocks, ``py:TO-agg``
+  without and with ``target_concurrency = 1``, each against itself with
+  ``aggregation_size = 65536`` (a unit below 64 KiB is held up to ``aggregation_wait``, 1 ms,
+  for more contiguous requests to join it).
+* O_DIRECT: on the sync-mounted stand-in, 8 writers, 16 and 64 KiB blocks, ``cxx:16`` and
+  ``py:TO-agg`` with ``target_concurrency = 1``, each with ``--pfs-direct-io`` (aligned
+  units written with O_DIRECT) against without.
 * A host mapped ``direct`` (``mapped-direct``: 4 writers through the preload library, whose
   client works on the PFS directory itself; the I/O node must see none of their requests)
   against the same writers without gkfs (``direct``), on local disk, 4 KiB writes: the cost
@@ -72,8 +79,18 @@ AGGREGATION = {"writers": 8, "layout": "shared", "io_threads": 1, "pfs": "disk",
 AGGREGATION_SYNC = dict(AGGREGATION, pfs="sync", count={False: 100, True: 30})
 DIRECT = {"layout": "shared", "pfs": "sync",
           "count": {False: 100, True: 30},
-          "schedulers": ["direct", "py:TO", "py:TO-agg", "cxx:16",
+          "schedulers": ["direct", "py:TO", "cxx:1", "py:TO-agg", "cxx:16",
                          "py:TO+target_concurrency=1", "py:TO-agg+target_concurrency=1"]}
+# Holding small units (aggregation_size, at most aggregation_wait) against not holding, on the
+# latency stand-in, without and with target_concurrency = 1.
+HOLD = {"layout": "shared", "pfs": "latency", "writers": 16, "io_threads": 8,
+        "count": {False: 100, True: 30}, "xfers": [4096, 16384], "size": 65536,
+        "schedulers": ["py:TO-agg", "py:TO-agg+target_concurrency=1"]}
+# Aligned units written with O_DIRECT (--pfs-direct-io) against through the page cache, on the
+# sync-mounted stand-in (whose writes are synchronous either way).
+O_DIRECT_CASE = {"layout": "shared", "pfs": "sync", "writers": 8, "io_threads": 8,
+                 "count": {False: 100, True: 30}, "xfers": [16384, 65536],
+                 "schedulers": ["cxx:16", "py:TO-agg+target_concurrency=1"]}
 # A host mapped `direct` (no I/O node: the preload's client works on the PFS directory itself)
 # against the same writers without gkfs: what the direct route costs per write.
 MAPPED_DIRECT = {"writers": 4, "layout": "fpp", "io_threads": 1, "pfs": "disk",
@@ -101,7 +118,7 @@ class IoNode:
     pfs_base."""
 
     def __init__(self, base: Path, pfs_base: Path, scheduler: str, io_threads: int,
-                 direct: bool = False) -> None:
+                 direct: bool = False, pfs_direct_io: bool = False) -> None:
         tag = f"{scheduler.replace(':', '-')}-{uuid.uuid4().hex[:6]}"
         self.direct = direct  # the writers' host is mapped direct: they never send to it
         self.dir = base / tag
@@ -115,7 +132,8 @@ class IoNode:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "fwd_io_node.py"), "--scheduler", scheduler,
              "--hosts-file", str(self.hosts_file), "--rootdir", str(self.dir / "root"),
-             "--pfs-dir", str(self.pfs), "--io-threads", str(io_threads)],
+             "--pfs-dir", str(self.pfs), "--io-threads", str(io_threads)]
+            + (["--pfs-direct-io"] if pfs_direct_io else []),
             env=env(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while not (self.hosts_file.exists() and self.hosts_file.read_text().endswith("\n")):
@@ -251,8 +269,7 @@ def sync_pfs(base: Path) -> Iterator[Path]:
     device, mounted with -o sync (root only; the cases that need it are skipped otherwise)."""
     image, mountpoint = base / "sync-pfs.img", base / "sync-pfs"
     mountpoint.mkdir()
-    # 1 GiB: 3 rounds of 16 writers x 100 x 64 KiB, while the I/O node keeps the files the
-    # benchmark removed open in its descriptor cache (their blocks stay allocated)
+    # 1 GiB: 3 rounds of 16 writers x 100 x 64 KiB, with room to spare
     with open(image, "wb") as f:
         f.truncate(1 << 30)
     steps = [["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0",
@@ -311,7 +328,8 @@ def measure(benchmark: Any, base: Path, pfs_base: Path, driver: str, settings: d
     elif scheduler == "mapped-direct":
         node = IoNode(base, pfs_base, "py:NOOP", config["io_threads"], direct=True)
     else:
-        node = IoNode(base, pfs_base, scheduler, config["io_threads"])
+        node = IoNode(base, pfs_base, scheduler.removesuffix("+O_DIRECT"), config["io_threads"],
+                      pfs_direct_io=scheduler.endswith("+O_DIRECT"))
     count = config["count"][settings["quick"]]
     xfer = config.get("xfer", XFER)
     rounds: list[dict[str, Any]] = []
@@ -357,9 +375,32 @@ def test_forwarding_against_direct_access(request, benchmark, base, driver, sett
                  io_threads=request.config.getoption("--fwd-io-threads")), scheduler)
 
 
+@pytest.mark.parametrize("hold", [False, True], ids=["no-hold", "hold"])
+@pytest.mark.parametrize("scheduler", HOLD["schedulers"])
+@pytest.mark.parametrize("xfer", HOLD["xfers"], ids=lambda x: f"{x // 1024}k")
+def test_holding_small_units(request, benchmark, base, driver, settings, xfer, scheduler, hold):
+    name = f"{scheduler}+aggregation_size={HOLD['size']}" if hold else scheduler
+    measure(benchmark, base, request.getfixturevalue("latency_pfs"), driver, settings,
+            variant_kind("hold", HOLD, xfer), dict(HOLD, xfer=xfer), name)
+
+
+@pytest.mark.parametrize("o_direct", [False, True], ids=["page-cache", "o-direct"])
+@pytest.mark.parametrize("scheduler", O_DIRECT_CASE["schedulers"])
+@pytest.mark.parametrize("xfer", O_DIRECT_CASE["xfers"], ids=lambda x: f"{x // 1024}k")
+def test_o_direct_units(request, benchmark, base, driver, settings, xfer, scheduler, o_direct):
+    measure(benchmark, base, request.getfixturevalue("sync_pfs"), driver, settings,
+            variant_kind("odirect", O_DIRECT_CASE, xfer), dict(O_DIRECT_CASE, xfer=xfer),
+            scheduler + ("+O_DIRECT" if o_direct else ""))
+
+
 @pytest.mark.parametrize("scheduler", MAPPED_DIRECT["schedulers"])
 def test_mapped_direct_against_direct_access(benchmark, base, driver, settings, scheduler):
     measure(benchmark, base, base, driver, settings, "mapped-direct", MAPPED_DIRECT, scheduler)
+
+
+def variant_kind(name: str, case: dict[str, Any], xfer: int) -> str:
+    """The kind of a with/without comparison (HOLD, O_DIRECT_CASE) at one block size."""
+    return f"{name}-{case['pfs']}-{case['writers']}-{xfer // 1024}k"
 
 
 def direct_kind(pfs: str, writers: int, xfer: int) -> str:
@@ -390,6 +431,15 @@ def ratios() -> list[dict[str, Any]]:
         "mapped-direct", "requests_per_s", "mapped-direct", "direct")
     add("host mapped direct / the same host through an I/O node (cxx:1): requests/s",
         "mapped-direct", "requests_per_s", "mapped-direct", "cxx:1")
+    for case, name, what, suffix in (
+            (O_DIRECT_CASE, "odirect", "O_DIRECT / page cache", "+O_DIRECT"),
+            (HOLD, "hold", f"holding units to {HOLD['size'] // 1024} KiB / not holding",
+             f"+aggregation_size={HOLD['size']}")):
+        for xfer in case["xfers"]:
+            for scheduler in case["schedulers"]:
+                add(f"{what} ({case['pfs']} PFS, {case['writers']} writers, {xfer // 1024} "
+                    f"KiB): bytes/s", variant_kind(name, case, xfer), "bytes_per_s",
+                    scheduler + suffix, scheduler)
     for pfs in ("sync", "latency"):
         for xfer in DIRECT_XFERS:
             for writers in (8, 16):

@@ -41,6 +41,7 @@ def main() -> int:
     parser.add_argument("--rootdir", required=True)
     parser.add_argument("--pfs-dir", required=True)
     parser.add_argument("--io-threads", type=int, default=2)
+    parser.add_argument("--pfs-direct-io", action="store_true")
     args = parser.parse_args()
     options = _core.DaemonOptions()
     options.rootdir = args.rootdir
@@ -49,6 +50,7 @@ def main() -> int:
     options.enable_forwarding = True
     options.pfs_dir = args.pfs_dir
     options.io_threads = args.io_threads
+    options.pfs_direct_io = args.pfs_direct_io
     options.scheduler = scheduler(args.scheduler)
     daemon = _core.Daemon.create(options)
     signal.signal(signal.SIGTERM, lambda *_: daemon.shutdown())

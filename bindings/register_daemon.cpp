@@ -54,6 +54,7 @@ void RegisterDaemon(py::module_& m) {
       .def_readwrite("auto_sm", &DaemonOptions::auto_sm)
       .def_readwrite("enable_forwarding", &DaemonOptions::enable_forwarding)
       .def_readwrite("pfs_dir", &DaemonOptions::pfs_dir)
+      .def_readwrite("pfs_direct_io", &DaemonOptions::pfs_direct_io)
       .def_readwrite("io_threads", &DaemonOptions::io_threads)
       .def_readwrite("scheduler", &DaemonOptions::scheduler)
       .def_readwrite("metrics_port", &DaemonOptions::metrics_port)

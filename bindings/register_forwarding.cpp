@@ -81,6 +81,8 @@ void RegisterForwarding(py::module_& m) {
       "(batch, sleep), on_complete(stats)).");
   m.attr("HAVE_FORWARDING") = static_cast<bool>(GKFS_HAVE_FORWARDING);
   m.attr("PFS_OPEN_FILES") = kPfsOpenFiles;
+  m.attr("PFS_REVALIDATE_BATCH") = kPfsRevalidateBatch;
+  m.attr("PFS_REVALIDATE_SECONDS") = kPfsRevalidateSeconds;
 }
 
 }  // namespace gkfs::bindings

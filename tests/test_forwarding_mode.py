@@ -22,7 +22,7 @@ class IoNodes:
     """n forwarding daemons in this process (threads), sharing one PFS directory; with
     algorithm None, n daemons in normal mode instead (what forwarding mode is compared to)."""
 
-    def __init__(self, root, n, algorithm):
+    def __init__(self, root, n, algorithm, direct_io=False):
         root.mkdir(exist_ok=True)
         self.pfs = root / "pfs"
         self.pfs.mkdir()
@@ -35,6 +35,7 @@ class IoNodes:
             o.hosts_file = self.hosts
             o.use_memory_backend = True
             o.io_threads = 1
+            o.pfs_direct_io = direct_io
             if algorithm:
                 conf = root / f"agios{i}.conf"
                 conf.write_text(f'default_algorithm = "{algorithm}";\nwaiting_time = 0;\n')
@@ -263,6 +264,101 @@ def test_names_replaced_through_another_io_node_get_the_new_file(io_nodes):
     a.write("/moved", a.stat("/moved").file_id, 0, b"third")
     assert (io_nodes.pfs / "moved").read_bytes() == b"third"
     assert (io_nodes.pfs / "moved-again").read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("io_nodes", ["NOOP"], indirect=True)
+def test_descriptors_of_files_removed_behind_the_io_node_are_closed(io_nodes):
+    """A cached descriptor keeps its file's blocks allocated: the I/O node closes it when it
+    removes or renames over the name itself, when the name is found gone, and (at most
+    PFS_REVALIDATE_BATCH idle entries per PFS_REVALIDATE_SECONDS) when anyone else removed it."""
+    io_nodes.remap("cn1 0\n")
+    c = io_nodes.client("cn1", app_id=1)
+    for name in ("/own", "/over", "/src", "/gone", "/idle", "/busy"):
+        c.create(name, 0o644)
+        c.write(name, c.stat(name).file_id, 0, b"x" * 4096)
+    c.remove("/own")
+    c.rename("/src", "/over")  # renamed over by the I/O node that holds /over open
+    assert _open_pfs_files(io_nodes.pfs) == ["/busy", "/gone", "/idle"]  # no "(deleted)"
+    gone = c.stat("/gone").file_id
+    os.unlink(io_nodes.pfs / "gone")  # removed by someone else on the PFS
+    with pytest.raises(FileNotFoundError):
+        c.read("/gone", gone, 0, 10)
+    assert _open_pfs_files(io_nodes.pfs) == ["/busy", "/idle"]
+    os.unlink(io_nodes.pfs / "idle")  # removed by someone else, and never asked for again
+    busy = c.stat("/busy").file_id
+    deadline = threading.Event()
+    for _ in range(int(60 / _core.PFS_REVALIDATE_SECONDS)):
+        if _open_pfs_files(io_nodes.pfs) == ["/busy"]:  # not even "/idle (deleted)"
+            break
+        deadline.wait(_core.PFS_REVALIDATE_SECONDS / 4)
+        c.write("/busy", busy, 0, b"y")
+    assert _open_pfs_files(io_nodes.pfs) == ["/busy"]
+    assert (io_nodes.pfs / "over").read_bytes() == b"x" * 4096
+
+
+def _pfs_files_open_with_o_direct(pfs):
+    """The PFS files this process holds open with O_DIRECT (from /proc/self/fdinfo)."""
+    names = []
+    for fd in os.listdir("/proc/self/fdinfo"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                flags = next(int(line.split()[1], 8) for line in info if line.startswith("flags:"))
+        except (OSError, StopIteration):
+            continue
+        if target.startswith(str(pfs) + "/") and flags & os.O_DIRECT:
+            names.append(target[len(str(pfs)):])
+    return sorted(names)
+
+
+def _cached_pages(path):
+    """For each 4 KiB page of the file: whether it is in the page cache (mincore(2))."""
+    import ctypes
+    import mmap
+    size = path.stat().st_size
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        pages = (size + 4095) // 4096
+        vec = ctypes.create_string_buffer(pages)
+        assert libc.mincore(addr, size, vec) == 0, os.strerror(ctypes.get_errno())
+        libc.munmap(addr, size)
+        return [bool(b & 1) for b in vec.raw]
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("direct_io", [False, True])
+def test_aligned_units_go_with_o_direct_when_asked(tmp_path, direct_io):
+    """pfs_direct_io: a write unit at a 4 KiB-aligned offset with a 4 KiB-multiple length
+    goes through an O_DIRECT descriptor of the file; unaligned ones through the page cache.
+    Every byte lands either way."""
+    nodes = IoNodes(tmp_path, 1, "NOOP", direct_io=direct_io)
+    try:
+        nodes.remap("cn1 0\n")
+        c = nodes.client("cn1", app_id=1)
+        c.create("/f", 0o644)
+        file_id = c.stat("/f").file_id
+        expected = bytearray(3 * 8192 + 100)
+        for offset, data in ((0, b"a" * 8192), (8192 + 100, b"b" * 5000),
+                             (16384, b"c" * 8192), (3 * 8192, b"d" * 100)):
+            c.write("/f", file_id, offset, data)
+            expected[offset:offset + len(data)] = data
+        assert _pfs_files_open_with_o_direct(nodes.pfs) == (["/f"] if direct_io else [])
+        # The aligned units bypassed the page cache: their pages are not cached (the 4 KiB
+        # pages the unaligned writes touched are).
+        cached = _cached_pages(nodes.pfs / "f")
+        assert (cached[0:2], cached[4:6]) == (([False] * 2,) * 2 if direct_io else ([True] * 2,) * 2)
+        assert (nodes.pfs / "f").read_bytes() == bytes(expected)
+        assert c.read("/f", file_id, 0, len(expected)) == bytes(expected)
+    finally:
+        nodes.stop()
 
 
 def outcome(call):

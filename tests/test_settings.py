@@ -142,7 +142,7 @@ def test_daemon_argv_round_trips():
                    GKFS_ENABLE_FORWARDING="0", GKFS_IO_THREADS="7", GKFS_METRICS_PORT="9",
                    GKFS_ENABLE_PROMETHEUS="0", GKFS_PROMETHEUS_GATEWAY="h:1",
                    GKFS_PROMETHEUS_PUSH_INTERVAL="9", GKFS_DBBACKEND="rocksdb",
-                   GKFS_ROOTDIR_SUFFIX="", GKFS_SESSION_LEASE="9")
+                   GKFS_ROOTDIR_SUFFIX="", GKFS_SESSION_LEASE="9", GKFS_PFS_DIRECT_IO="0")
     assert settings.load(DaemonSettings, args, environ=hostile) == original
 
 

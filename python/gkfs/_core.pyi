@@ -167,6 +167,7 @@ class DaemonOptions:
     auto_sm: bool
     enable_forwarding: bool
     pfs_dir: str
+    pfs_direct_io: bool
     io_threads: int
     scheduler: Optional[IoScheduler]
     sync_mode: str
@@ -186,6 +187,8 @@ class Daemon:
 
 HAVE_FORWARDING: bool
 PFS_OPEN_FILES: int  # PFS descriptors an I/O node keeps open at most
+PFS_REVALIDATE_BATCH: int  # idle cached descriptors checked for removed files per pass
+PFS_REVALIDATE_SECONDS: float  # period of those passes
 
 class IoScheduler:
     @property

@@ -362,6 +362,12 @@ class DaemonSettings:
         "(same names as the applications use, no chunks); required with --enable-forwarding. "
         "Every I/O node of a file system gets the same directory.",
         "--pfs-dir", env="GKFS_PFS_DIR", check=_check_optional_dir, metavar="DIR")
+    pfs_direct_io: bool = _setting(
+        False,
+        "Forwarding mode: write each PFS operation whose offset and length are multiples of "
+        "4 KiB with O_DIRECT (from an aligned copy, bypassing the I/O node's page cache); "
+        "others, and file systems that refuse O_DIRECT, go through the page cache.",
+        "--pfs-direct-io", env="GKFS_PFS_DIRECT_IO", parse=parse_bool)
     io_threads: int = _setting(
         2,
         "I/O threads: chunk reads and writes of 128 KiB or more run on this many threads "
@@ -760,6 +766,7 @@ def to_core_options(settings: DaemonSettings) -> Any:
     options.auto_sm = settings.auto_sm
     options.enable_forwarding = settings.enable_forwarding
     options.pfs_dir = settings.pfs_dir
+    options.pfs_direct_io = settings.pfs_direct_io
     options.io_threads = settings.io_threads
     options.sync_mode = settings.sync_mode
     options.session_lease_s = settings.session_lease

@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
+
+#include "common/clock.h"
 
 namespace gkfs {
 namespace {
@@ -14,7 +18,25 @@ Status Errno(int err, const std::string& what) { return Status::Error(err, what 
 
 }  // namespace
 
-PfsFiles::File::~File() { close(fd); }
+PfsFiles::File::~File() {
+  close(fd);
+  if (direct_fd_ >= 0) close(direct_fd_);
+}
+
+int PfsFiles::File::DirectFd() {
+  std::lock_guard<std::mutex> l(direct_mu_);
+  if (direct_fd_ < 0 && !direct_refused_ && writable) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    direct_fd_ = open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    direct_refused_ = direct_fd_ < 0;
+  }
+  return direct_refused_ ? -1 : direct_fd_;
+}
+
+void PfsFiles::File::RefuseDirect() {
+  std::lock_guard<std::mutex> l(direct_mu_);
+  direct_refused_ = true;  // the descriptor stays open until ~File: another write may use it
+}
 
 Status PfsFiles::Open(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out) {
   // Read-write when the file allows it, so one descriptor serves reads and writes; else
@@ -36,14 +58,21 @@ Status PfsFiles::Open(const std::string& real, const std::string& name, bool wri
 }
 
 Status PfsFiles::Get(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out) {
+  const double now = MonotonicNs() / 1e9;
+  Revalidate(now);
   struct stat st;
-  if (stat(real.c_str(), &st) != 0) return Errno(errno, "stat " + name);
+  if (stat(real.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) Forget(real);  // removed behind the cache
+    return Errno(err, "stat " + name);
+  }
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = by_path_.find(real);
     if (it != by_path_.end()) {
       const File& f = *it->second->file;
       if (f.dev == st.st_dev && f.ino == st.st_ino && (f.writable || !write)) {
+        it->second->checked = now;
         lru_.splice(lru_.begin(), lru_, it->second);
         *out = it->second->file;
         return Status::OK();
@@ -57,11 +86,37 @@ Status PfsFiles::Get(const std::string& real, const std::string& name, bool writ
   std::lock_guard<std::mutex> l(mu_);
   auto it = by_path_.find(real);
   if (it != by_path_.end()) Erase(it->second);
-  lru_.push_front({real, file});
+  lru_.push_front({real, file, now});
   by_path_[real] = lru_.begin();
   while (lru_.size() > capacity_) Erase(std::prev(lru_.end()));
   *out = std::move(file);
   return Status::OK();
+}
+
+void PfsFiles::Revalidate(double now) {
+  std::vector<std::shared_ptr<File>> idle;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (now - last_pass_ < kPfsRevalidateSeconds) return;
+    last_pass_ = now;
+    for (auto it = lru_.rbegin(); it != lru_.rend() && idle.size() < kPfsRevalidateBatch; ++it) {
+      if (now - it->checked < kPfsRevalidateSeconds) continue;  // seen still named since the last pass
+      it->checked = now;
+      idle.push_back(it->file);
+    }
+  }
+  std::vector<const File*> removed;
+  for (const auto& file : idle) {  // outside the lock: an fstat may ask a PFS server
+    struct stat st;
+    if (fstat(file->fd, &st) == 0 && st.st_nlink == 0) removed.push_back(file.get());
+  }
+  if (removed.empty()) return;
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    auto next = std::next(it);
+    if (std::find(removed.begin(), removed.end(), it->file.get()) != removed.end()) Erase(it);
+    it = next;
+  }
 }
 
 void PfsFiles::Forget(const std::string& real, bool tree) {

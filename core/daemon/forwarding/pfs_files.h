@@ -5,6 +5,11 @@
 // st_ino), so a name removed, renamed or replaced behind this cache (by another I/O node,
 // or by anyone on the PFS) is reopened, never written through a stale descriptor; on a PFS
 // that caches attributes under locks (Lustre, GPFS) that stat is served from the client.
+// A file removed behind the cache and not asked for again would keep its blocks allocated
+// while its descriptor stays open, so every kPfsRevalidateSeconds one Get also fstat(2)s up
+// to kPfsRevalidateBatch entries not used since the last such pass and closes those whose
+// file has no name left (st_nlink == 0): a bounded cost, and a removed file's blocks are
+// freed within about capacity / kPfsRevalidateBatch passes.
 // Thread-safe; descriptors handed out stay valid while the caller holds them, even if the
 // entry is evicted meanwhile.
 #pragma once
@@ -24,6 +29,9 @@ namespace gkfs {
 // Descriptors an I/O node keeps open at most (the daemon's other descriptors stay well below
 // the usual limit of 1024).
 constexpr size_t kPfsOpenFiles = 256;
+// Idle entries checked for removal behind the cache per pass, and the passes' period.
+constexpr size_t kPfsRevalidateBatch = 32;
+constexpr double kPfsRevalidateSeconds = 1.0;
 
 class PfsFiles {
  public:
@@ -33,16 +41,27 @@ class PfsFiles {
     ~File();
     File(const File&) = delete;
     File& operator=(const File&) = delete;
+    // A write-only O_DIRECT descriptor of this same file (reopened through /proc/self/fd,
+    // so a name replaced meanwhile does not matter), opened on first use; -1 if the file
+    // system refused O_DIRECT (for good once RefuseDirect() was called).
+    int DirectFd();
+    void RefuseDirect();
     const int fd;
     const bool writable;
     dev_t dev = 0;
     ino_t ino = 0;
+
+   private:
+    std::mutex direct_mu_;
+    int direct_fd_ = -1;          // GUARDED_BY(direct_mu_)
+    bool direct_refused_ = false;  // GUARDED_BY(direct_mu_)
   };
 
   explicit PfsFiles(size_t capacity = kPfsOpenFiles) : capacity_(capacity) {}
 
   // A descriptor of `real` (a file or directory), writable if `write`. Errors are open(2)'s
-  // or stat(2)'s errno, naming `name` (the path the client used).
+  // or stat(2)'s errno, naming `name` (the path the client used); a name that no longer
+  // exists also closes its cached descriptor.
   Status Get(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out);
   // Drops `real` and, with `tree`, every path below it (a directory renamed or removed).
   void Forget(const std::string& real, bool tree = false);
@@ -52,13 +71,19 @@ class PfsFiles {
   struct Entry {
     std::string path;
     std::shared_ptr<File> file;
+    double checked = 0;  // when a Get or a pass last saw the file still named
   };
   // REQUIRES: mu_ held.
   void Erase(std::list<Entry>::iterator it);
+  // Closes the entries whose file was removed behind the cache (st_nlink == 0), checking
+  // at most kPfsRevalidateBatch idle ones, least recently used first, if a pass is due.
+  // EXCLUDES: mu_.
+  void Revalidate(double now);
   static Status Open(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out);
 
   const size_t capacity_;
   std::mutex mu_;
+  double last_pass_ = 0;                                                 // GUARDED_BY(mu_)
   std::list<Entry> lru_;                                                 // GUARDED_BY(mu_), newest first
   std::unordered_map<std::string, std::list<Entry>::iterator> by_path_;  // GUARDED_BY(mu_)
 };

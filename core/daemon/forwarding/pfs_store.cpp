@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "common/placement.h"
 
@@ -199,6 +201,8 @@ Status PfsStore::WriteV(const std::string& path, uint64_t offset, const std::vec
   Status s = Resolve(path, &real);
   std::shared_ptr<PfsFiles::File> file;
   if (!s.ok() || !(s = files_.Get(real, path, true, &file)).ok()) return s;
+  bool done = false;
+  if (direct_io_ && (!(s = WriteDirect(*file, path, offset, iov, &done)).ok() || done)) return s;
   std::vector<struct iovec> left = iov;
   size_t index = 0;
   off_t pos = static_cast<off_t>(offset);
@@ -214,6 +218,40 @@ Status PfsStore::WriteV(const std::string& path, uint64_t offset, const std::vec
     Advance(left, &index, static_cast<size_t>(n));
   }
   return s;
+}
+
+Status PfsStore::WriteDirect(PfsFiles::File& file, const std::string& path, uint64_t offset,
+                             const std::vector<struct iovec>& iov, bool* done) {
+  size_t total = 0;
+  for (const auto& v : iov) total += v.iov_len;
+  *done = false;
+  if (offset % kDirectIoAlign != 0 || total % kDirectIoAlign != 0 || total == 0) return Status::OK();
+  int fd = file.DirectFd();
+  if (fd < 0) return Status::OK();
+  void* raw = nullptr;
+  if (posix_memalign(&raw, kDirectIoAlign, total) != 0) return Status::OK();
+  std::unique_ptr<char, decltype(&free)> buf(static_cast<char*>(raw), &free);
+  size_t at = 0;
+  for (const auto& v : iov) {
+    memcpy(buf.get() + at, v.iov_base, v.iov_len);
+    at += v.iov_len;
+  }
+  size_t written = 0;
+  while (written < total) {
+    ssize_t n = pwrite(fd, buf.get() + written, total - written, static_cast<off_t>(offset + written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINVAL && written == 0) {  // refused after all (alignment, fs)
+      file.RefuseDirect();
+      return Status::OK();
+    }
+    if (n <= 0) {
+      *done = true;
+      return n < 0 ? Errno("write " + path) : Status::Error(EIO, "short write to " + path);
+    }
+    written += static_cast<size_t>(n);
+  }
+  *done = true;
+  return Status::OK();
 }
 
 Status PfsStore::ReadV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov,

@@ -18,9 +18,16 @@
 
 namespace gkfs {
 
+// Offsets, lengths and buffers of O_DIRECT writes are multiples of this (the logical block
+// size of the file systems a PFS client uses, or a multiple of it).
+constexpr size_t kDirectIoAlign = 4096;
+
 class PfsStore {
  public:
-  explicit PfsStore(std::string pfs_dir) : root_(std::move(pfs_dir)) {}
+  // direct_io: write units whose offset and length are multiples of kDirectIoAlign with
+  // O_DIRECT (DaemonOptions::pfs_direct_io).
+  explicit PfsStore(std::string pfs_dir, bool direct_io = false)
+      : root_(std::move(pfs_dir)), direct_io_(direct_io) {}
   // REQUIRES for every path argument: a normalised absolute path ("/", "/a/b"); anything
   // else (".." components, "//") is EINVAL, so no request can leave the PFS directory.
   Status Create(const rpc::CreateRequest& req, Metadata* md, bool* created);
@@ -34,7 +41,8 @@ class PfsStore {
   Status ReadDir(const std::string& dir, const std::string& start_after, uint32_t max,
                  std::vector<rpc::DirEntryWire>* entries, bool* end);
   // One positioned vector write/read of the whole iov at offset (the merged unit), through
-  // the file's cached descriptor.
+  // the file's cached descriptor (a write with direct_io and aligned: from an aligned copy
+  // through its O_DIRECT descriptor, or the page cache where the file system refuses it).
   Status WriteV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov);
   Status ReadV(const std::string& path, uint64_t offset, const std::vector<struct iovec>& iov, size_t* nread);
   // O_APPEND write; *offset is where the bytes went.
@@ -50,9 +58,14 @@ class PfsStore {
 
  private:
   Status Resolve(const std::string& path, std::string* real) const;
+  // *done false, with nothing written, when the unit is not aligned or the file system
+  // refuses O_DIRECT: the caller writes through the page cache.
+  static Status WriteDirect(PfsFiles::File& file, const std::string& path, uint64_t offset,
+                            const std::vector<struct iovec>& iov, bool* done);
   // Drops what is cached about path (and, with tree, the paths below it).
   void Forget(const std::string& path, const std::string& real, bool tree);
   std::string root_;
+  const bool direct_io_;
   PfsFiles files_;
   std::mutex layouts_mu_;
   std::unordered_map<std::string, PfsLayout> layouts_;  // GUARDED_BY(layouts_mu_), by path

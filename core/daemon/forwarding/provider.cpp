@@ -14,7 +14,7 @@ namespace {
 class ForwardingProviderImpl : public ForwardingProvider {
  public:
   ForwardingProviderImpl(const DaemonOptions& options, transport::Server* server)
-      : store_(options.pfs_dir),
+      : store_(options.pfs_dir, options.pfs_direct_io),
         namespace_(&store_),
         sync_(options.sync_mode, &store_),
         queue_(options.scheduler ? options.scheduler : NewFifoScheduler(16), &store_, server,

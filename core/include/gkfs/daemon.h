@@ -40,6 +40,9 @@ struct DaemonOptions {
   bool enable_forwarding = false;
   std::string pfs_dir;
   std::shared_ptr<IoScheduler> scheduler;
+  // Forwarding mode: write units whose offset and length are multiples of 4 KiB with
+  // O_DIRECT (page cache bypassed; the page cache where the file system refuses it).
+  bool pfs_direct_io = false;
   // Threads for large chunk reads and writes (>= 128 KiB; smaller ones stay on the network
   // thread); 0: none. Forwarding mode: PFS operations in flight at once (the scheduler's
   // limit), at least 1.

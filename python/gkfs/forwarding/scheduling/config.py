@@ -119,6 +119,15 @@ KEYS: dict[str, Key] = {
         "scheduler; requests of a target at the limit wait, and merge, until one of its units "
         "completes. For a PFS whose servers take one operation at a time (small writes to one "
         "stripe). 0: no limit (--io-threads bounds the units in service).", _at_least(0)),
+    "aggregation_size": Key(
+        int, 0, "bytes",
+        "gkfs: hold a unit smaller than this (e.g. the PFS stripe size) until it grows to it "
+        "or its oldest request has waited aggregation_wait, for every scheduler, so later "
+        "contiguous requests join it and it goes as one larger operation. 0: never hold.",
+        _at_least(0)),
+    "aggregation_wait": Key(
+        int, 1000, "us",
+        "gkfs: the longest a request is held back by aggregation_size.", _at_least(0)),
     "wfq_default_weight": Key(
         int, 1 << 20, "bytes",
         "gkfs: WFQ weight (bytes per round) of a queue (or application) the weights file does "
@@ -159,6 +168,8 @@ class SchedulerConfig:
     wfq_weights_by: str = KEYS["wfq_weights_by"].default
     twins_targets: int = KEYS["twins_targets"].default
     target_concurrency: int = KEYS["target_concurrency"].default
+    aggregation_size: int = KEYS["aggregation_size"].default
+    aggregation_wait: int = KEYS["aggregation_wait"].default
     wfq_default_weight: int = KEYS["wfq_default_weight"].default
     wfq_weights: Mapping[int, int] = dataclasses.field(default_factory=dict)  # queue/app -> bytes
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)

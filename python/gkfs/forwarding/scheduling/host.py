@@ -21,9 +21,13 @@ __all__ = ["SchedulerHost", "check_batch"]
 
 log = logging.getLogger("gkfs.forwarding")
 
+#: A hold ending within this many seconds has ended: now + sleep may round to just below
+#: the deadline, and a sleep too short to move the clock would be a spin.
+_CLOCK_SLACK = 1e-7
+
 
 class SchedulerHost:
-    """One scheduler of one I/O node. Not thread-safe: C++ calls it from one thread."""
+    """One scheduler of one I/O node. Not thread-safe: C++ calls it from one thread at a time."""
 
     def __init__(self, config: Union[SchedulerConfig, str, None] = None,
                  scheduler: Optional[Scheduler] = None, strict: bool = False,
@@ -74,6 +78,7 @@ class SchedulerHost:
             if self.validate:
                 check_batch(batch, sleep, view, self.config.max_aggregation,
                             self.scheduler.work_conserving)
+            batch, sleep = self._hold_small(now, batch, sleep, view)
             return self._admit(batch, view), sleep
         except Exception as e:  # a plug-in may raise anything; I/O must go on
             if self.strict:
@@ -94,6 +99,25 @@ class SchedulerHost:
         free = {q: [r for r in rs if self._busy.get(r.target, 0) < cap]
                 for q, rs in queues.items()}
         return {q: rs for q, rs in free.items() if rs}
+
+    def _hold_small(self, now: float, batch: list[list[int]], sleep: Optional[float],
+                    view: Queues) -> tuple[list[list[int]], Optional[float]]:
+        """batch without the units below aggregation_size bytes whose oldest request has
+        waited less than aggregation_wait (they are offered again, grown by what arrived
+        meanwhile), and the sleep until the first of them is due."""
+        size, wait = self.config.aggregation_size, self.config.aggregation_wait / 1e6
+        if not size:
+            return batch, sleep
+        by_id = {r.id: r for r in view.requests()}
+        kept = []
+        for unit in batch:
+            requests = [by_id[i] for i in unit]
+            held_for = wait - (now - min(r.arrival for r in requests))
+            if sum(r.length for r in requests) < size and held_for > _CLOCK_SLACK:
+                sleep = held_for if sleep is None else min(sleep, held_for)
+            else:
+                kept.append(unit)
+        return kept, sleep
 
     def _admit(self, batch: list[list[int]], view: Queues) -> list[list[int]]:
         """The units of batch that keep every target within target_concurrency, in order,
