@@ -197,3 +197,13 @@ def test_read_ahead_follows_a_growing_file(fs):
             assert reader.pread(5000, 4096) == b"b" * 3000  # at the old end: asks again
         finally:
             reader.close()
+
+
+def test_gkfs_ctl_run_and_env_pass_the_option_on(fs):
+    exported = fs.ctl("env", "--read-ahead", "256K")
+    assert exported.returncode == 0, exported.stderr
+    assert f"export LIBGKFS_READ_AHEAD={WINDOW}" in exported.stdout.splitlines()
+    shown = fs.ctl("run", "--read-ahead", "1M", "--", "sh", "-c", "echo $LIBGKFS_READ_AHEAD")
+    assert shown.stdout.split() == [str(1 << 20)]
+    bad = fs.ctl("env", "--read-ahead", "65M")
+    assert bad.returncode != 0 and "--read-ahead (LIBGKFS_READ_AHEAD) must be 0..64M" in bad.stderr
