@@ -207,3 +207,32 @@ def test_gkfs_ctl_run_and_env_pass_the_option_on(fs):
     assert shown.stdout.split() == [str(1 << 20)]
     bad = fs.ctl("env", "--read-ahead", "65M")
     assert bad.returncode != 0 and "--read-ahead (LIBGKFS_READ_AHEAD) must be 0..64M" in bad.stderr
+
+
+STRIDED = textwrap.dedent("""
+    import json, os, sys
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    block, count = int(sys.argv[2]), int(sys.argv[3])
+    order = range(0, count, 2) if sys.argv[4] == "forward" else range(count - 1, -1, -2)
+    ok = all(os.pread(fd, block, i * block) == bytes([i % 251]) * block for i in order)
+    print(json.dumps({"ok": ok}))
+""")
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_read_ahead_serves_strided_forward_reads_and_leaves_backward_reads_alone(fs, direction):
+    path = f"/ra-stride-{uuid.uuid4().hex}"
+    block, count = 47008, 40  # ior-hard's transfer; every other block, as one of 2 ranks
+    data = b"".join(bytes([i % 251]) * block for i in range(count))
+    with fs.client() as c:
+        c.write_bytes(path, data)
+        before = requests_by_verb(c, 2).get("ReadChunks", 0)
+        run = fs.run([sys.executable, "-c", STRIDED, fs.mountdir + path, str(block),
+                      str(count), direction], env=env(fs, WINDOW))
+        assert run.returncode == 0, run.stderr
+        reads = requests_by_verb(c, 2).get("ReadChunks", 0) - before
+    assert json.loads(run.stdout)["ok"]
+    if direction == "forward":
+        assert reads <= 2 * (len(data) // WINDOW + 1)  # a window (1-2 chunk requests) each
+    else:
+        assert reads >= count // 2  # each read asks

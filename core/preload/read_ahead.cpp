@@ -29,7 +29,9 @@ Status ReadAhead::Read(size_t window_bytes, uint64_t offset, void* buf, size_t l
     next_ = offset + n;
     return Status::OK();
   }
-  const bool sequential = offset == 0 || offset == next_;
+  // Sequential: where the last read ended, or a skip forward that a window from there
+  // would have covered (strided reads, e.g. one rank's blocks of a shared file).
+  const bool sequential = offset == 0 || (offset >= next_ && offset - next_ < window_bytes);
   if (!sequential || len >= window_bytes) {
     Status s = fetch(offset, buf, len, got);
     if (s.ok()) next_ = offset + *got;

@@ -1,16 +1,18 @@
 // Opt-in client read-ahead of the preload library (LIBGKFS_READ_AHEAD=BYTES; 0, the
 // default: off, every read asks the daemons).
 //
-// A sequential read shorter than the window (one that starts where the previous read of the
-// same open file description ended, or at offset 0) fetches the whole window from its offset
-// in one Client::Read; the reads that follow are copied from it while they stay inside it.
+// A sequential read shorter than the window (one that starts at offset 0, where the previous
+// read of the same open file description ended, or less than a window after that: strided
+// reads) fetches the whole window from its offset in one Client::Read; the reads that follow
+// are copied from it while they stay inside it.
 // Consistency with the option on:
 //   * writes, truncations and appends of this process (any descriptor) are always seen: each
 //     one ends the windows of every open file (a process-wide write epoch);
 //   * writes of other processes or clients are seen once a read leaves the window (at most
 //     one window later), or after the file is opened again; a read at or past the end of
 //     file the window saw always asks the daemons, so a growing file is followed.
-// Random reads (not sequential) and reads as large as the window go straight to the daemons.
+// Other reads (backwards, or further ahead) and reads as large as the window go straight to
+// the daemons.
 //
 // Thread-safe: a window belongs to one OpenFile and is used under its mutex.
 #pragma once
