@@ -236,3 +236,30 @@ def test_read_ahead_serves_strided_forward_reads_and_leaves_backward_reads_alone
         assert reads <= 2 * (len(data) // WINDOW + 1)  # a window (1-2 chunk requests) each
     else:
         assert reads >= count // 2  # each read asks
+
+
+THREADS = textwrap.dedent("""
+    import json, os, sys, threading
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    expected = bytes((i * 31 + 1 + i // 4096) % 251 for i in range(int(sys.argv[2])))
+    bad = []
+    def reader(k):
+        for i in range(k, len(expected) // 4096, 4):  # each thread every 4th block, forward
+            if os.pread(fd, 4096, i * 4096) != expected[i * 4096:(i + 1) * 4096]:
+                bad.append(i)
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print(json.dumps({"bad": bad}))
+""")
+
+
+def test_threads_sharing_a_descriptor_read_the_right_bytes(fs):
+    path = f"/ra-threads-{uuid.uuid4().hex}"
+    size = 2 * 1024 * 1024
+    with fs.client() as c:
+        c.write_bytes(path, pattern(size))
+    run = fs.run([sys.executable, "-c", THREADS, fs.mountdir + path, str(size)],
+                 env=env(fs, WINDOW))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"bad": []}

@@ -17,7 +17,10 @@ void ReadAhead::DataChanged() { g_write_epoch.fetch_add(1, std::memory_order_acq
 Status ReadAhead::Read(size_t window_bytes, uint64_t offset, void* buf, size_t len, size_t* got,
                        const Fetch& fetch) {
   *got = 0;
-  std::lock_guard<std::mutex> lock(mu_);
+  // A window busy in another thread (a fetch under way) is passed by: this read asks the
+  // daemons itself. Nor does a child forked while another thread held the lock wait forever.
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return fetch(offset, buf, len, got);
   const uint64_t epoch = g_write_epoch.load(std::memory_order_acquire);
   const uint64_t end = start_ + size_;
   // A hit: the range lies inside the window, or runs to the end of file the window saw.

@@ -14,7 +14,8 @@
 // Other reads (backwards, or further ahead) and reads as large as the window go straight to
 // the daemons.
 //
-// Thread-safe: a window belongs to one OpenFile and is used under its mutex.
+// Thread-safe: a window belongs to one OpenFile and is used under its mutex; a read that
+// finds it taken by another thread goes to the daemons without it.
 #pragma once
 
 #include <cstddef>
