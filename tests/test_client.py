@@ -65,6 +65,20 @@ def test_many_chunks_unaligned(small, unique_dir, offset):
         assert f.read(9000) == data[4000:13000]
 
 
+def test_more_pieces_than_one_request_carries(small, unique_dir):
+    # 4 KiB chunks over 4 daemons: 6 144 pieces, ~1 536 per daemon, more than the 1 024 one
+    # chunk request carries, so each daemon gets two requests per write and per read.
+    small.makedirs(unique_dir, exist_ok=True)
+    path = f"{unique_dir}/pieces"
+    data = pattern(6144 * 4096 - 100, seed=7)
+    with small.open(path, "wb") as f:
+        f.seek(50)
+        assert f.write(data) == len(data)
+    with small.open(path, "rb") as f:
+        f.seek(50)
+        assert f.read() == data
+
+
 def test_chunks_spread_over_daemons(small, unique_dir):
     # Daemons count their chunk bytes in the background (at most ~2 s old): wait for it.
     before = [d.chunk_bytes for d in small.daemons()]

@@ -20,22 +20,20 @@ struct Batch {
 
 std::vector<Batch> MakeBatches(Routing& routing, uint64_t file_id, uint64_t offset,
                                size_t len, uint64_t chunk_size) {
-  // (daemon, index of its batch still open): a handful of daemons per call, so a vector
-  // searched in order (a map allocated a node per daemon on every small read and write).
-  std::vector<std::pair<uint32_t, size_t>> open;
+  // A daemon's open batch is its last one: a handful of batches per call, searched from the
+  // end (no map or index allocated on every small read and write).
   std::vector<Batch> batches;
   for (const ChunkPiece& piece : SplitIntoChunks(offset, len, chunk_size)) {
     uint32_t daemon = routing.ChunkOwner(file_id, piece.chunk_index);
-    auto it = std::find_if(open.begin(), open.end(), [daemon](const auto& o) { return o.first == daemon; });
-    if (it == open.end() || batches[it->second].request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
-      if (it == open.end()) it = open.insert(open.end(), {daemon, 0});
-      it->second = batches.size();
+    auto it = std::find_if(batches.rbegin(), batches.rend(), [daemon](const Batch& b) { return b.daemon == daemon; });
+    if (it == batches.rend() || it->request.pieces.size() >= rpc::kMaxPiecesPerRpc) {
       Batch b;
       b.daemon = daemon;
       b.request.file_id = file_id;
       batches.push_back(std::move(b));
+      it = batches.rbegin();
     }
-    Batch& b = batches[it->second];
+    Batch& b = *it;
     b.request.pieces.push_back({piece.chunk_index, piece.offset, piece.length});
     b.buffer_offsets.push_back(piece.buffer_offset);
   }

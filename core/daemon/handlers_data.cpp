@@ -36,27 +36,36 @@ void HandleWriteChunks(Providers& p, const Request& req, Response* out) {
   if (!Offload(p, req, req.payload.size(), out, write)) write(out);
 }
 
+namespace {
+// The size lookup a read needs, when asked, goes first: a size read after the bytes could
+// cover bytes a concurrent write added meanwhile, which this read did not see.
+void ReadChunks(MetadataBackend& metadata, DataProvider& data, const rpc::ChunksRequest& in, Response* r) {
+  rpc::ReadChunksReply reply;
+  if (in.with_record) {
+    rpc::RecordReply record;
+    Status s = metadata.StatForRead(rpc::Target{"", in.file_id}, 0, &record);
+    if (s.ok() && record.remote_ino != 0) s = Status::Error(EREMOTE, "not the inode's home");
+    if (!s.ok()) return Fail(s, r);
+    reply.record = std::move(record.record);
+  }
+  Status s = data.Read(in.file_id, in.pieces, &reply.lengths, &r->payload, &r->payload_size);
+  if (!s.ok()) return Fail(s, r);
+  r->body = rpc::EncodeBody(reply);
+}
+}  // namespace
+
 void HandleReadChunks(Providers& p, const Request& req, Response* out) {
   if (!HasChunks(p, req, out)) return;
   rpc::ChunksRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   if (!req.payload.empty()) return Fail(Status::Error(EBADMSG, "read request carries a payload"), out);
-  // The size lookup a read needs, when asked, goes first: a size read after the bytes could
-  // cover bytes a concurrent write added meanwhile, which this read did not see.
-  auto read = [data = p.data, metadata = p.metadata, in](Response* r) {
-    rpc::ReadChunksReply reply;
-    if (in.with_record) {
-      rpc::RecordReply record;
-      Status s = metadata->StatForRead(rpc::Target{"", in.file_id}, 0, &record);
-      if (s.ok() && record.remote_ino != 0) s = Status::Error(EREMOTE, "not the inode's home");
-      if (!s.ok()) return Fail(s, r);
-      reply.record = std::move(record.record);
-    }
-    Status s = data->Read(in.file_id, in.pieces, &reply.lengths, &r->payload, &r->payload_size);
-    if (!s.ok()) return Fail(s, r);
-    r->body = rpc::EncodeBody(reply);
+  // Small reads run here, on the request as decoded (no copy for the I/O threads).
+  const uint64_t bytes = in.TotalBytes();
+  if (bytes < kOffloadBytes) return ReadChunks(*p.metadata, *p.data, in, out);
+  auto read = [metadata = p.metadata, data = p.data, in = std::move(in)](Response* r) {
+    ReadChunks(*metadata, *data, in, r);
   };
-  if (!Offload(p, req, in.TotalBytes(), out, read)) read(out);
+  if (!Offload(p, req, bytes, out, std::move(read))) read(out);
 }
 
 // Truncation and removal wait for the file's reads and writes on the I/O threads (the

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "gkfs/client.h"
+#include "preload/read_ahead.h"
 
 namespace gkfs::preload {
 
@@ -53,6 +54,9 @@ struct OpenFile {
   // getdents64 snapshot, fetched when a read starts at position 0.
   std::mutex listing_mu;
   std::vector<DirEntry> listing;  // GUARDED_BY(listing_mu)
+
+  // The opt-in read-ahead window (LIBGKFS_READ_AHEAD); unused when the option is off.
+  mutable ReadAhead read_ahead;
 
   // The kernel descriptor carrying this description's flock and OFD locks (locks.h), or -1.
   std::mutex lock_mu;

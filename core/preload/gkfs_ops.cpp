@@ -131,6 +131,7 @@ int OpenPath(PathTarget* target, int flags, mode_t mode) {
     if (!md.is_regular()) return S_ISSOCK(md.mode) ? FailWith(ENXIO) : nodes::OpenSpecial(md, flags);
     if ((flags & O_TRUNC) && access != O_RDONLY && md.size > 0) {
       Status s = WithClient([&](Client& c) { return c.TruncateFile(target->internal, md.file_id, 0); });
+      ReadAhead::DataChanged();
       if (!s.ok()) return fail(s);
     }
   }
@@ -152,9 +153,12 @@ ssize_t ReadFd(int fd, const OpenFile& file, void* buf, size_t len, int64_t offs
   bool at_position = offset < 0;
   if (at_position && (offset = fds::Position(fd)) < 0) return -1;
   size_t got = 0;
-  Status s = WithClient([&](Client& c) {
-    return c.Read(file.path, file.file_id, static_cast<uint64_t>(offset), buf, len, &got);
-  });
+  auto fetch = [&file](uint64_t at, void* dst, size_t n, size_t* fetched) {
+    return WithClient([&](Client& c) { return c.Read(file.path, file.file_id, at, dst, n, fetched); });
+  };
+  const size_t window = config().read_ahead;
+  Status s = window > 0 ? file.read_ahead.Read(window, static_cast<uint64_t>(offset), buf, len, &got, fetch)
+                        : fetch(static_cast<uint64_t>(offset), buf, len, &got);
   if (!s.ok()) return FailWith(s);
   if (at_position && got > 0) fds::SetPosition(fd, offset + static_cast<int64_t>(got));
   return static_cast<ssize_t>(got);
@@ -193,6 +197,7 @@ ssize_t WriteFd(int fd, const OpenFile& file, const void* buf, size_t len, int64
       return c.Write(file.path, file.file_id, static_cast<uint64_t>(offset), buf, len);
     });
   }
+  ReadAhead::DataChanged();  // also after a failure: some bytes may have been written
   if (!s.ok()) return FailWith(s);
   if (at_position) fds::SetPosition(fd, offset + static_cast<int64_t>(len));
   DropSetIdOnWrite(file);

@@ -73,6 +73,7 @@ int SyncFile(const OpenFile& file, SyncLevel level) {
 int Truncate(const OpenFile& file, int64_t length) {
   if (length < 0) return FailWith(EINVAL);
   int r = Result(WithClient([&](Client& c) { return c.TruncateFile(file.path, file.file_id, length); }));
+  ReadAhead::DataChanged();
   if (r == 0) DropSetIdOnWrite(file);
   return r;
 }
@@ -327,7 +328,9 @@ int truncate(const char* path, off_t length) {
     if (found == 0) {
       if (md.is_dir()) return FailWith(EISDIR);
       if (!MayAccess(md, W_OK)) return FailWith(EACCES);
-      return Result(WithClient([&](Client& c) { return c.Truncate(t.internal, length); }));
+      int r = Result(WithClient([&](Client& c) { return c.Truncate(t.internal, length); }));
+      ReadAhead::DataChanged();
+      return r;
     }
   }
   if (t.kernel()) return real(t.kernel_path, length);

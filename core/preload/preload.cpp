@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +56,23 @@ uint32_t ParseAppId(const char* value) {
   return *end == '\0' && id <= UINT32_MAX ? static_cast<uint32_t>(id) : 0;
 }
 
+// LIBGKFS_READ_AHEAD: bytes, or KiB/MiB with a K or M suffix; at most 64 MiB. Anything
+// else (and 0) turns read-ahead off.
+size_t ParseReadAhead(const char* text) {
+  if (text == nullptr || *text == '\0') return 0;
+  char* end = nullptr;
+  const int saved_errno = errno;  // the application's: start-up leaves no trace in it
+  errno = 0;
+  unsigned long long n = std::strtoull(text, &end, 10);
+  const bool overflow = errno != 0;
+  errno = saved_errno;
+  if (overflow || end == text || *text == '-') return 0;
+  if (*end == 'K' || *end == 'k') n <<= 10, ++end;
+  else if (*end == 'M' || *end == 'm') n <<= 20, ++end;
+  constexpr unsigned long long kMax = 64ULL << 20;
+  return *end == '\0' && n <= kMax ? static_cast<size_t>(n) : 0;
+}
+
 const Config* LoadConfig() {
   auto* cfg = new Config();  // never freed: hooks may run during exit
   const char* mount = std::getenv("LIBGKFS_MOUNTDIR");
@@ -77,6 +95,7 @@ const Config* LoadConfig() {
   const char* app = std::getenv("LIBGKFS_APP_ID");
   cfg->app_id = ParseAppId(app != nullptr && *app ? app : std::getenv("SLURM_JOB_ID"));
   cfg->log_level = ParseLogLevel(std::getenv("LIBGKFS_LOG"));
+  cfg->read_ahead = ParseReadAhead(std::getenv("LIBGKFS_READ_AHEAD"));
   const char* output = std::getenv("LIBGKFS_LOG_OUTPUT");
   if (output != nullptr && *output && cfg->log_level != LogLevel::kNone) {
     int fd = sys::Open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

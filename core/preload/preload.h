@@ -29,6 +29,9 @@ struct Config {
   std::string hostname;
   uint32_t app_id = 0;
   LogLevel log_level = LogLevel::kErrors;
+  // Bytes a sequential small read fetches ahead (LIBGKFS_READ_AHEAD; 0: off). read_ahead.h
+  // says what it trades.
+  size_t read_ahead = 0;
 };
 
 // The configuration; initialises it on first use (a hook may run before our constructor).

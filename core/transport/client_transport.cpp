@@ -349,6 +349,7 @@ void ClientTransport::Send(Call* call) {
   // The body rides in the AM header when it fits, so that the data is the payload alone.
   bool body_in_header = !call->body.empty() && sizeof(h) + call->body.size() <= max_header_;
   if (body_in_header) h.flags |= rpc::kBodyInHeader;
+  call->header.reserve(sizeof(h) + (body_in_header ? call->body.size() : 0));  // one allocation
   call->header.assign(reinterpret_cast<const char*>(&h), sizeof(h));
   if (body_in_header) call->header += call->body;
   call->iov.clear();

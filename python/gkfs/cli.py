@@ -33,7 +33,8 @@ __all__ = ["main", "build_parser", "preload_library"]
 PROG = "gkfs-ctl"
 PRELOAD_NAME = "libgkfs_intercept.so"
 #: The client settings of forwarding mode that run and env take as flags or pass through.
-FORWARDING_CLIENT = ["forwarding_map_file", "hostname", "app_id"]
+# ClientEnvironment settings that gkfs-ctl run and env take as flags and pass on.
+PASSED_ON_CLIENT = ["forwarding_map_file", "hostname", "app_id", "read_ahead"]
 #: The client time limits that run and env take as flags and pass to the program.
 CLIENT_TIMEOUTS = ["timeout_ms", "down_recheck_ms", "recheck_timeout_ms"]
 #: How gkfs-ctl mount (and start --fuse) mounts.
@@ -125,13 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     _settings.add_config_argument(env)
     _settings.add_arguments(env, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(env, ClusterSettings, only=CLIENT_TIMEOUTS)
-    _settings.add_arguments(env, ClientEnvironment, only=FORWARDING_CLIENT)
+    _settings.add_arguments(env, ClientEnvironment, only=PASSED_ON_CLIENT)
 
     run = sub.add_parser("run", help="run a command with the preload library: run -- CMD ...")
     _settings.add_config_argument(run)
     _settings.add_arguments(run, DaemonSettings, only=["hosts_file"])
     _settings.add_arguments(run, ClusterSettings, only=CLIENT_TIMEOUTS)
-    _settings.add_arguments(run, ClientEnvironment, only=FORWARDING_CLIENT)
+    _settings.add_arguments(run, ClientEnvironment, only=PASSED_ON_CLIENT)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...",
                      help="the command and its arguments")
 
@@ -290,15 +291,16 @@ def _client_env(cluster: Cluster, args: argparse.Namespace) -> dict[str, str]:
 
 
 def forwarding_environment(args: argparse.Namespace) -> dict[str, str]:
-    """LIBGKFS_FORWARDING_MAP_FILE, LIBGKFS_HOSTNAME and LIBGKFS_APP_ID from the flags of run
-    and env, else passed on from this environment; the map file made absolute."""
+    """LIBGKFS_FORWARDING_MAP_FILE, LIBGKFS_HOSTNAME, LIBGKFS_APP_ID and LIBGKFS_READ_AHEAD
+    from the flags of run and env, else passed on from this environment; the map file made
+    absolute."""
     try:
         config = _settings.load(ClientEnvironment, args)
     except _settings.SettingsError as e:
         raise ClusterError(str(e)) from None
     env = {}
     for field, spec in _settings.specs(ClientEnvironment):
-        if field.name not in FORWARDING_CLIENT or not (
+        if field.name not in PASSED_ON_CLIENT or not (
                 hasattr(args, field.name) or os.environ.get(spec.env or "")):
             continue
         value = getattr(config, field.name)

@@ -218,6 +218,10 @@ def _check_app_id(value: int) -> Optional[str]:
     return None if 0 <= value < 1 << 32 else f"must be in 0..{(1 << 32) - 1} (got {value})"
 
 
+def _check_read_ahead(value: int) -> Optional[str]:
+    return None if 0 <= value <= 64 << 20 else f"must be 0..64M (got {value})"
+
+
 def _check_sched_config(value: str) -> Optional[str]:
     if not value:
         return None
@@ -548,6 +552,16 @@ class ClientEnvironment:
         "Application id sent with every request (I/O-node scheduling and per-application "
         "metrics); unset: SLURM_JOB_ID, else 0.",
         "--app-id", env="LIBGKFS_APP_ID", parse=parse_int, check=_check_app_id, metavar="N")
+    read_ahead: int = _setting(
+        0,
+        "Opt-in read-ahead of the preload library, in bytes (K and M suffixes; at most 64M; "
+        "0: off). A sequential read shorter than this fetches this many bytes once and the "
+        "reads that follow are served from them. Writes and truncations of the same process "
+        "are always seen; another client's writes only once a read leaves the window or "
+        "after the file is opened again (see docs/performance.md). Random reads are not "
+        "affected. gkfs-ctl run and env pass it on.",
+        "--read-ahead", env="LIBGKFS_READ_AHEAD", parse=parse_size, check=_check_read_ahead,
+        metavar="BYTES")
     log_level: str = _setting(
         "errors",
         "What the preload library logs: the levels of --log-level (none, errors, info, "
