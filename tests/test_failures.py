@@ -394,6 +394,46 @@ def test_first_call_after_restart_daemon_succeeds(make_fs, probes):
     assert reply["ok"], reply
 
 
+def test_kill9_right_after_acknowledged_creates_loses_none(make_fs):
+    """The daemon writes its metadata log out once per turn of its network thread, for all the
+    requests of that turn, before their replies (group commit): whatever a client got a reply
+    for is in the log when the daemon is killed the moment the replies are in."""
+    import gkfs
+
+    fs = make_fs(daemons=1)
+    per_client, clients = 150, 4
+    acked: list[list[str]] = [[] for _ in range(clients)]
+    with gkfs.Client(fs.hosts_file) as setup:
+        setup.mkdir("/d")
+
+    def create(k: int) -> None:  # several clients at once: several requests per turn
+        with gkfs.Client(fs.hosts_file) as client:
+            for i in range(per_client):
+                path = f"/d/c{k}-{i}"
+                if i % 10 == 0:
+                    client.write_bytes(path, b"x" * (i + 1))  # a size update (merge) too
+                else:
+                    client.mknod(path)
+                acked[k].append(path)
+
+    threads = [threading.Thread(target=create, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG_GUARD_S)
+    kill_and_restart(fs, 0)  # at once: no later turn wrote the log out for them
+
+    made = {path for paths in acked for path in paths}
+    assert len(made) == per_client * clients
+    with gkfs.Client(fs.hosts_file) as client:
+        listed = {f"/d/{name}" for name in client.listdir("/d")}
+        assert listed == made, f"lost: {sorted(made - listed)[:10]}"
+        for path in sorted(made):
+            i = int(path.rsplit("-", 1)[1])
+            if i % 10 == 0:
+                assert client.stat(path).st_size == i + 1, path
+
+
 def test_frozen_daemon_fails_fast_after_one_timeout_and_is_used_after_sigcont(make_fs, probes):
     timeout_ms = 1000
     fs = make_fs(daemons=2)

@@ -84,6 +84,9 @@ class DaemonImpl : public Daemon {
     if (!s.ok()) return s;
     providers_.worker_address = server_->worker_address();
     providers_.server = server_.get();
+    // Group commit: the metadata updates of the requests one turn served reach the OS in one
+    // write, before any of their replies (forwarding mode keeps no metadata store).
+    if (metadata_) server_->SetReplyBarrier([m = metadata_.get()] { return m->Flush(); });
     if (!options_.enable_forwarding && options_.io_threads > 0) {
       io_ = std::make_unique<WorkerPool>(static_cast<unsigned>(options_.io_threads));
       providers_.io = io_.get();

@@ -68,7 +68,9 @@ class MemoryStore : public KvStore {
   std::unique_ptr<KvIterator> NewIterator() override {
     return std::make_unique<MemoryIterator>(mu_, map_);
   }
-  Status Sync() override { return Status::OK(); }  // nothing here survives the process anyway
+  // Nothing here survives the process anyway.
+  Status Flush() override { return Status::OK(); }
+  Status Sync() override { return Status::OK(); }
   uint64_t ApproximateBytes() override {
     std::lock_guard<std::mutex> l(mu_);
     uint64_t bytes = 0;

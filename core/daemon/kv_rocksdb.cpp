@@ -1,4 +1,6 @@
 // RocksDB implementation of KvStore, with the metadata merge operator.
+#include <atomic>
+
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
@@ -62,16 +64,20 @@ class InsertHintPrefix : public rocksdb::SliceTransform {
   bool InDomain(const rocksdb::Slice& /*key*/) const override { return true; }
 };
 
+// The WAL is written by Flush (manual_wal_flush): a Write appends its record to RocksDB's
+// buffer only. unflushed_ says a write came since the last Flush, so that a turn of the
+// network thread without writes costs no call into RocksDB.
 class RocksStore : public KvStore {
  public:
   explicit RocksStore(rocksdb::DB* db) : db_(db) {}
+  ~RocksStore() override { db_->FlushWAL(false); }  // what the last turn wrote, if it failed
   Status Get(std::string_view key, std::string* value) override {
     WithoutPerfCounters();
     return FromRocks(db_->Get(rocksdb::ReadOptions(), Slice(key), value), "rocksdb get");
   }
   Status Put(std::string_view key, std::string_view value) override {
     WithoutPerfCounters();
-    return FromRocks(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
+    return Wrote(db_->Put(write_options_, Slice(key), Slice(value)), "rocksdb put");
   }
   Status Write(const std::vector<Update>& updates) override {
     WithoutPerfCounters();
@@ -85,24 +91,35 @@ class RocksStore : public KvStore {
         case Update::Op::kErase: s = batch.Delete(Slice(u.key)); break;
       }
     }
-    if (s.ok()) s = db_->Write(write_options_, &batch);
-    return FromRocks(s, "rocksdb write");
+    if (!s.ok()) return FromRocks(s, "rocksdb write");
+    return Wrote(db_->Write(write_options_, &batch), "rocksdb write");
   }
   Status Delete(std::string_view key) override {
     WithoutPerfCounters();
-    return FromRocks(db_->Delete(write_options_, Slice(key)), "rocksdb delete");
+    return Wrote(db_->Delete(write_options_, Slice(key)), "rocksdb delete");
   }
   Status Merge(std::string_view key, std::string_view operand) override {
     WithoutPerfCounters();
-    return FromRocks(db_->Merge(write_options_, Slice(key), Slice(operand)), "rocksdb merge");
+    return Wrote(db_->Merge(write_options_, Slice(key), Slice(operand)), "rocksdb merge");
   }
   std::unique_ptr<KvIterator> NewIterator() override {
     WithoutPerfCounters();
     return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions()));
   }
-  // FlushWAL(true), not SyncWAL(): it also writes out a WAL buffer, should manual_wal_flush
-  // ever be turned on, and then syncs (the WAL file, and its directory after a new one).
-  Status Sync() override { return FromRocks(db_->FlushWAL(true), "rocksdb sync wal"); }
+  Status Flush() override {
+    if (!unflushed_.exchange(false, std::memory_order_acq_rel)) return Status::OK();
+    rocksdb::Status s = db_->FlushWAL(false);
+    if (!s.ok()) unflushed_.store(true, std::memory_order_release);  // the next Flush tries again
+    return FromRocks(s, "rocksdb write wal");
+  }
+  // FlushWAL(true), not SyncWAL(): it first writes out the WAL buffer, then syncs (the WAL
+  // file, and its directory after a new one).
+  Status Sync() override {
+    unflushed_.store(false, std::memory_order_release);
+    rocksdb::Status s = db_->FlushWAL(true);
+    if (!s.ok()) unflushed_.store(true, std::memory_order_release);
+    return FromRocks(s, "rocksdb sync wal");
+  }
   uint64_t ApproximateBytes() override {
     uint64_t tables = 0, memtables = 0;
     db_->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &tables);
@@ -112,7 +129,14 @@ class RocksStore : public KvStore {
 
  private:
   static rocksdb::Slice Slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+  // After a write: its record waits in the WAL buffer for the next Flush. Set even when the
+  // write failed (RocksDB may have buffered part of a group), which costs a spare FlushWAL.
+  Status Wrote(const rocksdb::Status& s, const char* what) {
+    unflushed_.store(true, std::memory_order_release);
+    return FromRocks(s, what);
+  }
   std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<bool> unflushed_{false};
   rocksdb::WriteOptions write_options_;  // WAL on (disableWAL = false); no fsync per write
 };
 
@@ -137,6 +161,10 @@ Status OpenRocksDbStore(const std::string& dir, std::unique_ptr<KvStore>* out) {
   // behind one leader, as it does for the WAL anyway).
   options.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHintPrefix>();
   options.allow_concurrent_memtable_write = false;
+  // A write leaves its WAL record in RocksDB's buffer; KvStore::Flush writes out the records
+  // of all the requests one turn of the network thread served, before their replies, in one
+  // write(2) instead of one per request. Acknowledged updates reach the OS as before.
+  options.manual_wal_flush = true;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return Status::Error(EIO, "cannot open RocksDB in '" + dir + "': " + s.ToString());

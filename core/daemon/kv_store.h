@@ -1,6 +1,7 @@
 // KvStore: the metadata backend seam. Keys are normalised paths, values metadata records
 // (common/metadata_codec.h); Merge applies a merge operand (size growth, truncate, attrs).
-// Two implementations: RocksDB (production; WAL on) and in-memory (tests, --memory-backend).
+// Two implementations: RocksDB (production; WAL on, written out by Flush) and in-memory (tests,
+// --memory-backend).
 // All methods are thread-safe. An iterator sees keys in byte order.
 #pragma once
 
@@ -41,8 +42,14 @@ class KvStore {
   virtual Status Merge(std::string_view key, std::string_view operand) = 0;
   // REQUIRES: the iterator is destroyed before the store.
   virtual std::unique_ptr<KvIterator> NewIterator() = 0;
-  // Makes every update acknowledged so far durable (RocksDB: its WAL written and synced).
-  // Writes do not sync one by one; this is what fsync(2) of a file asks of its owner.
+  // Hands the log of every update made so far to the OS (RocksDB: the WAL records buffered
+  // since the last Flush, in one write(2); nothing to do when none were), so that a crash of
+  // this process loses none of them (a crash of the machine may: Sync). Writes leave their
+  // log buffered until then: the daemon calls this once per turn of its network thread,
+  // before that turn's replies go out (a group commit of the requests served together).
+  virtual Status Flush() = 0;
+  // Makes every update so far durable (RocksDB: its WAL written and synced). Writes do not
+  // sync one by one; this is what fsync(2) of a file asks of its owner.
   virtual Status Sync() = 0;
   // About how many bytes the store holds (RocksDB: its table files and memtables; the WAL
   // not counted). Cheap enough for every metrics scrape.

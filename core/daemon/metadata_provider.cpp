@@ -198,7 +198,7 @@ Status MetadataProvider::Open(const std::string& where, uint32_t uid, uint32_t g
   std::lock_guard<std::mutex> l(mint_mu_);
   if (store_->Get(kHomeKey, &value).ok()) home_ = static_cast<uint32_t>(std::stoul(value));
   if (store_->Get(kNextKey, &value).ok()) next_ino_ = ino_limit_ = std::stoull(value);
-  return Status::OK();
+  return store_->Flush();  // the format and the root, before any client sees them
 }
 
 Status MetadataProvider::MintIno(uint32_t home, uint64_t* ino) {

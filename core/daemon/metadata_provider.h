@@ -90,6 +90,9 @@ class MetadataProvider : public MetadataBackend {
   Status Rename(const std::string& old_path, const std::string& new_path) override;
   // Store lookups (Gets) made so far; the provider's caches' hits are not counted.
   uint64_t CountStoreReads() const { return store_reads_.load(std::memory_order_relaxed); }
+  // Hands every metadata update made so far to the OS (KvStore::Flush): after it, a crash of
+  // the daemon loses none of them. The network thread calls it before its replies go out.
+  Status Flush() { return store_->Flush(); }
   // Makes every metadata update acknowledged so far durable (the store's log synced).
   Status Sync();
   // About how many bytes the metadata store holds (KvStore::ApproximateBytes).

@@ -217,7 +217,7 @@ void Server::Dispatch(Incoming& in) {
     handler_(req, &response);
     if (response.deferred) return;
   }
-  SendReply(token, response);
+  held_.emplace_back(token, std::move(response));
 }
 
 void Server::Complete(const ReplyToken& token, Response response) {
@@ -229,24 +229,38 @@ void Server::Complete(const ReplyToken& token, Response response) {
   poller_->Signal();
 }
 
-bool Server::SendCompleted() {
-  if (!has_completed_.load(std::memory_order_acquire)) return false;
-  std::deque<std::pair<ReplyToken, Response>> done;
-  {
+bool Server::SendTurnReplies() {
+  // Completed replies are taken before the barrier: the updates of their handlers (on other
+  // threads) came before their Complete(), so the barrier covers them.
+  if (has_completed_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> l(completed_mu_);
-    done.swap(completed_);
+    done_.swap(completed_);
     has_completed_.store(false, std::memory_order_relaxed);
   }
-  bool any = !done.empty();
-  for (auto& [token, response] : done) {
+  Status barrier = barrier_ ? barrier_() : Status::OK();
+  if (held_.empty() && done_.empty()) return false;
+  if (!barrier.ok()) GKFS_LOG(kError, "replies held back: " + barrier.message());
+  auto fail_if_barrier_failed = [&barrier](Response& response) {
+    if (barrier.ok() || response.status != 0) return;
+    response.status = barrier.code();
+    response.message = barrier.message();
+  };
+  for (auto& [token, response] : held_) {
+    fail_if_barrier_failed(response);
+    SendReply(token, response);
+  }
+  held_.clear();
+  for (auto& [token, response] : done_) {
     // A connection that failed since has no endpoint any more: drop its replies.
     if (token.connection != 0 && connections_.count(token.connection) == 0) continue;
+    fail_if_barrier_failed(response);
     SendReply(token, response);
     // A reply on a network endpoint (a large one goes by rendezvous) needs that worker
     // progressed on every turn until it is out.
     if (token.connection != 0) poller_->MarkNetBusy();
   }
-  return any;
+  done_.clear();
+  return true;
 }
 
 bool Server::TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Response& response) {
@@ -271,7 +285,10 @@ bool Server::TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Res
 void Server::SendReply(const ReplyToken& token, Response& response) {
   metrics_.Record(token.verb, response.status, token.bytes_in,
                   response.status == 0 ? response.payload_size : 0, SteadyNs() - token.dispatched_ns);
-  if (token.connection == ReplyToken::kDeadConnection) return;  // its endpoint is gone
+  // Its endpoint is gone: failed before the request was dispatched, or since (a reply held
+  // for the barrier).
+  if (token.connection == ReplyToken::kDeadConnection) return;
+  if (token.connection != 0 && connections_.count(token.connection) == 0) return;
   if (response.status != 0 && !response.message.empty()) {
     GKFS_LOG(kDebug, "request " + std::to_string(token.request_id) + ": " + response.message);
   }
@@ -328,8 +345,10 @@ void Server::Run() {
   // After activity the loop spins for a short while (the next request of a busy client
   // follows within microseconds), then blocks in epoll: the machines have 2 cores. The
   // clock is read every kClockStride idle turns only; activity since the last read moves
-  // the end of the spin then.
+  // the end of the spin then. At most kMaxHeld requests are handled before their replies
+  // go (with the barrier between): a stream of requests does not hold the first ones back.
   constexpr auto kSpin = std::chrono::microseconds(30);
+  constexpr size_t kMaxHeld = 32;
   constexpr unsigned kClockStride = 16;
   constexpr unsigned kYieldStride = 64;
   auto spin_until = std::chrono::steady_clock::now() + kSpin;
@@ -337,14 +356,14 @@ void Server::Run() {
   unsigned idle_turns = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     bool active = poller_->Turn();
-    while (!ready_.empty()) {
+    for (size_t n = 0; n < kMaxHeld && !ready_.empty(); ++n) {
       std::unique_ptr<Incoming> in = std::move(ready_.front());
       ready_.pop_front();
       Dispatch(*in);
       poller_->Turn();
       active = true;
     }
-    if (has_completed_.load(std::memory_order_acquire)) active |= SendCompleted();
+    if (!held_.empty() || has_completed_.load(std::memory_order_acquire)) active |= SendTurnReplies();
     if (!dead_.empty()) CloseDeadEndpoints();
     if (active) {
       active_since_clock = true;
@@ -356,6 +375,7 @@ void Server::Run() {
       spin_until = now + kSpin;
       active_since_clock = false;
     } else if (now >= spin_until) {
+      if (barrier_) barrier_();  // updates no reply waited for (errors: the next turn's)
       poller_->Wait(200);
     } else if (idle_turns % kYieldStride == 0) {
       sched_yield();  // a client waiting for this core may be the next request's sender

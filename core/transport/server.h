@@ -1,6 +1,8 @@
 // Server: the daemon side of the transport. Listens on ADDR:PORT (UCP sockaddr listener),
 // accepts endpoints, receives request active messages (eager or rendezvous) and hands each
-// complete request to the handler on the progress thread, then sends the reply.
+// complete request to the handler on the progress thread. The replies of the requests one
+// turn dispatched go out together, after the reply barrier (the daemon's: the metadata
+// log written out, one write for the whole turn).
 // Owns its Worker, listener and endpoints. Run() is the progress thread's body; Stop() may
 // be called from any thread (and is async-signal-safe enough: it sets a flag and signals).
 #pragma once
@@ -13,6 +15,8 @@
 #include <unordered_map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/buffer.h"
 #include "common/secret.h"
@@ -75,6 +79,12 @@ class Server {
     secret_ = secret;
     require_secret_ = true;
   }
+  // What must happen before replies go out: every reply is sent after a call of barrier that
+  // began after its request was handled (or its Complete() came). A failed barrier turns the
+  // successful replies it held back into that error. Also called before the thread blocks,
+  // for updates no reply waits for. REQUIRES: before Run(); called on the progress thread.
+  using Barrier = std::function<Status()>;
+  void SetReplyBarrier(Barrier barrier) { barrier_ = std::move(barrier); }
   // Serves until Stop(). Blocks in epoll when idle.
   void Run();
   void Stop();
@@ -101,12 +111,14 @@ class Server {
   static ucs_status_t OnRequest(void* arg, const void* header, size_t header_length, void* data,
                                 size_t length, const ucp_am_recv_param_t* param);
   static void OnRendezvousDone(void* request, ucs_status_t status, size_t length, void* user_data);
+  // Handles in; its reply joins held_ (unless the handler defers it).
   void Dispatch(Incoming& in);
+  // The barrier, then every held reply and every completed one taken before it.
+  bool SendTurnReplies();
   void SendReply(const ReplyToken& token, Response& response);
   // Sends a reply without payload at once from the stack; false if UCX cannot (then the
   // caller takes the general path).
   bool TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Response& response);
-  bool SendCompleted();  // true if it sent any
   void CloseDeadEndpoints();
 
   std::unique_ptr<Worker> net_;    // the listener and its clients
@@ -115,6 +127,7 @@ class Server {
   Receiver net_rx_, local_rx_;
   ucp_listener_h listener_ = nullptr;
   Handler handler_;
+  Barrier barrier_;
   uint16_t port_ = 0;
   size_t max_header_ = 0;
   std::atomic<bool> stop_{false};
@@ -129,6 +142,8 @@ class Server {
   uint64_t next_connection_ = 1;
   std::deque<ucp_ep_h> dead_;
   std::deque<std::unique_ptr<Incoming>> ready_;
+  std::vector<std::pair<ReplyToken, Response>> held_;  // replies waiting for the barrier
+  std::deque<std::pair<ReplyToken, Response>> done_;   // completed_ taken for this turn
   RequestMetrics metrics_;  // written by the progress thread only
 };
 
