@@ -10,7 +10,9 @@
 namespace gkfs {
 
 std::string EncodeMetadata(const Metadata& md) {
-  Encoder e;
+  // Version, mode, uid, gid, size, id, nlink, rdev, three times, the target's length prefix.
+  constexpr size_t kFixedBytes = 1 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4;
+  Encoder e(kFixedBytes + md.link_target.size());
   e.U8(kRecordVersion);
   e.U32(md.mode);
   e.U32(md.uid);

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <initializer_list>
 
 #include "common/path_util.h"
 #include "common/placement.h"
@@ -92,16 +94,32 @@ bool MetadataProvider::IsOpen(uint64_t ino) {
 
 // The stripes one operation holds. Add() takes a group in address order (each mutex once);
 // groups are added entries first, then inodes, which keeps every caller in one global order.
+// At most kMax stripes, kept in place: a create or remove takes this on every call, and two
+// vectors cost it four allocations.
 class MetadataProvider::Locked {
  public:
-  void Add(std::vector<std::mutex*> group) {
-    std::sort(group.begin(), group.end());
-    group.erase(std::unique(group.begin(), group.end()), group.end());
-    for (std::mutex* m : group) held_.emplace_back(*m);
+  Locked() = default;
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+  ~Locked() {
+    while (n_ > 0) held_[--n_]->unlock();
+  }
+  // REQUIRES: at most kMax stripes in all.
+  void Add(std::initializer_list<std::mutex*> group) {
+    std::array<std::mutex*, kMax> sorted;
+    const auto end = std::copy(group.begin(), group.end(), sorted.begin());
+    std::sort(sorted.begin(), end);
+    const auto distinct = std::unique(sorted.begin(), end);
+    for (auto it = sorted.begin(); it != distinct; ++it) {
+      (*it)->lock();
+      held_[n_++] = *it;
+    }
   }
 
  private:
-  std::vector<std::unique_lock<std::mutex>> held_;
+  static constexpr size_t kMax = 4;
+  std::array<std::mutex*, kMax> held_{};
+  size_t n_ = 0;
 };
 
 MetadataProvider::MetadataProvider(std::unique_ptr<KvStore> store, int64_t session_lease_ms)

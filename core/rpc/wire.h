@@ -25,6 +25,8 @@ class Encoder {
  public:
   // Most messages are a few dozen bytes: one allocation up front instead of regrowing.
   Encoder() { out_.reserve(64); }
+  // For a message of a known size: exactly one allocation.
+  explicit Encoder(size_t capacity) { out_.reserve(capacity); }
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void U16(uint16_t v) { Fixed(v, 2); }
   void U32(uint32_t v) { Fixed(v, 4); }
