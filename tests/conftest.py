@@ -188,6 +188,21 @@ def eventually(probe: Callable[[], Any], timeout: float = 15.0, interval: float 
         time.sleep(interval)
 
 
+def requests_by_verb(core: Any, daemons: Sequence[int]) -> dict[str, float]:
+    """Requests each verb got (replied ok or with an error), summed over the given daemons'
+    request counters (``gkfs_requests_total``, fetched with the Metrics verb through `core`,
+    a ``gkfs._core.Client``; from a ``gkfs.Client`` pass its ``_core``). The guards on round
+    trips per operation count with it."""
+    from gkfs.metrics import parse_exposition
+
+    counts: dict[str, float] = {}
+    for daemon in daemons:
+        for name, labels, value in parse_exposition(core.metrics(daemon)):
+            if name == "gkfs_requests_total":
+                counts[labels["verb"]] = counts.get(labels["verb"], 0) + value
+    return counts
+
+
 def compile_c(source: Path, out: Path, *flags: str) -> str:
     """Builds a test's C program with the system compiler (scripts/setup.sh installs one);
     a missing compiler fails the test rather than skipping it. Returns the binary's path."""

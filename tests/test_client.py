@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import gkfs
-from conftest import eventually
+from conftest import eventually, requests_by_verb
 
 
 @pytest.fixture(scope="module")
@@ -401,15 +401,7 @@ def test_buffers_of_any_kind(client, d):
 
 
 def _requests_by_verb(client: gkfs.Client, daemons: int) -> dict[str, float]:
-    """Requests each verb got, summed over the daemons (their gkfs_requests_total)."""
-    from gkfs.metrics import parse_exposition
-
-    counts: dict[str, float] = {}
-    for daemon in range(daemons):
-        for name, labels, value in parse_exposition(client._core.metrics(daemon)):
-            if name == "gkfs_requests_total":
-                counts[labels["verb"]] = counts.get(labels["verb"], 0) + value
-    return counts
+    return requests_by_verb(client._core, range(daemons))
 
 
 def test_a_new_client_asks_each_daemon_for_the_configuration_once(make_fs):
