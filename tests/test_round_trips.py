@@ -71,8 +71,6 @@ def test_each_phase_costs_one_request_per_call_it_needs(fs, phases, unique_dir):
     assert phases.cost("stat", d) == {"Stat": n}                            # mdtest-*-stat
 
 
-@pytest.mark.xfail(strict=True, reason="an unlink after this process's closes sends their "
-                   "Release first, and a file with data costs a RemoveChunks after the removal")
 def test_unlink_is_one_request_with_or_without_data(fs, phases, unique_dir):
     """mdtest-easy-delete (empty files), mdtest-hard-delete and mdworkbench-delete (3901
     bytes each): the files were made and closed by the same process, their releases still
@@ -89,8 +87,6 @@ def test_unlink_is_one_request_with_or_without_data(fs, phases, unique_dir):
         assert c.daemons()[0].orphans == 0, "no file lingers as an orphan"
 
 
-@pytest.mark.xfail(strict=True, reason="each iteration's unlink sends the Release of the read's "
-                   "close, and a RemoveChunks after the removal")
 def test_mdworkbench_iteration_sends_no_release_and_no_chunk_removal(fs, phases, unique_dir):
     """mdworkbench-bench: stat, open + read + close, unlink of that file, then a new file
     written: six requests (stat and open each look the name up; nothing is cached)."""
