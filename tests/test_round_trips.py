@@ -11,6 +11,7 @@ also removes the chunks it holds and applies the releases this process still owe
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -31,12 +32,16 @@ class Phases:
         self.proc = subprocess.Popen([program], env=fs.env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
 
-    def cost(self, phase: str, directory: str, first: int = 0, count: int = FILES) -> dict[str, float]:
-        """{verb: requests} the phase sent, over `count` files; fails if a call failed."""
-        before = requests_by_verb(self.core, [0])
+    def run(self, phase: str, directory: str, first: int = 0, count: int = FILES) -> None:
+        """Runs the phase over `count` files; fails if a call failed."""
         self.proc.stdin.write(f"{phase} {self.fs.mountdir}{directory} {first} {count}\n")
         self.proc.stdin.flush()
         assert self.proc.stdout.readline() == "done 0\n", f"a call of phase {phase} failed"
+
+    def cost(self, phase: str, directory: str, first: int = 0, count: int = FILES) -> dict[str, float]:
+        """{verb: requests} the phase sent to daemon 0, over `count` files."""
+        before = requests_by_verb(self.core, [0])
+        self.run(phase, directory, first, count)
         after = requests_by_verb(self.core, [0])
         grown = {verb: n - before.get(verb, 0) for verb, n in after.items() if n != before.get(verb, 0)}
         grown.pop("Metrics", None)  # the counting's own
@@ -100,3 +105,29 @@ def test_mdworkbench_iteration_sends_no_release_and_no_chunk_removal(fs, phases,
     with fs.client() as c:
         assert sorted(c.listdir(unique_dir)) == sorted(f"n{i}" for i in range(n))
         assert c.daemons()[0].orphans == 0, "the read files went at their unlink"
+
+
+def test_unlinks_leave_no_chunks_and_no_orphans_on_any_daemon(fs_small_chunks, tmp_path, unique_dir):
+    """4 daemons, 4 KiB chunks: a file's chunks live at its inode's home and elsewhere, and a
+    name's daemon owns its parent or not (RemoveInDir carrying the releases, or Remove with a
+    Release and the parent's touch beside it). Whatever the form, a file this process read and
+    then removed goes at once, with its chunks on every daemon."""
+    fs = fs_small_chunks
+    with fs.client() as c:
+        c.mkdir(unique_dir, 0o755)
+        for i in range(2 * FILES):
+            c.write_bytes(f"{unique_dir}/f{i}", os.urandom(16 * 4096 + 100))
+    program = compile_c(Path(__file__).with_name("md_phases.c"), tmp_path / "md_phases")
+    p = Phases(fs, program, None)
+    try:
+        p.run("read", unique_dir, 0, 2 * FILES)    # closed: their releases are queued
+        p.run("bench", unique_dir, 0, FILES)       # f0-f7 read again, removed; n0-n7 written
+        p.run("unlink", unique_dir, FILES, FILES)  # f8-f15
+        with fs.client() as c:
+            assert sum(info.orphans for info in c.daemons()) == 0
+            assert sorted(c.listdir(unique_dir)) == sorted(f"n{i}" for i in range(FILES))
+            kept = {f"{c.stat(f'{unique_dir}/n{i}').st_ino:016x}" for i in range(FILES)}
+    finally:
+        p.close()
+    with_chunks = {d.name for d in Path(fs.rootdir).glob("**/chunks/*") if d.is_dir() and any(d.iterdir())}
+    assert with_chunks <= kept, "chunks of removed files stayed behind"

@@ -116,6 +116,7 @@ Status ClientImpl::ReclaimLocked(const Metadata& md, uint8_t reclaim) {
   if (reclaim == 0 || !md.is_regular() || md.size == 0) return Status::OK();
   std::vector<uint32_t> owners = ChunkOwners(md.file_id, md.size);
   if (reclaim == rpc::kReclaimedHere) {
+    if (owners.empty()) owners = routing_->Sharers();  // ChunkOwners: empty is every daemon
     owners.erase(std::remove(owners.begin(), owners.end(), InodeOwner(md.file_id)), owners.end());
     if (owners.empty()) return Status::OK();  // the home held them all
   }
