@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import FileSystem, start_fs, stop_fs
+from conftest import FileSystem, requests_by_verb, start_fs, stop_fs
 
 WINDOW = 256 * 1024
 
@@ -73,17 +73,6 @@ class Reader:
         assert code == 0
 
 
-def requests_by_verb(client, daemons: int) -> dict[str, float]:
-    from gkfs.metrics import parse_exposition
-
-    counts: dict[str, float] = {}
-    for daemon in range(daemons):
-        for name, labels, value in parse_exposition(client._core.metrics(daemon)):
-            if name == "gkfs_requests_total":
-                counts[labels["verb"]] = counts.get(labels["verb"], 0) + value
-    return counts
-
-
 SEQUENTIAL = textwrap.dedent("""
     import hashlib, json, os, sys
     fd = os.open(sys.argv[1], os.O_RDONLY)
@@ -103,11 +92,11 @@ def test_sequential_4k_reads_return_the_file_and_count_chunk_requests(fs, read_a
     data = pattern(1024 * 1024 + 1000)
     with fs.client() as c:
         c.write_bytes(path, data)
-        before = requests_by_verb(c, 2).get("ReadChunks", 0)
+        before = requests_by_verb(c._core, range(2)).get("ReadChunks", 0)
         run = fs.run([sys.executable, "-c", SEQUENTIAL, fs.mountdir + path],
                      env=env(fs, read_ahead))
         assert run.returncode == 0, run.stderr
-        reads = requests_by_verb(c, 2).get("ReadChunks", 0) - before
+        reads = requests_by_verb(c._core, range(2)).get("ReadChunks", 0) - before
     assert json.loads(run.stdout)["sha"] == hashlib.sha256(data).hexdigest()
     blocks = -(-len(data) // 4096)
     if read_ahead == 0:
@@ -226,11 +215,11 @@ def test_read_ahead_serves_strided_forward_reads_and_leaves_backward_reads_alone
     data = b"".join(bytes([i % 251]) * block for i in range(count))
     with fs.client() as c:
         c.write_bytes(path, data)
-        before = requests_by_verb(c, 2).get("ReadChunks", 0)
+        before = requests_by_verb(c._core, range(2)).get("ReadChunks", 0)
         run = fs.run([sys.executable, "-c", STRIDED, fs.mountdir + path, str(block),
                       str(count), direction], env=env(fs, WINDOW))
         assert run.returncode == 0, run.stderr
-        reads = requests_by_verb(c, 2).get("ReadChunks", 0) - before
+        reads = requests_by_verb(c._core, range(2)).get("ReadChunks", 0) - before
     assert json.loads(run.stdout)["ok"]
     if direction == "forward":
         assert reads <= 2 * (len(data) // WINDOW + 1)  # a window (1-2 chunk requests) each

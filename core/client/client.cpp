@@ -366,14 +366,21 @@ Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& i
   for (const Call& call : calls) {
     rpc::ReleaseReply reply;
     if (!call.status.ok() || !rpc::DecodeBody(call.reply_body, &reply, "release reply").ok()) continue;
-    for (const auto& [ino, size] : reply.reclaimed) {
-      Metadata gone;
-      gone.mode = S_IFREG;
-      gone.file_id = ino;
-      gone.size = size;
-      Status s = ReclaimLocked(gone);
-      if (first.ok()) first = s;
-    }
+    Status s = ReclaimReleased(reply);
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+Status ClientImpl::ReclaimReleased(const rpc::ReleaseReply& released) {
+  Status first;
+  for (const auto& [ino, size] : released.reclaimed) {
+    Metadata gone;
+    gone.mode = S_IFREG;
+    gone.file_id = ino;
+    gone.size = size;
+    Status s = ReclaimLocked(gone, rpc::kReclaim);
+    if (first.ok()) first = s;
   }
   return first;
 }
@@ -569,8 +576,8 @@ Status ClientImpl::Link(const std::string& old_path, const std::string& new_path
   s = CreateLocked(std::move(req), &linked, nullptr);
   if (s.ok()) return s;
   Metadata after;
-  bool reclaim = false;
-  if (DropLinkLocked(md.file_id, &after, &reclaim).ok() && reclaim) ReclaimLocked(after);
+  uint8_t reclaim = 0;
+  if (DropLinkLocked(md.file_id, &after, &reclaim).ok()) ReclaimLocked(after, reclaim);
   return s;
 }
 

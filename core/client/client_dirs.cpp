@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
@@ -45,9 +46,14 @@ ClientImpl::DirTouch ClientImpl::DecodeTouch(const Call& touch, int32_t nlink_de
   return t;
 }
 
-ClientImpl::DirTouch ClientImpl::RunBesideTouch(Call* op, const rpc::Target& dir, int32_t nlink_delta) {
+ClientImpl::DirTouch ClientImpl::RunBesideTouch(Call* op, const rpc::Target& dir, int32_t nlink_delta,
+                                                Call* extra) {
   Call touch = TouchCall(dir, nlink_delta);
-  RunCalls({op, &touch});
+  if (extra != nullptr) {
+    RunCalls({op, &touch, extra});
+  } else {
+    RunCalls({op, &touch});
+  }
   DirTouch t = DecodeTouch(touch, nlink_delta);
   if (t.remote != 0) {  // a renamed directory: its inode is elsewhere
     touch = TouchCall(rpc::Target{"", t.remote}, nlink_delta);
@@ -90,7 +96,7 @@ Status ClientImpl::CheckModify(const Metadata& dir, const Metadata* entry) const
   return Status::OK();
 }
 
-Status ClientImpl::DropLinkLocked(uint64_t ino, Metadata* after, bool* reclaim) {
+Status ClientImpl::DropLinkLocked(uint64_t ino, Metadata* after, uint8_t* reclaim) {
   rpc::LinksRequest req;
   req.ino = ino;
   req.delta = -1;
@@ -99,18 +105,24 @@ Status ClientImpl::DropLinkLocked(uint64_t ino, Metadata* after, bool* reclaim) 
   rpc::RemoveReply r;
   if (s.ok()) s = rpc::DecodeBody(call.reply_body, &r, "links reply");
   if (s.ok()) s = DecodeMetadata(r.record, after);
-  *reclaim = s.ok() && r.reclaim;
+  *reclaim = s.ok() ? r.reclaim : 0;
   return s;
 }
 
-Status ClientImpl::ReclaimLocked(const Metadata& md) {
+Status ClientImpl::ReclaimLocked(const Metadata& md, uint8_t reclaim) {
   // An empty file has no chunks (truncation to 0 removed them; the size covers every byte
   // written), so its removal asks no chunk daemon. Only the chunks of a write whose size
   // update never arrived (a client killed mid-write) stay behind.
-  if (!md.is_regular() || md.size == 0) return Status::OK();
+  if (reclaim == 0 || !md.is_regular() || md.size == 0) return Status::OK();
+  std::vector<uint32_t> owners = ChunkOwners(md.file_id, md.size);
+  if (reclaim == rpc::kReclaimedHere) {
+    if (owners.empty()) owners = routing_->Sharers();  // ChunkOwners: empty is every daemon
+    owners.erase(std::remove(owners.begin(), owners.end(), InodeOwner(md.file_id)), owners.end());
+    if (owners.empty()) return Status::OK();  // the home held them all
+  }
   rpc::FileSizeRequest chunks;
   chunks.file_id = md.file_id;
-  return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), ChunkOwners(md.file_id, md.size));
+  return Broadcast(rpc::Verb::kRemoveChunks, rpc::EncodeBody(chunks), owners);
 }
 
 Status ClientImpl::CheckEntryChangeLocked(const std::string& path, bool adding) {
@@ -132,25 +144,34 @@ Status ClientImpl::CheckEntryChangeLocked(const std::string& path, bool adding) 
   return s;
 }
 
-Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, bool* reclaim) {
-  *reclaim = false;
+Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, uint8_t* reclaim,
+                                     rpc::ReleaseRequest release) {
+  *reclaim = 0;
   const std::string parent = ParentPath(path);
   const int32_t subdir = (kind & 3) == 2 ? -1 : 0;
   // A removal cannot be put back once the inode is gone: check before removing.
   Status checked = CheckEntryChangeLocked(path, false);
-  if (!checked.ok()) return checked;
+  if (!checked.ok()) {
+    if (!release.inos.empty()) ReleaseLocked(release.opener, release.inos);
+    return checked;
+  }
   rpc::RemoveRequest req;
   req.path = path;
   req.kind = kind;
   DirTouch dir;
   Status rs;
   uint64_t remote = 0;
+  rpc::ReleaseReply released;  // what the releases that went along reclaimed
   bool in_dir = OneOwnerWithParent(path, parent);
   if (in_dir) {
+    req.release = std::move(release);
+    release.inos.clear();  // once sent, applied (or gone with the daemon): never sent again
     Call call = MetaCall(path, rpc::Verb::kRemoveInDir, rpc::EncodeBody(req));
+    req.release.inos.clear();
     CallOne(&call);
     rpc::InDirReply r;
     rs = DecodeInDir(call, &dir, &r);
+    released = std::move(r.released);
     in_dir = dir.remote == 0;
     if (in_dir && rs.ok()) {
       remote = r.remote_ino;
@@ -160,7 +181,13 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
   }
   if (!in_dir) {
     Call call = MetaCall(path, rpc::Verb::kRemove, rpc::EncodeBody(req));
-    dir = RunBesideTouch(&call, dir.remote != 0 ? rpc::Target{"", dir.remote} : rpc::Target{parent, 0}, subdir);
+    Call give_back;  // Remove carries no releases: they go beside it, to the same daemon
+    if (!release.inos.empty()) give_back = MetaCall(path, rpc::Verb::kRelease, rpc::EncodeBody(release));
+    dir = RunBesideTouch(&call, dir.remote != 0 ? rpc::Target{"", dir.remote} : rpc::Target{parent, 0}, subdir,
+                         release.inos.empty() ? nullptr : &give_back);
+    if (give_back.status.ok() && !release.inos.empty()) {
+      rpc::DecodeBody(give_back.reply_body, &released, "release reply");
+    }
     rs = call.status;
     rpc::RemoveReply r;
     if (rs.ok()) rs = rpc::DecodeBody(call.reply_body, &r, "remove reply");
@@ -177,6 +204,8 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
     Status dropped = DropLinkLocked(remote, removed, reclaim);
     if (s.ok()) s = dropped;
   }
+  Status orphans = ReclaimReleased(released);
+  if (s.ok()) s = orphans;
   if (!s.ok()) {
     std::vector<Call> undo;
     if (!rs.ok()) AddUntouch(dir, &undo);  // the entry stayed: the parent's times go back
@@ -188,9 +217,29 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
 Status ClientImpl::Remove(const std::string& path) {
   if (path == "/") return Status::Error(EISDIR, "cannot remove the root directory");
   Metadata md;
-  bool reclaim = false;
+  uint8_t reclaim = 0;
   Status s = RemoveEntryLocked(path, 1, &md, &reclaim);
-  return s.ok() && reclaim ? ReclaimLocked(md) : s;
+  return s.ok() ? ReclaimLocked(md, reclaim) : s;
+}
+
+Status ClientImpl::RemoveReleasing(const std::string& path, uint64_t opener, std::vector<uint64_t>* owed) {
+  if (routing_->by_path()) owed->clear();  // a store of paths counts no opens
+  if (path == "/" || owed->empty()) return Remove(path);
+  // The opens ended at path's daemon go with the removal (at most one Release's worth).
+  const uint32_t here = MetadataOwner(path);
+  rpc::ReleaseRequest release;
+  release.opener = opener;
+  auto kept = std::remove_if(owed->begin(), owed->end(), [&](uint64_t ino) {
+    if (InodeOwner(ino) != here || release.inos.size() >= rpc::kMaxRelease) return false;
+    release.inos.push_back(ino);
+    return true;
+  });
+  owed->erase(kept, owed->end());
+  if (leases_ != nullptr) leases_->Released(opener, release.inos);
+  Metadata md;
+  uint8_t reclaim = 0;
+  Status s = RemoveEntryLocked(path, 1, &md, &reclaim, std::move(release));
+  return s.ok() ? ReclaimLocked(md, reclaim) : s;
 }
 
 Status ClientImpl::Rmdir(const std::string& path) {
@@ -210,7 +259,7 @@ Status ClientImpl::Rmdir(const std::string& path) {
   if (!s.ok()) return s;
   if (!entries.empty()) return Status::Error(ENOTEMPTY, "directory not empty");
   Metadata removed;
-  bool reclaim = false;
+  uint8_t reclaim = 0;
   return RemoveEntryLocked(path, 2, &removed, &reclaim);
 }
 
@@ -307,9 +356,9 @@ Status ClientImpl::FinishRenameLocked(std::vector<Call> last, uint64_t moved_ino
   // later step failed, or it would keep nlink >= 1 and its data with no name.
   if (replaced_ino == 0) return s;
   Metadata after;
-  bool reclaim = false;
+  uint8_t reclaim = 0;
   Status dropped = DropLinkLocked(replaced_ino, &after, &reclaim);
-  if (dropped.ok() && reclaim) dropped = ReclaimLocked(after);
+  if (dropped.ok()) dropped = ReclaimLocked(after, reclaim);
   return s.ok() ? dropped : s;
 }
 

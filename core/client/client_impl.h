@@ -51,6 +51,7 @@ class ClientImpl : public Client {
   Status Release(uint64_t opener, const std::vector<uint64_t>& inos) override;
   Status Renew(uint64_t opener, const std::vector<uint64_t>& inos) override;
   Status Remove(const std::string& path) override;
+  Status RemoveReleasing(const std::string& path, uint64_t opener, std::vector<uint64_t>* owed) override;
   Status Mkdir(const std::string& path, uint32_t mode) override;
   Status Symlink(const std::string& path, const std::string& target) override;
   Status Mknod(const std::string& path, uint32_t mode, uint64_t rdev) override;
@@ -120,6 +121,8 @@ class ClientImpl : public Client {
   Status RecordOrRemote(Status s, const std::string& record, uint64_t remote_ino, Metadata* md,
                         uint64_t opener = 0);
   Status ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& inos);
+  // Removes the chunks of the orphans a Release (or a removal carrying one) reclaimed.
+  Status ReclaimReleased(const rpc::ReleaseReply& released);
   // Release or Renew of a session's inos: one call per home, at most rpc::kMaxRelease each.
   std::vector<transport::Call> SessionCalls(rpc::Verb verb, uint64_t opener, const std::vector<uint64_t>& inos);
   // Whether a create (removal) of path and the touch of its parent go as one CreateInDir
@@ -155,9 +158,10 @@ class ClientImpl : public Client {
   // The outcome of a CreateInDir/RemoveInDir: *dir the parent's; returns the operation's
   // status and its reply.
   static Status DecodeInDir(const transport::Call& call, DirTouch* dir, rpc::InDirReply* r);
-  // Runs op beside the TouchDir of dir, in one round trip (a second one for a directory
-  // whose inode lives elsewhere); the touch's outcome.
-  DirTouch RunBesideTouch(transport::Call* op, const rpc::Target& dir, int32_t nlink_delta);
+  // Runs op (and extra, if any) beside the TouchDir of dir, in one round trip (a second one
+  // for a directory whose inode lives elsewhere); the touch's outcome.
+  DirTouch RunBesideTouch(transport::Call* op, const rpc::Target& dir, int32_t nlink_delta,
+                          transport::Call* extra = nullptr);
   // Appends the call that undoes a touch, if there was one.
   void AddUntouch(const DirTouch& touch, std::vector<transport::Call>* calls);
   // Whether directory permissions are checked: credentials set, caller not privileged.
@@ -172,13 +176,18 @@ class ClientImpl : public Client {
   // name is free (or taken), write permission and the sticky bit.
   Status CheckEntryChangeLocked(const std::string& path, bool adding);
   // Removes the entry path (kind as rpc::RemoveRequest) beside the touch of its parent and
-  // drops its link; *removed is the inode after that, *reclaim whether its data must go.
+  // drops its link; *removed is the inode after that, *reclaim whether its data must go
+  // (rpc::RemoveReply::reclaim: 0, kReclaim or kReclaimedHere). release: opens ended whose
+  // home is path's daemon, applied there first (rpc::RemoveRequest::release) whatever the
+  // removal's outcome once sent; what it reclaimed is reclaimed here too.
   // With credentials, the parent's permissions are checked first (a round trip more).
-  Status RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, bool* reclaim);
+  Status RemoveEntryLocked(const std::string& path, uint8_t kind, Metadata* removed, uint8_t* reclaim,
+                           rpc::ReleaseRequest release = {});
   // Drops one link of inode ino at its home (an entry removed elsewhere named it).
-  Status DropLinkLocked(uint64_t ino, Metadata* after, bool* reclaim);
-  // Removes the chunks of an inode whose last link went.
-  Status ReclaimLocked(const Metadata& md);
+  Status DropLinkLocked(uint64_t ino, Metadata* after, uint8_t* reclaim);
+  // Removes the chunks of an inode whose last link went, as reclaim (a removal's reply)
+  // says: none (0), all (kReclaim), or those not at its home (kReclaimedHere).
+  Status ReclaimLocked(const Metadata& md, uint8_t reclaim);
   // Rename's permission checks (search on both parents, the removal from the old one, the
   // addition or replacement in the new one); without credentials: OK.
   Status CheckRenameLocked(const std::string& old_path, const Metadata& md, const std::string& new_path);

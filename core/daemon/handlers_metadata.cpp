@@ -14,6 +14,27 @@ void Reply(const Status& s, const T& body, Response* out) {
   out->body = rpc::EncodeBody(body);
 }
 
+// Remove, RemoveInDir and Links reply through here. When the last link went (reclaim) and
+// the inode held data, the chunks this daemon holds of it go before the reply, and reclaim
+// says so (kReclaimedHere): the client asks only the other chunk owners, so removing a file
+// whose chunks all live at its home is one round trip. The removal waits for the file's
+// reads and writes (the chunk store's per-file lock), so it runs on an I/O thread.
+template <class Body>
+void ReplyReclaiming(Providers& p, const Request& req, const Body& r, Response* out) {
+  Metadata md;
+  if (r.reclaim != rpc::kReclaim || p.data == nullptr || !DecodeMetadata(r.record, &md).ok() ||
+      !md.is_regular() || md.size == 0) {
+    out->body = rpc::EncodeBody(r);
+    return;
+  }
+  auto remove = [data = p.data, r, ino = md.file_id](Response* response) {
+    Body reply = r;
+    if (data->Remove(ino).ok()) reply.reclaim = rpc::kReclaimedHere;
+    response->body = rpc::EncodeBody(reply);
+  };
+  if (!Offload(p, req, kOffloadBytes, out, remove)) remove(out);
+}
+
 }  // namespace
 
 void HandleFsConfig(Providers& p, const Request& req, Response* out) {
@@ -76,22 +97,24 @@ void HandleCreate(Providers& p, const Request& req, Response* out) {
 }
 
 // CreateInDir and RemoveInDir: the operation and its parent's touch, one reply.
-template <class In, void (MetadataBackend::*Op)(const In&, rpc::InDirReply*)>
-void HandleInDir(Providers& p, const Request& req, Response* out) {
-  In in;
+void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
+  rpc::CreateRequest in;
   if (!DecodeRequest(req, &in, out)) return;
   if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
   rpc::InDirReply r;
-  (p.metadata->*Op)(in, &r);
+  p.metadata->CreateInDir(in, &r);
   out->body = rpc::EncodeBody(r);
 }
 
-void HandleCreateInDir(Providers& p, const Request& req, Response* out) {
-  HandleInDir<rpc::CreateRequest, &MetadataBackend::CreateInDir>(p, req, out);
-}
-
 void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
-  HandleInDir<rpc::RemoveRequest, &MetadataBackend::RemoveInDir>(p, req, out);
+  rpc::RemoveRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
+  rpc::InDirReply r;
+  Status s = p.metadata->Release(in.release, &r.released);  // first: see rpc::RemoveRequest
+  if (!s.ok()) return Fail(s, out);
+  p.metadata->RemoveInDir(in, &r);
+  ReplyReclaiming(p, req, r, out);
 }
 
 template <Status (MetadataBackend::*Op)(const rpc::Target&, uint64_t, rpc::RecordReply*)>
@@ -122,7 +145,12 @@ void HandleUntouchDir(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleRemove(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::RemoveRequest, rpc::RemoveReply, &MetadataBackend::Remove>(p, req, out);
+  rpc::RemoveRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  rpc::RemoveReply r;
+  Status s = p.metadata->Remove(in, &r);
+  if (!s.ok()) return Fail(s, out);
+  ReplyReclaiming(p, req, r, out);
 }
 
 void HandleLinks(Providers& p, const Request& req, Response* out) {
@@ -130,7 +158,9 @@ void HandleLinks(Providers& p, const Request& req, Response* out) {
   if (!DecodeRequest(req, &in, out)) return;
   if (in.delta != 1 && in.delta != -1) return Fail(Status::Error(EINVAL, "link count moves by one"), out);
   rpc::RemoveReply r;
-  Reply(p.metadata->Links(in, &r), r, out);
+  Status s = p.metadata->Links(in, &r);
+  if (!s.ok()) return Fail(s, out);
+  ReplyReclaiming(p, req, r, out);
 }
 
 void HandleGrowSize(Providers& p, const Request& req, Response* out) {

@@ -72,7 +72,7 @@ int OpenMetadata(PathTarget* target, int flags, mode_t mode, Metadata* md) {
       if (!md->is_regular()) return created || MayOpen(*md, flags) ? 0 : FailWith(EACCES);
       opens::Opened(md->file_id);
       if (created || MayOpen(*md, flags)) return 0;
-      opens::Closed(md->file_id);
+      opens::Closed(md->file_id, target->internal);
       return FailWith(EACCES);
     }
     if (flags & O_NOFOLLOW) return FailWith((flags & O_DIRECTORY) ? ENOTDIR : ELOOP);
@@ -117,8 +117,8 @@ int OpenPath(PathTarget* target, int flags, mode_t mode) {
   int found = OpenMetadata(target, flags, mode, &md);
   if (found != 0) return found > 0 ? OpenKernel(target->kernel_path, flags, mode) : -1;
   // From here on, a failure ends the open OpenMetadata counted.
-  auto fail = [&md](const Status& s) {
-    if (md.is_regular()) opens::Closed(md.file_id);
+  auto fail = [&md, target](const Status& s) {
+    if (md.is_regular()) opens::Closed(md.file_id, target->internal);
     return FailWith(s);
   };
   FileKind kind = FileKind::kFile;

@@ -56,7 +56,7 @@ int WithCwdEnvironment(char* const envp[], Exec&& exec) {
 // its parent's, which lives on.
 void EndOpensAtExec() {
   if (InVforkChild() || ReentryGuard::active()) return;
-  for (uint64_t ino : fds::DroppedAtExec()) opens::Closed(ino);
+  for (uint64_t ino : fds::DroppedAtExec()) opens::Closed(ino, "");
   opens::Flush();
 }
 

@@ -27,8 +27,7 @@ int Unlink(const PathTarget& t) {
     if (found < 0) return -1;
     return FailWith(found == 0 && md.is_dir() ? EISDIR : ENOTDIR);
   }
-  opens::Flush();  // a file this process closed goes now, not at its next release batch
-  return Result(WithClient([&](Client& c) { return c.Remove(t.internal); }));
+  return Result(opens::Remove(t.internal));  // with the releases its daemon is owed
 }
 
 int UnlinkAt(int dirfd, const char* path, int flags) {

@@ -48,7 +48,7 @@ void Duplicated(int from, int to) {
 // A descriptor of file was just forgotten (last: it was this process's last one of that
 // open description): the open of a regular file ends (open_registry.h).
 void EndOfDescription(const OpenFileRef& file, bool last) {
-  if (file && last && !file->is_dir()) opens::Closed(file->file_id);
+  if (file && last && !file->is_dir()) opens::Closed(file->file_id, file->path);
 }
 
 // True if making `to` a copy of `from` concerns this library's state.

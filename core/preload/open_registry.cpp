@@ -30,6 +30,7 @@ struct Registry {
   uint64_t session = 0;                          // GUARDED_BY(mu); 0: not drawn yet
   std::unordered_map<uint64_t, uint32_t> opens;  // GUARDED_BY(mu): ino -> counted opens
   std::vector<uint64_t> pending;                 // GUARDED_BY(mu): releases not sent yet
+  std::vector<std::string> pending_paths;        // GUARDED_BY(mu): what each was opened by
   bool renewing = false;                         // GUARDED_BY(mu): the renewal thread runs
 };
 
@@ -131,7 +132,7 @@ void Opened(uint64_t ino) {
   StartRenewingLocked(r);
 }
 
-void Closed(uint64_t ino) {
+void Closed(uint64_t ino, const std::string& path) {
   Registry& r = State();
   bool flush = false;
   {
@@ -139,6 +140,7 @@ void Closed(uint64_t ino) {
     auto it = r.opens.find(ino);
     if (it == r.opens.end()) return;
     r.pending.push_back(ino);
+    r.pending_paths.push_back(path);
     if (--it->second == 0) r.opens.erase(it);
     flush = r.pending.size() >= kBatch;
   }
@@ -153,6 +155,7 @@ void Flush() {
     std::lock_guard<std::mutex> l(r.mu);
     if (r.pending.empty()) return;
     batch.swap(r.pending);
+    r.pending_paths.clear();
     // Counts inherited over exec (a program run as "cmd > f") were made by this session
     // before the exec; it may not have been drawn again in this image yet.
     if (r.session == 0) r.session = NewSession();
@@ -162,11 +165,46 @@ void Flush() {
   if (!s.ok()) Log(LogLevel::kErrors, "releasing %zu open files failed: %s", batch.size(), s.ToString().c_str());
 }
 
+Status Remove(const std::string& path) {
+  Registry& r = State();
+  std::vector<uint64_t> owed;
+  std::vector<std::string> closed_under;
+  uint64_t session = 0;
+  {
+    std::lock_guard<std::mutex> l(r.mu);
+    owed.swap(r.pending);
+    closed_under.swap(r.pending_paths);
+    if (r.session == 0) r.session = NewSession();
+    session = r.session;
+  }
+  const std::vector<uint64_t> taken = owed;
+  Status s = WithClient([&](Client& c) { return c.RemoveReleasing(path, session, &owed); });
+  if (owed.empty()) return s;
+  // Queued again with the path each was closed under (taken keeps the pairs, in order).
+  bool closed_here = false;
+  {
+    std::lock_guard<std::mutex> l(r.mu);
+    std::vector<bool> used(taken.size(), false);
+    for (uint64_t ino : owed) {
+      size_t i = 0;
+      while (i < taken.size() && (used[i] || taken[i] != ino)) ++i;
+      if (i == taken.size()) continue;
+      used[i] = true;
+      closed_here |= closed_under[i].empty() || closed_under[i] == path;
+      r.pending.push_back(ino);
+      r.pending_paths.push_back(closed_under[i]);
+    }
+  }
+  if (closed_here) Flush();
+  return s;
+}
+
 void ReleaseAll() {
   Registry& r = State();
   {
     std::lock_guard<std::mutex> l(r.mu);
     for (const auto& [ino, count] : r.opens) r.pending.insert(r.pending.end(), count, ino);
+    r.pending_paths.resize(r.pending.size());
     r.opens.clear();
   }
   Flush();
@@ -179,6 +217,7 @@ void AtForkChild() {
   r.session = 0;
   r.opens.clear();
   r.pending.clear();
+  r.pending_paths.clear();
   r.renewing = false;  // the parent's renewal thread is not in the child
 }
 

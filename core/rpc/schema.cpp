@@ -164,6 +164,7 @@ void InDirReply::Encode(Encoder& e) const {
   e.U64(remote_ino);
   e.U8(done);
   e.U8(reclaim);
+  released.Encode(e);
 }
 void InDirReply::Decode(Decoder& d) {
   dir_status = d.I32();
@@ -175,15 +176,18 @@ void InDirReply::Decode(Decoder& d) {
   remote_ino = d.U64();
   done = d.U8();
   reclaim = d.U8();
+  released.Decode(d);
 }
 
 void RemoveRequest::Encode(Encoder& e) const {
   e.Str(path);
   e.U8(kind);
+  release.Encode(e);
 }
 void RemoveRequest::Decode(Decoder& d) {
   path = d.Str(PATH_MAX);
   kind = d.U8();
+  release.Decode(d);
 }
 
 void RemoveReply::Encode(Encoder& e) const {

@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 8;
+constexpr uint32_t kProtocolVersion = 9;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -154,6 +154,25 @@ struct Target {
 // was found but names an inode this daemon does not hold; nothing was done, and the client
 // asks again by ino at the inode's home (the second hop of renamed entries and hard links).
 
+// opener:u64 count:u32 ino:u64{count} -> count:u32 (ino:u64 size:u64){count}
+// Release: the session closed its last descriptor of each inode (at that inode's home). The
+// reply lists the orphans this released for good: the caller removes their chunks.
+struct ReleaseRequest {
+  uint64_t opener = 0;
+  std::vector<uint64_t> inos;
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+// Renew: the same body as Release -> (empty). The session is alive and holds these opens
+// (an inode once per counted open) at this daemon: its lease starts again. A daemon that
+// does not know the session (it restarted since the opens) counts them anew.
+struct ReleaseReply {
+  std::vector<std::pair<uint64_t, uint64_t>> reclaimed;  // (ino, size)
+  void Encode(Encoder& e) const;
+  void Decode(Decoder& d);
+};
+constexpr uint32_t kMaxRelease = 4096;
+
 // path:str mode:u32 uid:u32 gid:u32 exclusive:u8 link_target:str rdev:u64 home:u32 ino:u64
 // opener:u64 -> remote_ino:u64 record:str created:u8
 // Makes an entry at path. ino = 0: with a new inode, whose id the daemon mints with `home`
@@ -177,7 +196,7 @@ struct CreateRequest {
 
 // CreateInDir: the Create request, RemoveInDir: the Remove request
 //   -> dir_status:i32 dir_record:str dir_remote:u64 touched_ns:i64 status:i32 record:str
-//      remote_ino:u64 done:u8 reclaim:u8
+//      remote_ino:u64 done:u8 reclaim:u8 released:(the Release reply)
 // Create or Remove beside the TouchDir of the parent, when one daemon owns both paths: one
 // round trip and one write. dir_status is the parent's (errno; ENOTDIR with dir_record when
 // it is no directory), and then nothing was done; dir_remote != 0: the parent's inode lives
@@ -185,7 +204,8 @@ struct CreateRequest {
 // Else status, record, remote_ino and reclaim are those of Create (the inode made or found)
 // or Remove (the inode after the unlink), done says whether the entry was made or removed,
 // and touched_ns is TouchDir's (0 unless done). A mkdir or rmdir also moves the parent's
-// link count (+1, -1).
+// link count (+1, -1). released: what the releases a RemoveInDir carried reclaimed (as
+// Remove's); applied even when nothing else was done.
 struct InDirReply {
   int32_t dir_status = 0;
   std::string dir_record;
@@ -196,6 +216,7 @@ struct InDirReply {
   uint64_t remote_ino = 0;
   uint8_t done = 0;
   uint8_t reclaim = 0;
+  ReleaseReply released;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
@@ -232,19 +253,28 @@ struct TargetReply {
   void Decode(Decoder& d);
 };
 
-// path:str kind:u8 -> remote_ino:u64 record:str reclaim:u8
+// path:str kind:u8 release:(a Release request) -> remote_ino:u64 record:str reclaim:u8
 // kind: 0 any, 1 not a directory (EISDIR), 2 a directory (ENOTDIR), | kEntryOnly: the
 // inode's link count is left alone (rename). Removes the entry; when its inode is held
 // here, drops one link (a directory: the inode), and record is the inode after that; when
 // not, remote_ino names it and the client drops the link at its home (Links). reclaim: the
-// last link is gone and no descriptor holds the inode: the caller removes its chunks.
+// last link is gone and no descriptor holds the inode: kReclaim, the caller removes its
+// chunks; kReclaimedHere, this daemon (the inode's home) removed those it held before
+// replying, the caller removes the other chunk owners' (with one daemon: none left).
+// release (RemoveInDir only; Remove, whose errors carry no reply body, ignores it): opens of
+// a session that ended and whose inodes live here, applied as by Release before the removal,
+// whatever its outcome (so a file the session closed and now removes goes at once, without
+// a Release of its own); InDirReply::released is that Release's reply.
 struct RemoveRequest {
   std::string path;
   uint8_t kind = 0;
+  ReleaseRequest release;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };
 constexpr uint8_t kEntryOnly = 4;
+constexpr uint8_t kReclaim = 1;
+constexpr uint8_t kReclaimedHere = 2;
 struct RemoveReply {
   uint64_t remote_ino = 0;
   std::string record;
@@ -254,7 +284,7 @@ struct RemoveReply {
 };
 
 // ino:u64 delta:i32 -> remote_ino:u64(=0) record:str reclaim:u8     (Links: at the home,
-// the inode's link count += delta; at 0 the inode is deleted as by Remove)
+// the inode's link count += delta; at 0 the inode is deleted, and its chunks here, as by Remove)
 struct LinksRequest {
   uint64_t ino = 0;
   int32_t delta = 0;
@@ -447,25 +477,6 @@ struct FwdStatsReply {
 };
 std::string EncodeAppStats(const std::vector<AppStats>& apps);
 bool DecodeAppStats(std::string_view payload, std::vector<AppStats>* apps);
-
-// opener:u64 count:u32 ino:u64{count} -> count:u32 (ino:u64 size:u64){count}
-// Release: the session closed its last descriptor of each inode (at that inode's home). The
-// reply lists the orphans this released for good: the caller removes their chunks.
-struct ReleaseRequest {
-  uint64_t opener = 0;
-  std::vector<uint64_t> inos;
-  void Encode(Encoder& e) const;
-  void Decode(Decoder& d);
-};
-// Renew: the same body as Release -> (empty). The session is alive and holds these opens
-// (an inode once per counted open) at this daemon: its lease starts again. A daemon that
-// does not know the session (it restarted since the opens) counts them anew.
-struct ReleaseReply {
-  std::vector<std::pair<uint64_t, uint64_t>> reclaimed;  // (ino, size)
-  void Encode(Encoder& e) const;
-  void Decode(Decoder& d);
-};
-constexpr uint32_t kMaxRelease = 4096;
 
 // Metrics: (empty) -> (empty) ; payload := the daemon's metrics in the Prometheus text
 // exposition format 0.0.4 (what its /metrics serves; see docs/operations.md).

@@ -182,6 +182,31 @@ TEST_CASE("RPC bodies round-trip") {
   CHECK(decoded[1].ino == (1ull << 48 | 9));
 }
 
+TEST_CASE("a removal carries its session's releases, and its reply what they reclaimed") {
+  rpc::RemoveRequest req;
+  req.path = "/d/f";
+  req.kind = 1;
+  req.release = rpc::ReleaseRequest{0xfeedull, {1ull << 48 | 5, 1ull << 48 | 6}};
+  std::string bytes = rpc::EncodeBody(req);
+  rpc::RemoveRequest back;
+  REQUIRE(rpc::DecodeBody(bytes, &back, "remove").ok());
+  CHECK(back.path == "/d/f");
+  CHECK(back.release.opener == 0xfeedull);
+  CHECK(back.release.inos == req.release.inos);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CHECK(rpc::DecodeBody(std::string_view(bytes).substr(0, n), &back, "remove").code() == EBADMSG);
+  }
+
+  rpc::InDirReply reply;
+  reply.done = 1;
+  reply.reclaim = rpc::kReclaimedHere;
+  reply.released.reclaimed = {{1ull << 48 | 5, 3901}};
+  rpc::InDirReply reply_back;
+  REQUIRE(rpc::DecodeBody(rpc::EncodeBody(reply), &reply_back, "in-dir reply").ok());
+  CHECK(reply_back.reclaim == rpc::kReclaimedHere);
+  CHECK(reply_back.released.reclaimed == reply.released.reclaimed);
+}
+
 TEST_CASE("Sync request and reply round-trip; unknown flags are rejected") {
   rpc::SyncRequest req;
   req.file_id = 0x0123456789abcdefull;

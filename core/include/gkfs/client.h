@@ -182,6 +182,11 @@ class Client {
   virtual Status Renew(uint64_t opener, const std::vector<uint64_t>& inos) = 0;
   // Removes a regular file or symlink and its chunks. EISDIR for a directory.
   virtual Status Remove(const std::string& path) = 0;
+  // Remove, also ending opens of session `opener` that were not released yet (*owed, as
+  // Release takes them): those whose home is the daemon the removal goes to travel with it
+  // (in its request, or beside it in the same round trip) and leave *owed; the rest stay
+  // for a later Release. A file the session closed and now removes goes at once.
+  virtual Status RemoveReleasing(const std::string& path, uint64_t opener, std::vector<uint64_t>* owed) = 0;
   virtual Status Mkdir(const std::string& path, uint32_t mode) = 0;
   // Creates a symbolic link at path pointing to target (stored as given, not resolved:
   // link resolution is the caller's, e.g. the preload's). EEXIST if path exists.
