@@ -213,12 +213,15 @@ def requests_by_verb(core: Any, daemons: Iterable[int]) -> dict[str, float]:
 
 def requests_during(core: Any, daemons: Iterable[int], op: Callable[[], Any]) -> dict[str, float]:
     """{verb: requests} the daemons numbered in daemons answered while op() ran (verbs that
-    got none left out): a round-trip guard counts an operation's requests with it."""
+    got none left out): a round-trip guard counts an operation's requests with it. Session
+    lease renewals are left out too: a client holding files renews every third of a lease,
+    whatever op() does, and one may land inside the window."""
     daemons = list(daemons)
     before = requests_by_verb(core, daemons)
     op()
     after = requests_by_verb(core, daemons)
-    return {verb: n - before.get(verb, 0) for verb, n in after.items() if n != before.get(verb, 0)}
+    return {verb: n - before.get(verb, 0) for verb, n in after.items()
+            if n != before.get(verb, 0) and verb != "Renew"}
 
 
 def file_sha256(path: Path) -> str:
@@ -265,7 +268,7 @@ def stop_all(started: Sequence[Any], stop: Callable[[Any], None]) -> None:
     for fs in started:
         try:
             stop(fs)
-        except AssertionError as e:
+        except Exception as e:  # noqa: BLE001 - stop the others whatever one raised
             errors.append(str(e))
     assert not errors, "\n".join(errors)
 

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import pytest
 
-from conftest import HANG_GUARD_S
+from conftest import HANG_GUARD_S, eventually
 from gkfs.launchers.base import proc_start_time
 
 HERE = Path(__file__).resolve().parent
@@ -397,37 +397,47 @@ def test_first_call_after_restart_daemon_succeeds(make_fs, probes):
 def test_kill9_right_after_acknowledged_creates_loses_none(make_fs):
     """The daemon writes its metadata log out once per turn of its network thread, for all the
     requests of that turn, before their replies (group commit): whatever a client got a reply
-    for is in the log when the daemon is killed the moment the replies are in."""
+    for is in the log when the daemon is killed, here while 4 clients are still creating
+    (the reply order itself is core/tests/test_reply_barrier.cpp's)."""
     import gkfs
 
     fs = make_fs(daemons=1)
-    per_client, clients = 150, 4
+    clients, kill_after = 4, 300
     acked: list[list[str]] = [[] for _ in range(clients)]
+    stop = threading.Event()
     with gkfs.Client(fs.hosts_file) as setup:
         setup.mkdir("/d")
 
     def create(k: int) -> None:  # several clients at once: several requests per turn
-        with gkfs.Client(fs.hosts_file) as client:
-            for i in range(per_client):
+        with gkfs.Client(fs.hosts_file, timeout_ms=2000) as client:
+            for i in range(100_000):
+                if stop.is_set():
+                    return
                 path = f"/d/c{k}-{i}"
-                if i % 10 == 0:
-                    client.write_bytes(path, b"x" * (i + 1))  # a size update (merge) too
-                else:
-                    client.mknod(path)
+                try:
+                    if i % 10 == 0:
+                        client.write_bytes(path, b"x" * (i + 1))  # a size update (merge) too
+                    else:
+                        client.mknod(path)
+                except OSError:
+                    return  # the daemon is gone
                 acked[k].append(path)
 
     threads = [threading.Thread(target=create, args=(k,)) for k in range(clients)]
     for t in threads:
         t.start()
+    assert eventually(lambda: sum(map(len, acked)) >= kill_after, timeout=HANG_GUARD_S)
+    kill_and_restart(fs, 0)  # in the middle of the clients' creates
+    stop.set()  # (creates the restarted daemon acknowledged count as well)
     for t in threads:
         t.join(HANG_GUARD_S)
-    kill_and_restart(fs, 0)  # at once: no later turn wrote the log out for them
+        assert not t.is_alive(), "a client hung on the killed daemon"
 
     made = {path for paths in acked for path in paths}
-    assert len(made) == per_client * clients
+    assert len(made) >= kill_after
     with gkfs.Client(fs.hosts_file) as client:
         listed = {f"/d/{name}" for name in client.listdir("/d")}
-        assert listed == made, f"lost: {sorted(made - listed)[:10]}"
+        assert made <= listed, f"lost: {sorted(made - listed)[:10]}"
         for path in sorted(made):
             i = int(path.rsplit("-", 1)[1])
             if i % 10 == 0:

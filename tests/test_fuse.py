@@ -118,15 +118,15 @@ def test_a_mount_whose_gkfs_fuse_died_is_reported_and_can_be_replaced():
         stop_fs(fs)
 
 
-def test_cache_mode_sees_another_hosts_change_after_a_reopen(tmp_path):
+def test_cache_mode_sees_another_hosts_change_after_a_reopen():
     """docs/fuse.md's promise for --cache: a file another host changed shows here once the
     cached attributes expired (1 s) and the file is opened again. The other host is a second
     mount of the same file system (gkfs-ctl mount -H HOSTS DIR, the login-node case), in the
     default mode; this host's reader had the file in its page cache."""
     require_fuse()
     fs = start_fs(1, args=["--fuse", "--cache"])
-    other = tmp_path / "other-host"
-    other.mkdir()
+    # Not under tmp_path: pytest prunes old temporary directories, through a stale mount too.
+    other = Path(tempfile.mkdtemp(prefix="gkfs-other-host-", dir="/tmp"))
     try:
         mounted_other = gkfs_ctl("mount", "--hosts-file", fs.hosts_file, str(other))
         assert mounted_other.returncode == 0, mounted_other.stderr
@@ -141,6 +141,8 @@ def test_cache_mode_sees_another_hosts_change_after_a_reopen(tmp_path):
     finally:
         if mounted(str(other)):
             gkfs_ctl("umount", "--hosts-file", fs.hosts_file, str(other))
+        if not mounted(str(other)):
+            other.rmdir()
         stop_fs(fs)
 
 

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "client/client_impl.h"
+#include "common/log.h"
 #include "common/metadata_codec.h"
 #include "common/path_util.h"
 
@@ -204,8 +205,11 @@ Status ClientImpl::RemoveEntryLocked(const std::string& path, uint8_t kind, Meta
     Status dropped = DropLinkLocked(remote, removed, reclaim);
     if (s.ok()) s = dropped;
   }
+  // The released orphans' chunks are a separate matter: a daemon that cannot take them now
+  // must not fail this removal (its name is gone) nor keep the removed file's own reclaim
+  // from running.
   Status orphans = ReclaimReleased(released);
-  if (s.ok()) s = orphans;
+  if (!orphans.ok()) GKFS_LOG(kError, "reclaiming released orphans' chunks: " + orphans.message());
   if (!s.ok()) {
     std::vector<Call> undo;
     if (!rs.ok()) AddUntouch(dir, &undo);  // the entry stayed: the parent's times go back

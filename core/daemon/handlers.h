@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <string>
 
 #include "daemon/data_provider.h"
@@ -68,13 +69,14 @@ constexpr uint64_t kOffloadBytes = 128 * 1024;
 
 // Runs work(&response) on an I/O thread and replies from there, if the daemon has I/O
 // threads and the transfer is large (bytes >= kOffloadBytes); otherwise returns false (the
-// caller runs it inline). The request's buffer (which req.payload views) moves along.
+// caller runs it inline, and work is left as it was: a caller may pass it moved). The
+// request's buffer (which req.payload views) moves along.
 template <class Work>
-bool Offload(Providers& p, const Request& req, uint64_t bytes, Response* out, Work work) {
+bool Offload(Providers& p, const Request& req, uint64_t bytes, Response* out, Work&& work) {
   if (p.io == nullptr || p.server == nullptr || bytes < kOffloadBytes) return false;
   out->deferred = true;
   auto data = std::make_shared<Buffer>(std::move(*req.data));
-  p.io->Submit([server = p.server, token = req.token, data, work = std::move(work)] {
+  p.io->Submit([server = p.server, token = req.token, data, work = std::forward<Work>(work)] {
     Response r;
     work(&r);
     server->Complete(token, std::move(r));

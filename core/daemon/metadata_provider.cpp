@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cassert>
 #include <array>
 #include <cstdlib>
 #include <initializer_list>
@@ -111,6 +112,7 @@ class MetadataProvider::Locked {
     std::sort(sorted.begin(), end);
     const auto distinct = std::unique(sorted.begin(), end);
     for (auto it = sorted.begin(); it != distinct; ++it) {
+      assert(n_ < kMax);
       (*it)->lock();
       held_[n_++] = *it;
     }

@@ -67,10 +67,12 @@ size_t ParseReadAhead(const char* text) {
   const bool overflow = errno != 0;
   errno = saved_errno;
   if (overflow || end == text || *text == '-') return 0;
-  if (*end == 'K' || *end == 'k') n <<= 10, ++end;
-  else if (*end == 'M' || *end == 'm') n <<= 20, ++end;
   constexpr unsigned long long kMax = 64ULL << 20;
-  return *end == '\0' && n <= kMax ? static_cast<size_t>(n) : 0;
+  unsigned shift = 0;
+  if (*end == 'K' || *end == 'k') shift = 10, ++end;
+  else if (*end == 'M' || *end == 'm') shift = 20, ++end;
+  if (*end != '\0' || n > (kMax >> shift)) return 0;  // checked before the shift can wrap
+  return static_cast<size_t>(n << shift);
 }
 
 const Config* LoadConfig() {

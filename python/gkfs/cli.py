@@ -32,8 +32,7 @@ __all__ = ["main", "build_parser", "preload_library"]
 
 PROG = "gkfs-ctl"
 PRELOAD_NAME = "libgkfs_intercept.so"
-#: The client settings of forwarding mode that run and env take as flags or pass through.
-# ClientEnvironment settings that gkfs-ctl run and env take as flags and pass on.
+#: ClientEnvironment settings that gkfs-ctl run and env take as flags and pass on.
 PASSED_ON_CLIENT = ["forwarding_map_file", "hostname", "app_id", "read_ahead"]
 #: The client time limits that run and env take as flags and pass to the program.
 CLIENT_TIMEOUTS = ["timeout_ms", "down_recheck_ms", "recheck_timeout_ms"]

@@ -614,29 +614,38 @@ class Cluster:
         ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
         report: list[dict[str, Any]] = []
         for target in state.get("fuse_mounts", []):
-            if target == self._IN_A_JOB:
-                report += self._job_mounts(state, mountdir)
-                continue
-            if target == self._THROUGH_LAUNCHER:
-                launcher = self._recorded_launcher(state)
-                host, how = "every daemon host", f"checked through {launcher.name}"
-                check = launcher.per_host_command(mount_check_command(mountdir))
-            elif target:
-                host, how = target, "checked over ssh"
-                check = ssh_command(target, ssh_args, mount_check_command(mountdir))
-            else:
-                problem = mount_problem(mountdir)
-                report.append({"host": socket.gethostname(), "mountdir": mountdir,
-                               "mounted": problem is None,
-                               "how": f"this host: {problem}" if problem else "this host"})
-                continue
+            # A check that cannot run (no squeue, ssh refused) reports its mount as not
+            # mounted, with the reason, and the others are still looked at.
             try:
-                run_command(check or [], how, timeout=self.config.start_timeout)
-                mounted = True
-            except (ClusterError, OSError) as e:
-                mounted, how = False, f"{how}: {e}"
-            report.append({"host": host, "mountdir": mountdir, "mounted": mounted, "how": how})
+                report += self._fuse_target_status(state, target, mountdir, ssh_args)
+            except (ClusterError, OSError, KeyError, subprocess.SubprocessError) as e:
+                report.append({"host": target or socket.gethostname(), "mountdir": mountdir,
+                               "mounted": False, "how": f"cannot check: {e}"})
         return report
+
+    def _fuse_target_status(self, state: dict[str, Any], target: str, mountdir: str,
+                            ssh_args: list[str]) -> list[dict[str, Any]]:
+        """fuse_status's entries of one recorded mount target."""
+        if target == self._IN_A_JOB:
+            return self._job_mounts(state, mountdir)
+        if target == self._THROUGH_LAUNCHER:
+            launcher = self._recorded_launcher(state)
+            host, how = "every daemon host", f"checked through {launcher.name}"
+            check = launcher.per_host_command(mount_check_command(mountdir))
+        elif target:
+            host, how = target, "checked over ssh"
+            check = ssh_command(target, ssh_args, mount_check_command(mountdir))
+        else:
+            problem = mount_problem(mountdir)
+            return [{"host": socket.gethostname(), "mountdir": mountdir,
+                     "mounted": problem is None,
+                     "how": f"this host: {problem}" if problem else "this host"}]
+        try:
+            run_command(check or [], how, timeout=self.config.start_timeout)
+            mounted = True
+        except (ClusterError, OSError) as e:
+            mounted, how = False, str(e)  # run_command's message names `how` already
+        return [{"host": host, "mountdir": mountdir, "mounted": mounted, "how": how}]
 
     def _job_mounts(self, state: dict[str, Any], mountdir: str) -> list[dict[str, Any]]:
         """fuse_status of the mounts served by a job of the launcher (srun's mount step):

@@ -26,8 +26,9 @@
 
 namespace gkfs {
 
-// Descriptors an I/O node keeps open at most (the daemon's other descriptors stay well below
-// the usual limit of 1024).
+// Files an I/O node keeps open at most: one descriptor each, two with --pfs-direct-io (a
+// second, O_DIRECT one), so at most 512 (the daemon's other descriptors stay well below the
+// usual limit of 1024).
 constexpr size_t kPfsOpenFiles = 256;
 // Idle entries checked for removal behind the cache per pass, and the passes' period.
 constexpr size_t kPfsRevalidateBatch = 32;

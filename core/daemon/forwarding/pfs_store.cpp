@@ -244,11 +244,22 @@ Status PfsStore::WriteDirect(PfsFiles::File& file, const std::string& path, uint
       file.RefuseDirect();
       return Status::OK();
     }
+    if (n <= 0 && written > 0) break;  // after a short write the rest is unaligned
     if (n <= 0) {
       *done = true;
       return n < 0 ? Errno("write " + path) : Status::Error(EIO, "short write to " + path);
     }
     written += static_cast<size_t>(n);
+  }
+  // What a short direct write left goes through the page-cache descriptor.
+  for (size_t at_rest = written; at_rest < total;) {
+    ssize_t n = pwrite(file.fd, buf.get() + at_rest, total - at_rest, static_cast<off_t>(offset + at_rest));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      *done = true;
+      return n < 0 ? Errno("write " + path) : Status::Error(EIO, "short write to " + path);
+    }
+    at_rest += static_cast<size_t>(n);
   }
   *done = true;
   return Status::OK();
