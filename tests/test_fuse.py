@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from gkfs.mounts import _mountinfo_entry, is_gkfs_mount, is_mounted
+
 from conftest import (HANG_GUARD_S, compile_c, eventually, gkfs_ctl, require_fuse, start_fs,
                       stop_fs)
 
@@ -45,17 +47,10 @@ def run_plain(fs, cmd, **kwargs) -> subprocess.CompletedProcess:
     return fs.run(cmd, **kwargs)
 
 
-def mounted(path: str) -> bool:
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        return any(line.split()[4] == real for line in f)
-
-
 def test_start_fuse_mounts_the_mount_directory(fs):
-    assert mounted(fs.mountdir)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        line = next(l for l in f if l.split()[4] == os.path.realpath(fs.mountdir))
-    assert "fuse.gkfs" in line and "nosuid" in line
+    assert is_gkfs_mount(fs.mountdir)
+    entry = _mountinfo_entry(fs.mountdir)
+    assert "nosuid" in entry[5].split(","), entry
 
 
 def test_status_lists_the_fuse_mount_and_notices_it_gone():
@@ -106,10 +101,12 @@ def test_a_mount_whose_gkfs_fuse_died_is_reported_and_can_be_replaced():
         os.kill(pid, signal.SIGKILL)
         assert eventually(lambda: not fuse_server_pids(os.path.realpath(fs.mountdir)))
         status = fs.ctl("status")
-        assert status.returncode == 1 and "NOT mounted" in status.stdout, status.stdout + status.stderr
+        assert status.returncode == 1 and "NOT mounted" in status.stdout, \
+            status.stdout + status.stderr
         again = gkfs_ctl("mount", "--hosts-file", fs.hosts_file)
         assert again.returncode == 1, again.stderr
-        assert "no longer answers" in again.stderr and "gkfs-ctl umount" in again.stderr, again.stderr
+        assert "no longer answers" in again.stderr, again.stderr
+        assert "gkfs-ctl umount" in again.stderr, again.stderr
         assert gkfs_ctl("umount", "--hosts-file", fs.hosts_file).returncode == 0
         remounted = gkfs_ctl("mount", "--hosts-file", fs.hosts_file)
         assert remounted.returncode == 0, remounted.stderr
@@ -139,9 +136,9 @@ def test_cache_mode_sees_another_hosts_change_after_a_reopen():
         assert seen, f"this host still reads {here.read_text()!r}"
         assert here.stat().st_size == len("step 2, longer\n")
     finally:
-        if mounted(str(other)):
+        if is_mounted(str(other)):
             gkfs_ctl("umount", "--hosts-file", fs.hosts_file, str(other))
-        if not mounted(str(other)):
+        if not is_mounted(str(other)):
             other.rmdir()
         stop_fs(fs)
 
@@ -307,7 +304,8 @@ EXCHANGE = textwrap.dedent(r"""
                           os.path.join(base, b).encode(), RENAME_EXCHANGE) != 0:
             sys.exit(f"renameat2 {a} {b}: {os.strerror(ctypes.get_errno())}")
     exchange("p/a", "q/b")               # two directories in two parents
-    print(sorted(os.listdir(os.path.join(base, "p/a"))), sorted(os.listdir(os.path.join(base, "q/b"))))
+    print(sorted(os.listdir(os.path.join(base, "p/a"))),
+          sorted(os.listdir(os.path.join(base, "q/b"))))
     print(open(os.path.join(base, "q/b/deep/y")).read(), open(os.path.join(base, "p/a/z")).read())
     exchange("p/f", "q/b")               # a file and a directory: the parents' link counts move
     print(os.path.isdir(os.path.join(base, "p/f")), open(os.path.join(base, "q/b")).read())
@@ -351,10 +349,11 @@ def test_a_path_walk_asks_the_daemons_once_per_name():
         before = stats()
         for name in names:
             assert os.stat(name).st_size == 1
-        assert stats() - before <= 2 * len(names) + 2  # + the odd GETATTR the kernel makes of its own
+        # + the odd GETATTR the kernel makes of its own
+        assert stats() - before <= 2 * len(names) + 2
         before = stats()
-        result = subprocess.run([*AS_NOBODY, "stat", "-c", "%s", *names], capture_output=True, text=True,
-                                timeout=HANG_GUARD_S)
+        result = subprocess.run([*AS_NOBODY, "stat", "-c", "%s", *names], capture_output=True,
+                                text=True, timeout=HANG_GUARD_S)
         assert result.returncode == 0 and result.stdout == "1\n" * len(names), result.stderr
         assert stats() - before <= 3 * len(names)
         os.chmod(names[0], 0o600)  # a change through the mount, seen by the next stat
@@ -476,7 +475,7 @@ def test_mount_errors_leave_nothing_mounted(fs, tmp_path):
     empty.mkdir()
     down = gkfs_ctl("mount", "--hosts-file", str(tmp_path / "no-hosts.txt"), str(empty))
     assert down.returncode == 1 and "no-hosts.txt" in down.stderr
-    assert not mounted(str(empty)) and not mounted(str(regular))
+    assert not is_mounted(str(empty)) and not is_mounted(str(regular))
     # No /dev/fuse: a private mount namespace whose /dev is an empty tmpfs.
     script = f"mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && " \
              f"exec {gkfs_ctl_argv()} mount " \
@@ -509,6 +508,6 @@ def test_dead_daemons_give_errors_and_umount_still_works(tmp_path):
             result.stderr
         umount = gkfs_ctl("umount", "--hosts-file", fs.hosts_file)
         assert umount.returncode == 0, umount.stderr
-        assert not mounted(fs.mountdir)
+        assert not is_mounted(fs.mountdir)
     finally:
         stop_fs(fs)

@@ -21,8 +21,8 @@ from typing import Optional, Sequence
 from gkfs.launchers.base import ClusterError, quote
 
 __all__ = ["SERVING_LINE", "ctl_command", "fuse_binary", "is_gkfs_mount", "is_mounted",
-           "mount_check_command", "mount_problem", "server_gone", "mount_here", "serve_here", "unmount_here", "remote_command",
-           "run_command", "ssh_command"]
+           "mount_check_command", "mount_here", "mount_problem", "remote_command", "run_command",
+           "serve_here", "server_gone", "ssh_command", "unmount_here"]
 
 FUSE_NAME = "gkfs-fuse"
 _MOUNT_TIMEOUT_S = 120.0   # gkfs-fuse itself gives up after the client timeout
@@ -46,26 +46,34 @@ def _unescape(field: str) -> str:
         .replace("\\134", "\\")
 
 
+def _mountinfo_entry(path: str) -> Optional[list[str]]:
+    """The fields of the /proc/self/mountinfo line of the mount at path (this process's
+    mount namespace; the topmost of stacked mounts), mount point unescaped; None if nothing
+    is mounted there. Fields: ID PARENT DEV ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE
+    SUPER."""
+    real = os.path.realpath(path)
+    entry = None
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4 and _unescape(fields[4]) == real:
+                entry = fields[:4] + [real] + fields[5:]
+    return entry
+
+
 def is_mounted(path: str) -> bool:
     """Whether something is mounted at path (this process's mount namespace)."""
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        return any(_unescape(line.split()[4]) == real for line in f if len(line.split()) > 4)
+    return _mountinfo_entry(path) is not None
 
 
 def is_gkfs_mount(path: str) -> bool:
     """Whether a gkfs-fuse mount (file system type fuse.gkfs) is at path (this process's
     mount namespace)."""
-    real = os.path.realpath(path)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            # ID PARENT DEV ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
-            if len(fields) > 4 and "-" in fields and _unescape(fields[4]) == real:
-                after = fields[fields.index("-") + 1:]
-                if after and after[0] == "fuse.gkfs":
-                    return True
-    return False
+    entry = _mountinfo_entry(path)
+    if entry is None or "-" not in entry:
+        return False
+    after = entry[entry.index("-") + 1:]
+    return bool(after) and after[0] == "fuse.gkfs"
 
 
 def server_gone(path: str) -> bool:
@@ -96,15 +104,6 @@ def mount_check_command(mountdir: str) -> list[str]:
     return [sys.executable, "-c", code, mountdir]
 
 
-def _refuse_busy(mountdir: str) -> None:
-    """ClusterError if something is mounted at mountdir already, with the fix for a mount
-    whose gkfs-fuse ended (gkfs-fuse itself would only see ENOTCONN)."""
-    if is_mounted(mountdir) and server_gone(mountdir):
-        raise ClusterError(f"mount directory {mountdir} is busy: the FUSE mount there no longer "
-                           f"answers (its gkfs-fuse ended); unmount it first: gkfs-ctl umount "
-                           f"{mountdir}")
-
-
 def _fuse_argv(mountdir: str, env: dict[str, str], options: Sequence[str],
                foreground: bool) -> tuple[list[str], dict[str, str]]:
     """gkfs-fuse's command line and environment (this process's, without LD_PRELOAD)."""
@@ -117,8 +116,8 @@ def _fuse_argv(mountdir: str, env: dict[str, str], options: Sequence[str],
 def mount_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) -> None:
     """Mounts the file system env names at mountdir on this host, with gkfs-fuse's options
     (--cache, --writeback, --allow-other). ClusterError with gkfs-fuse's message (busy, not
-    a directory, no /dev/fuse, daemons down) on failure."""
-    _refuse_busy(mountdir)
+    a directory, no /dev/fuse, daemons down; a mount whose gkfs-fuse ended: busy, with the
+    fix) on failure."""
     argv, full_env = _fuse_argv(mountdir, env, options, foreground=False)
     try:
         proc = subprocess.run(argv, env=full_env, stdin=subprocess.DEVNULL,
@@ -142,10 +141,12 @@ def serve_here(mountdir: str, env: dict[str, str], options: Sequence[str] = ()) 
     ``SERVING_LINE host H mountdir M step S`` once the mount is in place, then waits until
     gkfs-fuse ends (unmounted: ``gkfs-ctl umount``) and returns its exit status. SIGTERM
     (scancel of the step) unmounts. ClusterError if the mount fails."""
-    argv, full_env = _fuse_argv(mountdir, env, options, foreground=True)
-    _refuse_busy(mountdir)
     if is_mounted(mountdir):
+        # Waiting for the mount below could not tell it from the one already there; gkfs-fuse
+        # refuses the directory at once with the cause and the fix (busy, or its server ended).
+        mount_here(mountdir, env, options)
         raise ClusterError(f"{mountdir} is already a mount point")
+    argv, full_env = _fuse_argv(mountdir, env, options, foreground=True)
     proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
