@@ -30,12 +30,15 @@ from gkfs.launchers.base import (POLL_S, ClusterError, DaemonRecord, JobRecord, 
                                  Launcher, LaunchPlan, current_run, log_tail, wait_gone)
 from gkfs.launchers.job import JobLauncher
 from gkfs.mounts import (SERVING_LINE, ctl_command, is_mounted, mount_check_command,
-                         mount_here, mount_problem, remote_command, run_command, serve_here, ssh_command,
-                         unmount_here)
+                         mount_here, mount_problem, remote_command, run_command, serve_here,
+                         ssh_command, unmount_here)
 from gkfs.settings import ClusterSettings
 
 # start --fuse in a job step: how long beyond --start-timeout the step may take to mount.
 _FUSE_MOUNT_SLACK_S = 60.0
+# status: how long beyond --timeout-ms a FUSE check on other hosts may take to start (ssh,
+# mpirun or srun bring up a task before gkfs-ctl looks at the mount).
+_FUSE_CHECK_SLACK_S = 10.0
 
 __all__ = [
     "Cluster",
@@ -91,6 +94,11 @@ def read_hosts_file(path: str, complete_only: bool = False) -> list[tuple[str, s
             seen.add(fields[1])
             entries.append((fields[0], fields[1]))
     return entries
+
+
+def _ssh_args(state: dict[str, Any]) -> list[str]:
+    """The ssh options the recorded launcher reaches the daemon hosts with."""
+    return state.get("launcher_state", {}).get("ssh_args", [])
 
 
 def _uri_address(uri: str) -> Optional[str]:
@@ -472,7 +480,7 @@ class Cluster:
         are unmounted and ClusterError names the host and cause."""
         state = self._require_state()
         mountdir = state["mountdir"]
-        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        ssh_args = _ssh_args(state)
         launcher = self._recorded_launcher(state)
         serve = launcher.serve_command(ctl_command(["mount", "--foreground",
                                                     *self._mount_flags()]))
@@ -485,7 +493,8 @@ class Cluster:
             if per_host is not None:
                 made.append(self._THROUGH_LAUNCHER)  # some hosts may mount before one fails
                 run_command(per_host, f"gkfs-ctl mount through {launcher.name}")
-                self._say(f"gkfs: mounted at {mountdir} on every daemon host ({launcher.name}, FUSE)")
+                self._say(f"gkfs: mounted at {mountdir} on every daemon host "
+                          f"({launcher.name}, FUSE)")
                 return
             for target in self._mount_targets(state):
                 if target:
@@ -587,7 +596,7 @@ class Cluster:
         """stop: the FUSE mounts start --fuse made go first; a failure is reported, not
         fatal (the daemons are stopped anyway)."""
         mountdir = state.get("mountdir", self.config.daemon.mountdir)
-        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        ssh_args = _ssh_args(state)
         for target in state.get("fuse_mounts", []):
             try:
                 if target == self._IN_A_JOB:
@@ -607,11 +616,12 @@ class Cluster:
     def fuse_status(self) -> list[dict[str, Any]]:
         """The FUSE mounts start --fuse made (none without --fuse), each looked at where it
         is: here, over ssh, through the launcher (mpirun: one check per host), or the srun
-        mount step's liveness and the hosts it reported. One dict per mount, or per group
-        the launcher checks at once: {host, mountdir, mounted, how}."""
+        mount step's liveness, the hosts it reported and a check per host through srun. One
+        dict per mount, or per group the launcher checks at once: {host, mountdir, mounted,
+        how}. A check on other hosts gets --timeout-ms and a few seconds to start."""
         state = self.read_state() or {}
         mountdir = state.get("mountdir", self.config.daemon.mountdir)
-        ssh_args = state.get("launcher_state", {}).get("ssh_args", [])
+        ssh_args = _ssh_args(state)
         report: list[dict[str, Any]] = []
         for target in state.get("fuse_mounts", []):
             # A check that cannot run (no squeue, ssh refused) reports its mount as not
@@ -640,16 +650,23 @@ class Cluster:
             return [{"host": socket.gethostname(), "mountdir": mountdir,
                      "mounted": problem is None,
                      "how": f"this host: {problem}" if problem else "this host"}]
-        try:
-            run_command(check or [], how, timeout=self.config.start_timeout)
-            mounted = True
-        except (ClusterError, OSError) as e:
-            mounted, how = False, str(e)  # run_command's message names `how` already
+        mounted, how = self._check_mounts(check or [], how)
         return [{"host": host, "mountdir": mountdir, "mounted": mounted, "how": how}]
+
+    def _check_mounts(self, check: list[str], how: str) -> tuple[bool, str]:
+        """Runs a mount check command on other hosts: (mounted, how), how naming the
+        problem if not."""
+        try:
+            run_command(check, how, timeout=self.config.timeout_ms / 1000 + _FUSE_CHECK_SLACK_S)
+        except (ClusterError, OSError) as e:
+            return False, str(e)  # run_command's message names `how` already
+        return True, how
 
     def _job_mounts(self, state: dict[str, Any], mountdir: str) -> list[dict[str, Any]]:
         """fuse_status of the mounts served by a job of the launcher (srun's mount step):
-        mounted on the hosts whose task reported its mount, while the step runs."""
+        mounted on the hosts whose task reported its mount, while the step runs and the
+        check through the launcher finds a mount on every host (a task whose gkfs-fuse
+        ended cleanly, unmounted by hand, leaves the step running)."""
         if "fuse_job" not in state:
             return []
         launcher = self._recorded_launcher(state)
@@ -657,7 +674,11 @@ class Cluster:
         alive = launcher.job_alive(job)
         what = launcher.describe(Launch(job=job))
         how = f"served by {what}" if alive else f"{what} ended"
-        hosts = sorted(self._serving(self._mount_job_log(state, launcher))) or ["every daemon host"]
+        check = launcher.per_host_command(mount_check_command(mountdir))
+        if alive and check is not None:
+            alive, how = self._check_mounts(check, f"checked through {launcher.name}, {how}")
+        hosts = (sorted(self._serving(self._mount_job_log(state, launcher)))
+                 or ["every daemon host"])
         return [{"host": h, "mountdir": mountdir, "mounted": alive, "how": how} for h in hosts]
 
     def restart_daemon(self, index: int) -> DaemonRecord:
