@@ -4,9 +4,10 @@
 (``gkfs-ctl start``), with its hosts file, root directory and a short mount directory in a
 fresh directory under /tmp, and always stops it (``gkfs-ctl stop``) afterwards, even when
 the test fails. (Not under pytest's tmp_path: a concurrent pytest session prunes old
-basetemp directories, which would delete the state file of running daemons.) ``fs`` is a module-scoped file system parametrised over 2 and 4
-daemons; ``fs_small_chunks`` uses 4 KiB chunks so small writes cross many chunks.
-``client`` is a module-scoped gkfs.Client of ``fs``, ``d`` a fresh directory made through it.
+basetemp directories, which would delete the state file of running daemons.) ``fs`` is a
+module-scoped file system parametrised over 2 and 4 daemons; ``fs_small_chunks`` uses 4 KiB
+chunks so small writes cross many chunks. ``client`` is a module-scoped gkfs.Client of
+``fs``, ``client_dir`` a fresh directory made through it.
 
 Daemons and clients get UCX_TLS=tcp and UCX_NET_DEVICES=lo unless the caller set them.
 
@@ -224,6 +225,11 @@ def requests_during(core: Any, daemons: Iterable[int], op: Callable[[], Any]) ->
             if n != before.get(verb, 0) and verb != "Renew"}
 
 
+def pattern(n: int, seed: int = 1) -> bytes:
+    """Deterministic bytes in which every 4 KiB chunk differs."""
+    return bytes((i * 31 + seed + i // 4096) % 251 for i in range(n))
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a local file (hex), read in 1 MiB blocks."""
     import hashlib
@@ -318,7 +324,7 @@ def client(fs: FileSystem) -> Iterator[Any]:
 
 
 @pytest.fixture
-def d(client: Any, unique_dir: str) -> str:
+def client_dir(client: Any, unique_dir: str) -> str:
     """A fresh directory made through ``client`` (its path in the file system)."""
     client.mkdir(unique_dir)
     return unique_dir

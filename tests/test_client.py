@@ -11,18 +11,13 @@ import threading
 import pytest
 
 import gkfs
-from conftest import eventually, requests_by_verb, requests_during
+from conftest import eventually, pattern, requests_by_verb, requests_during
 
 
 @pytest.fixture(scope="module")
 def small(fs_small_chunks):
     with fs_small_chunks.client() as c:
         yield c
-
-
-def pattern(n: int, seed: int = 1) -> bytes:
-    """Deterministic bytes in which every 4 KiB chunk differs."""
-    return bytes((i * 31 + seed + i // 4096) % 251 for i in range(n))
 
 
 def test_client_sees_all_daemons(fs, client):
@@ -42,11 +37,11 @@ def test_ping_carries_payload_both_ways(fs, client):
         client.ping(len(client.daemons()))
 
 
-def test_write_and_read_back(client, d):
+def test_write_and_read_back(client, client_dir):
     data = pattern(3 * 512 * 1024 + 777)
-    assert client.write_bytes(f"{d}/f", data) == len(data)
-    assert client.read_bytes(f"{d}/f") == data
-    assert client.stat(f"{d}/f").st_size == len(data)
+    assert client.write_bytes(f"{client_dir}/f", data) == len(data)
+    assert client.read_bytes(f"{client_dir}/f") == data
+    assert client.stat(f"{client_dir}/f").st_size == len(data)
 
 
 @pytest.mark.parametrize("offset", [0, 1, 4095, 4096, 10_000])
@@ -88,8 +83,8 @@ def test_chunks_spread_over_daemons(small, unique_dir):
     assert grew, (before, [d.chunk_bytes for d in small.daemons()])
 
 
-def test_holes_read_as_zeros(client, d):
-    path = f"{d}/sparse"
+def test_holes_read_as_zeros(client, client_dir):
+    path = f"{client_dir}/sparse"
     with client.open(path, "wb") as f:
         f.seek(2 * 512 * 1024 + 100)
         f.write(b"tail")
@@ -99,9 +94,9 @@ def test_holes_read_as_zeros(client, d):
     assert data[-4:] == b"tail"
 
 
-def test_read_past_end_is_short(client, d):
-    client.write_bytes(f"{d}/short", b"0123456789")
-    with client.open(f"{d}/short", "rb") as f:
+def test_read_past_end_is_short(client, client_dir):
+    client.write_bytes(f"{client_dir}/short", b"0123456789")
+    with client.open(f"{client_dir}/short", "rb") as f:
         f.seek(6)
         assert f.read(100) == b"6789"
         assert f.read(100) == b""
@@ -109,8 +104,8 @@ def test_read_past_end_is_short(client, d):
         assert f.read(10) == b""
 
 
-def test_append(client, d):
-    path = f"{d}/log"
+def test_append(client, client_dir):
+    path = f"{client_dir}/log"
     with client.open(path, "ab") as f:
         f.write(b"one\n")
     with client.open(path, "ab") as f:
@@ -122,8 +117,8 @@ def test_append(client, d):
         assert f.read() == b"one\ntwo\nthree\n"
 
 
-def test_concurrent_appends_do_not_overlap(client, d):
-    path = f"{d}/shared-log"
+def test_concurrent_appends_do_not_overlap(client, client_dir):
+    path = f"{client_dir}/shared-log"
     client.write_bytes(path, b"")
     records = [bytes([65 + t]) * 100 for t in range(4)]
 
@@ -143,8 +138,8 @@ def test_concurrent_appends_do_not_overlap(client, d):
     assert blocks == set(records)
 
 
-def test_truncate(client, d):
-    path = f"{d}/trunc"
+def test_truncate(client, client_dir):
+    path = f"{client_dir}/trunc"
     data = pattern(2 * 512 * 1024 + 5)
     client.write_bytes(path, data)
     client.truncate(path, 512 * 1024 + 3)
@@ -159,8 +154,8 @@ def test_truncate(client, d):
     assert client.read_bytes(path) == data[:10]
 
 
-def test_open_modes(client, d):
-    path = f"{d}/modes"
+def test_open_modes(client, client_dir):
+    path = f"{client_dir}/modes"
     with pytest.raises(FileNotFoundError):
         client.open(path, "rb")
     with client.open(path, "xb") as f:
@@ -186,71 +181,71 @@ def test_open_modes(client, d):
         client.open(path, "rw")
     for mode in ("rb", "wb", "ab"):
         with pytest.raises(IsADirectoryError):
-            client.open(d, mode)
+            client.open(client_dir, mode)
 
 
-def test_text_mode(client, d):
-    path = f"{d}/text.txt"
+def test_text_mode(client, client_dir):
+    path = f"{client_dir}/text.txt"
     with client.open(path, "w") as f:
         f.write("zeile 1 — ü\nline 2\n")
     with client.open(path) as f:
         assert f.readlines() == ["zeile 1 — ü\n", "line 2\n"]
 
 
-def test_stat(client, d):
-    path = f"{d}/st"
+def test_stat(client, client_dir):
+    path = f"{client_dir}/st"
     client.write_bytes(path, b"x" * 1234)
     st = client.stat(path)
     assert stat.S_ISREG(st.st_mode)
     assert st.st_size == 1234
     assert st.st_ino != 0
     assert st.st_mtime_ns > 0
-    assert stat.S_ISDIR(client.stat(d).st_mode)
+    assert stat.S_ISDIR(client.stat(client_dir).st_mode)
     with pytest.raises(FileNotFoundError):
-        client.stat(f"{d}/missing")
-    assert client.exists(path) and not client.exists(f"{d}/missing")
+        client.stat(f"{client_dir}/missing")
+    assert client.exists(path) and not client.exists(f"{client_dir}/missing")
 
 
-def test_listdir_merges_all_daemons(client, d):
+def test_listdir_merges_all_daemons(client, client_dir):
     names = [f"file{i:03d}" for i in range(60)] + ["sub"]
     for name in names[:-1]:
-        client.write_bytes(f"{d}/{name}", b"")
-    client.mkdir(f"{d}/sub")
-    assert client.listdir(d) == sorted(names)
-    entries = {entry.name: entry for entry in client.scandir(d)}
+        client.write_bytes(f"{client_dir}/{name}", b"")
+    client.mkdir(f"{client_dir}/sub")
+    assert client.listdir(client_dir) == sorted(names)
+    entries = {entry.name: entry for entry in client.scandir(client_dir)}
     assert entries["sub"].is_dir() and not entries["sub"].is_file()
     assert entries["file000"].is_file() and not entries["file000"].is_dir()
 
 
-def test_listdir_larger_than_a_page(client, d):
+def test_listdir_larger_than_a_page(client, client_dir):
     names = {f"n{i:05d}" for i in range(3000)}
     for name in names:
-        client.open(f"{d}/{name}", "wb").close()
-    assert client.listdir(d) == sorted(names)
-    assert [e.name for e in client.scandir(d, page_size=256)] == sorted(names)
+        client.open(f"{client_dir}/{name}", "wb").close()
+    assert client.listdir(client_dir) == sorted(names)
+    assert [e.name for e in client.scandir(client_dir, page_size=256)] == sorted(names)
 
 
-def test_mkdir_rmdir(client, d):
-    client.makedirs(f"{d}/a/b/c")
+def test_mkdir_rmdir(client, client_dir):
+    client.makedirs(f"{client_dir}/a/b/c")
     with pytest.raises(FileExistsError):
-        client.mkdir(f"{d}/a")
-    client.makedirs(f"{d}/a/b", exist_ok=True)
+        client.mkdir(f"{client_dir}/a")
+    client.makedirs(f"{client_dir}/a/b", exist_ok=True)
     with pytest.raises(OSError) as info:
-        client.rmdir(f"{d}/a")
+        client.rmdir(f"{client_dir}/a")
     assert info.value.errno == errno.ENOTEMPTY
-    client.rmdir(f"{d}/a/b/c")
-    client.rmdir(f"{d}/a/b")
-    client.rmdir(f"{d}/a")
-    assert not client.exists(f"{d}/a")
+    client.rmdir(f"{client_dir}/a/b/c")
+    client.rmdir(f"{client_dir}/a/b")
+    client.rmdir(f"{client_dir}/a")
+    assert not client.exists(f"{client_dir}/a")
     with pytest.raises(FileNotFoundError):
-        client.rmdir(f"{d}/a")
-    client.write_bytes(f"{d}/plain", b"")
+        client.rmdir(f"{client_dir}/a")
+    client.write_bytes(f"{client_dir}/plain", b"")
     with pytest.raises(NotADirectoryError):
-        client.rmdir(f"{d}/plain")
+        client.rmdir(f"{client_dir}/plain")
 
 
-def test_remove(client, d):
-    path = f"{d}/gone"
+def test_remove(client, client_dir):
+    path = f"{client_dir}/gone"
     client.write_bytes(path, pattern(700 * 1024))
     client.remove(path)
     with pytest.raises(FileNotFoundError):
@@ -258,26 +253,26 @@ def test_remove(client, d):
     with pytest.raises(FileNotFoundError):
         client.remove(path)
     with pytest.raises(IsADirectoryError):
-        client.remove(d)
+        client.remove(client_dir)
     client.write_bytes(path, b"again")  # a new file of the same name has no old chunks
     assert client.read_bytes(path) == b"again"
 
 
-def test_rename(client, d):
+def test_rename(client, client_dir):
     data = pattern(600 * 1024)
-    client.write_bytes(f"{d}/old", data)
-    client.rename(f"{d}/old", f"{d}/new")
-    assert not client.exists(f"{d}/old")
-    assert client.read_bytes(f"{d}/new") == data
-    client.write_bytes(f"{d}/other", b"replaced soon")
-    client.rename(f"{d}/new", f"{d}/other")
-    assert client.read_bytes(f"{d}/other") == data
+    client.write_bytes(f"{client_dir}/old", data)
+    client.rename(f"{client_dir}/old", f"{client_dir}/new")
+    assert not client.exists(f"{client_dir}/old")
+    assert client.read_bytes(f"{client_dir}/new") == data
+    client.write_bytes(f"{client_dir}/other", b"replaced soon")
+    client.rename(f"{client_dir}/new", f"{client_dir}/other")
+    assert client.read_bytes(f"{client_dir}/other") == data
     with pytest.raises(FileNotFoundError):
-        client.rename(f"{d}/old", f"{d}/x")
+        client.rename(f"{client_dir}/old", f"{client_dir}/x")
 
 
-def test_chown(client, d):
-    path = f"{d}/owned"
+def test_chown(client, client_dir):
+    path = f"{client_dir}/owned"
     client.write_bytes(path, b"")
     client.chmod(path, 0o6755)
     before = client.stat(path)
@@ -289,37 +284,39 @@ def test_chown(client, d):
     client.chown(path, -1, 4321)
     assert (client.stat(path).st_uid, client.stat(path).st_gid) == (1234, 4321)
     with pytest.raises(FileNotFoundError):
-        client.chown(f"{d}/missing", 0, 0)
+        client.chown(f"{client_dir}/missing", 0, 0)
 
 
-def test_directory_times_follow_its_entries(client, d):
+def test_directory_times_follow_its_entries(client, client_dir):
     def times(path):
         st = client.stat(path)
         return st.st_mtime_ns, st.st_ctime_ns
 
-    t0 = times(d)
-    client.write_bytes(f"{d}/new", b"")
-    t1 = times(d)
+    t0 = times(client_dir)
+    client.write_bytes(f"{client_dir}/new", b"")
+    t1 = times(client_dir)
     assert t1[0] > t0[0] and t1[1] > t0[1]
-    client.open(f"{d}/new", "ab").close()  # an existing file: the directory does not change
-    client.write_bytes(f"{d}/new", b"rewritten")
+    # an existing file: the directory does not change
+    client.open(f"{client_dir}/new", "ab").close()
+    client.write_bytes(f"{client_dir}/new", b"rewritten")
     with pytest.raises(FileExistsError):
-        client.mkdir(f"{d}/new")
+        client.mkdir(f"{client_dir}/new")
     with pytest.raises(FileNotFoundError):
-        client.remove(f"{d}/missing")
-    assert times(d) == t1
-    sub = f"{d}/sub"
-    for change, changed in [(lambda: client.mkdir(sub), [d]),
-                            (lambda: client.rename(f"{d}/new", f"{sub}/moved"), [d, sub]),
+        client.remove(f"{client_dir}/missing")
+    assert times(client_dir) == t1
+    sub = f"{client_dir}/sub"
+    for change, changed in [(lambda: client.mkdir(sub), [client_dir]),
+                            (lambda: client.rename(f"{client_dir}/new", f"{sub}/moved"),
+                             [client_dir, sub]),
                             (lambda: client.remove(f"{sub}/moved"), [sub]),
-                            (lambda: client.rmdir(sub), [d])]:
+                            (lambda: client.rmdir(sub), [client_dir])]:
         before = [times(p) for p in changed]
         change()
         assert all(times(p)[0] > t[0] for p, t in zip(changed, before))
 
 
-def test_reads_update_atime_as_relatime(client, d):
-    path = f"{d}/read-me"
+def test_reads_update_atime_as_relatime(client, client_dir):
+    path = f"{client_dir}/read-me"
     client.write_bytes(path, b"data")
     client.utime(path, (10**9, 2 * 10**9))  # atime before mtime: the next read sets it
     client.read_bytes(path)
@@ -329,32 +326,32 @@ def test_reads_update_atime_as_relatime(client, d):
     assert client.stat(path).st_atime_ns == first
 
 
-def test_statfs(client, d):
-    client.write_bytes(f"{d}/counted", b"1")
+def test_statfs(client, client_dir):
+    client.write_bytes(f"{client_dir}/counted", b"1")
     stats = client.statfs()
     assert stats.block_size > 0
     assert stats.total_bytes >= stats.free_bytes > 0
     assert stats.files >= 2
 
 
-def test_name_too_long(client, d):
+def test_name_too_long(client, client_dir):
     with pytest.raises(OSError) as info:
-        client.open(f"{d}/{'n' * 256}", "wb")
+        client.open(f"{client_dir}/{'n' * 256}", "wb")
     assert info.value.errno == errno.ENAMETOOLONG
     with pytest.raises(OSError) as info:
-        client.mkdir(f"{d}/{'n' * 256}")
+        client.mkdir(f"{client_dir}/{'n' * 256}")
     assert info.value.errno == errno.ENAMETOOLONG
-    deep = d + ("/" + "p" * 200) * 21  # > PATH_MAX (4096) with every name <= NAME_MAX
+    deep = client_dir + ("/" + "p" * 200) * 21  # > PATH_MAX (4096) with every name <= NAME_MAX
     with pytest.raises(OSError) as info:
         client.stat(deep)
     assert info.value.errno == errno.ENAMETOOLONG
-    client.write_bytes(f"{d}/{'n' * 255}", b"ok")  # NAME_MAX itself is fine
+    client.write_bytes(f"{client_dir}/{'n' * 255}", b"ok")  # NAME_MAX itself is fine
 
 
-def test_errors_carry_the_path(client, d):
+def test_errors_carry_the_path(client, client_dir):
     with pytest.raises(FileNotFoundError) as info:
-        client.stat(f"{d}/nope")
-    assert info.value.filename == f"{d}/nope"
+        client.stat(f"{client_dir}/nope")
+    assert info.value.filename == f"{client_dir}/nope"
     assert info.value.errno == errno.ENOENT
 
 
@@ -364,14 +361,14 @@ def test_relative_path_is_rejected(client):
     assert info.value.errno == errno.EINVAL
 
 
-def test_threads_share_a_client(client, d):
+def test_threads_share_a_client(client, client_dir):
     errors: list[BaseException] = []
 
     def work(t: int) -> None:
         try:
             data = pattern(200 * 1024, seed=t)
-            client.write_bytes(f"{d}/thread{t}", data)
-            assert client.read_bytes(f"{d}/thread{t}") == data
+            client.write_bytes(f"{client_dir}/thread{t}", data)
+            assert client.read_bytes(f"{client_dir}/thread{t}") == data
         except BaseException as e:  # reported below, in the test's thread
             errors.append(e)
 
@@ -390,8 +387,8 @@ def test_closed_client_refuses_calls(fs):
         c.stat("/")
 
 
-def test_buffers_of_any_kind(client, d):
-    path = f"{d}/buffers"
+def test_buffers_of_any_kind(client, client_dir):
+    path = f"{client_dir}/buffers"
     with client.open(path, "wb") as f:
         f.write(bytearray(b"ab"))
         f.write(memoryview(b"xxcdxx")[2:4])

@@ -37,9 +37,9 @@ def count_requests(f: Any) -> CountingCore:
     return counter
 
 
-def test_binary_lines_take_a_handful_of_requests(client, d):
+def test_binary_lines_take_a_handful_of_requests(client, client_dir):
     lines = [b"line %06d of a 200 KB file\n" % i for i in range(7500)]
-    path = f"{d}/lines.txt"
+    path = f"{client_dir}/lines.txt"
     client.write_bytes(path, b"".join(lines))
     with client.open(path, "rb") as f:
         counter = count_requests(f)
@@ -47,8 +47,8 @@ def test_binary_lines_take_a_handful_of_requests(client, d):
     assert counter.requests <= 4, counter.requests
 
 
-def test_binary_writes_are_buffered(client, d):
-    path = f"{d}/small-writes"
+def test_binary_writes_are_buffered(client, client_dir):
+    path = f"{client_dir}/small-writes"
     with client.open(path, "wb") as f:
         counter = count_requests(f)
         for i in range(1000):
@@ -57,8 +57,8 @@ def test_binary_writes_are_buffered(client, d):
     assert client.read_bytes(path) == b"".join(b"%04d\n" % i for i in range(1000))
 
 
-def test_binary_modes_give_python_file_types(client, d):
-    path = f"{d}/types"
+def test_binary_modes_give_python_file_types(client, client_dir):
+    path = f"{client_dir}/types"
     with client.open(path, "wb") as f:
         assert isinstance(f, io.BufferedWriter)
     with client.open(path, "rb") as f:
@@ -71,8 +71,8 @@ def test_binary_modes_give_python_file_types(client, d):
         client.open(path, "r", buffering=0)
 
 
-def test_pathlike_paths_everywhere(client, d):
-    top = pathlib.PurePosixPath(d)
+def test_pathlike_paths_everywhere(client, client_dir):
+    top = pathlib.PurePosixPath(client_dir)
     client.makedirs(top / "a" / "b", exist_ok=True)
     client.write_bytes(top / "a" / "f", b"data")
     with client.open(top / "a" / "f", "rb") as f:
@@ -95,50 +95,51 @@ def test_pathlike_paths_everywhere(client, d):
     assert client.listdir(top / "a") == []
 
 
-def test_scandir_yields_entries(client, d):
-    client.mkdir(f"{d}/sub")
-    client.write_bytes(f"{d}/file", b"12345")
-    client.symlink("file", f"{d}/link")
-    with client.scandir(pathlib.PurePosixPath(d)) as entries:
+def test_scandir_yields_entries(client, client_dir):
+    client.mkdir(f"{client_dir}/sub")
+    client.write_bytes(f"{client_dir}/file", b"12345")
+    client.symlink("file", f"{client_dir}/link")
+    with client.scandir(pathlib.PurePosixPath(client_dir)) as entries:
         by_name = {e.name: e for e in entries}
     assert sorted(by_name) == ["file", "link", "sub"]
     sub, file, link = by_name["sub"], by_name["file"], by_name["link"]
-    assert sub.path == f"{d}/sub" and sub.is_dir() and not sub.is_file()
+    assert sub.path == f"{client_dir}/sub" and sub.is_dir() and not sub.is_file()
     assert file.is_file() and not file.is_dir() and not file.is_symlink()
     assert link.is_symlink() and link.is_file() and not link.is_file(follow_symlinks=False)
     assert file.stat().st_size == 5 and stat.S_ISREG(file.stat().st_mode)
-    assert file.inode() == client.stat(f"{d}/file").st_ino
+    assert file.inode() == client.stat(f"{client_dir}/file").st_ino
     assert repr(file) == "<DirEntry 'file'>"
 
 
-def test_walk_matches_os_walk(client, d):
+def test_walk_matches_os_walk(client, client_dir):
     for path in ("a/x", "a/y/z", "b"):
-        client.makedirs(f"{d}/{path}")
+        client.makedirs(f"{client_dir}/{path}")
     for path in ("f0", "a/f1", "a/y/f2", "a/y/z/f3"):
-        client.write_bytes(f"{d}/{path}", b"")
-    top_down = [(p, sorted(ds), sorted(fs)) for p, ds, fs in client.walk(d)]
+        client.write_bytes(f"{client_dir}/{path}", b"")
+    top_down = [(p, sorted(ds), sorted(fs)) for p, ds, fs in client.walk(client_dir)]
     assert top_down == [
-        (d, ["a", "b"], ["f0"]),
-        (f"{d}/a", ["x", "y"], ["f1"]),
-        (f"{d}/a/x", [], []),
-        (f"{d}/a/y", ["z"], ["f2"]),
-        (f"{d}/a/y/z", [], ["f3"]),
-        (f"{d}/b", [], []),
+        (client_dir, ["a", "b"], ["f0"]),
+        (f"{client_dir}/a", ["x", "y"], ["f1"]),
+        (f"{client_dir}/a/x", [], []),
+        (f"{client_dir}/a/y", ["z"], ["f2"]),
+        (f"{client_dir}/a/y/z", [], ["f3"]),
+        (f"{client_dir}/b", [], []),
     ]
-    bottom_up = [p for p, _, _ in client.walk(pathlib.PurePosixPath(d), topdown=False)]
-    assert bottom_up == [f"{d}/a/x", f"{d}/a/y/z", f"{d}/a/y", f"{d}/a", f"{d}/b", d]
+    bottom_up = [p for p, _, _ in client.walk(pathlib.PurePosixPath(client_dir), topdown=False)]
+    assert bottom_up == [f"{client_dir}/a/x", f"{client_dir}/a/y/z", f"{client_dir}/a/y",
+                         f"{client_dir}/a", f"{client_dir}/b", client_dir]
     pruned = []
-    for path, dirs, _ in client.walk(d):
+    for path, dirs, _ in client.walk(client_dir):
         pruned.append(path)
         dirs[:] = [x for x in dirs if x != "a"]
-    assert pruned == [d, f"{d}/b"]
+    assert pruned == [client_dir, f"{client_dir}/b"]
     errors: list[OSError] = []
-    assert list(client.walk(f"{d}/missing", onerror=errors.append)) == []
+    assert list(client.walk(f"{client_dir}/missing", onerror=errors.append)) == []
     assert isinstance(errors[0], FileNotFoundError)
 
 
-def test_text_modes_take_buffering_like_open(client, d):
-    path = f"{d}/text"
+def test_text_modes_take_buffering_like_open(client, client_dir):
+    path = f"{client_dir}/text"
     with client.open(path, "w", buffering=1) as f:
         assert f.line_buffering
         f.write("one\n")
