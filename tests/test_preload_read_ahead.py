@@ -9,11 +9,10 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from typing import Iterator
 
 import pytest
 
-from conftest import FileSystem, requests_by_verb, start_fs, stop_fs
+from conftest import FileSystem, module_fs, pattern, requests_by_verb
 
 WINDOW = 256 * 1024
 
@@ -35,15 +34,7 @@ READER = textwrap.dedent("""
 """)
 
 
-def pattern(n: int, seed: int = 1) -> bytes:
-    return bytes((i * 31 + seed + i // 4096) % 251 for i in range(n))
-
-
-@pytest.fixture(scope="module")
-def fs() -> Iterator[FileSystem]:
-    started = start_fs(2)
-    yield started
-    stop_fs(started)
+fs = module_fs(2)
 
 
 def env(fs: FileSystem, read_ahead: int) -> dict[str, str]:
@@ -230,7 +221,8 @@ def test_read_ahead_serves_strided_forward_reads_and_leaves_backward_reads_alone
 THREADS = textwrap.dedent("""
     import json, os, sys, threading
     fd = os.open(sys.argv[1], os.O_RDONLY)
-    expected = bytes((i * 31 + 1 + i // 4096) % 251 for i in range(int(sys.argv[2])))
+    with open(sys.argv[2], "rb") as f:  # a local file, outside the mount directory
+        expected = f.read()
     bad = []
     def reader(k):
         for i in range(k, len(expected) // 4096, 4):  # each thread every 4th block, forward
@@ -243,12 +235,14 @@ THREADS = textwrap.dedent("""
 """)
 
 
-def test_threads_sharing_a_descriptor_read_the_right_bytes(fs):
+def test_threads_sharing_a_descriptor_read_the_right_bytes(fs, tmp_path):
     path = f"/ra-threads-{uuid.uuid4().hex}"
-    size = 2 * 1024 * 1024
+    data = pattern(2 * 1024 * 1024)
     with fs.client() as c:
-        c.write_bytes(path, pattern(size))
-    run = fs.run([sys.executable, "-c", THREADS, fs.mountdir + path, str(size)],
+        c.write_bytes(path, data)
+    expected = tmp_path / "expected"
+    expected.write_bytes(data)
+    run = fs.run([sys.executable, "-c", THREADS, fs.mountdir + path, str(expected)],
                  env=env(fs, WINDOW))
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"bad": []}
