@@ -6,7 +6,6 @@ another node of the allocation (through Slurm, not srun's PID); stage-in and sta
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD_S, entry_point, eventually, require_fuse, tree_digest
+from conftest import (HANG_GUARD_S, entry_point, eventually, file_sha256, require_fuse,
+                      tree_digest)
 
 from gkfs.launchers.base import proc_start_time
 
@@ -63,7 +63,7 @@ squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' > {out}/steps
     assert "1 of 1 daemons up" in result.stdout
     assert "gkfs-daemons" in (out / "steps").read_text()  # the daemons' job step
 
-    expected = {f"./{p.relative_to(source)}": hashlib.sha256(p.read_bytes()).hexdigest()
+    expected = {f"./{p.relative_to(source)}": file_sha256(p)
                 for p in source.rglob("*") if p.is_file()}
     actual = {line.split()[1]: line.split()[0]
               for line in (out / "sums").read_text().splitlines()}
@@ -240,7 +240,7 @@ def test_the_documented_job_script_runs(local_slurm, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr + log
     job = re.search(r"Submitted batch job (\d+)", result.stdout)[1]
     out = tmp_path / "lustre" / user / "results" / job / "out"
-    expected = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  ./{p.relative_to(source)}\n"
+    expected = "".join(f"{file_sha256(p)}  ./{p.relative_to(source)}\n"
                        for p in sorted(source.rglob("*"), key=lambda p: str(p.relative_to(source)))
                        if p.is_file())
     assert sorted(os.listdir(out)) == ["sums.0", "sums.1"], log
