@@ -56,7 +56,8 @@ try:
         bad = [p.stdout.readline() for p in procs]
         elapsed = time.perf_counter() - start
         ops = ranks * files
-        d_us, c_us = (cpu_s(daemon) - d0) * 1e6 / ops, (sum(cpu_s(p.pid) for p in procs) - c0) * 1e6 / ops
+        d_us = (cpu_s(daemon) - d0) * 1e6 / ops
+        c_us = (sum(cpu_s(p.pid) for p in procs) - c0) * 1e6 / ops
         assert all(b == "done 0\n" for b in bad), (name, bad)
         return ops / elapsed, d_us, c_us
     phase("connect", lambda rank: 0)
@@ -78,7 +79,8 @@ finally:
 
 def one_round(package_dir: str, program: str, files: int, ranks: int) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=package_dir)
-    out = subprocess.run([sys.executable, "-c", PROBE, str(REPO / "tests"), program, str(files), str(ranks)],
+    out = subprocess.run([sys.executable, "-c", PROBE, str(REPO / "tests"), program, str(files),
+                          str(ranks)],
                          env=env, capture_output=True, text=True, timeout=600, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -105,16 +107,19 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{args.rounds} rounds, {args.ranks} processes x {args.files} files per phase, "
           f"1-minute load {load:.1f} at the end")
-    print("| phase | ops/s base | new | new / base | daemon CPU µs/op base | new | client CPU µs/op base | new |")
+    print("| phase | ops/s base | new | new / base | daemon CPU µs/op base | new "
+          "| client CPU µs/op base | new |")
     print("|---|---|---|---|---|---|---|---|")
     med = lambda which, key: statistics.median(x[key] for x in runs[which])
     for name in dict.fromkeys(PHASES):
         b, n = med("base", name), med("new", name)
-        print(f"| {name} | {b:,.0f} | {n:,.0f} | {n / b:.2f} | {med('base', name + ':daemon_us'):.0f} | "
+        print(f"| {name} | {b:,.0f} | {n:,.0f} | {n / b:.2f} | "
+              f"{med('base', name + ':daemon_us'):.0f} | "
               f"{med('new', name + ':daemon_us'):.0f} | {med('base', name + ':client_us'):.0f} | "
               f"{med('new', name + ':client_us'):.0f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "load": load, "runs": runs}, indent=1))
+        Path(args.json).write_text(json.dumps({"args": vars(args), "load": load, "runs": runs},
+                                              indent=1))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ class Phases:
         self.proc.stdin.flush()
         assert self.proc.stdout.readline() == "done 0\n", f"a call of phase {phase} failed"
 
-    def cost(self, phase: str, directory: str, first: int = 0, count: int = FILES) -> dict[str, float]:
+    def cost(self, phase: str, directory: str, first: int = 0,
+             count: int = FILES) -> dict[str, float]:
         """{verb: requests} the phase sent to daemon 0, over `count` files."""
         return requests_during(self.core, [0], lambda: self.run(phase, directory, first, count))
 
@@ -102,7 +103,8 @@ def test_mdworkbench_iteration_sends_no_release_and_no_chunk_removal(fs, phases,
         assert c.daemons()[0].orphans == 0, "the read files went at their unlink"
 
 
-def test_unlinks_leave_no_chunks_and_no_orphans_on_any_daemon(fs_small_chunks, tmp_path, unique_dir):
+def test_unlinks_leave_no_chunks_and_no_orphans_on_any_daemon(fs_small_chunks, tmp_path,
+                                                              unique_dir):
     """4 daemons, 4 KiB chunks: a file's chunks live at its inode's home and elsewhere, and a
     name's daemon owns its parent or not (RemoveInDir carrying the releases, or Remove with a
     Release and the parent's touch beside it). Whatever the form, a file this process read and
@@ -124,5 +126,6 @@ def test_unlinks_leave_no_chunks_and_no_orphans_on_any_daemon(fs_small_chunks, t
             kept = {f"{c.stat(f'{unique_dir}/n{i}').st_ino:016x}" for i in range(FILES)}
     finally:
         p.close()
-    with_chunks = {d.name for d in Path(fs.rootdir).glob("**/chunks/*") if d.is_dir() and any(d.iterdir())}
+    with_chunks = {d.name for d in Path(fs.rootdir).glob("**/chunks/*")
+                   if d.is_dir() and any(d.iterdir())}
     assert with_chunks <= kept, "chunks of removed files stayed behind"
