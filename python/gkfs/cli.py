@@ -285,11 +285,11 @@ def _client_env(cluster: Cluster, args: argparse.Namespace) -> dict[str, str]:
     env = cluster.client_environment(preload_library())
     if os.environ.get("LD_PRELOAD"):
         env["LD_PRELOAD"] = f"{env['LD_PRELOAD']}:{os.environ['LD_PRELOAD']}"
-    env.update(forwarding_environment(args))
+    env.update(passed_on_environment(args))
     return env
 
 
-def forwarding_environment(args: argparse.Namespace) -> dict[str, str]:
+def passed_on_environment(args: argparse.Namespace) -> dict[str, str]:
     """LIBGKFS_FORWARDING_MAP_FILE, LIBGKFS_HOSTNAME, LIBGKFS_APP_ID and LIBGKFS_READ_AHEAD
     from the flags of run and env, else passed on from this environment; the map file made
     absolute."""
