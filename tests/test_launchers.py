@@ -1,11 +1,12 @@
 """gkfs-ctl's launchers and what they share: the instance secret, gkfs.toml, host lists, the
 launch agent, side-by-side instances; the mpirun launcher and ssh start-up failures on the
 virtual hosts of tests/netns.py (the ssh launcher's workloads are in test_multihost.py, the
-srun launcher's in test_slurm.py).
+srun launcher's in test_slurm.py); status of srun-served FUSE mounts with a stand-in step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -20,11 +21,11 @@ from conftest import gkfs_ctl, start_net_fs
 
 import gkfs
 from gkfs import settings
-from gkfs.cluster import create_secret_file
+from gkfs.cluster import STATE_VERSION, Cluster, create_secret_file
 from gkfs.launchers.agent import rank_from_environment
 from gkfs.launchers.base import (RUN_MARKER, ClusterError, DaemonRecord, JobRecord, Launch,
-                                 begin_log_run, daemon_layout, logged_uri, proc_start_time,
-                                 read_host_list)
+                                 LaunchPlan, begin_log_run, daemon_layout, logged_uri,
+                                 proc_start_time, read_host_list)
 from gkfs.launchers.job import JobLauncher
 from gkfs.settings import ClusterSettings, DaemonSettings, SettingsError
 
@@ -333,6 +334,39 @@ def test_logs_are_appended_and_read_from_their_last_run(tmp_path):
     with open(daemon_log, "ab") as f:
         begin_log_run(f.fileno())
     assert logged_uri(str(daemon_log)) == ""  # a run that has not printed its uri yet
+
+
+class ServingStepLauncher(JobLauncher):
+    """srun's FUSE mount step as status sees it: the step still runs, and the per-host check
+    runs here (this host is the one node)."""
+
+    name = "srun"
+
+    def job_alive(self, job: JobRecord) -> bool:
+        return True
+
+    def per_host_command(self, argv: list[str]) -> list[str]:
+        return argv
+
+
+def test_status_of_a_step_served_mount_checks_each_node(tmp_path):
+    """A node's gkfs-fuse that ended cleanly (unmounted by hand) leaves srun's mount step
+    running on the other nodes: status checks the mount on every node, not only the step."""
+    mountdir = tmp_path / "mnt"
+    mountdir.mkdir()
+    config = settings.load(ClusterSettings, environ={
+        "GKFS_HOSTS_FILE": str(tmp_path / "hosts"), "GKFS_ROOTDIR": str(tmp_path / "root"),
+        "GKFS_MOUNTDIR": str(mountdir)})
+    job = JobRecord(pid=os.getpid(), start_time=0, host=socket.gethostname(), log="", step="7.1")
+    state = {"version": STATE_VERSION, "launcher": "srun", "mountdir": str(mountdir),
+             "fuse_mounts": [Cluster._IN_A_JOB],
+             "fuse_job": dataclasses.asdict(job),
+             "plan": LaunchPlan(base=config.daemon, per_host=1, env={},
+                                start_timeout=1.0).to_state()}
+    Path(tmp_path / "hosts.pids.json").write_text(json.dumps(state))
+    (mount,) = Cluster(config, launcher=ServingStepLauncher()).fuse_status()
+    assert not mount["mounted"], mount
+    assert f"no gkfs FUSE mount at {mountdir}" in mount["how"], mount
 
 
 @pytest.mark.multihost
