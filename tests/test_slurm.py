@@ -104,7 +104,8 @@ env -u LD_PRELOAD sh -c 'echo through-the-kernel > {mnt}/note'
 echo "plain: $(env -u LD_PRELOAD cat {mnt}/note)"
 echo "srun step: $(srun --nodes=1 --ntasks=1 cat {mnt}/note)"
 echo "preload: $({ctl} run {common} -- cat {mnt}/note)"
-echo "status: $({ctl} status {common} | grep -c "^fuse .* {mnt} mounted (served by .*job step $step)$")"
+fuse_line="^fuse .* {mnt} mounted (checked through srun, served by .*job step $step)$"
+echo "status: $({ctl} status {common} | grep -c "$fuse_line")"
 {ctl} stop {common}
 echo "after stop: $(grep -c ' {mnt} ' /proc/self/mountinfo || true)"
 for i in $(seq 100); do  # squeue may list a step for a moment after its srun exits
