@@ -366,7 +366,8 @@ Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& i
   for (const Call& call : calls) {
     rpc::ReleaseReply reply;
     if (!call.status.ok() || !rpc::DecodeBody(call.reply_body, &reply, "release reply").ok()) continue;
-    Status s = ReclaimReleased(reply);
+    Status s = ReclaimReleased(reply);  // also when the release failed midway: see ReleaseReply
+    if (first.ok() && reply.status != 0) first = Status::Error(reply.status, "release failed on daemon");
     if (first.ok()) first = s;
   }
   return first;
