@@ -67,6 +67,18 @@ enum class Verb : uint16_t {
 #undef GKFS_VERB_ENUM
   kCount
 };
+// The verbs whose handlers change no metadata, so their replies do not wait on its log
+// (transport::Server's reply barrier). Stat counts an open only in memory; StatForRead is
+// not one of them (it stores the access time).
+constexpr bool ChangesNoMetadata(Verb v) {
+  switch (v) {
+    case Verb::kFsConfig: case Verb::kHealth: case Verb::kPing: case Verb::kStat: case Verb::kReadDir:
+    case Verb::kReadChunks: case Verb::kFwdRead: case Verb::kFwdStats: case Verb::kMetrics:
+      return true;
+    default:
+      return false;
+  }
+}
 const char* VerbName(Verb verb);
 
 // Fixed part of a request; in the AM header. All fields little-endian on the wire.
