@@ -366,7 +366,8 @@ Status ClientImpl::ReleaseLocked(uint64_t opener, const std::vector<uint64_t>& i
   for (const Call& call : calls) {
     rpc::ReleaseReply reply;
     if (!call.status.ok() || !rpc::DecodeBody(call.reply_body, &reply, "release reply").ok()) continue;
-    Status s = ReclaimReleased(reply);
+    Status s = ReclaimReleased(reply);  // also when the release failed midway: see ReleaseReply
+    if (first.ok() && reply.status != 0) first = Status::Error(reply.status, "release failed on daemon");
     if (first.ok()) first = s;
   }
   return first;
@@ -392,20 +393,7 @@ Status ClientImpl::Stat(const std::string& path, Metadata* md) {
 Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::string* resolved, Metadata* md,
                            bool* exists) {
   *exists = false;
-  // One lookup per name in a resolution: the walk meets path's own first lookup again, and
-  // the last lookup the walk's (a miss, a link's target).
-  std::map<std::string, std::pair<Status, Metadata>> seen;
-  auto lookup = [this, &seen](const std::string& p, Metadata* m) {
-    auto it = seen.find(p);
-    if (it == seen.end()) {
-      Metadata found;
-      Status s = StatLocked(p, &found);
-      it = seen.emplace(p, std::make_pair(std::move(s), std::move(found))).first;
-    }
-    *m = it->second.second;
-    return it->second.first;
-  };
-  Status s = lookup(path, md);
+  Status s = StatLocked(path, md);
   // A record at path means no link on the way to it: entries live under real directories.
   if (s.ok() && !(follow_last && S_ISLNK(md->mode))) {
     *resolved = path;
@@ -413,6 +401,20 @@ Status ClientImpl::Resolve(const std::string& path, bool follow_last, std::strin
     return s;
   }
   if (!s.ok() && s.code() != ENOENT && s.code() != ENOTDIR) return s;
+  // One lookup per name in a resolution: the walk meets path's own first lookup again, and
+  // the last lookup the walk's (a miss, a link's target). Kept only once a walk is needed.
+  std::map<std::string, std::pair<Status, Metadata>> seen;
+  seen.emplace(path, std::make_pair(s, *md));
+  auto lookup = [this, &seen](const std::string& p, Metadata* m) {
+    auto it = seen.find(p);
+    if (it == seen.end()) {
+      Metadata found;
+      Status looked = StatLocked(p, &found);
+      it = seen.emplace(p, std::make_pair(std::move(looked), std::move(found))).first;
+    }
+    *m = it->second.second;
+    return it->second.first;
+  };
   LinkWalk walk;
   walk.mountdir = config_.mountdir;
   walk.stat = lookup;

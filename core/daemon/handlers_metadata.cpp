@@ -2,6 +2,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/metadata_codec.h"
 #include "daemon/handlers.h"
 
@@ -33,6 +34,15 @@ void ReplyReclaiming(Providers& p, const Request& req, const Body& r, Response* 
     response->body = rpc::EncodeBody(reply);
   };
   if (!Offload(p, req, kOffloadBytes, out, remove)) remove(out);
+}
+
+// A release that fails midway replies what it reclaimed before the failure (their inodes
+// are gone, their chunks the caller's to remove) with the error in r->status.
+void ReleaseKeepingReclaimed(Providers& p, const rpc::ReleaseRequest& in, rpc::ReleaseReply* r) {
+  Status s = p.metadata->Release(in, r);
+  if (s.ok()) return;
+  GKFS_LOG(kError, "release: " + s.message());
+  r->status = s.code();
 }
 
 }  // namespace
@@ -111,8 +121,11 @@ void HandleRemoveInDir(Providers& p, const Request& req, Response* out) {
   if (!DecodeRequest(req, &in, out)) return;
   if (in.path == "/") return Fail(Status::Error(EINVAL, "the root has no parent"), out);
   rpc::InDirReply r;
-  Status s = p.metadata->Release(in.release, &r.released);  // first: see rpc::RemoveRequest
-  if (!s.ok()) return Fail(s, out);
+  ReleaseKeepingReclaimed(p, in.release, &r.released);  // first: see rpc::RemoveRequest
+  if ((r.status = r.released.status) != 0) {  // nothing removed, nothing touched
+    out->body = rpc::EncodeBody(r);
+    return;
+  }
   p.metadata->RemoveInDir(in, &r);
   ReplyReclaiming(p, req, r, out);
 }
@@ -191,7 +204,11 @@ void HandlePutEntry(Providers& p, const Request& req, Response* out) {
 }
 
 void HandleRelease(Providers& p, const Request& req, Response* out) {
-  HandleWithReply<rpc::ReleaseRequest, rpc::ReleaseReply, &MetadataBackend::Release>(p, req, out);
+  rpc::ReleaseRequest in;
+  if (!DecodeRequest(req, &in, out)) return;
+  rpc::ReleaseReply r;
+  ReleaseKeepingReclaimed(p, in, &r);
+  out->body = rpc::EncodeBody(r);
 }
 
 void HandleFwdRename(Providers& p, const Request& req, Response* out) {

@@ -28,6 +28,8 @@ class MetadataBackend {
   virtual Status PutEntry(const rpc::PutEntryRequest& req, rpc::PutEntryReply* r) = 0;
   virtual Status Stat(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) = 0;
   virtual Status StatForRead(const rpc::Target& target, uint64_t opener, rpc::RecordReply* r) = 0;
+  // r->reclaimed: the orphans erased for good, also those erased before a failure midway
+  // (their chunks are the caller's to remove either way).
   virtual Status Release(const rpc::ReleaseRequest& req, rpc::ReleaseReply* r) = 0;
   // The session is alive: its lease starts again (a backend without sessions: nothing to do).
   virtual Status Renew(const rpc::ReleaseRequest& req) = 0;

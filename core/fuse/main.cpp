@@ -128,10 +128,12 @@ Status CheckMountDir(const std::string& given, std::string* resolved) {
   }
   *resolved = buf;
   struct stat st;
-  if (stat(buf, &st) != 0 && errno == ENOTCONN) return server_gone;
-  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status::Error(ENOTDIR, "mount directory " + given + " is not a directory");
+  if (stat(buf, &st) != 0) {
+    const int err = errno;
+    if (err == ENOTCONN) return server_gone;
+    return Status::Error(err, "mount directory " + given + ": " + std::strerror(err));
   }
+  if (!S_ISDIR(st.st_mode)) return Status::Error(ENOTDIR, "mount directory " + given + " is not a directory");
   if (IsMountPoint(*resolved)) {
     return Status::Error(EBUSY, "mount directory " + *resolved + " is busy: something is mounted there "
                                 "(gkfs-ctl umount, or fusermount3 -u)");

@@ -122,6 +122,7 @@ void ReleaseReply::Encode(Encoder& e) const {
     e.U64(ino);
     e.U64(size);
   }
+  e.I32(status);
 }
 void ReleaseReply::Decode(Decoder& d) {
   reclaimed.resize(d.Count(16, kMaxRelease));
@@ -129,6 +130,7 @@ void ReleaseReply::Decode(Decoder& d) {
     ino = d.U64();
     size = d.U64();
   }
+  status = d.I32();
 }
 
 void RecordReply::Encode(Encoder& e) const {

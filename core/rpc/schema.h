@@ -21,7 +21,7 @@
 
 namespace gkfs::rpc {
 
-constexpr uint32_t kProtocolVersion = 9;
+constexpr uint32_t kProtocolVersion = 10;
 constexpr uint32_t kMagic = 0x67666B31;  // "gkf1"
 constexpr unsigned kRequestAmId = 17;
 constexpr unsigned kReplyAmId = 18;
@@ -67,6 +67,18 @@ enum class Verb : uint16_t {
 #undef GKFS_VERB_ENUM
   kCount
 };
+// The verbs whose handlers change no metadata, so their replies do not wait on its log
+// (transport::Server's reply barrier). Stat counts an open only in memory; StatForRead is
+// not one of them (it stores the access time).
+constexpr bool ChangesNoMetadata(Verb v) {
+  switch (v) {
+    case Verb::kFsConfig: case Verb::kHealth: case Verb::kPing: case Verb::kStat: case Verb::kReadDir:
+    case Verb::kReadChunks: case Verb::kFwdRead: case Verb::kFwdStats: case Verb::kMetrics:
+      return true;
+    default:
+      return false;
+  }
+}
 const char* VerbName(Verb verb);
 
 // Fixed part of a request; in the AM header. All fields little-endian on the wire.
@@ -154,9 +166,11 @@ struct Target {
 // was found but names an inode this daemon does not hold; nothing was done, and the client
 // asks again by ino at the inode's home (the second hop of renamed entries and hard links).
 
-// opener:u64 count:u32 ino:u64{count} -> count:u32 (ino:u64 size:u64){count}
+// opener:u64 count:u32 ino:u64{count} -> count:u32 (ino:u64 size:u64){count} status:i32
 // Release: the session closed its last descriptor of each inode (at that inode's home). The
-// reply lists the orphans this released for good: the caller removes their chunks.
+// reply lists the orphans this released for good: the caller removes their chunks. status:
+// the errno of a release that failed midway (0: none); the orphans erased before it are
+// listed all the same, so that their chunks do not leak.
 struct ReleaseRequest {
   uint64_t opener = 0;
   std::vector<uint64_t> inos;
@@ -168,6 +182,7 @@ struct ReleaseRequest {
 // does not know the session (it restarted since the opens) counts them anew.
 struct ReleaseReply {
   std::vector<std::pair<uint64_t, uint64_t>> reclaimed;  // (ino, size)
+  int32_t status = 0;
   void Encode(Encoder& e) const;
   void Decode(Decoder& d);
 };

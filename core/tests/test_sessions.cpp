@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/metadata_codec.h"
+#include "daemon/handlers.h"
 #include "daemon/kv_store.h"
 #include "daemon/metadata_provider.h"
 
@@ -51,7 +52,56 @@ std::vector<rpc::ReleaseRequest> ExpiredWithin(MetadataProvider& mp, uint64_t se
   return {};
 }
 
+// A memory store whose writes fail once `writes_left` more have succeeded (-1: never).
+class FailingStore : public KvStore {
+ public:
+  explicit FailingStore(int* writes_left) : base_(NewMemoryStore()), writes_left_(writes_left) {}
+  Status Get(std::string_view key, std::string* value) override { return base_->Get(key, value); }
+  Status Put(std::string_view key, std::string_view value) override { return base_->Put(key, value); }
+  Status Write(const std::vector<Update>& updates) override {
+    if (*writes_left_ == 0) return Status::Error(EIO, "injected write failure");
+    if (*writes_left_ > 0) --*writes_left_;
+    return base_->Write(updates);
+  }
+  Status Delete(std::string_view key) override { return base_->Delete(key); }
+  Status Merge(std::string_view key, std::string_view operand) override { return base_->Merge(key, operand); }
+  std::unique_ptr<KvIterator> NewIterator() override { return base_->NewIterator(); }
+  Status Flush() override { return base_->Flush(); }
+  Status Sync() override { return base_->Sync(); }
+  uint64_t ApproximateBytes() override { return base_->ApproximateBytes(); }
+
+ private:
+  std::unique_ptr<KvStore> base_;
+  int* writes_left_;
+};
+
 }  // namespace
+
+TEST_CASE("a release failing midway replies the orphans it erased before, with the error", "[sessions]") {
+  int writes_left = -1;
+  MetadataProvider mp(std::make_unique<FailingStore>(&writes_left), 100000);
+  REQUIRE(mp.Open("memory", 0, 0).ok());
+  const uint64_t f = CreateOpen(mp, "/f", 11);
+  const uint64_t g = CreateOpen(mp, "/g", 11);
+  Unlink(mp, "/f");
+  Unlink(mp, "/g");
+  writes_left = 1;  // f's erase goes through, g's fails
+
+  Providers p{};
+  p.metadata = &mp;
+  const std::string body = rpc::EncodeBody(rpc::ReleaseRequest{11, {f, g}});
+  transport::Request req;
+  req.verb = rpc::Verb::kRelease;
+  req.body = body;
+  transport::Response out;
+  HandleRelease(p, req, &out);
+  rpc::ReleaseReply r;
+  REQUIRE(out.status == 0);  // the error travels in the body, beside what was reclaimed
+  REQUIRE(rpc::DecodeBody(out.body, &r, "release reply").ok());
+  CHECK(r.status == EIO);
+  REQUIRE(r.reclaimed.size() == 1);
+  CHECK(r.reclaimed[0].first == f);
+}
 
 TEST_CASE("an expired session's opens are listed until released; a renewed one's are not", "[sessions]") {
   MetadataProvider mp(NewMemoryStore(), 100);

@@ -240,24 +240,25 @@ bool Server::SendTurnReplies() {
   Status barrier = barrier_ ? barrier_() : Status::OK();
   if (held_.empty() && done_.empty()) return false;
   if (!barrier.ok()) GKFS_LOG(kError, "replies held back: " + barrier.message());
-  auto fail_if_barrier_failed = [&barrier](Response& response) {
+  auto fail_if_barrier_failed = [&barrier](const ReplyToken& token, Response& response) {
     if (barrier.ok() || response.status != 0) return;
+    if (token.verb < static_cast<uint16_t>(rpc::Verb::kCount) &&
+        rpc::ChangesNoMetadata(static_cast<rpc::Verb>(token.verb))) {
+      return;
+    }
     response.status = barrier.code();
     response.message = barrier.message();
   };
   for (auto& [token, response] : held_) {
-    fail_if_barrier_failed(response);
+    fail_if_barrier_failed(token, response);
     SendReply(token, response);
   }
   held_.clear();
   for (auto& [token, response] : done_) {
-    // A connection that failed since has no endpoint any more: drop its replies.
-    if (token.connection != 0 && connections_.count(token.connection) == 0) continue;
-    fail_if_barrier_failed(response);
-    SendReply(token, response);
+    fail_if_barrier_failed(token, response);
     // A reply on a network endpoint (a large one goes by rendezvous) needs that worker
     // progressed on every turn until it is out.
-    if (token.connection != 0) poller_->MarkNetBusy();
+    if (SendReply(token, response) && token.connection != 0) poller_->MarkNetBusy();
   }
   done_.clear();
   return true;
@@ -282,13 +283,12 @@ bool Server::TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Res
   return true;
 }
 
-void Server::SendReply(const ReplyToken& token, Response& response) {
+bool Server::SendReply(const ReplyToken& token, Response& response) {
   metrics_.Record(token.verb, response.status, token.bytes_in,
                   response.status == 0 ? response.payload_size : 0, SteadyNs() - token.dispatched_ns);
-  // Its endpoint is gone: failed before the request was dispatched, or since (a reply held
-  // for the barrier).
-  if (token.connection == ReplyToken::kDeadConnection) return;
-  if (token.connection != 0 && connections_.count(token.connection) == 0) return;
+  // Its endpoint is gone: failed before the request was dispatched (kDeadConnection, in no
+  // map), or since (a reply held for the barrier, or completed on another thread).
+  if (token.connection != 0 && connections_.count(token.connection) == 0) return false;
   if (response.status != 0 && !response.message.empty()) {
     GKFS_LOG(kDebug, "request " + std::to_string(token.request_id) + ": " + response.message);
   }
@@ -308,7 +308,7 @@ void Server::SendReply(const ReplyToken& token, Response& response) {
     response.payload_size = 0;
   }
   h.body_length = static_cast<uint32_t>(response.body.size());
-  if (TrySendSmallReply(token.ep, h, response)) return;
+  if (TrySendSmallReply(token.ep, h, response)) return true;
   auto* out = new OutgoingReply();
   out->header.assign(reinterpret_cast<const char*>(&h), sizeof(h));
   out->header += response.body;
@@ -327,6 +327,7 @@ void Server::SendReply(const ReplyToken& token, Response& response) {
     GKFS_LOG(kError, std::string("sending a reply failed: ") + ucs_status_string(UCS_PTR_STATUS(req)));
     delete out;
   }
+  return true;
 }
 
 void Server::CloseDeadEndpoints() {

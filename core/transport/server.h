@@ -81,8 +81,11 @@ class Server {
   }
   // What must happen before replies go out: every reply is sent after a call of barrier that
   // began after its request was handled (or its Complete() came). A failed barrier turns the
-  // successful replies it held back into that error. Also called before the thread blocks,
-  // for updates no reply waits for. REQUIRES: before Run(); called on the progress thread.
+  // successful replies it held back into that error, except those of verbs that change no
+  // metadata (rpc::ChangesNoMetadata: reads, stats, pings). That error does not mean "not
+  // applied": the update was made in memory and may or may not have reached the log. Also
+  // called before the thread blocks, for updates no reply waits for. REQUIRES: before Run();
+  // called on the progress thread.
   using Barrier = std::function<Status()>;
   void SetReplyBarrier(Barrier barrier) { barrier_ = std::move(barrier); }
   // Serves until Stop(). Blocks in epoll when idle.
@@ -115,7 +118,8 @@ class Server {
   void Dispatch(Incoming& in);
   // The barrier, then every held reply and every completed one taken before it.
   bool SendTurnReplies();
-  void SendReply(const ReplyToken& token, Response& response);
+  // False if the reply was dropped: its connection is gone.
+  bool SendReply(const ReplyToken& token, Response& response);
   // Sends a reply without payload at once from the stack; false if UCX cannot (then the
   // caller takes the general path).
   bool TrySendSmallReply(ucp_ep_h ep, const rpc::ReplyHeader& h, const Response& response);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -17,6 +18,27 @@ namespace {
 Status Errno(int err, const std::string& what) { return Status::Error(err, what + ": " + strerror(err)); }
 
 }  // namespace
+
+PfsFiles::PfsFiles(size_t capacity) : capacity_(capacity), revalidator_([this] { RevalidateLoop(); }) {}
+
+PfsFiles::~PfsFiles() {
+  {
+    std::lock_guard<std::mutex> l(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  revalidator_.join();
+}
+
+void PfsFiles::RevalidateLoop() {
+  const auto period = std::chrono::duration<double>(kPfsRevalidateSeconds);
+  std::unique_lock<std::mutex> l(stop_mu_);
+  while (!stop_cv_.wait_for(l, period, [this] { return stop_; })) {
+    l.unlock();
+    Revalidate(MonotonicNs() / 1e9);
+    l.lock();
+  }
+}
 
 PfsFiles::File::~File() {
   close(fd);
@@ -59,7 +81,6 @@ Status PfsFiles::Open(const std::string& real, const std::string& name, bool wri
 
 Status PfsFiles::Get(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out) {
   const double now = MonotonicNs() / 1e9;
-  Revalidate(now);
   struct stat st;
   if (stat(real.c_str(), &st) != 0) {
     int err = errno;
@@ -97,8 +118,6 @@ void PfsFiles::Revalidate(double now) {
   std::vector<std::shared_ptr<File>> idle;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (now - last_pass_ < kPfsRevalidateSeconds) return;
-    last_pass_ = now;
     for (auto it = lru_.rbegin(); it != lru_.rend() && idle.size() < kPfsRevalidateBatch; ++it) {
       if (now - it->checked < kPfsRevalidateSeconds) continue;  // seen still named since the last pass
       it->checked = now;

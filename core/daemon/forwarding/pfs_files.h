@@ -6,20 +6,25 @@
 // or by anyone on the PFS) is reopened, never written through a stale descriptor; on a PFS
 // that caches attributes under locks (Lustre, GPFS) that stat is served from the client.
 // A file removed behind the cache and not asked for again would keep its blocks allocated
-// while its descriptor stays open, so every kPfsRevalidateSeconds one Get also fstat(2)s up
-// to kPfsRevalidateBatch entries not used since the last such pass and closes those whose
-// file has no name left (st_nlink == 0): a bounded cost, and a removed file's blocks are
-// freed within about capacity / kPfsRevalidateBatch passes.
+// while its descriptor stays open, so a thread of the cache's own fstat(2)s, every
+// kPfsRevalidateSeconds, up to kPfsRevalidateBatch entries not used since its last pass and
+// closes those whose file has no name left (st_nlink == 0): a bounded cost off the requests'
+// path, and a removed file's blocks are freed within about capacity / kPfsRevalidateBatch
+// passes. NFS does not show such a removal: a file still open on the client is renamed to
+// .nfsXXXX (a "silly rename") and keeps st_nlink > 0, so its descriptor stays until evicted
+// or until its name is asked for again.
 // Thread-safe; descriptors handed out stay valid while the caller holds them, even if the
-// entry is evicted meanwhile.
+// entry is evicted meanwhile. Owns the revalidating thread; the destructor stops it.
 #pragma once
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "gkfs/status.h"
@@ -58,7 +63,10 @@ class PfsFiles {
     bool direct_refused_ = false;  // GUARDED_BY(direct_mu_)
   };
 
-  explicit PfsFiles(size_t capacity = kPfsOpenFiles) : capacity_(capacity) {}
+  explicit PfsFiles(size_t capacity = kPfsOpenFiles);
+  ~PfsFiles();
+  PfsFiles(const PfsFiles&) = delete;
+  PfsFiles& operator=(const PfsFiles&) = delete;
 
   // A descriptor of `real` (a file or directory), writable if `write`. Errors are open(2)'s
   // or stat(2)'s errno, naming `name` (the path the client used); a name that no longer
@@ -76,17 +84,22 @@ class PfsFiles {
   };
   // REQUIRES: mu_ held.
   void Erase(std::list<Entry>::iterator it);
-  // Closes the entries whose file was removed behind the cache (st_nlink == 0), checking
-  // at most kPfsRevalidateBatch idle ones, least recently used first, if a pass is due.
+  // One pass: closes the entries whose file was removed behind the cache (st_nlink == 0),
+  // checking at most kPfsRevalidateBatch idle ones, least recently used first.
   // EXCLUDES: mu_.
   void Revalidate(double now);
+  // The revalidating thread: a pass every kPfsRevalidateSeconds until the destructor.
+  void RevalidateLoop();
   static Status Open(const std::string& real, const std::string& name, bool write, std::shared_ptr<File>* out);
 
   const size_t capacity_;
   std::mutex mu_;
-  double last_pass_ = 0;                                                 // GUARDED_BY(mu_)
   std::list<Entry> lru_;                                                 // GUARDED_BY(mu_), newest first
   std::unordered_map<std::string, std::list<Entry>::iterator> by_path_;  // GUARDED_BY(mu_)
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;        // GUARDED_BY(stop_mu_)
+  std::thread revalidator_;  // last: starts once the members above exist
 };
 
 }  // namespace gkfs
