@@ -28,9 +28,6 @@ void AppendSegment(std::vector<ucp_dt_iov_t>* iov, void* data, size_t length) {
   }
   iov->push_back({data, length});
 }
-void AppendSegment(std::vector<ucp_dt_iov_t>* iov, const void* data, size_t length) {
-  AppendSegment(iov, const_cast<void*>(data), length);
-}
 
 // The datatype for iov: contiguous bytes for zero or one region (UCX moves those with
 // zero-copy rendezvous), an IOV otherwise. Sets the buffer and count arguments to match.
